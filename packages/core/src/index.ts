@@ -1,0 +1,29 @@
+/**
+ * @reformer/core — tensors, the Backend contract, ops and their gradients, autograd, memory scopes,
+ * seeded randomness, nn basics, optimizers, safetensors I/O and the reference CPU backend.
+ * @packageDocumentation
+ */
+export * from './types.js';
+export * from './errors.js';
+export * from './backend.js';
+export { Tensor, Variable, variable } from './tensor.js';
+export {
+  registerBackend,
+  listBackends,
+  setBackend,
+  getBackend,
+  withBackend,
+  memory,
+  resetPeak,
+  tidy,
+  keep,
+  dispose,
+  type MemoryInfo,
+} from './engine.js';
+export { gradients, grad, valueAndGrad, noGrad, customGrad, type ValueAndGrads, type CustomGradResult } from './autograd.js';
+export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32 } from './random.js';
+export * from './ops/index.js';
+export { CpuBackend, createCpuBackend } from './cpu/index.js';
+export * from './io/index.js';
+export * from './nn/index.js';
+export * from './optim/index.js';
