@@ -1,4 +1,4 @@
-import { activeTape, record, tidy } from './engine.js';
+import { activeTape, noGrad, record, tidy } from './engine.js';
 import { GradientError } from './errors.js';
 import { add } from './ops/elementwise.js';
 import { onesLike, zerosLike, zeros } from './ops/creation.js';
@@ -7,15 +7,7 @@ import { state, type Tape } from './state.js';
 import { Tensor } from './tensor.js';
 import { formatShape } from './types.js';
 
-/** Runs `fn` without recording anything for gradients (inference, optimizer updates). */
-export function noGrad<T>(fn: () => T): T {
-  state.tapes.push(null);
-  try {
-    return fn();
-  } finally {
-    state.tapes.pop();
-  }
-}
+export { noGrad };
 
 /** Value and gradients returned by {@link gradients}. */
 export interface ValueAndGrads {
@@ -48,17 +40,19 @@ export function gradients(f: () => Tensor, wrt: readonly Tensor[], dy?: Tensor):
   } finally {
     state.tapes.pop();
   }
-  if (!(value instanceof Tensor) || value.dtype !== 'float32') {
+  const reject = (message: string): never => {
     releaseTape(tape);
-    throw new GradientError('gradients: the function must return a float32 tensor.');
+    if (value instanceof Tensor) value.dispose();
+    throw new GradientError(message);
+  };
+  if (!(value instanceof Tensor) || value.dtype !== 'float32') {
+    reject('gradients: the function must return a float32 tensor.');
   }
   if (dy === undefined && value.size !== 1) {
-    releaseTape(tape);
-    throw new GradientError(`gradients: the function returned shape ${formatShape(value.shape)}; return a scalar (e.g. sum or mean) or pass dy.`);
+    reject(`gradients: the function returned shape ${formatShape(value.shape)}; return a scalar (e.g. sum or mean) or pass dy.`);
   }
   if (dy !== undefined && (dy.rank !== value.rank || dy.shape.some((d, i) => d !== value.shape[i]))) {
-    releaseTape(tape);
-    throw new GradientError(`gradients: dy ${formatShape(dy.shape)} must have the shape of the value ${formatShape(value.shape)}.`);
+    reject(`gradients: dy ${formatShape(dy.shape)} must have the shape of the value ${formatShape(value.shape)}.`);
   }
   try {
     const grads = noGrad(() => backward(tape, value, dy, wrt));

@@ -131,7 +131,8 @@ export function tidy<T>(fn: () => T): T {
   }
   state.scopes.pop();
   if (result instanceof Promise) {
-    throw new ReformerError('tidy(): the callback returned a Promise; tidy scopes must be synchronous.');
+    for (const t of scope) if (!t._kept) t.dispose();
+    throw new ReformerError('tidy(): the callback returned a Promise; tidy scopes must be synchronous (await outside tidy).');
   }
   const returned = new Set<Tensor>();
   collectTensors(result, returned);
@@ -254,6 +255,16 @@ export function runOp(spec: OpSpec): Tensor[] {
     }
   }
   return outputs;
+}
+
+/** Runs `fn` without recording anything for gradients (inference, optimizer updates). */
+export function noGrad<T>(fn: () => T): T {
+  state.tapes.push(null);
+  try {
+    return fn();
+  } finally {
+    state.tapes.pop();
+  }
 }
 
 /** Runs a single-output op. @internal */

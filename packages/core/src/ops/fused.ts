@@ -1,6 +1,6 @@
 import { type ChunkedAttentionParams, type KernelTensor } from '../backend.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
-import { runOp, runOp1 } from '../engine.js';
+import { runOp, runOp1, tidy } from '../engine.js';
 import { nextSeed, uniformValues } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { formatShape } from '../types.js';
@@ -96,13 +96,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   } else if (reduction === 'sum') {
     out = sum(loss!);
   } else {
-    const valid = cast(notEqual(y, scalar(ignoreIndex, 'int32')), 'float32');
-    const count = maximum(sum(valid), scalar(1));
-    const total = sum(loss!);
-    out = div(total, count);
-    valid.dispose();
-    count.dispose();
-    total.dispose();
+    out = tidy(() => {
+      const valid = cast(notEqual(y, scalar(ignoreIndex, 'int32')), 'float32');
+      return div(sum(loss!), maximum(sum(valid), scalar(1)));
+    });
   }
   loss!.dispose();
   y.dispose();

@@ -1,5 +1,5 @@
 import type { ReduceOp } from '../backend.js';
-import { runOp1 } from '../engine.js';
+import { noGrad, runOp1, tidy } from '../engine.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../types.js';
 import { scalar } from './creation.js';
@@ -29,7 +29,10 @@ function reduceOp(op: ReduceOp, x: Tensor, axis: number | readonly number[] | un
     },
     save: (inputs, outputs) => (op === 'sum' ? [] : [inputs[0]!, outputs[0]!]),
   });
-  return keepDims ? reshape(y, kept) : y;
+  if (!keepDims) return y;
+  const out = reshape(y, kept);
+  y.dispose();
+  return out;
 }
 
 /** Sum over `axis` (all axes when omitted). */
@@ -53,8 +56,10 @@ export function mean(x: Tensor, axis?: number | readonly number[], keepDims = fa
   const axes = normalizeAxes('mean', axis, x.rank);
   const count = axes.reduce((n, a) => n * x.shape[a]!, 1);
   const s = sum(x, axes, keepDims);
-  const out = div(s, scalar(count));
+  const n = scalar(count);
+  const out = div(s, n);
   s.dispose();
+  n.dispose();
   return out;
 }
 
@@ -117,12 +122,16 @@ export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
   return out;
 }
 
-/** `x − logSumExp(x)` along `axis`. */
+/**
+ * `x − logSumExp(x)` along `axis`, computed as `(x − m) − logSumExp(x − m)` with `m` the (constant)
+ * row maximum, so the result is accurate relative to itself even for rows of large values.
+ */
 export function logSoftmax(x: Tensor, axis = -1): Tensor {
-  const lse = logSumExp(x, axis, true);
-  const out = sub(x, lse);
-  lse.dispose();
-  return out;
+  return tidy(() => {
+    const m = noGrad(() => max(x, axis, true));
+    const shifted = sub(x, m);
+    return sub(shifted, logSumExp(shifted, axis, true));
+  });
 }
 
 /** Sums `g` over the axes that broadcasting added or stretched, giving a tensor of `shape`. @internal */

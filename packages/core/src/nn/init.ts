@@ -1,0 +1,33 @@
+import { InvalidArgumentError } from '../errors.js';
+import { checkSeed, deriveSeed, nextSeed } from '../random.js';
+
+/**
+ * How a weight matrix is initialised: `'uniform'` is PyTorch's default for linear layers
+ * (U(−1/√fanIn, 1/√fanIn)); `{ std }` draws N(0, std²) (Hugging Face uses std 0.02).
+ */
+export type WeightInit = 'uniform' | { readonly std: number };
+
+/**
+ * `count` independent seeds for the parameters of one module: derived from `seed` when given (so
+ * the same seed gives the same weights on every backend), else from `nextSeed()`.
+ * @internal
+ */
+export function parameterSeeds(where: string, seed: number | undefined, count: number): number[] {
+  if (seed !== undefined) checkSeed(seed, where);
+  const base = seed ?? nextSeed();
+  return Array.from({ length: count }, (_, i) => deriveSeed(base, i));
+}
+
+/** Throws unless `n` is a positive integer. @internal */
+export function checkPositiveInt(where: string, name: string, n: number): void {
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${n}.`);
+}
+
+/** Checks a `{ std }` init option. @internal */
+export function checkStd(where: string, init: { readonly std: number }): number {
+  const std = init.std;
+  if (typeof std !== 'number' || !Number.isFinite(std) || std < 0) {
+    throw new InvalidArgumentError(`${where}: init.std must be a finite non-negative number, got ${std}.`);
+  }
+  return std;
+}

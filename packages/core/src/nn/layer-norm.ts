@@ -1,0 +1,47 @@
+import { InvalidArgumentError } from '../errors.js';
+import { ones, zeros } from '../ops/creation.js';
+import { layerNorm } from '../ops/fused.js';
+import type { Tensor, Variable } from '../tensor.js';
+import { checkPositiveInt } from './init.js';
+import { Module } from './module.js';
+
+/** Options of {@link LayerNorm}. */
+export interface LayerNormOptions {
+  /** Size of the normalised (last) axis. */
+  dim: number;
+  /** Added to the variance (default 1e-12, Hugging Face Reformer's `layer_norm_eps`). */
+  eps?: number;
+}
+
+/**
+ * Layer normalisation over the last axis with a learned scale `weight` (ones) and shift `bias`
+ * (zeros), both `[dim]`: `(x − mean)/√(var + eps) · weight + bias` (biased variance), by the fused
+ * `layerNorm` op.
+ */
+export class LayerNorm extends Module {
+  /** Size of the normalised axis. */
+  readonly dim: number;
+  /** Added to the variance. */
+  readonly eps: number;
+  /** Scale `[dim]`, initially ones. */
+  readonly weight: Variable;
+  /** Shift `[dim]`, initially zeros. */
+  readonly bias: Variable;
+
+  /** Creates the layer and its parameters (`weight`, then `bias`) on the current backend. */
+  constructor(options: LayerNormOptions) {
+    super();
+    const { dim, eps = 1e-12 } = options;
+    checkPositiveInt('LayerNorm', 'dim', dim);
+    if (!(eps >= 0) || !Number.isFinite(eps)) throw new InvalidArgumentError(`LayerNorm: eps must be a finite non-negative number, got ${eps}.`);
+    this.dim = dim;
+    this.eps = eps;
+    this.weight = this.addParameter('weight', ones([dim]));
+    this.bias = this.addParameter('bias', zeros([dim]));
+  }
+
+  /** `x` `[..., dim]` → normalised `[..., dim]`. */
+  forward(x: Tensor): Tensor {
+    return layerNorm(x, this.weight, this.bias, this.eps);
+  }
+}

@@ -1,0 +1,69 @@
+import { InvalidArgumentError } from '../errors.js';
+
+/** A learning-rate schedule: step number (1 for the first step) → learning rate. */
+export type Schedule = (step: number) => number;
+
+function check(where: string, name: string, v: number, integer = false): void {
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
+    throw new InvalidArgumentError(`${where}: ${name} must be a non-negative ${integer ? 'integer' : 'number'}, got ${v}.`);
+  }
+}
+
+/** The same learning rate at every step. */
+export function constantSchedule(lr: number): Schedule {
+  check('constantSchedule', 'lr', lr);
+  return () => lr;
+}
+
+/** Options of {@link warmupRsqrtSchedule}. */
+export interface WarmupRsqrtOptions {
+  /** The learning rate at the end of the warmup. */
+  peak: number;
+  /** Steps of linear warmup (≥ 1). */
+  warmupSteps: number;
+}
+
+/**
+ * Linear warmup then reciprocal-square-root decay (trax's `multifactor` "constant * linear_warmup *
+ * rsqrt_decay"): `peak · min(step/warmupSteps, √(warmupSteps/step))`.
+ */
+export function warmupRsqrtSchedule(options: WarmupRsqrtOptions): Schedule {
+  const { peak, warmupSteps } = options;
+  check('warmupRsqrtSchedule', 'peak', peak);
+  check('warmupRsqrtSchedule', 'warmupSteps', warmupSteps, true);
+  if (warmupSteps < 1) throw new InvalidArgumentError(`warmupRsqrtSchedule: warmupSteps must be at least 1, got ${warmupSteps}.`);
+  return (step) => peak * Math.min(step / warmupSteps, Math.sqrt(warmupSteps / Math.max(step, 1)));
+}
+
+/** Options of {@link cosineSchedule}. */
+export interface CosineScheduleOptions {
+  /** The learning rate at the end of the warmup. */
+  peak: number;
+  /** Steps of linear warmup from 0 to `peak` (0: none). */
+  warmupSteps: number;
+  /** Step at which the decay reaches `minLr` (it stays there afterwards); must exceed `warmupSteps`. */
+  totalSteps: number;
+  /** Final learning rate (default 0). */
+  minLr?: number;
+}
+
+/**
+ * Linear warmup to `peak` (`peak·step/warmupSteps` for step < warmupSteps), then half-cosine decay to
+ * `minLr`: `minLr + (peak − minLr)·½(1 + cos(π·p))` with `p = (step − warmupSteps)/(totalSteps −
+ * warmupSteps)` clamped to [0, 1].
+ */
+export function cosineSchedule(options: CosineScheduleOptions): Schedule {
+  const { peak, warmupSteps, totalSteps, minLr = 0 } = options;
+  check('cosineSchedule', 'peak', peak);
+  check('cosineSchedule', 'warmupSteps', warmupSteps, true);
+  check('cosineSchedule', 'totalSteps', totalSteps, true);
+  check('cosineSchedule', 'minLr', minLr);
+  if (totalSteps <= warmupSteps) {
+    throw new InvalidArgumentError(`cosineSchedule: totalSteps (${totalSteps}) must exceed warmupSteps (${warmupSteps}).`);
+  }
+  return (step) => {
+    if (step < warmupSteps) return (peak * step) / warmupSteps;
+    const p = Math.min(1, Math.max(0, (step - warmupSteps) / (totalSteps - warmupSteps)));
+    return minLr + (peak - minLr) * 0.5 * (1 + Math.cos(Math.PI * p));
+  };
+}

@@ -1,0 +1,192 @@
+/**
+ * Checks of the fused chunked-attention kernel through the public `chunkedAttention` op: forward
+ * against the dense oracle, backward against the analytic oracle, a random-direction finite
+ * difference through both outputs, the reference backend, and leaks.
+ */
+import { gradients } from '../autograd.js';
+import { dispose } from '../engine.js';
+import { tensor } from '../ops/creation.js';
+import { add, mul } from '../ops/elementwise.js';
+import { chunkedAttention, type ChunkedAttentionOptions } from '../ops/fused.js';
+import { sum } from '../ops/reduce.js';
+import type { Tensor } from '../tensor.js';
+import { attentionBackwardRef, attentionRef, type AttentionProblem } from './attention.js';
+import type { Rng } from './cases.js';
+import { assertClose, assertNoLeak, checkGradient, download, on, snapshot, type SuiteContext } from './harness.js';
+import { hostTensor, type HostTensor } from './reference.js';
+
+/** The problem's tensors on the current backend: q, k, v and the int32 extras. */
+interface ProblemTensors {
+  q: Tensor;
+  k: Tensor;
+  v: Tensor;
+  extras: Tensor[];
+  options: ChunkedAttentionOptions;
+}
+
+function optionsOf(p: AttentionProblem, extras: { positions?: Tensor; keyMask?: Tensor; buckets?: Tensor }): ChunkedAttentionOptions {
+  return {
+    chunkLength: p.chunkLength,
+    chunksBefore: p.chunksBefore,
+    chunksAfter: p.chunksAfter,
+    causal: p.causal,
+    excludeSelf: p.excludeSelf,
+    scale: p.scale,
+    ...extras,
+  };
+}
+
+/** The int32 extras of a problem as host tensors, in a fixed order (positions, keyMask, buckets). */
+function extraHosts(p: AttentionProblem): { name: 'positions' | 'keyMask' | 'buckets'; host: HostTensor }[] {
+  const out: { name: 'positions' | 'keyMask' | 'buckets'; host: HostTensor }[] = [];
+  if (p.positions) out.push({ name: 'positions', host: hostTensor([p.B, p.H, p.N], 'int32', Float64Array.from(p.positions)) });
+  if (p.keyMask) out.push({ name: 'keyMask', host: hostTensor([p.B, p.L], 'int32', Float64Array.from(p.keyMask)) });
+  if (p.buckets) out.push({ name: 'buckets', host: hostTensor([p.B, p.H, p.N], 'int32', Float64Array.from(p.buckets)) });
+  return out;
+}
+
+function uploadProblem(p: AttentionProblem): ProblemTensors {
+  const q = tensor(Float32Array.from(p.q), [p.B, p.H, p.N, p.d]);
+  const k = tensor(Float32Array.from(p.k), [p.B, p.H, p.N, p.d]);
+  const v = tensor(Float32Array.from(p.v), [p.B, p.H, p.N, p.dv]);
+  const named: { positions?: Tensor; keyMask?: Tensor; buckets?: Tensor } = {};
+  const extras: Tensor[] = [];
+  for (const { name, host } of extraHosts(p)) {
+    const t = tensor(Int32Array.from(host.data), host.shape, 'int32');
+    named[name] = t;
+    extras.push(t);
+  }
+  return { q, k, v, extras, options: optionsOf(p, named) };
+}
+
+function disposeProblem(t: ProblemTensors): void {
+  dispose([t.q, t.k, t.v, ...t.extras]);
+}
+
+/** Forward: out and lse against the dense oracle (lse rounded to float32 as the contract says). */
+export async function checkAttentionForward(ctx: SuiteContext, p: AttentionProblem): Promise<void> {
+  const tol = { atol: ctx.tol.attention, rtol: ctx.tol.attention };
+  const want = attentionRef(p);
+  const what = `${ctx.name} chunkedAttention ${p.label}`;
+  const run = async (backend: typeof ctx.backend): Promise<{ out: HostTensor; lse: HostTensor }> => {
+    const t = on(backend, () => uploadProblem(p));
+    try {
+      const before = snapshot(backend);
+      const r = on(backend, () => chunkedAttention(t.q, t.k, t.v, t.options));
+      let out: HostTensor;
+      let lse: HostTensor;
+      try {
+        const shapeOk = (x: Tensor, s: number[]) => x.shape.length === s.length && x.shape.every((d, i) => d === s[i]);
+        if (!shapeOk(r.out, [p.B, p.H, p.N, p.dv]) || !shapeOk(r.lse, [p.B, p.H, p.N])) {
+          throw new Error(`${what}: out ${JSON.stringify(r.out.shape)} / lse ${JSON.stringify(r.lse.shape)}, expected [${p.B}, ${p.H}, ${p.N}, ${p.dv}] / [${p.B}, ${p.H}, ${p.N}]`);
+        }
+        out = await download(r.out);
+        lse = await download(r.lse);
+      } finally {
+        dispose([r.out, r.lse]);
+      }
+      assertNoLeak(before, snapshot(backend), `${what} (forward)`);
+      return { out, lse };
+    } finally {
+      disposeProblem(t);
+    }
+  };
+  const got = await run(ctx.backend);
+  assertClose(got.out.data, want.out, tol, `${what}: out`, got.out.shape, want.outScale);
+  assertClose(got.lse.data, want.lse, tol, `${what}: lse`, got.lse.shape);
+  if (ctx.reference) {
+    const ref = await run(ctx.reference);
+    assertClose(got.out.data, ref.out.data, tol, `${what}: out vs reference '${ctx.reference.name}'`, got.out.shape, want.outScale);
+    assertClose(got.lse.data, ref.lse.data, tol, `${what}: lse vs reference '${ctx.reference.name}'`, got.lse.shape);
+  }
+}
+
+function randomCotangent(rng: Rng, n: number): Float64Array {
+  const a = new Float64Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.fround(rng.uniform(-1, 1));
+  return a;
+}
+
+/** Backward: dq, dk, dv from random dOut and dLse against the analytic oracle. */
+export async function checkAttentionBackward(ctx: SuiteContext, p: AttentionProblem, rng: Rng): Promise<void> {
+  const tol = { atol: ctx.tol.attention, rtol: ctx.tol.attention };
+  const dOut = randomCotangent(rng, p.B * p.H * p.N * p.dv);
+  const dLse = randomCotangent(rng, p.B * p.H * p.N);
+  const want = attentionBackwardRef(p, dOut, dLse);
+  const what = `${ctx.name} chunkedAttention backward ${p.label}`;
+  const run = async (backend: typeof ctx.backend): Promise<HostTensor[]> => {
+    const t = on(backend, () => uploadProblem(p));
+    const dOutT = on(backend, () => tensor(Float32Array.from(dOut), [p.B, p.H, p.N, p.dv]));
+    const dLseT = on(backend, () => tensor(Float32Array.from(dLse), [p.B, p.H, p.N]));
+    try {
+      const before = snapshot(backend);
+      const { value, grads } = on(backend, () =>
+        gradients(() => {
+          const { out, lse } = chunkedAttention(t.q, t.k, t.v, t.options);
+          return add(sum(mul(out, dOutT)), sum(mul(lse, dLseT)));
+        }, [t.q, t.k, t.v]),
+      );
+      let hosts: HostTensor[];
+      try {
+        hosts = [];
+        for (const g of grads) hosts.push(await download(g));
+      } finally {
+        value.dispose();
+        dispose(grads);
+      }
+      assertNoLeak(before, snapshot(backend), `${what} (gradient)`);
+      return hosts;
+    } finally {
+      disposeProblem(t);
+      dispose([dOutT, dLseT]);
+    }
+  };
+  const [dq, dk, dv] = await run(ctx.backend);
+  assertClose(dq!.data, want.dq, tol, `${what}: dq`, dq!.shape, want.dqScale);
+  assertClose(dk!.data, want.dk, tol, `${what}: dk`, dk!.shape, want.dkScale);
+  assertClose(dv!.data, want.dv, tol, `${what}: dv`, dv!.shape, want.dvScale);
+  if (ctx.reference) {
+    const [rq, rk, rv] = await run(ctx.reference);
+    assertClose(dq!.data, rq!.data, tol, `${what}: dq vs reference`, dq!.shape, want.dqScale);
+    assertClose(dk!.data, rk!.data, tol, `${what}: dk vs reference`, dk!.shape, want.dkScale);
+    assertClose(dv!.data, rv!.data, tol, `${what}: dv vs reference`, dv!.shape, want.dvScale);
+  }
+}
+
+/**
+ * Random-direction finite differences through out and lse, with respect to q, k and v. The host
+ * function is the float64 oracle with the float32 rounding of lse frozen at the base point (a
+ * constant per query): smooth, and with exactly the derivative the kernel is specified to compute
+ * (README §6: back-propagate through the rounded values as if rounding were the identity). The lse
+ * output is shifted by its base value so that −1e9-sized constants cancel exactly.
+ */
+export async function checkAttentionFiniteDifference(ctx: SuiteContext, p: AttentionProblem, rng: Rng): Promise<void> {
+  const base = attentionRef(p);
+  const offset = base.lse.map((v, i) => v - base.lseExact[i]!);
+  const extras = extraHosts(p);
+  const qh = hostTensor([p.B, p.H, p.N, p.d], 'float32', p.q);
+  const kh = hostTensor([p.B, p.H, p.N, p.d], 'float32', p.k);
+  const vh = hostTensor([p.B, p.H, p.N, p.dv], 'float32', p.v);
+  await checkGradient(
+    ctx,
+    {
+      label: `chunkedAttention ${p.label}`,
+      inputs: [qh, kh, vh, ...extras.map((e) => e.host)],
+      wrt: [0, 1, 2],
+      run: ([q, k, v, ...rest]) => {
+        const named: { positions?: Tensor; keyMask?: Tensor; buckets?: Tensor } = {};
+        extras.forEach((e, i) => (named[e.name] = rest[i]!));
+        const { out, lse } = chunkedAttention(q!, k!, v!, optionsOf(p, named));
+        return [out, lse];
+      },
+      ref: ([q, k, v]) => {
+        const r = attentionRef({ ...p, q: q!.data, k: k!.data, v: v!.data }, { kind: 'offset', offset });
+        return [
+          hostTensor([p.B, p.H, p.N, p.dv], 'float32', r.out),
+          hostTensor([p.B, p.H, p.N], 'float32', r.lse.map((x, i) => x - base.lse[i]!)),
+        ];
+      },
+    },
+    rng,
+  );
+}

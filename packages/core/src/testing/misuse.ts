@@ -1,0 +1,149 @@
+/**
+ * Bad input: every misuse throws the named error class of `errors.ts` with a message that says what
+ * was wrong (shapes, dtypes, axes, backends), and leaves no tensor behind.
+ */
+import { expect, it } from 'vitest';
+import { dispose } from '../engine.js';
+import {
+  AxisError,
+  BackendMismatchError,
+  BroadcastError,
+  DisposedTensorError,
+  DTypeError,
+  InvalidArgumentError,
+  ReformerError,
+  ShapeMismatchError,
+} from '../errors.js';
+import { tensor, zeros } from '../ops/creation.js';
+import { add, exp, mul } from '../ops/elementwise.js';
+import { chunkedAttention, layerNorm } from '../ops/fused.js';
+import { concat, gather, reshape, scatterAdd } from '../ops/layout.js';
+import { matmul } from '../ops/matmul.js';
+import { softmax, sum } from '../ops/reduce.js';
+import type { Tensor } from '../tensor.js';
+import { assertNoLeak, on, snapshot, type SuiteContext } from './harness.js';
+
+type ErrorClass = abstract new (...args: never[]) => Error;
+
+/** Runs `fn`, expecting an error of class `cls` whose message contains every `parts` entry (string or regex). */
+function expectThrows(ctx: SuiteContext, fn: () => unknown, cls: ErrorClass, parts: (string | RegExp)[], what: string): void {
+  const before = snapshot(ctx.backend);
+  let caught: unknown;
+  try {
+    on(ctx.backend, fn);
+  } catch (err) {
+    caught = err;
+  }
+  if (caught === undefined) throw new Error(`${what}: expected ${cls.name}, nothing was thrown`);
+  if (!(caught instanceof cls)) {
+    throw new Error(`${what}: expected ${cls.name}, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+  }
+  expect(caught).toBeInstanceOf(ReformerError);
+  expect(caught.name, `${what}: error name`).toBe(cls.name);
+  for (const part of parts) {
+    if (typeof part === 'string') expect(caught.message, `${what}: message`).toContain(part);
+    else expect(caught.message, `${what}: message`).toMatch(part);
+  }
+  assertNoLeak(before, snapshot(ctx.backend), `${what} (after the error)`);
+}
+
+/** Declares the bad-input tests (inside the caller's `describe`). */
+export function misuseTests(ctx: SuiteContext): void {
+  const withTensors = (make: () => Tensor[], body: (ts: Tensor[]) => void) => {
+    const ts = on(ctx.backend, make);
+    try {
+      body(ts);
+    } finally {
+      dispose(ts);
+    }
+  };
+
+  it('shape mismatch names both shapes (ShapeMismatchError)', () => {
+    withTensors(
+      () => [zeros([2, 3]), zeros([4, 5]), zeros([2, 3, 8]), zeros([7]), zeros([3, 2])],
+      ([a, b, x, g, c]) => {
+        expectThrows(ctx, () => matmul(a!, b!), ShapeMismatchError, ['[2, 3]', '[4, 5]'], 'matmul [2, 3]·[4, 5]');
+        expectThrows(ctx, () => layerNorm(x!, g!, g!), ShapeMismatchError, ['[7]', '[2, 3, 8]'], 'layerNorm gamma [7] for x [2, 3, 8]');
+        expectThrows(ctx, () => concat([a!, c!], 0), ShapeMismatchError, ['[2, 3]', '[3, 2]'], 'concat [2, 3] + [3, 2] on axis 0');
+        expectThrows(ctx, () => reshape(a!, [4, 2]), ShapeMismatchError, ['[2, 3]', '[4, 2]'], 'reshape [2, 3] → [4, 2]');
+      },
+    );
+  });
+
+  it('broadcast failure names both shapes (BroadcastError)', () => {
+    withTensors(
+      () => [zeros([2, 3]), zeros([4, 3]), zeros([3, 1, 5]), zeros([2, 4])],
+      ([a, b, c, d]) => {
+        expectThrows(ctx, () => add(a!, b!), BroadcastError, ['[2, 3]', '[4, 3]', /broadcast/i], 'add [2, 3] + [4, 3]');
+        expectThrows(ctx, () => mul(c!, d!), BroadcastError, ['[3, 1, 5]', '[2, 4]'], 'mul [3, 1, 5] · [2, 4]');
+      },
+    );
+  });
+
+  it('dtype mismatch names the dtypes (DTypeError)', () => {
+    withTensors(
+      () => [zeros([3]), zeros([3], 'int32')],
+      ([f, i]) => {
+        expectThrows(ctx, () => add(f!, i!), DTypeError, ['float32', 'int32'], 'add float32 + int32');
+        expectThrows(ctx, () => exp(i!), DTypeError, ['int32', 'float32'], 'exp of int32');
+        expectThrows(ctx, () => softmax(i!), DTypeError, ['int32'], 'softmax of int32');
+        expectThrows(ctx, () => gather(f!, f!, 0), DTypeError, ['int32'], 'gather with float32 indices');
+      },
+    );
+  });
+
+  it('tensors of two backends in one op (BackendMismatchError)', () => {
+    if (ctx.second === ctx.backend) throw new Error(`the factory of '${ctx.name}' must return a new backend instance on every call`);
+    const a = on(ctx.backend, () => zeros([2]));
+    const b = on(ctx.second, () => zeros([2]));
+    try {
+      expectThrows(ctx, () => add(a, b), BackendMismatchError, [ctx.backend.name, /backend/i], 'add across two backend instances');
+      expectThrows(ctx, () => concat([a, b]), BackendMismatchError, [ctx.backend.name], 'concat across two backend instances');
+    } finally {
+      dispose([a, b]);
+    }
+  });
+
+  it('use after dispose (DisposedTensorError)', async () => {
+    const x = on(ctx.backend, () => tensor([1, 2, 3]));
+    x.dispose();
+    expect(x.isDisposed).toBe(true);
+    expectThrows(ctx, () => exp(x), DisposedTensorError, [/dispos/i, '[3]'], 'exp of a disposed tensor');
+    expectThrows(ctx, () => sum(x), DisposedTensorError, [/dispos/i], 'sum of a disposed tensor');
+    await expect(x.data()).rejects.toBeInstanceOf(DisposedTensorError);
+  });
+
+  it('invalid axis (AxisError)', () => {
+    withTensors(
+      () => [zeros([2, 3]), zeros([2], 'int32')],
+      ([x, i]) => {
+        expectThrows(ctx, () => sum(x!, 2), AxisError, ['2', 'rank 2'], 'sum axis 2 of rank 2');
+        expectThrows(ctx, () => sum(x!, [0, -3]), AxisError, ['-3'], 'sum axis -3 of rank 2');
+        expectThrows(ctx, () => softmax(x!, 5), AxisError, ['5'], 'softmax axis 5');
+        expectThrows(ctx, () => concat([x!, x!], 2), AxisError, ['2'], 'concat axis 2');
+        expectThrows(ctx, () => gather(x!, i!, 3), AxisError, ['3'], 'gather axis 3');
+      },
+    );
+  });
+
+  it('gather / scatterAdd index out of range (InvalidArgumentError)', () => {
+    withTensors(
+      () => [zeros([4, 3]), tensor(Int32Array.of(0, 4), [2]), tensor(Int32Array.of(-1, 1), [2]), zeros([2, 3])],
+      ([x, high, low, u]) => {
+        expectThrows(ctx, () => gather(x!, high!, 0), InvalidArgumentError, [/index|indices/i, '4'], 'gather index 4 of 4 rows');
+        expectThrows(ctx, () => gather(x!, low!, 0), InvalidArgumentError, [/index|indices/i, '-1'], 'gather index -1');
+        expectThrows(ctx, () => scatterAdd(u!, high!, 0, 4), InvalidArgumentError, [/index|indices/i, '4'], 'scatterAdd index 4 into size 4');
+      },
+    );
+  });
+
+  it('chunkedAttention with a chunkLength that does not divide N (InvalidArgumentError)', () => {
+    withTensors(
+      () => [zeros([1, 1, 6, 2])],
+      ([q]) => {
+        expectThrows(ctx, () => chunkedAttention(q!, q!, q!, { chunkLength: 4 }), InvalidArgumentError, ['chunkLength', '4', '6'], 'chunkLength 4 for N = 6');
+        expectThrows(ctx, () => chunkedAttention(q!, q!, q!, { chunkLength: 0 }), InvalidArgumentError, ['chunkLength'], 'chunkLength 0');
+      },
+    );
+  });
+}
