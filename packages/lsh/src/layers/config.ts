@@ -1,0 +1,198 @@
+import { DTypeError, InvalidArgumentError, ShapeMismatchError, formatShape, type Module, type Tensor } from '@reformer/core';
+
+/**
+ * Per-call options of {@link AttentionLayer.forward}. Every attention layer accepts them, so a model
+ * passes the same options whichever layer it holds.
+ */
+export interface AttentionForwardOptions {
+  /**
+   * Padding mask, int32 `[batch, length]`: 1 marks a real token, 0 a padding token that no query may
+   * attend to. Outputs at padded positions are computed but meaningless.
+   */
+  mask?: Tensor;
+  /**
+   * LSH only: the number of hash rounds for this call, overriding the layer's `nHashes` (evaluate with
+   * more rounds than the model was trained with). Ignored by local and full attention.
+   */
+  nHashes?: number;
+}
+
+/**
+ * The one interface of the attention layers of this package ({@link LSHSelfAttention},
+ * {@link LocalSelfAttention}, {@link FullSelfAttention}): a core `Module` mapping hidden states
+ * `[batch, length, hiddenSize]` to `[batch, length, hiddenSize]`. A model that types its attention
+ * child as `AttentionLayer` swaps one implementation for another by changing one constructor call.
+ *
+ * @example
+ * ```ts
+ * const attention: AttentionLayer = new LSHSelfAttention({ hiddenSize: 256, numHeads: 4, headSize: 64 });
+ * // const attention: AttentionLayer = new LocalSelfAttention({ hiddenSize: 256, numHeads: 4, headSize: 64 });
+ * const y = attention.forward(x, { mask });
+ * ```
+ */
+export interface AttentionLayer extends Module {
+  /** Size of the hidden states' last axis (input and output). */
+  readonly hiddenSize: number;
+  /** Number of attention heads. */
+  readonly numHeads: number;
+  /** Size of each head's vectors (`headSize · numHeads` need not equal `hiddenSize`). */
+  readonly headSize: number;
+  /** Whether a position attends only to positions at or before it. */
+  readonly causal: boolean;
+  /**
+   * `hidden` `[batch, length, hiddenSize]` (float32) → `[batch, length, hiddenSize]`: project, attend,
+   * merge the heads, output projection, output dropout.
+   */
+  forward(hidden: Tensor, options?: AttentionForwardOptions): Tensor;
+  /**
+   * The attention output before the output projection: `[batch, length, numHeads · headSize]` (what
+   * Hugging Face's inner self-attention module returns). `forward` is `output(attend(hidden))`.
+   */
+  attend(hidden: Tensor, options?: AttentionForwardOptions): Tensor;
+}
+
+/**
+ * Configuration shared by every attention layer. Names follow the layers' roles; the Hugging Face
+ * `ReformerConfig` field each one corresponds to is given in its description.
+ */
+export interface AttentionLayerConfig {
+  /** Size of the hidden states' last axis (`hidden_size`). */
+  hiddenSize: number;
+  /** Number of heads (`num_attention_heads`). */
+  numHeads: number;
+  /** Size of each head (`attention_head_size`). */
+  headSize: number;
+  /** Causal (decoder) attention (`is_decoder`); default false. */
+  causal?: boolean;
+  /**
+   * Chunk length (`lsh_attn_chunk_length` / `local_attn_chunk_length`); default 64. Ignored by
+   * {@link FullSelfAttention} (see its `queryChunk`).
+   */
+  chunkLength?: number;
+  /** Neighbour chunks before each chunk in its window (`*_num_chunks_before`); default 1. */
+  chunksBefore?: number;
+  /** Neighbour chunks after each chunk in its window (`*_num_chunks_after`); default 0. */
+  chunksAfter?: number;
+  /**
+   * Dropout on the attention probabilities (`*_attention_probs_dropout_prob`); default 0. See each
+   * layer for where it is supported.
+   */
+  attentionDropout?: number;
+  /** Dropout after the output projection (`hidden_dropout_prob`); default 0. */
+  outputDropout?: number;
+  /**
+   * Standard deviation of the normal initial weights (`initializer_range`, 0.02 in Hugging Face's
+   * models). Default: PyTorch's `nn.Linear` uniform init, which is what a freshly constructed Hugging
+   * Face attention module has before a model re-initialises it.
+   */
+  initStd?: number;
+  /** Seed of the initial weights (default: `nextSeed()`); the same seed gives the same weights on every backend. */
+  seed?: number;
+}
+
+/** Defaults shared by the layers (Hugging Face `ReformerConfig` defaults where it has one). */
+export const ATTENTION_DEFAULTS = {
+  chunkLength: 64,
+  chunksBefore: 1,
+  chunksAfter: 0,
+} as const;
+
+/** The validated, defaulted common configuration. @internal */
+export interface ResolvedAttentionConfig {
+  hiddenSize: number;
+  numHeads: number;
+  headSize: number;
+  causal: boolean;
+  chunkLength: number;
+  chunksBefore: number;
+  chunksAfter: number;
+  attentionDropout: number;
+  outputDropout: number;
+  initStd: number | undefined;
+  seed: number | undefined;
+}
+
+/** Throws an `InvalidArgumentError` unless `n` is an integer ≥ `min`. @internal */
+export function checkInt(where: string, name: string, n: unknown, min: number): number {
+  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
+    const expected = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`;
+    throw new InvalidArgumentError(`${where}: ${name} must be ${expected}, got ${JSON.stringify(n)}.`);
+  }
+  return n;
+}
+
+/** Throws unless `p` is a probability in [0, 1). @internal */
+export function checkRate(where: string, name: string, p: unknown): number {
+  if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
+    throw new InvalidArgumentError(`${where}: ${name} must be a number in [0, 1), got ${JSON.stringify(p)}.`);
+  }
+  return p;
+}
+
+/** Throws unless `seed` is a non-negative safe integer. @internal */
+export function checkSeedValue(where: string, name: string, seed: unknown): number {
+  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
+    throw new InvalidArgumentError(`${where}: ${name} must be a non-negative safe integer, got ${JSON.stringify(seed)}.`);
+  }
+  return seed;
+}
+
+/** Validates and defaults the common configuration. @internal */
+export function resolveAttentionConfig(where: string, config: AttentionLayerConfig): ResolvedAttentionConfig {
+  if (config === null || typeof config !== 'object') {
+    throw new InvalidArgumentError(`${where}: expected a config object { hiddenSize, numHeads, headSize, ... }, got ${String(config)}.`);
+  }
+  const causal = config.causal ?? false;
+  if (typeof causal !== 'boolean') throw new InvalidArgumentError(`${where}: causal must be a boolean, got ${JSON.stringify(causal)}.`);
+  const initStd = config.initStd;
+  if (initStd !== undefined && (typeof initStd !== 'number' || !Number.isFinite(initStd) || initStd < 0)) {
+    throw new InvalidArgumentError(`${where}: initStd must be a finite non-negative number, got ${JSON.stringify(initStd)}.`);
+  }
+  return {
+    hiddenSize: checkInt(where, 'hiddenSize', config.hiddenSize, 1),
+    numHeads: checkInt(where, 'numHeads', config.numHeads, 1),
+    headSize: checkInt(where, 'headSize', config.headSize, 1),
+    causal,
+    chunkLength: checkInt(where, 'chunkLength', config.chunkLength ?? ATTENTION_DEFAULTS.chunkLength, 1),
+    chunksBefore: checkInt(where, 'chunksBefore', config.chunksBefore ?? ATTENTION_DEFAULTS.chunksBefore, 0),
+    chunksAfter: checkInt(where, 'chunksAfter', config.chunksAfter ?? ATTENTION_DEFAULTS.chunksAfter, 0),
+    attentionDropout: checkRate(where, 'attentionDropout', config.attentionDropout ?? 0),
+    outputDropout: checkRate(where, 'outputDropout', config.outputDropout ?? 0),
+    initStd,
+    seed: config.seed === undefined ? undefined : checkSeedValue(where, 'seed', config.seed),
+  };
+}
+
+/**
+ * Checks the hidden states of a forward call: float32 `[batch, length, hiddenSize]` with length ≥ 1.
+ * @internal
+ */
+export function checkHidden(where: string, hidden: Tensor, hiddenSize: number): [number, number] {
+  if (hidden.dtype !== 'float32') {
+    throw new DTypeError(`${where}: hidden states must be float32, got ${hidden.dtype}.`);
+  }
+  if (hidden.rank !== 3) {
+    throw new ShapeMismatchError(`${where}: hidden states must be [batch, length, hiddenSize = ${hiddenSize}], got ${formatShape(hidden.shape)}.`);
+  }
+  const [batch, length, dModel] = hidden.shape as [number, number, number];
+  if (dModel !== hiddenSize) {
+    throw new ShapeMismatchError(
+      `${where}: the hidden states' last axis (dModel) must equal hiddenSize = ${hiddenSize}, got ${formatShape(hidden.shape)}.`,
+    );
+  }
+  if (batch < 1 || length < 1) {
+    throw new ShapeMismatchError(`${where}: hidden states ${formatShape(hidden.shape)} must have batch ≥ 1 and length ≥ 1.`);
+  }
+  return [batch, length];
+}
+
+/** Checks a padding mask: int32 `[batch, length]`. @internal */
+export function checkMask(where: string, mask: Tensor | undefined, batch: number, length: number): void {
+  if (mask === undefined) return;
+  if (mask.dtype !== 'int32') {
+    throw new DTypeError(`${where}: mask must be int32 [${batch}, ${length}] (1 = real token, 0 = padding), got ${mask.dtype}.`);
+  }
+  if (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== length) {
+    throw new ShapeMismatchError(`${where}: mask must be [batch, length] = [${batch}, ${length}], got ${formatShape(mask.shape)}.`);
+  }
+}

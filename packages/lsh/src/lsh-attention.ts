@@ -1,0 +1,399 @@
+/**
+ * LSH attention (DESIGN §4; fixtures README §4 and §6), forward and backward, on the core Backend
+ * contract only: hashing (matmul, argmax), a stable argsort, gathers, the fused chunked-attention
+ * kernel and a logsumexp over rounds. Nothing is read back to the host, so every backend runs it; the
+ * backward pass is autograd through gather / chunkedAttention / logSumExp with the sort held constant
+ * (hashing runs under `noGrad` and the permutations are int32).
+ *
+ * @module
+ */
+import {
+  ShapeMismatchError,
+  DTypeError,
+  add,
+  arange,
+  argSort,
+  broadcastTo,
+  cast,
+  chunkedAttention,
+  div,
+  dispose,
+  equal,
+  exp,
+  expandDims,
+  floorDiv,
+  gather,
+  log,
+  logSumExp,
+  maximum,
+  mean,
+  mod,
+  mul,
+  nextSeed,
+  ones,
+  pad,
+  reshape,
+  rsqrt,
+  scalar,
+  slice,
+  square,
+  sub,
+  sum,
+  tidy,
+  transpose,
+  where,
+  zeros,
+  type Tensor,
+} from '@reformer/core';
+import {
+  bucketFactors,
+  checkRotations,
+  chooseNumBuckets,
+  drawRotations,
+  hashWithinRound,
+  roundOffsets,
+  type NumBuckets,
+} from './hash.js';
+import { checkAttentionTensor, checkChunking, checkInteger, checkMask, checkSameLeading, fmt } from './validate.js';
+import { windowSlotTensor, windowedAttention } from './windowed.js';
+
+/** Options of {@link lshAttention}. */
+export interface LSHAttentionOptions {
+  /** Slots per chunk of the sorted sequence (Hugging Face `lsh_attn_chunk_length`), integer >= 1. */
+  chunkLength: number;
+  /** Hash rounds (default 1; with `buckets` given, their round count). Can differ per call. */
+  nHashes?: number;
+  /**
+   * Buckets per round: an even integer, a list of even factors (factorised, mixed radix), or `'auto'`
+   * (default): Hugging Face's rule for `num_buckets = None` on the padded length, see
+   * {@link chooseNumBuckets}.
+   */
+  nBuckets?: NumBuckets | 'auto';
+  /** Neighbour chunks before each chunk in its window (default 1). */
+  chunksBefore?: number;
+  /** Neighbour chunks after each chunk in its window (default 0). */
+  chunksAfter?: number;
+  /** Mask keys at later original positions than the query (default false). */
+  causal?: boolean;
+  /** Padding mask, int32 `[batch, length]`: 1 = real token, 0 = padding (never attended, own bucket). */
+  mask?: Tensor;
+  /**
+   * Rotations `[heads, dHead, nHashes, nBuckets/2]` (Hugging Face's layout; for factorised buckets one
+   * per factor or one of the concatenated size). Drawn from `seed` when omitted.
+   */
+  rotations?: Tensor | readonly Tensor[];
+  /** Seed of the rotations drawn when none are given (default: `nextSeed()` of core's seed stream). */
+  seed?: number;
+  /**
+   * Replay: the `buckets` of an earlier call (int32 `[batch, heads, nHashes, length]`, in the
+   * convention that call returned). Hashing is skipped and the same sort is used; pass the same
+   * `nBuckets` and `mask` as that call.
+   */
+  buckets?: Tensor;
+  /**
+   * The paper's duplicate-attention correction (default false): a key that a query attends to N_ij
+   * times over all rounds (and duplicated chunks) has each of its logits lowered by `log N_ij`, so it
+   * counts once in the combined output (with `sameBucketOnly` and buckets that fit their windows this
+   * is the paper's N_ij, the number of rounds in which i and j share a bucket). Runs an op-based
+   * chunked attention that materialises the logits of all chunks at once (linear in length, but
+   * about `window · nHashes` times the fused kernel's working set). No effect when
+   * `length <= chunkLength`.
+   */
+  dedupe?: boolean;
+  /**
+   * Attend only to keys of the query's own bucket (and round) inside the window (default false). A
+   * query with no such key attends to itself. No effect when `length <= chunkLength`.
+   */
+  sameBucketOnly?: boolean;
+  /** Hugging Face's `max_position_embeddings`, used by `nBuckets: 'auto'` (default 4096). */
+  maxPositionEmbeddings?: number;
+  /** Also return the per-round logsumexps and the sort permutation (default false). */
+  inspect?: boolean;
+}
+
+/** What {@link lshAttention} returns. All tensors belong to the caller. */
+export interface LSHAttentionResult {
+  /** float32 `[batch, heads, length, dv]`. */
+  output: Tensor;
+  /**
+   * int32 `[batch, heads, nHashes, length]`: the bucket of every position in every round with the
+   * round offset added. Without `mask` the offset of round r is `r·nBuckets` (Hugging Face's
+   * `_hash_vectors`). With `mask` (Hugging Face with an attention mask) padding positions are put in an
+   * extra bucket `nBuckets` and the offset is `r·(nBuckets + 1)`. Pass it back as `buckets` to replay
+   * the same sort. When `length <= chunkLength` nothing is hashed (Hugging Face's no-hash path) and
+   * every entry is 0.
+   */
+  buckets: Tensor;
+  /**
+   * With `inspect`: float32 `[batch, heads, nHashes, length]`, the logsumexp of every query's logits in
+   * every round (float32-rounded, as the round weights use it); `[batch, heads, 1, length]` when
+   * `length <= chunkLength`.
+   */
+  lse?: Tensor;
+  /**
+   * With `inspect`: int32 `[batch, heads, nHashes·length]`, the sort permutation: sorted slot j holds
+   * round `⌊s/length⌋`, position `s mod length` for `s = sortIndices[j]` (slots are ordered by round,
+   * bucket, position). Internal padding slots are left out. `[batch, heads, length]` (identity) when
+   * `length <= chunkLength`.
+   */
+  sortIndices?: Tensor;
+}
+
+/**
+ * RMS-normalised keys divided by √d (fixtures README §4.6): `x · rsqrt(mean(x², −1) + 1e-6) / √d`,
+ * computed as `x · (rsqrt(…) / √d)` so that autograd saves only `x` and a per-row factor (not a second
+ * full-size tensor).
+ */
+function normalisedKeys(x: Tensor): Tensor {
+  const d = x.shape[x.rank - 1]!;
+  return tidy(() => mul(x, div(rsqrt(add(mean(square(x), -1, true), scalar(1e-6))), scalar(Math.sqrt(d)))));
+}
+
+/**
+ * `log N` for every (query slot, window key) of the sorted sequence, float32 `[B, H, nC, c, W]`: N is
+ * the number of times the key's position occurs in the windows of the query position's slots over
+ * all rounds (counting only same-bucket occurrences with `sameBucketOnly`). Int ops only; constant.
+ */
+function dedupeLogCounts(args: {
+  B: number;
+  H: number;
+  Lp: number;
+  nHashes: number;
+  c: number;
+  before: number;
+  after: number;
+  undo: Tensor;
+  pos: Tensor;
+  within?: Tensor | undefined;
+}): Tensor {
+  const { B, H, Lp, nHashes: nR, c, before, after, pos } = args;
+  const N = nR * Lp;
+  const nC = N / c;
+  const W = c * (before + 1 + after);
+  return tidy(() => {
+    const int = (x: number) => scalar(x, 'int32');
+    const win = windowSlotTensor(B, H, nC, c, before, after);
+    const posK = gather(pos, win, 2); // [B, H, nC·W]
+    // loc[b, h, t, r]: the chunk that holds position t in round r.
+    const loc = transpose(reshape(floorDiv(args.undo, int(c)), [B, H, nR, Lp]), [0, 1, 3, 2]);
+    const qLoc = reshape(gather(loc, pos, 2), [B, H, nC, c, 1, nR]);
+    const kLoc = reshape(gather(loc, posK, 2), [B, H, nC, 1, W, nR]);
+    // Number of window offsets o in [−before, after] with o ≡ Δ (mod nC), for Δ in [0, nC).
+    const offsetsMatching = (delta: Tensor) =>
+      maximum(add(add(floorDiv(sub(int(after), delta), int(nC)), floorDiv(add(int(before), delta), int(nC))), int(1)), int(0));
+    let count: Tensor;
+    if (args.within) {
+      // Only same-bucket occurrences count; those are in the query slot's own round.
+      const wT = transpose(args.within, [0, 1, 3, 2]); // [B, H, Lp, nR]
+      const qB = reshape(gather(wT, pos, 2), [B, H, nC, c, 1, nR]);
+      const kB = reshape(gather(wT, posK, 2), [B, H, nC, 1, W, nR]);
+      const delta = mod(sub(kLoc, qLoc), int(nC));
+      count = sum(mul(offsetsMatching(delta), equal(kB, qB)), -1);
+    } else {
+      count = zeros([B, H, nC, c, W], 'int32');
+      for (let r = 0; r < nR; r++) {
+        // One query round at a time; its [B, H, nC, c, W, nR] temporaries are freed before the next.
+        const prev = count;
+        count = tidy(() => {
+          const qr = slice(qLoc, [0, 0, 0, 0, 0, r], [B, H, nC, c, 1, 1]);
+          const delta = mod(sub(kLoc, qr), int(nC));
+          return add(prev, sum(offsetsMatching(delta), -1));
+        });
+        prev.dispose();
+      }
+    }
+    return log(cast(maximum(count, int(1)), 'float32'));
+  });
+}
+
+/**
+ * LSH self-attention with shared queries and keys (the Reformer; exactly Hugging Face's
+ * `LSHSelfAttention` core, fixtures README §4): hash `qk` into buckets by random rotations, sort every
+ * round by (round, bucket, position), cut the sorted slots into chunks of `chunkLength` (running across
+ * round boundaries), let each chunk attend to itself and its `chunksBefore`/`chunksAfter` neighbours
+ * (circularly), with queries `qk` and keys `qk · rsqrt(mean(qk²) + 1e-6) / √d`, logits replaced by
+ * −1e9 where not allowed (causal, padding, other bucket) and −1e5 at the query's own position, then
+ * unsort and combine the rounds with weights `exp(lse_r − logsumexp_r(lse))`.
+ *
+ * `length <= chunkLength`: plain attention over all positions with the same keys and masks, no hashing
+ * (Hugging Face). Other lengths are padded internally to a multiple of `chunkLength`; padded and masked
+ * positions get their own bucket (last in every round, so real tokens keep their sorted order) and are
+ * never attended; outputs at real positions do not depend on them. Outputs at masked positions are
+ * computed but meaningless.
+ *
+ * Gradients flow to `qk` and `v` (through the sorted gathers, the fused kernel, the round weights);
+ * the buckets are constants. The backward pass reuses the forward's sort: nothing is re-hashed.
+ *
+ * @param qk - float32 `[batch, heads, length, dHead]`, the shared query/key vectors.
+ * @param v - float32 `[batch, heads, length, dv]`, the values.
+ * @param options - see {@link LSHAttentionOptions}.
+ * @returns the output `[batch, heads, length, dv]`, the buckets, and with `inspect` the per-round
+ *   logsumexps and the sort permutation.
+ * @throws {InvalidArgumentError} for `chunkLength` < 1, negative neighbour counts, `nHashes` < 1, an odd
+ *   `nBuckets` or factor.
+ * @throws {ShapeMismatchError} if `qk`/`v` are not rank 4 with equal batch, heads and length, or
+ *   `mask`, `rotations` or `buckets` have the wrong shape.
+ * @throws {DTypeError} if `qk`/`v`/`rotations` are not float32 or `mask`/`buckets` not int32.
+ */
+export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHAttentionResult {
+  const fn = 'lshAttention';
+  const [B, H, L, d] = checkAttentionTensor(fn, 'qk', qk);
+  const dv = checkAttentionTensor(fn, 'v', v)[3];
+  checkSameLeading(fn, 'v', v, B, H, L, `qk ${fmt(qk.shape)}`);
+  const { chunkLength: c, chunksBefore, chunksAfter } = checkChunking(
+    fn,
+    options.chunkLength,
+    options.chunksBefore ?? 1,
+    options.chunksAfter ?? 0,
+  );
+  const causal = options.causal ?? false;
+  const mask = options.mask;
+  checkMask(fn, mask, B, L);
+  const replay = options.buckets;
+  if (replay !== undefined) {
+    if (replay.dtype !== 'int32') {
+      throw new DTypeError(`${fn}: buckets must be the int32 buckets of an earlier call, got ${replay.dtype}; use cast(buckets, 'int32').`);
+    }
+    if (replay.rank !== 4 || replay.shape[0] !== B || replay.shape[1] !== H || replay.shape[3] !== L) {
+      throw new ShapeMismatchError(`${fn}: buckets must have shape [batch, heads, nHashes, length] = [${B}, ${H}, nHashes, ${L}], got ${fmt(replay.shape)}.`);
+    }
+  }
+  const nHashes = checkInteger(fn, 'nHashes', options.nHashes ?? replay?.shape[2] ?? 1, 1);
+  if (replay !== undefined && replay.shape[2] !== nHashes) {
+    throw new ShapeMismatchError(`${fn}: buckets ${fmt(replay.shape)} hold ${replay.shape[2]} rounds but nHashes is ${nHashes}.`);
+  }
+  const nBucketsOpt = options.nBuckets ?? 'auto';
+  if (nBucketsOpt !== 'auto') bucketFactors(fn, nBucketsOpt);
+  if (options.maxPositionEmbeddings !== undefined) checkInteger(fn, 'maxPositionEmbeddings', options.maxPositionEmbeddings, 1);
+
+  if (L <= c) return noHashAttention(qk, v, { B, H, L, nHashes, causal, mask, inspect: options.inspect ?? false });
+
+  const Lp = Math.ceil(L / c) * c;
+  const padded = Lp !== L;
+  const factors = bucketFactors(
+    fn,
+    nBucketsOpt === 'auto' ? chooseNumBuckets(Lp, c, options.maxPositionEmbeddings ?? 4096) : nBucketsOpt,
+  );
+  const nb = factors.reduce((p, f) => p * f, 1);
+  // Round stride of the returned buckets (Hugging Face adds a padding bucket only with a mask) and of
+  // the internal sort key (always room for the padding bucket nb).
+  const returnStride = mask === undefined ? nb : nb + 1;
+  const sortStride = nb + 1;
+  const given = options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
+  const dedupe = options.dedupe ?? false;
+  const sameBucketOnly = options.sameBucketOnly ?? false;
+  const inspect = options.inspect ?? false;
+
+  return tidy(() => {
+    const int = (x: number) => scalar(x, 'int32');
+    const padLength = (t: Tensor, value: number, axis: number): Tensor =>
+      padded ? pad(t, t.shape.map((_, i) => (i === axis ? [0, Lp - L] : [0, 0]) as [number, number]), value) : t;
+
+    // 1. Buckets within each round, [B, H, nR, L], padding bucket nb at masked positions.
+    let within: Tensor;
+    if (replay !== undefined) {
+      within = sub(replay, roundOffsets(nHashes, returnStride));
+    } else {
+      const rotations = given ?? drawRotations(H, d, nHashes, factors, options.seed ?? nextSeed());
+      within = hashWithinRound(qk, factors, nHashes, rotations);
+      if (mask !== undefined) within = where(reshape(mask, [B, 1, 1, L]), within, int(nb));
+    }
+    const buckets = add(within, roundOffsets(nHashes, returnStride));
+
+    // 2. Sort every round by (bucket, position): a stable argsort of the offset buckets.
+    const withinP = padLength(within, nb, 3); // [B, H, nR, Lp]
+    const key = reshape(add(withinP, roundOffsets(nHashes, sortStride)), [B, H, nHashes * Lp]);
+    const order = argSort(key, -1); // sorted slot j holds flat slot r·Lp + t
+    const undo = argSort(order, -1); // inverse permutation
+    const pos = mod(order, int(Lp)); // original position of every sorted slot
+
+    // 3. Gather sorted queries, keys (RMS-normalised / √d, from the gathered slots) and values.
+    const qS = gather(padLength(qk, 0, 2), pos, 2);
+    const vS = gather(padLength(v, 0, 2), pos, 2);
+    const kS = normalisedKeys(qS);
+    let keyMask: Tensor | undefined;
+    if (mask !== undefined) keyMask = padLength(mask, 0, 1);
+    else if (padded) keyMask = padLength(ones([B, L], 'int32'), 0, 1);
+    const sortedBuckets = sameBucketOnly ? gather(key, order, 2) : undefined;
+
+    // 4. Chunked attention over the sorted slots.
+    const common = { chunkLength: c, chunksBefore, chunksAfter, causal, excludeSelf: true, scale: 1, positions: pos, keyMask, buckets: sortedBuckets };
+    const { out: outS, lse: lseS } = dedupe
+      ? windowedAttention(qS, kS, vS, {
+          ...common,
+          logitOffset: dedupeLogCounts({
+            B,
+            H,
+            Lp,
+            nHashes,
+            c,
+            before: chunksBefore,
+            after: chunksAfter,
+            undo,
+            pos,
+            within: sameBucketOnly ? withinP : undefined,
+          }),
+        })
+      : chunkedAttention(qS, kS, vS, common);
+    // Full-size intermediates go as soon as they are used (a recording tape holds its own handles).
+    dispose([qS, kS, vS]);
+
+    // 5. Unsort and combine the rounds: w_r = exp(lse_r − logsumexp_r(lse)), applied in sorted order
+    // (so autograd keeps no second full-size copy of the outputs), then unsorted and summed over rounds.
+    const lse = reshape(gather(lseS, undo, 2), [B, H, nHashes, Lp]);
+    let combined: Tensor;
+    if (nHashes === 1) {
+      combined = gather(outS, undo, 2);
+      outS.dispose();
+    } else {
+      const total = logSumExp(lse, 2); // [B, H, Lp]
+      const wS = exp(sub(lseS, gather(total, pos, 2))); // [B, H, nR·Lp], the weight of every sorted slot
+      const weighted = mul(outS, expandDims(wS, -1));
+      outS.dispose();
+      const unsorted = gather(weighted, undo, 2);
+      weighted.dispose();
+      combined = sum(reshape(unsorted, [B, H, nHashes, Lp, dv]), 2);
+      unsorted.dispose();
+    }
+    const output = padded ? slice(combined, [0, 0, 0, 0], [B, H, L, dv]) : combined;
+    const result: LSHAttentionResult = { output, buckets };
+    if (inspect) {
+      result.lse = padded ? slice(lse, [0, 0, 0, 0], [B, H, nHashes, L]) : lse;
+      if (padded) {
+        // Padding slots are the last Lp − L of every round's block; renumber r·Lp + t as r·L + t.
+        const real = slice(reshape(order, [B, H, nHashes, Lp]), [0, 0, 0, 0], [B, H, nHashes, L]);
+        const renumbered = add(mul(floorDiv(real, int(Lp)), int(L)), mod(real, int(Lp)));
+        result.sortIndices = reshape(renumbered, [B, H, nHashes * L]);
+      } else {
+        result.sortIndices = order;
+      }
+    }
+    return result;
+  });
+}
+
+/** Hugging Face's path for `length <= chunkLength`: one chunk, every position, no hashing. */
+function noHashAttention(
+  qk: Tensor,
+  v: Tensor,
+  o: { B: number; H: number; L: number; nHashes: number; causal: boolean; mask: Tensor | undefined; inspect: boolean },
+): LSHAttentionResult {
+  const { B, H, L } = o;
+  return tidy(() => {
+    const { out, lse } = chunkedAttention(qk, normalisedKeys(qk), v, {
+      chunkLength: L,
+      chunksBefore: 0,
+      chunksAfter: 0,
+      causal: o.causal,
+      excludeSelf: true,
+      scale: 1,
+      keyMask: o.mask,
+    });
+    const result: LSHAttentionResult = { output: out, buckets: zeros([B, H, o.nHashes, L], 'int32') };
+    if (o.inspect) {
+      result.lse = reshape(lse, [B, H, 1, L]);
+      result.sortIndices = broadcastTo(reshape(arange(L), [1, 1, L]), [B, H, L]);
+    }
+    return result;
+  });
+}

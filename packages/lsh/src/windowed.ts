@@ -1,0 +1,132 @@
+/**
+ * Chunked attention written with plain ops (gather, matmul, where, logSumExp) instead of the fused
+ * kernel, for the cases the kernel contract does not cover: a per-(query, key) logit offset (the
+ * paper's duplicate-attention correction). It follows the kernel's semantics exactly (windows with
+ * wrap-around, masks that replace logits, the self logit, float32 logsumexp) but materialises the
+ * logits of all chunks at once: `[B, H, N/c, c, W]`, W = c·(before + 1 + after), which is linear in the
+ * sequence length but W times larger than the fused kernel's working set.
+ *
+ * @module
+ */
+import {
+  MASKED_LOGIT,
+  SELF_LOGIT,
+  broadcastTo,
+  equal,
+  exp,
+  expandDims,
+  gather,
+  greater,
+  logSumExp,
+  matmul,
+  maximum,
+  mul,
+  notEqual,
+  reshape,
+  scalar,
+  sub,
+  tensor,
+  tidy,
+  where,
+  type Tensor,
+} from '@reformer/core';
+
+/** Options of {@link windowedAttention}; the same meaning as core's `ChunkedAttentionOptions`. @internal */
+export interface WindowedAttentionOptions {
+  chunkLength: number;
+  chunksBefore: number;
+  chunksAfter: number;
+  causal: boolean;
+  excludeSelf: boolean;
+  scale: number;
+  /** int32 `[B, H, N]` original positions of the slots. */
+  positions: Tensor;
+  /** int32 `[B, Lp]` padding mask by position. */
+  keyMask?: Tensor | undefined;
+  /** int32 `[B, H, N]` bucket ids (attend within the same bucket only). */
+  buckets?: Tensor | undefined;
+  /**
+   * float32 `[B, H, N/c, c, W]`, subtracted from every logit that no mask replaced (constant: no
+   * gradient flows into it).
+   */
+  logitOffset?: Tensor | undefined;
+}
+
+/**
+ * Slot index of every window key, chunk by chunk: entry `n·W + o·c + u` is slot
+ * `((n − before + o) mod nChunks)·c + u`. Host-computed constant, int32 `[nChunks·W]`.
+ * @internal
+ */
+export function windowSlots(nChunks: number, chunkLength: number, chunksBefore: number, chunksAfter: number): Int32Array {
+  const nWin = chunksBefore + 1 + chunksAfter;
+  const W = chunkLength * nWin;
+  const out = new Int32Array(nChunks * W);
+  for (let n = 0; n < nChunks; n++) {
+    for (let o = 0; o < nWin; o++) {
+      const m = (((n - chunksBefore + o) % nChunks) + nChunks) % nChunks;
+      for (let u = 0; u < chunkLength; u++) out[n * W + o * chunkLength + u] = m * chunkLength + u;
+    }
+  }
+  return out;
+}
+
+/** {@link windowSlots} as an int32 tensor broadcast to `[B, H, nChunks·W]`. @internal */
+export function windowSlotTensor(B: number, H: number, nChunks: number, c: number, before: number, after: number): Tensor {
+  return tidy(() => {
+    const host = windowSlots(nChunks, c, before, after);
+    return broadcastTo(tensor(host, [1, 1, host.length], 'int32'), [B, H, host.length]);
+  });
+}
+
+/**
+ * Chunked attention with ops: `q`, `k` `[B, H, N, d]`, `v` `[B, H, N, dv]` → `out` `[B, H, N, dv]` and
+ * `lse` `[B, H, N]`, differentiable through `q`, `k`, `v` (and `lse`).
+ * @internal
+ */
+export function windowedAttention(q: Tensor, k: Tensor, v: Tensor, o: WindowedAttentionOptions): { out: Tensor; lse: Tensor } {
+  const [B, H, N, d] = q.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  const c = o.chunkLength;
+  const nC = N / c;
+  const W = c * (o.chunksBefore + 1 + o.chunksAfter);
+  return tidy(() => {
+    const win = windowSlotTensor(B, H, nC, c, o.chunksBefore, o.chunksAfter);
+    const kW = reshape(gather(k, win, 2), [B, H, nC, W, d]);
+    const vW = reshape(gather(v, win, 2), [B, H, nC, W, dv]);
+    const qC = reshape(q, [B, H, nC, c, d]);
+    let logits = matmul(qC, kW, false, true); // [B, H, nC, c, W]
+    if (o.scale !== 1) logits = mul(logits, scalar(o.scale));
+    const posQ = reshape(o.positions, [B, H, nC, c, 1]);
+    const posKFlat = gather(o.positions, win, 2); // [B, H, nC·W]
+    const posK = reshape(posKFlat, [B, H, nC, 1, W]);
+    let notAllowed: Tensor | undefined;
+    const or = (t: Tensor) => {
+      notAllowed = notAllowed === undefined ? t : maximum(notAllowed, t);
+    };
+    if (o.causal) or(greater(posK, posQ));
+    if (o.keyMask) {
+      const bits = gather(o.keyMask, reshape(posKFlat, [B, H * nC * W]), 1);
+      or(equal(reshape(bits, [B, H, nC, 1, W]), scalar(0, 'int32')));
+    }
+    if (o.buckets) {
+      const bq = reshape(o.buckets, [B, H, nC, c, 1]);
+      const bk = reshape(gather(o.buckets, win, 2), [B, H, nC, 1, W]);
+      or(notEqual(bq, bk));
+    }
+    let replaced = notAllowed;
+    if (notAllowed) logits = where(notAllowed, scalar(MASKED_LOGIT), logits);
+    if (o.excludeSelf) {
+      const self = equal(posK, posQ);
+      logits = where(self, scalar(SELF_LOGIT), logits);
+      replaced = replaced === undefined ? self : maximum(replaced, self);
+    }
+    if (o.logitOffset) {
+      const shifted = sub(logits, o.logitOffset);
+      logits = replaced === undefined ? shifted : where(replaced, logits, shifted);
+    }
+    const lse = logSumExp(logits, -1); // [B, H, nC, c], float32
+    const p = exp(sub(logits, expandDims(lse, -1)));
+    const out = matmul(p, vW); // [B, H, nC, c, dv]
+    return { out: reshape(out, [B, H, N, dv]), lse: reshape(lse, [B, H, N]) };
+  });
+}
