@@ -21,6 +21,7 @@ export {
   type MemoryInfo,
 } from './engine.js';
 export { gradients, grad, valueAndGrad, noGrad, customGrad, type ValueAndGrads, type CustomGradResult } from './autograd.js';
+export { ReplayRecord, replayable } from './replay.js';
 export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32 } from './random.js';
 export * from './ops/index.js';
 export { CpuBackend, createCpuBackend } from './cpu/index.js';
