@@ -5,7 +5,7 @@
  * @module
  */
 import { div, scalar, tidy, type Tensor } from '@reformer/core';
-import { checkQKV, paddedChunked } from './chunked.js';
+import { checkQKV, localBand, paddedChunked } from './chunked.js';
 import { checkChunking, checkMask } from './validate.js';
 
 /** Options of {@link localAttention}. */
@@ -48,10 +48,6 @@ export function localAttention(q: Tensor, k: Tensor, v: Tensor, options: LocalAt
   const causal = options.causal ?? false;
   return tidy(() => {
     const kScaled = div(k, scalar(Math.sqrt(d)));
-    if (L <= chunkLength) {
-      return paddedChunked(q, kScaled, v, { L, Lp: L, chunkLength: L, chunksBefore: 0, chunksAfter: 0, causal, mask: options.mask, scale: 1 });
-    }
-    const Lp = Math.ceil(L / chunkLength) * chunkLength;
-    return paddedChunked(q, kScaled, v, { L, Lp, chunkLength, chunksBefore, chunksAfter, causal, mask: options.mask, scale: 1 });
+    return paddedChunked(q, kScaled, v, { ...localBand(L, chunkLength, chunksBefore, chunksAfter), causal, mask: options.mask, scale: 1 });
   });
 }

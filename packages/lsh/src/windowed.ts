@@ -1,7 +1,8 @@
 /**
  * Chunked attention written with plain ops (gather, matmul, where, logSumExp) instead of the fused
  * kernel, for the cases the kernel contract does not cover: a per-(query, key) logit offset (the
- * paper's duplicate-attention correction). It follows the kernel's semantics exactly (windows with
+ * paper's duplicate-attention correction) and dropout on the attention probabilities (the layers'
+ * `attentionDropout`, which needs the probabilities as a tensor). It follows the kernel's semantics exactly (windows with
  * wrap-around, masks that replace logits, the self logit, float32 logsumexp) but materialises the
  * logits of all chunks at once: `[B, H, N/c, c, W]`, W = c·(before + 1 + after), which is linear in the
  * sequence length but W times larger than the fused kernel's working set.
@@ -11,7 +12,9 @@
 import {
   MASKED_LOGIT,
   SELF_LOGIT,
+  arange,
   broadcastTo,
+  dropout,
   equal,
   exp,
   expandDims,
@@ -39,8 +42,8 @@ export interface WindowedAttentionOptions {
   causal: boolean;
   excludeSelf: boolean;
   scale: number;
-  /** int32 `[B, H, N]` original positions of the slots. */
-  positions: Tensor;
+  /** int32 `[B, H, N]` original positions of the slots (default: the slot index). */
+  positions?: Tensor | undefined;
   /** int32 `[B, Lp]` padding mask by position. */
   keyMask?: Tensor | undefined;
   /** int32 `[B, H, N]` bucket ids (attend within the same bucket only). */
@@ -50,6 +53,8 @@ export interface WindowedAttentionOptions {
    * gradient flows into it).
    */
   logitOffset?: Tensor | undefined;
+  /** Dropout on the attention probabilities (after the softmax, before `· v`); `lse` is not affected. */
+  dropout?: { rate: number; seed: number } | undefined;
 }
 
 /**
@@ -96,8 +101,9 @@ export function windowedAttention(q: Tensor, k: Tensor, v: Tensor, o: WindowedAt
     const qC = reshape(q, [B, H, nC, c, d]);
     let logits = matmul(qC, kW, false, true); // [B, H, nC, c, W]
     if (o.scale !== 1) logits = mul(logits, scalar(o.scale));
-    const posQ = reshape(o.positions, [B, H, nC, c, 1]);
-    const posKFlat = gather(o.positions, win, 2); // [B, H, nC·W]
+    const positions = o.positions ?? broadcastTo(reshape(arange(0, N), [1, 1, N]), [B, H, N]);
+    const posQ = reshape(positions, [B, H, nC, c, 1]);
+    const posKFlat = gather(positions, win, 2); // [B, H, nC·W]
     const posK = reshape(posKFlat, [B, H, nC, 1, W]);
     let notAllowed: Tensor | undefined;
     const or = (t: Tensor) => {
@@ -125,7 +131,8 @@ export function windowedAttention(q: Tensor, k: Tensor, v: Tensor, o: WindowedAt
       logits = replaced === undefined ? shifted : where(replaced, logits, shifted);
     }
     const lse = logSumExp(logits, -1); // [B, H, nC, c], float32
-    const p = exp(sub(logits, expandDims(lse, -1)));
+    let p = exp(sub(logits, expandDims(lse, -1)));
+    if (o.dropout !== undefined && o.dropout.rate > 0) p = dropout(p, o.dropout.rate, o.dropout.seed);
     const out = matmul(p, vW); // [B, H, nC, c, dv]
     return { out: reshape(out, [B, H, N, dv]), lse: reshape(lse, [B, H, N]) };
   });

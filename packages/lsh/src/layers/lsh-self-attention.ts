@@ -1,7 +1,6 @@
 import {
   DTypeError,
   InvalidArgumentError,
-  Module,
   ShapeMismatchError,
   clone,
   formatShape,
@@ -11,17 +10,15 @@ import {
   type Tensor,
 } from '@reformer/core';
 import { lshAttention } from '../lsh-attention.js';
+import { AttentionLayerBase } from './attention-layer-base.js';
 import {
-  checkHidden,
   checkInt,
-  checkMask,
   checkSeedValue,
   resolveAttentionConfig,
   type AttentionForwardOptions,
-  type AttentionLayer,
   type AttentionLayerConfig,
 } from './config.js';
-import { AttentionOutput, SharedQKProjection, mergeHeads, projectionSeed, splitHeads } from './modules.js';
+import { SharedQKProjection, mergeHeads, splitHeads } from './modules.js';
 
 /** Configuration of {@link LSHSelfAttention}: the common options plus the hashing ones. */
 export interface LSHSelfAttentionConfig extends AttentionLayerConfig {
@@ -100,15 +97,7 @@ function checkBuckets(where: string, nBuckets: unknown): number | number[] | 'au
  * `InvalidArgumentError` in training mode (evaluation mode ignores it, as dropout is off there).
  * Hugging Face's default `lsh_attention_probs_dropout_prob` is 0.
  */
-export class LSHSelfAttention extends Module implements AttentionLayer {
-  /** Size of the hidden states' last axis. */
-  readonly hiddenSize: number;
-  /** Number of heads. */
-  readonly numHeads: number;
-  /** Size of each head. */
-  readonly headSize: number;
-  /** Causal attention. */
-  readonly causal: boolean;
+export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSHForwardOptions> {
   /** Slots per chunk of the sorted sequence. */
   readonly chunkLength: number;
   /** Neighbour chunks before. */
@@ -123,46 +112,24 @@ export class LSHSelfAttention extends Module implements AttentionLayer {
   readonly hashSeed: number | undefined;
   /** Used by `nBuckets: 'auto'`. */
   readonly maxPositionEmbeddings: number;
-  /** Attention-probability dropout rate (must be 0 in training; see the class description). */
-  readonly attentionDropout: number;
-  /** The projections: `query_key` and `value`. */
-  readonly self_attention: SharedQKProjection;
-  /** Output projection `dense` and output dropout. */
-  readonly output: AttentionOutput;
   #lastBuckets: Tensor | null = null;
 
   /** Creates the layer and its parameters on the current backend; throws `InvalidArgumentError` on a bad config. */
   constructor(config: LSHSelfAttentionConfig) {
-    super();
     const where = 'LSHSelfAttention';
     const c = resolveAttentionConfig(where, config);
-    this.hiddenSize = c.hiddenSize;
-    this.numHeads = c.numHeads;
-    this.headSize = c.headSize;
-    this.causal = c.causal;
+    const nHashes = checkInt(where, 'nHashes', config.nHashes ?? 1, 1);
+    const nBuckets = checkBuckets(where, config.nBuckets ?? 'auto');
+    const hashSeed = config.hashSeed === undefined ? undefined : checkSeedValue(where, 'hashSeed', config.hashSeed);
+    const maxPositionEmbeddings = checkInt(where, 'maxPositionEmbeddings', config.maxPositionEmbeddings ?? 4096, 1);
+    super(where, c, SharedQKProjection);
     this.chunkLength = c.chunkLength;
     this.chunksBefore = c.chunksBefore;
     this.chunksAfter = c.chunksAfter;
-    this.attentionDropout = c.attentionDropout;
-    this.nHashes = checkInt(where, 'nHashes', config.nHashes ?? 1, 1);
-    this.nBuckets = checkBuckets(where, config.nBuckets ?? 'auto');
-    this.hashSeed = config.hashSeed === undefined ? undefined : checkSeedValue(where, 'hashSeed', config.hashSeed);
-    this.maxPositionEmbeddings = checkInt(where, 'maxPositionEmbeddings', config.maxPositionEmbeddings ?? 4096, 1);
-    const allHeadSize = c.numHeads * c.headSize;
-    this.self_attention = this.addModule(
-      'self_attention',
-      new SharedQKProjection({ hiddenSize: c.hiddenSize, allHeadSize, initStd: c.initStd, seed: projectionSeed(c.seed, 0) }),
-    );
-    this.output = this.addModule(
-      'output',
-      new AttentionOutput({
-        hiddenSize: c.hiddenSize,
-        allHeadSize,
-        initStd: c.initStd,
-        seed: projectionSeed(c.seed, 1),
-        dropout: c.outputDropout,
-      }),
-    );
+    this.nHashes = nHashes;
+    this.nBuckets = nBuckets;
+    this.hashSeed = hashSeed;
+    this.maxPositionEmbeddings = maxPositionEmbeddings;
   }
 
   /**
@@ -176,24 +143,15 @@ export class LSHSelfAttention extends Module implements AttentionLayer {
   }
 
   /**
-   * `hidden` `[batch, length, hiddenSize]` → `[batch, length, hiddenSize]`:
-   * `dropout(output.dense(attend(hidden, options)))`.
-   */
-  forward(hidden: Tensor, options: LSHForwardOptions = {}): Tensor {
-    return tidy(() => this.output.forward(this.attend(hidden, options)));
-  }
-
-  /**
    * The attention output before `output.dense`: merged heads `[batch, length, numHeads·headSize]`
    * (Hugging Face's inner `LSHSelfAttention` module's `hidden_states`). Validates its inputs and throws
    * named errors: `ShapeMismatchError` (hidden states not `[batch, length, hiddenSize]`, mask or buckets
    * of the wrong shape), `DTypeError` (mask or buckets not int32), `InvalidArgumentError` (bad
    * `nHashes`, attention dropout in training).
    */
-  attend(hidden: Tensor, options: LSHForwardOptions = {}): Tensor {
+  override attend(hidden: Tensor, options: LSHForwardOptions = {}): Tensor {
     const where = 'LSHSelfAttention.forward';
-    const [batch, length] = checkHidden(where, hidden, this.hiddenSize);
-    checkMask(where, options.mask, batch, length);
+    const [batch, length] = this.checkInputs(hidden, options.mask);
     let nHashes = options.nHashes === undefined ? undefined : checkInt(where, 'options.nHashes', options.nHashes, 1);
     const replay = options.buckets;
     if (replay !== undefined) {
