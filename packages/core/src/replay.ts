@@ -26,8 +26,23 @@ const frames: Frame[] = [];
 
 /** A replay record: the values `replayable()` produced while recording, in call order. */
 export class ReplayRecord {
-  /** @internal */
-  readonly values: Tensor[] = [];
+  readonly #values: Tensor[] = [];
+
+  /**
+   * A record that replays `values` in order, as if they had been recorded (it holds its own views;
+   * the caller keeps ownership of `values`). With {@link ReplayRecord.values} this lets a caller keep
+   * a record's state somewhere else, e.g. among a `customGrad`'s saved tensors.
+   */
+  static from(values: readonly Tensor[]): ReplayRecord {
+    const rec = new ReplayRecord();
+    for (const v of values) rec._save(v);
+    return rec;
+  }
+
+  /** The recorded values in call order (owned by the record: clone one to keep it longer). */
+  get values(): readonly Tensor[] {
+    return this.#values;
+  }
 
   /** Runs `fn`, saving the value of every `replayable()` call inside it (replacing earlier ones). */
   record<T>(fn: () => T): T {
@@ -40,9 +55,14 @@ export class ReplayRecord {
     return this.run('replay', fn);
   }
 
+  /** @internal Saves a view of `value` (used by `replayable`). */
+  _save(value: Tensor): void {
+    this.#values.push(keep(clone(value)));
+  }
+
   /** Number of recorded values. */
   get size(): number {
-    return this.values.length;
+    return this.#values.length;
   }
 
   /** Frees the recorded values. */
@@ -51,8 +71,8 @@ export class ReplayRecord {
   }
 
   private clear(): void {
-    for (const t of this.values) t.dispose();
-    this.values.length = 0;
+    for (const t of this.#values) t.dispose();
+    this.#values.length = 0;
   }
 
   private run<T>(mode: Frame['mode'], fn: () => T): T {
@@ -75,7 +95,7 @@ export function replayable(compute: () => Tensor): Tensor {
   if (!frame) return compute();
   if (frame.mode === 'record') {
     const value = compute();
-    frame.record.values.push(keep(clone(value)));
+    frame.record._save(value);
     return value;
   }
   const saved = frame.record.values[frame.cursor++];

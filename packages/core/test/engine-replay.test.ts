@@ -52,3 +52,18 @@ describe('replayable state', () => {
     rec.dispose();
   });
 });
+
+describe('ReplayRecord.values and ReplayRecord.from', () => {
+  it('moves a record\'s state out and back in', async () => {
+    const rec = new ReplayRecord();
+    const a = rec.record(() => layer());
+    const copies = rec.values.map((t) => t);
+    const moved = ReplayRecord.from(copies);
+    rec.dispose();
+    const b = moved.replay(() => layer());
+    expect(Array.from(await b.data())).toEqual(Array.from(await a.data()));
+    a.dispose();
+    b.dispose();
+    moved.dispose();
+  });
+});

@@ -30,6 +30,7 @@ import {
   mod,
   mul,
   nextSeed,
+  replayable,
   ones,
   pad,
   reshape,
@@ -283,6 +284,8 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   const dedupe = options.dedupe ?? false;
   const sameBucketOnly = options.sameBucketOnly ?? false;
   const inspect = options.inspect ?? false;
+  // Drawn outside replayable() so the seed stream is the same whether the buckets are hashed or replayed.
+  const seed = replay === undefined && given === undefined ? (options.seed ?? nextSeed()) : 0;
 
   return tidy(() => {
     const int = (x: number) => scalar(x, 'int32');
@@ -294,9 +297,13 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
     if (replay !== undefined) {
       within = sub(replay, roundOffsets(nHashes, returnStride));
     } else {
-      const rotations = given ?? drawRotations(H, d, nHashes, factors, options.seed ?? nextSeed());
-      within = hashWithinRound(qk, factors, nHashes, rotations);
-      if (mask !== undefined) within = where(reshape(mask, [B, 1, 1, L]), within, int(nb));
+      // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
+      // recorded forward come back instead of being hashed again.
+      within = replayable(() => {
+        const rotations = given ?? drawRotations(H, d, nHashes, factors, seed);
+        const hashed = hashWithinRound(qk, factors, nHashes, rotations);
+        return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int(nb));
+      });
     }
     const buckets = add(within, roundOffsets(nHashes, returnStride));
 
