@@ -4,17 +4,19 @@
 # Needs root (or sudo) only when something is actually missing.
 set -euo pipefail
 
-# Debian packages the test suites need. EMPTY FOR NOW: nothing in the repository needs one yet.
-#
-# When @reformer/backend-webgpu lands, its Node tests need Mesa's software renderer so that the
-# `webgpu` package (Dawn) finds a real, if slow, adapter on a machine without a GPU (DESIGN §6;
-# run with EGL_PLATFORM=surfaceless and Dawn's `backend=opengles`). Uncomment these then:
-#   libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers
+# Debian packages the test suites need.
+#  - Mesa's software renderer, so that the `webgpu` package (Dawn) finds a real, if slow, adapter on a
+#    machine without a GPU (DESIGN §6; tests run with EGL_PLATFORM=surfaceless and Dawn's
+#    `backend=opengles`): libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers.
+#  - Debian's Chromium for the browser tests (headless, SwiftShader's WebGPU adapter), driven by
+#    playwright-core with executablePath /usr/bin/chromium (Playwright's own browser download cannot
+#    run here).
 PACKAGES=(
-  # libegl1
-  # libegl-mesa0
-  # libgles2
-  # mesa-vulkan-drivers
+  libegl1
+  libegl-mesa0
+  libgles2
+  mesa-vulkan-drivers
+  chromium
 )
 
 if ((${#PACKAGES[@]} == 0)); then
