@@ -1,0 +1,124 @@
+import {
+  InvalidArgumentError,
+  ReformerError,
+  parseSafetensors,
+  serializeSafetensors,
+  type HostTensor,
+  type Module,
+  type Tensor,
+} from '@reformer/core';
+import { resolveConfig, type ReformerConfig } from './config.js';
+import { ReformerForMaskedLM, ReformerModel, ReformerModelWithLMHead, type ModelOptions } from './model.js';
+
+/** The model classes a checkpoint can hold, by Hugging Face architecture name. */
+export type ReformerArchitecture = 'ReformerModelWithLMHead' | 'ReformerForMaskedLM' | 'ReformerModel';
+
+/** A model of any of the checkpoint architectures. */
+export type AnyReformerModel = ReformerModelWithLMHead | ReformerForMaskedLM | ReformerModel;
+
+/** A checkpoint in memory: Hugging Face's `config.json` text and `model.safetensors` bytes. */
+export interface CheckpointFiles {
+  /** `config.json`: text, bytes, or an already parsed object. */
+  config: string | ArrayBuffer | Uint8Array | Partial<ReformerConfig>;
+  /** `model.safetensors` bytes. */
+  weights: ArrayBuffer | Uint8Array;
+}
+
+/** A checkpoint cannot be used: its config is not JSON, or its architecture is not a Reformer one. */
+export class CheckpointError extends ReformerError {}
+
+/** The architecture name of a model instance. */
+export function architectureOf(model: AnyReformerModel): ReformerArchitecture {
+  if (model instanceof ReformerModelWithLMHead) return 'ReformerModelWithLMHead';
+  if (model instanceof ReformerForMaskedLM) return 'ReformerForMaskedLM';
+  return 'ReformerModel';
+}
+
+/** The model's config as Hugging Face writes it (`architectures`, `model_type`, `num_hidden_layers` added). */
+export function configJson(model: AnyReformerModel): string {
+  const c = model.config;
+  const out: Record<string, unknown> = {
+    ...c,
+    architectures: [architectureOf(model)],
+    model_type: 'reformer',
+    num_hidden_layers: c.attn_layers.length,
+  };
+  return `${JSON.stringify(out, null, 2)}\n`;
+}
+
+/** Host copies of a set of named tensors (for serialisation). */
+export async function hostTensors(tensors: ReadonlyMap<string, Tensor>): Promise<Map<string, HostTensor>> {
+  const out = new Map<string, HostTensor>();
+  for (const [name, t] of tensors) {
+    const values = await t.data();
+    out.set(name, { dtype: t.dtype, shape: [...t.shape], values: values as Float32Array | Int32Array });
+  }
+  return out;
+}
+
+/**
+ * A model as checkpoint files in memory: `config.json` text and `model.safetensors` bytes (float32,
+ * Hugging Face parameter names, metadata `format: pt`). Works in browsers and in Node; to write them to
+ * disk atomically use `saveModel` from `@reformer/model/node`.
+ */
+export async function serializeModel(model: AnyReformerModel): Promise<{ config: string; weights: Uint8Array }> {
+  const weights = serializeSafetensors(await hostTensors(model.stateDict()), { format: 'pt' });
+  return { config: configJson(model), weights };
+}
+
+function parseConfig(config: CheckpointFiles['config']): Record<string, unknown> {
+  if (typeof config === 'object' && !(config instanceof ArrayBuffer) && !(config instanceof Uint8Array)) return { ...config };
+  const text = typeof config === 'string' ? config : new TextDecoder().decode(config);
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
+    return parsed as Record<string, unknown>;
+  } catch (e) {
+    throw new CheckpointError(`config.json is not a JSON object (${(e as Error).message}); the checkpoint is damaged or not a Reformer checkpoint.`);
+  }
+}
+
+/**
+ * Builds the model a checkpoint describes and loads its weights. The architecture comes from the
+ * config's `architectures[0]` (default `ReformerModelWithLMHead` when `is_decoder`, else
+ * `ReformerForMaskedLM`). Every parameter name and shape is checked first: missing names, unexpected
+ * names and shape mismatches are reported together, by name, in one core `StateDictError`, and the
+ * half-built model is disposed. A truncated or corrupt `model.safetensors` throws core's
+ * `SafetensorsError`; an unusable config a {@link CheckpointError} or `ReformerConfigError`.
+ *
+ * Hugging Face 4.x checkpoints also hold `lm_head.decoder.bias` (tied to `lm_head.bias`, and added to
+ * the logits): it is read as `lm_head.bias`, and `lm_head_bias` is then on unless the config says
+ * otherwise, so the logits are those of the version that wrote it.
+ */
+export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): AnyReformerModel {
+  const raw = parseConfig(files.config);
+  const archs = raw['architectures'];
+  const arch = (Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : raw['is_decoder'] === true ? 'ReformerModelWithLMHead' : 'ReformerForMaskedLM') as string;
+  const { tensors } = parseSafetensors(files.weights);
+  const legacyBias = tensors.get('lm_head.decoder.bias');
+  if (legacyBias !== undefined) {
+    tensors.delete('lm_head.decoder.bias');
+    if (!tensors.has('lm_head.bias')) tensors.set('lm_head.bias', legacyBias);
+    if (raw['lm_head_bias'] === undefined) raw['lm_head_bias'] = true;
+  }
+  const config = resolveConfig(raw as Partial<ReformerConfig>);
+  let model: AnyReformerModel;
+  if (arch === 'ReformerModelWithLMHead') model = new ReformerModelWithLMHead(config, options);
+  else if (arch === 'ReformerForMaskedLM') model = new ReformerForMaskedLM(config, options);
+  else if (arch === 'ReformerModel') model = new ReformerModel(config, options);
+  else throw new CheckpointError(`config.json names architecture ${JSON.stringify(arch)}; expected one of ReformerModelWithLMHead, ReformerForMaskedLM, ReformerModel.`);
+  try {
+    model.loadStateDict(tensors);
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return model;
+}
+
+/** Throws unless `model` is one of the Reformer model classes. @internal */
+export function checkModel(where: string, model: Module): asserts model is AnyReformerModel {
+  if (!(model instanceof ReformerModelWithLMHead || model instanceof ReformerForMaskedLM || model instanceof ReformerModel)) {
+    throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead, ReformerForMaskedLM or ReformerModel.`);
+  }
+}

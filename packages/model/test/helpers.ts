@@ -1,0 +1,68 @@
+import { readFile } from 'node:fs/promises';
+import { expect } from 'vitest';
+import { tensor, type Tensor } from '@reformer/core';
+import { readSafetensorsFile, type HostTensor } from '@reformer/core/node';
+import type { ReformerConfig } from '../src/index.js';
+
+/** The shared Hugging Face fixtures (`../shared/fixtures/hf-reformer/<name>/`). */
+export function fixtureDir(name: string): URL {
+  return new URL(`../../../../shared/fixtures/hf-reformer/${name}/`, import.meta.url);
+}
+
+/** A fixture's files: its config, weights, rotations and recorded inputs/outputs. */
+export interface Fixture {
+  config: ReformerConfig;
+  weights: Map<string, HostTensor>;
+  rotations: Map<string, HostTensor>;
+  io: Map<string, HostTensor>;
+}
+
+export async function loadFixture(name: string): Promise<Fixture> {
+  const dir = fixtureDir(name);
+  const config = JSON.parse(await readFile(new URL('config.json', dir), 'utf8')) as ReformerConfig;
+  const [weights, rotations, io] = await Promise.all(
+    ['model', 'rotations', 'io'].map(async (f) => (await readSafetensorsFile(new URL(`${f}.safetensors`, dir).pathname)).tensors),
+  );
+  return { config, weights: weights!, rotations: rotations!, io: io! };
+}
+
+/** A tensor of a fixture file, by name (throws if missing). */
+export function get(m: Map<string, HostTensor>, name: string): HostTensor {
+  const t = m.get(name);
+  if (!t) throw new Error(`fixture tensor ${name} missing`);
+  return t;
+}
+
+/** A fixture tensor on the current backend. */
+export function toTensor(h: HostTensor): Tensor {
+  return tensor(h.values, h.shape, h.dtype);
+}
+
+/** |a − e| ≤ atol + rtol·|e| everywhere (fails naming the first bad index); returns the largest |a − e|. */
+export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, atol: number, rtol: number, what: string): number {
+  expect(actual.length, `${what} length`).toBe(expected.length);
+  let worst = 0;
+  for (let i = 0; i < expected.length; i++) {
+    const diff = Math.abs(actual[i]! - expected[i]!);
+    if (!(diff <= atol + rtol * Math.abs(expected[i]!))) {
+      throw new Error(`${what}[${i}]: got ${actual[i]}, expected ${expected[i]} (atol ${atol}, rtol ${rtol})`);
+    }
+    worst = Math.max(worst, diff);
+  }
+  return worst;
+}
+
+/** Seeded host token ids in [low, high). */
+export function randomIds(seed: number, count: number, low: number, high: number): Int32Array {
+  let s = seed >>> 0 || 1;
+  const out = new Int32Array(count);
+  for (let i = 0; i < count; i++) {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    out[i] = low + (s % (high - low));
+  }
+  return out;
+}
