@@ -4,8 +4,6 @@
  */
 import {
   InvalidArgumentError,
-  MASKED_LOGIT,
-  SELF_LOGIT,
   type ActivationOp,
   type Backend,
   type BackendMemory,
@@ -19,6 +17,27 @@ import {
   type UnaryOp,
 } from '@reformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
+import { attentionBackward, attentionForward, type AttentionConfig, type AttentionInputs, type AttentionStrategy } from './attention.js';
+
+export type { AttentionStrategy } from './attention.js';
+
+/** Tuning of {@link TfjsBackend} (all optional; see `createTfjsBackend`). */
+export interface TfjsTuning {
+  /**
+   * Upper bound in bytes of the logits one chunk group of `chunkedAttention` holds (forward and
+   * backward work group by group, so the kernel's temporaries are a few times this, not the whole
+   * `[B·H, nChunks, chunk, window]` logits). Default 4 MiB.
+   */
+  attentionGroupBytes?: number;
+  /**
+   * `band`: consecutive chunks as one 2-D matmul with a masked band (fast on wasm, whose batched
+   * matmul is a naive loop); `batched`: one batched matmul per group. Default: `band` on `wasm`,
+   * `batched` elsewhere.
+   */
+  attentionStrategy?: AttentionStrategy;
+  /** Most chunks in one band group (default 4). */
+  attentionBandChunks?: number;
+}
 
 /** The `@tensorflow/tfjs-core` module (or `@tensorflow/tfjs`, or `@tensorflow/tfjs-node(-gpu)`). */
 export type TfModule = typeof tfc;
@@ -61,13 +80,27 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   readonly canReadSync: boolean;
   /** Synchronous read through `dataSync`: present only on the `cpu`, `wasm` and `tensorflow` tfjs backends. */
   readSync?: (storage: TfjsStorage, dtype: DType, size: number) => TypedArray;
+  /** The chunked-attention tuning in use. */
+  readonly attention: AttentionConfig;
   private readonly live = new Set<TfjsStorage>();
   private liveBytes = 0;
   private peakBytes = 0;
 
   /** Use {@link createTfjsBackend}. */
-  constructor(tf: TfModule, backendName: string) {
+  constructor(tf: TfModule, backendName: string, tuning: TfjsTuning = {}) {
     this.tf = tf;
+    const groupBytes = tuning.attentionGroupBytes ?? 4 * 2 ** 20;
+    const bandChunks = tuning.attentionBandChunks ?? 4;
+    if (!(groupBytes > 0) || !Number.isInteger(bandChunks) || bandChunks < 1) {
+      throw new InvalidArgumentError(
+        `TfjsBackend: attentionGroupBytes must be > 0 and attentionBandChunks an integer >= 1, got ${groupBytes} and ${bandChunks}.`,
+      );
+    }
+    this.attention = {
+      groupBytes,
+      bandChunks,
+      strategy: tuning.attentionStrategy ?? (backendName === 'wasm' ? 'band' : 'batched'),
+    };
     this.backendName = backendName;
     this.name = `tfjs-${backendName}`;
     this.canReadSync = SYNC_BACKENDS.has(backendName);
@@ -427,15 +460,10 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const shape = x.shape.filter((_, i) => i !== axis);
     return this.run(shape, 'int32', () => {
       const a = this.v(x);
-      // First maximum: smallest index among positions equal to the max.
-      const m = tf.max(a, axis, true);
-      const n = x.shape[axis]!;
-      const idxShape = x.shape.map((d, i) => (i === axis ? d : 1));
-      const idx = tf.reshape(tf.range(0, n, 1, 'int32'), idxShape);
-      const cand = tf.where(tf.equal(a, m), tf.broadcastTo(idx, [...x.shape]), tf.fill([...x.shape], n, 'int32'));
-      const r = tf.min(cand, axis);
-      // A slice with no match (all NaN): index 0.
-      return tf.where(tf.equal(r, n), tf.zerosLike(r), r);
+      // tfjs's ArgMax (cpu, wasm) keeps the first strict maximum starting from element 0, so with NaN
+      // made −Infinity it is the contract's "first maximum, NaN ignored, index 0 if none".
+      const f = x.dtype === 'float32' ? tf.where(tf.isNaN(a), tf.fill([...x.shape], -Infinity), a) : a;
+      return tf.argMax(f, axis);
     });
   }
 
@@ -739,92 +767,6 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   // ---- chunked attention ----
 
-  /**
-   * Window tensors of one call (inside `tf.tidy`): per chunk, the keys of chunks n − before … n + after
-   * (mod nChunks) gathered along a new window axis.
-   */
-  private windows(p: ChunkedAttentionParams<TfjsStorage>, B: number, H: number, N: number) {
-    const tf = this.tf;
-    const C = p.chunkLength;
-    const nC = N / C;
-    const offsets: number[] = [];
-    for (let o = -p.chunksBefore; o <= p.chunksAfter; o++) offsets.push(o);
-    const W = offsets.length * C;
-    const chunkIdx = (o: number) => tf.tensor1d(Array.from({ length: nC }, (_, n) => (((n + o) % nC) + nC) % nC), 'int32');
-    /** `[B, H, nC, C, ...rest]` → `[B, H, nC, W, ...rest]`. */
-    const win = (t: TfTensor): TfTensor => {
-      if (offsets.length === 1 && offsets[0] === 0) return t;
-      const parts = offsets.map((o) => (o === 0 ? t : tf.gather(t, chunkIdx(o), 2)));
-      return tf.concat(parts, 3);
-    };
-    /** Adjoint of `win`: `[B, H, nC, W, ...rest]` → `[B, H, nC, C, ...rest]`, summing the window copies. */
-    const unwin = (t: TfTensor): TfTensor => {
-      if (offsets.length === 1 && offsets[0] === 0) return t;
-      const parts = tf.split(t, offsets.length, 3);
-      let acc: TfTensor | undefined;
-      offsets.forEach((o, i) => {
-        const part = parts[i]!;
-        const back = o === 0 ? part : tf.gather(part, chunkIdx(-o), 2);
-        acc = acc === undefined ? back : tf.add(acc, back);
-      });
-      return acc!;
-    };
-    // Positions [B, H, nC, C] of queries and [B, H, nC, W] of their keys.
-    const pos =
-      p.positions !== undefined
-        ? tf.reshape(this.v(p.positions), [B, H, nC, C])
-        : tf.broadcastTo(tf.reshape(tf.range(0, N, 1, 'int32'), [1, 1, nC, C]), [B, H, nC, C]);
-    const posK = win(pos);
-    // Disallowed keys [B, H, nC, C, W] (bool) and self keys.
-    const qPos = tf.reshape(pos, [B, H, nC, C, 1]);
-    const kPos = tf.reshape(posK, [B, H, nC, 1, W]);
-    let bad: TfTensor | undefined;
-    const orBad = (m: TfTensor) => {
-      bad = bad === undefined ? m : tf.logicalOr(bad, m);
-    };
-    if (p.causal) orBad(tf.greater(kPos, qPos));
-    if (p.keyMask !== undefined) {
-      const km = p.keyMask;
-      const L = km.shape[km.shape.length - 1]!;
-      const rowsM = km.shape.length < 2 ? 1 : km.shape[0]!;
-      const mask = tf.broadcastTo(tf.reshape(this.v(km), [rowsM, L]), [B, L]);
-      const kp = tf.reshape(posK, [B, H * nC * W]);
-      const bits = this.batchGather(mask, kp);
-      orBad(tf.reshape(tf.equal(bits, 0), [B, H, nC, 1, W]));
-    }
-    if (p.buckets !== undefined) {
-      const bk = tf.reshape(this.v(p.buckets), [B, H, nC, C]);
-      const bw = win(bk);
-      orBad(tf.notEqual(tf.reshape(bk, [B, H, nC, C, 1]), tf.reshape(bw, [B, H, nC, 1, W])));
-    }
-    const self = p.excludeSelf ? tf.equal(kPos, qPos) : undefined;
-    return { nC, W, win, unwin, bad, self };
-  }
-
-  /** Logits with mask replacement and the "replaced" mask (bool or undefined). */
-  private logits(
-    qc: TfTensor,
-    kw: TfTensor,
-    scale: number,
-    bad: TfTensor | undefined,
-    self: TfTensor | undefined,
-  ): { s: TfTensor; replaced: TfTensor | undefined } {
-    const tf = this.tf;
-    let s = tf.mul(tf.matMul(qc, kw, false, true), scale);
-    let replaced: TfTensor | undefined;
-    if (bad !== undefined) {
-      const b = tf.broadcastTo(bad, s.shape);
-      s = tf.where(b, tf.fill(s.shape, MASKED_LOGIT), s);
-      replaced = b;
-    }
-    if (self !== undefined) {
-      const e = tf.broadcastTo(self, s.shape);
-      s = tf.where(e, tf.fill(s.shape, SELF_LOGIT), s);
-      replaced = replaced === undefined ? e : tf.logicalOr(replaced, e);
-    }
-    return { s, replaced };
-  }
-
   private checkChunk(q: T, p: ChunkedAttentionParams<TfjsStorage>): void {
     const N = q.shape[2]!;
     const C = p.chunkLength;
@@ -833,10 +775,30 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     }
   }
 
+  private attentionInputs(q: T, k: T, v: T, p: ChunkedAttentionParams<TfjsStorage>): AttentionInputs {
+    const [B, H, N, d] = q.shape as [number, number, number, number];
+    return {
+      B,
+      H,
+      N,
+      d,
+      dv: v.shape[3]!,
+      q: this.v(q),
+      k: this.v(k),
+      v: this.v(v),
+      positions: p.positions !== undefined ? this.v(p.positions) : undefined,
+      keyMask: p.keyMask !== undefined ? this.v(p.keyMask) : undefined,
+      buckets: p.buckets !== undefined ? this.v(p.buckets) : undefined,
+    };
+  }
+
+  /**
+   * Chunk groups whose logits fit `attention.groupBytes`, each in its own `tf.tidy` (see attention.ts);
+   * `band` 2-D matmuls on wasm, batched matmuls elsewhere.
+   */
   chunkedAttention(q: T, k: T, v: T, params: ChunkedAttentionParams<TfjsStorage>): { out: T; lse: T } {
     const tf = this.tf;
-    const [B, H, N, d] = q.shape as [number, number, number, number];
-    const dv = v.shape[3]!;
+    const [B, H, N] = q.shape as [number, number, number, number];
     const lseShape = [B, H, N];
     if (sizeOf(q.shape) === 0 || sizeOf(v.shape) === 0 || N === 0) {
       return {
@@ -845,17 +807,9 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       };
     }
     this.checkChunk(q, params);
-    const C = params.chunkLength;
     const [out, lse] = tf.tidy(() => {
-      const w = this.windows(params, B, H, N);
-      const qc = tf.reshape(this.v(q), [B, H, w.nC, C, d]);
-      const kw = w.win(tf.reshape(this.v(k), [B, H, w.nC, C, d]));
-      const vw = w.win(tf.reshape(this.v(v), [B, H, w.nC, C, dv]));
-      const { s } = this.logits(qc, kw, params.scale, w.bad, w.self);
-      const l = this.lse(s);
-      const pr = tf.exp(tf.sub(s, l));
-      const o = tf.matMul(pr, vw);
-      return [tf.reshape(o, [B, H, N, dv]), tf.reshape(l, lseShape)];
+      const [o, l] = attentionForward(tf, params, this.attentionInputs(q, k, v, params), this.attention);
+      return [tf.reshape(o, [...v.shape]), tf.reshape(l, lseShape)];
     });
     return { out: this.out(out!, v.shape, 'float32'), lse: this.out(lse!, lseShape, 'float32') };
   }
@@ -871,8 +825,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     params: ChunkedAttentionParams<TfjsStorage>,
   ): { dq: T; dk: T; dv: T } {
     const tf = this.tf;
-    const [B, H, N, d] = q.shape as [number, number, number, number];
-    const dvDim = v.shape[3]!;
+    const N = q.shape[2]!;
     if (sizeOf(q.shape) === 0 || sizeOf(v.shape) === 0 || N === 0) {
       return {
         dq: this.out(tf.zeros([...q.shape]), q.shape, 'float32'),
@@ -881,26 +834,10 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       };
     }
     this.checkChunk(q, params);
-    const C = params.chunkLength;
     const [dq, dk, dvv] = tf.tidy(() => {
-      const w = this.windows(params, B, H, N);
-      const nC = w.nC;
-      const qc = tf.reshape(this.v(q), [B, H, nC, C, d]);
-      const kw = w.win(tf.reshape(this.v(k), [B, H, nC, C, d]));
-      const vw = w.win(tf.reshape(this.v(v), [B, H, nC, C, dvDim]));
-      const { s, replaced } = this.logits(qc, kw, params.scale, w.bad, w.self);
-      const pr = tf.exp(tf.sub(s, tf.reshape(this.v(lse), [B, H, nC, C, 1])));
-      const dO = tf.reshape(this.v(dOut), [B, H, nC, C, dvDim]);
-      const o = tf.reshape(this.v(out), [B, H, nC, C, dvDim]);
-      const D = tf.sum(tf.mul(dO, o), -1, true);
-      const dp = tf.matMul(dO, vw, false, true);
-      const shift = tf.sub(tf.reshape(this.v(dLse), [B, H, nC, C, 1]), D);
-      let ds = tf.mul(pr, tf.add(dp, shift));
-      if (replaced !== undefined) ds = tf.where(replaced, tf.zerosLike(ds), ds);
-      const dqv = tf.mul(tf.matMul(ds, kw), params.scale);
-      const dkw = tf.mul(tf.matMul(ds, qc, true, false), params.scale);
-      const dvw = tf.matMul(pr, dO, true, false);
-      return [tf.reshape(dqv, [...q.shape]), tf.reshape(w.unwin(dkw), [...k.shape]), tf.reshape(w.unwin(dvw), [...v.shape])];
+      const x = this.attentionInputs(q, k, v, params);
+      const [a, b, c] = attentionBackward(tf, params, x, this.v(out), this.v(lse), this.v(dOut), this.v(dLse), this.attention);
+      return [tf.reshape(a, [...q.shape]), tf.reshape(b, [...k.shape]), tf.reshape(c, [...v.shape])];
     });
     return {
       dq: this.out(dq!, q.shape, 'float32'),

@@ -5,12 +5,12 @@
  * @packageDocumentation
  */
 import { getBackend, InvalidArgumentError, Tensor, type Backend } from '@reformer/core';
-import { TfjsBackend, type TfModule, type TfTensor } from './backend.js';
+import { TfjsBackend, type TfModule, type TfTensor, type TfjsTuning } from './backend.js';
 
-export { TfjsBackend, type TfModule, type TfTensor, type TfjsStorage } from './backend.js';
+export { TfjsBackend, type AttentionStrategy, type TfModule, type TfTensor, type TfjsStorage, type TfjsTuning } from './backend.js';
 
 /** Options of {@link createTfjsBackend}. */
-export interface TfjsBackendOptions {
+export interface TfjsBackendOptions extends TfjsTuning {
   /** The user's `@tensorflow/tfjs-core` (or `@tensorflow/tfjs`, `@tensorflow/tfjs-node-gpu`) module. */
   tf: TfModule;
   /**
@@ -38,7 +38,7 @@ export async function createTfjsBackend(options: TfjsBackendOptions): Promise<Tf
     }
   }
   await tf.ready();
-  return new TfjsBackend(tf, tf.getBackend());
+  return new TfjsBackend(tf, tf.getBackend(), options);
 }
 
 function asTfjs(backend: Backend, what: string): TfjsBackend {

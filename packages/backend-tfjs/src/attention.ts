@@ -1,0 +1,494 @@
+/**
+ * The fused chunked-attention kernel (forward and backward) on tfjs ops, processed in groups of chunks
+ * so that one group's logits stay under a byte budget (DESIGN §3: never all windows' logits at once).
+ *
+ * Two formulations of a group, chosen per tfjs backend:
+ *
+ * - `batched`: the group's G chunks are a batch: queries `[G, C, d]` against their gathered windows
+ *   `[G, W, d]` through one batched `tf.matMul`. Right where batched matmul is a fast kernel (cpu,
+ *   webgl, webgpu, tensorflow).
+ * - `band`: G consecutive chunks of one (batch, head) row as ONE 2-D matmul, queries `[G·C, d]` against
+ *   the contiguous key slots of all their windows `[d, (G + nW − 1)·C]`, i.e. a band of width W around
+ *   the block diagonal plus some waste; entries outside the band are set to −Infinity (exp → exactly 0)
+ *   so softmax, `p·v` and every backward product are plain 2-D matmuls too. tfjs-wasm runs only
+ *   non-transposed, batch-1 matmuls on XNNPACK (≈ 40 GFLOP/s here); its batched/transposed matmul is a
+ *   naive loop (≈ 3 GFLOP/s), so on wasm the band's waste is far cheaper than batching.
+ *
+ * Masks are built in float32 arithmetic (tfjs-wasm's integer and boolean broadcasts are slow paths):
+ * with `keep`, `bad` and `self` in {0, 1}, `s · keep + repl` REPLACES masked logits by exactly −1e9 /
+ * −1e5 and leaves the others bit-identical (for finite logits).
+ */
+import { MASKED_LOGIT, SELF_LOGIT, type ChunkedAttentionParams } from '@reformer/core';
+import type * as tfc from '@tensorflow/tfjs-core';
+
+type TF = typeof tfc;
+type TfTensor = tfc.Tensor;
+
+/** How a group of chunks is formulated (see the file comment). */
+export type AttentionStrategy = 'band' | 'batched';
+
+/** Tuning of the chunked-attention kernel. */
+export interface AttentionConfig {
+  /** Upper bound in bytes of one group's logits (the float32 `[rows, keys]` matrix of a group). */
+  groupBytes: number;
+  strategy: AttentionStrategy;
+  /** Most chunks in one band group (the band's waste grows with it: (G + nW − 1) / nW). */
+  bandChunks: number;
+}
+
+/** Sizes and per-slot metadata of one call, built inside the caller's `tf.tidy`. */
+interface Plan {
+  BH: number;
+  N: number;
+  C: number;
+  nC: number;
+  before: number;
+  nW: number;
+  W: number;
+  causal: boolean;
+  excludeSelf: boolean;
+  scale: number;
+  /** float32 [BH·N] position of every slot (only when a position mask is needed). */
+  pos?: TfTensor | undefined;
+  /** float32 [BH·N] bucket of every slot. */
+  bucket?: TfTensor | undefined;
+  /** float32 [BH·N]: 1 where the key at this slot is padding (keyMask 0 at its position). */
+  keyBad?: TfTensor | undefined;
+}
+
+/** The float views a kernel hands in: q, k `[B, H, N, d]` etc. already reshaped by the caller. */
+export interface AttentionInputs {
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+  dv: number;
+  q: TfTensor;
+  k: TfTensor;
+  v: TfTensor;
+  positions?: TfTensor | undefined;
+  keyMask?: TfTensor | undefined;
+  buckets?: TfTensor | undefined;
+}
+
+function plan(tf: TF, p: ChunkedAttentionParams<unknown>, x: AttentionInputs): Plan {
+  const { B, H, N } = x;
+  const BH = B * H;
+  const C = p.chunkLength;
+  const nW = p.chunksBefore + p.chunksAfter + 1;
+  const pl: Plan = {
+    BH,
+    N,
+    C,
+    nC: N / C,
+    before: p.chunksBefore,
+    nW,
+    W: nW * C,
+    causal: p.causal,
+    excludeSelf: p.excludeSelf,
+    scale: p.scale,
+  };
+  const needPos = p.causal || p.excludeSelf || x.keyMask !== undefined;
+  let posI: TfTensor | undefined;
+  if (needPos) {
+    posI =
+      x.positions !== undefined
+        ? tf.reshape(x.positions, [B, H * N])
+        : tf.tile(tf.reshape(tf.range(0, N, 1, 'int32'), [1, N]), [B, H]);
+    pl.pos = tf.reshape(tf.cast(posI, 'float32'), [BH * N]);
+  }
+  if (x.keyMask !== undefined && posI !== undefined) {
+    const km = x.keyMask;
+    const L = km.shape[km.shape.length - 1]!;
+    const rowsM = km.shape.length < 2 ? 1 : km.shape[0]!;
+    // keyBad[b, slot] = keyMask[b, pos[slot]] == 0, through one flat gather of the mask.
+    const maskF = tf.cast(tf.equal(tf.reshape(km, [rowsM * L]), 0), 'float32');
+    const rowBase = rowsM === 1 ? tf.zeros([B, 1], 'int32') : tf.mul(tf.reshape(tf.range(0, B, 1, 'int32'), [B, 1]), tf.scalar(L, 'int32'));
+    const flat = tf.reshape(tf.add(posI, rowBase), [B * H * N]);
+    pl.keyBad = tf.gather(maskF, flat);
+  }
+  if (x.buckets !== undefined) pl.bucket = tf.reshape(tf.cast(x.buckets, 'float32'), [BH * N]);
+  return pl;
+}
+
+/** 0/1 float of "a ≠ b" for integer-valued floats: clip(|a − b|, 0, 1). */
+function differs(tf: TF, a: TfTensor, b: TfTensor): TfTensor {
+  return tf.clipByValue(tf.abs(tf.sub(a, b)), 0, 1);
+}
+
+/**
+ * The replacement of one block of logits: query metadata `[..., M, 1]`, key metadata `[..., 1, K]`
+ * (gathered by `q`/`k`) → `keep` (1 where the logit stays) and `repl` (−1e9 / −1e5 where replaced, 0
+ * elsewhere), or undefined when no rule applies.
+ */
+function masks(
+  tf: TF,
+  pl: Plan,
+  q: (t: TfTensor) => TfTensor,
+  k: (t: TfTensor) => TfTensor,
+): { keep: TfTensor; repl: TfTensor } | undefined {
+  const parts: TfTensor[] = [];
+  let notSelf: TfTensor | undefined;
+  if (pl.pos !== undefined && (pl.causal || pl.excludeSelf)) {
+    const pq = q(pl.pos);
+    const pk = k(pl.pos);
+    const diff = tf.sub(pk, pq);
+    if (pl.causal) parts.push(tf.clipByValue(diff, 0, 1));
+    if (pl.excludeSelf) notSelf = tf.clipByValue(tf.abs(diff), 0, 1);
+  }
+  if (pl.keyBad !== undefined) parts.push(k(pl.keyBad));
+  if (pl.bucket !== undefined) parts.push(differs(tf, k(pl.bucket), q(pl.bucket)));
+  let bad: TfTensor | undefined;
+  if (parts.length > 0) {
+    bad = parts[0]!;
+    for (let i = 1; i < parts.length; i++) bad = tf.add(bad, parts[i]!);
+    if (parts.length > 1) bad = tf.clipByValue(bad, 0, 1);
+  }
+  if (bad === undefined && notSelf === undefined) return undefined;
+  if (notSelf === undefined) return { keep: tf.sub(1, bad!), repl: tf.mul(bad!, MASKED_LOGIT) };
+  const self = tf.sub(1, notSelf);
+  if (bad === undefined) return { keep: notSelf, repl: tf.mul(self, SELF_LOGIT) };
+  const badOnly = tf.mul(bad, notSelf);
+  return {
+    keep: tf.mul(tf.sub(1, bad), notSelf),
+    repl: tf.add(tf.mul(badOnly, MASKED_LOGIT), tf.mul(self, SELF_LOGIT)),
+  };
+}
+
+/** Logsumexp over the last axis of finite logits, keepDims. */
+function rowLse(tf: TF, s: TfTensor): TfTensor {
+  const m = tf.max(s, -1, true);
+  return tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(s, m)), -1, true)));
+}
+
+/** Groups `[start, size]` covering `count` items in steps of `g`. */
+function groups(count: number, g: number): [number, number][] {
+  const out: [number, number][] = [];
+  for (let s = 0; s < count; s += g) out.push([s, Math.min(g, count - s)]);
+  return out;
+}
+
+function int1d(tf: TF, values: number[] | Int32Array): TfTensor {
+  return tf.tensor1d(values instanceof Int32Array ? values : Int32Array.from(values), 'int32');
+}
+
+// ---------------------------------------------------------------- batched strategy
+
+/** Global chunk ids of the windows of chunks g0 … g0 + G − 1 (over all BH rows), window order kept. */
+function windowChunks(pl: Plan, g0: number, G: number): Int32Array {
+  const idx = new Int32Array(G * pl.nW);
+  for (let i = 0; i < G; i++) {
+    const gc = g0 + i;
+    const row = Math.floor(gc / pl.nC);
+    const n = gc - row * pl.nC;
+    for (let o = 0; o < pl.nW; o++) {
+      const m = (((n + o - pl.before) % pl.nC) + pl.nC) % pl.nC;
+      idx[i * pl.nW + o] = row * pl.nC + m;
+    }
+  }
+  return idx;
+}
+
+interface BatchedGroup {
+  G: number;
+  qg: TfTensor;
+  kw: TfTensor;
+  vw: TfTensor;
+  s: TfTensor;
+  keep?: TfTensor | undefined;
+  win: TfTensor;
+  own: TfTensor;
+}
+
+function batchedLogits(tf: TF, pl: Plan, x: AttentionInputs, g0: number, G: number): BatchedGroup {
+  const { C, W, nW } = pl;
+  const d = x.d;
+  const dv = x.dv;
+  const own = int1d(
+    tf,
+    Array.from({ length: G }, (_, i) => g0 + i),
+  );
+  const win = int1d(tf, windowChunks(pl, g0, G));
+  const q3 = tf.reshape(x.q, [pl.BH * pl.nC, C, d]);
+  const k3 = tf.reshape(x.k, [pl.BH * pl.nC, C * d]);
+  const v3 = tf.reshape(x.v, [pl.BH * pl.nC, C * dv]);
+  const qg = tf.gather(q3, own);
+  const kw = tf.reshape(tf.gather(k3, win), [G, W, d]);
+  const vw = tf.reshape(tf.gather(v3, win), [G, W, dv]);
+  let s = tf.matMul(qg, kw, false, true);
+  if (pl.scale !== 1) s = tf.mul(s, pl.scale);
+  const meta = (t: TfTensor) => tf.reshape(t, [pl.BH * pl.nC, C]);
+  const m = masks(
+    tf,
+    pl,
+    (t) => tf.reshape(tf.gather(meta(t), own), [G, C, 1]),
+    (t) => tf.reshape(tf.gather(meta(t), win), [G, 1, nW * C]),
+  );
+  if (m !== undefined) s = tf.add(tf.mul(s, m.keep), m.repl);
+  return { G, qg, kw, vw, s, keep: m?.keep, win, own };
+}
+
+function batchedForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig): [TfTensor, TfTensor] {
+  const total = pl.BH * pl.nC;
+  const G = Math.max(1, Math.min(total, Math.floor(cfg.groupBytes / (4 * pl.C * pl.W))));
+  const outs: TfTensor[] = [];
+  const lses: TfTensor[] = [];
+  for (const [g0, g] of groups(total, G)) {
+    const [o, l] = tf.tidy(() => {
+      const b = batchedLogits(tf, pl, x, g0, g);
+      const lse = rowLse(tf, b.s);
+      const p = tf.exp(tf.sub(b.s, lse));
+      return [tf.matMul(p, b.vw), lse];
+    });
+    outs.push(o!);
+    lses.push(l!);
+  }
+  return [concat0(tf, outs), concat0(tf, lses)];
+}
+
+function batchedBackward(
+  tf: TF,
+  pl: Plan,
+  x: AttentionInputs,
+  lse: TfTensor,
+  dOut: TfTensor,
+  shift: TfTensor,
+  cfg: AttentionConfig,
+): [TfTensor, TfTensor, TfTensor] {
+  const { C, nW } = pl;
+  const total = pl.BH * pl.nC;
+  const G = Math.max(1, Math.min(total, Math.floor(cfg.groupBytes / (4 * C * pl.W))));
+  const lse3 = tf.reshape(lse, [total, C]);
+  const shift3 = tf.reshape(shift, [total, C]);
+  const dO3 = tf.reshape(dOut, [total, C, x.dv]);
+  const dqs: TfTensor[] = [];
+  const dks: TfTensor[] = [];
+  const dvs: TfTensor[] = [];
+  const wins: TfTensor[] = [];
+  for (const [g0, g] of groups(total, G)) {
+    const r = tf.tidy(() => {
+      const b = batchedLogits(tf, pl, x, g0, g);
+      const p = tf.exp(tf.sub(b.s, tf.reshape(tf.gather(lse3, b.own), [g, C, 1])));
+      const dO = tf.gather(dO3, b.own);
+      const dp = tf.matMul(dO, b.vw, false, true);
+      let ds = tf.mul(p, tf.add(dp, tf.reshape(tf.gather(shift3, b.own), [g, C, 1])));
+      if (b.keep !== undefined) ds = tf.mul(ds, b.keep);
+      let dq = tf.matMul(ds, b.kw);
+      let dkw = tf.matMul(ds, b.qg, true, false);
+      if (pl.scale !== 1) {
+        dq = tf.mul(dq, pl.scale);
+        dkw = tf.mul(dkw, pl.scale);
+      }
+      const dvw = tf.matMul(p, dO, true, false);
+      return [dq, tf.reshape(dkw, [g * nW, C * x.d]), tf.reshape(dvw, [g * nW, C * x.dv]), tf.reshape(b.win, [g * nW, 1])];
+    });
+    dqs.push(r[0]!);
+    dks.push(r[1]!);
+    dvs.push(r[2]!);
+    wins.push(r[3]!);
+  }
+  // Window gradients back to their chunks: one scatter-add (ScatterNd sums duplicates).
+  const win = concat0(tf, wins);
+  const dk = tf.scatterND(win, concat0(tf, dks), [total, C * x.d]);
+  const dv = tf.scatterND(win, concat0(tf, dvs), [total, C * x.dv]);
+  return [concat0(tf, dqs), dk, dv];
+}
+
+function concat0(tf: TF, ts: TfTensor[]): TfTensor {
+  return ts.length === 1 ? ts[0]! : tf.concat(ts, 0);
+}
+
+// ---------------------------------------------------------------- band strategy
+
+interface BandGroup {
+  /** Query rows (global slot ids) and key slots (global slot ids, window order with duplicates). */
+  rows: TfTensor;
+  keys: TfTensor;
+  M: number;
+  R: number;
+  s: TfTensor;
+  keep?: TfTensor | undefined;
+}
+
+/** Band groups: [row (b·H + h), first chunk, chunk count]. */
+function bandGroups(pl: Plan, cfg: AttentionConfig): [number, number, number][] {
+  const { C, nW } = pl;
+  let G = Math.max(1, Math.min(cfg.bandChunks, pl.nC));
+  while (G > 1 && 4 * G * C * (G + nW - 1) * C > cfg.groupBytes) G--;
+  const out: [number, number, number][] = [];
+  for (let row = 0; row < pl.BH; row++) for (const [n0, g] of groups(pl.nC, G)) out.push([row, n0, g]);
+  return out;
+}
+
+/** Additive band of one group shape: 0 on each chunk's W window columns, −Infinity elsewhere. */
+function bandBias(tf: TF, pl: Plan, g: number, cache: Map<number, TfTensor>): TfTensor {
+  const hit = cache.get(g);
+  if (hit !== undefined) return hit;
+  const { C, W } = pl;
+  const M = g * C;
+  const R = (g + pl.nW - 1) * C;
+  const a = new Float32Array(M * R).fill(-Infinity);
+  for (let i = 0; i < g; i++) for (let r = 0; r < C; r++) a.fill(0, (i * C + r) * R + i * C, (i * C + r) * R + i * C + W);
+  const t = tf.keep(tf.tensor2d(a, [M, R]));
+  cache.set(g, t);
+  return t;
+}
+
+function bandIndex(pl: Plan, row: number, n0: number, g: number): { rows: Int32Array; keys: Int32Array } {
+  const { C, nC, N } = pl;
+  const rows = new Int32Array(g * C);
+  for (let i = 0; i < g * C; i++) rows[i] = row * N + n0 * C + i;
+  const nK = g + pl.nW - 1;
+  const keys = new Int32Array(nK * C);
+  for (let u = 0; u < nK; u++) {
+    const m = (((n0 - pl.before + u) % nC) + nC) % nC;
+    for (let t = 0; t < C; t++) keys[u * C + t] = row * N + m * C + t;
+  }
+  return { rows, keys };
+}
+
+interface BandViews {
+  q2: TfTensor;
+  kT: TfTensor;
+}
+
+function bandLogits(tf: TF, pl: Plan, views: BandViews, grp: [number, number, number], bias: Map<number, TfTensor>): BandGroup {
+  const [row, n0, g] = grp;
+  const idx = bandIndex(pl, row, n0, g);
+  const rows = int1d(tf, idx.rows);
+  const keys = int1d(tf, idx.keys);
+  const M = idx.rows.length;
+  const R = idx.keys.length;
+  const qg = tf.gather(views.q2, rows);
+  const kgT = tf.gather(views.kT, keys, 1);
+  let s = tf.matMul(qg, kgT);
+  if (pl.scale !== 1) s = tf.mul(s, pl.scale);
+  const m = masks(
+    tf,
+    pl,
+    (t) => tf.reshape(tf.gather(t, rows), [M, 1]),
+    (t) => tf.reshape(tf.gather(t, keys), [1, R]),
+  );
+  if (m !== undefined) s = tf.add(tf.mul(s, m.keep), m.repl);
+  s = tf.add(s, bandBias(tf, pl, g, bias));
+  return { rows, keys, M, R, s, keep: m?.keep };
+}
+
+function withBias<R>(tf: TF, fn: (bias: Map<number, TfTensor>) => R): R {
+  const bias = new Map<number, TfTensor>();
+  try {
+    return fn(bias);
+  } finally {
+    for (const t of bias.values()) t.dispose();
+    void tf;
+  }
+}
+
+function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig): [TfTensor, TfTensor] {
+  const q2 = tf.reshape(x.q, [pl.BH * pl.N, x.d]);
+  const kT = tf.transpose(tf.reshape(x.k, [pl.BH * pl.N, x.d]));
+  const v2 = tf.reshape(x.v, [pl.BH * pl.N, x.dv]);
+  const outs: TfTensor[] = [];
+  const lses: TfTensor[] = [];
+  withBias(tf, (bias) => {
+    for (const grp of bandGroups(pl, cfg)) {
+      const [o, l] = tf.tidy(() => {
+        const b = bandLogits(tf, pl, { q2, kT }, grp, bias);
+        const lse = rowLse(tf, b.s);
+        const p = tf.exp(tf.sub(b.s, lse));
+        return [tf.matMul(p, tf.gather(v2, b.keys)), lse];
+      });
+      outs.push(o!);
+      lses.push(l!);
+    }
+  });
+  return [concat0(tf, outs), concat0(tf, lses)];
+}
+
+function bandBackward(
+  tf: TF,
+  pl: Plan,
+  x: AttentionInputs,
+  lse: TfTensor,
+  dOut: TfTensor,
+  shift: TfTensor,
+  cfg: AttentionConfig,
+): [TfTensor, TfTensor, TfTensor] {
+  const S = pl.BH * pl.N;
+  const q2 = tf.reshape(x.q, [S, x.d]);
+  const k2 = tf.reshape(x.k, [S, x.d]);
+  const qT = tf.transpose(q2);
+  const kT = tf.transpose(k2);
+  const vT = tf.transpose(tf.reshape(x.v, [S, x.dv]));
+  const dO2 = tf.reshape(dOut, [S, x.dv]);
+  const dOT = tf.transpose(dO2);
+  const lse2 = tf.reshape(lse, [S, 1]);
+  const shift2 = tf.reshape(shift, [S, 1]);
+  const dqs: TfTensor[] = [];
+  const dkTs: TfTensor[] = [];
+  const dvTs: TfTensor[] = [];
+  const keyIdx: TfTensor[] = [];
+  withBias(tf, (bias) => {
+    for (const grp of bandGroups(pl, cfg)) {
+      const r = tf.tidy(() => {
+        const b = bandLogits(tf, pl, { q2, kT }, grp, bias);
+        const p = tf.exp(tf.sub(b.s, tf.gather(lse2, b.rows)));
+        const dp = tf.matMul(tf.gather(dO2, b.rows), tf.gather(vT, b.keys, 1));
+        let ds = tf.mul(p, tf.add(dp, tf.gather(shift2, b.rows)));
+        if (b.keep !== undefined) ds = tf.mul(ds, b.keep);
+        let dq = tf.matMul(ds, tf.gather(k2, b.keys));
+        let dkT = tf.matMul(tf.gather(qT, b.rows, 1), ds);
+        if (pl.scale !== 1) {
+          dq = tf.mul(dq, pl.scale);
+          dkT = tf.mul(dkT, pl.scale);
+        }
+        const dvT = tf.matMul(tf.gather(dOT, b.rows, 1), p);
+        return [dq, dkT, dvT, b.keys];
+      });
+      dqs.push(r[0]!);
+      dkTs.push(r[1]!);
+      dvTs.push(r[2]!);
+      keyIdx.push(r[3]!);
+    }
+  });
+  // Band gradients back to their key slots: one scatter-add (ScatterNd sums duplicates).
+  const keys = tf.reshape(concat0(tf, keyIdx), [-1, 1]);
+  const cat1 = (ts: TfTensor[]) => (ts.length === 1 ? ts[0]! : tf.concat(ts, 1));
+  const dk = tf.scatterND(keys, tf.transpose(cat1(dkTs)), [S, x.d]);
+  const dv = tf.scatterND(keys, tf.transpose(cat1(dvTs)), [S, x.dv]);
+  return [concat0(tf, dqs), dk, dv];
+}
+
+// ---------------------------------------------------------------- entry points
+
+/** Forward: `out` `[B·H·N, dv]`-shaped data and `lse` (reshape by the caller). Call inside `tf.tidy`. */
+export function attentionForward(
+  tf: TF,
+  p: ChunkedAttentionParams<unknown>,
+  x: AttentionInputs,
+  cfg: AttentionConfig,
+): [TfTensor, TfTensor] {
+  const pl = plan(tf, p, x);
+  return cfg.strategy === 'band' ? bandForward(tf, pl, x, cfg) : batchedForward(tf, pl, x, cfg);
+}
+
+/** Backward: dq, dk, dv (reshape by the caller). Call inside `tf.tidy`. */
+export function attentionBackward(
+  tf: TF,
+  p: ChunkedAttentionParams<unknown>,
+  x: AttentionInputs,
+  out: TfTensor,
+  lse: TfTensor,
+  dOut: TfTensor,
+  dLse: TfTensor,
+  cfg: AttentionConfig,
+): [TfTensor, TfTensor, TfTensor] {
+  const pl = plan(tf, p, x);
+  const S = pl.BH * pl.N;
+  // shift = dLse − rowsum(dOut ⊙ out), once for all rows.
+  const dO2 = tf.reshape(dOut, [S, x.dv]);
+  const shift = tf.sub(tf.reshape(dLse, [S, 1]), tf.sum(tf.mul(dO2, tf.reshape(out, [S, x.dv])), -1, true));
+  return cfg.strategy === 'band'
+    ? bandBackward(tf, pl, x, lse, dOut, shift, cfg)
+    : batchedBackward(tf, pl, x, lse, dOut, shift, cfg);
+}
