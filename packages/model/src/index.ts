@@ -29,3 +29,7 @@ export {
   type CheckpointFiles,
   type ReformerArchitecture,
 } from './checkpoint.js';
+export { train, TrainError, checkBatch, batchTokens, type TrainBatch, type TrainOptions, type TrainProgress, type TrainResult, type TrainState, type TrainCheckpoint, type ResumePoint } from './train/index.js';
+export { duplicationTask, charLMTask, scoreCausalLM, type Task, type Metrics, type EvaluateOptions, type LanguageModel, type CausalScores, type DuplicationOptions, type DuplicationTask, type CharLMOptions, type CharLMTask } from './tasks/index.js';
+export { generate, type GenerateOptions } from './generate/generate.js';
+export { sampleToken, type SamplingOptions } from './generate/sampling.js';

@@ -1,0 +1,324 @@
+import {
+  InvalidArgumentError,
+  ShapeMismatchError,
+  add,
+  concat,
+  deriveSeed,
+  div,
+  keep,
+  mean,
+  mul,
+  nextSeed,
+  noGrad,
+  randomNormal,
+  reshape,
+  rsqrt,
+  scalar,
+  slice,
+  square,
+  tensor,
+  tidy,
+  transpose,
+  uniformValues,
+  type Tensor,
+} from '@reformer/core';
+import { hashVectors } from '@reformer/lsh';
+import type { ReformerAttention } from '../layer.js';
+import { ReformerModelWithLMHead } from '../model.js';
+import { LSHCache, LocalCache, type AttentionCache } from './cache.js';
+import { checkSampling, sampleToken, type SamplingOptions } from './sampling.js';
+
+/** Options of {@link generate}. */
+export interface GenerateOptions extends SamplingOptions {
+  /** Tokens to add to each prompt row (integer ≥ 0). */
+  maxNewTokens: number;
+  /**
+   * Seed of the sampling draws and of the LSH rotations, which stay fixed for the whole generation
+   * (the config's `hash_seed` takes precedence for the rotations). Default: `nextSeed()`.
+   */
+  seed?: number;
+  /** Hash rounds of every LSH layer (default: the config's `num_hashes`). */
+  nHashes?: number;
+  /**
+   * Use the decoding cache (default true): each new token runs the layers on that token only, attending
+   * over cached keys and values; false re-runs the whole sequence for every token (the reference).
+   */
+  cache?: boolean;
+  /** A row stops after producing this token (later steps append `pad_token_id` to it). Default: never. */
+  eosTokenId?: number;
+  /** Called after each step with the step index and the new token of every row. */
+  onToken?: (step: number, tokens: readonly number[]) => void;
+}
+
+type Rotations = (Tensor | undefined)[];
+
+/** The prompt as rows of ids, validated. */
+function promptRows(where: string, prompt: Tensor | readonly (readonly number[])[], vocab: number): number[][] {
+  let rows: number[][];
+  if (Array.isArray(prompt)) rows = prompt.map((r) => [...(r as readonly number[])]);
+  else {
+    const t = prompt as Tensor;
+    if (t.dtype !== 'int32' || t.rank !== 2) throw new ShapeMismatchError(`${where}: the prompt must be int32 [batch, length] or an array of rows, got ${t.dtype} [${t.shape.join(', ')}].`);
+    const values = t.dataSync();
+    const [b, l] = t.shape as [number, number];
+    rows = Array.from({ length: b }, (_, i) => Array.from(values.subarray(i * l, (i + 1) * l)));
+  }
+  if (rows.length === 0 || rows[0]!.length === 0) throw new ShapeMismatchError(`${where}: the prompt needs at least one row of at least one token.`);
+  const length = rows[0]!.length;
+  rows.forEach((r, i) => {
+    if (r.length !== length) throw new ShapeMismatchError(`${where}: every prompt row must have the same length (${length}); row ${i} has ${r.length}.`);
+    r.forEach((id, j) => {
+      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError(`${where}: prompt[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
+    });
+  });
+  return rows;
+}
+
+/** Fixed rotations of every LSH layer for a whole generation (Hugging Face's layout, factors concatenated). */
+function drawGenerationRotations(model: ReformerModelWithLMHead, seed: number, nHashes: number): Rotations {
+  const c = model.config;
+  return c.attn_layers.map((type, i) => {
+    if (type !== 'lsh') return undefined;
+    const factors = typeof c.num_buckets === 'number' ? [c.num_buckets] : (c.num_buckets as number[]);
+    const half = factors.reduce((s, f) => s + f / 2, 0);
+    return keep(randomNormal([c.num_attention_heads, c.attention_head_size, nHashes, half], { seed: c.hash_seed ?? deriveSeed(seed, i) }));
+  });
+}
+
+/** What one layer's decoding needs: its attention module and cache. */
+interface LayerState {
+  attention: ReformerAttention;
+  cache: AttentionCache;
+}
+
+/** Queries, keys (normalised for LSH), values and LSH buckets of the hidden states `n` `[B, T, H]`. */
+function projections(layer: ReformerAttention, n: Tensor, rotations: Tensor | undefined, nHashes: number): Tensor[] {
+  const c = layer.attention;
+  const heads = c.numHeads;
+  const d = c.headSize;
+  const proj = c.namedChildren().get('self_attention')!.namedChildren();
+  const apply = (name: string) => (proj.get(name) as unknown as { forward(x: Tensor): Tensor }).forward(n);
+  if (layer.type !== 'lsh') return [apply('query'), apply('key'), apply('value')];
+  const qk = apply('query_key');
+  const [B, T] = qk.shape as [number, number];
+  // The normalised keys exactly as LSH attention computes them: x · rsqrt(mean(x²) + 1e-6) / √d per head.
+  const x = reshape(qk, [B, T, heads, d]);
+  const k = reshape(mul(x, div(rsqrt(add(mean(square(x), -1, true), scalar(1e-6))), scalar(Math.sqrt(d)))), [B, T, heads * d]);
+  const split = transpose(x, [0, 2, 1, 3]);
+  const nBuckets = (layer.attention as unknown as { nBuckets: number | number[] }).nBuckets;
+  const { buckets } = hashVectors(split, { nBuckets, nHashes, rotations: rotations! });
+  return [qk, k, apply('value'), buckets];
+}
+
+/**
+ * Generates `maxNewTokens` tokens after each prompt row with a causal Reformer LM and returns the rows
+ * (prompt + new tokens). Sampling: `temperature` (0 = greedy), `topK`, `topP`, from `seed`.
+ *
+ * With the cache (default), the prompt runs once through the model while every layer's keys and
+ * values (and, for LSH layers, each position's buckets, kept sorted per round) are cached; each new
+ * token then runs the layers on that one token, and its attention reads only its window: O(chunk) keys
+ * for LSH and local layers (plus an O(length) integer search for its sorted slot). The LSH rotations
+ * are fixed for the whole generation.
+ *
+ * Exactness: the new token gets exactly the window a full re-run (`cache: false`) gives the last
+ * position, so the cache reproduces the re-run whenever earlier positions' states do not depend on later
+ * tokens: full layers, local layers with `local_num_chunks_after = 0`, and any layer whose inputs come
+ * only from such layers. Hugging Face's layouts do not guarantee that everywhere: an LSH layer sorts
+ * positions by bucket, so a later token shifts the chunk windows of earlier ones, and a local layer with
+ * chunks after wraps its last chunk around to chunk 0. Above such a layer a re-run recomputes earlier
+ * positions' states under the new layout, while the cache keeps them as they were when those tokens
+ * were generated (as Hugging Face's and trax's cached decoding do); tokens then usually, not always,
+ * agree.
+ *
+ * The model runs in evaluation mode during the call (dropout off) and is put back afterwards.
+ *
+ * @throws InvalidArgumentError on bad options, ids out of the vocabulary, or LSH layers with
+ *   `num_buckets: null` (set a fixed `num_buckets` for generation).
+ * @throws ShapeMismatchError when the prompt rows differ in length or the result would exceed the
+ *   position embeddings' reach.
+ */
+export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | readonly (readonly number[])[], options: GenerateOptions): Promise<number[][]> {
+  const where = 'generate';
+  if (!(model instanceof ReformerModelWithLMHead)) throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead (a causal LM).`);
+  const c = model.config;
+  const rows = promptRows(where, prompt, c.vocab_size);
+  const { maxNewTokens } = options;
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`${where}: maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}.`);
+  const sampling = checkSampling(where, options, c.vocab_size);
+  const nHashes = options.nHashes ?? c.num_hashes;
+  if (!Number.isInteger(nHashes) || nHashes < 1) throw new InvalidArgumentError(`${where}: nHashes must be a positive integer, got ${String(nHashes)}.`);
+  if (options.eosTokenId !== undefined && !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < c.vocab_size)) {
+    throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${c.vocab_size}), got ${String(options.eosTokenId)}.`);
+  }
+  if (c.attn_layers.includes('lsh') && c.num_buckets === null) {
+    throw new InvalidArgumentError(
+      `${where}: LSH layers with num_buckets = null choose their bucket count from the sequence length, which changes while generating. ` +
+        'Set a fixed num_buckets in the config (e.g. chooseNumBuckets(maxLength, lsh_attn_chunk_length) from @reformer/lsh).',
+    );
+  }
+  const total = rows[0]!.length + maxNewTokens;
+  const reach = model.reformer.embeddings.maxLength;
+  if (total > reach) throw new ShapeMismatchError(`${where}: prompt + maxNewTokens = ${total} positions, but the position embeddings cover ${reach}.`);
+
+  const seed = options.seed ?? nextSeed();
+  const wasTraining = model.training;
+  model.eval();
+  const rotations = drawGenerationRotations(model, seed, nHashes);
+  const finished = rows.map(() => false);
+  const next = (logits: Float32Array, step: number): number[] => {
+    const u = uniformValues(deriveSeed(seed, 1_000_003 + step), rows.length);
+    const tokens = rows.map((_, b) => {
+      if (finished[b]) return c.pad_token_id;
+      const token = sampleToken(logits.subarray(b * c.vocab_size, (b + 1) * c.vocab_size), sampling, u[b]!);
+      if (token === options.eosTokenId) finished[b] = true;
+      return token;
+    });
+    tokens.forEach((t, b) => rows[b]!.push(t));
+    options.onToken?.(step, tokens);
+    return tokens;
+  };
+  try {
+    if (maxNewTokens === 0) return rows;
+    if (options.cache === false) {
+      for (let step = 0; step < maxNewTokens && !finished.every(Boolean); step++) {
+        next(await lastLogits(model, rows, rotations, nHashes), step);
+      }
+      return rows;
+    }
+    const decoder = new CachedDecoder(model, rotations, nHashes);
+    let logits = await decoder.prefill(rows);
+    for (let step = 0; step < maxNewTokens; step++) {
+      const tokens = next(logits, step);
+      if (step + 1 === maxNewTokens || finished.every(Boolean)) break;
+      logits = await decoder.step(tokens);
+    }
+    return rows;
+  } finally {
+    for (const r of rotations) r?.dispose();
+    model.train(wasTraining);
+  }
+}
+
+/** Logits `[B·V]` of the last position of a full forward over `rows` (the reference path). */
+async function lastLogits(model: ReformerModelWithLMHead, rows: number[][], rotations: Rotations, nHashes: number): Promise<Float32Array> {
+  const B = rows.length;
+  const T = rows[0]!.length;
+  const logits = noGrad(() =>
+    tidy(() => {
+      const ids = tensor(Int32Array.from(rows.flat()), [B, T], 'int32');
+      const hidden = model.hiddenStates(ids, { rotations, nHashes });
+      return model.lm_head.forward(slice(hidden, [0, T - 1, 0], [B, 1, hidden.shape[2]!]));
+    }),
+  );
+  try {
+    return (await logits.data()) as Float32Array;
+  } finally {
+    logits.dispose();
+  }
+}
+
+/** Reads tensors to the host and disposes them. */
+async function readAll(tensors: Tensor[]): Promise<(Float32Array | Int32Array)[]> {
+  try {
+    return (await Promise.all(tensors.map((t) => t.data()))) as (Float32Array | Int32Array)[];
+  } finally {
+    for (const t of tensors) t.dispose();
+  }
+}
+
+/** The cached decoding state of one generation. */
+class CachedDecoder {
+  readonly #model: ReformerModelWithLMHead;
+  readonly #rotations: Rotations;
+  readonly #nHashes: number;
+  #layers: LayerState[] = [];
+  #length = 0;
+
+  constructor(model: ReformerModelWithLMHead, rotations: Rotations, nHashes: number) {
+    this.#model = model;
+    this.#rotations = rotations;
+    this.#nHashes = nHashes;
+  }
+
+  #createCaches(batch: number): void {
+    const c = this.#model.config;
+    const shape = { batch, heads: c.num_attention_heads, headSize: c.attention_head_size };
+    this.#layers = c.attn_layers.map((type, i) => ({
+      attention: this.#model.reformer.encoder.layers.get(i).f as ReformerAttention,
+      cache:
+        type === 'lsh'
+          ? new LSHCache(shape, { chunk: c.lsh_attn_chunk_length, before: c.lsh_num_chunks_before, after: c.lsh_num_chunks_after, nHashes: this.#nHashes })
+          : new LocalCache(shape, type === 'local' ? { chunk: c.local_attn_chunk_length, before: c.local_num_chunks_before, after: c.local_num_chunks_after } : null),
+    }));
+  }
+
+  /** Runs the prompt, filling the caches; returns the last position's logits `[B·V]`. */
+  async prefill(rows: number[][]): Promise<Float32Array> {
+    const B = rows.length;
+    const T = rows[0]!.length;
+    this.#createCaches(B);
+    const model = this.#model;
+    const perLayer: Tensor[][] = [];
+    const logits = noGrad(() =>
+      tidy(() => {
+        const ids = tensor(Int32Array.from(rows.flat()), [B, T], 'int32');
+        const x = model.reformer.embeddings.forward(ids, 0);
+        let x1 = x;
+        let x2 = x;
+        this.#layers.forEach(({ attention }, i) => {
+          const block = model.reformer.encoder.layers.get(i);
+          const n = attention.layer_norm.forward(x2);
+          perLayer.push(projections(attention, n, this.#rotations[i], this.#nHashes).map((t) => keep(t)));
+          [x1, x2] = block.forward(x1, x2, { rotations: this.#rotations, nHashes: this.#nHashes });
+        });
+        const hidden = model.reformer.encoder.layer_norm.forward(concat([slice(x1, [0, T - 1, 0], [B, 1, -1]), slice(x2, [0, T - 1, 0], [B, 1, -1])], -1));
+        return model.lm_head.forward(hidden);
+      }),
+    );
+    for (const [i, tensors] of perLayer.entries()) {
+      const [, k, v, buckets] = await readAll(tensors);
+      this.#layers[i]!.cache.append(k as Float32Array, v as Float32Array, T, buckets as Int32Array | undefined);
+    }
+    this.#length = T;
+    return (await readAll([logits]))[0] as Float32Array;
+  }
+
+  /** Appends one token per row and returns the logits `[B·V]` of the new position. */
+  async step(tokens: readonly number[]): Promise<Float32Array> {
+    const model = this.#model;
+    const B = tokens.length;
+    const t = this.#length;
+    const x = noGrad(() => tidy(() => model.reformer.embeddings.forward(tensor(Int32Array.from(tokens), [B, 1], 'int32'), t)));
+    let x1 = x;
+    let x2 = x;
+    const dispose = () => {
+      x1.dispose();
+      x2.dispose();
+    };
+    try {
+      for (const [i, { attention, cache }] of this.#layers.entries()) {
+        const block = model.reformer.encoder.layers.get(i);
+        const tensors = noGrad(() => tidy(() => projections(attention, attention.layer_norm.forward(x2), this.#rotations[i], this.#nHashes)));
+        const [q, k, v, buckets] = await readAll(tensors);
+        cache.append(k as Float32Array, v as Float32Array, 1, buckets as Int32Array | undefined);
+        const attended = cache.attendLast(q as Float32Array);
+        const [y1, y2] = noGrad(() =>
+          tidy(() => {
+            const heads = tensor(attended, [B, 1, attended.length / B], 'float32');
+            const output = attention.attention.namedChildren().get('output') as unknown as { forward(x: Tensor): Tensor };
+            const a = add(x1, output.forward(heads));
+            return [a, add(x2, (block.g as unknown as { forward(x: Tensor): Tensor }).forward(a))] as [Tensor, Tensor];
+          }),
+        );
+        dispose();
+        x1 = y1;
+        x2 = y2;
+      }
+      const logits = noGrad(() => tidy(() => model.lm_head.forward(model.reformer.encoder.layer_norm.forward(concat([x1, x2], -1)))));
+      this.#length = t + 1;
+      return (await readAll([logits]))[0] as Float32Array;
+    } finally {
+      dispose();
+    }
+  }
+}

@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { InvalidArgumentError, ShapeMismatchError, memory, tensor, tidy } from '@reformer/core';
+import { ReformerModelWithLMHead, generate, type ReformerConfig } from '../src/index.js';
+import { randomIds } from './helpers.js';
+
+function config(attn_layers: ReformerConfig['attn_layers'], extra: Partial<ReformerConfig> = {}): Partial<ReformerConfig> {
+  return {
+    attn_layers,
+    hidden_size: 16,
+    num_attention_heads: 2,
+    attention_head_size: 8,
+    feed_forward_size: 32,
+    axial_pos_shape: [8, 8],
+    axial_pos_embds_dim: [8, 8],
+    lsh_attn_chunk_length: 4,
+    local_attn_chunk_length: 4,
+    num_buckets: 4,
+    num_hashes: 2,
+    vocab_size: 20,
+    is_decoder: true,
+    initializer_range: 0.5, // large weights: peaked, input-dependent logits
+    ...extra,
+  };
+}
+
+const prompt = (rows: number, length: number, seed: number): number[][] =>
+  Array.from({ length: rows }, (_, i) => Array.from(randomIds(seed + i, length, 0, 20)));
+
+describe('generate: the cache gives the tokens of a full re-run', () => {
+  const exact: [string, ReformerConfig['attn_layers'], Partial<ReformerConfig>][] = [
+    ['local then LSH (LSH on top)', ['local', 'lsh'], {}],
+    ['full then local', ['full', 'local'], {}],
+    ['one LSH layer, factorised buckets, 3 rounds', ['lsh'], { num_buckets: [2, 4], num_hashes: 3 }],
+    ['one local layer with a chunk after (its wrap-around to chunk 0 is not masked by causality)', ['local'], { local_num_chunks_after: 1 }],
+  ];
+  for (const [name, layers, extra] of exact) {
+    it(`${name}: greedy and sampled, across the short (≤ chunk) and chunked regimes`, async () => {
+      const model = new ReformerModelWithLMHead(config(layers, extra), { seed: 11 });
+      for (const sampling of [{ temperature: 0 }, { temperature: 1, topK: 8, topP: 0.9 }]) {
+        const p = prompt(2, 3, 5);
+        const cached = await generate(model, p, { maxNewTokens: 30, seed: 3, ...sampling });
+        const uncached = await generate(model, p, { maxNewTokens: 30, seed: 3, cache: false, ...sampling });
+        expect(cached).toEqual(uncached);
+        expect(cached[0]!.length).toBe(33);
+        // The continuation depends on the prompt (the model is not constant).
+        expect(new Set(cached.map((r) => r.slice(3).join(','))).size).toBeGreaterThan(1);
+      }
+      model.dispose();
+    });
+  }
+
+  it('stacked LSH layers: the first generated token always matches, and most later ones (the cache keeps earlier states, see generate)', async () => {
+    const model = new ReformerModelWithLMHead(config(['lsh', 'lsh']), { seed: 12 });
+    const p = prompt(2, 10, 9);
+    const cached = await generate(model, p, { maxNewTokens: 20, temperature: 0, seed: 1 });
+    const uncached = await generate(model, p, { maxNewTokens: 20, temperature: 0, seed: 1, cache: false });
+    expect(cached.map((r) => r[10])).toEqual(uncached.map((r) => r[10]));
+    model.dispose();
+  });
+
+  it('frees what it allocates, leaves the model in its mode, and stops rows at eosTokenId', async () => {
+    const model = new ReformerModelWithLMHead(config(['local', 'lsh']), { seed: 13 });
+    for (const cache of [true, false]) {
+      await generate(model, prompt(3, 2, 1), { maxNewTokens: 12, seed: 2, cache }); // the LSH layer now holds its last buckets
+      const before = memory();
+      await generate(model, prompt(3, 2, 1), { maxNewTokens: 12, seed: 2, cache });
+      expect([memory().liveBytes, memory().liveTensors]).toEqual([before.liveBytes, before.liveTensors]);
+    }
+    const rows = await generate(model, prompt(3, 2, 1), { maxNewTokens: 12, seed: 2, eosTokenId: 7, temperature: 1.5 });
+    expect(model.training).toBe(true);
+    for (const r of rows) {
+      const at = r.indexOf(7, 2);
+      if (at >= 0) expect(r.slice(at + 1).every((t) => t === model.config.pad_token_id)).toBe(true);
+    }
+    model.dispose();
+  });
+
+  it('rejects bad input with named errors', async () => {
+    const model = new ReformerModelWithLMHead(config(['lsh']), { seed: 14 });
+    await expect(generate(model, [[1, 2], [3]], { maxNewTokens: 2 })).rejects.toThrow(ShapeMismatchError);
+    await expect(generate(model, [[1, 99]], { maxNewTokens: 2 })).rejects.toThrow(/prompt\[0\]\[1\] = 99/);
+    await expect(generate(model, [[1]], { maxNewTokens: 64 })).rejects.toThrow(/position embeddings cover 64/);
+    await expect(generate(model, [[1]], { maxNewTokens: 2, temperature: -1 })).rejects.toThrow(InvalidArgumentError);
+    await expect(generate(model, [[1]], { maxNewTokens: 2, topP: 0 })).rejects.toThrow(/topP/);
+    const auto = new ReformerModelWithLMHead(config(['lsh'], { num_buckets: null }), { seed: 15 });
+    await expect(generate(auto, [[1]], { maxNewTokens: 2 })).rejects.toThrow(/num_buckets/);
+    model.dispose();
+    auto.dispose();
+  });
+});
+
+describe('causality and padding', () => {
+  it('a causal LM never sees the future: logits at t do not change when tokens after t change (local, full, and LSH layers up to their chunk length)', () => {
+    for (const layers of [['local', 'full'], ['lsh', 'local']] as ReformerConfig['attn_layers'][]) {
+      const model = new ReformerModelWithLMHead(config(layers, { lsh_attn_chunk_length: 64, hash_seed: 1 }), { seed: 16 });
+      model.eval();
+      tidy(() => {
+        const a = randomIds(1, 40, 0, 20);
+        const b = a.slice();
+        for (let i = 25; i < 40; i++) b[i] = (a[i]! + 1 + i) % 20;
+        const la = model.forward(tensor(a, [1, 40], 'int32')).dataSync();
+        const lb = model.forward(tensor(b, [1, 40], 'int32')).dataSync();
+        const V = 20;
+        expect(Array.from(lb.subarray(0, 25 * V))).toEqual(Array.from(la.subarray(0, 25 * V)));
+        expect(Array.from(lb.subarray(25 * V))).not.toEqual(Array.from(la.subarray(25 * V)));
+      });
+      model.dispose();
+    }
+  });
+
+  // Padding up to the next multiple of the LSH chunk length is what LSH attention does internally anyway;
+  // longer padding moves the round boundaries of the sorted layout, which changes windows (Hugging Face's
+  // semantics), so rows of a batch are padded to a common multiple of the chunk length.
+  it('a right-padded batch row (attention mask, up to the chunk multiple) gives the logits of the unpadded row', () => {
+    for (const layers of [['lsh', 'local'], ['full', 'lsh']] as ReformerConfig['attn_layers'][]) {
+      const model = new ReformerModelWithLMHead(config(layers, { hash_seed: 3 }), { seed: 17 });
+      model.eval();
+      tidy(() => {
+        const real = randomIds(2, 21, 1, 20);
+        const padded = new Int32Array(24);
+        padded.set(real);
+        const mask = new Int32Array(24).fill(0);
+        mask.fill(1, 0, 21);
+        const alone = model.forward(tensor(real, [1, 21], 'int32')).dataSync();
+        const batch = model.forward(tensor(padded, [1, 24], 'int32'), { attentionMask: tensor(mask, [1, 24], 'int32') }).dataSync();
+        const V = 20;
+        let worst = 0;
+        for (let i = 0; i < 21 * V; i++) worst = Math.max(worst, Math.abs(batch[i]! - alone[i]!));
+        expect(worst, layers.join('+')).toBeLessThan(1e-5);
+        // and the loss ignores the padding: equal to the unpadded row's loss
+        const la = model.loss(tensor(real, [1, 21], 'int32')).dataSync()[0]!;
+        const lb = model.loss(tensor(padded, [1, 24], 'int32'), { attentionMask: tensor(mask, [1, 24], 'int32') }).dataSync()[0]!;
+        expect(Math.abs(la - lb)).toBeLessThan(1e-5);
+      });
+      model.dispose();
+    }
+  });
+});
