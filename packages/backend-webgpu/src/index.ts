@@ -1,1 +1,70 @@
-export {};
+/**
+ * `@reformer/backend-webgpu`: the `@reformer/core` Backend contract in our own WGSL kernels, for
+ * browsers (`navigator.gpu`) and Node (pass a `GPU` from the `webgpu` package, or use
+ * `@reformer/backend-webgpu/node`). This entry imports nothing from Node.
+ *
+ * ```ts
+ * import { setBackend } from '@reformer/core';
+ * import { createWebGPUBackend } from '@reformer/backend-webgpu';
+ * await setBackend(await createWebGPUBackend());
+ * ```
+ * @packageDocumentation
+ */
+import { WebGPUBackend } from './backend.js';
+import { describeAdapter, requestAdapter, requestDevice } from './device.js';
+import { WebGPUUnavailableError } from './errors.js';
+
+export { WebGPUBackend, type WebGPUAdapterInfo, type WebGPUBackendInit } from './backend.js';
+export type { GpuStorage } from './context.js';
+export { WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUOutOfMemoryError, WebGPUUnavailableError, WebGPUValidationError } from './errors.js';
+
+/** Options of {@link createWebGPUBackend}. */
+export interface WebGPUBackendOptions {
+  /** The WebGPU entry point (default `navigator.gpu`; in Node, `create([...])` of the `webgpu` package). */
+  gpu?: GPU;
+  /** Use this adapter instead of requesting one. */
+  adapter?: GPUAdapter;
+  /** Use this device (the backend will not destroy it). */
+  device?: GPUDevice;
+  /** Adapter preference. */
+  powerPreference?: GPUPowerPreference;
+  /** `compatibility` also accepts OpenGL ES adapters (Mesa in Node); default: the GPU's default (`core`). */
+  featureLevel?: 'core' | 'compatibility';
+  /** Reported as `adapterInfo.backend` (how the adapter was obtained). */
+  backendLabel?: string;
+  /** Most bytes of idle GPU buffers kept for reuse (default 256 MiB). */
+  poolCapBytes?: number;
+}
+
+/**
+ * Creates a WebGPU backend: finds an adapter (or uses the given one), requests a device with the limits
+ * the kernels need, and reports the adapter in `adapterInfo`. Throws {@link WebGPUUnavailableError}
+ * (saying how to get an adapter) when there is none.
+ */
+export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+  let device = options.device;
+  let adapter = options.adapter;
+  const ownsDevice = device === undefined;
+  if (!device) {
+    if (!adapter) {
+      const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+      if (!gpu) throw new WebGPUUnavailableError('there is no navigator.gpu and no `gpu` option was given');
+      adapter = await requestAdapter(gpu, options);
+      if (!adapter) throw new WebGPUUnavailableError(`requestAdapter(${JSON.stringify({ featureLevel: options.featureLevel, powerPreference: options.powerPreference })}) returned no adapter`);
+    }
+    device = await requestDevice(adapter);
+  }
+  const adapterInfo = adapter ? describeAdapter(adapter, options.backendLabel) : { vendor: '', architecture: '', device: '', description: '', ...(options.backendLabel ? { backend: options.backendLabel } : {}) };
+  const features = new Set<string>();
+  for (const f of device.features as unknown as Iterable<string>) features.add(f);
+  const dev = device;
+  return new WebGPUBackend({
+    device: dev,
+    adapterInfo,
+    // Dawn destroys its instance when the GPU object is collected: keep it alive with the backend.
+    retain: [options.gpu, adapter],
+    features,
+    ...(options.poolCapBytes !== undefined ? { poolCapBytes: options.poolCapBytes } : {}),
+    ...(ownsDevice ? { onDispose: () => dev.destroy() } : {}),
+  });
+}

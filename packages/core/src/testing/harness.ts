@@ -64,6 +64,8 @@ export class SuiteContext {
     readonly name: string,
     readonly tol: Tolerances,
     readonly full: boolean,
+    /** When bad gather/scatterAdd indices are reported (see `ConformanceOptions.indexErrors`). */
+    readonly indexErrors: 'call' | 'readback' = 'call',
   ) {}
 
   /** @internal Called from `beforeAll`. */

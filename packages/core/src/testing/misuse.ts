@@ -47,6 +47,53 @@ function expectThrows(ctx: SuiteContext, fn: () => unknown, cls: ErrorClass, par
   assertNoLeak(before, snapshot(ctx.backend), `${what} (after the error)`);
 }
 
+/**
+ * The index checks of a backend that reports them at readback: each bad op returns a tensor whose
+ * `data()` rejects with `InvalidArgumentError` (message as for `'call'`), nothing leaks, and a later
+ * readback of a correct result succeeds (the error is reported once).
+ */
+async function indexErrorsAtReadback(ctx: SuiteContext): Promise<void> {
+  const be = ctx.backend;
+  const xs = Float32Array.from({ length: 12 }, (_, i) => i + 1);
+  const [x, high, low, u, ok] = on(be, () => [tensor(xs, [4, 3]), tensor(Int32Array.of(0, 4), [2]), tensor(Int32Array.of(-1, 1), [2]), zeros([2, 3]), tensor(Int32Array.of(3, 0), [2])]);
+  try {
+    const cases: [() => Tensor, string, string][] = [
+      [() => gather(x!, high!, 0), '4', 'gather index 4 of 4 rows'],
+      [() => gather(x!, low!, 0), '-1', 'gather index -1'],
+      [() => scatterAdd(u!, high!, 0, 4), '4', 'scatterAdd index 4 into size 4'],
+    ];
+    for (const [fn, value, what] of cases) {
+      const before = snapshot(be);
+      const out = on(be, fn);
+      let caught: unknown;
+      try {
+        await out.data();
+      } catch (err) {
+        caught = err;
+      } finally {
+        out.dispose();
+      }
+      if (caught === undefined) throw new Error(`${what}: expected InvalidArgumentError from data(), it resolved`);
+      if (!(caught instanceof InvalidArgumentError)) {
+        throw new Error(`${what}: expected InvalidArgumentError, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+      }
+      expect(caught.name, `${what}: error name`).toBe('InvalidArgumentError');
+      expect(caught.message, `${what}: message`).toMatch(/index|indices/i);
+      expect(caught.message, `${what}: message`).toContain(value);
+      assertNoLeak(before, snapshot(be), `${what} (after the error)`);
+      // Reported once: a correct gather reads back normally afterwards.
+      const good = on(be, () => gather(x!, ok!, 0));
+      try {
+        expect(Array.from(await good.data()), `${what}: a correct gather after the error`).toEqual([...xs.slice(9, 12), ...xs.slice(0, 3)]);
+      } finally {
+        good.dispose();
+      }
+    }
+  } finally {
+    dispose([x!, high!, low!, u!, ok!]);
+  }
+}
+
 /** Declares the bad-input tests (inside the caller's `describe`). */
 export function misuseTests(ctx: SuiteContext): void {
   const withTensors = (make: () => Tensor[], body: (ts: Tensor[]) => void) => {
@@ -126,7 +173,11 @@ export function misuseTests(ctx: SuiteContext): void {
     );
   });
 
-  it('gather / scatterAdd index out of range (InvalidArgumentError)', () => {
+  it('gather / scatterAdd index out of range (InvalidArgumentError)', async () => {
+    if (ctx.indexErrors === 'readback') {
+      await indexErrorsAtReadback(ctx);
+      return;
+    }
     withTensors(
       () => [zeros([4, 3]), tensor(Int32Array.of(0, 4), [2]), tensor(Int32Array.of(-1, 1), [2]), zeros([2, 3])],
       ([x, high, low, u]) => {

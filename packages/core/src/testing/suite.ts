@@ -27,6 +27,13 @@ export interface ConformanceOptions {
   tolerance?: ConformanceTolerance;
   /** `small` (default): tiny cases, fit for software GPUs. `full`: more and larger random cases. */
   sizes?: 'small' | 'full';
+  /**
+   * When an out-of-range `gather` / `scatterAdd` index is reported. `'call'` (default): the op itself
+   * throws `InvalidArgumentError`. `'readback'`: for backends whose kernels run asynchronously (WebGPU)
+   * and cannot throw, the op returns and the first readback afterwards (`data()`) rejects with the
+   * same `InvalidArgumentError` and message; the next readback succeeds again.
+   */
+  indexErrors?: 'call' | 'readback';
 }
 
 /**
@@ -49,7 +56,7 @@ export function backendConformance(
   createBackend: () => Backend | Promise<Backend>,
   options: ConformanceOptions = {},
 ): void {
-  const ctx = new SuiteContext(name, resolveTolerance(options.tolerance), options.sizes === 'full');
+  const ctx = new SuiteContext(name, resolveTolerance(options.tolerance), options.sizes === 'full', options.indexErrors ?? 'call');
   describe(`backend conformance: ${name}`, () => {
     let previous: Backend | undefined;
     const owned: Backend[] = [];

@@ -1,0 +1,112 @@
+/**
+ * Reductions: one workgroup per output element. Each invocation folds a strided slice of the reduced
+ * index space (read through the input's strides over the reduced axes, so no transpose is needed),
+ * then the workgroup combines the partial results with a tree reduction in workgroup memory.
+ * `argMax` is the same kernel over (value, index) pairs, keeping the first maximum.
+ */
+import type { DType, ReduceOp, Shape } from '@reformer/core';
+import { elemType, type GpuStorage, type KernelContext } from '../context.js';
+import { Params, stridedOffsets, type KernelDef } from '../pipelines.js';
+import { grid } from '../runtime.js';
+import { collapse, sizeOf, stridesOf } from '../shape.js';
+
+/** Workgroup size for a reduction of `n` values per output. */
+export function reduceWorkgroup(n: number): number {
+  if (n <= 16) return 16;
+  if (n <= 128) return 64;
+  return 256;
+}
+
+/**
+ * WGSL tree reduction over a workgroup of `wg` invocations: `step(s)` is the statement that folds
+ * slot `lid + s` into slot `lid` (run for lid < s, halving s); the result ends in slot 0.
+ */
+export function treeReduce(wg: number, step: (s: number) => string): string {
+  const lines: string[] = ['workgroupBarrier();'];
+  for (let s = wg / 2; s >= 1; s /= 2) lines.push(`if (lid < ${s}u) { ${step(s)} }`, 'workgroupBarrier();');
+  return lines.join('\n  ');
+}
+
+/** A {@link treeReduce} step that combines one shared array with `combine(x, y)`. */
+export function foldStep(sh: string, combine: (a: string, b: string) => string): (s: number) => string {
+  return (s) => `${sh}[lid] = ${combine(`${sh}[lid]`, `${sh}[lid + ${s}u]`)};`;
+}
+
+const defs = new Map<string, KernelDef>();
+
+function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, redRank: number, wg: number): KernelDef {
+  const key = `reduce:${op}:${t}:k${keptRank}:r${redRank}:wg${wg}`;
+  let def = defs.get(key);
+  if (def) return def;
+  // Words: 0 nOut, 1 nRed, kept shape/strides, red shape/strides.
+  const keptAt = 2;
+  const redAt = keptAt + 2 * keptRank + 1;
+  const ident =
+    op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
+  const isArg = op === 'argMax';
+  const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : op === 'min' ? (a: string, b: string) => `min(${a}, ${b})` : (a: string, b: string) => `max(${a}, ${b})`;
+  const outType = isArg ? 'i32' : t;
+  def = {
+    key,
+    bindings: [
+      { name: 'X', type: t, access: 'read' },
+      { name: 'OUT', type: outType, access: 'read_write' },
+    ],
+    source: () => `
+var<workgroup> SH: array<${t}, ${wg}>;
+var<workgroup> SI: array<u32, ${wg}>;
+@compute @workgroup_size(${wg})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = flatGroup(wid, nwg);
+  let nOut = pu(0u);
+  let nRed = pu(1u);
+  if (o >= nOut) { return; }
+  ${stridedOffsets(keptRank, `${keptAt}u`, [{ name: 'base', base: `${keptAt + keptRank}u`, strides: `${keptAt + keptRank + 1}u` }], 'o')}
+  var acc: ${t} = ${ident};
+  var accI: u32 = 0xffffffffu;
+  for (var r = lid; r < nRed; r = r + ${wg}u) {
+    ${stridedOffsets(redRank, `${redAt}u`, [{ name: 'off', base: `${redAt + redRank}u`, strides: `${redAt + redRank + 1}u` }], 'r')}
+    let v = X[base + off];
+    ${isArg ? 'if (accI == 0xffffffffu || v > acc) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
+  }
+  SH[lid] = acc;
+  SI[lid] = accI;
+  ${treeReduce(
+    wg,
+    isArg
+      ? (st) =>
+          `let j = lid + ${st}u; if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || SH[j] > SH[lid] || (SH[j] == SH[lid] && SI[j] < SI[lid]))) { SH[lid] = SH[j]; SI[lid] = SI[j]; }`
+      : foldStep('SH', combine),
+  )}
+  if (lid == 0u) { OUT[o] = ${isArg ? 'select(i32(SI[0]), 0, SI[0] == 0xffffffffu)' : 'SH[0]'}; }
+}`,
+  };
+  defs.set(key, def);
+  return def;
+}
+
+/** Reduces `x` over `axes` (sorted, distinct); reduced axes are removed. */
+export function reduce(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, shape: Shape, axes: readonly number[], dtype: DType): GpuStorage {
+  const st = stridesOf(shape);
+  const keptAxes = shape.map((_, i) => i).filter((i) => !axes.includes(i));
+  const keptShape = keptAxes.map((i) => shape[i]!);
+  const redShape = axes.map((i) => shape[i]!);
+  const nOut = sizeOf(keptShape);
+  const nRed = sizeOf(redShape);
+  const out = ctx.alloc(nOut, op === 'argMax' ? 'int32' : dtype);
+  if (nOut === 0) return out;
+  const kept = collapse(keptShape, [keptAxes.map((i) => st[i]!)]);
+  const red = collapse(redShape, [axes.map((i) => st[i]!)]);
+  const wg = reduceWorkgroup(nRed);
+  const p = new Params();
+  p.u32(nOut);
+  p.u32(nRed);
+  p.list(kept.shape);
+  p.u32(0);
+  p.list(kept.strides[0]!);
+  p.list(red.shape);
+  p.u32(0);
+  p.list(red.strides[0]!);
+  ctx.rt.dispatch(reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, wg), [x.buffer, out.buffer], p, grid(nOut));
+  return out;
+}
