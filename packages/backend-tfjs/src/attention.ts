@@ -7,16 +7,20 @@
  * - `batched`: the group's G chunks are a batch: queries `[G, C, d]` against their gathered windows
  *   `[G, W, d]` through one batched `tf.matMul`. Right where batched matmul is a fast kernel (cpu,
  *   webgl, webgpu, tensorflow).
- * - `band`: G consecutive chunks of one (batch, head) row as ONE 2-D matmul, queries `[G·C, d]` against
- *   the contiguous key slots of all their windows `[d, (G + nW − 1)·C]`, i.e. a band of width W around
- *   the block diagonal plus some waste; entries outside the band are set to −Infinity (exp → exactly 0)
- *   so softmax, `p·v` and every backward product are plain 2-D matmuls too. tfjs-wasm runs only
- *   non-transposed, batch-1 matmuls on XNNPACK (≈ 40 GFLOP/s here); its batched/transposed matmul is a
- *   naive loop (≈ 3 GFLOP/s), so on wasm the band's waste is far cheaper than batching.
+ * - `band` (host-memory backends: wasm, cpu): G consecutive chunks of one (batch, head) row as ONE 2-D
+ *   matmul, queries `[G·C, d]` against the key slots of all their windows `[d, (G + nW − 1)·C]`, i.e. a
+ *   band of width W around the block diagonal plus some waste; entries outside the band are set to
+ *   −Infinity (exp → exactly 0) so softmax, `p·v` and every backward product are plain 2-D matmuls too.
+ *   tfjs-wasm runs only non-transposed, batch-1 matmuls on XNNPACK (≈ 40 GFLOP/s here); its
+ *   batched/transposed matmul is a naive loop (≈ 3 GFLOP/s). The data movement (the group's rows,
+ *   transposed operands, the masks, the scatter of window gradients) is done on the host from one
+ *   `dataSync` of each input: tfjs-wasm's Gather and Transpose cost 20–45 ns per element (a
+ *   per-element index computation), a typed-array copy well under 1 ns.
  *
- * Masks are built in float32 arithmetic (tfjs-wasm's integer and boolean broadcasts are slow paths):
- * with `keep`, `bad` and `self` in {0, 1}, `s · keep + repl` REPLACES masked logits by exactly −1e9 /
- * −1e5 and leaves the others bit-identical (for finite logits).
+ * Masks (batched strategy) are built in float32 arithmetic (tfjs-wasm's integer and boolean broadcasts
+ * are slow paths): with `keep`, `bad` and `self` in {0, 1}, `s · keep + repl` REPLACES masked logits by
+ * exactly −1e9 / −1e5 and leaves the others bit-identical (for finite logits); the band strategy
+ * builds the same `keep`/`repl` on the host.
  */
 import { MASKED_LOGIT, SELF_LOGIT, type ChunkedAttentionParams } from '@reformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
@@ -71,7 +75,7 @@ export interface AttentionInputs {
   buckets?: TfTensor | undefined;
 }
 
-function plan(tf: TF, p: ChunkedAttentionParams<unknown>, x: AttentionInputs): Plan {
+function plan(tf: TF, p: ChunkedAttentionParams<unknown>, x: AttentionInputs, device: boolean): Plan {
   const { B, H, N } = x;
   const BH = B * H;
   const C = p.chunkLength;
@@ -88,6 +92,7 @@ function plan(tf: TF, p: ChunkedAttentionParams<unknown>, x: AttentionInputs): P
     excludeSelf: p.excludeSelf,
     scale: p.scale,
   };
+  if (!device) return pl; // the band strategy builds its masks on the host
   const needPos = p.causal || p.excludeSelf || x.keyMask !== undefined;
   let posI: TfTensor | undefined;
   if (needPos) {
@@ -298,19 +303,54 @@ function concat0(tf: TF, ts: TfTensor[]): TfTensor {
   return ts.length === 1 ? ts[0]! : tf.concat(ts, 0);
 }
 
-// ---------------------------------------------------------------- band strategy
+// ---------------------------------------------------------------- band strategy (host-memory tfjs backends)
 
-interface BandGroup {
-  /** Query rows (global slot ids) and key slots (global slot ids, window order with duplicates). */
-  rows: TfTensor;
-  keys: TfTensor;
-  M: number;
-  R: number;
-  s: TfTensor;
-  keep?: TfTensor | undefined;
+/** Host copies of one call's inputs (read once with `dataSync`; cpu and wasm keep tensors in host memory). */
+interface HostInputs {
+  q: Float32Array;
+  k: Float32Array;
+  v: Float32Array;
+  /** Position of every slot (index within its row when no positions are given). */
+  pos: Int32Array;
+  keyBad?: Uint8Array | undefined;
+  bucket?: Int32Array | undefined;
 }
 
-/** Band groups: [row (b·H + h), first chunk, chunk count]. */
+function f32(t: TfTensor): Float32Array {
+  const d = t.dataSync();
+  return d instanceof Float32Array ? d : Float32Array.from(d as ArrayLike<number>);
+}
+
+function i32(t: TfTensor): Int32Array {
+  const d = t.dataSync();
+  return d instanceof Int32Array ? d : Int32Array.from(d as ArrayLike<number>);
+}
+
+function hostInputs(pl: Plan, x: AttentionInputs): HostInputs {
+  const S = pl.BH * pl.N;
+  let pos: Int32Array;
+  if (x.positions !== undefined) pos = i32(x.positions);
+  else {
+    pos = new Int32Array(S);
+    for (let i = 0; i < S; i++) pos[i] = i % pl.N;
+  }
+  const h: HostInputs = { q: f32(x.q), k: f32(x.k), v: f32(x.v), pos };
+  if (x.keyMask !== undefined) {
+    const km = i32(x.keyMask);
+    const L = x.keyMask.shape[x.keyMask.shape.length - 1]!;
+    const perB = x.keyMask.shape.length >= 2 && x.keyMask.shape[0]! > 1;
+    const bad = new Uint8Array(S);
+    for (let i = 0; i < S; i++) {
+      const b = Math.floor(i / (x.H * pl.N));
+      bad[i] = km[(perB ? b * L : 0) + pos[i]!] === 0 ? 1 : 0;
+    }
+    h.keyBad = bad;
+  }
+  if (x.buckets !== undefined) h.bucket = i32(x.buckets);
+  return h;
+}
+
+/** Band groups: [row (b·H + h), first chunk, chunk count], sized by the budget and `bandChunks`. */
 function bandGroups(pl: Plan, cfg: AttentionConfig): [number, number, number][] {
   const { C, nW } = pl;
   let G = Math.max(1, Math.min(cfg.bandChunks, pl.nC));
@@ -320,89 +360,121 @@ function bandGroups(pl: Plan, cfg: AttentionConfig): [number, number, number][] 
   return out;
 }
 
-/** Additive band of one group shape: 0 on each chunk's W window columns, −Infinity elsewhere. */
-function bandBias(tf: TF, pl: Plan, g: number, cache: Map<number, TfTensor>): TfTensor {
-  const hit = cache.get(g);
-  if (hit !== undefined) return hit;
-  const { C, W } = pl;
-  const M = g * C;
-  const R = (g + pl.nW - 1) * C;
-  const a = new Float32Array(M * R).fill(-Infinity);
-  for (let i = 0; i < g; i++) for (let r = 0; r < C; r++) a.fill(0, (i * C + r) * R + i * C, (i * C + r) * R + i * C + W);
-  const t = tf.keep(tf.tensor2d(a, [M, R]));
-  cache.set(g, t);
-  return t;
+/** One band group's slots: query slots (contiguous) and key slots (window order, duplicates kept). */
+interface Band {
+  q0: number;
+  M: number;
+  R: number;
+  keys: Int32Array;
 }
 
-function bandIndex(pl: Plan, row: number, n0: number, g: number): { rows: Int32Array; keys: Int32Array } {
+function band(pl: Plan, [row, n0, g]: [number, number, number]): Band {
   const { C, nC, N } = pl;
-  const rows = new Int32Array(g * C);
-  for (let i = 0; i < g * C; i++) rows[i] = row * N + n0 * C + i;
   const nK = g + pl.nW - 1;
   const keys = new Int32Array(nK * C);
   for (let u = 0; u < nK; u++) {
     const m = (((n0 - pl.before + u) % nC) + nC) % nC;
     for (let t = 0; t < C; t++) keys[u * C + t] = row * N + m * C + t;
   }
-  return { rows, keys };
+  return { q0: row * N + n0 * C, M: g * C, R: nK * C, keys };
 }
 
-interface BandViews {
-  q2: TfTensor;
-  kT: TfTensor;
+/** Rows `keys` of a row-major `[*, w]` array → `[keys.length, w]`, or transposed `[w, keys.length]`. */
+function rows(src: Float32Array, w: number, keys: Int32Array, transposed: boolean): Float32Array {
+  const R = keys.length;
+  const out = new Float32Array(R * w);
+  if (!transposed) {
+    for (let r = 0; r < R; r++) out.set(src.subarray(keys[r]! * w, keys[r]! * w + w), r * w);
+  } else {
+    for (let r = 0; r < R; r++) {
+      const o = keys[r]! * w;
+      for (let j = 0; j < w; j++) out[j * R + r] = src[o + j]!;
+    }
+  }
+  return out;
 }
 
-function bandLogits(tf: TF, pl: Plan, views: BandViews, grp: [number, number, number], bias: Map<number, TfTensor>): BandGroup {
-  const [row, n0, g] = grp;
-  const idx = bandIndex(pl, row, n0, g);
-  const rows = int1d(tf, idx.rows);
-  const keys = int1d(tf, idx.keys);
-  const M = idx.rows.length;
-  const R = idx.keys.length;
-  const qg = tf.gather(views.q2, rows);
-  const kgT = tf.gather(views.kT, keys, 1);
+function range(q0: number, M: number): Int32Array {
+  const a = new Int32Array(M);
+  for (let i = 0; i < M; i++) a[i] = q0 + i;
+  return a;
+}
+
+/**
+ * The group's additive term and keep factor, `[M, R]`: outside each chunk's W window columns the
+ * logit becomes −Infinity (`s·1 + (−∞)`); inside, replaced logits get `s·0 + (−1e9 | −1e5)`.
+ * `keep` is undefined when no mask rule applies (only the band).
+ */
+function bandMasks(pl: Plan, h: HostInputs, b: Band): { add: Float32Array; keep?: Float32Array | undefined } {
+  const { C, W } = pl;
+  const { M, R, keys, q0 } = b;
+  const add = new Float32Array(M * R).fill(-Infinity);
+  const rules = pl.causal || pl.excludeSelf || h.keyBad !== undefined || h.bucket !== undefined;
+  const keep = rules ? new Float32Array(M * R).fill(1) : undefined;
+  for (let i = 0; i < M; i++) {
+    const c0 = Math.floor(i / C) * C;
+    const base = i * R;
+    if (keep === undefined) {
+      add.fill(0, base + c0, base + c0 + W);
+      continue;
+    }
+    const qs = q0 + i;
+    const pq = h.pos[qs]!;
+    const bq = h.bucket?.[qs];
+    for (let j = c0; j < c0 + W; j++) {
+      const ks = keys[j]!;
+      const pk = h.pos[ks]!;
+      let value = 0;
+      if (pl.excludeSelf && pk === pq) value = SELF_LOGIT;
+      else if ((pl.causal && pk > pq) || (h.keyBad !== undefined && h.keyBad[ks] === 1) || (bq !== undefined && h.bucket![ks] !== bq)) value = MASKED_LOGIT;
+      add[base + j] = value;
+      if (value !== 0) keep[base + j] = 0;
+    }
+  }
+  return { add, keep };
+}
+
+/** Masked, banded logits of one group (inside the caller's `tf.tidy`). */
+function bandLogits(tf: TF, pl: Plan, h: HostInputs, x: AttentionInputs, b: Band, biasCache: Map<number, Float32Array>): { s: TfTensor; keep?: TfTensor | undefined } {
+  const { M, R } = b;
+  const qg = tf.tensor2d(h.q.slice(b.q0 * x.d, (b.q0 + M) * x.d), [M, x.d]);
+  const kgT = tf.tensor2d(rows(h.k, x.d, b.keys, true), [x.d, R]);
   let s = tf.matMul(qg, kgT);
   if (pl.scale !== 1) s = tf.mul(s, pl.scale);
-  const m = masks(
-    tf,
-    pl,
-    (t) => tf.reshape(tf.gather(t, rows), [M, 1]),
-    (t) => tf.reshape(tf.gather(t, keys), [1, R]),
-  );
-  if (m !== undefined) s = tf.add(tf.mul(s, m.keep), m.repl);
-  s = tf.add(s, bandBias(tf, pl, g, bias));
-  return { rows, keys, M, R, s, keep: m?.keep };
-}
-
-function withBias<R>(tf: TF, fn: (bias: Map<number, TfTensor>) => R): R {
-  const bias = new Map<number, TfTensor>();
-  try {
-    return fn(bias);
-  } finally {
-    for (const t of bias.values()) t.dispose();
-    void tf;
+  let m = biasCache.get(M);
+  let keep: Float32Array | undefined;
+  if (m === undefined) {
+    const r = bandMasks(pl, h, b);
+    keep = r.keep;
+    m = r.add;
+    if (keep === undefined) biasCache.set(M, m); // band only: the same for every group of this size
   }
+  const keepT = keep !== undefined ? tf.tensor2d(keep, [M, R]) : undefined;
+  if (keepT !== undefined) s = tf.mul(s, keepT);
+  s = tf.add(s, tf.tensor2d(m, [M, R]));
+  return { s, keep: keepT };
 }
 
 function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig): [TfTensor, TfTensor] {
-  const q2 = tf.reshape(x.q, [pl.BH * pl.N, x.d]);
-  const kT = tf.transpose(tf.reshape(x.k, [pl.BH * pl.N, x.d]));
-  const v2 = tf.reshape(x.v, [pl.BH * pl.N, x.dv]);
-  const outs: TfTensor[] = [];
-  const lses: TfTensor[] = [];
-  withBias(tf, (bias) => {
-    for (const grp of bandGroups(pl, cfg)) {
-      const [o, l] = tf.tidy(() => {
-        const b = bandLogits(tf, pl, { q2, kT }, grp, bias);
-        const lse = rowLse(tf, b.s);
-        const p = tf.exp(tf.sub(b.s, lse));
-        return [tf.matMul(p, tf.gather(v2, b.keys)), lse];
-      });
-      outs.push(o!);
-      lses.push(l!);
-    }
-  });
-  return [concat0(tf, outs), concat0(tf, lses)];
+  const h = hostInputs(pl, x);
+  const S = pl.BH * pl.N;
+  const outH = new Float32Array(S * x.dv);
+  const lseH = new Float32Array(S);
+  const cache = new Map<number, Float32Array>();
+  for (const grp of bandGroups(pl, cfg)) {
+    const b = band(pl, grp);
+    const [o, l] = tf.tidy(() => {
+      const { s } = bandLogits(tf, pl, h, x, b, cache);
+      const lse = rowLse(tf, s);
+      const p = tf.exp(tf.sub(s, lse));
+      return [tf.matMul(p, tf.tensor2d(rows(h.v, x.dv, b.keys, false), [b.R, x.dv])), lse];
+    });
+    outH.set(f32(o!), b.q0 * x.dv);
+    lseH.set(f32(l!), b.q0);
+    o!.dispose();
+    l!.dispose();
+  }
+  return [tf.tensor2d(outH, [S, x.dv]), tf.tensor1d(lseH)];
 }
 
 function bandBackward(
@@ -414,49 +486,53 @@ function bandBackward(
   shift: TfTensor,
   cfg: AttentionConfig,
 ): [TfTensor, TfTensor, TfTensor] {
+  const h = hostInputs(pl, x);
   const S = pl.BH * pl.N;
-  const q2 = tf.reshape(x.q, [S, x.d]);
-  const k2 = tf.reshape(x.k, [S, x.d]);
-  const qT = tf.transpose(q2);
-  const kT = tf.transpose(k2);
-  const vT = tf.transpose(tf.reshape(x.v, [S, x.dv]));
-  const dO2 = tf.reshape(dOut, [S, x.dv]);
-  const dOT = tf.transpose(dO2);
-  const lse2 = tf.reshape(lse, [S, 1]);
-  const shift2 = tf.reshape(shift, [S, 1]);
-  const dqs: TfTensor[] = [];
-  const dkTs: TfTensor[] = [];
-  const dvTs: TfTensor[] = [];
-  const keyIdx: TfTensor[] = [];
-  withBias(tf, (bias) => {
-    for (const grp of bandGroups(pl, cfg)) {
-      const r = tf.tidy(() => {
-        const b = bandLogits(tf, pl, { q2, kT }, grp, bias);
-        const p = tf.exp(tf.sub(b.s, tf.gather(lse2, b.rows)));
-        const dp = tf.matMul(tf.gather(dO2, b.rows), tf.gather(vT, b.keys, 1));
-        let ds = tf.mul(p, tf.add(dp, tf.gather(shift2, b.rows)));
-        if (b.keep !== undefined) ds = tf.mul(ds, b.keep);
-        let dq = tf.matMul(ds, tf.gather(k2, b.keys));
-        let dkT = tf.matMul(tf.gather(qT, b.rows, 1), ds);
-        if (pl.scale !== 1) {
-          dq = tf.mul(dq, pl.scale);
-          dkT = tf.mul(dkT, pl.scale);
-        }
-        const dvT = tf.matMul(tf.gather(dOT, b.rows, 1), p);
-        return [dq, dkT, dvT, b.keys];
-      });
-      dqs.push(r[0]!);
-      dkTs.push(r[1]!);
-      dvTs.push(r[2]!);
-      keyIdx.push(r[3]!);
-    }
-  });
-  // Band gradients back to their key slots: one scatter-add (ScatterNd sums duplicates).
-  const keys = tf.reshape(concat0(tf, keyIdx), [-1, 1]);
-  const cat1 = (ts: TfTensor[]) => (ts.length === 1 ? ts[0]! : tf.concat(ts, 1));
-  const dk = tf.scatterND(keys, tf.transpose(cat1(dkTs)), [S, x.d]);
-  const dv = tf.scatterND(keys, tf.transpose(cat1(dvTs)), [S, x.dv]);
-  return [concat0(tf, dqs), dk, dv];
+  const { d, dv } = x;
+  const lseH = f32(lse);
+  const shiftH = f32(shift);
+  const dOH = f32(dOut);
+  const dqH = new Float32Array(S * d);
+  const dkH = new Float32Array(S * d);
+  const dvH = new Float32Array(S * dv);
+  const cache = new Map<number, Float32Array>();
+  for (const grp of bandGroups(pl, cfg)) {
+    const b = band(pl, grp);
+    const { M, R, q0 } = b;
+    const own = range(q0, M);
+    const [dq, dkT, dvT] = tf.tidy(() => {
+      const { s, keep } = bandLogits(tf, pl, h, x, b, cache);
+      const p = tf.exp(tf.sub(s, tf.tensor2d(lseH.slice(q0, q0 + M), [M, 1])));
+      const dOg = tf.tensor2d(dOH.slice(q0 * dv, (q0 + M) * dv), [M, dv]);
+      const dp = tf.matMul(dOg, tf.tensor2d(rows(h.v, dv, b.keys, true), [dv, R]));
+      let ds = tf.mul(p, tf.add(dp, tf.tensor2d(shiftH.slice(q0, q0 + M), [M, 1])));
+      if (keep !== undefined) ds = tf.mul(ds, keep);
+      let dqg = tf.matMul(ds, tf.tensor2d(rows(h.k, d, b.keys, false), [R, d]));
+      let dkg = tf.matMul(tf.tensor2d(rows(h.q, d, own, true), [d, M]), ds);
+      if (pl.scale !== 1) {
+        dqg = tf.mul(dqg, pl.scale);
+        dkg = tf.mul(dkg, pl.scale);
+      }
+      const dvg = tf.matMul(tf.tensor2d(rows(dOH, dv, own, true), [dv, M]), p);
+      return [dqg, dkg, dvg];
+    });
+    dqH.set(f32(dq!), q0 * d);
+    scatterAddT(dkH, f32(dkT!), d, b.keys);
+    scatterAddT(dvH, f32(dvT!), dv, b.keys);
+    dq!.dispose();
+    dkT!.dispose();
+    dvT!.dispose();
+  }
+  return [tf.tensor2d(dqH, [S, d]), tf.tensor2d(dkH, [S, d]), tf.tensor2d(dvH, [S, dv])];
+}
+
+/** `dst[keys[r], j] += srcT[j, r]` for a transposed `[w, R]` block. */
+function scatterAddT(dst: Float32Array, srcT: Float32Array, w: number, keys: Int32Array): void {
+  const R = keys.length;
+  for (let r = 0; r < R; r++) {
+    const o = keys[r]! * w;
+    for (let j = 0; j < w; j++) dst[o + j] = dst[o + j]! + srcT[j * R + r]!;
+  }
 }
 
 // ---------------------------------------------------------------- entry points
@@ -468,7 +544,7 @@ export function attentionForward(
   x: AttentionInputs,
   cfg: AttentionConfig,
 ): [TfTensor, TfTensor] {
-  const pl = plan(tf, p, x);
+  const pl = plan(tf, p, x, cfg.strategy === 'batched');
   return cfg.strategy === 'band' ? bandForward(tf, pl, x, cfg) : batchedForward(tf, pl, x, cfg);
 }
 
@@ -483,7 +559,7 @@ export function attentionBackward(
   dLse: TfTensor,
   cfg: AttentionConfig,
 ): [TfTensor, TfTensor, TfTensor] {
-  const pl = plan(tf, p, x);
+  const pl = plan(tf, p, x, cfg.strategy === 'batched');
   const S = pl.BH * pl.N;
   // shift = dLse − rowsum(dOut ⊙ out), once for all rows.
   const dO2 = tf.reshape(dOut, [S, x.dv]);

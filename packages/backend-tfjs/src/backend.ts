@@ -89,6 +89,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   /** Use {@link createTfjsBackend}. */
   constructor(tf: TfModule, backendName: string, tuning: TfjsTuning = {}) {
     this.tf = tf;
+    this.canReadSync = SYNC_BACKENDS.has(backendName);
     const groupBytes = tuning.attentionGroupBytes ?? 4 * 2 ** 20;
     const bandChunks = tuning.attentionBandChunks ?? 4;
     if (!(groupBytes > 0) || !Number.isInteger(bandChunks) || bandChunks < 1) {
@@ -99,11 +100,11 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     this.attention = {
       groupBytes,
       bandChunks,
-      strategy: tuning.attentionStrategy ?? (backendName === 'wasm' ? 'band' : 'batched'),
+      // band needs synchronous reads (host data movement): never on webgl/webgpu.
+      strategy: this.canReadSync ? (tuning.attentionStrategy ?? (backendName === 'wasm' ? 'band' : 'batched')) : 'batched',
     };
     this.backendName = backendName;
     this.name = `tfjs-${backendName}`;
-    this.canReadSync = SYNC_BACKENDS.has(backendName);
     if (this.canReadSync) {
       this.readSync = (storage: TfjsStorage, dtype: DType, size: number): TypedArray => convert(storage.dataSync(), dtype, size);
     }
@@ -150,6 +151,26 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const s = this.tf.reshape(r, [...shape]);
     if (s !== r && !this.live.has(r)) r.dispose();
     return s;
+  }
+
+  /**
+   * `t` broadcast to `shape`. float32 as `t · ones(shape)` (exact, keeps −0/NaN/±Infinity): tfjs-wasm's
+   * float broadcast multiply is an XNNPACK kernel, its Tile (what `tf.broadcastTo` runs) a slow
+   * per-element loop. Other dtypes use `tf.broadcastTo`.
+   */
+  private expand(t: TfTensor, shape: Shape): TfTensor {
+    if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+    if (t.dtype === 'float32') return this.tf.mul(t, this.tf.ones([...shape]));
+    return this.tf.broadcastTo(t, [...shape]);
+  }
+
+  /**
+   * Whether data movement (gather, scatter-add, the band attention's blocks) is done on the host:
+   * on tfjs `cpu` and `wasm` tensors live in host memory and `dataSync` is a copy, while their Gather,
+   * ScatterNd, Transpose and Tile kernels compute an index per element (20–45 ns per element on wasm).
+   */
+  private get hostMoves(): boolean {
+    return this.backendName === 'wasm' || this.backendName === 'cpu';
   }
 
   // ---- storage ----
@@ -374,7 +395,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
         default:
           throw new Error(`tfjs binary: unknown op '${String(op satisfies never)}'`);
       }
-      return tf.broadcastTo(r, [...outShape]);
+      return this.expand(r, outShape);
     });
   }
 
@@ -418,7 +439,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     return this.run(outShape, a.dtype, () => {
       const s = [...outShape];
       const c = tf.broadcastTo(tf.notEqual(this.v(cond), 0), s);
-      return tf.where(c, tf.broadcastTo(this.v(a), s), tf.broadcastTo(this.v(b), s));
+      return tf.where(c, this.expand(this.v(a), s), this.expand(this.v(b), s));
     });
   }
 
@@ -525,8 +546,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     return this.run(outShape, 'float32', () => {
       const rank = outShape.length;
       const batch = outShape.slice(0, rank - 2);
-      const x = tf.broadcastTo(this.v(a), [...batch, ...a.shape.slice(-2)]);
-      const y = tf.broadcastTo(this.v(b), [...batch, ...b.shape.slice(-2)]);
+      const x = this.expand(this.v(a), [...batch, ...a.shape.slice(-2)]);
+      const y = this.expand(this.v(b), [...batch, ...b.shape.slice(-2)]);
       return tf.matMul(x, y, transposeA, transposeB);
     });
   }
@@ -590,11 +611,26 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const n = indices.shape[indices.shape.length - 1]!;
     const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
     this.checkIndices('gather', indices, x.shape[axis]!, axis);
+    const outer = sizeOf(x.shape.slice(0, axis));
+    const inner = sizeOf(x.shape.slice(axis + 1));
+    const A = x.shape[axis]!;
+    if (this.hostMoves && sizeOf(shape) > 0) {
+      const src = this.v(x).dataSync() as Float32Array | Int32Array;
+      const idx = this.v(indices).dataSync() as Int32Array;
+      const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+      for (let o = 0; o < outer; o++) {
+        for (let j = 0; j < n; j++) {
+          const from = (o * A + idx[o * n + j]!) * inner;
+          const to = (o * n + j) * inner;
+          if (inner === 1) out[to] = src[from]!;
+          else out.set(src.subarray(from, from + inner), to);
+        }
+      }
+      return this.out(this.tf.tensor(out, [...shape], x.dtype), shape, x.dtype);
+    }
     return this.run(shape, x.dtype, () => {
       const tf = this.tf;
-      const outer = sizeOf(x.shape.slice(0, axis));
-      const inner = sizeOf(x.shape.slice(axis + 1));
-      const a = tf.reshape(this.v(x), [outer, x.shape[axis]!, inner]);
+      const a = tf.reshape(this.v(x), [outer, A, inner]);
       const idx = tf.reshape(this.v(indices), [outer, n]);
       return tf.reshape(this.batchGather(a, idx), shape);
     });
@@ -604,6 +640,25 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const shape = [...updates.shape];
     shape[axis] = size;
     this.checkIndices('scatterAdd', indices, size, axis);
+    if (this.hostMoves && sizeOf(shape) > 0) {
+      const outer = sizeOf(updates.shape.slice(0, axis));
+      const n = updates.shape[axis]!;
+      const inner = sizeOf(updates.shape.slice(axis + 1));
+      const out = updates.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
+      if (n > 0 && inner > 0) {
+        const src = this.v(updates).dataSync() as Float32Array | Int32Array;
+        const idx = this.v(indices).dataSync() as Int32Array;
+        for (let o = 0; o < outer; o++) {
+          for (let j = 0; j < n; j++) {
+            const to = (o * size + idx[o * n + j]!) * inner;
+            const from = (o * n + j) * inner;
+            for (let t = 0; t < inner; t++) out[to + t] = out[to + t]! + src[from + t]!;
+          }
+        }
+      }
+      const values = out instanceof Float64Array ? Float32Array.from(out) : out;
+      return this.out(this.tf.tensor(values, [...shape], updates.dtype), shape, updates.dtype);
+    }
     return this.run(shape, updates.dtype, () => {
       const tf = this.tf;
       const outer = sizeOf(updates.shape.slice(0, axis));
