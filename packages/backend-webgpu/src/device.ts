@@ -17,8 +17,8 @@ const WANTED_LIMITS = [
   'maxComputeWorkgroupsPerDimension',
 ] as const;
 
-/** The fewest storage buffers per stage the attention backward binds. */
-const MIN_STORAGE_BUFFERS = 11;
+/** The most storage buffers one kernel binds (the attention backward); the WebGPU default limit. */
+const MIN_STORAGE_BUFFERS = 8;
 
 /** Optional features used when present. */
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];

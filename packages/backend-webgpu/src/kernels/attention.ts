@@ -28,29 +28,18 @@ const WG = 64;
 
 // Params: 0 B, 1 H, 2 N, 3 c, 4 before, 5 after, 6 flags (1 causal, 2 excludeSelf, 4 positions,
 // 8 keyMask, 16 buckets), 7 scale (f32), 8 maskLength, 9 maskRows.
+//
+// A pre-pass packs what the masks need of every slot into SLOT[bh·N + slot] = (position, bucket,
+// key allowed by the padding mask, 0), so the attention kernels bind at most 8 storage buffers (the
+// WebGPU default limit) and read one vec4 per key.
 const COMMON = `
-fn slotPos(bh: u32, slot: u32) -> i32 {
-  if ((pu(6u) & 4u) != 0u) { return POS[bh * pu(2u) + slot]; }
-  return i32(slot);
-}
-fn slotBucket(bh: u32, slot: u32) -> i32 {
-  if ((pu(6u) & 16u) != 0u) { return BKT[bh * pu(2u) + slot]; }
-  return 0;
-}
-fn keyAllowed(b: u32, pos: i32) -> bool {
-  if ((pu(6u) & 8u) == 0u) { return true; }
-  let L = pu(8u);
-  let row = select(b, 0u, pu(9u) == 1u);
-  let p = u32(clamp(pos, 0, i32(L) - 1));
-  return MASK[row * L + p] != 0;
-}
 // 0: a plain logit; 1: replaced by the masked logit; 2: replaced by the self logit.
-fn maskKind(b: u32, qPos: i32, qBucket: i32, kPos: i32, kBucket: i32) -> u32 {
+fn maskKind(q: vec4<i32>, k: vec4<i32>) -> u32 {
   let flags = pu(6u);
-  if ((flags & 2u) != 0u && kPos == qPos) { return 2u; }
-  if ((flags & 1u) != 0u && kPos > qPos) { return 1u; }
-  if (!keyAllowed(b, kPos)) { return 1u; }
-  if ((flags & 16u) != 0u && kBucket != qBucket) { return 1u; }
+  if ((flags & 2u) != 0u && k.x == q.x) { return 2u; }
+  if ((flags & 1u) != 0u && k.x > q.x) { return 1u; }
+  if (k.z == 0) { return 1u; }
+  if ((flags & 16u) != 0u && k.y != q.y) { return 1u; }
   return 0u;
 }
 fn replacedLogit(kind: u32) -> f32 { return select(${MASKED_LOGIT.toFixed(1)}, ${SELF_LOGIT.toFixed(1)}, kind == 2u); }
@@ -64,11 +53,36 @@ fn windowSlot(n: u32, w: u32) -> u32 {
 }
 `;
 
-const SIDE = [
-  { name: 'POS', type: 'i32', access: 'read' as const },
-  { name: 'MASK', type: 'i32', access: 'read' as const },
-  { name: 'BKT', type: 'i32', access: 'read' as const },
-];
+const SLOT = { name: 'SLOT', type: 'vec4<i32>', access: 'read' as const };
+
+/** Packs (position, bucket, mask bit) per slot. */
+const slotDef: KernelDef = {
+  key: 'attentionSlots',
+  bindings: [
+    { name: 'POS', type: 'i32', access: 'read' },
+    { name: 'MASK', type: 'i32', access: 'read' },
+    { name: 'BKT', type: 'i32', access: 'read' },
+    { name: 'OUTSLOT', type: 'vec4<i32>', access: 'read_write' },
+  ],
+  source: () => `
+@compute @workgroup_size(${WG})
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let g = flatGroup(wid, nwg) * ${WG}u + lid;
+  let H = pu(1u); let N = pu(2u);
+  if (g >= pu(0u) * H * N) { return; }
+  let flags = pu(6u);
+  let b = g / (H * N);
+  let pos = select(i32(g % N), POS[g], (flags & 4u) != 0u);
+  let bucket = select(0, BKT[g], (flags & 16u) != 0u);
+  var ok = 1;
+  if ((flags & 8u) != 0u) {
+    let L = pu(8u);
+    let row = select(b, 0u, pu(9u) == 1u);
+    ok = select(0, 1, MASK[row * L + u32(clamp(pos, 0, i32(L) - 1))] != 0);
+  }
+  OUTSLOT[g] = vec4<i32>(pos, bucket, ok, 0);
+}`,
+};
 
 const defs = new Map<string, KernelDef>();
 function cached(def: KernelDef): KernelDef {
@@ -85,7 +99,7 @@ function forwardDef(d: number, dv: number): KernelDef {
       { name: 'Q', type: 'f32', access: 'read' },
       { name: 'K', type: 'f32', access: 'read' },
       { name: 'V', type: 'f32', access: 'read' },
-      ...SIDE,
+      SLOT,
       { name: 'OUT', type: 'f32', access: 'read_write' },
       { name: 'LSE', type: 'f32', access: 'read_write' },
     ],
@@ -99,8 +113,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = g / N; let slot = g % N; let b = bh / H;
   let W = c * (pu(4u) + 1u + pu(5u));
   let scale = pf(7u);
-  let qPos = slotPos(bh, slot);
-  let qBucket = slotBucket(bh, slot);
+  let qs = SLOT[g];
   var q: array<f32, ${d}>;
   for (var e = 0u; e < ${d}u; e = e + 1u) { q[e] = Q[g * ${d}u + e]; }
   var acc: array<f32, ${dv}>;
@@ -109,7 +122,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let n = slot / c;
   for (var w = 0u; w < W; w = w + 1u) {
     let ks = windowSlot(n, w);
-    let kind = maskKind(b, qPos, qBucket, slotPos(bh, ks), slotBucket(bh, ks));
+    let kind = maskKind(qs, SLOT[bh * N + ks]);
     var s: f32;
     if (kind == 0u) {
       var dot = 0.0;
@@ -150,7 +163,8 @@ function shiftDef(dv: number): KernelDef {
       { name: 'OUT', type: 'f32', access: 'read' },
       { name: 'DOUT', type: 'f32', access: 'read' },
       { name: 'DLSE', type: 'f32', access: 'read' },
-      { name: 'SHIFT', type: 'f32', access: 'read_write' },
+      { name: 'LSEIN', type: 'f32', access: 'read' },
+      { name: 'STATS', type: 'vec2<f32>', access: 'read_write' },
     ],
     source: () => `
 @compute @workgroup_size(${WG})
@@ -159,19 +173,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   if (g >= pu(0u) * pu(1u) * pu(2u)) { return; }
   var dot = 0.0;
   for (var e = 0u; e < ${dv}u; e = e + 1u) { dot = dot + DOUT[g * ${dv}u + e] * OUT[g * ${dv}u + e]; }
-  SHIFT[g] = DLSE[g] - dot;
+  STATS[g] = vec2<f32>(LSEIN[g], DLSE[g] - dot);
 }`,
   });
 }
 
+/** Per query: (lse, shift = dLse − dOut·out). */
 const BACKWARD_INPUTS = [
   { name: 'Q', type: 'f32', access: 'read' as const },
   { name: 'K', type: 'f32', access: 'read' as const },
   { name: 'V', type: 'f32', access: 'read' as const },
-  { name: 'LSEIN', type: 'f32', access: 'read' as const },
   { name: 'DOUT', type: 'f32', access: 'read' as const },
-  { name: 'SHIFT', type: 'f32', access: 'read' as const },
-  ...SIDE,
+  { name: 'STATS', type: 'vec2<f32>', access: 'read' as const },
+  SLOT,
 ];
 
 function dqDef(d: number, dv: number): KernelDef {
@@ -188,19 +202,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let bh = g / N; let slot = g % N; let b = bh / H;
   let W = c * (pu(4u) + 1u + pu(5u));
   let scale = pf(7u);
-  let qPos = slotPos(bh, slot);
-  let qBucket = slotBucket(bh, slot);
+  let qs = SLOT[g];
   var q: array<f32, ${d}>;
   for (var e = 0u; e < ${d}u; e = e + 1u) { q[e] = Q[g * ${d}u + e]; }
   var go: array<f32, ${dv}>;
   for (var e = 0u; e < ${dv}u; e = e + 1u) { go[e] = DOUT[g * ${dv}u + e]; }
-  let lse = LSEIN[g];
-  let shift = SHIFT[g];
+  let st = STATS[g];
+  let lse = st.x;
+  let shift = st.y;
   var dq: array<f32, ${d}>;
   let n = slot / c;
   for (var w = 0u; w < W; w = w + 1u) {
     let ks = windowSlot(n, w);
-    let kind = maskKind(b, qPos, qBucket, slotPos(bh, ks), slotBucket(bh, ks));
+    let kind = maskKind(qs, SLOT[bh * N + ks]);
     if (kind != 0u) { continue; }
     let kb = (bh * N + ks) * ${d}u;
     var dot = 0.0;
@@ -233,8 +247,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let before = pu(4u);
   let nWin = before + 1u + pu(5u);
   let scale = pf(7u);
-  let kPos = slotPos(bh, ks);
-  let kBucket = slotBucket(bh, ks);
+  let kslot = SLOT[g];
   var kr: array<f32, ${d}>;
   for (var e = 0u; e < ${d}u; e = e + 1u) { kr[e] = K[g * ${d}u + e]; }
   var vr: array<f32, ${dv}>;
@@ -246,9 +259,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // The query chunk whose window holds key chunk kc at offset o.
     let n = (kc + before + nChunks * (nWin / nChunks + 1u) - o) % nChunks;
     for (var t = 0u; t < c; t = t + 1u) {
-      let qs = n * c + t;
-      let qg = bh * N + qs;
-      let kind = maskKind(b, slotPos(bh, qs), slotBucket(bh, qs), kPos, kBucket);
+      let qg = bh * N + n * c + t;
+      let kind = maskKind(SLOT[qg], kslot);
       let qb = qg * ${d}u;
       var s: f32;
       if (kind == 0u) {
@@ -258,7 +270,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       } else {
         s = replacedLogit(kind);
       }
-      let p = exp(s - LSEIN[qg]);
+      let st = STATS[qg];
+      let p = exp(s - st.x);
       let ob = qg * ${dv}u;
       var dp = 0.0;
       for (var e = 0u; e < ${dv}u; e = e + 1u) {
@@ -267,7 +280,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         dp = dp + go * vr[e];
       }
       if (kind == 0u) {
-        let ds = p * (dp + SHIFT[qg]);
+        let ds = p * (dp + st.y);
         for (var e = 0u; e < ${d}u; e = e + 1u) { dk[e] = dk[e] + ds * Q[qb + e]; }
       }
     }
@@ -292,8 +305,12 @@ function attentionParams(q: KernelTensor<GpuStorage>, v: KernelTensor<GpuStorage
   return { B, H, N, d, dv, p, rows: B * H * N };
 }
 
-function side(ctx: KernelContext, prm: ChunkedAttentionParams<GpuStorage>): GPUBuffer[] {
-  return [prm.positions, prm.keyMask, prm.buckets].map((t) => t?.storage.buffer ?? ctx.dummy);
+/** Records the slot pre-pass; returns the scratch buffer of packed slots (recycle after use). */
+function slots(ctx: KernelContext, prm: ChunkedAttentionParams<GpuStorage>, p: Params, rows: number): GPUBuffer {
+  const buf = ctx.scratch(rows * 16);
+  const side = [prm.positions, prm.keyMask, prm.buckets].map((t) => t?.storage.buffer ?? ctx.dummy);
+  ctx.rt.dispatch(slotDef, [...side, buf], p, grid(Math.ceil(rows / WG)));
+  return buf;
 }
 
 /** Forward: out `[B, H, N, dv]` and lse `[B, H, N]`. */
@@ -308,7 +325,9 @@ export function chunkedAttention(
   const out = ctx.alloc(rows * dv, 'float32');
   const lse = ctx.alloc(rows, 'float32');
   if (rows > 0) {
-    ctx.rt.dispatch(forwardDef(Math.max(d, 1), Math.max(dv, 1)), [q.storage.buffer, k.storage.buffer, v.storage.buffer, ...side(ctx, prm), out.buffer, lse.buffer], p, grid(Math.ceil(rows / WG)));
+    const slot = slots(ctx, prm, p, rows);
+    ctx.rt.dispatch(forwardDef(Math.max(d, 1), Math.max(dv, 1)), [q.storage.buffer, k.storage.buffer, v.storage.buffer, slot, out.buffer, lse.buffer], p, grid(Math.ceil(rows / WG)));
+    ctx.rt.recycle(slot);
   }
   return { out, lse };
 }
@@ -332,12 +351,14 @@ export function chunkedAttentionBackward(
   if (rows === 0) return { dq, dk, dv: dvOut };
   const D = Math.max(d, 1);
   const DV = Math.max(dv, 1);
-  const shift = ctx.scratch(rows * 4);
+  const stats = ctx.scratch(rows * 8);
   const groups = grid(Math.ceil(rows / WG));
-  ctx.rt.dispatch(shiftDef(DV), [out.storage.buffer, dOut.storage.buffer, dLse.storage.buffer, shift], p, groups);
-  const inputs = [q.storage.buffer, k.storage.buffer, v.storage.buffer, lse.storage.buffer, dOut.storage.buffer, shift, ...side(ctx, prm)];
+  ctx.rt.dispatch(shiftDef(DV), [out.storage.buffer, dOut.storage.buffer, dLse.storage.buffer, lse.storage.buffer, stats], p, groups);
+  const slot = slots(ctx, prm, p, rows);
+  const inputs = [q.storage.buffer, k.storage.buffer, v.storage.buffer, dOut.storage.buffer, stats, slot];
   ctx.rt.dispatch(dqDef(D, DV), [...inputs, dq.buffer], p, groups);
   ctx.rt.dispatch(dkvDef(D, DV), [...inputs, dk.buffer, dvOut.buffer], p, groups);
-  ctx.rt.recycle(shift);
+  ctx.rt.recycle(stats);
+  ctx.rt.recycle(slot);
   return { dq, dk, dv: dvOut };
 }
