@@ -1,0 +1,378 @@
+import {
+  InvalidArgumentError,
+  ReformerError,
+  add,
+  deriveSeed,
+  clipGradNorm,
+  gradients,
+  noGrad,
+  scalar,
+  seedScope,
+  sqrt,
+  square,
+  sum,
+  tidy,
+  type LearningRate,
+  type Module,
+  type Optimizer,
+  type Tensor,
+} from '@reformer/core';
+import type { LanguageModel, Metrics, Task } from '../tasks/task.js';
+import { batchTensors, batchTokens, checkBatch, type TrainBatch } from './batch.js';
+
+/** What a training checkpoint holds besides the model and the optimizer (JSON-serialisable). */
+export interface TrainState {
+  /** Training steps completed. */
+  step: number;
+  /** The run's seed (a resumed run must use the same one). */
+  seed: number;
+  /** Anything else. */
+  [key: string]: unknown;
+}
+
+/** What `train` hands to its `saveCheckpoint` hook (the shape `saveCheckpoint` of `@reformer/model/node` takes). */
+export interface TrainCheckpoint {
+  /** The model being trained (serialise it; do not dispose it). */
+  model: LanguageModel;
+  /** Its optimizer (serialise its `stateDict()`). */
+  optimizer: Optimizer;
+  /** Step, seed, last loss, last evaluation. */
+  state: TrainState;
+}
+
+/**
+ * A checkpoint to resume from, as the `loadCheckpoint` hook returns it (the shape of
+ * `loadLatestCheckpoint` from `@reformer/model/node`).
+ */
+export interface ResumePoint {
+  /** A model holding the checkpoint's weights (same parameter names and shapes); `train` copies them and disposes it. */
+  model: Module;
+  /** The trainer state saved with it. */
+  state: { step: number; [key: string]: unknown };
+  /** Loads the optimizer state into `optimizer`. */
+  restoreOptimizer?(optimizer: Optimizer): void;
+}
+
+/** One progress report (see {@link TrainOptions.onProgress}). */
+export interface TrainProgress {
+  /** The step just completed (1-based). */
+  step: number;
+  /** The last step of the run. */
+  steps: number;
+  /** The step's training loss. */
+  loss: number;
+  /** The global L2 norm of the step's gradients, before clipping. */
+  gradNorm: number;
+  /** The learning rate the step used. */
+  lr: number;
+  /** Training tokens per second over the steps of this call (evaluation and checkpoint time excluded). */
+  tokensPerSecond: number;
+  /** Estimated seconds until the last step, at the training pace so far. */
+  etaSeconds: number;
+  /** Seconds since `train` was called. */
+  elapsedSeconds: number;
+  /** The evaluation run after this step, if one ran. */
+  eval?: Metrics;
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** The model (`ReformerModelWithLMHead` or `ReformerForMaskedLM`); trained in place. */
+  model: LanguageModel;
+  /** An optimizer over `model.namedParameters()` (for example `new Adam(model.namedParameters())`). */
+  optimizer: Optimizer;
+  /**
+   * The training data: a {@link Task} (batch `step − 1` of its `train` split, `batchSize` rows), or a
+   * function from the step number (1-based) to a batch. It must be deterministic in the step for a
+   * resumed run to equal an uninterrupted one.
+   */
+  data: Task | ((step: number) => TrainBatch);
+  /** The last step: training runs steps `start + 1 … steps` (start = 0, or the resumed checkpoint's step). */
+  steps: number;
+  /** Rows per batch when `data` is a Task (default 8). */
+  batchSize?: number;
+  /**
+   * Seed of the run: step s runs under `seedScope(deriveSeed(seed, s))`, so its dropout masks and LSH
+   * rotations depend only on (seed, s). Default 0.
+   */
+  seed?: number;
+  /** Learning rate or schedule (step → rate, 1-based), set on the optimizer; default: the optimizer's own. */
+  lr?: LearningRate;
+  /** Clip the gradients to this global L2 norm (core `clipGradNorm`); default: no clipping. */
+  clipNorm?: number;
+  /** Evaluate every this many steps and after the last step (0 or omitted: only when `evaluate`/`evalData`/a task is given, after the last step). */
+  evalEvery?: number;
+  /** Evaluation batches: their mean loss is reported as `{ loss }` (used when `evaluate` is not given). */
+  evalData?: readonly TrainBatch[];
+  /**
+   * The evaluation: metrics of the model at `step` (the model is in eval mode during the call). Default:
+   * `task.evaluate(model, { seed })` when `data` is a Task, else the mean loss over `evalData`, with a
+   * seed derived from the run's (the same at every evaluation). A custom evaluation that draws random
+   * numbers (LSH rotations) should run its synchronous parts under its own `seedScope` to be
+   * reproducible: `seedScope` does not reach across an `await`.
+   */
+  evaluate?: (model: LanguageModel, step: number) => Metrics | Promise<Metrics>;
+  /** Called after every `progressEvery`-th step, after the last, and after every evaluation. */
+  onProgress?: (progress: TrainProgress) => void | Promise<void>;
+  /** Report progress every this many steps (default 1). */
+  progressEvery?: number;
+  /** Save a checkpoint every this many steps and after the last step (needs `saveCheckpoint`; 0: only after the last step). */
+  checkpointEvery?: number;
+  /**
+   * Saves a checkpoint. Browser-safe injection point: in Node pass
+   * `(c) => saveCheckpoint(dir, c, { keep: 3 })` from `@reformer/model/node`.
+   */
+  saveCheckpoint?: (checkpoint: TrainCheckpoint) => Promise<unknown>;
+  /**
+   * Returns the checkpoint to resume from, or null to start at step 0. In Node pass
+   * `() => loadLatestCheckpoint(dir)`. The model's weights and the optimizer state are restored and
+   * training continues at the checkpoint's step + 1.
+   */
+  loadCheckpoint?: () => Promise<ResumePoint | null>;
+  /** Stops the run after the current step (a checkpoint is saved first when `saveCheckpoint` is given). */
+  signal?: AbortSignal;
+}
+
+/** What {@link train} returns. */
+export interface TrainResult {
+  /** The last step completed. */
+  step: number;
+  /** The step training started from (0, or the resumed checkpoint's step). */
+  startStep: number;
+  /** The last step's loss (NaN when no step ran). */
+  loss: number;
+  /** The last evaluation's metrics, if any ran. */
+  eval?: Metrics;
+  /** True when `signal` stopped the run early. */
+  stopped: boolean;
+  /** Wall seconds of the call. */
+  elapsedSeconds: number;
+}
+
+/** Training failed: the loss became NaN or infinite, or a checkpoint does not fit the run. */
+export class TrainError extends ReformerError {}
+
+const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
+
+function checkInteger(name: string, v: unknown, min: number): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
+    throw new InvalidArgumentError(`train: ${name} must be an integer ≥ ${min}, got ${String(v)}.`);
+  }
+  return v;
+}
+
+/** The global L2 norm of a list of gradients, as a scalar tensor. */
+function globalNorm(grads: readonly Tensor[]): Tensor {
+  let total = scalar(0);
+  for (const g of grads) total = add(total, sum(square(g)));
+  return sqrt(total);
+}
+
+/**
+ * Trains `model` with `optimizer` on `data` up to step `steps`. Browser-safe: checkpoints go through
+ * the injected `saveCheckpoint` / `loadCheckpoint` hooks.
+ *
+ * Each step s: builds batch s, then under `seedScope(deriveSeed(seed, s))` and one `tidy` scope computes
+ * the loss and its gradients over `model.namedParameters()` with core `gradients`, clips them by global
+ * norm (`clipNorm`), and applies `optimizer.step`. Everything the step creates is freed before the next
+ * one, so memory stays flat. Because the data, the dropout masks and the LSH rotations of step s depend
+ * only on (seed, s), and checkpoints hold the weights, the optimizer state and the step, a run resumed
+ * from a checkpoint at step k produces bit for bit the parameters of an uninterrupted run.
+ *
+ * @example
+ * ```ts
+ * import { Adam, warmupRsqrtSchedule } from '@reformer/core';
+ * import { ReformerModelWithLMHead, duplicationTask, train } from '@reformer/model';
+ *
+ * const task = duplicationTask({ length: 64, vocabSize: 16 });
+ * const model = new ReformerModelWithLMHead({ ...config, vocab_size: task.vocabSize, is_decoder: true }, { seed: 1 });
+ * const optimizer = new Adam(model.namedParameters());
+ * await train({ model, optimizer, data: task, steps: 500, batchSize: 8, clipNorm: 1,
+ *   lr: warmupRsqrtSchedule({ peak: 1e-3, warmupSteps: 100 }), evalEvery: 100,
+ *   onProgress: (p) => console.log(p.step, p.loss, p.eval) });
+ * ```
+ * @throws {InvalidArgumentError} for bad options; {@link TrainError} when the loss is not finite or a
+ *   checkpoint was made with another seed.
+ */
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const started = now();
+  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('train: expected an options object { model, optimizer, data, steps, ... }.');
+  const { model, optimizer, data } = options;
+  if (model === undefined || typeof (model as { loss?: unknown }).loss !== 'function') {
+    throw new InvalidArgumentError('train: options.model must be a ReformerModelWithLMHead or ReformerForMaskedLM.');
+  }
+  if (optimizer === undefined || typeof (optimizer as { step?: unknown }).step !== 'function') {
+    throw new InvalidArgumentError('train: options.optimizer must be an Optimizer over model.namedParameters().');
+  }
+  const task = typeof data === 'function' ? undefined : data;
+  if (typeof data !== 'function' && (data === null || typeof data !== 'object' || typeof data.batch !== 'function')) {
+    throw new InvalidArgumentError('train: options.data must be a Task or a function (step) => TrainBatch.');
+  }
+  const steps = checkInteger('steps', options.steps, 0);
+  const batchSize = checkInteger('batchSize', options.batchSize ?? 8, 1);
+  const seed = checkInteger('seed', options.seed ?? 0, 0);
+  const evalEvery = checkInteger('evalEvery', options.evalEvery ?? 0, 0);
+  const progressEvery = checkInteger('progressEvery', options.progressEvery ?? 1, 1);
+  const checkpointEvery = checkInteger('checkpointEvery', options.checkpointEvery ?? 0, 0);
+  const clipNorm = options.clipNorm;
+  if (clipNorm !== undefined && (typeof clipNorm !== 'number' || !(clipNorm > 0))) {
+    throw new InvalidArgumentError(`train: clipNorm must be a positive number, got ${String(clipNorm)}.`);
+  }
+  if (options.lr !== undefined) {
+    if (typeof options.lr !== 'function' && (typeof options.lr !== 'number' || !Number.isFinite(options.lr) || options.lr < 0)) {
+      throw new InvalidArgumentError(`train: lr must be a non-negative number or a schedule (step) => number, got ${String(options.lr)}.`);
+    }
+    optimizer.lr = options.lr;
+  }
+  if (options.evalData !== undefined) options.evalData.forEach((b, i) => checkBatch(`train: evalData[${i}]`, b));
+  // The evaluation's seed: the same at every evaluation (comparable metrics), apart from the steps' seeds.
+  const evalSeed = deriveSeed(seed, 0x1fffffffffffff);
+  const getBatch = task !== undefined ? (step: number) => task.batch('train', step - 1, batchSize) : (data as (step: number) => TrainBatch);
+  const evaluate =
+    options.evaluate ??
+    (options.evalData !== undefined
+      ? (m: LanguageModel) => meanLoss(m, options.evalData!, evalSeed)
+      : task !== undefined
+        ? (m: LanguageModel) => task.evaluate(m, { seed: evalSeed })
+        : undefined);
+
+  // Resume.
+  let start = 0;
+  if (options.loadCheckpoint !== undefined) {
+    const point = await options.loadCheckpoint();
+    if (point !== null) {
+      const savedSeed = point.state['seed'];
+      if (savedSeed !== undefined && savedSeed !== seed) {
+        point.model.dispose();
+        throw new TrainError(`train: the checkpoint was made with seed ${String(savedSeed)}, this run has seed ${seed}; resume with the same seed for an exact continuation.`);
+      }
+      try {
+        start = checkInteger('the checkpoint state step', point.state.step, 0);
+        model.loadStateDict(point.model.stateDict());
+        point.restoreOptimizer?.(optimizer);
+      } finally {
+        point.model.dispose();
+      }
+    }
+  }
+
+  const params = [...model.namedParameters().values()];
+  const state = (step: number, loss: number, evalMetrics?: Metrics): TrainState => ({
+    step,
+    seed,
+    loss,
+    ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}),
+  });
+  const save = async (step: number, loss: number, evalMetrics?: Metrics): Promise<void> => {
+    if (options.saveCheckpoint !== undefined) await options.saveCheckpoint({ model, optimizer, state: state(step, loss, evalMetrics) });
+  };
+
+  let trainSeconds = 0;
+  let tokens = 0;
+  let loss = Number.NaN;
+  let lastEval: Metrics | undefined;
+  let stopped = false;
+  let step = start;
+  model.train();
+  while (step < steps) {
+    if (options.signal?.aborted) {
+      stopped = true;
+      break;
+    }
+    step += 1;
+    const t0 = now();
+    const batch = getBatch(step);
+    checkBatch(`train: the batch of step ${step}`, batch);
+    const lr = optimizer.learningRate();
+    const [lossT, normT] = seedScope(deriveSeed(seed, step), () =>
+      tidy(() => {
+        const t = batchTensors(batch);
+        const { value, grads } = gradients(
+          () =>
+            model.loss(t.ids, {
+              ...(t.labels !== undefined ? { labels: t.labels } : {}),
+              ...(t.attentionMask !== undefined ? { attentionMask: t.attentionMask } : {}),
+            }),
+          params,
+        );
+        let norm: Tensor;
+        let update = grads;
+        if (clipNorm !== undefined) ({ grads: update, norm } = clipGradNorm(grads, clipNorm));
+        else norm = noGrad(() => globalNorm(grads));
+        optimizer.step(update);
+        return [value, norm] as const;
+      }),
+    );
+    let gradNorm: number;
+    try {
+      const [l, g] = await Promise.all([lossT.data(), normT.data()]);
+      loss = l[0]!;
+      gradNorm = g[0]!;
+    } finally {
+      lossT.dispose();
+      normT.dispose();
+    }
+    trainSeconds += (now() - t0) / 1000;
+    tokens += batchTokens(batch);
+    if (!Number.isFinite(loss)) throw new TrainError(`train: the loss at step ${step} is ${loss}; lower the learning rate or set clipNorm.`);
+
+    const last = step === steps || options.signal?.aborted === true;
+    let evalMetrics: Metrics | undefined;
+    if (evaluate !== undefined && ((evalEvery > 0 && step % evalEvery === 0) || step === steps)) {
+      const wasTraining = model.training;
+      model.eval();
+      try {
+        evalMetrics = await evaluate(model, step);
+      } finally {
+        model.train(wasTraining);
+      }
+      lastEval = evalMetrics;
+    }
+    if (options.onProgress !== undefined && (step % progressEvery === 0 || last || evalMetrics !== undefined)) {
+      const done = step - start;
+      const perStep = trainSeconds / done;
+      await options.onProgress({
+        step,
+        steps,
+        loss,
+        gradNorm,
+        lr,
+        tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0,
+        etaSeconds: perStep * (steps - step),
+        elapsedSeconds: (now() - started) / 1000,
+        ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}),
+      });
+    }
+    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || last) await save(step, loss, evalMetrics ?? lastEval);
+  }
+  return {
+    step,
+    startStep: start,
+    loss,
+    ...(lastEval !== undefined ? { eval: lastEval } : {}),
+    stopped,
+    elapsedSeconds: (now() - started) / 1000,
+  };
+}
+
+/** The mean of the batches' losses (each batch's loss is the mean over its scored positions). */
+async function meanLoss(model: LanguageModel, batches: readonly TrainBatch[], seed: number): Promise<Metrics> {
+  let total = 0;
+  for (const [i, batch] of batches.entries()) {
+    const l = seedScope(deriveSeed(seed, i), () => noGrad(() =>
+      tidy(() => {
+        const t = batchTensors(batch);
+        return model.loss(t.ids, {
+          ...(t.labels !== undefined ? { labels: t.labels } : {}),
+          ...(t.attentionMask !== undefined ? { attentionMask: t.attentionMask } : {}),
+        });
+      }),
+    ));
+    try {
+      total += (await l.data())[0]!;
+    } finally {
+      l.dispose();
+    }
+  }
+  return { loss: total / batches.length };
+}
