@@ -70,6 +70,8 @@ export class GpuRuntime {
   private scopes: Promise<void>[] = [];
   private lost = false;
   private disposed = false;
+  /** While set, dispatches are not flushed automatically (a timed region must be one pass). */
+  private holdFlush = false;
   /** Dispatches submitted since creation (for tests and benchmarks). */
   dispatchCount = 0;
   /** Flushes (queue submits of kernels) since creation. */
@@ -117,7 +119,7 @@ export class GpuRuntime {
     const data = params.data();
     if (data.length > MAX_PARAM_VEC4 * 4) throw new Error(`webgpu ${def.key}: ${data.length} parameter words exceed ${MAX_PARAM_VEC4 * 4}`);
     this.pending.push({ def, buffers, params: data, groups });
-    if (this.pending.length >= MAX_PENDING) this.flush();
+    if (this.pending.length >= MAX_PENDING && !this.holdFlush) this.flush();
   }
 
   /** Returns a buffer to the pool once no recorded dispatch can still use it. */
@@ -127,7 +129,7 @@ export class GpuRuntime {
   }
 
   /** Encodes and submits every recorded dispatch (one encoder, one compute pass). */
-  flush(extra?: (encoder: GPUCommandEncoder) => void): void {
+  flush(extra?: (encoder: GPUCommandEncoder) => void, timestampWrites?: GPUComputePassTimestampWrites): void {
     this.check();
     const work = this.pending;
     this.pending = [];
@@ -143,7 +145,7 @@ export class GpuRuntime {
       const all = new Uint32Array(bytes / 4);
       work.forEach((w, i) => all.set(w.params, (i * PARAM_BYTES) / 4));
       device.queue.writeBuffer(uniforms, 0, all);
-      const pass = encoder.beginComputePass();
+      const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
       work.forEach((w, i) => {
         const { pipeline, layout } = this.pipelines.get(w.def);
         const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms!, offset: i * PARAM_BYTES, size: PARAM_BYTES } }];
@@ -207,6 +209,42 @@ export class GpuRuntime {
       this.check();
       throw e;
     } finally {
+      staging.destroy();
+    }
+  }
+
+  /**
+   * GPU time (ms, from timestamp queries) of the dispatches `record` makes, run as one compute pass.
+   * Needs the device feature `timestamp-query`.
+   */
+  async gpuTime(record: () => void): Promise<number> {
+    this.flush();
+    const device = this.device;
+    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
+    const resolved = device.createBuffer({ size: 16, usage: 0x200 | 0x04 }); // QUERY_RESOLVE | COPY_SRC
+    const staging = device.createBuffer({ size: 16, usage: READBACK_USAGE });
+    this.holdFlush = true;
+    try {
+      record();
+    } finally {
+      this.holdFlush = false;
+    }
+    this.flush(
+      (encoder) => {
+        encoder.resolveQuerySet(querySet, 0, 2, resolved, 0);
+        encoder.copyBufferToBuffer(resolved, 0, staging, 0, 16);
+      },
+      { querySet, beginningOfPassWriteIndex: 0, endOfPassWriteIndex: 1 },
+    );
+    try {
+      await this.settle();
+      await staging.mapAsync(MAP_READ);
+      const t = new BigUint64Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+      return Number(t[1]! - t[0]!) / 1e6;
+    } finally {
+      querySet.destroy();
+      resolved.destroy();
       staging.destroy();
     }
   }
