@@ -1,0 +1,207 @@
+/**
+ * Whole-model rows: one training step of a small Reformer language model against the same model
+ * without the Reformer techniques. Needs `@reformer/model`; where it does not (yet) export what these
+ * rows need, the rows are reported as unavailable.
+ *
+ * @module
+ */
+import type { BenchConfig, MeasurementRecord } from './types.js';
+import type { RunEnvironment } from './runner.js';
+
+/** Where model rows report to. */
+export interface ModelBenchSink {
+  push(record: MeasurementRecord): void;
+  emit(label: string): void;
+  stop(): boolean;
+  info(key: string, value: string): void;
+}
+
+/** The whole-model part of a run. */
+export interface ModelBench {
+  /** Cases it will run (for progress). */
+  count(config: BenchConfig): number;
+  run(config: BenchConfig, env: RunEnvironment, sink: ModelBenchSink): Promise<void>;
+}
+
+/** What the rows need from `@reformer/model` (checked at run time). */
+export interface ModelModule {
+  ReformerModelWithLMHead?: unknown;
+  [name: string]: unknown;
+}
+
+/**
+ * The whole-model rows on `mod`, or, when `mod` lacks the model class, rows reported as unavailable
+ * with `reason`.
+ */
+export function modelBenchFrom(mod: ModelModule | undefined, reason?: string): ModelBench {
+  const why = reason ?? (typeof mod?.ReformerModelWithLMHead !== 'function' ? '@reformer/model does not export ReformerModelWithLMHead yet' : undefined);
+  if (why !== undefined || !mod) {
+    return {
+      count: () => 1,
+      async run(config, _env, sink) {
+        sink.info('model', `unavailable: ${why ?? 'unknown'}`);
+        sink.push({
+          kind: 'model',
+          backend: config.backends[0] ?? 'cpu',
+          variant: 'reformer-lm',
+          length: 0,
+          pass: 'backward',
+          batch: config.batch,
+          heads: config.heads,
+          dHead: config.dHead,
+          status: 'unavailable',
+          reason: why ?? 'unknown',
+          runs: 0,
+          timesMs: [],
+          medianMs: null,
+          minMs: null,
+          maxMs: null,
+          spread: null,
+          tokensPerSec: null,
+          usPerToken: null,
+          peakBytes: null,
+          baseBytes: null,
+          maxAbsError: null,
+          meanRelError: null,
+          timing: 'wall',
+        });
+      },
+    };
+  }
+  return realModelBench(mod);
+}
+
+/** The two models of a row: the Reformer and the same model without its techniques. */
+export const MODEL_VARIANTS = ['reformer', 'transformer'] as const;
+
+/**
+ * The configuration of a whole-model row, in Hugging Face field names: a small causal LM of `depth`
+ * layers. `reformer`: LSH attention in every layer (2 hash rounds, chunk 64), reversible stack,
+ * feed-forward and LM head chunked by 64 positions. `transformer`: full attention, plain residual
+ * stack, nothing chunked — the same weights' shapes, so the same parameter count.
+ */
+export function modelConfig(variant: (typeof MODEL_VARIANTS)[number], length: number, depth: number): { config: Record<string, unknown>; reversible: boolean } {
+  const reformer = variant === 'reformer';
+  const a1 = Math.min(64, length);
+  return {
+    config: {
+      attn_layers: Array.from({ length: depth }, () => (reformer ? 'lsh' : 'full')),
+      is_decoder: true,
+      hidden_size: 64,
+      num_attention_heads: 2,
+      attention_head_size: 32,
+      feed_forward_size: 256,
+      axial_pos_shape: [Math.ceil(length / a1), a1],
+      axial_pos_embds_dim: [32, 32],
+      lsh_attn_chunk_length: 64,
+      local_attn_chunk_length: 64,
+      num_hashes: 2,
+      num_buckets: null,
+      max_position_embeddings: length,
+      chunk_size_feed_forward: reformer ? 64 : 0,
+      chunk_size_lm_head: reformer ? 64 : 0,
+      hidden_dropout_prob: 0,
+      vocab_size: 256,
+    },
+    reversible: reformer,
+  };
+}
+
+/** Lengths and depths of the whole-model rows. */
+export function modelGrid(config: BenchConfig): { lengths: number[]; depths: number[] } {
+  return {
+    lengths: config.modelLengths ?? (config.quick ? [256] : [512, 1024]),
+    depths: config.modelDepths ?? (config.quick ? [2] : [2, 6]),
+  };
+}
+
+interface CoreLike {
+  tensor: typeof import('@reformer/core').tensor;
+  gradients: typeof import('@reformer/core').gradients;
+  tidy: typeof import('@reformer/core').tidy;
+  dispose: typeof import('@reformer/core').dispose;
+  memory: typeof import('@reformer/core').memory;
+  resetPeak: typeof import('@reformer/core').resetPeak;
+  setBackend: typeof import('@reformer/core').setBackend;
+  AdamW: typeof import('@reformer/core').AdamW;
+}
+
+interface LMLike {
+  loss(ids: unknown): import('@reformer/core').Tensor;
+  parameters(): import('@reformer/core').Tensor[];
+  namedParameters(): unknown;
+  dispose(): void;
+}
+
+function realModelBench(mod: ModelModule): ModelBench {
+  const Model = mod.ReformerModelWithLMHead as new (config: Record<string, unknown>, options: { seed: number; reversible: boolean }) => LMLike;
+  return {
+    count(config) {
+      const g = modelGrid(config);
+      return g.lengths.length * g.depths.length * MODEL_VARIANTS.length;
+    },
+    async run(config, env, sink) {
+      const core: CoreLike = await import('@reformer/core');
+      const { timeRuns } = await import('./measure.js');
+      const { emptyRecord, withTiming } = await import('./runner.js');
+      const { reasonOf } = await import('./backends.js');
+      const backendName = config.modelBackend ?? (config.backends.includes('tfjs-wasm') ? 'tfjs-wasm' : config.backends[0]!);
+      const g = modelGrid(config);
+      const base = { kind: 'model' as const, backend: backendName, pass: 'backward' as const, batch: 1, heads: 2, dHead: 32 };
+      let backend;
+      try {
+        backend = (await env.startBackend(backendName)).backend;
+      } catch (err) {
+        sink.push({ ...emptyRecord({ ...base, variant: 'reformer-lm', length: 0 }), status: 'unavailable', reason: reasonOf(err) });
+        return;
+      }
+      sink.info('model', `one AdamW training step of a causal LM (hidden 64, 2 heads × 32, d_ff 256, vocab 256, batch 1) on ${backendName}; reformer = LSH (2 hashes, chunk 64) + reversible + chunked FF/LM head (64); transformer = full attention, plain residuals, unchunked`);
+      for (const depth of g.depths)
+        for (const L of g.lengths)
+          for (const variant of MODEL_VARIANTS) {
+            if (sink.stop()) return;
+            const rec = emptyRecord({ ...base, variant, length: L });
+            rec.depth = depth;
+            sink.emit(`model ${variant} ×${depth} L=${L} on ${backendName}`);
+            await core.setBackend(backend);
+            let model: LMLike | undefined;
+            let opt: InstanceType<CoreLike['AdamW']> | undefined;
+            let ids: import('@reformer/core').Tensor | undefined;
+            try {
+              const { config: cfg, reversible } = modelConfig(variant, L, depth);
+              model = new Model(cfg, { seed: 1, reversible });
+              const m = model;
+              opt = new core.AdamW(m.namedParameters() as ConstructorParameters<CoreLike['AdamW']>[0], { lr: 1e-4 });
+              const o = opt;
+              const host = new Int32Array(L);
+              for (let i = 0; i < L; i++) host[i] = (i * 7919 + 13) % 256;
+              ids = core.tensor(host, [1, L], 'int32');
+              const x = ids;
+              const step = async () => {
+                const loss = core.tidy(() => {
+                  const { value, grads } = core.gradients(() => m.loss(x), m.parameters());
+                  o.step(grads);
+                  return value;
+                });
+                await loss.data();
+                loss.dispose();
+              };
+              const t = await timeRuns(step, {
+                warmup: config.warmup,
+                repeats: config.repeats,
+                budgetMs: config.caseBudgetMs,
+                memory: { reset: () => core.resetPeak(backend), live: () => core.memory(backend).liveBytes, peak: () => core.memory(backend).peakBytes },
+                beforeRun: env.gc,
+              });
+              sink.push({ ...withTiming(rec, t), depth });
+            } catch (err) {
+              sink.push({ ...rec, depth, status: 'error', reason: reasonOf(err) });
+            } finally {
+              ids?.dispose();
+              opt?.dispose();
+              model?.dispose();
+            }
+          }
+    },
+  };
+}

@@ -1,0 +1,17 @@
+/**
+ * Node-only: loads the whole-model rows if `@reformer/model` provides what they need.
+ *
+ * @module
+ */
+import type { ModelBench } from '../model.js';
+import { modelBenchFrom, type ModelModule } from '../model.js';
+
+/** The whole-model rows, or a bench that reports them unavailable with the reason. */
+export async function loadNodeModelBench(): Promise<ModelBench> {
+  try {
+    const mod = (await import('@reformer/model')) as unknown as ModelModule;
+    return modelBenchFrom(mod);
+  } catch (err) {
+    return modelBenchFrom(undefined, `@reformer/model could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+  }
+}

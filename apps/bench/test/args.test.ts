@@ -1,0 +1,53 @@
+import { describe, expect, it } from 'vitest';
+import { defaultConfig, parseArgs, UsageError } from '../src/args.js';
+
+describe('parseArgs', () => {
+  it('gives the default configuration for no flags, and ignores the -- pnpm passes', () => {
+    expect(parseArgs([]).config).toEqual(defaultConfig());
+    expect(parseArgs(['--']).config).toEqual(defaultConfig());
+  });
+
+  it('reads every flag, in both --flag value and --flag=value forms', () => {
+    const o = parseArgs([
+      '--backends', 'cpu,tfjs-cpu', '--variants=lsh-2,full', '--lengths', '2k,128', '--pass', 'forward', '--batch', '3',
+      '--heads=4', '--dhead', '16', '--repeats', '7', '--chunk', '32', '--json', 'a.json', '--markdown', 'b.md', '--svg', 'charts',
+      '--no-baselines', '--no-model', '--inputs', 'gaussian', '--full-budget', '2.5',
+    ]);
+    expect(o.config.backends).toEqual(['cpu', 'tfjs-cpu']);
+    expect(o.config.variants).toEqual(['lsh-2', 'full']);
+    expect(o.config.lengths).toEqual([128, 2048]);
+    expect(o.config.passes).toEqual(['forward']);
+    expect([o.config.batch, o.config.heads, o.config.dHead, o.config.repeats, o.config.chunkLength]).toEqual([3, 4, 16, 7, 32]);
+    expect([o.json, o.markdown, o.svg]).toEqual(['a.json', 'b.md', 'charts']);
+    expect(o.config.baselines).toBe(false);
+    expect(o.config.model).toBe(false);
+    expect(o.config.inputs).toBe('gaussian');
+    expect(o.config.fullBudgetMs).toBe(2500);
+  });
+
+  it('--pass both measures both passes; --quick shortens lengths and repeats unless given', () => {
+    expect(parseArgs(['--pass', 'both']).config.passes).toEqual(['forward', 'backward']);
+    const q = parseArgs(['--quick']).config;
+    expect(q.lengths.length).toBeLessThan(defaultConfig().lengths.length + 1);
+    expect(q.repeats).toBeLessThan(defaultConfig().repeats);
+    expect(parseArgs(['--quick', '--lengths', '4k', '--repeats', '9']).config).toMatchObject({ lengths: [4096], repeats: 9 });
+  });
+
+  it.each([
+    [['--backends', 'cpu,cuda'], 'cuda'],
+    [['--variants', 'lsh-3'], 'lsh-3'],
+    [['--lengths', '100'], '100'],
+    [['--lengths', 'abc'], 'abc'],
+    [['--pass', 'sideways'], 'sideways'],
+    [['--batch', '0'], '0'],
+    [['--heads', '-2'], '-2'],
+    [['--repeats', '1.5'], '1.5'],
+    [['--frobnicate'], '--frobnicate'],
+    [['--inputs', 'uniform'], 'uniform'],
+    [['--full-budget', 'soon'], 'soon'],
+    [['--json'], '--json'],
+  ])('rejects %j with a UsageError naming %s', (argv, bad) => {
+    expect(() => parseArgs(argv)).toThrow(UsageError);
+    expect(() => parseArgs(argv)).toThrow(bad);
+  });
+});

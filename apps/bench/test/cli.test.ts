@@ -1,0 +1,55 @@
+/** The built CLI end to end (run `pnpm --filter bench build` first; turbo does it before `test`). */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { checkWellFormedXml } from './xml.js';
+
+const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+
+function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, ['--expose-gc', cli, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
+      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
+    });
+  });
+}
+
+describe('reformer-bench CLI', () => {
+  it('exits 2 with the usage text naming the bad value', async () => {
+    const r = await run(['--variants', 'full,lsh-5']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("unknown value 'lsh-5'");
+    expect(r.stderr).toContain('Usage:');
+  });
+
+  it('runs a tiny configuration and writes JSON, markdown and SVG charts', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+    const r = await run([
+      '--backends', 'cpu,webgpu', '--variants', 'full,lsh-1,lsh-2', '--lengths', '64,128', '--chunk', '16', '--dhead', '8', '--repeats', '1',
+      '--no-model', '--json', join(dir, 'out.json'), '--markdown', join(dir, 'out.md'), '--svg', join(dir, 'svg'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('| backend');
+    const doc = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    expect(doc.schema).toBe('reformer-bench/1');
+    expect(doc.machine.cores).toBeGreaterThan(0);
+    expect(doc.machine.cpuModel).toBeTruthy();
+    expect(doc.machine.packages['@reformer/lsh']).toMatch(/\d+\.\d+\.\d+/);
+    const cpu = doc.records.filter((x: { backend: string }) => x.backend === 'cpu');
+    expect(cpu).toHaveLength(3 * 2 * 2);
+    // webgpu either ran or is one row that says why not.
+    const gpu = doc.records.filter((x: { backend: string }) => x.backend === 'webgpu');
+    expect(gpu.length === 1 ? gpu[0].status : 'ran').toMatch(/unavailable|ran/);
+    // Peer baselines ran on the same inputs, labelled as peers.
+    expect(doc.records.some((x: { kind: string; status: string }) => x.kind === 'baseline' && x.status === 'ok')).toBe(true);
+    const md = readFileSync(join(dir, 'out.md'), 'utf8');
+    expect(md).toContain('(peer)');
+    const svgs = readdirSync(join(dir, 'svg'));
+    expect(svgs).toContain('time-cpu-forward.svg');
+    expect(svgs).toContain('accuracy-cpu.svg');
+    for (const f of svgs) expect(checkWellFormedXml(readFileSync(join(dir, 'svg', f), 'utf8'))).toEqual([]);
+  });
+});
