@@ -160,10 +160,15 @@ function masks(
   };
 }
 
-/** Logsumexp over the last axis of finite logits, keepDims. */
-function rowLse(tf: TF, s: TfTensor): TfTensor {
+/**
+ * Logsumexp over the last axis of finite logits (keepDims) and `p = exp(s − lse)` from the float32
+ * lse, as the contract defines it (not `e / Σe`: with all logits −1e9 the float32 lse is −1e9 and every
+ * p is 1).
+ */
+function softmaxLse(tf: TF, s: TfTensor): { p: TfTensor; lse: TfTensor } {
   const m = tf.max(s, -1, true);
-  return tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(s, m)), -1, true)));
+  const lse = tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(s, m)), -1, true)));
+  return { p: tf.exp(tf.sub(s, lse)), lse };
 }
 
 /** Groups `[start, size]` covering `count` items in steps of `g`. */
@@ -220,17 +225,20 @@ function batchedLogits(tf: TF, pl: Plan, x: AttentionInputs, g0: number, G: numb
   const qg = tf.gather(q3, own);
   const kw = tf.reshape(tf.gather(k3, win), [G, W, d]);
   const vw = tf.reshape(tf.gather(v3, win), [G, W, dv]);
-  let s = tf.matMul(qg, kw, false, true);
-  if (pl.scale !== 1) s = tf.mul(s, pl.scale);
   const meta = (t: TfTensor) => tf.reshape(t, [pl.BH * pl.nC, C]);
-  const m = masks(
-    tf,
-    pl,
-    (t) => tf.reshape(tf.gather(meta(t), own), [G, C, 1]),
-    (t) => tf.reshape(tf.gather(meta(t), win), [G, 1, nW * C]),
-  );
-  if (m !== undefined) s = tf.add(tf.mul(s, m.keep), m.repl);
-  return { G, qg, kw, vw, s, keep: m?.keep, win, own };
+  // One tidy for the masked logits, so the mask arithmetic's temporaries go before the softmax.
+  const [s, keep] = tf.tidy(() => {
+    let r = tf.matMul(qg, kw, false, true);
+    if (pl.scale !== 1) r = tf.mul(r, pl.scale);
+    const m = masks(
+      tf,
+      pl,
+      (t) => tf.reshape(tf.gather(meta(t), own), [G, C, 1]),
+      (t) => tf.reshape(tf.gather(meta(t), win), [G, 1, nW * C]),
+    );
+    return m === undefined ? [r] : [tf.add(tf.mul(r, m.keep), m.repl), m.keep];
+  });
+  return { G, qg, kw, vw, s: s!, keep, win, own };
 }
 
 function batchedForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig): [TfTensor, TfTensor] {
@@ -241,8 +249,7 @@ function batchedForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConf
   for (const [g0, g] of groups(total, G)) {
     const [o, l] = tf.tidy(() => {
       const b = batchedLogits(tf, pl, x, g0, g);
-      const lse = rowLse(tf, b.s);
-      const p = tf.exp(tf.sub(b.s, lse));
+      const { p, lse } = softmaxLse(tf, b.s);
       return [tf.matMul(p, b.vw), lse];
     });
     outs.push(o!);
@@ -465,8 +472,7 @@ function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig)
     const b = band(pl, grp);
     const [o, l] = tf.tidy(() => {
       const { s } = bandLogits(tf, pl, h, x, b, cache);
-      const lse = rowLse(tf, s);
-      const p = tf.exp(tf.sub(s, lse));
+      const { p, lse } = softmaxLse(tf, s);
       return [tf.matMul(p, tf.tensor2d(rows(h.v, x.dv, b.keys, false), [b.R, x.dv])), lse];
     });
     outH.set(f32(o!), b.q0 * x.dv);
@@ -474,7 +480,7 @@ function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig)
     o!.dispose();
     l!.dispose();
   }
-  return [tf.tensor2d(outH, [S, x.dv]), tf.tensor1d(lseH)];
+  return [tf.tensor4d(outH, [x.B, x.H, x.N, x.dv]), tf.tensor3d(lseH, [x.B, x.H, x.N])];
 }
 
 function bandBackward(
@@ -523,7 +529,8 @@ function bandBackward(
     dkT!.dispose();
     dvT!.dispose();
   }
-  return [tf.tensor2d(dqH, [S, d]), tf.tensor2d(dkH, [S, d]), tf.tensor2d(dvH, [S, dv])];
+  const shape = (w: number): [number, number, number, number] => [x.B, x.H, x.N, w];
+  return [tf.tensor4d(dqH, shape(d)), tf.tensor4d(dkH, shape(d)), tf.tensor4d(dvH, shape(dv))];
 }
 
 /** `dst[keys[r], j] += srcT[j, r]` for a transposed `[w, R]` block. */
