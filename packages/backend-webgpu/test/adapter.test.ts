@@ -4,7 +4,8 @@
  */
 import { InvalidArgumentError, ReformerError } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { WebGPUBackend, WebGPUBufferTooLargeError, WebGPUUnavailableError, createWebGPUBackend } from '../src/index.js';
+import { Params } from '../src/pipelines.js';
+import { WebGPUBackend, WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUUnavailableError, WebGPUValidationError, createWebGPUBackend } from '../src/index.js';
 import { createTestBackend } from './setup.js';
 
 let be: WebGPUBackend;
@@ -72,5 +73,45 @@ describe('named errors', () => {
     // Reported once.
     expect((await be.read(r.lse.storage, 'float32', 2)).length).toBe(2);
     for (const s of [logits, labels, r.loss.storage, r.lse.storage]) be.free(s);
+  });
+});
+
+describe('device errors surface as named errors on the next call', () => {
+  it('a validation error in a flush: WebGPUValidationError from the next readback, then the backend works again', async () => {
+    const x = be.write(Float32Array.of(1, 2), 'float32');
+    const broken = { key: 'test:broken', bindings: [{ name: 'X', type: 'f32', access: 'read_write' as const }], source: () => 'this is not WGSL' };
+    be.runtime.dispatch(broken, [x.buffer], new Params(), [1, 1, 1]);
+    const err = await be.read(x, 'float32', 2).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WebGPUValidationError);
+    expect((err as Error).message).toMatch(/validation/);
+    expect(Array.from(await be.read(x, 'float32', 2))).toEqual([1, 2]);
+    be.free(x);
+  });
+
+  it('a lost device: WebGPUDeviceLostError from every later call', async () => {
+    const other = await createTestBackend();
+    const x = other.write(Float32Array.of(1), 'float32');
+    other.device.destroy();
+    const info = await other.device.lost;
+    expect(info.reason).toBe('destroyed');
+    expect(() => other.fill([2], 1, 'float32')).toThrow(WebGPUDeviceLostError);
+    await expect(other.read(x, 'float32', 1)).rejects.toBeInstanceOf(WebGPUDeviceLostError);
+    other.free(x);
+    other.dispose();
+  });
+
+  it('pipelines are compiled once per kernel specialisation', async () => {
+    const a = be.write(new Float32Array(12), 'float32');
+    const t = { storage: a, shape: [3, 4], dtype: 'float32' as const };
+    const r1 = be.unary('exp', t);
+    await be.sync(); // pipelines are compiled when their first dispatch is encoded
+    const before = be.memory()['pipelines']!;
+    const r2 = be.unary('exp', { ...t, shape: [4, 3] });
+    await be.sync();
+    expect(be.memory()['pipelines']).toBe(before);
+    const r3 = be.unary('tanh', t);
+    await be.sync();
+    expect(be.memory()['pipelines']).toBe(before + 1);
+    for (const s of [a, r1.storage, r2.storage, r3.storage]) be.free(s);
   });
 });

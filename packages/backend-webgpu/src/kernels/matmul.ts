@@ -2,10 +2,10 @@
  * Batched matmul `C[b] = op(A[b]) · op(B[b])` with transpose flags and broadcast batch axes.
  *
  * Tiled: a workgroup of 16×16 invocations computes a 64×64 tile of C, each invocation a 4×4 block
- * held in registers (register blocking); the K axis is walked in steps of 16 through two tiles in
- * workgroup memory. Loads are arranged so that consecutive invocations read consecutive addresses
- * for either layout of A and B (the transpose flags choose the load pattern, so they are part of the
- * pipeline key). The batch index is the third grid axis; each operand finds its batch offset through
+ * held in registers (register blocking, vec4 accumulators); the K axis is walked in steps of 16
+ * through two tiles in workgroup memory. Loads are arranged so that consecutive invocations read
+ * consecutive addresses for either layout of A and B, and are vec4 loads when the operand's contiguous
+ * axis is a multiple of 4 (the transpose flags and the vec4 choice are part of the pipeline key). The batch index is the third grid axis; each operand finds its batch offset through
  * its own broadcast batch strides.
  */
 import type { Shape } from '@reformer/core';
@@ -17,30 +17,55 @@ const TILE = 64;
 const TK = 16;
 const defs = new Map<string, KernelDef>();
 
-function matmulDef(ta: boolean, tb: boolean, batchRank: number): KernelDef {
-  const key = `matmul:${ta ? 't' : 'n'}${tb ? 't' : 'n'}:b${batchRank}`;
+/**
+ * WGSL that fills the workgroup tile `AS[k][m]` (or `BS[k][n]`) for one operand. `rowsMajor`: the
+ * operand is stored with the tile's 64-wide axis outer (A `[M, K]`, B `[N, K]` when transposed); else
+ * with k outer. `vec4`: the contiguous axis is a multiple of 4, so each invocation loads one vec4.
+ */
+function tileLoad(tile: 'AS' | 'BS', src: string, off: string, outer: string, o0: string, kOuter: boolean, vec4: boolean): string {
+  // kOuter: element (k, x) at src[off + k·X + x] (X = extent of the 64-wide axis); else at src[off + x·K + k].
+  if (vec4) {
+    return kOuter
+      ? `{ let kk = lid / 16u; let xq = (lid % 16u) * 4u; let gk = k0 + kk; let gx = ${o0} + xq;
+    var v = vec4<f32>(0.0);
+    if (gk < K && gx < ${outer}) { v = ${src}[(${off} + gk * ${outer} + gx) / 4u]; }
+    ${tile}[kk][xq] = v.x; ${tile}[kk][xq + 1u] = v.y; ${tile}[kk][xq + 2u] = v.z; ${tile}[kk][xq + 3u] = v.w; }`
+      : `{ let xx = lid / 4u; let kq = (lid % 4u) * 4u; let gx = ${o0} + xx; let gk = k0 + kq;
+    var v = vec4<f32>(0.0);
+    if (gx < ${outer} && gk < K) { v = ${src}[(${off} + gx * K + gk) / 4u]; }
+    ${tile}[kq][xx] = v.x; ${tile}[kq + 1u][xx] = v.y; ${tile}[kq + 2u][xx] = v.z; ${tile}[kq + 3u][xx] = v.w; }`;
+  }
+  return kOuter
+    ? `for (var t: u32 = 0u; t < 4u; t = t + 1u) {
+      let e = lid + t * 256u; let kk = e / ${TILE}u; let xx = e % ${TILE}u; let gx = ${o0} + xx; let gk = k0 + kk;
+      var v = 0.0;
+      if (gx < ${outer} && gk < K) { v = ${src}[${off} + gk * ${outer} + gx]; }
+      ${tile}[kk][xx] = v;
+    }`
+    : `for (var t: u32 = 0u; t < 4u; t = t + 1u) {
+      let e = lid + t * 256u; let xx = e / ${TK}u; let kk = e % ${TK}u; let gx = ${o0} + xx; let gk = k0 + kk;
+      var v = 0.0;
+      if (gx < ${outer} && gk < K) { v = ${src}[${off} + gx * K + gk]; }
+      ${tile}[kk][xx] = v;
+    }`;
+}
+
+function matmulDef(ta: boolean, tb: boolean, batchRank: number, va: boolean, vb: boolean): KernelDef {
+  const key = `matmul:${ta ? 't' : 'n'}${tb ? 't' : 'n'}:b${batchRank}:${va ? 'v4' : 's'}${vb ? 'v4' : 's'}`;
   let def = defs.get(key);
   if (def) return def;
   // Words: 0 M, 1 N, 2 K, 3 batch count, 4.. batch shape, a base + strides, b base + strides.
   const bAt = 4;
   const aOp = { name: 'aOff', base: `${bAt + batchRank}u`, strides: `${bAt + batchRank + 1}u` };
   const bOp = { name: 'bOff', base: `${bAt + 2 * batchRank + 1}u`, strides: `${bAt + 2 * batchRank + 2}u` };
-  // A element (m, k): row-major [M, K] unless transposed ([K, M]).
-  const aLoad = ta
-    ? `let kk = e / ${TILE}u; let mm = e % ${TILE}u; let gm = m0 + mm; let gk = k0 + kk;
-       AS[kk][mm] = select(0.0, A[aOff + gk * M + gm], gm < M && gk < K);`
-    : `let mm = e / ${TK}u; let kk = e % ${TK}u; let gm = m0 + mm; let gk = k0 + kk;
-       AS[kk][mm] = select(0.0, A[aOff + gm * K + gk], gm < M && gk < K);`;
-  const bLoad = tb
-    ? `let nn = e / ${TK}u; let kk = e % ${TK}u; let gn = n0 + nn; let gk = k0 + kk;
-       BS[kk][nn] = select(0.0, B[bOff + gn * K + gk], gn < N && gk < K);`
-    : `let kk = e / ${TILE}u; let nn = e % ${TILE}u; let gn = n0 + nn; let gk = k0 + kk;
-       BS[kk][nn] = select(0.0, B[bOff + gk * N + gn], gn < N && gk < K);`;
+  // A is [M, K] (k inner) unless transposed ([K, M], k outer); B is [K, N] (k outer) unless transposed.
+  const aLoad = tileLoad('AS', 'A', 'aOff', 'M', 'm0', ta, va);
+  const bLoad = tileLoad('BS', 'B', 'bOff', 'N', 'n0', !tb, vb);
   def = {
     key,
     bindings: [
-      { name: 'A', type: 'f32', access: 'read' },
-      { name: 'B', type: 'f32', access: 'read' },
+      { name: 'A', type: va ? 'vec4<f32>' : 'f32', access: 'read' },
+      { name: 'B', type: vb ? 'vec4<f32>' : 'f32', access: 'read' },
       { name: 'C', type: 'f32', access: 'read_write' },
     ],
     source: () => `
@@ -54,21 +79,15 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   let m0 = wid.y * ${TILE}u;
   let n0 = wid.x * ${TILE}u;
   let tx = lid3.x; let ty = lid3.y;
-  var acc: array<array<f32, 4>, 4>;
+  // Invocation (tx, ty) owns rows ty + 16i and columns tx + 16j of the tile: a 4×4 register block.
+  var acc: array<vec4<f32>, 4>;
   for (var k0: u32 = 0u; k0 < K; k0 = k0 + ${TK}u) {
-    for (var t: u32 = 0u; t < 4u; t = t + 1u) {
-      let e = lid + t * 256u;
-      { ${aLoad} }
-      { ${bLoad} }
-    }
+    ${aLoad}
+    ${bLoad}
     workgroupBarrier();
     for (var kk: u32 = 0u; kk < ${TK}u; kk = kk + 1u) {
-      var a: array<f32, 4>;
-      var b: array<f32, 4>;
-      for (var i: u32 = 0u; i < 4u; i = i + 1u) { a[i] = AS[kk][ty + 16u * i]; b[i] = BS[kk][tx + 16u * i]; }
-      for (var i: u32 = 0u; i < 4u; i = i + 1u) {
-        for (var j: u32 = 0u; j < 4u; j = j + 1u) { acc[i][j] = acc[i][j] + a[i] * b[j]; }
-      }
+      let b = vec4<f32>(BS[kk][tx], BS[kk][tx + 16u], BS[kk][tx + 32u], BS[kk][tx + 48u]);
+      for (var i: u32 = 0u; i < 4u; i = i + 1u) { acc[i] = acc[i] + AS[kk][ty + 16u * i] * b; }
     }
     workgroupBarrier();
   }
@@ -120,6 +139,9 @@ export function matmul(
   p.list(c.strides[1]!);
   const maxZ = 65535;
   if (nBatch > maxZ) throw new Error(`webgpu matmul: ${nBatch} batches exceed ${maxZ}`);
-  ctx.rt.dispatch(matmulDef(ta, tb, c.shape.length), [a.storage.buffer, b.storage.buffer, out.buffer], p, [Math.ceil(N / TILE), Math.ceil(M / TILE), nBatch]);
+  // vec4 loads when the operand's contiguous axis is a multiple of 4 (then so is every batch offset).
+  const va = (ta ? M : K) % 4 === 0 && K > 0;
+  const vb = (tb ? K : N) % 4 === 0 && K > 0;
+  ctx.rt.dispatch(matmulDef(ta, tb, c.shape.length, va, vb), [a.storage.buffer, b.storage.buffer, out.buffer], p, [Math.ceil(N / TILE), Math.ceil(M / TILE), nBatch]);
   return out;
 }

@@ -1,0 +1,47 @@
+/**
+ * Matmul on the shapes that take the vec4 load paths (contiguous axis a multiple of 4) and those that
+ * do not, every transpose combination, with broadcast batches, against the CPU backend.
+ */
+import { matmul, randomNormal, seedScope, tidy } from '@reformer/core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { WebGPUBackend } from '../src/index.js';
+import { cpu, host, onBackend } from './helpers.js';
+import { createTestBackend } from './setup.js';
+
+let gpu: WebGPUBackend;
+beforeAll(async () => {
+  gpu = await createTestBackend();
+});
+afterAll(() => gpu?.dispose());
+
+const shapes: [number, number, number, number[], number[]][] = [
+  [64, 32, 48, [], []],
+  [68, 36, 20, [2], [2]],
+  [8, 4, 12, [3, 1], [2]],
+  [67, 36, 21, [2], []],
+  [65, 33, 17, [], [2]],
+  [128, 130, 4, [], []],
+];
+
+it('matmul: vec4 and scalar loads, all transpose combos, broadcast batches (vs CPU)', async () => {
+  const failures: string[] = [];
+  for (const [m, k, n, ba, bb] of shapes) {
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const run = () =>
+          tidy(() => {
+            const a = seedScope(m * 7 + k, () => randomNormal(ta ? [...ba, k, m] : [...ba, m, k]));
+            const b = seedScope(k * 5 + n, () => randomNormal(tb ? [...bb, n, k] : [...bb, k, n]));
+            return [matmul(a, b, ta, tb)];
+          });
+        const [want] = await host(await onBackend(cpu, run));
+        const [got] = await host(await onBackend(gpu, run));
+        let worst = 0;
+        for (let i = 0; i < want!.length; i++) worst = Math.max(worst, Math.abs(got![i]! - want![i]!) / (1 + Math.abs(want![i]!)));
+        // Float32 sums of K products of N(0,1) values, accumulated in another order: ~1e-6 relative.
+        if (!(worst <= 1e-5) || got!.length !== want!.length) failures.push(`M${m} K${k} N${n} batch ${JSON.stringify(ba)}×${JSON.stringify(bb)} ta ${ta} tb ${tb}: worst ${worst}`);
+      }
+    }
+  }
+  expect(failures).toEqual([]);
+});
