@@ -5,8 +5,12 @@
  *
  * @module
  */
+import * as core from '@reformer/core';
+import type { Tensor } from '@reformer/core';
+import { reasonOf } from './backends.js';
+import { timeRuns } from './measure.js';
+import { emptyRecord, withTiming, type RunEnvironment } from './runner.js';
 import type { BenchConfig, MeasurementRecord } from './types.js';
-import type { RunEnvironment } from './runner.js';
 
 /** Where model rows report to. */
 export interface ModelBenchSink {
@@ -40,31 +44,8 @@ export function modelBenchFrom(mod: ModelModule | undefined, reason?: string): M
       count: () => 1,
       async run(config, _env, sink) {
         sink.info('model', `unavailable: ${why ?? 'unknown'}`);
-        sink.push({
-          kind: 'model',
-          backend: config.backends[0] ?? 'cpu',
-          variant: 'reformer-lm',
-          length: 0,
-          pass: 'backward',
-          batch: config.batch,
-          heads: config.heads,
-          dHead: config.dHead,
-          status: 'unavailable',
-          reason: why ?? 'unknown',
-          runs: 0,
-          timesMs: [],
-          medianMs: null,
-          minMs: null,
-          maxMs: null,
-          spread: null,
-          tokensPerSec: null,
-          usPerToken: null,
-          peakBytes: null,
-          baseBytes: null,
-          maxAbsError: null,
-          meanRelError: null,
-          timing: 'wall',
-        });
+        const base = { kind: 'model' as const, backend: config.backends[0] ?? 'cpu', variant: 'reformer-lm', length: 0, pass: 'backward' as const };
+        sink.push({ ...emptyRecord({ ...base, batch: config.batch, heads: config.heads, dHead: config.dHead }), status: 'unavailable', reason: why ?? 'unknown' });
       },
     };
   }
@@ -115,20 +96,9 @@ export function modelGrid(config: BenchConfig): { lengths: number[]; depths: num
   };
 }
 
-interface CoreLike {
-  tensor: typeof import('@reformer/core').tensor;
-  gradients: typeof import('@reformer/core').gradients;
-  tidy: typeof import('@reformer/core').tidy;
-  dispose: typeof import('@reformer/core').dispose;
-  memory: typeof import('@reformer/core').memory;
-  resetPeak: typeof import('@reformer/core').resetPeak;
-  setBackend: typeof import('@reformer/core').setBackend;
-  AdamW: typeof import('@reformer/core').AdamW;
-}
-
 interface LMLike {
-  loss(ids: unknown): import('@reformer/core').Tensor;
-  parameters(): import('@reformer/core').Tensor[];
+  loss(ids: Tensor): Tensor;
+  parameters(): Tensor[];
   namedParameters(): unknown;
   dispose(): void;
 }
@@ -141,10 +111,6 @@ function realModelBench(mod: ModelModule): ModelBench {
       return g.lengths.length * g.depths.length * MODEL_VARIANTS.length;
     },
     async run(config, env, sink) {
-      const core: CoreLike = await import('@reformer/core');
-      const { timeRuns } = await import('./measure.js');
-      const { emptyRecord, withTiming } = await import('./runner.js');
-      const { reasonOf } = await import('./backends.js');
       const backendName = config.modelBackend ?? (config.backends.includes('tfjs-wasm') ? 'tfjs-wasm' : config.backends[0]!);
       const g = modelGrid(config);
       const base = { kind: 'model' as const, backend: backendName, pass: 'backward' as const, batch: 1, heads: 2, dHead: 32 };
@@ -165,13 +131,13 @@ function realModelBench(mod: ModelModule): ModelBench {
             sink.emit(`model ${variant} ×${depth} L=${L} on ${backendName}`);
             await core.setBackend(backend);
             let model: LMLike | undefined;
-            let opt: InstanceType<CoreLike['AdamW']> | undefined;
-            let ids: import('@reformer/core').Tensor | undefined;
+            let opt: core.AdamW | undefined;
+            let ids: Tensor | undefined;
             try {
               const { config: cfg, reversible } = modelConfig(variant, L, depth);
               model = new Model(cfg, { seed: 1, reversible });
               const m = model;
-              opt = new core.AdamW(m.namedParameters() as ConstructorParameters<CoreLike['AdamW']>[0], { lr: 1e-4 });
+              opt = new core.AdamW(m.namedParameters() as ConstructorParameters<typeof core.AdamW>[0], { lr: 1e-4 });
               const o = opt;
               const host = new Int32Array(L);
               for (let i = 0; i < L; i++) host[i] = (i * 7919 + 13) % 256;

@@ -60,7 +60,7 @@ export function buildCharts(records: readonly MeasurementRecord[]): Chart[] {
           logX: true,
           logY: true,
           xTickLabel: lengthLabel,
-          series: [...seriesBy(rs, (r) => r.variant, (r) => r.usPerToken), ...seriesBy(ps, (r) => `${r.variant} on ${r.backend} (peer)`, (r) => r.usPerToken, true)],
+          series: [...seriesBy(rs, (r) => r.variant, (r) => r.usPerToken), ...seriesBy(ps, (r) => `${r.variant} (peer)`, (r) => r.usPerToken, true)],
         }),
       });
       const mtitle = `Peak memory vs length — ${b}, ${passLabel(p)}`;
