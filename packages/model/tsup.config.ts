@@ -1,9 +1,11 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  entry: { index: 'src/index.ts', node: 'src/node.ts' },
+  // cli: the `reformer-train` bin. Its source starts with `#!/usr/bin/env node`, which esbuild keeps and
+  // tsup's shebang handling turns into an executable dist/cli.js.
+  entry: { index: 'src/index.ts', node: 'src/node.ts', cli: 'src/cli.ts' },
   format: ['esm'],
-  dts: true,
+  dts: { entry: { index: 'src/index.ts', node: 'src/node.ts' } },
   sourcemap: true,
   clean: true,
   target: 'es2022',

@@ -343,7 +343,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}),
       });
     }
-    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || last) await save(step, loss, evalMetrics ?? lastEval);
+    // A stop requested during this step (or its progress report) saves the step's state before returning.
+    const stopping = options.signal?.aborted === true;
+    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || last || stopping) await save(step, loss, evalMetrics ?? lastEval);
   }
   return {
     step,

@@ -1,0 +1,472 @@
+#!/usr/bin/env node
+/**
+ * `reformer-train`: train a Reformer language model from the shell on the paper's duplication task or
+ * on any text file (byte-level), with checkpoints, resume, periodic evaluation and a progress bar.
+ * Run `reformer-train --help` for the flags.
+ * @module
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Adam, constantSchedule, cosineSchedule, warmupRsqrtSchedule, type Schedule } from '@reformer/core';
+import { ReformerConfigError, type ReformerConfig } from './config.js';
+import { ReformerModelWithLMHead } from './model.js';
+import { loadLatestCheckpoint, saveCheckpoint, saveModel } from './node.js';
+import { charLMTask } from './tasks/char-lm.js';
+import { duplicationTask } from './tasks/duplication.js';
+import type { LanguageModel, Metrics, Task } from './tasks/task.js';
+import { train, type TrainProgress } from './train/train.js';
+
+/** The usage text. */
+export const USAGE = `Usage: reformer-train <task> [flags]
+
+Tasks:
+  duplication            the paper's synthetic task: sequences 0 w 0 w, accuracy on the second w
+  char-lm --text FILE    byte-level language model over a text file (vocab 256), bits per character
+
+Task flags:
+  --length N             tokens per sequence (default 256; duplication: even)
+  --vocab N              duplication: vocabulary size, symbols 1..N-1 (default 64)
+  --text FILE            char-lm: the corpus
+  --valid-fraction F     char-lm: held-out fraction at the end of the text (default 0.1)
+
+Model flags:
+  --layers N             attention layers (default 1)
+  --attention TYPE       lsh | local | full (default lsh)
+  --d-model N            hidden size (default 128)
+  --heads N              attention heads (default 4)
+  --head-size N          width per head (default d-model / heads)
+  --ff N                 feed-forward width (default 2 * d-model)
+  --hashes N             LSH hash rounds in training (default 1)
+  --buckets N            LSH buckets per round, even (default: chosen from the length)
+  --chunk N              LSH/local chunk length (default 32)
+  --axial A0xA1          axial position embeddings over an A0 x A1 grid (default: one learned row per position)
+  --dropout P            hidden dropout (default 0)
+
+Training flags:
+  --steps N              last training step (default 1000)
+  --batch N              sequences per step (default 8)
+  --lr X                 peak learning rate (default 1e-3)
+  --schedule S           cosine | rsqrt | constant (default cosine)
+  --warmup N             warmup steps (default min(100, steps / 10))
+  --clip X               clip gradients to this global norm, 0 = off (default 1)
+  --seed N               seed of the weights, data, dropout and hashing (default 0)
+  --eval-every N         evaluate every N steps, 0 = only at the end (default 0)
+  --eval-batches N       validation batches per evaluation (default 4)
+  --eval-hashes LIST     duplication/char-lm with LSH: evaluate with each hash count, e.g. 1,2,4,8
+  --checkpoint-dir DIR   write training checkpoints here
+  --checkpoint-every N   steps between checkpoints (default: eval-every, else steps / 10)
+  --keep N               checkpoints kept (default 3)
+  --resume               continue from the newest checkpoint in --checkpoint-dir
+  --out DIR              where the final model goes (default: <checkpoint-dir>/final, else ./reformer-<task>)
+  --log-every N          plain-output lines every N steps (default: steps / 20)
+  -h, --help             this text
+
+Example:
+  reformer-train duplication --length 256 --vocab 64 --layers 1 --d-model 128 --heads 4 --attention lsh \\
+    --hashes 4 --steps 2000 --batch 16 --lr 1e-3 --checkpoint-dir runs/dup --resume --eval-every 200 --eval-hashes 1,2,4,8
+`;
+
+/** A bad command line: reported with the usage text, exit status 2. */
+export class UsageError extends Error {}
+
+const FLAGS = {
+  length: { type: 'string' },
+  vocab: { type: 'string' },
+  text: { type: 'string' },
+  'valid-fraction': { type: 'string' },
+  layers: { type: 'string' },
+  attention: { type: 'string' },
+  'd-model': { type: 'string' },
+  heads: { type: 'string' },
+  'head-size': { type: 'string' },
+  ff: { type: 'string' },
+  hashes: { type: 'string' },
+  buckets: { type: 'string' },
+  chunk: { type: 'string' },
+  axial: { type: 'string' },
+  dropout: { type: 'string' },
+  steps: { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  schedule: { type: 'string' },
+  warmup: { type: 'string' },
+  clip: { type: 'string' },
+  seed: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'eval-batches': { type: 'string' },
+  'eval-hashes': { type: 'string' },
+  'checkpoint-dir': { type: 'string' },
+  'checkpoint-every': { type: 'string' },
+  keep: { type: 'string' },
+  resume: { type: 'boolean' },
+  out: { type: 'string' },
+  'log-every': { type: 'string' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
+
+type Flags = { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
+
+/** The parsed command line. */
+export interface CliOptions {
+  task: 'duplication' | 'char-lm';
+  flags: Flags;
+}
+
+/** Parses argv (without `node` and the script); throws {@link UsageError} on anything malformed. */
+export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const flags = parsed.values as Flags;
+  if (flags.help) return 'help';
+  const [task, ...rest] = parsed.positionals;
+  if (task === undefined) throw new UsageError('missing the task: duplication or char-lm.');
+  if (task !== 'duplication' && task !== 'char-lm') throw new UsageError(`unknown task '${task}': expected duplication or char-lm.`);
+  if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'.`);
+  return { task, flags };
+}
+
+function int(flags: Flags, name: keyof Flags, fallback: number, min: number): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isSafeInteger(v) || v < min) {
+    throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${String(raw)}'.`);
+  }
+  return v;
+}
+
+function num(flags: Flags, name: keyof Flags, fallback: number, min: number, max = Infinity): number {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  const v = Number(raw);
+  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
+    throw new UsageError(`--${name} must be a number in [${min}, ${max}], got '${String(raw)}'.`);
+  }
+  return v;
+}
+
+function choice<T extends string>(flags: Flags, name: keyof Flags, fallback: T, allowed: readonly T[]): T {
+  const raw = flags[name];
+  if (raw === undefined) return fallback;
+  if (!allowed.includes(raw as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(raw)}'.`);
+  return raw as T;
+}
+
+/** Everything a run needs, validated from the flags. @internal */
+export interface RunPlan {
+  task: Task;
+  config: Partial<ReformerConfig>;
+  steps: number;
+  batch: number;
+  lr: number;
+  schedule: Schedule;
+  clip: number;
+  seed: number;
+  evalEvery: number;
+  evalBatches: number;
+  evalHashes: number[] | undefined;
+  checkpointDir: string | undefined;
+  checkpointEvery: number;
+  keep: number;
+  resume: boolean;
+  out: string;
+  logEvery: number;
+}
+
+/** Builds the run plan: reads the text file, checks every flag. Throws {@link UsageError}. */
+export async function planRun({ task: taskName, flags }: CliOptions): Promise<RunPlan> {
+  const seed = int(flags, 'seed', 0, 0);
+  const steps = int(flags, 'steps', 1000, 1);
+  const length = int(flags, 'length', 256, 2);
+  let task: Task;
+  if (taskName === 'duplication') {
+    if (flags.text !== undefined) throw new UsageError('--text is for char-lm; duplication makes its own data.');
+    if (length % 2 !== 0 || length < 4) throw new UsageError(`--length must be even and ≥ 4 for duplication, got '${flags.length}'.`);
+    task = duplicationTask({ length, vocabSize: int(flags, 'vocab', 64, 2), seed, evalBatches: int(flags, 'eval-batches', 4, 1) });
+  } else {
+    if (flags.vocab !== undefined) throw new UsageError('--vocab is for duplication; char-lm uses the 256 byte values.');
+    if (flags.text === undefined) throw new UsageError('char-lm needs --text FILE.');
+    let bytes: Uint8Array;
+    try {
+      bytes = new Uint8Array(await readFile(flags.text));
+    } catch (e) {
+      throw new UsageError(`--text: cannot read '${flags.text}' (${(e as Error).message}).`);
+    }
+    try {
+      task = charLMTask({
+        text: bytes,
+        length,
+        validFraction: num(flags, 'valid-fraction', 0.1, 0, 1),
+        seed,
+        ...(flags['eval-batches'] !== undefined ? { evalBatches: int(flags, 'eval-batches', 4, 1) } : {}),
+      });
+    } catch (e) {
+      throw new UsageError(`--text '${flags.text}': ${(e as Error).message}`);
+    }
+  }
+  const attention = choice(flags, 'attention', 'lsh', ['lsh', 'local', 'full'] as const);
+  const dModel = int(flags, 'd-model', 128, 1);
+  const heads = int(flags, 'heads', 4, 1);
+  if (flags['head-size'] === undefined && dModel % heads !== 0) {
+    throw new UsageError(`--heads ${heads} does not divide --d-model ${dModel}; pass --head-size.`);
+  }
+  const chunk = int(flags, 'chunk', 32, 1);
+  const hashes = int(flags, 'hashes', 1, 1);
+  if (attention !== 'lsh' && flags.hashes !== undefined) throw new UsageError(`--hashes needs --attention lsh, got --attention ${attention}.`);
+  let buckets: number | null = null;
+  if (flags.buckets !== undefined) {
+    buckets = int(flags, 'buckets', 0, 2);
+    if (buckets % 2 !== 0) throw new UsageError(`--buckets must be even, got '${flags.buckets}'.`);
+  }
+  let axial: [number, number] | undefined;
+  if (flags.axial !== undefined) {
+    const m = /^(\d+)x(\d+)$/.exec(flags.axial);
+    if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new UsageError(`--axial must be A0xA1 (e.g. 16x16), got '${flags.axial}'.`);
+    axial = [Number(m[1]), Number(m[2])];
+    if (axial[0] * axial[1] < length) throw new UsageError(`--axial ${flags.axial} covers ${axial[0] * axial[1]} positions, fewer than --length ${length}.`);
+  }
+  const dropout = num(flags, 'dropout', 0, 0, 0.99);
+  const config: Partial<ReformerConfig> = {
+    attn_layers: Array.from({ length: int(flags, 'layers', 1, 1) }, () => attention),
+    is_decoder: true,
+    hidden_size: dModel,
+    num_attention_heads: heads,
+    attention_head_size: int(flags, 'head-size', Math.floor(dModel / heads), 1),
+    feed_forward_size: int(flags, 'ff', 2 * dModel, 1),
+    vocab_size: task.vocabSize,
+    lsh_attn_chunk_length: chunk,
+    local_attn_chunk_length: chunk,
+    num_hashes: hashes,
+    num_buckets: buckets,
+    hidden_dropout_prob: dropout,
+    local_attention_probs_dropout_prob: dropout,
+    lsh_attention_probs_dropout_prob: 0,
+    eos_token_id: null,
+    pad_token_id: 0,
+    ...(axial !== undefined
+      ? { axial_pos_embds: true, axial_pos_shape: axial, axial_pos_embds_dim: [Math.floor(dModel / 2), dModel - Math.floor(dModel / 2)] as [number, number] }
+      : { axial_pos_embds: false, max_position_embeddings: length }),
+  };
+  const lr = num(flags, 'lr', 1e-3, 0);
+  const warmup = int(flags, 'warmup', Math.min(100, Math.floor(steps / 10)), 0);
+  const scheduleName = choice(flags, 'schedule', 'cosine', ['cosine', 'rsqrt', 'constant'] as const);
+  let schedule: Schedule;
+  if (scheduleName === 'constant') schedule = constantSchedule(lr);
+  else if (scheduleName === 'rsqrt') schedule = warmupRsqrtSchedule({ peak: lr, warmupSteps: Math.max(1, warmup) });
+  else {
+    if (warmup >= steps) throw new UsageError(`--warmup ${warmup} must be below --steps ${steps} for the cosine schedule.`);
+    schedule = cosineSchedule({ peak: lr, warmupSteps: warmup, totalSteps: steps + 1 }); // + 1: the last step still learns
+  }
+  let evalHashes: number[] | undefined;
+  if (flags['eval-hashes'] !== undefined) {
+    if (attention !== 'lsh') throw new UsageError(`--eval-hashes needs --attention lsh, got --attention ${attention}.`);
+    const parts = flags['eval-hashes'].split(',');
+    evalHashes = parts.map((p) => {
+      const v = Number(p);
+      if (p.trim() === '' || !Number.isSafeInteger(v) || v < 1) throw new UsageError(`--eval-hashes must be a comma-separated list of integers ≥ 1, got '${flags['eval-hashes']}'.`);
+      return v;
+    });
+  }
+  const evalEvery = int(flags, 'eval-every', 0, 0);
+  const checkpointDir = flags['checkpoint-dir'];
+  if (flags.resume && checkpointDir === undefined) throw new UsageError('--resume needs --checkpoint-dir.');
+  if (checkpointDir === undefined && flags['checkpoint-every'] !== undefined) throw new UsageError('--checkpoint-every needs --checkpoint-dir.');
+  return {
+    task,
+    config,
+    steps,
+    batch: int(flags, 'batch', 8, 1),
+    lr,
+    schedule,
+    clip: num(flags, 'clip', 1, 0),
+    seed,
+    evalEvery,
+    evalBatches: int(flags, 'eval-batches', 4, 1),
+    evalHashes,
+    checkpointDir,
+    checkpointEvery: int(flags, 'checkpoint-every', evalEvery > 0 ? evalEvery : Math.max(1, Math.floor(steps / 10)), 1),
+    keep: int(flags, 'keep', 3, 1),
+    resume: flags.resume === true,
+    out: flags.out ?? (checkpointDir !== undefined ? join(checkpointDir, 'final') : `reformer-${taskName}`),
+    logEvery: int(flags, 'log-every', Math.max(1, Math.floor(steps / 20)), 1),
+  };
+}
+
+/** `1h02m`, `3m12s`, `45s`. */
+export function formatDuration(seconds: number): string {
+  if (!Number.isFinite(seconds)) return '?';
+  const s = Math.max(0, Math.round(seconds));
+  if (s >= 3600) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  if (s >= 60) return `${Math.floor(s / 60)}m${String(s % 60).padStart(2, '0')}s`;
+  return `${s}s`;
+}
+
+function formatRate(tokensPerSecond: number): string {
+  return tokensPerSecond >= 1000 ? `${(tokensPerSecond / 1000).toFixed(1)}k` : tokensPerSecond.toFixed(0);
+}
+
+function formatMetrics(m: Metrics): string {
+  return Object.entries(m)
+    .map(([k, v]) => (k.startsWith('accuracy') ? `${k} ${(100 * v).toFixed(2)}%` : `${k} ${v.toFixed(4)}`))
+    .join('  ');
+}
+
+/** One progress line (plain output) or the text after the bar (TTY). */
+export function progressLine(p: TrainProgress): string {
+  const width = String(p.steps).length;
+  return (
+    `step ${String(p.step).padStart(width)}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  |g| ${p.gradNorm.toFixed(3)}  ` +
+    `${formatRate(p.tokensPerSecond)} tok/s  ETA ${formatDuration(p.etaSeconds)}`
+  );
+}
+
+/** A one-line progress bar: `[#####.....] 50%` followed by the progress line. */
+export function progressBar(p: TrainProgress, width = 24): string {
+  const filled = Math.round((width * p.step) / p.steps);
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${progressLine(p)}`;
+}
+
+interface Output {
+  write(s: string): unknown;
+  isTTY?: boolean;
+  columns?: number;
+}
+
+/** Runs the CLI; returns the exit status (0 done, 1 failed, 2 bad command line, 130 interrupted). */
+export async function main(argv: readonly string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
+  let plan: RunPlan;
+  try {
+    const cli = parseCommandLine(argv);
+    if (cli === 'help') {
+      out.write(USAGE);
+      return 0;
+    }
+    plan = await planRun(cli);
+  } catch (e) {
+    if (e instanceof UsageError) {
+      err.write(`reformer-train: ${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  let model: ReformerModelWithLMHead;
+  try {
+    model = new ReformerModelWithLMHead(plan.config, { seed: plan.seed });
+  } catch (e) {
+    if (e instanceof ReformerConfigError) {
+      err.write(`reformer-train: these flags make an invalid model:\n${e.message}\n\n${USAGE}`);
+      return 2;
+    }
+    throw e;
+  }
+  const optimizer = new Adam(model.namedParameters(), { lr: plan.schedule });
+  const { task } = plan;
+  const c = model.config;
+  out.write(
+    `reformer-train ${task.name}: ${c.attn_layers.length} × ${c.attn_layers[0]} layer(s), d_model ${c.hidden_size}, ${c.num_attention_heads} heads, ` +
+      `${c.attn_layers.includes('lsh') ? `${c.num_hashes} hash round(s), ` : ''}length ${task.length}, vocab ${c.vocab_size}, ` +
+      `${model.numParameters().toLocaleString('en-US')} parameters; ${plan.steps} steps × ${plan.batch} sequences, lr ${plan.lr}\n`,
+  );
+  const evaluate = plan.evalHashes
+    ? async (m: LanguageModel): Promise<Metrics> => {
+        const metrics: Metrics = {};
+        for (const h of plan.evalHashes!) {
+          const r = await task.evaluate(m, { nHashes: h, batches: plan.evalBatches, seed: plan.seed });
+          for (const [k, v] of Object.entries(r)) metrics[`${k}@${h}`] = v;
+        }
+        return metrics;
+      }
+    : (m: LanguageModel) => task.evaluate(m, { batches: plan.evalBatches, seed: plan.seed });
+
+  const tty = out.isTTY === true;
+  let barShown = false;
+  const clearBar = (): void => {
+    if (barShown) out.write('\r\x1b[2K');
+    barShown = false;
+  };
+  const controller = new AbortController();
+  const onSigint = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+    clearBar();
+    err.write('reformer-train: interrupted; stopping after this step (Ctrl-C again to quit at once)\n');
+  };
+  process.on('SIGINT', onSigint);
+  const dir = plan.checkpointDir;
+  try {
+    const result = await train({
+      model,
+      optimizer,
+      data: task,
+      steps: plan.steps,
+      batchSize: plan.batch,
+      seed: plan.seed,
+      ...(plan.clip > 0 ? { clipNorm: plan.clip } : {}),
+      evalEvery: plan.evalEvery,
+      evaluate,
+      signal: controller.signal,
+      ...(dir !== undefined
+        ? {
+            checkpointEvery: plan.checkpointEvery,
+            saveCheckpoint: (ck) => saveCheckpoint(dir, { ...ck, state: { ...ck.state, task: task.name } }, { keep: plan.keep }),
+            ...(plan.resume
+              ? {
+                  loadCheckpoint: async () => {
+                    const point = await loadLatestCheckpoint(dir);
+                    if (point !== null) {
+                      clearBar();
+                      out.write(`resuming from ${point.path} (step ${point.state.step})\n`);
+                    }
+                    return point;
+                  },
+                }
+              : {}),
+          }
+        : {}),
+      onProgress: (p) => {
+        if (tty) {
+          const line = progressBar(p);
+          const columns = out.columns ?? 120;
+          out.write(`\r\x1b[2K${line.length > columns - 1 ? line.slice(0, columns - 1) : line}`);
+          barShown = true;
+        } else if (p.step % plan.logEvery === 0 || p.step === p.steps) {
+          out.write(`${progressLine(p)}\n`);
+        }
+        if (p.eval !== undefined) {
+          clearBar();
+          out.write(`eval @ step ${p.step}: ${formatMetrics(p.eval)}\n`);
+        }
+      },
+    });
+    clearBar();
+    if (result.step === result.startStep && result.startStep >= plan.steps) out.write(`nothing to do: the checkpoint is at step ${result.startStep} ≥ --steps ${plan.steps}\n`);
+    await saveModel(plan.out, model);
+    out.write(
+      `${result.stopped ? 'stopped' : 'done'} at step ${result.step} in ${formatDuration(result.elapsedSeconds)}; loss ${result.loss.toFixed(4)}` +
+        `${result.eval ? `; ${formatMetrics(result.eval)}` : ''}\nsaved the model to ${plan.out}\n`,
+    );
+    return result.stopped ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onSigint);
+    model.dispose();
+    optimizer.dispose();
+  }
+}
+
+const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:^|[\\/])(?:cli\.[cm]?js|reformer-train)$/.test(process.argv[1]);
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (e: unknown) => {
+      process.stderr.write(`reformer-train: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
