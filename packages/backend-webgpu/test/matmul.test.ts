@@ -21,9 +21,12 @@ const shapes: [number, number, number, number[], number[]][] = [
   [67, 36, 21, [2], []],
   [65, 33, 17, [], [2]],
   [128, 130, 4, [], []],
+  [1, 36, 40, [2], [2]],
+  [9, 5, 70, [], [3]],
+  [20, 8, 3, [2], []],
 ];
 
-it('matmul: vec4 and scalar loads, all transpose combos, broadcast batches (vs CPU)', async () => {
+it('matmul: vec4 and scalar loads, tiled and small variants, all transpose combos, broadcast batches (vs CPU)', async () => {
   const failures: string[] = [];
   for (const [m, k, n, ba, bb] of shapes) {
     for (const ta of [false, true]) {
@@ -45,3 +48,18 @@ it('matmul: vec4 and scalar loads, all transpose combos, broadcast batches (vs C
   }
   expect(failures).toEqual([]);
 });
+
+it('matmul with more batches than one dispatch grid axis holds (70000 × [1×2 · 2×1])', async () => {
+  const run = () =>
+    tidy(() => {
+      const a = seedScope(1, () => randomNormal([70000, 1, 2]));
+      const b = seedScope(2, () => randomNormal([70000, 2, 1]));
+      return [matmul(a, b)];
+    });
+  const [want] = await host(await onBackend(cpu, run));
+  const [got] = await host(await onBackend(gpu, run));
+  let worst = 0;
+  for (let i = 0; i < want!.length; i++) worst = Math.max(worst, Math.abs(got![i]! - want![i]!));
+  expect(got!.length).toBe(70000);
+  expect(worst).toBeLessThanOrEqual(1e-6);
+}, 120_000);

@@ -6,11 +6,13 @@
  * through two tiles in workgroup memory. Loads are arranged so that consecutive invocations read
  * consecutive addresses for either layout of A and B, and are vec4 loads when the operand's contiguous
  * axis is a multiple of 4 (the transpose flags and the vec4 choice are part of the pipeline key). The batch index is the third grid axis; each operand finds its batch offset through
- * its own broadcast batch strides.
+ * its own broadcast batch strides. When M or N is below 16, a one-invocation-per-output variant runs
+ * instead of the tiles.
  */
 import type { Shape } from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
 import { Params, stridedOffsets, type KernelDef } from '../pipelines.js';
+import { grid } from '../runtime.js';
 import { broadcastStrides, collapse, sizeOf } from '../shape.js';
 
 const TILE = 64;
@@ -54,7 +56,7 @@ function matmulDef(ta: boolean, tb: boolean, batchRank: number, va: boolean, vb:
   const key = `matmul:${ta ? 't' : 'n'}${tb ? 't' : 'n'}:b${batchRank}:${va ? 'v4' : 's'}${vb ? 'v4' : 's'}`;
   let def = defs.get(key);
   if (def) return def;
-  // Words: 0 M, 1 N, 2 K, 3 batch count, 4.. batch shape, a base + strides, b base + strides.
+  // Words: 0 M, 1 N, 2 K, 3 first batch of this dispatch, 4.. batch shape, a base + strides, b base + strides.
   const bAt = 4;
   const aOp = { name: 'aOff', base: `${bAt + batchRank}u`, strides: `${bAt + batchRank + 1}u` };
   const bOp = { name: 'bOff', base: `${bAt + 2 * batchRank + 1}u`, strides: `${bAt + 2 * batchRank + 2}u` };
@@ -74,7 +76,7 @@ var<workgroup> BS: array<array<f32, ${TILE}>, ${TK}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let batch = wid.z;
+  let batch = wid.z + pu(3u);
   ${stridedOffsets(batchRank, `${bAt}u`, [aOp, bOp], 'batch')}
   let m0 = wid.y * ${TILE}u;
   let n0 = wid.x * ${TILE}u;
@@ -106,6 +108,45 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
   return def;
 }
 
+/**
+ * The small-matrix variant: one invocation per output element, looping over K (a 64×64 tile would be
+ * mostly idle when M or N is below 16, e.g. matrix–vector products or many tiny batched matrices).
+ */
+function smallDef(ta: boolean, tb: boolean, batchRank: number): KernelDef {
+  const key = `matmulSmall:${ta ? 't' : 'n'}${tb ? 't' : 'n'}:b${batchRank}`;
+  let def = defs.get(key);
+  if (def) return def;
+  const bAt = 4;
+  const aOp = { name: 'aOff', base: `${bAt + batchRank}u`, strides: `${bAt + batchRank + 1}u` };
+  const bOp = { name: 'bOff', base: `${bAt + 2 * batchRank + 1}u`, strides: `${bAt + 2 * batchRank + 2}u` };
+  def = {
+    key,
+    bindings: [
+      { name: 'A', type: 'f32', access: 'read' },
+      { name: 'B', type: 'f32', access: 'read' },
+      { name: 'C', type: 'f32', access: 'read_write' },
+    ],
+    source: () => `
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let idx = flatGroup(wid, nwg) * 64u + lid;
+  if (idx >= pu(3u) * M * N) { return; }
+  let batch = idx / (M * N);
+  let m = (idx / N) % M;
+  let n = idx % N;
+  ${stridedOffsets(batchRank, `${bAt}u`, [aOp, bOp], 'batch')}
+  var acc = 0.0;
+  for (var k: u32 = 0u; k < K; k = k + 1u) {
+    acc = acc + A[aOff + ${ta ? 'k * M + m' : 'm * K + k'}] * B[bOff + ${tb ? 'n * K + k' : 'k * N + n'}];
+  }
+  C[idx] = acc;
+}`,
+  };
+  defs.set(key, def);
+  return def;
+}
+
 /** Batched matmul; `outShape` is `[...batch, M, N]`. */
 export function matmul(
   ctx: KernelContext,
@@ -127,21 +168,32 @@ export function matmul(
   const aBatch = broadcastStrides(a.shape.slice(0, -2), batchShape).map((s) => s * M * K);
   const bBatch = broadcastStrides(b.shape.slice(0, -2), batchShape).map((s) => s * K * N);
   const c = collapse(batchShape, [aBatch, bBatch]);
-  const p = new Params();
-  p.u32(M);
-  p.u32(N);
-  p.u32(K);
-  p.u32(nBatch);
-  p.list(c.shape);
-  p.u32(0);
-  p.list(c.strides[0]!);
-  p.u32(0);
-  p.list(c.strides[1]!);
-  const maxZ = 65535;
-  if (nBatch > maxZ) throw new Error(`webgpu matmul: ${nBatch} batches exceed ${maxZ}`);
+  if (M < 16 || N < 16) {
+    const p = new Params();
+    p.list([M, N, K, nBatch]);
+    p.list(c.shape);
+    p.u32(0);
+    p.list(c.strides[0]!);
+    p.u32(0);
+    p.list(c.strides[1]!);
+    ctx.rt.dispatch(smallDef(ta, tb, c.shape.length), [a.storage.buffer, b.storage.buffer, out.buffer], p, grid(Math.ceil((nBatch * M * N) / 64)));
+    return out;
+  }
   // vec4 loads when the operand's contiguous axis is a multiple of 4 (then so is every batch offset).
   const va = (ta ? M : K) % 4 === 0 && K > 0;
   const vb = (tb ? K : N) % 4 === 0 && K > 0;
-  ctx.rt.dispatch(matmulDef(ta, tb, c.shape.length, va, vb), [a.storage.buffer, b.storage.buffer, out.buffer], p, [Math.ceil(N / TILE), Math.ceil(M / TILE), nBatch]);
+  const def = matmulDef(ta, tb, c.shape.length, va, vb);
+  // The batch is the grid's z axis; more batches than one dispatch allows run as several dispatches.
+  const maxZ = 65535;
+  for (let first = 0; first < nBatch; first += maxZ) {
+    const p = new Params();
+    p.list([M, N, K, first]);
+    p.list(c.shape);
+    p.u32(0);
+    p.list(c.strides[0]!);
+    p.u32(0);
+    p.list(c.strides[1]!);
+    ctx.rt.dispatch(def, [a.storage.buffer, b.storage.buffer, out.buffer], p, [Math.ceil(N / TILE), Math.ceil(M / TILE), Math.min(maxZ, nBatch - first)]);
+  }
   return out;
 }

@@ -2,7 +2,8 @@
  * Reductions: one workgroup per output element. Each invocation folds a strided slice of the reduced
  * index space (read through the input's strides over the reduced axes, so no transpose is needed),
  * then the workgroup combines the partial results with a tree reduction in workgroup memory.
- * `argMax` is the same kernel over (value, index) pairs, keeping the first maximum.
+ * `argMax` is the same kernel over (value, index) pairs, keeping the first maximum; as on the CPU,
+ * NaN never counts as greater (index 0 when a slice holds only NaN), and float max/min propagate NaN.
  */
 import type { DType, ReduceOp, Shape } from '@reformer/core';
 import { elemType, type GpuStorage, type KernelContext } from '../context.js';
@@ -44,7 +45,9 @@ function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, 
   const ident =
     op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
   const isArg = op === 'argMax';
-  const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : op === 'min' ? (a: string, b: string) => `min(${a}, ${b})` : (a: string, b: string) => `max(${a}, ${b})`;
+  // Float max/min propagate NaN (WGSL's max/min leave it unspecified); a + b is NaN when either is.
+  const nanSafe = (f: string) => (a: string, b: string) => (t === 'f32' ? `select(${f}(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})` : `${f}(${a}, ${b})`);
+  const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : nanSafe(op === 'min' ? 'min' : 'max');
   const outType = isArg ? 'i32' : t;
   def = {
     key,
@@ -67,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var r = lid; r < nRed; r = r + ${wg}u) {
     ${stridedOffsets(redRank, `${redAt}u`, [{ name: 'off', base: `${redAt + redRank}u`, strides: `${redAt + redRank + 1}u` }], 'r')}
     let v = X[base + off];
-    ${isArg ? 'if (accI == 0xffffffffu || v > acc) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
+    ${isArg ? 'if (accI == 0xffffffffu || v > acc || (acc != acc && v == v)) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
   }
   SH[lid] = acc;
   SI[lid] = accI;
@@ -75,7 +78,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     wg,
     isArg
       ? (st) =>
-          `let j = lid + ${st}u; if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || SH[j] > SH[lid] || (SH[j] == SH[lid] && SI[j] < SI[lid]))) { SH[lid] = SH[j]; SI[lid] = SI[j]; }`
+          `let j = lid + ${st}u; let a = SH[lid]; let b = SH[j];
+    if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || b > a || (a != a && b == b) || ((b == a || (a != a && b != b)) && SI[j] < SI[lid]))) { SH[lid] = b; SI[lid] = SI[j]; }`
       : foldStep('SH', combine),
   )}
   if (lid == 0u) { OUT[o] = ${isArg ? 'select(i32(SI[0]), 0, SI[0] == 0xffffffffu)' : 'SH[0]'}; }

@@ -18,10 +18,12 @@ const BLOCK = 1024;
 const WG = 256;
 
 /** `less(ka, ia, kb, ib)`: by key, then index; indices ≥ n are padding (greater than everything). */
+/** Float NaN keys order after every number (among themselves by index), as on the CPU backend. */
 const LESS = (t: string) => `
 fn less(ka: ${t}, ia: u32, kb: ${t}, ib: u32, n: u32) -> bool {
   if (ia >= n) { return false; }
   if (ib >= n) { return true; }
+  ${t === 'f32' ? 'let na = ka != ka; let nb = kb != kb; if (na || nb) { return select(nb, ia < ib, na && nb); }' : ''}
   return ka < kb || (ka == kb && ia < ib);
 }`;
 

@@ -1,0 +1,33 @@
+/** NaN handling agrees with the CPU backend: argSort puts NaN last (stably), argMax skips NaN, max/min propagate it. */
+import { argMax, argSort, max, min, tensor } from '@reformer/core';
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { WebGPUBackend } from '../src/index.js';
+import { cpu, onBackend } from './helpers.js';
+import { createTestBackend } from './setup.js';
+
+let gpu: WebGPUBackend;
+beforeAll(async () => {
+  gpu = await createTestBackend();
+});
+afterAll(() => gpu?.dispose());
+
+const rows = [
+  [3, NaN, 1, NaN, 1, -2, 0, NaN],
+  [NaN, NaN, NaN, NaN, NaN, NaN, NaN, NaN],
+  [NaN, 5, 5, -1, NaN, 2, 5, 0],
+  [1, 2, 3, 4, 5, 6, 7, NaN],
+];
+
+it('argSort, argMax, max and min on rows with NaN match the CPU backend', async () => {
+  const run = async () => {
+    const x = tensor(Float32Array.from(rows.flat()), [4, 8]);
+    const outs = [argSort(x), argMax(x, 1), max(x, 1), min(x, 1)];
+    const vals: number[][] = [];
+    for (const o of outs) vals.push(Array.from(await o.data()));
+    for (const t of [x, ...outs]) t.dispose();
+    return vals;
+  };
+  const want = await onBackend(cpu, run);
+  const got = await onBackend(gpu, run);
+  expect(got).toEqual(want);
+});
