@@ -105,3 +105,26 @@ describe('reformer-train', () => {
     expect(r.stdout).toContain('Usage: reformer-train <task> [flags]');
   });
 });
+
+describe('reformer-train output helpers', () => {
+  it('formats durations, progress lines and the TTY progress bar', async () => {
+    const { formatDuration, progressBar, progressLine } = await import('../src/cli.js');
+    expect([formatDuration(45), formatDuration(192), formatDuration(3720), formatDuration(Infinity)]).toEqual(['45s', '3m12s', '1h02m', '?']);
+    const p = { step: 5, steps: 20, loss: 1.23456, gradNorm: 0.5, lr: 0.001, tokensPerSecond: 12345, etaSeconds: 75, elapsedSeconds: 25 };
+    expect(progressLine(p)).toBe('step  5/20  loss 1.2346  lr 1.00e-3  |g| 0.500  12.3k tok/s  ETA 1m15s');
+    expect(progressBar(p, 8)).toBe(`[##......] ${progressLine(p)}`);
+  });
+
+  it('draws the bar in place on a TTY (carriage return, erase line), then the summary', async () => {
+    const { main } = await import('../src/cli.js');
+    let written = '';
+    const out = { isTTY: true, columns: 300, write: (s: string) => (written += s) };
+    const err = { write: (s: string) => (written += `ERR ${s}`) };
+    const code = await main(['duplication', ...tiny, '--vocab', '8', '--steps', '3', '--out', join(dir, 'tty')], out, err);
+    expect(code).toBe(0);
+    expect(written).not.toContain('ERR');
+    for (let s = 1; s <= 3; s++) expect(written).toContain(`\r\x1b[2K[${'#'.repeat(Math.round((24 * s) / 3)).padEnd(24, '.')}] step ${s}/3  loss `);
+    // The bar is erased before the evaluation line and the summary, which are plain lines.
+    expect(written).toMatch(/ETA \S+\r\x1b\[2Keval @ step 3: loss \S+  accuracy \S+%\ndone at step 3 in \S+; loss/);
+  });
+});
