@@ -566,7 +566,38 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   }
 
   slice(x: T, begin: readonly number[], size: readonly number[]): T {
+    if (this.hostMoves && sizeOf(size) > 0) return this.hostSlice(x, begin, size);
     return this.run(size, x.dtype, () => this.tf.slice(this.v(x), [...begin], [...size]));
+  }
+
+  /**
+   * Slice as a host copy of contiguous runs (tfjs-wasm's Slice reads the WHOLE source into JS on every
+   * call and, above rank 4, indexes every element: a [2, 16384, 24] → [.., 16] slice took 0.7 s).
+   */
+  private hostSlice(x: T, begin: readonly number[], size: readonly number[]): T {
+    const src = this.v(x).dataSync() as Float32Array | Int32Array;
+    const rank = x.shape.length;
+    const out = x.dtype === 'int32' ? new Int32Array(sizeOf(size)) : new Float32Array(sizeOf(size));
+    if (rank === 0) {
+      out[0] = src[0]!;
+    } else {
+      const strides = new Array<number>(rank);
+      strides[rank - 1] = 1;
+      for (let i = rank - 2; i >= 0; i--) strides[i] = strides[i + 1]! * x.shape[i + 1]!;
+      const run = size[rank - 1]!;
+      const idx = new Array<number>(rank - 1).fill(0);
+      const rows = sizeOf(size) / run;
+      for (let r = 0, to = 0; r < rows; r++, to += run) {
+        let from = begin[rank - 1]!;
+        for (let i = 0; i < rank - 1; i++) from += (begin[i]! + idx[i]!) * strides[i]!;
+        out.set(src.subarray(from, from + run), to);
+        for (let i = rank - 2; i >= 0; i--) {
+          if (++idx[i]! < size[i]!) break;
+          idx[i] = 0;
+        }
+      }
+    }
+    return this.out(this.tf.tensor(out, [...size], x.dtype), size, x.dtype);
   }
 
   concat(xs: readonly T[], axis: number): T {

@@ -8,6 +8,7 @@ import {
   LayerNorm,
   Linear,
   Module,
+  Embedding,
   randomNormal,
   randomUniform,
   cast,
@@ -17,8 +18,9 @@ import {
   tidy,
   type Tensor,
 } from '@reformer/core';
-import { lshAttention } from '@reformer/lsh';
+import { lshAttention, LSHSelfAttention } from '@reformer/lsh';
 import { ReversibleBlock, ReversibleSequence } from '@reformer/reversible';
+import { ChunkedFeedForward, ChunkedLMHead } from '@reformer/chunked-ffn';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { TfjsBackend } from '../src/index.js';
 import { cpu, expectClose, onBackend } from './helpers.js';
@@ -116,6 +118,81 @@ function trainingCase(): Tensor[] {
   }
 }
 
+/** Pre-LayerNorm causal LSH self-attention: the Reformer's f. */
+class AttentionBlock extends Module {
+  readonly layer_norm: LayerNorm;
+  readonly attention: LSHSelfAttention;
+  constructor(d: number, seed: number) {
+    super();
+    this.layer_norm = this.addModule('layer_norm', new LayerNorm({ dim: d }));
+    this.attention = this.addModule(
+      'attention',
+      new LSHSelfAttention({ hiddenSize: d, numHeads: 2, headSize: 8, causal: true, chunkLength: 8, nHashes: 2, nBuckets: 4, seed }),
+    );
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => this.attention.forward(this.layer_norm.forward(x)));
+  }
+}
+
+/**
+ * A 2-layer Reformer LM built from the packages (@reformer/model is not a dependency of this package):
+ * token embedding → both reversible streams → 2 × ReversibleBlock(LSH attention, chunked
+ * feed-forward) → LayerNorm over [y1, y2] → chunked LM head loss (causal shift).
+ */
+class TinyReformer extends Module {
+  readonly embeddings: Embedding;
+  readonly layers: ReversibleSequence;
+  readonly layer_norm: LayerNorm;
+  readonly lm_head: ChunkedLMHead;
+  constructor(vocab: number, d: number) {
+    super();
+    this.embeddings = this.addModule('embeddings', new Embedding({ numEmbeddings: vocab, dim: d, seed: 31 }));
+    const blocks = [0, 1].map(
+      (i) =>
+        new ReversibleBlock(
+          new AttentionBlock(d, 40 + i),
+          new ChunkedFeedForward({ hiddenSize: d, feedForwardSize: 2 * d, activation: 'gelu', chunkSize: 8, seed: 50 + i }),
+          { f: 'attention', g: 'feed_forward' },
+        ),
+    );
+    this.layers = this.addModule('layers', new ReversibleSequence(blocks));
+    this.layer_norm = this.addModule('layer_norm', new LayerNorm({ dim: 2 * d }));
+    this.lm_head = this.addModule('lm_head', new ChunkedLMHead({ hiddenSize: 2 * d, vocabSize: vocab, chunkSize: 8, seed: 60 }));
+  }
+  loss(ids: Tensor): Tensor {
+    return tidy(() => {
+      const x = this.embeddings.forward(ids);
+      const [y1, y2] = this.layers.forward(x, x);
+      return this.lm_head.loss(this.layer_norm.forward(concat([y1, y2], -1)), ids, { shift: true });
+    });
+  }
+}
+
+/** Two AdamW steps of the 2-layer Reformer on 2 × 32 tokens; returns both losses and every parameter after. */
+function reformerCase(): Tensor[] {
+  const vocab = 11;
+  const model = new TinyReformer(vocab, 16);
+  const params = [...model.parameters()];
+  const opt = new AdamW(params, { lr: 1e-2 });
+  const losses: Tensor[] = [];
+  try {
+    const ids = tidy(() => cast(mul(seedScope(71, () => randomUniform([2, 32])), scalar(vocab)), 'int32'));
+    for (let step = 0; step < 2; step++) {
+      // Same seed stream on both backends: the same LSH rotations.
+      const { value, grads } = seedScope(80 + step, () => gradients(() => model.loss(ids), params));
+      opt.step(grads);
+      for (const g of grads) g.dispose();
+      losses.push(value);
+    }
+    ids.dispose();
+    return [...losses, ...params.map((p) => tidy(() => mul(p, scalar(1))))];
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}
+
 describe('tfjs-wasm gives the CPU backend results (within 1e-4)', () => {
   for (const causal of [false, true]) {
     it(`lshAttention forward and gradients (causal ${causal})`, async () => {
@@ -131,6 +208,14 @@ describe('tfjs-wasm gives the CPU backend results (within 1e-4)', () => {
     const got = await host(await onBackend(wasm, () => reversibleCase()));
     expect(got.length).toBeGreaterThan(10);
     expectClose(got, want, 1e-4, 'reversible');
+  });
+
+  it('2-layer Reformer (LSH attention + chunked FF, reversible, chunked LM head): two AdamW steps', async () => {
+    const want = await host(await onBackend(cpu, () => reformerCase()));
+    const got = await host(await onBackend(wasm, () => reformerCase()));
+    expect(got.length).toBeGreaterThan(20); // 2 losses + every parameter
+    expect(want[1]![0]!).toBeLessThan(want[0]![0]!); // it trains
+    expectClose(got, want, 1e-4, 'reformer');
   });
 
   it('training step: Linear + LayerNorm + crossEntropy + AdamW', async () => {
