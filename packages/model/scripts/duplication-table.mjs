@@ -10,11 +10,13 @@
 // that column's chunk length and loading its state dict.
 //
 // Run after `pnpm --filter @reformer/model build`, from packages/model:
-//   node scripts/duplication-table.mjs --steps 1200 --batch 8 --parallel 2 --out ../../docs/results/duplication.md
-// The four trainings run in `--parallel` child processes (the CPU backend uses one core each).
+//   node scripts/duplication-table.mjs --steps 600 --batch 8 --lr 2e-3 --warmup 100 --eval-every 100 --parallel 2 --out /tmp/table.md
+// The four trainings run in `--parallel` child processes (the CPU backend uses one core each); each
+// writes <dir>/result-<row>.json, the parent <dir>/report.json and (with --out) a Markdown report.
+// `--render <dir> --out FILE` re-renders the Markdown from an earlier run's report.json.
 import { fork } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { cpus } from 'node:os';
+import { cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Adam, cosineSchedule } from '@reformer/core';
@@ -41,6 +43,7 @@ const { values: args } = parseArgs({
     cols: { type: 'string', default: 'full,8,4,2,1' },
     dir: { type: 'string', default: '/tmp/reformer-duplication' },
     out: { type: 'string' },
+    render: { type: 'string' },
     job: { type: 'string' },
   },
 });
@@ -147,39 +150,72 @@ async function main() {
   const wall = (Date.now() - started) / 1000;
   const results = await Promise.all(rows.map(async (r) => JSON.parse(await readFile(join(args.dir, `result-${r}.json`), 'utf8'))));
   const cpu = (await readFile('/proc/cpuinfo', 'utf8').catch(() => '')).match(/model name\s*:\s*(.*)/)?.[1] ?? cpus()[0]?.model ?? 'unknown';
-  const pct = (x) => `${(100 * x).toFixed(1)}%`;
-  const lines = [];
-  lines.push(`| trained with | ${cols.map((c) => `eval ${label(c)}`).join(' | ')} |`);
-  lines.push(`| --- | ${cols.map(() => '---:').join(' | ')} |`);
-  for (const r of results) lines.push(`| ${label(r.kind)} | ${cols.map((c) => pct(r.evals[c].accuracy)).join(' | ')} |`);
-  const lossLines = [];
-  lossLines.push(`| trained with | ${cols.map((c) => `eval ${label(c)}`).join(' | ')} | train time |`);
-  lossLines.push(`| --- | ${cols.map(() => '---:').join(' | ')} | ---: |`);
-  for (const r of results) lossLines.push(`| ${label(r.kind)} | ${cols.map((c) => r.evals[c].loss.toFixed(3)).join(' | ')} | ${(r.trainSeconds / 60).toFixed(1)} min |`);
-  const curves = results.map((r) => `- ${label(r.kind)}: ${r.curve.map((c) => `${c.step}: ${pct(c.accuracy)}`).join(', ')}`);
   const report = {
     command: `node scripts/duplication-table.mjs ${process.argv.slice(2).join(' ')}`,
     wallSeconds: wall,
     cpu,
     cores: cpus().length,
-    table: lines.join('\n'),
-    losses: lossLines.join('\n'),
-    curves: curves.join('\n'),
+    loadAverage: loadavg(),
+    settings: { length, vocab, dModel, heads, chunk, seed, steps: num('steps'), batch: num('batch'), lr: num('lr'), warmup: num('warmup'), evalBatches: num('eval-batches'), evalBatchSize: num('eval-batch-size'), parallel: num('parallel') },
+    rows,
+    cols,
     results,
   };
   await writeFile(join(args.dir, 'report.json'), JSON.stringify(report, null, 2));
-  console.log(`\nAccuracy on the second copy of w (${num('eval-batches')} × ${num('eval-batch-size')} validation sequences):\n`);
-  console.log(report.table);
-  console.log('\nLoss (nats per symbol):\n');
-  console.log(report.losses);
-  console.log('\nLearning curves (accuracy on 1 validation batch, the training hash count):\n');
-  console.log(report.curves);
-  console.log(`\nwall time ${(wall / 60).toFixed(1)} min on ${cpu}, ${cpus().length} cores`);
+  await output(report);
+}
+
+/** The report as Markdown: accuracy and loss tables, learning curves, command, time, machine. */
+function markdown(report) {
+  const { results } = report;
+  const rows = report.rows ?? results.map((r) => r.kind);
+  const cols = report.cols ?? args.cols.split(',');
+  const byKind = new Map(results.map((r) => [r.kind, r]));
+  const pct = (x) => `${(100 * x).toFixed(2)}%`;
+  const head = `| trained with | ${cols.map((c) => `eval ${label(c)}`).join(' | ')} |`;
+  const rule = `| --- | ${cols.map(() => '---:').join(' | ')} |`;
+  const acc = [head, rule, ...rows.map((r) => `| ${label(r)} | ${cols.map((c) => pct(byKind.get(r).evals[c].accuracy)).join(' | ')} |`)];
+  const loss = [
+    `${head} train time |`,
+    `${rule} ---: |`,
+    ...rows.map((r) => `| ${label(r)} | ${cols.map((c) => byKind.get(r).evals[c].loss.toFixed(4)).join(' | ')} | ${(byKind.get(r).trainSeconds / 60).toFixed(1)} min |`),
+  ];
+  const curves = rows.map((r) => `- ${label(r)}: ${byKind.get(r).curve.map((c) => `step ${c.step} ${pct(c.accuracy)}`).join(', ')}`);
+  const s = report.settings ?? { length, evalBatches: num('eval-batches'), evalBatchSize: num('eval-batch-size'), parallel: num('parallel') };
+  const scored = s.evalBatches && s.evalBatchSize ? s.evalBatches * s.evalBatchSize * (s.length / 2 - 1) : undefined;
+  return [
+    '### Accuracy on the second copy of w',
+    '',
+    `Validation: ${s.evalBatches ?? '?'} × ${s.evalBatchSize ?? '?'} sequences${scored ? ` (${scored} scored symbols)` : ''}, evaluated once per cell.`,
+    '',
+    ...acc,
+    '',
+    '### Loss on the second copy of w (nats per symbol)',
+    '',
+    ...loss,
+    '',
+    '### Learning curves (accuracy on one validation batch, evaluated with the training hash count)',
+    '',
+    ...curves,
+    '',
+    '### Run',
+    '',
+    `- command (from packages/model, after \`pnpm --filter @reformer/model build\`): \`${report.command}\``,
+    `- wall time: ${(report.wallSeconds / 60).toFixed(1)} min (${rows.length} trainings, ${s.parallel ?? '?'} at a time, each followed by its ${cols.length} evaluations)`,
+    `- machine: ${report.cpu}, ${report.cores} cores${report.loadAverage ? `; load average at the end ${report.loadAverage.map((x) => x.toFixed(1)).join(' / ')}` : ''}`,
+    '',
+  ].join('\n');
+}
+
+async function output(report) {
+  const text = markdown(report);
+  console.log(`\n${text}`);
   if (args.out !== undefined) {
-    await writeFile(resolve(args.out), `${report.table}\n`);
-    console.log(`table written to ${resolve(args.out)}`);
+    await writeFile(resolve(args.out), text);
+    console.log(`report written to ${resolve(args.out)}`);
   }
 }
 
 if (args.job !== undefined) await job(args.job);
+else if (args.render !== undefined) await output(JSON.parse(await readFile(join(args.render, 'report.json'), 'utf8')));
 else await main();

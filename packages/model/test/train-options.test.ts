@@ -109,3 +109,20 @@ describe('train: options', () => {
     optimizer.dispose();
   });
 });
+
+describe('train and tasks are browser-safe', () => {
+  it('no module under src/train or src/tasks imports a Node built-in or the Node entry', async () => {
+    const { readdir, readFile } = await import('node:fs/promises');
+    const files: string[] = [];
+    for (const sub of ['train', 'tasks']) {
+      const dir = new URL(`../src/${sub}/`, import.meta.url);
+      for (const f of await readdir(dir)) files.push(await readFile(new URL(f, dir), 'utf8'));
+    }
+    expect(files.length).toBeGreaterThanOrEqual(6);
+    for (const source of files) {
+      const imports = [...source.matchAll(/from '([^']+)'/g)].map((m) => m[1]!);
+      expect(imports.length).toBeGreaterThan(0);
+      for (const spec of imports) expect(spec).not.toMatch(/^node:|^(fs|path|os|child_process|url)$|\/node(\.js)?$|^@reformer\/core\/node$/);
+    }
+  });
+});
