@@ -11,7 +11,7 @@ setWasmPaths(wasmPathsForNode());
 setThreadsCount(Number(process.env.THREADS ?? 1));
 const L = Number(process.argv[2] ?? 4096);
 const which = process.argv[3] ?? 'wasm';
-const be = which === 'cpu' ? createCpuBackend() : await createTfjsBackend({ tf, backendName: 'wasm', attentionBandChunks: Number(process.env.BAND ?? 4) });
+const be = which === 'cpu' ? createCpuBackend() : await createTfjsBackend({ tf, backendName: 'wasm', attentionBandChunks: Number(process.env.BAND ?? 2) });
 const byMethod = new Map();
 const proto = Object.getPrototypeOf(be);
 for (const name of Object.getOwnPropertyNames(proto)) {

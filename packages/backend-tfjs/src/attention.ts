@@ -163,12 +163,13 @@ function masks(
 /**
  * Logsumexp over the last axis of finite logits (keepDims) and `p = exp(s − lse)` from the float32
  * lse, as the contract defines it (not `e / Σe`: with all logits −1e9 the float32 lse is −1e9 and every
- * p is 1).
+ * p is 1). One exp over the block: `p = exp(s − m) · exp(m − lse)`, the second factor per row.
  */
 function softmaxLse(tf: TF, s: TfTensor): { p: TfTensor; lse: TfTensor } {
   const m = tf.max(s, -1, true);
-  const lse = tf.add(m, tf.log(tf.sum(tf.exp(tf.sub(s, m)), -1, true)));
-  return { p: tf.exp(tf.sub(s, lse)), lse };
+  const e = tf.exp(tf.sub(s, m));
+  const lse = tf.add(m, tf.log(tf.sum(e, -1, true)));
+  return { p: tf.mul(e, tf.exp(tf.sub(m, lse))), lse };
 }
 
 /** Groups `[start, size]` covering `count` items in steps of `g`. */

@@ -485,10 +485,33 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   argMax(x: T, axis: number): T {
     const tf = this.tf;
     const shape = x.shape.filter((_, i) => i !== axis);
+    if (this.hostMoves && sizeOf(shape) > 0 && x.shape[axis]! > 0) {
+      // First strict maximum, NaN never wins, index 0 when nothing beats −Infinity (the CPU reference).
+      const src = this.v(x).dataSync() as Float32Array | Int32Array;
+      const len = x.shape[axis]!;
+      const inner = sizeOf(x.shape.slice(axis + 1));
+      const outer = sizeOf(x.shape.slice(0, axis));
+      const out = new Int32Array(outer * inner);
+      for (let o = 0; o < outer; o++) {
+        for (let i = 0; i < inner; i++) {
+          let best = -Infinity;
+          let at = 0;
+          for (let a = 0, k = o * len * inner + i; a < len; a++, k += inner) {
+            const v = src[k]!;
+            if (v > best) {
+              best = v;
+              at = a;
+            }
+          }
+          out[o * inner + i] = at;
+        }
+      }
+      return this.out(tf.tensor(out, shape, 'int32'), shape, 'int32');
+    }
     return this.run(shape, 'int32', () => {
       const a = this.v(x);
-      // tfjs's ArgMax (cpu, wasm) keeps the first strict maximum starting from element 0, so with NaN
-      // made −Infinity it is the contract's "first maximum, NaN ignored, index 0 if none".
+      // tfjs's ArgMax keeps the first strict maximum starting from element 0, so with NaN made
+      // −Infinity it is the contract's "first maximum, NaN ignored, index 0 if none".
       const f = x.dtype === 'float32' ? tf.where(tf.isNaN(a), tf.fill([...x.shape], -Infinity), a) : a;
       return tf.argMax(f, axis);
     });
@@ -498,7 +521,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const tf = this.tf;
     const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1]!;
     if (sizeOf(x.shape) === 0) return this.out(tf.zeros([...x.shape], 'int32'), x.shape, 'int32');
-    if (n > MAX_DEVICE_SORT && this.canReadSync) return this.hostArgSort(x, n);
+    if ((n > MAX_DEVICE_SORT && this.canReadSync) || (this.hostMoves && x.dtype === 'int32')) return this.hostArgSort(x, n);
     return this.run(x.shape, 'int32', () => {
       const rows = sizeOf(x.shape) / n;
       const a = tf.reshape(this.v(x), [rows, n]);
@@ -523,12 +546,13 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   /** Stable argsort on the host (rows longer than the device composite key allows). */
   private hostArgSort(x: T, n: number): T {
-    const data = this.v(x).dataSync();
+    const data = this.v(x).dataSync() as Float32Array | Int32Array;
     const rows = sizeOf(x.shape) / n;
     const out = new Int32Array(sizeOf(x.shape));
     const idx = new Array<number>(n);
     for (let r = 0; r < rows; r++) {
       const base = r * n;
+      if (data instanceof Int32Array && this.countingSort(data, base, n, out)) continue;
       for (let i = 0; i < n; i++) idx[i] = i;
       idx.sort((i, j) => {
         const a = data[base + i]!;
@@ -541,6 +565,27 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       for (let i = 0; i < n; i++) out[base + i] = idx[i]!;
     }
     return this.out(this.tf.tensor(out, [...x.shape], 'int32'), x.shape, 'int32');
+  }
+
+  /**
+   * Stable counting sort of one int32 row when its value range is at most 4n (LSH sort keys, inverse
+   * permutations): O(n + range). Returns false (nothing written) for a wider range.
+   */
+  private countingSort(data: Int32Array, base: number, n: number, out: Int32Array): boolean {
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (let i = 0; i < n; i++) {
+      const v = data[base + i]!;
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
+    const range = hi - lo + 1;
+    if (!(range <= 4 * n + 16)) return false;
+    const start = new Int32Array(range + 1);
+    for (let i = 0; i < n; i++) start[data[base + i]! - lo + 1]!++;
+    for (let b = 0; b < range; b++) start[b + 1]! += start[b]!;
+    for (let i = 0; i < n; i++) out[base + start[data[base + i]! - lo]!++] = i;
+    return true;
   }
 
   // ---- matmul ----
@@ -618,15 +663,16 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   }
 
   /** Throws InvalidArgumentError if an index is outside [0, size) (only where a sync read is possible). */
-  private checkIndices(op: string, indices: T, size: number, axis: number): void {
-    if (!this.canReadSync || sizeOf(indices.shape) === 0) return;
-    const data = indices.storage.dataSync();
-    for (let i = 0; i < sizeOf(indices.shape); i++) {
+  private checkIndices(op: string, indices: T, size: number, axis: number): Int32Array | undefined {
+    if (!this.canReadSync || sizeOf(indices.shape) === 0) return undefined;
+    const data = this.v(indices).dataSync() as Int32Array;
+    for (let i = 0; i < data.length; i++) {
       const j = data[i]!;
       if (j < 0 || j >= size) {
         throw new InvalidArgumentError(`${op}: index ${j} is out of range for axis ${axis} of size ${size}; indices must be in 0..${size - 1}.`);
       }
     }
+    return data;
   }
 
   /**
@@ -647,13 +693,13 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   gather(x: T, indices: T, axis: number): T {
     const n = indices.shape[indices.shape.length - 1]!;
     const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
-    this.checkIndices('gather', indices, x.shape[axis]!, axis);
+    const checked = this.checkIndices('gather', indices, x.shape[axis]!, axis);
     const outer = sizeOf(x.shape.slice(0, axis));
     const inner = sizeOf(x.shape.slice(axis + 1));
     const A = x.shape[axis]!;
     if (this.hostMoves && sizeOf(shape) > 0) {
       const src = this.v(x).dataSync() as Float32Array | Int32Array;
-      const idx = this.v(indices).dataSync() as Int32Array;
+      const idx = checked ?? (this.v(indices).dataSync() as Int32Array);
       const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
       for (let o = 0; o < outer; o++) {
         for (let j = 0; j < n; j++) {
@@ -676,7 +722,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   scatterAdd(updates: T, indices: T, axis: number, size: number): T {
     const shape = [...updates.shape];
     shape[axis] = size;
-    this.checkIndices('scatterAdd', indices, size, axis);
+    const checked = this.checkIndices('scatterAdd', indices, size, axis);
     if (this.hostMoves && sizeOf(shape) > 0) {
       const outer = sizeOf(updates.shape.slice(0, axis));
       const n = updates.shape[axis]!;
@@ -684,7 +730,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       const out = updates.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
       if (n > 0 && inner > 0) {
         const src = this.v(updates).dataSync() as Float32Array | Int32Array;
-        const idx = this.v(indices).dataSync() as Int32Array;
+        const idx = checked ?? (this.v(indices).dataSync() as Int32Array);
         for (let o = 0; o < outer; o++) {
           for (let j = 0; j < n; j++) {
             const to = (o * size + idx[o * n + j]!) * inner;
