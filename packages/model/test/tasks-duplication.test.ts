@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, deriveSeed, randomBits, tensor, tidy } from '@reformer/core';
-import { ReformerModelWithLMHead, duplicationTask, scoreCausalLM } from '../src/index.js';
+import { ReformerForMaskedLM, ReformerModelWithLMHead, duplicationTask, scoreCausalLM } from '../src/index.js';
 import { tinyConfig } from './train-helpers.js';
 
 describe('duplicationTask: batches', () => {
@@ -107,9 +107,12 @@ describe('duplicationTask: evaluation', () => {
     model.dispose();
   });
 
-  it('refuses a model whose vocabulary is smaller than the task’s', async () => {
+  it('refuses a model whose vocabulary is smaller than the task’s, and a masked (non-causal) LM', async () => {
     const model = new ReformerModelWithLMHead(tinyConfig({ vocab_size: 4 }), { seed: 1 });
     await expect(duplicationTask({ length: 16, vocabSize: 8 }).evaluate(model)).rejects.toThrow(/vocab_size 4 is below the task's 8/);
     model.dispose();
+    const masked = new ReformerForMaskedLM(tinyConfig({ vocab_size: 8, is_decoder: false }), { seed: 1 });
+    await expect(duplicationTask({ length: 16, vocabSize: 8 }).evaluate(masked)).rejects.toThrow(/is_decoder: false/);
+    masked.dispose();
   });
 });

@@ -109,6 +109,9 @@ export async function evaluateCausal(
   for (const [name, v] of [['batchSize', batchSize], ['batches', batches]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${v}.`);
   }
+  if (!model.config.is_decoder) {
+    throw new InvalidArgumentError(`${where}: the task scores a causal LM (position t predicts token t + 1); this model has is_decoder: false.`);
+  }
   if (model.config.vocab_size < task.vocabSize) {
     throw new InvalidArgumentError(`${where}: the model's vocab_size ${model.config.vocab_size} is below the task's ${task.vocabSize}.`);
   }
