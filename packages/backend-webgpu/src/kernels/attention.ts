@@ -27,7 +27,7 @@ import { grid } from '../runtime.js';
 const WG = 64;
 
 // Params: 0 B, 1 H, 2 N, 3 c, 4 before, 5 after, 6 flags (1 causal, 2 excludeSelf, 4 positions,
-// 8 keyMask, 16 buckets), 7 scale (f32), 8 maskLength, 9 maskRows.
+// 8 keyMask, 16 buckets), 7 scale (f32), 8 maskLength, 9 maskRows, 10 d, 11 dv.
 //
 // A pre-pass packs what the masks need of every slot into SLOT[bh·N + slot] = (position, bucket,
 // key allowed by the padding mask, 0), so the attention kernels bind at most 8 storage buffers (the
@@ -92,9 +92,67 @@ function cached(def: KernelDef): KernelDef {
   return def;
 }
 
-function forwardDef(d: number, dv: number): KernelDef {
+/**
+ * How a (batch, head, chunk) is cut into workgroups: `wg` invocations (one query or key slot each;
+ * `subs` workgroups per chunk when the chunk is longer than 64), and `tile` window slots staged in
+ * workgroup memory at a time.
+ */
+export interface AttentionTiling {
+  wg: number;
+  tile: number;
+}
+
+/** The tiling for (d, dv, chunkLength) within `sharedBytes` of workgroup memory. */
+export function attentionTiling(d: number, dv: number, chunkLength: number, sharedBytes: number): AttentionTiling {
+  // 16, 32 or 64 (a power of two ≥ the chunk length when it is shorter): few pipeline variants, and
+  // the invocations beyond a short chunk idle.
+  const wg = Math.min(64, Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(chunkLength, 1)))));
+  // Per staged slot: its d (or dv) floats of two operands, its packed slot and its (lse, shift).
+  const perSlot = (d + dv) * 4 + 16 + 8;
+  const tile = Math.max(1, Math.min(64, Math.floor((sharedBytes - 512) / perSlot)));
+  return { wg, tile };
+}
+
+/**
+ * WGSL: the head sizes `DH`, `DVH` (constants when the register arrays fit them exactly, so loops can
+ * be unrolled; else read from the parameters).
+ */
+function headSizes(d: number, dv: number, exact: boolean): string {
+  return exact ? `let DH = ${d}u; let DVH = ${dv}u;` : 'let DH = pu(10u); let DVH = pu(11u);';
+}
+
+/** WGSL: locate this invocation's slot (`t`, `live`, chunk `n`, head `bh`, global row `g`). */
+const LOCATE = (wg: number) => `
+  let H = pu(1u); let N = pu(2u); let c = pu(3u);
+  let nChunks = N / c;
+  let subs = (c + ${wg}u - 1u) / ${wg}u;
+  let gi = flatGroup(wid, nwg);
+  if (gi >= pu(0u) * H * nChunks * subs) { return; }
+  let bh = gi / (nChunks * subs);
+  let n = (gi / subs) % nChunks;
+  let t = (gi % subs) * ${wg}u + lid;
+  let live = t < c;
+  let slot = n * c + min(t, c - 1u);
+  let g = bh * N + slot;
+  let scale = pf(7u);`;
+
+/**
+ * WGSL: stage `cnt` slots into workgroup memory: for each (array, source, width) the rows
+ * `src[(bh·N + slot)·width ..]` of the slots `slotOf(i)`, i < cnt (`width` is a WGSL expression).
+ */
+function stage(wg: number, rows: { dst: string; src: string; width: string }[], slotOf: (i: string) => string): string {
+  return rows
+    .map(({ dst, src, width }) =>
+      width === '1'
+        ? `for (var e = lid; e < cnt; e = e + ${wg}u) { ${dst}[e] = ${src}[bh * N + ${slotOf('e')}]; }`
+        : `for (var e = lid; e < cnt * ${width}; e = e + ${wg}u) { let r = e / ${width}; ${dst}[e] = ${src}[(bh * N + ${slotOf('r')}) * ${width} + e % ${width}]; }`,
+    )
+    .join('\n    ');
+}
+
+function forwardDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
   return cached({
-    key: `attention:d${d}:dv${dv}`,
+    key: `attention:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`,
     bindings: [
       { name: 'Q', type: 'f32', access: 'read' },
       { name: 'K', type: 'f32', access: 'read' },
@@ -105,60 +163,64 @@ function forwardDef(d: number, dv: number): KernelDef {
     ],
     source: () => `
 ${COMMON}
-@compute @workgroup_size(${WG})
+var<workgroup> KS: array<f32, ${tile * d}>;
+var<workgroup> VS: array<f32, ${tile * dv}>;
+var<workgroup> SS: array<vec4<i32>, ${tile}>;
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let g = flatGroup(wid, nwg) * ${WG}u + lid;
-  let H = pu(1u); let N = pu(2u); let c = pu(3u);
-  if (g >= pu(0u) * H * N) { return; }
-  let bh = g / N; let slot = g % N; let b = bh / H;
+  ${LOCATE(wg)}
+  ${headSizes(d, dv, exact)}
   let W = c * (pu(4u) + 1u + pu(5u));
-  let scale = pf(7u);
   let qs = SLOT[g];
   var q: array<f32, ${d}>;
-  for (var e = 0u; e < ${d}u; e = e + 1u) { q[e] = Q[g * ${d}u + e]; }
+  for (var e = 0u; e < DH; e = e + 1u) { q[e] = Q[g * DH + e]; }
   var acc: array<f32, ${dv}>;
   var m = (-f32Inf());
   var l = 0.0;
-  let n = slot / c;
-  for (var w = 0u; w < W; w = w + 1u) {
-    let ks = windowSlot(n, w);
-    let kind = maskKind(qs, SLOT[bh * N + ks]);
-    var s: f32;
-    if (kind == 0u) {
-      var dot = 0.0;
-      let kb = (bh * N + ks) * ${d}u;
-      for (var e = 0u; e < ${d}u; e = e + 1u) { dot = dot + q[e] * K[kb + e]; }
-      s = scale * dot;
-    } else {
-      s = replacedLogit(kind);
+  for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
+    let cnt = min(${tile}u, W - w0);
+    ${stage(wg, [{ dst: 'KS', src: 'K', width: 'DH' }, { dst: 'VS', src: 'V', width: 'DVH' }, { dst: 'SS', src: 'SLOT', width: '1' }], (i) => `windowSlot(n, w0 + ${i})`)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < cnt; kk = kk + 1u) {
+      let kind = maskKind(qs, SS[kk]);
+      var s: f32;
+      if (kind == 0u) {
+        var dot = 0.0;
+        for (var e = 0u; e < DH; e = e + 1u) { dot = dot + q[e] * KS[kk * DH + e]; }
+        s = scale * dot;
+      } else {
+        s = replacedLogit(kind);
+      }
+      var p: f32;
+      if (s > m) {
+        let corr = exp(m - s);
+        l = l * corr;
+        for (var e = 0u; e < DVH; e = e + 1u) { acc[e] = acc[e] * corr; }
+        m = s;
+        p = 1.0;
+      } else {
+        p = exp(s - m);
+      }
+      l = l + p;
+      for (var e = 0u; e < DVH; e = e + 1u) { acc[e] = acc[e] + p * VS[kk * DVH + e]; }
     }
-    var p: f32;
-    if (s > m) {
-      let corr = exp(m - s);
-      l = l * corr;
-      for (var e = 0u; e < ${dv}u; e = e + 1u) { acc[e] = acc[e] * corr; }
-      m = s;
-      p = 1.0;
-    } else {
-      p = exp(s - m);
-    }
-    l = l + p;
-    let vb = (bh * N + ks) * ${dv}u;
-    for (var e = 0u; e < ${dv}u; e = e + 1u) { acc[e] = acc[e] + p * V[vb + e]; }
+    workgroupBarrier();
   }
-  // out = Σ exp(s − lse)·v with lse rounded to float32 (as the CPU reference and Hugging Face do):
-  // near ±1e9 or 1e5 the rounding of lse is visible, and the backward sees only the rounded value.
-  let lse = m + log(l);
-  let factor = exp(m - lse);
-  for (var e = 0u; e < ${dv}u; e = e + 1u) { OUT[g * ${dv}u + e] = acc[e] * factor; }
-  LSE[g] = lse;
+  if (live) {
+    // out = Σ exp(s − lse)·v with lse rounded to float32 (as the CPU reference and Hugging Face do):
+    // near ±1e9 or 1e5 the rounding of lse is visible, and the backward sees only the rounded value.
+    let lse = m + log(l);
+    let factor = exp(m - lse);
+    for (var e = 0u; e < DVH; e = e + 1u) { OUT[g * DVH + e] = acc[e] * factor; }
+    LSE[g] = lse;
+  }
 }`,
   });
 }
 
-function shiftDef(dv: number): KernelDef {
+function shiftDef(dv: number, exact: boolean): KernelDef {
   return cached({
-    key: `attentionShift:dv${dv}`,
+    key: `attentionShift:dv${dv}:${exact ? 'exact' : 'capped'}`,
     bindings: [
       { name: 'OUT', type: 'f32', access: 'read' },
       { name: 'DOUT', type: 'f32', access: 'read' },
@@ -171,8 +233,9 @@ function shiftDef(dv: number): KernelDef {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flatGroup(wid, nwg) * ${WG}u + lid;
   if (g >= pu(0u) * pu(1u) * pu(2u)) { return; }
+  ${headSizes(1, dv, exact)}
   var dot = 0.0;
-  for (var e = 0u; e < ${dv}u; e = e + 1u) { dot = dot + DOUT[g * ${dv}u + e] * OUT[g * ${dv}u + e]; }
+  for (var e = 0u; e < DVH; e = e + 1u) { dot = dot + DOUT[g * DVH + e] * OUT[g * DVH + e]; }
   STATS[g] = vec2<f32>(LSEIN[g], DLSE[g] - dot);
 }`,
   });
@@ -188,105 +251,111 @@ const BACKWARD_INPUTS = [
   SLOT,
 ];
 
-function dqDef(d: number, dv: number): KernelDef {
+function dqDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
   return cached({
-    key: `attentionDq:d${d}:dv${dv}`,
+    key: `attentionDq:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`,
     bindings: [...BACKWARD_INPUTS, { name: 'DQ', type: 'f32', access: 'read_write' }],
     source: () => `
 ${COMMON}
-@compute @workgroup_size(${WG})
+var<workgroup> KS: array<f32, ${tile * d}>;
+var<workgroup> VS: array<f32, ${tile * dv}>;
+var<workgroup> SS: array<vec4<i32>, ${tile}>;
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let g = flatGroup(wid, nwg) * ${WG}u + lid;
-  let H = pu(1u); let N = pu(2u); let c = pu(3u);
-  if (g >= pu(0u) * H * N) { return; }
-  let bh = g / N; let slot = g % N; let b = bh / H;
+  ${LOCATE(wg)}
+  ${headSizes(d, dv, exact)}
   let W = c * (pu(4u) + 1u + pu(5u));
-  let scale = pf(7u);
   let qs = SLOT[g];
   var q: array<f32, ${d}>;
-  for (var e = 0u; e < ${d}u; e = e + 1u) { q[e] = Q[g * ${d}u + e]; }
+  for (var e = 0u; e < DH; e = e + 1u) { q[e] = Q[g * DH + e]; }
   var go: array<f32, ${dv}>;
-  for (var e = 0u; e < ${dv}u; e = e + 1u) { go[e] = DOUT[g * ${dv}u + e]; }
+  for (var e = 0u; e < DVH; e = e + 1u) { go[e] = DOUT[g * DVH + e]; }
   let st = STATS[g];
-  let lse = st.x;
-  let shift = st.y;
   var dq: array<f32, ${d}>;
-  let n = slot / c;
-  for (var w = 0u; w < W; w = w + 1u) {
-    let ks = windowSlot(n, w);
-    let kind = maskKind(qs, SLOT[bh * N + ks]);
-    if (kind != 0u) { continue; }
-    let kb = (bh * N + ks) * ${d}u;
-    var dot = 0.0;
-    for (var e = 0u; e < ${d}u; e = e + 1u) { dot = dot + q[e] * K[kb + e]; }
-    let p = exp(scale * dot - lse);
-    let vb = (bh * N + ks) * ${dv}u;
-    var dp = 0.0;
-    for (var e = 0u; e < ${dv}u; e = e + 1u) { dp = dp + go[e] * V[vb + e]; }
-    let ds = p * (dp + shift);
-    for (var e = 0u; e < ${d}u; e = e + 1u) { dq[e] = dq[e] + ds * K[kb + e]; }
+  for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
+    let cnt = min(${tile}u, W - w0);
+    ${stage(wg, [{ dst: 'KS', src: 'K', width: 'DH' }, { dst: 'VS', src: 'V', width: 'DVH' }, { dst: 'SS', src: 'SLOT', width: '1' }], (i) => `windowSlot(n, w0 + ${i})`)}
+    workgroupBarrier();
+    for (var kk = 0u; kk < cnt; kk = kk + 1u) {
+      if (maskKind(qs, SS[kk]) != 0u) { continue; }
+      var dot = 0.0;
+      for (var e = 0u; e < DH; e = e + 1u) { dot = dot + q[e] * KS[kk * DH + e]; }
+      let p = exp(scale * dot - st.x);
+      var dp = 0.0;
+      for (var e = 0u; e < DVH; e = e + 1u) { dp = dp + go[e] * VS[kk * DVH + e]; }
+      let ds = p * (dp + st.y);
+      for (var e = 0u; e < DH; e = e + 1u) { dq[e] = dq[e] + ds * KS[kk * DH + e]; }
+    }
+    workgroupBarrier();
   }
-  for (var e = 0u; e < ${d}u; e = e + 1u) { DQ[g * ${d}u + e] = scale * dq[e]; }
+  if (live) {
+    for (var e = 0u; e < DH; e = e + 1u) { DQ[g * DH + e] = scale * dq[e]; }
+  }
 }`,
   });
 }
 
-function dkvDef(d: number, dv: number): KernelDef {
+function dkvDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
   return cached({
-    key: `attentionDkv:d${d}:dv${dv}`,
+    key: `attentionDkv:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`,
     bindings: [...BACKWARD_INPUTS, { name: 'DK', type: 'f32', access: 'read_write' }, { name: 'DV', type: 'f32', access: 'read_write' }],
     source: () => `
 ${COMMON}
-@compute @workgroup_size(${WG})
+var<workgroup> QS: array<f32, ${tile * d}>;
+var<workgroup> GS: array<f32, ${tile * dv}>;
+var<workgroup> SS: array<vec4<i32>, ${tile}>;
+var<workgroup> TS: array<vec2<f32>, ${tile}>;
+@compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let g = flatGroup(wid, nwg) * ${WG}u + lid;
-  let H = pu(1u); let N = pu(2u); let c = pu(3u);
-  if (g >= pu(0u) * H * N) { return; }
-  let bh = g / N; let ks = g % N; let b = bh / H;
-  let nChunks = N / c;
+  ${LOCATE(wg)}
+  ${headSizes(d, dv, exact)}
+  // This invocation owns key slot of chunk n; it visits every query chunk whose window holds
+  // chunk n (at window offset o: query chunk n + before − o, mod nChunks; a repeat counts again).
   let before = pu(4u);
   let nWin = before + 1u + pu(5u);
-  let scale = pf(7u);
   let kslot = SLOT[g];
   var kr: array<f32, ${d}>;
-  for (var e = 0u; e < ${d}u; e = e + 1u) { kr[e] = K[g * ${d}u + e]; }
+  for (var e = 0u; e < DH; e = e + 1u) { kr[e] = K[g * DH + e]; }
   var vr: array<f32, ${dv}>;
-  for (var e = 0u; e < ${dv}u; e = e + 1u) { vr[e] = V[g * ${dv}u + e]; }
+  for (var e = 0u; e < DVH; e = e + 1u) { vr[e] = V[g * DVH + e]; }
   var dk: array<f32, ${d}>;
   var dvacc: array<f32, ${dv}>;
-  let kc = ks / c;
   for (var o = 0u; o < nWin; o = o + 1u) {
-    // The query chunk whose window holds key chunk kc at offset o.
-    let n = (kc + before + nChunks * (nWin / nChunks + 1u) - o) % nChunks;
-    for (var t = 0u; t < c; t = t + 1u) {
-      let qg = bh * N + n * c + t;
-      let kind = maskKind(SLOT[qg], kslot);
-      let qb = qg * ${d}u;
-      var s: f32;
-      if (kind == 0u) {
-        var dot = 0.0;
-        for (var e = 0u; e < ${d}u; e = e + 1u) { dot = dot + Q[qb + e] * kr[e]; }
-        s = scale * dot;
-      } else {
-        s = replacedLogit(kind);
+    let qn = (n + before + nChunks * (nWin / nChunks + 1u) - o) % nChunks;
+    for (var t0 = 0u; t0 < c; t0 = t0 + ${tile}u) {
+      let cnt = min(${tile}u, c - t0);
+      ${stage(wg, [{ dst: 'QS', src: 'Q', width: 'DH' }, { dst: 'GS', src: 'DOUT', width: 'DVH' }, { dst: 'SS', src: 'SLOT', width: '1' }, { dst: 'TS', src: 'STATS', width: '1' }], (i) => `qn * c + t0 + ${i}`)}
+      workgroupBarrier();
+      for (var qq = 0u; qq < cnt; qq = qq + 1u) {
+        let kind = maskKind(SS[qq], kslot);
+        var s: f32;
+        if (kind == 0u) {
+          var dot = 0.0;
+          for (var e = 0u; e < DH; e = e + 1u) { dot = dot + QS[qq * DH + e] * kr[e]; }
+          s = scale * dot;
+        } else {
+          s = replacedLogit(kind);
+        }
+        let st = TS[qq];
+        let p = exp(s - st.x);
+        var dp = 0.0;
+        for (var e = 0u; e < DVH; e = e + 1u) {
+          let go = GS[qq * DVH + e];
+          dvacc[e] = dvacc[e] + p * go;
+          dp = dp + go * vr[e];
+        }
+        if (kind == 0u) {
+          let ds = p * (dp + st.y);
+          for (var e = 0u; e < DH; e = e + 1u) { dk[e] = dk[e] + ds * QS[qq * DH + e]; }
+        }
       }
-      let st = STATS[qg];
-      let p = exp(s - st.x);
-      let ob = qg * ${dv}u;
-      var dp = 0.0;
-      for (var e = 0u; e < ${dv}u; e = e + 1u) {
-        let go = DOUT[ob + e];
-        dvacc[e] = dvacc[e] + p * go;
-        dp = dp + go * vr[e];
-      }
-      if (kind == 0u) {
-        let ds = p * (dp + st.y);
-        for (var e = 0u; e < ${d}u; e = e + 1u) { dk[e] = dk[e] + ds * Q[qb + e]; }
-      }
+      workgroupBarrier();
     }
   }
-  for (var e = 0u; e < ${d}u; e = e + 1u) { DK[g * ${d}u + e] = scale * dk[e]; }
-  for (var e = 0u; e < ${dv}u; e = e + 1u) { DV[g * ${dv}u + e] = dvacc[e]; }
+  if (live) {
+    for (var e = 0u; e < DH; e = e + 1u) { DK[g * DH + e] = scale * dk[e]; }
+    for (var e = 0u; e < DVH; e = e + 1u) { DV[g * DVH + e] = dvacc[e]; }
+  }
 }`,
   });
 }
@@ -302,7 +371,23 @@ function attentionParams(q: KernelTensor<GpuStorage>, v: KernelTensor<GpuStorage
   const mask = prm.keyMask;
   p.u32(mask ? mask.shape[mask.shape.length - 1]! : 1);
   p.u32(mask ? (mask.shape.length > 1 ? mask.shape[0]! : 1) : 1);
-  return { B, H, N, d, dv, p, rows: B * H * N };
+  p.list([d, dv]);
+  return { B, H, N, d, dv, p, rows: B * H * N, chunkLength: prm.chunkLength };
+}
+
+/**
+ * Register and tile arrays are sized for a power of two ≥ the head size (at least 16), and the loops
+ * run to the actual size from the parameters: one pipeline serves every head size up to the cap.
+ */
+function registerCap(n: number): number {
+  return Math.max(16, 2 ** Math.ceil(Math.log2(Math.max(n, 1))));
+}
+
+/** Tiling and grid of the tiled attention kernels for one call. */
+function layoutOf(ctx: KernelContext, d: number, dv: number, B: number, H: number, N: number, c: number): { tiling: AttentionTiling; groups: [number, number, number] } {
+  const tiling = attentionTiling(d, dv, c, Math.min(ctx.rt.device.limits.maxComputeWorkgroupStorageSize, 32768));
+  const subs = Math.ceil(c / tiling.wg);
+  return { tiling, groups: grid(B * H * (N / c) * subs) };
 }
 
 /** Records the slot pre-pass; returns the scratch buffer of packed slots (recycle after use). */
@@ -321,12 +406,16 @@ export function chunkedAttention(
   v: KernelTensor<GpuStorage>,
   prm: ChunkedAttentionParams<GpuStorage>,
 ): { out: GpuStorage; lse: GpuStorage } {
-  const { d, dv, p, rows } = attentionParams(q, v, prm);
+  const { B, H, N, d, dv, p, rows, chunkLength } = attentionParams(q, v, prm);
   const out = ctx.alloc(rows * dv, 'float32');
   const lse = ctx.alloc(rows, 'float32');
   if (rows > 0) {
+    const D = registerCap(d);
+    const DV = registerCap(dv);
+    const exact = D === d && DV === dv;
+    const { tiling, groups } = layoutOf(ctx, D, DV, B, H, N, chunkLength);
     const slot = slots(ctx, prm, p, rows);
-    ctx.rt.dispatch(forwardDef(Math.max(d, 1), Math.max(dv, 1)), [q.storage.buffer, k.storage.buffer, v.storage.buffer, slot, out.buffer, lse.buffer], p, grid(Math.ceil(rows / WG)));
+    ctx.rt.dispatch(forwardDef(D, DV, tiling, exact), [q.storage.buffer, k.storage.buffer, v.storage.buffer, slot, out.buffer, lse.buffer], p, groups);
     ctx.rt.recycle(slot);
   }
   return { out, lse };
@@ -344,20 +433,22 @@ export function chunkedAttentionBackward(
   dLse: KernelTensor<GpuStorage>,
   prm: ChunkedAttentionParams<GpuStorage>,
 ): { dq: GpuStorage; dk: GpuStorage; dv: GpuStorage } {
-  const { d, dv, p, rows } = attentionParams(q, v, prm);
+  const { B, H, N, d, dv, p, rows, chunkLength } = attentionParams(q, v, prm);
   const dq = ctx.alloc(rows * d, 'float32');
   const dk = ctx.alloc(rows * d, 'float32');
   const dvOut = ctx.alloc(rows * dv, 'float32');
   if (rows === 0) return { dq, dk, dv: dvOut };
-  const D = Math.max(d, 1);
-  const DV = Math.max(dv, 1);
+  const D = registerCap(d);
+  const DV = registerCap(dv);
   const stats = ctx.scratch(rows * 8);
   const groups = grid(Math.ceil(rows / WG));
-  ctx.rt.dispatch(shiftDef(DV), [out.storage.buffer, dOut.storage.buffer, dLse.storage.buffer, lse.storage.buffer, stats], p, groups);
+  const exact = D === d && DV === dv;
+  ctx.rt.dispatch(shiftDef(DV, exact), [out.storage.buffer, dOut.storage.buffer, dLse.storage.buffer, lse.storage.buffer, stats], p, groups);
   const slot = slots(ctx, prm, p, rows);
   const inputs = [q.storage.buffer, k.storage.buffer, v.storage.buffer, dOut.storage.buffer, stats, slot];
-  ctx.rt.dispatch(dqDef(D, DV), [...inputs, dq.buffer], p, groups);
-  ctx.rt.dispatch(dkvDef(D, DV), [...inputs, dk.buffer, dvOut.buffer], p, groups);
+  const tiled = layoutOf(ctx, D, DV, B, H, N, chunkLength);
+  ctx.rt.dispatch(dqDef(D, DV, tiled.tiling, exact), [...inputs, dq.buffer], p, tiled.groups);
+  ctx.rt.dispatch(dkvDef(D, DV, tiled.tiling, exact), [...inputs, dk.buffer, dvOut.buffer], p, tiled.groups);
   ctx.rt.recycle(stats);
   ctx.rt.recycle(slot);
   return { dq, dk, dv: dvOut };
