@@ -36,7 +36,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --batch N         batch size (default 1)
   --heads N         attention heads (default 1)
   --dhead N         size of each head (default 64)
-  --repeats N       most timed runs per case after warm-up (default 5; --quick 2)
+  --repeats N       most timed runs per case after warm-up (default 3; --quick 2)
   --warmup N        untimed runs before timing (default 1)
   --chunk N         chunk length of local and LSH attention (default 64)
   --inputs KIND     clustered | gaussian (default clustered)
@@ -46,8 +46,8 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --no-baselines    skip the peer baselines (plain tfjs attention, onnxruntime)
   --no-model        skip the whole-model rows
   --model-backend B backend of the whole-model rows (default tfjs-wasm when measured, else the first)
-  --model-lengths L lengths of the whole-model rows (default 512,1k; --quick 256)
-  --model-depths D  layer counts of the whole-model rows (default 2,6; --quick 2)
+  --model-lengths L lengths of the whole-model rows (default 256,1k; --quick 256)
+  --model-depths D  layer counts of the whole-model rows (default 2,4; --quick 2)
   --json FILE       write one JSON record per measurement, with machine info
   --markdown FILE   write the markdown table
   --svg DIR         write the SVG charts into DIR
@@ -62,9 +62,9 @@ const DEFAULTS: BenchConfig = {
   batch: 1,
   heads: 1,
   dHead: 64,
-  repeats: 5,
+  repeats: 3,
   warmup: 1,
-  caseBudgetMs: 1000,
+  caseBudgetMs: 800,
   fullBudgetMs: 10_000,
   chunkLength: 64,
   queryChunk: 256,

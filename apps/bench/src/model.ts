@@ -91,8 +91,8 @@ export function modelConfig(variant: (typeof MODEL_VARIANTS)[number], length: nu
 /** Lengths and depths of the whole-model rows. */
 export function modelGrid(config: BenchConfig): { lengths: number[]; depths: number[] } {
   return {
-    lengths: config.modelLengths ?? (config.quick ? [256] : [512, 1024]),
-    depths: config.modelDepths ?? (config.quick ? [2] : [2, 6]),
+    lengths: config.modelLengths ?? (config.quick ? [256] : [256, 1024]),
+    depths: config.modelDepths ?? (config.quick ? [2] : [2, 4]),
   };
 }
 
@@ -122,12 +122,20 @@ function realModelBench(mod: ModelModule): ModelBench {
         return;
       }
       sink.info('model', `one AdamW training step of a causal LM (hidden 64, 2 heads × 32, d_ff 256, vocab 256, batch 1) on ${backendName}; reformer = LSH (2 hashes, chunk 64) + reversible + chunked FF/LM head (64); transformer = full attention, plain residuals, unchunked`);
+      /** Last measured step per (variant, depth), to skip quadratic steps past the full-attention budget. */
+      const last = new Map<string, { L: number; ms: number }>();
       for (const depth of g.depths)
         for (const L of g.lengths)
           for (const variant of MODEL_VARIANTS) {
             if (sink.stop()) return;
             const rec = emptyRecord({ ...base, variant, length: L });
             rec.depth = depth;
+            const prev = last.get(`${variant}:${depth}`);
+            const est = variant === 'transformer' && prev ? prev.ms * (L / prev.L) ** 2 : 0;
+            if (est > config.fullBudgetMs) {
+              sink.push({ ...rec, status: 'skipped', reason: `step estimated at ${(est / 1000).toFixed(0)} s > --full-budget ${(config.fullBudgetMs / 1000).toFixed(0)} s` });
+              continue;
+            }
             sink.emit(`model ${variant} ×${depth} L=${L} on ${backendName}`);
             await core.setBackend(backend);
             let model: LMLike | undefined;
@@ -159,6 +167,7 @@ function realModelBench(mod: ModelModule): ModelBench {
                 memory: { reset: () => core.resetPeak(backend), live: () => core.memory(backend).liveBytes, peak: () => core.memory(backend).peakBytes },
                 beforeRun: env.gc,
               });
+              last.set(`${variant}:${depth}`, { L, ms: t.medianMs });
               sink.push({ ...withTiming(rec, t), depth });
             } catch (err) {
               sink.push({ ...rec, depth, status: 'error', reason: reasonOf(err) });

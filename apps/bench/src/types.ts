@@ -53,9 +53,9 @@ export interface BenchConfig {
   inputs: 'clustered' | 'gaussian';
   /** Backend of the whole-model rows (default: tfjs-wasm when measured, else the first backend). */
   modelBackend?: BackendName;
-  /** Lengths of the whole-model rows (default 512, 1024; --quick 256). */
+  /** Lengths of the whole-model rows (default 256, 1024; --quick 256). */
   modelLengths?: number[];
-  /** Depths of the whole-model rows (default 2, 6; --quick 2). */
+  /** Depths of the whole-model rows (default 2, 4; --quick 2). */
   modelDepths?: number[];
   /** Set by `--quick`: shorter budgets, smaller whole-model rows. */
   quick?: boolean;

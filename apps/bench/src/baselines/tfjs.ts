@@ -58,8 +58,12 @@ export function tfjsPlainBaseline(tf: typeof TF, tfBackend: string, prepare?: ()
           return data;
         },
         async peakBytes(pass) {
+          // tf.profile's peak is tfjs's whole live memory; count only this run's growth on top of its
+          // own inputs (as our rows count their inputs), not tensors other code left alive in tfjs.
+          const before = tf.memory().numBytes;
           const info = await tf.profile(() => once(pass));
-          return info.peakBytes;
+          const inputBytes = 4 * inputs.qk.length * 4; // q, k, v, dOut, alive during both passes
+          return info.peakBytes - before + inputBytes;
         },
         dispose() {
           tf.dispose([q, k, v, dOut]);

@@ -14,10 +14,13 @@ import type { BenchConfig, BenchResult } from '../types.js';
 /** What `pnpm --filter bench report` measures (`quick`: a short smoke version). */
 export function reportConfig(quick = false): BenchConfig {
   const c = defaultConfig();
+  c.variants = ['full', 'local', 'lsh-1', 'lsh-2', 'lsh-4', 'lsh-8'];
   c.lengths = quick ? [256, 512, 1024] : [512, 1024, 2048, 4096, 8192, 16384];
   c.repeats = quick ? 2 : 3;
   c.caseBudgetMs = quick ? 500 : 2000;
   c.fullBudgetMs = quick ? 5000 : 20_000;
+  c.modelLengths = quick ? [256, 512] : [512, 1024, 2048, 4096];
+  c.modelDepths = quick ? [2] : [2, 6];
   c.quick = quick;
   return c;
 }

@@ -74,7 +74,10 @@ export function buildCharts(records: readonly MeasurementRecord[]): Chart[] {
           logX: true,
           logY: true,
           xTickLabel: lengthLabel,
-          series: seriesBy(rs, (r) => r.variant, (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20)),
+          series: [
+            ...seriesBy(rs, (r) => r.variant, (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20)),
+            ...seriesBy(ps, (r) => `${r.variant} (peer)`, (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20), true),
+          ],
         }),
       });
     }

@@ -117,6 +117,11 @@ export function findings(records: readonly MeasurementRecord[]): string {
       }
       if (parts.length) out.push(`- ${b}, ${passLabel(p)}: ${parts.join('; ')}`);
     }
+  for (const [pb, pv] of peerKeys(records))
+    for (const p of passes) {
+      const g = growth(records, pb, pv, p, 'usPerToken');
+      if (g) out.push(`- ${pv} (peer) on ${pb}, ${passLabel(p)}: ${sig(g.from)} → ${sig(g.to)} µs (×${sig(g.ratio, 2)}, ${lengthLabel(g.fromLength)}→${lengthLabel(g.toLength)})`);
+    }
 
   out.push('', '**Peak memory from the shortest to the longest length** (×L ratio of the lengths: O(L) grows like it, O(L²) like its square):', '');
   for (const b of backends)
@@ -127,6 +132,11 @@ export function findings(records: readonly MeasurementRecord[]): string {
         if (g) parts.push(`${v} ${mib(g.from)} → ${mib(g.to)} MiB (×${sig(g.ratio, 2)} for L ×${sig(g.toLength / g.fromLength, 2)})`);
       }
       if (parts.length) out.push(`- ${b}, ${passLabel(p)}: ${parts.join('; ')}`);
+    }
+  for (const [pb, pv] of peerKeys(records))
+    for (const p of passes) {
+      const g = growth(records, pb, pv, p, 'peakBytes');
+      if (g) out.push(`- ${pv} (peer) on ${pb}, ${passLabel(p)}: ${mib(g.from)} → ${mib(g.to)} MiB (×${sig(g.ratio, 2)} for L ×${sig(g.toLength / g.fromLength, 2)})`);
     }
 
   const peers = [...new Set(records.filter((r) => r.kind === 'baseline' && r.status === 'ok').map((r) => `${r.backend}|${r.variant}`))];
@@ -157,6 +167,11 @@ export function findings(records: readonly MeasurementRecord[]): string {
   }
   // Drop repeated bullet lines (the peer fallback can name the same pair twice), keep blank lines.
   return out.filter((line, i) => line === '' || !line.startsWith('- ') || out.indexOf(line) === i).join('\n');
+}
+
+function peerKeys(records: readonly MeasurementRecord[]): [string, string][] {
+  const keys = [...new Set(records.filter((r) => r.kind === 'baseline' && r.status === 'ok').map((r) => `${r.backend}|${r.variant}`))];
+  return keys.map((k) => k.split('|') as [string, string]);
 }
 
 function variantSort(a: string, b: string): number {
