@@ -94,7 +94,7 @@ function cached(def: KernelDef): KernelDef {
 
 /**
  * How a (batch, head, chunk) is cut into workgroups: `wg` invocations (one query or key slot each;
- * `subs` workgroups per chunk when the chunk is longer than 64), and `tile` window slots staged in
+ * several workgroups per chunk when the chunk is longer than 64), and `tile` window slots staged in
  * workgroup memory at a time.
  */
 export interface AttentionTiling {
@@ -102,7 +102,7 @@ export interface AttentionTiling {
   tile: number;
 }
 
-/** The tiling for (d, dv, chunkLength) within `sharedBytes` of workgroup memory. */
+/** The tiling for head sizes (d, dv) (caps, multiples of 4) and a chunk length within `sharedBytes`. */
 export function attentionTiling(d: number, dv: number, chunkLength: number, sharedBytes: number): AttentionTiling {
   // 16, 32 or 64 (a power of two ≥ the chunk length when it is shorter): few pipeline variants, and
   // the invocations beyond a short chunk idle.
@@ -114,11 +114,13 @@ export function attentionTiling(d: number, dv: number, chunkLength: number, shar
 }
 
 /**
- * WGSL: the head sizes `DH`, `DVH` (constants when the register arrays fit them exactly, so loops can
- * be unrolled; else read from the parameters).
+ * WGSL: the head sizes `DH`, `DVH` and their vec4 counts `DH4`, `DVH4` (constants when the register
+ * arrays fit them exactly, so loops can be unrolled; else read from the parameters).
  */
 function headSizes(d: number, dv: number, exact: boolean): string {
-  return exact ? `let DH = ${d}u; let DVH = ${dv}u;` : 'let DH = pu(10u); let DVH = pu(11u);';
+  return exact
+    ? `let DH = ${d}u; let DVH = ${dv}u; let DH4 = ${d / 4}u; let DVH4 = ${dv / 4}u;`
+    : 'let DH = pu(10u); let DVH = pu(11u); let DH4 = (DH + 3u) / 4u; let DVH4 = (DVH + 3u) / 4u;';
 }
 
 /** WGSL: locate this invocation's slot (`t`, `live`, chunk `n`, head `bh`, global row `g`). */
@@ -136,16 +138,34 @@ const LOCATE = (wg: number) => `
   let g = bh * N + slot;
   let scale = pf(7u);`;
 
+/** WGSL expression: the 4 floats of row `row` (width `w`) of `src` from column `col`, zero past `w`. */
+function quad(src: string, row: string, col: string, w: string): string {
+  const at = (j: number) => `select(0.0, ${src}[${row} * ${w} + min(${col} + ${j}u, ${w} - 1u)], ${col} + ${j}u < ${w})`;
+  return `vec4<f32>(${at(0)}, ${at(1)}, ${at(2)}, ${at(3)})`;
+}
+
+/** WGSL: `dst[e] = quad(row g)` for the vec4 register array `dst` of `n4` entries. */
+function loadRow(dst: string, src: string, w: string, n4: string): string {
+  return `for (var e = 0u; e < ${n4}; e = e + 1u) { ${dst}[e] = ${quad(src, 'g', 'e * 4u', w)}; }`;
+}
+
+/** WGSL: `dst[row·w + col] = vec[j]` for the valid columns of the vec4 register array `src`. */
+function storeRow(dst: string, src: string, w: string, n4: string, factor = ''): string {
+  return `for (var e = 0u; e < ${n4}; e = e + 1u) {
+    for (var j = 0u; j < 4u; j = j + 1u) { let col = e * 4u + j; if (col < ${w}) { ${dst}[g * ${w} + col] = ${factor}${src}[e][j]; } }
+  }`;
+}
+
 /**
- * WGSL: stage `cnt` slots into workgroup memory: for each (array, source, width) the rows
- * `src[(bh·N + slot)·width ..]` of the slots `slotOf(i)`, i < cnt (`width` is a WGSL expression).
+ * WGSL: stage `cnt` slots into workgroup memory: for each (array, source, width) the rows of the slots
+ * `slotOf(i)`, i < cnt — as vec4s of `w4` per row (zero-padded) when `w4` is given, else one value.
  */
-function stage(wg: number, rows: { dst: string; src: string; width: string }[], slotOf: (i: string) => string): string {
+function stage(wg: number, rows: { dst: string; src: string; w?: string; w4?: string }[], slotOf: (i: string) => string): string {
   return rows
-    .map(({ dst, src, width }) =>
-      width === '1'
+    .map(({ dst, src, w, w4 }) =>
+      w4 === undefined
         ? `for (var e = lid; e < cnt; e = e + ${wg}u) { ${dst}[e] = ${src}[bh * N + ${slotOf('e')}]; }`
-        : `for (var e = lid; e < cnt * ${width}; e = e + ${wg}u) { let r = e / ${width}; ${dst}[e] = ${src}[(bh * N + ${slotOf('r')}) * ${width} + e % ${width}]; }`,
+        : `for (var e = lid; e < cnt * ${w4}; e = e + ${wg}u) { let r = e / ${w4}; ${dst}[e] = ${quad(src, `(bh * N + ${slotOf('r')})`, `(e % ${w4}) * 4u`, w!)}; }`,
     )
     .join('\n    ');
 }
@@ -163,8 +183,8 @@ function forwardDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact:
     ],
     source: () => `
 ${COMMON}
-var<workgroup> KS: array<f32, ${tile * d}>;
-var<workgroup> VS: array<f32, ${tile * dv}>;
+var<workgroup> KS: array<vec4<f32>, ${(tile * d) / 4}>;
+var<workgroup> VS: array<vec4<f32>, ${(tile * dv) / 4}>;
 var<workgroup> SS: array<vec4<i32>, ${tile}>;
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -172,22 +192,22 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${headSizes(d, dv, exact)}
   let W = c * (pu(4u) + 1u + pu(5u));
   let qs = SLOT[g];
-  var q: array<f32, ${d}>;
-  for (var e = 0u; e < DH; e = e + 1u) { q[e] = Q[g * DH + e]; }
-  var acc: array<f32, ${dv}>;
+  var q: array<vec4<f32>, ${d / 4}>;
+  ${loadRow('q', 'Q', 'DH', 'DH4')}
+  var acc: array<vec4<f32>, ${dv / 4}>;
   var m = (-f32Inf());
   var l = 0.0;
   for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
     let cnt = min(${tile}u, W - w0);
-    ${stage(wg, [{ dst: 'KS', src: 'K', width: 'DH' }, { dst: 'VS', src: 'V', width: 'DVH' }, { dst: 'SS', src: 'SLOT', width: '1' }], (i) => `windowSlot(n, w0 + ${i})`)}
+    ${stage(wg, [{ dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' }, { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }], (i) => `windowSlot(n, w0 + ${i})`)}
     workgroupBarrier();
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
       let kind = maskKind(qs, SS[kk]);
       var s: f32;
       if (kind == 0u) {
-        var dot = 0.0;
-        for (var e = 0u; e < DH; e = e + 1u) { dot = dot + q[e] * KS[kk * DH + e]; }
-        s = scale * dot;
+        var dot4 = vec4<f32>(0.0);
+        for (var e = 0u; e < DH4; e = e + 1u) { dot4 = dot4 + q[e] * KS[kk * DH4 + e]; }
+        s = scale * (dot4.x + dot4.y + dot4.z + dot4.w);
       } else {
         s = replacedLogit(kind);
       }
@@ -195,14 +215,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       if (s > m) {
         let corr = exp(m - s);
         l = l * corr;
-        for (var e = 0u; e < DVH; e = e + 1u) { acc[e] = acc[e] * corr; }
+        for (var e = 0u; e < DVH4; e = e + 1u) { acc[e] = acc[e] * corr; }
         m = s;
         p = 1.0;
       } else {
         p = exp(s - m);
       }
       l = l + p;
-      for (var e = 0u; e < DVH; e = e + 1u) { acc[e] = acc[e] + p * VS[kk * DVH + e]; }
+      for (var e = 0u; e < DVH4; e = e + 1u) { acc[e] = acc[e] + p * VS[kk * DVH4 + e]; }
     }
     workgroupBarrier();
   }
@@ -211,7 +231,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     // near ±1e9 or 1e5 the rounding of lse is visible, and the backward sees only the rounded value.
     let lse = m + log(l);
     let factor = exp(m - lse);
-    for (var e = 0u; e < DVH; e = e + 1u) { OUT[g * DVH + e] = acc[e] * factor; }
+    ${storeRow('OUT', 'acc', 'DVH', 'DVH4', 'factor * ')}
     LSE[g] = lse;
   }
 }`,
@@ -233,7 +253,7 @@ function shiftDef(dv: number, exact: boolean): KernelDef {
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flatGroup(wid, nwg) * ${WG}u + lid;
   if (g >= pu(0u) * pu(1u) * pu(2u)) { return; }
-  ${headSizes(1, dv, exact)}
+  let DVH = ${exact ? `${dv}u` : 'pu(11u)'};
   var dot = 0.0;
   for (var e = 0u; e < DVH; e = e + 1u) { dot = dot + DOUT[g * DVH + e] * OUT[g * DVH + e]; }
   STATS[g] = vec2<f32>(LSEIN[g], DLSE[g] - dot);
@@ -257,8 +277,8 @@ function dqDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: bool
     bindings: [...BACKWARD_INPUTS, { name: 'DQ', type: 'f32', access: 'read_write' }],
     source: () => `
 ${COMMON}
-var<workgroup> KS: array<f32, ${tile * d}>;
-var<workgroup> VS: array<f32, ${tile * dv}>;
+var<workgroup> KS: array<vec4<f32>, ${(tile * d) / 4}>;
+var<workgroup> VS: array<vec4<f32>, ${(tile * dv) / 4}>;
 var<workgroup> SS: array<vec4<i32>, ${tile}>;
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
@@ -266,30 +286,30 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${headSizes(d, dv, exact)}
   let W = c * (pu(4u) + 1u + pu(5u));
   let qs = SLOT[g];
-  var q: array<f32, ${d}>;
-  for (var e = 0u; e < DH; e = e + 1u) { q[e] = Q[g * DH + e]; }
-  var go: array<f32, ${dv}>;
-  for (var e = 0u; e < DVH; e = e + 1u) { go[e] = DOUT[g * DVH + e]; }
+  var q: array<vec4<f32>, ${d / 4}>;
+  ${loadRow('q', 'Q', 'DH', 'DH4')}
+  var go: array<vec4<f32>, ${dv / 4}>;
+  ${loadRow('go', 'DOUT', 'DVH', 'DVH4')}
   let st = STATS[g];
-  var dq: array<f32, ${d}>;
+  var dq: array<vec4<f32>, ${d / 4}>;
   for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
     let cnt = min(${tile}u, W - w0);
-    ${stage(wg, [{ dst: 'KS', src: 'K', width: 'DH' }, { dst: 'VS', src: 'V', width: 'DVH' }, { dst: 'SS', src: 'SLOT', width: '1' }], (i) => `windowSlot(n, w0 + ${i})`)}
+    ${stage(wg, [{ dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' }, { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }], (i) => `windowSlot(n, w0 + ${i})`)}
     workgroupBarrier();
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
       if (maskKind(qs, SS[kk]) != 0u) { continue; }
-      var dot = 0.0;
-      for (var e = 0u; e < DH; e = e + 1u) { dot = dot + q[e] * KS[kk * DH + e]; }
-      let p = exp(scale * dot - st.x);
-      var dp = 0.0;
-      for (var e = 0u; e < DVH; e = e + 1u) { dp = dp + go[e] * VS[kk * DVH + e]; }
-      let ds = p * (dp + st.y);
-      for (var e = 0u; e < DH; e = e + 1u) { dq[e] = dq[e] + ds * KS[kk * DH + e]; }
+      var dot4 = vec4<f32>(0.0);
+      for (var e = 0u; e < DH4; e = e + 1u) { dot4 = dot4 + q[e] * KS[kk * DH4 + e]; }
+      let p = exp(scale * (dot4.x + dot4.y + dot4.z + dot4.w) - st.x);
+      var dp4 = vec4<f32>(0.0);
+      for (var e = 0u; e < DVH4; e = e + 1u) { dp4 = dp4 + go[e] * VS[kk * DVH4 + e]; }
+      let ds = p * ((dp4.x + dp4.y + dp4.z + dp4.w) + st.y);
+      for (var e = 0u; e < DH4; e = e + 1u) { dq[e] = dq[e] + ds * KS[kk * DH4 + e]; }
     }
     workgroupBarrier();
   }
   if (live) {
-    for (var e = 0u; e < DH; e = e + 1u) { DQ[g * DH + e] = scale * dq[e]; }
+    ${storeRow('DQ', 'dq', 'DH', 'DH4', 'scale * ')}
   }
 }`,
   });
@@ -301,8 +321,8 @@ function dkvDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boo
     bindings: [...BACKWARD_INPUTS, { name: 'DK', type: 'f32', access: 'read_write' }, { name: 'DV', type: 'f32', access: 'read_write' }],
     source: () => `
 ${COMMON}
-var<workgroup> QS: array<f32, ${tile * d}>;
-var<workgroup> GS: array<f32, ${tile * dv}>;
+var<workgroup> QS: array<vec4<f32>, ${(tile * d) / 4}>;
+var<workgroup> GS: array<vec4<f32>, ${(tile * dv) / 4}>;
 var<workgroup> SS: array<vec4<i32>, ${tile}>;
 var<workgroup> TS: array<vec2<f32>, ${tile}>;
 @compute @workgroup_size(${wg})
@@ -314,47 +334,47 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let before = pu(4u);
   let nWin = before + 1u + pu(5u);
   let kslot = SLOT[g];
-  var kr: array<f32, ${d}>;
-  for (var e = 0u; e < DH; e = e + 1u) { kr[e] = K[g * DH + e]; }
-  var vr: array<f32, ${dv}>;
-  for (var e = 0u; e < DVH; e = e + 1u) { vr[e] = V[g * DVH + e]; }
-  var dk: array<f32, ${d}>;
-  var dvacc: array<f32, ${dv}>;
+  var kr: array<vec4<f32>, ${d / 4}>;
+  ${loadRow('kr', 'K', 'DH', 'DH4')}
+  var vr: array<vec4<f32>, ${dv / 4}>;
+  ${loadRow('vr', 'V', 'DVH', 'DVH4')}
+  var dk: array<vec4<f32>, ${d / 4}>;
+  var dvacc: array<vec4<f32>, ${dv / 4}>;
   for (var o = 0u; o < nWin; o = o + 1u) {
     let qn = (n + before + nChunks * (nWin / nChunks + 1u) - o) % nChunks;
     for (var t0 = 0u; t0 < c; t0 = t0 + ${tile}u) {
       let cnt = min(${tile}u, c - t0);
-      ${stage(wg, [{ dst: 'QS', src: 'Q', width: 'DH' }, { dst: 'GS', src: 'DOUT', width: 'DVH' }, { dst: 'SS', src: 'SLOT', width: '1' }, { dst: 'TS', src: 'STATS', width: '1' }], (i) => `qn * c + t0 + ${i}`)}
+      ${stage(wg, [{ dst: 'QS', src: 'Q', w: 'DH', w4: 'DH4' }, { dst: 'GS', src: 'DOUT', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }, { dst: 'TS', src: 'STATS' }], (i) => `qn * c + t0 + ${i}`)}
       workgroupBarrier();
       for (var qq = 0u; qq < cnt; qq = qq + 1u) {
         let kind = maskKind(SS[qq], kslot);
         var s: f32;
         if (kind == 0u) {
-          var dot = 0.0;
-          for (var e = 0u; e < DH; e = e + 1u) { dot = dot + QS[qq * DH + e] * kr[e]; }
-          s = scale * dot;
+          var dot4 = vec4<f32>(0.0);
+          for (var e = 0u; e < DH4; e = e + 1u) { dot4 = dot4 + QS[qq * DH4 + e] * kr[e]; }
+          s = scale * (dot4.x + dot4.y + dot4.z + dot4.w);
         } else {
           s = replacedLogit(kind);
         }
         let st = TS[qq];
         let p = exp(s - st.x);
-        var dp = 0.0;
-        for (var e = 0u; e < DVH; e = e + 1u) {
-          let go = GS[qq * DVH + e];
+        var dp4 = vec4<f32>(0.0);
+        for (var e = 0u; e < DVH4; e = e + 1u) {
+          let go = GS[qq * DVH4 + e];
           dvacc[e] = dvacc[e] + p * go;
-          dp = dp + go * vr[e];
+          dp4 = dp4 + go * vr[e];
         }
         if (kind == 0u) {
-          let ds = p * (dp + st.y);
-          for (var e = 0u; e < DH; e = e + 1u) { dk[e] = dk[e] + ds * QS[qq * DH + e]; }
+          let ds = p * ((dp4.x + dp4.y + dp4.z + dp4.w) + st.y);
+          for (var e = 0u; e < DH4; e = e + 1u) { dk[e] = dk[e] + ds * QS[qq * DH4 + e]; }
         }
       }
       workgroupBarrier();
     }
   }
   if (live) {
-    for (var e = 0u; e < DH; e = e + 1u) { DK[g * DH + e] = scale * dk[e]; }
-    for (var e = 0u; e < DVH; e = e + 1u) { DV[g * DVH + e] = dvacc[e]; }
+    ${storeRow('DK', 'dk', 'DH', 'DH4', 'scale * ')}
+    ${storeRow('DV', 'dvacc', 'DVH', 'DVH4')}
   }
 }`,
   });
