@@ -3,27 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { Adam, SafetensorsError, StateDictError, tensor, tidy } from '@reformer/core';
-import { ReformerForMaskedLM, ReformerModelWithLMHead, loadModel, serializeModel, type ReformerConfig } from '../src/index.js';
+import { ReformerForMaskedLM, ReformerModelWithLMHead, loadModel, serializeModel } from '../src/index.js';
 import { loadLatestCheckpoint, loadModelFromDir, saveCheckpoint, saveModel } from '../src/node.js';
-import { randomIds } from './helpers.js';
+import { randomIds, tinyConfig } from './helpers.js';
 
-const tiny: Partial<ReformerConfig> = {
-  attn_layers: ['lsh', 'local'],
-  hidden_size: 16,
-  num_attention_heads: 2,
-  attention_head_size: 8,
-  feed_forward_size: 32,
-  axial_pos_shape: [4, 8],
-  axial_pos_embds_dim: [8, 8],
-  lsh_attn_chunk_length: 4,
-  local_attn_chunk_length: 4,
-  num_buckets: 4,
-  vocab_size: 24,
-  is_decoder: true,
-  hidden_dropout_prob: 0,
-  local_attention_probs_dropout_prob: 0,
-  hash_seed: 5,
-};
+const tiny = tinyConfig({ hash_seed: 5 });
 
 async function bytesOf(model: { stateDict(): Map<string, { data(): Promise<ArrayLike<number>> }> }): Promise<Map<string, number[]>> {
   const out = new Map<string, number[]>();

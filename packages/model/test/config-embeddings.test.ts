@@ -11,24 +11,9 @@ import {
   serializeModel,
   type ReformerConfig,
 } from '../src/index.js';
-import { randomIds } from './helpers.js';
+import { randomIds, tinyConfig } from './helpers.js';
 
-const small: Partial<ReformerConfig> = {
-  attn_layers: ['lsh', 'local'],
-  hidden_size: 16,
-  num_attention_heads: 2,
-  attention_head_size: 8,
-  feed_forward_size: 32,
-  axial_pos_shape: [4, 8],
-  axial_pos_embds_dim: [6, 10],
-  lsh_attn_chunk_length: 4,
-  local_attn_chunk_length: 4,
-  num_buckets: 4,
-  vocab_size: 24,
-  hidden_dropout_prob: 0,
-  local_attention_probs_dropout_prob: 0,
-  hash_seed: 2,
-};
+const small = tinyConfig({ axial_pos_embds_dim: [6, 10], hash_seed: 2, is_decoder: false });
 
 describe('ReformerConfig', () => {
   it("fills in Hugging Face's defaults", () => {

@@ -1,26 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ShapeMismatchError, memory, tensor, tidy } from '@reformer/core';
 import { ReformerModelWithLMHead, generate, type ReformerConfig } from '../src/index.js';
-import { randomIds } from './helpers.js';
+import { randomIds, tinyConfig } from './helpers.js';
 
 function config(attn_layers: ReformerConfig['attn_layers'], extra: Partial<ReformerConfig> = {}): Partial<ReformerConfig> {
-  return {
-    attn_layers,
-    hidden_size: 16,
-    num_attention_heads: 2,
-    attention_head_size: 8,
-    feed_forward_size: 32,
-    axial_pos_shape: [8, 8],
-    axial_pos_embds_dim: [8, 8],
-    lsh_attn_chunk_length: 4,
-    local_attn_chunk_length: 4,
-    num_buckets: 4,
-    num_hashes: 2,
-    vocab_size: 20,
-    is_decoder: true,
-    initializer_range: 0.5, // large weights: peaked, input-dependent logits
-    ...extra,
-  };
+  // Large initial weights: peaked, input-dependent logits.
+  return tinyConfig({ attn_layers, axial_pos_shape: [8, 8], num_hashes: 2, vocab_size: 20, initializer_range: 0.5, ...extra });
 }
 
 const prompt = (rows: number, length: number, seed: number): number[][] =>

@@ -4,6 +4,30 @@ import { tensor, type Tensor } from '@reformer/core';
 import { readSafetensorsFile, type HostTensor } from '@reformer/core/node';
 import type { ReformerConfig } from '../src/index.js';
 
+/**
+ * A tiny causal config (2 heads × 8, hidden 16, chunks of 4, 4 buckets, vocab 24, no dropout) with
+ * `overrides` applied: small enough for fast tests, long enough (32 positions) to chunk and hash.
+ */
+export function tinyConfig(overrides: Partial<ReformerConfig> = {}): Partial<ReformerConfig> {
+  return {
+    attn_layers: ['lsh', 'local'],
+    hidden_size: 16,
+    num_attention_heads: 2,
+    attention_head_size: 8,
+    feed_forward_size: 32,
+    axial_pos_shape: [4, 8],
+    axial_pos_embds_dim: [8, 8],
+    lsh_attn_chunk_length: 4,
+    local_attn_chunk_length: 4,
+    num_buckets: 4,
+    vocab_size: 24,
+    is_decoder: true,
+    hidden_dropout_prob: 0,
+    local_attention_probs_dropout_prob: 0,
+    ...overrides,
+  };
+}
+
 /** The shared Hugging Face fixtures (`../shared/fixtures/hf-reformer/<name>/`). */
 export function fixtureDir(name: string): URL {
   return new URL(`../../../../shared/fixtures/hf-reformer/${name}/`, import.meta.url);

@@ -1,30 +1,19 @@
 import { describe, expect, it } from 'vitest';
 import { gradients, memory, seedScope, tensor, tidy } from '@reformer/core';
 import { ReformerModelWithLMHead } from '../src/index.js';
-import { expectClose, randomIds } from './helpers.js';
+import { expectClose, randomIds, tinyConfig } from './helpers.js';
 
 describe('the reversible stack replays dropout and buckets in its backward', () => {
   it('with hidden and local-attention dropout, reversible gradients equal plain backprop under the same seed', () => {
     const model = new ReformerModelWithLMHead(
-      {
+      tinyConfig({
         attn_layers: ['lsh', 'local', 'lsh'],
-        hidden_size: 16,
-        num_attention_heads: 2,
-        attention_head_size: 8,
-        feed_forward_size: 32,
-        axial_pos_shape: [4, 8],
-        axial_pos_embds_dim: [8, 8],
-        lsh_attn_chunk_length: 4,
-        local_attn_chunk_length: 4,
-        num_buckets: 4,
         num_hashes: 2,
-        vocab_size: 24,
-        is_decoder: true,
         hidden_dropout_prob: 0.2,
         local_attention_probs_dropout_prob: 0.2,
         chunk_size_feed_forward: 8,
         chunk_size_lm_head: 8,
-      },
+      }),
       { seed: 3 },
     );
     const ids = tensor(randomIds(5, 2 * 30, 0, 24), [2, 30], 'int32');
