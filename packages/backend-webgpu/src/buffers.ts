@@ -29,7 +29,8 @@ export function sizeClass(bytes: number): number {
 /** Recycles GPU buffers by size class. */
 export class BufferPool {
   private readonly idle = new Map<number, GPUBuffer[]>();
-  private readonly order: GPUBuffer[] = [];
+  /** Idle buffers in release order (a Map keeps insertion order; deletes are O(1)). */
+  private readonly order = new Map<GPUBuffer, true>();
   private pooled = 0;
 
   constructor(
@@ -50,8 +51,7 @@ export class BufferPool {
     const buf = list?.pop();
     if (buf) {
       this.pooled -= size;
-      const at = this.order.indexOf(buf);
-      if (at >= 0) this.order.splice(at, 1);
+      this.order.delete(buf);
       return buf;
     }
     return this.device.createBuffer({ size, usage: BUFFER_USAGE });
@@ -67,10 +67,11 @@ export class BufferPool {
     let list = this.idle.get(size);
     if (!list) this.idle.set(size, (list = []));
     list.push(buf);
-    this.order.push(buf);
+    this.order.set(buf, true);
     this.pooled += size;
-    while (this.pooled > this.capBytes && this.order.length > 0) {
-      const old = this.order.shift()!;
+    while (this.pooled > this.capBytes && this.order.size > 0) {
+      const old = this.order.keys().next().value!;
+      this.order.delete(old);
       const l = this.idle.get(old.size)!;
       l.splice(l.indexOf(old), 1);
       this.pooled -= old.size;
@@ -82,7 +83,7 @@ export class BufferPool {
   clear(): void {
     for (const list of this.idle.values()) for (const b of list) b.destroy();
     this.idle.clear();
-    this.order.length = 0;
+    this.order.clear();
     this.pooled = 0;
   }
 }
