@@ -348,6 +348,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const tf = this.tf;
     const compare = op === 'equal' || op === 'notEqual' || op === 'less' || op === 'lessEqual' || op === 'greater' || op === 'greaterEqual';
     const dtype: DType = compare ? 'int32' : a.dtype;
+    if (this.hostMoves && a.dtype === 'int32' && sizeOf(outShape) > 0) return this.hostIntBinary(op, a, b, outShape);
     return this.run(outShape, dtype, () => {
       const x = this.v(a);
       const y = this.v(b);
@@ -403,6 +404,46 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       }
       return this.expand(r, outShape);
     });
+  }
+
+  /**
+   * int32 arithmetic and comparisons on the host (cpu, wasm): tfjs-wasm's int32 kernels are generic
+   * per-element paths (an int32 broadcast `Sub` of 4M elements: 240 ms), and floor division / Python
+   * modulo would take a dozen of them. Results wrap to 32 bits; division or modulo by 0 gives 0.
+   */
+  private hostIntBinary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
+    const x = this.v(a).dataSync() as Int32Array;
+    const y = this.v(b).dataSync() as Int32Array;
+    const rank = outShape.length;
+    const stridesOf = (shape: Shape): number[] => {
+      const st = new Array<number>(rank).fill(0);
+      let acc = 1;
+      for (let i = shape.length - 1, j = rank - 1; i >= 0; i--, j--) {
+        st[j] = shape[i] === 1 ? 0 : acc;
+        acc *= shape[i]!;
+      }
+      return st;
+    };
+    const sa = stridesOf(a.shape);
+    const sb = stridesOf(b.shape);
+    const f = intOp(op);
+    const n = sizeOf(outShape);
+    const out = new Int32Array(n);
+    const idx = new Array<number>(rank).fill(0);
+    let ia = 0;
+    let ib = 0;
+    for (let o = 0; o < n; o++) {
+      out[o] = f(x[ia]!, y[ib]!);
+      for (let d = rank - 1; d >= 0; d--) {
+        ia += sa[d]!;
+        ib += sb[d]!;
+        if (++idx[d]! < outShape[d]!) break;
+        ia -= sa[d]! * outShape[d]!;
+        ib -= sb[d]! * outShape[d]!;
+        idx[d] = 0;
+      }
+    }
+    return this.out(this.tf.tensor(out, [...outShape], 'int32'), outShape, 'int32');
   }
 
   /** int32 floor division; division by 0 gives 0. Computed exactly in int32 arithmetic. */
@@ -982,6 +1023,46 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       dk: this.out(dk!, k.shape, 'float32'),
       dv: this.out(dvv!, v.shape, 'float32'),
     };
+  }
+}
+
+/** The int32 semantics of one binary op (the CPU reference's: wrap to 32 bits, x / 0 and x mod 0 give 0). */
+function intOp(op: BinaryOp): (x: number, y: number) => number {
+  switch (op) {
+    case 'add':
+      return (x, y) => (x + y) | 0;
+    case 'sub':
+      return (x, y) => (x - y) | 0;
+    case 'mul':
+      return (x, y) => Math.imul(x, y);
+    case 'div':
+    case 'floorDiv':
+      return (x, y) => Math.floor(x / y) | 0;
+    case 'mod':
+      return (x, y) => {
+        const r = y === 0 ? 0 : x % y;
+        return r !== 0 && r < 0 !== y < 0 ? r + y : r;
+      };
+    case 'pow':
+      return (x, y) => Math.trunc(Math.pow(x, y)) | 0;
+    case 'maximum':
+      return (x, y) => Math.max(x, y);
+    case 'minimum':
+      return (x, y) => Math.min(x, y);
+    case 'equal':
+      return (x, y) => (x === y ? 1 : 0);
+    case 'notEqual':
+      return (x, y) => (x !== y ? 1 : 0);
+    case 'less':
+      return (x, y) => (x < y ? 1 : 0);
+    case 'lessEqual':
+      return (x, y) => (x <= y ? 1 : 0);
+    case 'greater':
+      return (x, y) => (x > y ? 1 : 0);
+    case 'greaterEqual':
+      return (x, y) => (x >= y ? 1 : 0);
+    default:
+      throw new Error(`tfjs binary: unknown op '${String(op satisfies never)}'`);
   }
 }
 
