@@ -2,9 +2,10 @@
  * Matmul on the shapes that take the vec4 load paths (contiguous axis a multiple of 4) and those that
  * do not, every transpose combination, with broadcast batches, against the CPU backend.
  */
-import { matmul, randomNormal, seedScope, tidy } from '@reformer/core';
+import { abs, matmul, randomNormal, seedScope, tidy } from '@reformer/core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
+import { splitK } from '../src/kernels/matmul.js';
 import { cpu, host, onBackend } from './helpers.js';
 import { createTestBackend } from './setup.js';
 
@@ -62,4 +63,30 @@ it('matmul with more batches than one dispatch grid axis holds (70000 × [1×2 �
   for (let i = 0; i < want!.length; i++) worst = Math.max(worst, Math.abs(got![i]! - want![i]!));
   expect(got!.length).toBe(70000);
   expect(worst).toBeLessThanOrEqual(1e-6);
+}, 120_000);
+
+it('split-K matmul (few output tiles, long K) matches the CPU backend, every transpose combo', async () => {
+  const cases: [number, number, number, number[]][] = [
+    [64, 4096, 64, []],
+    [33, 3000, 17, []],
+    [20, 2500, 20, [2]],
+  ];
+  const failures: string[] = [];
+  for (const [m, k, n, batch] of cases) {
+    expect(splitK(m, n, k, batch.reduce((x, y) => x * y, 1), 1 << 30).splits, `M${m} K${k} N${n} splits`).toBeGreaterThan(1);
+    for (const ta of [false, true]) {
+      for (const tb of [false, true]) {
+        const operands = () => [seedScope(m + k, () => randomNormal(ta ? [...batch, k, m] : [...batch, m, k])), seedScope(k + n, () => randomNormal(tb ? [...batch, n, k] : [...batch, k, n]))];
+        const run = () => tidy(() => { const [a, b] = operands(); return [matmul(a!, b!, ta, tb)]; });
+        const [want] = await host(await onBackend(cpu, run));
+        const [got] = await host(await onBackend(gpu, run));
+        // The conformance suite's bound: 1e-5 + 1e-5·(|A|·|B|), the error scale of a float32 dot product.
+        const [scale] = await host(await onBackend(cpu, () => tidy(() => { const [a, b] = operands(); return [matmul(abs(a!), abs(b!), ta, tb)]; })));
+        let worst = 0;
+        for (let i = 0; i < want!.length; i++) worst = Math.max(worst, Math.abs(got![i]! - want![i]!) / (1e-5 + 1e-5 * scale![i]!));
+        if (!(worst <= 1) || got!.length !== want!.length) failures.push(`M${m} K${k} N${n} ta ${ta} tb ${tb}: worst ${worst} of the bound`);
+      }
+    }
+  }
+  expect(failures).toEqual([]);
 }, 120_000);

@@ -7,12 +7,14 @@
  * consecutive addresses for either layout of A and B, and are vec4 loads when the operand's contiguous
  * axis is a multiple of 4 (the transpose flags and the vec4 choice are part of the pipeline key). The batch index is the third grid axis; each operand finds its batch offset through
  * its own broadcast batch strides. When M or N is below 16, a one-invocation-per-output variant runs
- * instead of the tiles.
+ * instead of the tiles; when there are few tiles and K is long, K is split across workgroups
+ * ({@link splitK}) and the partial products are summed.
  */
 import type { Shape } from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
 import { Params, stridedOffsets, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
+import { sumInto } from './reduce.js';
 import { broadcastStrides, collapse, sizeOf } from '../shape.js';
 
 const TILE = 64;
@@ -30,24 +32,24 @@ function tileLoad(tile: 'AS' | 'BS', src: string, off: string, outer: string, o0
     return kOuter
       ? `{ let kk = lid / 16u; let xq = (lid % 16u) * 4u; let gk = k0 + kk; let gx = ${o0} + xq;
     var v = vec4<f32>(0.0);
-    if (gk < K && gx < ${outer}) { v = ${src}[(${off} + gk * ${outer} + gx) / 4u]; }
+    if (gk < kEnd && gx < ${outer}) { v = ${src}[(${off} + gk * ${outer} + gx) / 4u]; }
     ${tile}[kk][xq] = v.x; ${tile}[kk][xq + 1u] = v.y; ${tile}[kk][xq + 2u] = v.z; ${tile}[kk][xq + 3u] = v.w; }`
       : `{ let xx = lid / 4u; let kq = (lid % 4u) * 4u; let gx = ${o0} + xx; let gk = k0 + kq;
     var v = vec4<f32>(0.0);
-    if (gx < ${outer} && gk < K) { v = ${src}[(${off} + gx * K + gk) / 4u]; }
+    if (gx < ${outer} && gk < kEnd) { v = ${src}[(${off} + gx * K + gk) / 4u]; }
     ${tile}[kq][xx] = v.x; ${tile}[kq + 1u][xx] = v.y; ${tile}[kq + 2u][xx] = v.z; ${tile}[kq + 3u][xx] = v.w; }`;
   }
   return kOuter
     ? `for (var t: u32 = 0u; t < 4u; t = t + 1u) {
       let e = lid + t * 256u; let kk = e / ${TILE}u; let xx = e % ${TILE}u; let gx = ${o0} + xx; let gk = k0 + kk;
       var v = 0.0;
-      if (gx < ${outer} && gk < K) { v = ${src}[${off} + gk * ${outer} + gx]; }
+      if (gx < ${outer} && gk < kEnd) { v = ${src}[${off} + gk * ${outer} + gx]; }
       ${tile}[kk][xx] = v;
     }`
     : `for (var t: u32 = 0u; t < 4u; t = t + 1u) {
       let e = lid + t * 256u; let xx = e / ${TK}u; let kk = e % ${TK}u; let gx = ${o0} + xx; let gk = k0 + kk;
       var v = 0.0;
-      if (gx < ${outer} && gk < K) { v = ${src}[${off} + gx * K + gk]; }
+      if (gx < ${outer} && gk < kEnd) { v = ${src}[${off} + gx * K + gk]; }
       ${tile}[kk][xx] = v;
     }`;
 }
@@ -56,8 +58,9 @@ function matmulDef(ta: boolean, tb: boolean, batchRank: number, va: boolean, vb:
   const key = `matmul:${ta ? 't' : 'n'}${tb ? 't' : 'n'}:b${batchRank}:${va ? 'v4' : 's'}${vb ? 'v4' : 's'}`;
   let def = defs.get(key);
   if (def) return def;
-  // Words: 0 M, 1 N, 2 K, 3 first batch of this dispatch, 4.. batch shape, a base + strides, b base + strides.
-  const bAt = 4;
+  // Words: 0 M, 1 N, 2 K, 3 first grid z of this dispatch, 4 K splits S, 5 K per split, 6.. batch shape,
+  // a base + strides, b base + strides. Grid z = batch·S + split.
+  const bAt = 6;
   const aOp = { name: 'aOff', base: `${bAt + batchRank}u`, strides: `${bAt + batchRank + 1}u` };
   const bOp = { name: 'bOff', base: `${bAt + 2 * batchRank + 1}u`, strides: `${bAt + 2 * batchRank + 2}u` };
   // A is [M, K] (k inner) unless transposed ([K, M], k outer); B is [K, N] (k outer) unless transposed.
@@ -76,14 +79,18 @@ var<workgroup> BS: array<array<f32, ${TILE}>, ${TK}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let batch = wid.z + pu(3u);
+  let z = wid.z + pu(3u);
+  let S = pu(4u);
+  let batch = z / S;
+  let kBegin = (z % S) * pu(5u);
+  let kEnd = min(K, kBegin + pu(5u));
   ${stridedOffsets(batchRank, `${bAt}u`, [aOp, bOp], 'batch')}
   let m0 = wid.y * ${TILE}u;
   let n0 = wid.x * ${TILE}u;
   let tx = lid3.x; let ty = lid3.y;
   // Invocation (tx, ty) owns rows ty + 16i and columns tx + 16j of the tile: a 4×4 register block.
   var acc: array<vec4<f32>, 4>;
-  for (var k0: u32 = 0u; k0 < K; k0 = k0 + ${TK}u) {
+  for (var k0: u32 = kBegin; k0 < kEnd; k0 = k0 + ${TK}u) {
     ${aLoad}
     ${bLoad}
     workgroupBarrier();
@@ -93,7 +100,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
     }
     workgroupBarrier();
   }
-  let cOff = batch * M * N;
+  let cOff = z * M * N;
   for (var i: u32 = 0u; i < 4u; i = i + 1u) {
     let gm = m0 + ty + 16u * i;
     if (gm >= M) { continue; }
@@ -147,6 +154,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return def;
 }
 
+/**
+ * Split-K: when the output has few tiles (so few workgroups that a GPU would idle) and K is long, K is
+ * cut into `splits` ranges of `kChunk` (a multiple of the K step) computed by separate workgroups.
+ */
+export function splitK(M: number, N: number, K: number, nBatch: number, maxElements: number): { splits: number; kChunk: number } {
+  const tiles = Math.ceil(M / TILE) * Math.ceil(N / TILE) * nBatch;
+  if (tiles >= 64 || K < 2048) return { splits: 1, kChunk: Math.max(K, 1) };
+  let splits = Math.min(Math.ceil(K / 512), Math.ceil(256 / tiles), 64);
+  const kChunk = Math.ceil(K / splits / TK) * TK;
+  splits = Math.ceil(K / kChunk);
+  if (splits <= 1 || nBatch * splits * M * N > maxElements) return { splits: 1, kChunk: Math.max(K, 1) };
+  return { splits, kChunk };
+}
+
 /** Batched matmul; `outShape` is `[...batch, M, N]`. */
 export function matmul(
   ctx: KernelContext,
@@ -183,17 +204,26 @@ export function matmul(
   const va = (ta ? M : K) % 4 === 0 && K > 0;
   const vb = (tb ? K : N) % 4 === 0 && K > 0;
   const def = matmulDef(ta, tb, c.shape.length, va, vb);
-  // The batch is the grid's z axis; more batches than one dispatch allows run as several dispatches.
+  const { splits, kChunk } = splitK(M, N, K, nBatch, ctx.maxElements);
+  // With split K, each split writes its partial product to [batch, split, M, N]; a reduction over the
+  // splits (in a fixed order, so results are deterministic) gives C.
+  const partial = splits > 1 ? { buffer: ctx.scratch(nBatch * splits * M * N * 4), size: nBatch * splits * M * N } : out;
+  // The grid's z axis is batch·splits + split; more than one dispatch allows runs as several dispatches.
   const maxZ = 65535;
-  for (let first = 0; first < nBatch; first += maxZ) {
+  const zCount = nBatch * splits;
+  for (let first = 0; first < zCount; first += maxZ) {
     const p = new Params();
-    p.list([M, N, K, first]);
+    p.list([M, N, K, first, splits, kChunk]);
     p.list(c.shape);
     p.u32(0);
     p.list(c.strides[0]!);
     p.u32(0);
     p.list(c.strides[1]!);
-    ctx.rt.dispatch(def, [a.storage.buffer, b.storage.buffer, out.buffer], p, [Math.ceil(N / TILE), Math.ceil(M / TILE), Math.min(maxZ, nBatch - first)]);
+    ctx.rt.dispatch(def, [a.storage.buffer, b.storage.buffer, partial.buffer], p, [Math.ceil(N / TILE), Math.ceil(M / TILE), Math.min(maxZ, zCount - first)]);
+  }
+  if (splits > 1) {
+    sumInto(ctx, partial, [nBatch, splits, M * N], out);
+    ctx.rt.recycle(partial.buffer);
   }
   return out;
 }

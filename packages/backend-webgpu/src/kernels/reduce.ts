@@ -91,14 +91,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 
 /** Reduces `x` over `axes` (sorted, distinct); reduced axes are removed. */
 export function reduce(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, shape: Shape, axes: readonly number[], dtype: DType): GpuStorage {
+  const out = ctx.alloc(sizeOf(shape.filter((_, i) => !axes.includes(i))), op === 'argMax' ? 'int32' : dtype);
+  reduceInto(ctx, op, x, shape, axes, dtype, out);
+  return out;
+}
+
+/** Sums float32 `x` of `[outer, n, inner]` over the middle axis into existing storage `out`. */
+export function sumInto(ctx: KernelContext, x: GpuStorage, shape: [number, number, number], out: GpuStorage): void {
+  reduceInto(ctx, 'sum', x, shape, [1], 'float32', out);
+}
+
+function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, shape: Shape, axes: readonly number[], dtype: DType, out: GpuStorage): void {
   const st = stridesOf(shape);
   const keptAxes = shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const keptShape = keptAxes.map((i) => shape[i]!);
   const redShape = axes.map((i) => shape[i]!);
   const nOut = sizeOf(keptShape);
   const nRed = sizeOf(redShape);
-  const out = ctx.alloc(nOut, op === 'argMax' ? 'int32' : dtype);
-  if (nOut === 0) return out;
+  if (nOut === 0) return;
   const kept = collapse(keptShape, [keptAxes.map((i) => st[i]!)]);
   const red = collapse(redShape, [axes.map((i) => st[i]!)]);
   const wg = reduceWorkgroup(nRed);
@@ -112,5 +122,4 @@ export function reduce(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorag
   p.u32(0);
   p.list(red.strides[0]!);
   ctx.rt.dispatch(reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, wg), [x.buffer, out.buffer], p, grid(nOut));
-  return out;
 }
