@@ -134,10 +134,6 @@ export class PipelineCache {
   }
 }
 
-/** The WGSL scalar type of a dtype. */
-export function wgslType(dtype: 'float32' | 'int32'): 'f32' | 'i32' {
-  return dtype === 'float32' ? 'f32' : 'i32';
-}
 
 /**
  * Generated WGSL that turns a flat index `idx` over a shape (`rank` extents at word `shapeAt`) into

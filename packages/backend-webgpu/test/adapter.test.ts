@@ -100,6 +100,26 @@ describe('device errors surface as named errors on the next call', () => {
     other.dispose();
   });
 
+  it('kernels are recorded and submitted together: one flush per readback', async () => {
+    await be.sync();
+    const flushes = be.runtime.flushCount;
+    const dispatches = be.runtime.dispatchCount;
+    const x = be.write(Float32Array.of(1, 1.001, 0.999, -1), 'float32');
+    let t = { storage: x, shape: [4], dtype: 'float32' as const };
+    const made = [x];
+    for (let i = 0; i < 10; i++) {
+      t = be.unary('square', t);
+      made.push(t.storage);
+    }
+    expect(be.runtime.flushCount).toBe(flushes); // nothing submitted yet
+    const got = await be.read(t.storage, 'float32', 4);
+    expect(be.runtime.flushCount).toBe(flushes + 1);
+    expect(be.runtime.dispatchCount).toBe(dispatches + 10);
+    // Ten squarings: x^1024 (float32 rounding at each step: agree to 1e-4).
+    [1, 1.001, 0.999, -1].forEach((v, i) => expect(Math.abs(got[i]! - Math.fround(v) ** 1024)).toBeLessThanOrEqual(1e-4 * Math.fround(v) ** 1024));
+    for (const s of made) be.free(s);
+  });
+
   it('pipelines are compiled once per kernel specialisation', async () => {
     const a = be.write(new Float32Array(12), 'float32');
     const t = { storage: a, shape: [3, 4], dtype: 'float32' as const };
