@@ -2,10 +2,10 @@
  * The Node entry finds an adapter (in CI: Mesa's llvmpipe through OpenGL ES) and reports it; this file
  * fails, never skips, on a machine without one.
  */
-import { InvalidArgumentError, ReformerError } from '@reformer/core';
+import { InvalidArgumentError, ReformerError, type KernelTensor } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Params } from '../src/pipelines.js';
-import { WebGPUBackend, WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUUnavailableError, WebGPUValidationError, createWebGPUBackend } from '../src/index.js';
+import { WebGPUBackend, WebGPUBufferTooLargeError, type GpuStorage, WebGPUDeviceLostError, WebGPUUnavailableError, WebGPUValidationError, createWebGPUBackend } from '../src/index.js';
 import { createTestBackend } from './setup.js';
 
 let be: WebGPUBackend;
@@ -105,7 +105,7 @@ describe('device errors surface as named errors on the next call', () => {
     const flushes = be.runtime.flushCount;
     const dispatches = be.runtime.dispatchCount;
     const x = be.write(Float32Array.of(1, 1.001, 0.999, -1), 'float32');
-    let t = { storage: x, shape: [4], dtype: 'float32' as const };
+    let t: KernelTensor<GpuStorage> = { storage: x, shape: [4], dtype: 'float32' };
     const made = [x];
     for (let i = 0; i < 10; i++) {
       t = be.unary('square', t);
