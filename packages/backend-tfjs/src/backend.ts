@@ -509,6 +509,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   reduce(op: ReduceOp, x: T, axes: readonly number[]): T {
     const tf = this.tf;
     const shape = x.shape.filter((_, i) => !axes.includes(i));
+    if (this.hostMoves && axes.length > 0 && sizeOf(shape) > 0) return this.hostReduce(op, x, axes, shape);
     return this.run(shape, x.dtype, () => {
       const a = this.v(x);
       if (axes.length === 0) return tf.clone(a);
@@ -521,6 +522,45 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       if (op === 'max') return tf.max(a, ax);
       return tf.min(a, ax);
     });
+  }
+
+  /**
+   * Reductions on the host (cpu, wasm) with the reference's semantics: float64 accumulators, NaN
+   * propagates through max/min, an empty axis gives 0 / −Infinity / +Infinity. (tfjs reduces only the
+   * last axis natively and transposes first otherwise — a per-element Transpose on wasm.)
+   */
+  private hostReduce(op: ReduceOp, x: T, axes: readonly number[], shape: Shape): T {
+    const n = sizeOf(x.shape);
+    const acc = new Float64Array(sizeOf(shape)).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
+    if (n > 0) {
+      const src = this.v(x).dataSync() as Float32Array | Int32Array;
+      const rank = x.shape.length;
+      // Output stride of each input axis (0 on reduced axes).
+      const st = new Array<number>(rank).fill(0);
+      for (let i = rank - 1, m = 1; i >= 0; i--) {
+        if (!axes.includes(i)) {
+          st[i] = m;
+          m *= x.shape[i]!;
+        }
+      }
+      const idx = new Array<number>(rank).fill(0);
+      let to = 0;
+      for (let i = 0; i < n; i++) {
+        const v = src[i]!;
+        if (op === 'sum') acc[to] = acc[to]! + v;
+        else if (op === 'max') {
+          if (v > acc[to]! || v !== v) acc[to] = acc[to]! !== acc[to]! ? acc[to]! : v;
+        } else if (v < acc[to]! || v !== v) acc[to] = acc[to]! !== acc[to]! ? acc[to]! : v;
+        for (let d = rank - 1; d >= 0; d--) {
+          to += st[d]!;
+          if (++idx[d]! < x.shape[d]!) break;
+          to -= st[d]! * x.shape[d]!;
+          idx[d] = 0;
+        }
+      }
+    }
+    const out = x.dtype === 'int32' ? Int32Array.from(acc) : Float32Array.from(acc);
+    return this.out(this.tf.tensor(out, [...shape], x.dtype), shape, x.dtype);
   }
 
   argMax(x: T, axis: number): T {
@@ -690,6 +730,23 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const first = xs[0]!;
     const shape = [...first.shape];
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+    if (this.hostMoves && sizeOf(shape) > 0) {
+      // Host block copies: outer × (each part's axis·inner run, in order).
+      const outer = sizeOf(shape.slice(0, axis));
+      const inner = sizeOf(shape.slice(axis + 1));
+      const out = first.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+      const row = shape[axis]! * inner;
+      let offset = 0;
+      for (const x of xs) {
+        const run = x.shape[axis]! * inner;
+        if (run > 0) {
+          const src = this.v(x).dataSync() as Float32Array | Int32Array;
+          for (let o = 0; o < outer; o++) out.set(src.subarray(o * run, o * run + run), o * row + offset);
+        }
+        offset += run;
+      }
+      return this.out(this.tf.tensor(out, shape, first.dtype), shape, first.dtype);
+    }
     return this.run(shape, first.dtype, () => {
       const parts = xs.filter((x) => sizeOf(x.shape) > 0).map((x) => this.v(x));
       return parts.length === 1 ? this.tf.clone(parts[0]!) : this.tf.concat(parts, axis);
