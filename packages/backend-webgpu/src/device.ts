@@ -24,8 +24,8 @@ const MIN_STORAGE_BUFFERS = 8;
 const OPTIONAL_FEATURES: GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups' as GPUFeatureName];
 
 /** The adapter's identity as plain strings. */
-export function describeAdapter(adapter: GPUAdapter, backend?: string): WebGPUAdapterInfo {
-  const info = (adapter as { info?: GPUAdapterInfo }).info;
+export function describeAdapter(adapter: { info?: GPUAdapterInfo | undefined }, backend?: string): WebGPUAdapterInfo {
+  const info = adapter.info;
   const out: WebGPUAdapterInfo = {
     vendor: info?.vendor ?? '',
     architecture: info?.architecture ?? '',

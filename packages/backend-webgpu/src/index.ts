@@ -54,7 +54,8 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
     }
     device = await requestDevice(adapter);
   }
-  const adapterInfo = adapter ? describeAdapter(adapter, options.backendLabel) : { vendor: '', architecture: '', device: '', description: '', ...(options.backendLabel ? { backend: options.backendLabel } : {}) };
+  // A given device reports its adapter through `device.adapterInfo` where the implementation has it.
+  const adapterInfo = describeAdapter(adapter ?? { info: (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo }, options.backendLabel);
   const features = new Set<string>();
   for (const f of device.features as unknown as Iterable<string>) features.add(f);
   const dev = device;

@@ -24,6 +24,15 @@ describe('createNodeWebGPUBackend', () => {
     expect(typeof be.hasTimestamps).toBe('boolean');
   });
 
+  it('a backend on a given device reports its adapter and leaves the device alive on dispose', async () => {
+    const other = await createWebGPUBackend({ device: be.device });
+    expect(other.device).toBe(be.device);
+    other.dispose();
+    const s = be.write(Float32Array.of(5), 'float32');
+    expect(Array.from(await be.read(s, 'float32', 1))).toEqual([5]);
+    be.free(s);
+  });
+
   it('round-trips float32 and int32 storage exactly, and reports pooled bytes separately', async () => {
     const f = Float32Array.of(1.5, -2, 3e-8, 7);
     const i = Int32Array.of(-2147483648, 2147483647, 0, -1);

@@ -30,6 +30,8 @@ interface PageResult {
   adapter?: { description: string; backend?: string };
   checks?: { name: string; maxError: number; tol: number }[];
   liveBytesAfter?: number;
+  hasTimestamps?: boolean;
+  timestampMs?: number;
 }
 
 let server: Server;
@@ -87,4 +89,8 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
   expect(checks.length).toBe(10);
   for (const c of checks) expect(c.maxError, c.name).toBeLessThanOrEqual(c.tol);
   expect(result.liveBytesAfter).toBe(0);
+  // Chromium's adapter offers timestamp-query: the benchmark's GPU timing path works there.
+  expect(result.hasTimestamps).toBe(true);
+  expect(Number.isFinite(result.timestampMs)).toBe(true);
+  expect(result.timestampMs!).toBeGreaterThanOrEqual(0);
 }, 300_000);
