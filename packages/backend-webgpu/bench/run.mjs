@@ -14,7 +14,8 @@
 // (submit → `onSubmittedWorkDone`) otherwise; the LSH figure is always wall time of the whole step.
 // Every figure is the median of the timed runs after one warm-up.
 //
-// Flags: --large (matmul 1024–4096, add 2^24, LSH 64K tokens × 8 heads × dHead 64), --repeats N.
+// Flags: --large (matmul 1024–4096, add 2^24, LSH 64K tokens × 8 heads × dHead 64), --repeats N,
+// --peak-gflops X (the card's FP32 peak: matmul lines then also print the fraction of it).
 
 import { performance } from 'node:perf_hooks';
 import { add, gradients, matmul, mul, randomNormal, seedScope, setBackend, sum, tidy } from '@reformer/core';
@@ -25,6 +26,9 @@ const argv = process.argv.slice(2);
 const large = argv.includes('--large');
 const repeatsAt = argv.indexOf('--repeats');
 const repeats = repeatsAt >= 0 ? Math.max(1, Number(argv[repeatsAt + 1]) || 1) : 3;
+const peakAt = argv.indexOf('--peak-gflops');
+const peak = peakAt >= 0 ? Number(argv[peakAt + 1]) : undefined;
+const ofPeak = (gflops) => (peak ? ` (${((100 * gflops) / peak).toFixed(1)}% of ${peak} GFLOP/s peak)` : '');
 
 const be = await createNodeWebGPUBackend();
 await setBackend(be);
@@ -71,7 +75,8 @@ for (const n of large ? [1024, 2048, 4096] : [256, 512]) {
   const a = seedScope(1, () => randomNormal([n, n]));
   const b = seedScope(2, () => randomNormal([n, n]));
   const ms = await measure(() => matmul(a, b));
-  report(`matmul ${n}×${n}·${n}×${n}`, ms, `${((2 * n ** 3) / (ms * 1e6)).toFixed(2)} GFLOP/s`);
+  const gflops = (2 * n ** 3) / (ms * 1e6);
+  report(`matmul ${n}×${n}·${n}×${n}`, ms, `${gflops.toFixed(2)} GFLOP/s${ofPeak(gflops)}`);
   a.dispose();
   b.dispose();
 }
@@ -132,7 +137,8 @@ for (const n of large ? [1024, 2048, 4096] : [256, 512]) {
     await be.sync();
     const t0 = performance.now();
     const outs = tidy(() => {
-      const { value, grads } = gradients(() => sum(mul(lshAttention(qk, vv, { chunkLength: chunk, nHashes, nBuckets: Math.max(2, (2 * L) / chunk), seed: 1 }).output, dy)), [qk, vv]);
+      // nBuckets 'auto' (Hugging Face's choice: about 2·L/chunk, factorised at long lengths).
+      const { value, grads } = gradients(() => sum(mul(lshAttention(qk, vv, { chunkLength: chunk, nHashes, seed: 1 }).output, dy)), [qk, vv]);
       return [value, ...grads];
     });
     await be.sync();
