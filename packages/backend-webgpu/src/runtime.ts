@@ -116,6 +116,10 @@ export class GpuRuntime {
   /** Records one dispatch of `def` over `buffers` with `params`. */
   dispatch(def: KernelDef, buffers: GPUBuffer[], params: Params, groups: [number, number, number]): void {
     this.check();
+    const limit = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (!groups.every((g) => Number.isInteger(g) && g >= 0 && g <= limit)) {
+      throw new Error(`webgpu ${def.key}: bad workgroup grid ${JSON.stringify(groups)} (each count an integer in 0..${limit})`);
+    }
     const data = params.data();
     if (data.length > MAX_PARAM_VEC4 * 4) throw new Error(`webgpu ${def.key}: ${data.length} parameter words exceed ${MAX_PARAM_VEC4 * 4}`);
     this.pending.push({ def, buffers, params: data, groups });
@@ -138,39 +142,43 @@ export class GpuRuntime {
     device.pushErrorScope('out-of-memory');
     device.pushErrorScope('validation');
     let uniforms: GPUBuffer | undefined;
-    const encoder = device.createCommandEncoder();
-    if (work.length > 0) {
-      const bytes = work.length * PARAM_BYTES;
-      uniforms = this.pool.acquire(bytes);
-      const all = new Uint32Array(bytes / 4);
-      work.forEach((w, i) => all.set(w.params, (i * PARAM_BYTES) / 4));
-      device.queue.writeBuffer(uniforms, 0, all);
-      const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
-      work.forEach((w, i) => {
-        const { pipeline, layout } = this.pipelines.get(w.def);
-        const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms!, offset: i * PARAM_BYTES, size: PARAM_BYTES } }];
-        w.buffers.forEach((b, j) => entries.push({ binding: j + 1, resource: { buffer: b } }));
-        pass.setPipeline(pipeline);
-        pass.setBindGroup(0, device.createBindGroup({ layout, entries }));
-        pass.dispatchWorkgroups(w.groups[0], w.groups[1], w.groups[2]);
-      });
-      pass.end();
+    try {
+      const encoder = device.createCommandEncoder();
+      if (work.length > 0) {
+        const bytes = work.length * PARAM_BYTES;
+        uniforms = this.pool.acquire(bytes);
+        const all = new Uint32Array(bytes / 4);
+        work.forEach((w, i) => all.set(w.params, (i * PARAM_BYTES) / 4));
+        device.queue.writeBuffer(uniforms, 0, all);
+        const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
+        work.forEach((w, i) => {
+          const { pipeline, layout } = this.pipelines.get(w.def);
+          const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms!, offset: i * PARAM_BYTES, size: PARAM_BYTES } }];
+          w.buffers.forEach((b, j) => entries.push({ binding: j + 1, resource: { buffer: b } }));
+          pass.setPipeline(pipeline);
+          pass.setBindGroup(0, device.createBindGroup({ layout, entries }));
+          pass.dispatchWorkgroups(w.groups[0], w.groups[1], w.groups[2]);
+        });
+        pass.end();
+      }
+      extra?.(encoder);
+      device.queue.submit([encoder.finish()]);
+      this.dispatchCount += work.length;
+      this.flushCount += 1;
+    } finally {
+      // The scopes are always popped, even when encoding threw, so later flushes stay balanced.
+      const validation = device.popErrorScope();
+      const oom = device.popErrorScope();
+      this.scopes.push(
+        Promise.all([validation, oom]).then(([v, o]) => {
+          if (o) this.failure ??= new WebGPUOutOfMemoryError(`webgpu: the GPU ran out of memory: ${o.message}`);
+          if (v) this.failure ??= new WebGPUValidationError(`webgpu: validation error in a kernel: ${v.message}`);
+        }, () => undefined),
+      );
+      if (uniforms) this.pool.release(uniforms);
+      for (const b of this.deferred) this.pool.release(b);
+      this.deferred = [];
     }
-    extra?.(encoder);
-    device.queue.submit([encoder.finish()]);
-    this.dispatchCount += work.length;
-    this.flushCount += 1;
-    const validation = device.popErrorScope();
-    const oom = device.popErrorScope();
-    this.scopes.push(
-      Promise.all([validation, oom]).then(([v, o]) => {
-        if (o) this.failure ??= new WebGPUOutOfMemoryError(`webgpu: the GPU ran out of memory: ${o.message}`);
-        if (v) this.failure ??= new WebGPUValidationError(`webgpu: validation error in a kernel: ${v.message}`);
-      }, () => undefined),
-    );
-    if (uniforms) this.pool.release(uniforms);
-    for (const b of this.deferred) this.pool.release(b);
-    this.deferred = [];
   }
 
   /** Waits for submitted work and for the error scopes of every flush so far. */

@@ -1,5 +1,6 @@
 /**
- * Reductions: one workgroup per output element. Each invocation folds a strided slice of the reduced
+ * Reductions: one workgroup per output element (or per part of it, when a few outputs reduce many
+ * values: then a second pass reduces the parts). Each invocation folds a strided slice of the reduced
  * index space (read through the input's strides over the reduced axes, so no transpose is needed),
  * then the workgroup combines the partial results with a tree reduction in workgroup memory.
  * `argMax` is the same kernel over (value, index) pairs, keeping the first maximum; as on the CPU,
@@ -39,8 +40,9 @@ function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, 
   const key = `reduce:${op}:${t}:k${keptRank}:r${redRank}:wg${wg}`;
   let def = defs.get(key);
   if (def) return def;
-  // Words: 0 nOut, 1 nRed, kept shape/strides, red shape/strides.
-  const keptAt = 2;
+  // Words: 0 nOut, 1 nRed, 2 parts per output, 3 reduced indices per part, kept shape/strides,
+  // red shape/strides. Workgroup w reduces part w % parts of output w / parts into OUT[w].
+  const keptAt = 4;
   const redAt = keptAt + 2 * keptRank + 1;
   const ident =
     op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
@@ -60,14 +62,17 @@ var<workgroup> SH: array<${t}, ${wg}>;
 var<workgroup> SI: array<u32, ${wg}>;
 @compute @workgroup_size(${wg})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let o = flatGroup(wid, nwg);
+  let w = flatGroup(wid, nwg);
   let nOut = pu(0u);
-  let nRed = pu(1u);
-  if (o >= nOut) { return; }
+  let parts = pu(2u);
+  if (w >= nOut * parts) { return; }
+  let o = w / parts;
+  let rBegin = (w % parts) * pu(3u);
+  let rEnd = min(pu(1u), rBegin + pu(3u));
   ${stridedOffsets(keptRank, `${keptAt}u`, [{ name: 'base', base: `${keptAt + keptRank}u`, strides: `${keptAt + keptRank + 1}u` }], 'o')}
   var acc: ${t} = ${ident};
   var accI: u32 = 0xffffffffu;
-  for (var r = lid; r < nRed; r = r + ${wg}u) {
+  for (var r = rBegin + lid; r < rEnd; r = r + ${wg}u) {
     ${stridedOffsets(redRank, `${redAt}u`, [{ name: 'off', base: `${redAt + redRank}u`, strides: `${redAt + redRank + 1}u` }], 'r')}
     let v = X[base + off];
     ${isArg ? 'if (accI == 0xffffffffu || v > acc || (acc != acc && v == v)) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
@@ -82,7 +87,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || b > a || (a != a && b == b) || ((b == a || (a != a && b != b)) && SI[j] < SI[lid]))) { SH[lid] = b; SI[lid] = SI[j]; }`
       : foldStep('SH', combine),
   )}
-  if (lid == 0u) { OUT[o] = ${isArg ? 'select(i32(SI[0]), 0, SI[0] == 0xffffffffu)' : 'SH[0]'}; }
+  if (lid == 0u) { OUT[w] = ${isArg ? 'select(i32(SI[0]), 0, SI[0] == 0xffffffffu)' : 'SH[0]'}; }
 }`,
   };
   defs.set(key, def);
@@ -111,15 +116,25 @@ function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, 
   if (nOut === 0) return;
   const kept = collapse(keptShape, [keptAxes.map((i) => st[i]!)]);
   const red = collapse(redShape, [axes.map((i) => st[i]!)]);
-  const wg = reduceWorkgroup(nRed);
+  // Few outputs over many values: split each reduction into parts (first pass into partial results,
+  // then a reduction of the parts, both in a fixed order), so more than a handful of workgroups work.
+  let parts = 1;
+  if (op !== 'argMax' && nRed >= 16384 && nOut < 1024) parts = Math.min(1024, Math.ceil(nRed / 4096), Math.floor(ctx.maxElements / nOut));
+  const chunk = Math.max(1, Math.ceil(nRed / parts));
+  parts = Math.max(1, Math.ceil(nRed / chunk));
+  const partial = parts > 1 ? { buffer: ctx.scratch(nOut * parts * 4), size: nOut * parts } : out;
+  const wg = reduceWorkgroup(chunk);
   const p = new Params();
-  p.u32(nOut);
-  p.u32(nRed);
+  p.list([nOut, nRed, parts, chunk]);
   p.list(kept.shape);
   p.u32(0);
   p.list(kept.strides[0]!);
   p.list(red.shape);
   p.u32(0);
   p.list(red.strides[0]!);
-  ctx.rt.dispatch(reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, wg), [x.buffer, out.buffer], p, grid(nOut));
+  ctx.rt.dispatch(reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, wg), [x.buffer, partial.buffer], p, grid(nOut * parts));
+  if (parts > 1) {
+    reduceInto(ctx, op, partial, [nOut, parts], [1], dtype, out);
+    ctx.rt.recycle(partial.buffer);
+  }
 }
