@@ -509,7 +509,10 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   reduce(op: ReduceOp, x: T, axes: readonly number[]): T {
     const tf = this.tf;
     const shape = x.shape.filter((_, i) => !axes.includes(i));
-    if (this.hostMoves && axes.length > 0 && sizeOf(shape) > 0) return this.hostReduce(op, x, axes, shape);
+    if (this.hostMoves && axes.length > 0 && sizeOf(shape) > 0) {
+      const r = this.hostReduce(op, x, axes, shape);
+      if (r !== undefined) return r;
+    }
     return this.run(shape, x.dtype, () => {
       const a = this.v(x);
       if (axes.length === 0) return tf.clone(a);
@@ -525,37 +528,40 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   }
 
   /**
-   * Reductions on the host (cpu, wasm) with the reference's semantics: float64 accumulators, NaN
-   * propagates through max/min, an empty axis gives 0 / −Infinity / +Infinity. (tfjs reduces only the
-   * last axis natively and transposes first otherwise — a per-element Transpose on wasm.)
+   * Reductions over one contiguous block of non-trailing axes on the host (cpu, wasm), with the reference's
+   * semantics: float64 accumulators, NaN propagates through max/min. (tfjs reduces only the last axis
+   * natively and transposes first otherwise — a per-element Transpose on wasm.) Returns undefined for
+   * non-contiguous or trailing axes.
    */
-  private hostReduce(op: ReduceOp, x: T, axes: readonly number[], shape: Shape): T {
-    const n = sizeOf(x.shape);
-    const acc = new Float64Array(sizeOf(shape)).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
-    if (n > 0) {
+  private hostReduce(op: ReduceOp, x: T, axes: readonly number[], shape: Shape): T | undefined {
+    const ax = [...axes].sort((p, q) => p - q);
+    for (let i = 1; i < ax.length; i++) if (ax[i] !== ax[i - 1]! + 1) return undefined;
+    const outer = sizeOf(x.shape.slice(0, ax[0]!));
+    const R = sizeOf(x.shape.slice(ax[0]!, ax[ax.length - 1]! + 1));
+    const inner = sizeOf(x.shape.slice(ax[ax.length - 1]! + 1));
+    if (inner === 1) return undefined; // trailing axes: tfjs reduces those natively, without a transpose
+    const acc = new Float64Array(outer * inner).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
+    if (R > 0) {
       const src = this.v(x).dataSync() as Float32Array | Int32Array;
-      const rank = x.shape.length;
-      // Output stride of each input axis (0 on reduced axes).
-      const st = new Array<number>(rank).fill(0);
-      for (let i = rank - 1, m = 1; i >= 0; i--) {
-        if (!axes.includes(i)) {
-          st[i] = m;
-          m *= x.shape[i]!;
-        }
-      }
-      const idx = new Array<number>(rank).fill(0);
-      let to = 0;
-      for (let i = 0; i < n; i++) {
-        const v = src[i]!;
-        if (op === 'sum') acc[to] = acc[to]! + v;
-        else if (op === 'max') {
-          if (v > acc[to]! || v !== v) acc[to] = acc[to]! !== acc[to]! ? acc[to]! : v;
-        } else if (v < acc[to]! || v !== v) acc[to] = acc[to]! !== acc[to]! ? acc[to]! : v;
-        for (let d = rank - 1; d >= 0; d--) {
-          to += st[d]!;
-          if (++idx[d]! < x.shape[d]!) break;
-          to -= st[d]! * x.shape[d]!;
-          idx[d] = 0;
+      for (let o = 0; o < outer; o++) {
+        const base = o * inner;
+        for (let r = 0; r < R; r++) {
+          const from = (o * R + r) * inner;
+          if (op === 'sum') {
+            for (let i = 0; i < inner; i++) acc[base + i] = acc[base + i]! + src[from + i]!;
+          } else if (op === 'max') {
+            for (let i = 0; i < inner; i++) {
+              const v = src[from + i]!;
+              const m = acc[base + i]!;
+              if (v > m || (v !== v && m === m)) acc[base + i] = v;
+            }
+          } else {
+            for (let i = 0; i < inner; i++) {
+              const v = src[from + i]!;
+              const m = acc[base + i]!;
+              if (v < m || (v !== v && m === m)) acc[base + i] = v;
+            }
+          }
         }
       }
     }
