@@ -18,16 +18,24 @@ const rows = [
   [1, 2, 3, 4, 5, 6, 7, NaN],
 ];
 
-it('argSort, argMax, max and min on rows with NaN match the CPU backend', async () => {
-  const run = async () => {
-    const x = tensor(Float32Array.from(rows.flat()), [4, 8]);
-    const outs = [argSort(x), argMax(x, 1), max(x, 1), min(x, 1)];
-    const vals: number[][] = [];
-    for (const o of outs) vals.push(Array.from(await o.data()));
-    for (const t of [x, ...outs]) t.dispose();
-    return vals;
-  };
-  const want = await onBackend(cpu, run);
-  const got = await onBackend(gpu, run);
-  expect(got).toEqual(want);
-});
+/** The rows repeated 5 times: 40 values per row take the workgroup (not the per-invocation) reductions. */
+const long = rows.map((r) => [...r, ...r, ...r, ...r, ...r]);
+
+for (const [name, data, width] of [
+  ['8 per row', rows, 8],
+  ['40 per row', long, 40],
+] as const) {
+  it(`argSort, argMax, max and min on rows with NaN match the CPU backend (${name})`, async () => {
+    const run = async () => {
+      const x = tensor(Float32Array.from(data.flat()), [4, width]);
+      const outs = [argSort(x), argMax(x, 1), max(x, 1), min(x, 1)];
+      const vals: number[][] = [];
+      for (const o of outs) vals.push(Array.from(await o.data()));
+      for (const t of [x, ...outs]) t.dispose();
+      return vals;
+    };
+    const want = await onBackend(cpu, run);
+    const got = await onBackend(gpu, run);
+    expect(got).toEqual(want);
+  });
+}

@@ -1,6 +1,7 @@
 /**
  * Reductions: one workgroup per output element (or per part of it, when a few outputs reduce many
- * values: then a second pass reduces the parts). Each invocation folds a strided slice of the reduced
+ * values: then a second pass reduces the parts; or one invocation per output when each reduces at
+ * most 16 values). Each invocation folds a strided slice of the reduced
  * index space (read through the input's strides over the reduced axes, so no transpose is needed),
  * then the workgroup combines the partial results with a tree reduction in workgroup memory.
  * `argMax` is the same kernel over (value, index) pairs, keeping the first maximum; as on the CPU,
@@ -36,6 +37,9 @@ export function foldStep(sh: string, combine: (a: string, b: string) => string):
 
 const defs = new Map<string, KernelDef>();
 
+/** Reductions of at most this many values per output run one invocation per output. */
+const SHORT = 16;
+
 function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, redRank: number, wg: number): KernelDef {
   const key = `reduce:${op}:${t}:k${keptRank}:r${redRank}:wg${wg}`;
   let def = defs.get(key);
@@ -44,12 +48,7 @@ function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, 
   // red shape/strides. Workgroup w reduces part w % parts of output w / parts into OUT[w].
   const keptAt = 4;
   const redAt = keptAt + 2 * keptRank + 1;
-  const ident =
-    op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
-  const isArg = op === 'argMax';
-  // Float max/min propagate NaN (WGSL's max/min leave it unspecified); a + b is NaN when either is.
-  const nanSafe = (f: string) => (a: string, b: string) => (t === 'f32' ? `select(${f}(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})` : `${f}(${a}, ${b})`);
-  const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : nanSafe(op === 'min' ? 'min' : 'max');
+  const { ident, combine, isArg } = reduceOps(op, t);
   const outType = isArg ? 'i32' : t;
   def = {
     key,
@@ -94,6 +93,53 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   return def;
 }
 
+/**
+ * The variant for short reductions (many outputs of a few values each, e.g. summing hash rounds): one
+ * invocation per output folds its values in order, instead of a mostly idle workgroup per output.
+ */
+function reduceThreadDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, redRank: number): KernelDef {
+  const key = `reduceShort:${op}:${t}:k${keptRank}:r${redRank}`;
+  let def = defs.get(key);
+  if (def) return def;
+  const keptAt = 4;
+  const redAt = keptAt + 2 * keptRank + 1;
+  const { ident, combine, isArg } = reduceOps(op, t);
+  def = {
+    key,
+    bindings: [
+      { name: 'X', type: t, access: 'read' },
+      { name: 'OUT', type: isArg ? 'i32' : t, access: 'read_write' },
+    ],
+    source: () => `
+@compute @workgroup_size(64)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+  let o = flatGroup(wid, nwg) * 64u + lid;
+  if (o >= pu(0u)) { return; }
+  ${stridedOffsets(keptRank, `${keptAt}u`, [{ name: 'base', base: `${keptAt + keptRank}u`, strides: `${keptAt + keptRank + 1}u` }], 'o')}
+  var acc: ${t} = ${ident};
+  var accI: u32 = 0xffffffffu;
+  for (var r = 0u; r < pu(1u); r = r + 1u) {
+    ${stridedOffsets(redRank, `${redAt}u`, [{ name: 'off', base: `${redAt + redRank}u`, strides: `${redAt + redRank + 1}u` }], 'r')}
+    let v = X[base + off];
+    ${isArg ? 'if (accI == 0xffffffffu || v > acc || (acc != acc && v == v)) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
+  }
+  OUT[o] = ${isArg ? 'select(i32(accI), 0, accI == 0xffffffffu)' : 'acc'};
+}`,
+  };
+  defs.set(key, def);
+  return def;
+}
+
+/** The identity and combination of a reduction op in WGSL. */
+function reduceOps(op: ReduceOp | 'argMax', t: 'f32' | 'i32'): { ident: string; combine: (a: string, b: string) => string; isArg: boolean } {
+  const ident =
+    op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
+  // Float max/min propagate NaN (WGSL's max/min leave it unspecified); a + b is NaN when either is.
+  const nanSafe = (f: string) => (a: string, b: string) => (t === 'f32' ? `select(${f}(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})` : `${f}(${a}, ${b})`);
+  const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : nanSafe(op === 'min' ? 'min' : 'max');
+  return { ident, combine, isArg: op === 'argMax' };
+}
+
 /** Reduces `x` over `axes` (sorted, distinct); reduced axes are removed. */
 export function reduce(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, shape: Shape, axes: readonly number[], dtype: DType): GpuStorage {
   const out = ctx.alloc(sizeOf(shape.filter((_, i) => !axes.includes(i))), op === 'argMax' ? 'int32' : dtype);
@@ -123,7 +169,6 @@ function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, 
   const chunk = Math.max(1, Math.ceil(nRed / parts));
   parts = Math.max(1, Math.ceil(nRed / chunk));
   const partial = parts > 1 ? { buffer: ctx.scratch(nOut * parts * 4), size: nOut * parts } : out;
-  const wg = reduceWorkgroup(chunk);
   const p = new Params();
   p.list([nOut, nRed, parts, chunk]);
   p.list(kept.shape);
@@ -132,7 +177,12 @@ function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, 
   p.list(red.shape);
   p.u32(0);
   p.list(red.strides[0]!);
-  ctx.rt.dispatch(reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, wg), [x.buffer, partial.buffer], p, grid(nOut * parts));
+  if (parts === 1 && nRed <= SHORT) {
+    ctx.rt.dispatch(reduceThreadDef(op, elemType(dtype), kept.shape.length, red.shape.length), [x.buffer, partial.buffer], p, grid(Math.ceil(nOut / 64)));
+  } else {
+    const def = reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, reduceWorkgroup(chunk));
+    ctx.rt.dispatch(def, [x.buffer, partial.buffer], p, grid(nOut * parts));
+  }
   if (parts > 1) {
     reduceInto(ctx, op, partial, [nOut, parts], [1], dtype, out);
     ctx.rt.recycle(partial.buffer);
