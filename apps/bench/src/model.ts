@@ -127,6 +127,7 @@ function realModelBench(mod: ModelModule): ModelBench {
       for (const depth of g.depths)
         for (const L of g.lengths)
           for (const variant of MODEL_VARIANTS) {
+            await new Promise((resolve) => setTimeout(resolve, 0));
             if (sink.stop()) return;
             const rec = emptyRecord({ ...base, variant, length: L });
             rec.depth = depth;

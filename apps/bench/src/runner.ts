@@ -120,6 +120,12 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
   let done = 0;
   const emit = hooks.onProgress ?? (() => {});
   const stop = () => hooks.shouldStop?.() ?? false;
+  // Let the event loop run between cases (a CPU backend's data() resolves without one), so that a
+  // Ctrl-C handler or a page's Stop button can set shouldStop while the benchmark is running.
+  const stopNow = async () => {
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    return stop();
+  };
   const push = (r: MeasurementRecord) => {
     records.push(r);
     done++;
@@ -173,7 +179,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
   // ----------------------------------------------------------------------------------------------
   // Our attention variants on every backend.
   for (const name of config.backends) {
-    if (stop()) break;
+    if (await stopNow()) break;
     emit({ type: 'case', label: `${name}: starting`, done, total });
     let backend: Backend;
     try {
@@ -192,7 +198,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
     }
     await setBackend(backend);
     for (const L of config.lengths) {
-      if (stop()) break;
+      if (await stopNow()) break;
       const h = host(L);
       const [qk, v, dOut] = [h.qk, h.v, h.dOut].map((a) => tensor(a, h.shape)) as [Tensor, Tensor, Tensor];
       const ctx: VariantContext = { length: L, chunkLength: config.chunkLength, queryChunk: Math.min(config.queryChunk, L), seed: config.seed * 7919 + L };
@@ -200,7 +206,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
         for (const vName of config.variants) {
           const variant = VARIANTS[vName];
           const base = { kind: 'attention' as const, backend: name, variant: vName, length: L, ...shape };
-          if (stop()) break;
+          if (await stopNow()) break;
           const tooBig = variant.quadratic ? fullFits(name, L) : undefined;
           if (tooBig) {
             for (const pass of config.passes) push({ ...emptyRecord({ ...base, pass }), status: 'skipped', reason: tooBig });
@@ -225,7 +231,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
             failure = reasonOf(e);
           }
           for (const pass of config.passes) {
-            if (stop()) break;
+            if (await stopNow()) break;
             const rec = emptyRecord({ ...base, pass });
             if (failure !== undefined) {
               push({ ...rec, status: 'error', reason: failure });
@@ -270,7 +276,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
   // Peer baselines.
   if (config.baselines) {
     for (const b of env.baselines) {
-      if (stop()) break;
+      if (await stopNow()) break;
       const passes = b.passes.filter((p) => config.passes.includes(p));
       if (passes.length === 0) continue;
       emit({ type: 'case', label: `${b.backend} ${b.name}: starting`, done, total });
@@ -289,7 +295,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
       }
       const who = `baseline:${b.backend}:${b.name}`;
       for (const L of config.lengths) {
-        if (stop()) break;
+        if (await stopNow()) break;
         const base = { kind: 'baseline' as const, backend: b.backend, variant: b.name, length: L, ...shape };
         const tooBig = fullFits(who, L);
         if (tooBig) {
@@ -306,7 +312,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
           fullEstimate.set(who, { L, ms: performance.now() - t0 });
           const err = ref ? attentionError(out, ref, config.dHead) : null;
           for (const pass of passes) {
-            if (stop()) break;
+            if (await stopNow()) break;
             const p = prepared;
             emit({ type: 'case', label: `${b.backend} ${b.name} L=${L} ${pass}`, done, total });
             try {
@@ -335,7 +341,7 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
 
   // ----------------------------------------------------------------------------------------------
   // Whole-model rows.
-  if (config.model && env.model && !stop()) {
+  if (config.model && env.model && !(await stopNow())) {
     await env.model.run(config, env, {
       push,
       emit: (label) => emit({ type: 'case', label, done, total }),

@@ -1,5 +1,5 @@
 /** The built CLI end to end (run `pnpm --filter bench build` first; turbo does it before `test`). */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,4 +52,30 @@ describe('reformer-bench CLI', () => {
     expect(svgs).toContain('accuracy-cpu.svg');
     for (const f of svgs) expect(checkWellFormedXml(readFileSync(join(dir, 'svg', f), 'utf8'))).toEqual([]);
   });
+
+  it('Ctrl-C prints the table of what finished so far and exits 130', async () => {
+    const lengths = '64,128,256,512,1k,2k,4k,8k,16k,32k';
+    const child = spawn(process.execPath, [cli, '--backends', 'cpu', '--variants', 'lsh-1,lsh-2', '--lengths', lengths, '--chunk', '16', '--no-baselines', '--no-model'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let sent = false;
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (!sent && /\[2\/\d+\]/.test(stderr)) {
+        sent = true;
+        child.kill('SIGINT');
+      }
+    });
+    const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+    expect(sent).toBe(true);
+    expect(code).toBe(130);
+    expect(stdout).toContain('interrupted');
+    const rows = stdout.split('\n').filter((l) => l.startsWith('| cpu'));
+    expect(rows.length).toBeGreaterThanOrEqual(2);
+    expect(rows.length).toBeLessThan(2 * 2 * lengths.split(',').length);
+  });
 });
+

@@ -101,6 +101,13 @@ async function run(config: BenchConfig): Promise<void> {
   log.textContent = '';
   status.textContent = 'running…';
   $<HTMLButtonElement>('run').disabled = true;
+  let stopRequested = false;
+  const stopButton = $<HTMLButtonElement>('stop');
+  stopButton.disabled = false;
+  stopButton.onclick = () => {
+    stopRequested = true;
+    status.textContent = 'stopping after the current case…';
+  };
   let model: ModelBench | undefined;
   if (config.model) {
     try {
@@ -124,6 +131,7 @@ async function run(config: BenchConfig): Promise<void> {
         else if (e.type === 'record') log.textContent += `${describeRecord(e.record)}\n`;
         else if (e.type === 'info') log.textContent += `${e.message}\n`;
       },
+      shouldStop: () => stopRequested,
     });
     const finishedAt = new Date();
     const result: BenchResult = {
@@ -145,11 +153,12 @@ async function run(config: BenchConfig): Promise<void> {
     $('machine').textContent = Object.entries(out.backendInfo).map(([k, v]) => `${k}: ${v}`).join(' · ');
     renderTable(result);
     window.__benchResult = result;
-    status.textContent = `done: ${out.records.length} records in ${result.wallSeconds.toFixed(1)} s`;
+    status.textContent = `done${out.interrupted ? ' (stopped: partial results)' : ''}: ${out.records.length} records in ${result.wallSeconds.toFixed(1)} s`;
   } catch (err) {
     status.textContent = `failed: ${err instanceof Error ? err.message : String(err)}`;
   } finally {
     $<HTMLButtonElement>('run').disabled = false;
+    stopButton.disabled = true;
   }
 }
 

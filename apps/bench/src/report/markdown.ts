@@ -178,25 +178,30 @@ function variantSort(a: string, b: string): number {
   return variantOrder(a) - variantOrder(b);
 }
 
-/** A whole markdown document for a run: machine, configuration, table, findings. */
-export function markdownReport(result: BenchResult, charts: { title: string; file: string }[] = []): string {
+/**
+ * A whole markdown document for a run: machine, configuration, then the table and the findings
+ * (`layout: 'table-first'`, what `--markdown` writes), or the findings, the charts and the table last
+ * (`'findings-first'`, the committed report).
+ */
+export function markdownReport(result: BenchResult, charts: { title: string; file: string }[] = [], layout: 'table-first' | 'findings-first' = 'table-first'): string {
   const m = result.machine;
   const c = result.config;
-  const lines = [
+  const head = [
     `Machine: ${m.cpuModel}, ${m.cores} cores${m.memoryBytes ? `, ${sig(m.memoryBytes / 2 ** 30)} GiB` : ''}; ${m.runtime} on ${m.platform}.`,
     '',
     ...Object.entries(m.backends).map(([k, v]) => `- ${k}: ${v}`),
     '',
-    `Configuration: batch ${c.batch}, ${c.heads} heads, dHead ${c.dHead}, chunk ${c.chunkLength}, ${c.inputs} inputs (seed ${c.seed}), ` +
-      `up to ${c.repeats} timed runs per case after ${c.warmup} warm-up, wall ${sig(result.wallSeconds)} s${result.interrupted ? ' (interrupted: partial results)' : ''}.`,
-    '',
-    resultsTable(result.records),
-    '',
-    findings(result.records),
+    `Configuration: batch ${c.batch}, ${c.heads} head${c.heads === 1 ? '' : 's'}, dHead ${c.dHead}, chunk ${c.chunkLength}, ${c.inputs} inputs (seed ${c.seed}), ` +
+      `up to ${c.repeats} timed runs per case after ${c.warmup} warm-up, full attention while its estimate stays under ${sig(c.fullBudgetMs / 1000)} s; ` +
+      `wall ${sig(result.wallSeconds)} s${result.interrupted ? ' (interrupted: partial results)' : ''}.`,
   ];
+  const chartLines: string[] = [];
   if (charts.length) {
-    lines.push('', '## Charts', '');
-    for (const ch of charts) lines.push(`### ${ch.title}`, '', `![${ch.title}](${ch.file})`, '');
+    chartLines.push('## Charts', '');
+    for (const ch of charts) chartLines.push(`### ${ch.title}`, '', `![${ch.title}](${ch.file})`, '');
   }
-  return lines.join('\n');
+  if (layout === 'findings-first') {
+    return [...head, '', '## Findings', '', findings(result.records), '', ...chartLines, '## All measurements', '', resultsTable(result.records), ''].join('\n');
+  }
+  return [...head, '', resultsTable(result.records), '', findings(result.records), '', ...chartLines].join('\n');
 }
