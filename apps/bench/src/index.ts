@@ -6,7 +6,7 @@
  * @module
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { createCpuBackend } from '@reformer/core';
 import { parseArgs, USAGE, UsageError } from './args.js';
 import { tfjsPlainBaseline } from './baselines/tfjs.js';
@@ -105,7 +105,12 @@ async function main(argv: string[]): Promise<number> {
   if (options.json) write(options.json, toJson(result));
   const charts = options.svg ? buildCharts(result.records) : [];
   if (options.svg) for (const c of charts) write(join(options.svg, c.file), c.svg);
-  if (options.markdown) write(options.markdown, markdownReport(result, options.svg ? charts.map((c) => ({ title: c.title, file: join(options.svg!, c.file) })) : []));
+  if (options.markdown) {
+    // Chart links relative to the markdown file, so the document renders where it is written.
+    const from = dirname(resolve(options.markdown));
+    const links = options.svg ? charts.map((c) => ({ title: c.title, file: relative(from, resolve(options.svg!, c.file)).split('\\').join('/') })) : [];
+    write(options.markdown, markdownReport(result, links));
+  }
   return result.interrupted ? 130 : 0;
 }
 

@@ -47,6 +47,7 @@ describe('reformer-bench CLI', () => {
     expect(doc.records.some((x: { kind: string; status: string }) => x.kind === 'baseline' && x.status === 'ok')).toBe(true);
     const md = readFileSync(join(dir, 'out.md'), 'utf8');
     expect(md).toContain('(peer)');
+    expect(md).toContain('](svg/time-cpu-forward.svg)'); // chart links relative to the markdown file
     const svgs = readdirSync(join(dir, 'svg'));
     expect(svgs).toContain('time-cpu-forward.svg');
     expect(svgs).toContain('accuracy-cpu.svg');
