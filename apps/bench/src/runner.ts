@@ -12,7 +12,7 @@ import { attentionError } from './accuracy.js';
 import { reasonOf, type BackendStarter } from './backends.js';
 import type { Baseline } from './baselines/baseline.js';
 import { makeInputs, type HostInputs } from './inputs.js';
-import { timeRuns, type MemoryProbe, type Timing } from './measure.js';
+import { median, timeRuns, type MemoryProbe, type Timing } from './measure.js';
 import type { ModelBench } from './model.js';
 import { VARIANTS, exactAttention, type ReferenceKind, type VariantContext } from './variants.js';
 import type { BenchConfig, MeasurementRecord } from './types.js';
@@ -98,6 +98,14 @@ function probeOf(backend: Backend): MemoryProbe {
     live: () => memory(backend).liveBytes,
     peak: () => memory(backend).peakBytes,
   };
+}
+
+/** The GPU timer of a WebGPU backend with timestamp queries (`@reformer/backend-webgpu`), if any. */
+export function gpuTimerOf(backend: Backend): ((record: () => void) => Promise<number>) | undefined {
+  const b = backend as { hasTimestamps?: boolean; runtime?: { gpuTime?: (record: () => void) => Promise<number> } };
+  const runtime = b.runtime;
+  if (b.hasTimestamps !== true || typeof runtime?.gpuTime !== 'function') return undefined;
+  return (record) => runtime.gpuTime!(record);
 }
 
 /** Number of cases a run will attempt (for progress). */
@@ -255,11 +263,29 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
               // takes half the budget gets no further warm-up (compilation is noise next to it).
               const warmup = pass === 'forward' || forwardMs * 2 > config.caseBudgetMs ? Math.max(0, config.warmup - 1) : config.warmup;
               const t = await timeRuns(run, { warmup, repeats: config.repeats, budgetMs: config.caseBudgetMs, memory: probeOf(backend), beforeRun: env.gc });
+              // GPU timestamps where the adapter has them: the kernels of the same pass, recorded in one
+              // compute pass, in as many extra runs as there were timed runs.
+              const timer = gpuTimerOf(backend);
+              let gpuMs: number | null = null;
+              if (timer) {
+                const gpu: number[] = [];
+                for (let i = 0; i < t.timesMs.length; i++) {
+                  let outs: unknown;
+                  gpu.push(
+                    await timer(() => {
+                      outs = pass === 'forward' ? variant.run(qk, v, ctx) : gradients(() => variant.run(qk, v, ctx), [qk, v], dOut);
+                    }),
+                  );
+                  dispose(outs);
+                }
+                gpuMs = median(gpu);
+              }
               push({
                 ...withTiming(rec, t),
                 maxAbsError: err?.maxAbs ?? null,
                 meanRelError: err?.meanRel ?? null,
                 reference: variant.reference === 'full' ? 'full attention' : 'full attention, no self (shared QK)',
+                ...(timer ? { gpuMs, timing: 'wall+gpu' as const } : {}),
               });
             } catch (e) {
               push({ ...rec, status: 'error', reason: reasonOf(e) });

@@ -105,8 +105,13 @@ export interface MeasurementRecord {
   meanRelError: number | null;
   /** The exact attention the error is measured against. */
   reference?: string;
-  /** How the time was taken. */
-  timing: 'wall';
+  /**
+   * Median GPU time of the pass's kernels from timestamp queries (WebGPU adapters with
+   * `timestamp-query`), measured in extra runs after the wall-timed ones; null elsewhere.
+   */
+  gpuMs?: number | null;
+  /** How the time was taken: wall time always; `wall+gpu` when `gpuMs` is present too. */
+  timing: 'wall' | 'wall+gpu';
 }
 
 /** The machine and software a run measured. */

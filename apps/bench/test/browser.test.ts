@@ -72,7 +72,12 @@ describe('browser page', () => {
     // WebGPU ran on the browser's adapter, or is one row that says why not.
     const gpu = result.records.filter((r) => r.backend === 'webgpu');
     if (gpu.length === 1) expect(gpu[0]!.status === 'unavailable' ? gpu[0]!.reason : 'ran').toBeTruthy();
-    else expect(gpu.length).toBe(6);
+    else {
+      expect(gpu.length).toBe(6);
+      // With timestamp queries on the adapter, every WebGPU row also carries its GPU time.
+      if (/timestamp queries/.test(result.machine.backends.webgpu ?? '')) for (const r of gpu) expect(r.gpuMs).toBeGreaterThan(0);
+      else for (const r of gpu) expect(r.gpuMs ?? null).toBeNull();
+    }
     // The peer baseline ran in the page too.
     expect(result.records.some((r) => r.kind === 'baseline' && r.status === 'ok')).toBe(true);
 

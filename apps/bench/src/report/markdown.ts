@@ -32,7 +32,10 @@ export function rowCells(r: MeasurementRecord): string[] {
   if (r.status === 'unavailable') {
     return [r.backend, variant, '—', '—', '—', '—', '—', '—', '—', '—', '—', `unavailable: ${r.reason ?? ''}`];
   }
-  const note = r.status === 'ok' ? (r.runs === 1 ? '1 timed run' : '') : `${r.status}: ${r.reason ?? ''}`;
+  const notes: string[] = [];
+  if (r.status === 'ok' && r.runs === 1) notes.push('1 timed run');
+  if (r.status === 'ok' && r.gpuMs !== undefined && r.gpuMs !== null) notes.push(`GPU ${sig(r.gpuMs)} ms`);
+  const note = r.status === 'ok' ? notes.join(', ') : `${r.status}: ${r.reason ?? ''}`;
   return [
     r.backend,
     variant,
