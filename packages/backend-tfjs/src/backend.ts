@@ -140,6 +140,14 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     return this.tf.reshape(s, [...x.shape]);
   }
 
+  /**
+   * The elements of a kernel tensor on the host (cpu and wasm only), row-major. Read from the storage
+   * itself: a `v(x)` view created outside `tf.tidy` would be a tfjs tensor nobody disposes.
+   */
+  private hostValues(x: T): Float32Array | Int32Array {
+    return x.storage.dataSync() as Float32Array | Int32Array;
+  }
+
   /** Runs `fn` in `tf.tidy` and wraps its single result. */
   private run(shape: Shape, dtype: DType, fn: () => TfTensor): T {
     if (sizeOf(shape) === 0) return this.out(this.tf.zeros([...shape], dtype), shape, dtype);
@@ -412,8 +420,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
    * modulo would take a dozen of them. Results wrap to 32 bits; division or modulo by 0 gives 0.
    */
   private hostIntBinary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
-    const x = this.v(a).dataSync() as Int32Array;
-    const y = this.v(b).dataSync() as Int32Array;
+    const x = this.hostValues(a) as Int32Array;
+    const y = this.hostValues(b) as Int32Array;
     const rank = outShape.length;
     const stridesOf = (shape: Shape): number[] => {
       const st = new Array<number>(rank).fill(0);
@@ -542,7 +550,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     if (inner === 1) return undefined; // trailing axes: tfjs reduces those natively, without a transpose
     const acc = new Float64Array(outer * inner).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
     if (R > 0) {
-      const src = this.v(x).dataSync() as Float32Array | Int32Array;
+      const src = this.hostValues(x);
       for (let o = 0; o < outer; o++) {
         const base = o * inner;
         for (let r = 0; r < R; r++) {
@@ -574,7 +582,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const shape = x.shape.filter((_, i) => i !== axis);
     if (this.hostMoves && sizeOf(shape) > 0 && x.shape[axis]! > 0) {
       // First strict maximum, NaN never wins, index 0 when nothing beats −Infinity (the CPU reference).
-      const src = this.v(x).dataSync() as Float32Array | Int32Array;
+      const src = this.hostValues(x);
       const len = x.shape[axis]!;
       const inner = sizeOf(x.shape.slice(axis + 1));
       const outer = sizeOf(x.shape.slice(0, axis));
@@ -633,7 +641,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   /** Stable argsort on the host (rows longer than the device composite key allows). */
   private hostArgSort(x: T, n: number): T {
-    const data = this.v(x).dataSync() as Float32Array | Int32Array;
+    const data = this.hostValues(x);
     const rows = sizeOf(x.shape) / n;
     const out = new Int32Array(sizeOf(x.shape));
     const idx = new Array<number>(n);
@@ -707,7 +715,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
    * call and, above rank 4, indexes every element: a [2, 16384, 24] → [.., 16] slice took 0.7 s).
    */
   private hostSlice(x: T, begin: readonly number[], size: readonly number[]): T {
-    const src = this.v(x).dataSync() as Float32Array | Int32Array;
+    const src = this.hostValues(x);
     const rank = x.shape.length;
     const out = x.dtype === 'int32' ? new Int32Array(sizeOf(size)) : new Float32Array(sizeOf(size));
     if (rank === 0) {
@@ -746,7 +754,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       for (const x of xs) {
         const run = x.shape[axis]! * inner;
         if (run > 0) {
-          const src = this.v(x).dataSync() as Float32Array | Int32Array;
+          const src = this.hostValues(x);
           for (let o = 0; o < outer; o++) out.set(src.subarray(o * run, o * run + run), o * row + offset);
         }
         offset += run;
@@ -769,7 +777,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   /** Throws InvalidArgumentError if an index is outside [0, size) (only where a sync read is possible). */
   private checkIndices(op: string, indices: T, size: number, axis: number): Int32Array | undefined {
     if (!this.canReadSync || sizeOf(indices.shape) === 0) return undefined;
-    const data = this.v(indices).dataSync() as Int32Array;
+    const data = this.hostValues(indices) as Int32Array;
     for (let i = 0; i < data.length; i++) {
       const j = data[i]!;
       if (j < 0 || j >= size) {
@@ -802,8 +810,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const inner = sizeOf(x.shape.slice(axis + 1));
     const A = x.shape[axis]!;
     if (this.hostMoves && sizeOf(shape) > 0) {
-      const src = this.v(x).dataSync() as Float32Array | Int32Array;
-      const idx = checked ?? (this.v(indices).dataSync() as Int32Array);
+      const src = this.hostValues(x);
+      const idx = checked ?? (this.hostValues(indices) as Int32Array);
       const out = x.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
       for (let o = 0; o < outer; o++) {
         for (let j = 0; j < n; j++) {
@@ -833,8 +841,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       const inner = sizeOf(updates.shape.slice(axis + 1));
       const out = updates.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
       if (n > 0 && inner > 0) {
-        const src = this.v(updates).dataSync() as Float32Array | Int32Array;
-        const idx = checked ?? (this.v(indices).dataSync() as Int32Array);
+        const src = this.hostValues(updates);
+        const idx = checked ?? (this.hostValues(indices) as Int32Array);
         for (let o = 0; o < outer; o++) {
           for (let j = 0; j < n; j++) {
             const to = (o * size + idx[o * n + j]!) * inner;

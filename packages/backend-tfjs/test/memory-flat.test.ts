@@ -1,5 +1,6 @@
 /** A 1000-step training loop keeps tfjs's numTensors (and our liveBytes) flat. */
-import { AdamW, cast, crossEntropy, gradients, LayerNorm, Linear, mul, randomNormal, randomUniform, scalar, seedScope, tidy } from '@reformer/core';
+import { AdamW, cast, crossEntropy, gradients, LayerNorm, Linear, mul, randomNormal, randomUniform, scalar, seedScope, sum, tidy } from '@reformer/core';
+import { lshAttention } from '@reformer/lsh';
 import { expect, it } from 'vitest';
 import { onBackend } from './helpers.js';
 import { createWasm, tf } from './setup-wasm.js';
@@ -36,3 +37,21 @@ it('1000 AdamW steps keep tf.memory().numTensors flat', async () => {
   // Everything this backend created is gone.
   expect(wasm.memory().liveBytes).toBe(0);
 }, 30_000);
+
+it('LSH attention forward and backward keep tf.memory().numTensors flat (every host-path kernel frees what it creates)', async () => {
+  const wasm = await createWasm();
+  await onBackend(wasm, () => {
+    const qk = seedScope(1, () => randomNormal([1, 2, 256, 16]));
+    const v = seedScope(2, () => randomNormal([1, 2, 256, 16]));
+    const call = () =>
+      tidy(() => {
+        gradients(() => sum(lshAttention(qk, v, { chunkLength: 32, nHashes: 2, nBuckets: 8, causal: true, seed: 3 }).output), [qk, v]);
+      });
+    call();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 5; i++) call();
+    expect(tf.memory().numTensors).toBe(before);
+    qk.dispose();
+    v.dispose();
+  });
+});
