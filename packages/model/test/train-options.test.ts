@@ -96,6 +96,31 @@ describe('train: options', () => {
     optimizer.dispose();
   });
 
+  it('with evalData, reports the mean loss over those batches of the model at that step', async () => {
+    const model = new ReformerModelWithLMHead(tinyConfig({ hash_seed: 4 }), { seed: 2 });
+    const optimizer = new SGD(model.namedParameters(), { lr: 0.05 });
+    const evalData: TrainBatch[] = [1, 2].map((s) => ({ batchSize: 2, length: 16, ids: randomIds(40 + s, 32, 1, 12) }));
+    const independent = (): number =>
+      tidy(() => evalData.reduce((acc, b) => acc + model.loss(tensor(b.ids, [2, 16], 'int32')).dataSync()[0]!, 0) / evalData.length);
+    const seen: { step: number; loss: number; expected: number }[] = [];
+    await train({
+      model,
+      optimizer,
+      data: () => batch,
+      steps: 4,
+      evalEvery: 2,
+      evalData,
+      onProgress: (p) => {
+        if (p.eval !== undefined) seen.push({ step: p.step, loss: p.eval['loss']!, expected: independent() });
+      },
+    });
+    expect(seen.map((e) => e.step)).toEqual([2, 4]);
+    for (const e of seen) expect(e.loss).toBeCloseTo(e.expected, 6);
+    expect(seen[0]!.loss).not.toBeCloseTo(seen[1]!.loss, 6);
+    model.dispose();
+    optimizer.dispose();
+  });
+
   it('rejects bad options and malformed batches by name', async () => {
     const model = new ReformerModelWithLMHead(tinyConfig(), { seed: 2 });
     const optimizer = new SGD(model.namedParameters(), { lr: 0.01 });
