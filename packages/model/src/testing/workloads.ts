@@ -1,0 +1,169 @@
+import {
+  AdamW,
+  LayerNorm,
+  Linear,
+  Module,
+  cast,
+  concat,
+  crossEntropy,
+  gelu,
+  gradients,
+  mul,
+  randomNormal,
+  randomUniform,
+  scalar,
+  seedScope,
+  tensor,
+  tidy,
+  type Tensor,
+} from '@reformer/core';
+import { lshAttention } from '@reformer/lsh';
+import { ReversibleBlock, ReversibleSequence } from '@reformer/reversible';
+import { ReformerModelWithLMHead } from '../model.js';
+
+/**
+ * A workload of the backend parity suite: it runs on the current backend and returns the tensors to
+ * compare (outputs, gradients, losses, trained parameters). The same seeds on every backend make the
+ * same inputs, weights and rotations (core's RNG runs on the host).
+ */
+export interface ParityWorkload {
+  /** What it exercises, as a test name. */
+  readonly name: string;
+  /** Runs on the current backend; the caller owns (and disposes) the returned tensors. */
+  run(): Tensor[];
+  /** Checks of the reference's results that make the comparison meaningful (e.g. the loss went down). */
+  sanity?(reference: readonly Float32Array[]): void;
+}
+
+/** A copy of a parameter's current value (to return after its module is disposed). */
+const copyOf = (p: Tensor): Tensor => tidy(() => mul(p, scalar(1)));
+
+/** LSH attention, causal or not: output and the gradients with respect to qk and v. */
+function lsh(causal: boolean): ParityWorkload {
+  return {
+    name: `lshAttention forward and gradients (causal ${causal})`,
+    run: () =>
+      tidy(() => {
+        const qk = seedScope(11, () => randomNormal([2, 2, 64, 8]));
+        const v = seedScope(12, () => randomNormal([2, 2, 64, 8]));
+        const dy = seedScope(13, () => randomNormal([2, 2, 64, 8]));
+        const { value, grads } = gradients(() => lshAttention(qk, v, { chunkLength: 8, nHashes: 2, nBuckets: 8, causal, seed: 5 }).output, [qk, v], dy);
+        return [value, ...grads];
+      }),
+  };
+}
+
+/** LayerNorm → Linear → GELU → Linear: a sub-layer for the reversible workload. */
+class Mlp extends Module {
+  readonly norm: LayerNorm;
+  readonly dense: Linear;
+  readonly out: Linear;
+  constructor(d: number, seed: number) {
+    super();
+    this.norm = this.addModule('norm', new LayerNorm({ dim: d }));
+    this.dense = this.addModule('dense', new Linear({ inFeatures: d, outFeatures: 2 * d, seed }));
+    this.out = this.addModule('out', new Linear({ inFeatures: 2 * d, outFeatures: d, seed: seed + 1 }));
+  }
+  forward(x: Tensor): Tensor {
+    return tidy(() => this.out.forward(gelu(this.dense.forward(this.norm.forward(x)))));
+  }
+}
+
+const reversible: ParityWorkload = {
+  name: 'reversible stack of 3 blocks: output and every gradient',
+  run() {
+    const seq = new ReversibleSequence([0, 1, 2].map((i) => new ReversibleBlock(new Mlp(8, 10 * i + 1), new Mlp(8, 10 * i + 5))));
+    try {
+      return tidy(() => {
+        const x1 = seedScope(1, () => randomNormal([2, 6, 8]));
+        const x2 = seedScope(2, () => randomNormal([2, 6, 8]));
+        const dy = seedScope(3, () => randomNormal([2, 6, 16]));
+        const params = [...seq].flatMap((b) => b.gradientParameters());
+        const { value, grads } = gradients(() => concat(seq.forward(x1, x2), -1), [x1, x2, ...params], dy);
+        return [value, ...grads];
+      });
+    } finally {
+      seq.dispose();
+    }
+  },
+};
+
+const training: ParityWorkload = {
+  name: 'training step: Linear + LayerNorm + crossEntropy + AdamW (3 steps)',
+  run() {
+    const l1 = new Linear({ inFeatures: 8, outFeatures: 16, seed: 3 });
+    const norm = new LayerNorm({ dim: 16 });
+    const l2 = new Linear({ inFeatures: 16, outFeatures: 5, seed: 4 });
+    const params = [...l1.parameters(), ...norm.parameters(), ...l2.parameters()];
+    const opt = new AdamW(params, { lr: 1e-2 });
+    try {
+      const losses = tidy(() => {
+        const x = seedScope(21, () => randomNormal([12, 8]));
+        const labels = cast(mul(seedScope(22, () => randomUniform([12])), scalar(5)), 'int32');
+        return [0, 1, 2].map(() => {
+          const { value, grads } = gradients(() => crossEntropy(l2.forward(norm.forward(l1.forward(x))), labels), params);
+          opt.step(grads);
+          return value;
+        });
+      });
+      return [...losses, ...params.map(copyOf)];
+    } finally {
+      opt.dispose();
+      for (const m of [l1, norm, l2]) m.dispose();
+    }
+  },
+  sanity: (ref) => {
+    if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
+  },
+};
+
+const reformer: ParityWorkload = {
+  name: '2-layer Reformer LM (causal LSH, reversible, chunked feed-forward and LM head): losses and every parameter over 3 AdamW steps',
+  run() {
+    const model = new ReformerModelWithLMHead(
+      {
+        attn_layers: ['lsh', 'lsh'],
+        is_decoder: true,
+        hidden_size: 16,
+        num_attention_heads: 2,
+        attention_head_size: 8,
+        feed_forward_size: 32,
+        hidden_act: 'gelu',
+        axial_pos_shape: [4, 8],
+        axial_pos_embds_dim: [8, 8],
+        lsh_attn_chunk_length: 8,
+        num_buckets: 4,
+        num_hashes: 2,
+        hash_seed: 3,
+        chunk_size_feed_forward: 8,
+        chunk_size_lm_head: 16,
+        hidden_dropout_prob: 0.1,
+        initializer_range: 0.2,
+        vocab_size: 11,
+      },
+      { seed: 42 },
+    );
+    const named = model.namedParameters();
+    const opt = new AdamW(named, { lr: 3e-2 });
+    try {
+      const losses = tidy(() => {
+        const ids = tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 7 + (i >> 3)) % 11), [2, 32], 'int32');
+        return [0, 1, 2].map((step) => {
+          const { value, grads } = seedScope(100 + step, () => gradients(() => model.loss(ids), [...named.values()]));
+          opt.step(grads);
+          return value;
+        });
+      });
+      return [...losses, ...[...named.values()].map(copyOf)];
+    } finally {
+      opt.dispose();
+      model.dispose();
+    }
+  },
+  sanity: (ref) => {
+    if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
+  },
+};
+
+/** The workloads of {@link backendParity}, in order. */
+export const PARITY_WORKLOADS: readonly ParityWorkload[] = [lsh(false), lsh(true), reversible, training, reformer];
