@@ -51,6 +51,10 @@ export interface CosineScheduleOptions {
  * Linear warmup to `peak` (`peak·step/warmupSteps` for step < warmupSteps), then half-cosine decay to
  * `minLr`: `minLr + (peak − minLr)·½(1 + cos(π·p))` with `p = (step − warmupSteps)/(totalSteps −
  * warmupSteps)` clamped to [0, 1].
+ *
+ * Optimizer steps count from 1, so step `totalSteps` itself runs at `minLr`: with the default
+ * `minLr = 0` and `totalSteps` equal to the run's length, the last step changes nothing. Pass
+ * `totalSteps: steps + 1` to decay towards 0 without reaching it within the run.
  */
 export function cosineSchedule(options: CosineScheduleOptions): Schedule {
   const { peak, warmupSteps, totalSteps, minLr = 0 } = options;
