@@ -28,6 +28,7 @@ import { layerNorm, layerNormBackward } from './kernels/norm.js';
 import { reduce } from './kernels/reduce.js';
 import { logSumExp, softmax } from './kernels/softmax.js';
 import { argSort } from './kernels/sort.js';
+import type { ReduceMode } from './kernels/rows.js';
 import { GpuRuntime } from './runtime.js';
 
 type T = KernelTensor<GpuStorage>;
@@ -49,10 +50,34 @@ export interface WebGPUBackendInit {
   features: ReadonlySet<string>;
   /** Most bytes of idle buffers kept for reuse (default 256 MiB). */
   poolCapBytes?: number;
+  /**
+   * Use subgroup variants of the reducing kernels (default: when the device has `subgroups`). Ignored
+   * (off) when the device lacks the feature.
+   */
+  useSubgroups?: boolean;
+  /**
+   * The WGSL implementation has the `subgroup_id` language feature (`subgroup_id`/`num_subgroups`
+   * builtins): subgroup slots are indexed by it; otherwise they are claimed and ranked (default false).
+   */
+  subgroupIdBuiltin?: boolean;
   /** Called by `dispose()` (e.g. to destroy a device the backend created). */
   onDispose?: () => void;
   /** Objects that must live as long as the backend (Dawn's `GPU` instance in Node). */
   retain?: unknown;
+}
+
+/** The optional device features the kernels use, and which kernel variants they select. */
+export interface WebGPUKernelFeatures {
+  /** The device has `subgroups`. */
+  subgroupsAvailable: boolean;
+  /** The device has `shader-f16` (requested when the adapter has it; no kernel uses it yet). */
+  shaderF16Available: boolean;
+  /**
+   * How reducing kernels combine values across a workgroup: `tree` (workgroup memory only),
+   * `subgroup` (subgroup operations, slots by `subgroup_id`) or `subgroupSlots` (subgroup operations,
+   * atomically claimed slots ranked by the subgroup's first invocation).
+   */
+  reduceMode: ReduceMode;
 }
 
 /** Allocations from this size on run inside an out-of-memory error scope. */
@@ -72,6 +97,8 @@ export class WebGPUBackend implements Backend<GpuStorage> {
   readonly hasTimestamps: boolean;
   /** The device's features. */
   readonly features: ReadonlySet<string>;
+  /** Which optional features the kernels use (subgroup variants of the reductions). */
+  readonly kernelFeatures: WebGPUKernelFeatures;
   /** The GPU device (for interop and benchmarks; do not destroy it while the backend is in use). */
   readonly device: GPUDevice;
   /** The command stream (dispatch queue, pipeline cache, buffer pool). */
@@ -90,6 +117,9 @@ export class WebGPUBackend implements Backend<GpuStorage> {
     this.adapterInfo = init.adapterInfo;
     this.features = init.features;
     this.hasTimestamps = init.features.has('timestamp-query');
+    const subgroupsAvailable = init.features.has('subgroups');
+    const reduceMode: ReduceMode = subgroupsAvailable && (init.useSubgroups ?? true) ? (init.subgroupIdBuiltin ? 'subgroup' : 'subgroupSlots') : 'tree';
+    this.kernelFeatures = { subgroupsAvailable, shaderF16Available: init.features.has('shader-f16'), reduceMode };
     this.onDispose = init.onDispose;
     this.runtime = new GpuRuntime(init.device, init.poolCapBytes ?? 256 * 1024 * 1024);
     const maxBytes = init.device.limits.maxStorageBufferBindingSize;
@@ -103,6 +133,7 @@ export class WebGPUBackend implements Backend<GpuStorage> {
       },
       dummy,
       maxElements: Math.floor(maxBytes / 4),
+      reduceMode,
     };
   }
 

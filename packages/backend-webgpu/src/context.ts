@@ -3,6 +3,7 @@
  * allocator of tensor storage.
  */
 import type { DType } from '@reformer/core';
+import type { ReduceMode } from './kernels/rows.js';
 import type { GpuRuntime } from './runtime.js';
 
 /** The storage handle of the WebGPU backend: a pooled GPU buffer holding `size` 32-bit elements. */
@@ -23,6 +24,8 @@ export interface KernelContext {
   readonly dummy: GPUBuffer;
   /** Largest element count of one storage binding. */
   readonly maxElements: number;
+  /** How reducing kernels combine values across a workgroup (tree, or subgroup operations). */
+  readonly reduceMode: ReduceMode;
 }
 
 /** `dtype` of the value, as the WGSL element type. */

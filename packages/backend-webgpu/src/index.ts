@@ -14,7 +14,8 @@ import { WebGPUBackend } from './backend.js';
 import { describeAdapter, requestAdapter, requestDevice } from './device.js';
 import { WebGPUUnavailableError } from './errors.js';
 
-export { WebGPUBackend, type WebGPUAdapterInfo, type WebGPUBackendInit } from './backend.js';
+export { WebGPUBackend, type WebGPUAdapterInfo, type WebGPUBackendInit, type WebGPUKernelFeatures } from './backend.js';
+export type { ReduceMode } from './kernels/rows.js';
 export type { GpuStorage } from './context.js';
 export { WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUOutOfMemoryError, WebGPUUnavailableError, WebGPUValidationError } from './errors.js';
 
@@ -34,6 +35,17 @@ export interface WebGPUBackendOptions {
   backendLabel?: string;
   /** Most bytes of idle GPU buffers kept for reuse (default 256 MiB). */
   poolCapBytes?: number;
+  /**
+   * Subgroup variants of the reducing kernels (reductions, softmax/logsumexp, layer norm,
+   * cross-entropy) when the device has `subgroups` (default true). `false` runs the workgroup-memory
+   * path on the same device (e.g. to compare the two).
+   */
+  useSubgroups?: boolean;
+  /**
+   * Use WGSL's `subgroup_id` builtin for the subgroup slots when the implementation has it (default
+   * true); `false` uses atomically claimed, ranked slots (the path for implementations without it).
+   */
+  useSubgroupId?: boolean;
 }
 
 /**
@@ -45,9 +57,9 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
   let device = options.device;
   let adapter = options.adapter;
   const ownsDevice = device === undefined;
+  const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   if (!device) {
     if (!adapter) {
-      const gpu = options.gpu ?? (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
       if (!gpu) throw new WebGPUUnavailableError('there is no navigator.gpu and no `gpu` option was given');
       adapter = await requestAdapter(gpu, options);
       if (!adapter) throw new WebGPUUnavailableError(`requestAdapter(${JSON.stringify({ featureLevel: options.featureLevel, powerPreference: options.powerPreference })}) returned no adapter`);
@@ -56,6 +68,8 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
   }
   // A given device reports its adapter through `device.adapterInfo` where the implementation has it.
   const adapterInfo = describeAdapter(adapter ?? { info: (device as { adapterInfo?: GPUAdapterInfo }).adapterInfo }, options.backendLabel);
+  const wgsl = (gpu as { wgslLanguageFeatures?: ReadonlySet<string> } | undefined)?.wgslLanguageFeatures;
+  const subgroupIdBuiltin = (options.useSubgroupId ?? true) && wgsl?.has('subgroup_id') === true;
   const features = new Set<string>();
   for (const f of device.features as unknown as Iterable<string>) features.add(f);
   const dev = device;
@@ -65,6 +79,8 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
     // Dawn destroys its instance when the GPU object is collected: keep it alive with the backend.
     retain: [options.gpu, adapter],
     features,
+    subgroupIdBuiltin,
+    ...(options.useSubgroups !== undefined ? { useSubgroups: options.useSubgroups } : {}),
     ...(options.poolCapBytes !== undefined ? { poolCapBytes: options.poolCapBytes } : {}),
     ...(ownsDevice ? { onDispose: () => dev.destroy() } : {}),
   });

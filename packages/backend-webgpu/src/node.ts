@@ -14,6 +14,8 @@ export interface NodeWebGPUBackendOptions {
   powerPreference?: GPUPowerPreference;
   /** Most bytes of idle GPU buffers kept for reuse (default 256 MiB). */
   poolCapBytes?: number;
+  /** Subgroup variants of the reducing kernels when the device has `subgroups` (default true). */
+  useSubgroups?: boolean;
 }
 
 interface WebGPUModule {
@@ -53,6 +55,7 @@ export async function createNodeWebGPUBackend(options: NodeWebGPUBackendOptions 
         backendLabel: a.label,
         ...(options.powerPreference ? { powerPreference: options.powerPreference } : {}),
         ...(options.poolCapBytes !== undefined ? { poolCapBytes: options.poolCapBytes } : {}),
+        ...(options.useSubgroups !== undefined ? { useSubgroups: options.useSubgroups } : {}),
       });
     } catch (err) {
       failures.push(`${a.label}: ${err instanceof Error ? err.message.split('. ')[0] : String(err)}`);

@@ -24,6 +24,8 @@ export interface KernelDef {
   bindings: readonly BindingSpec[];
   /** The body after the generated prelude and binding declarations (must declare `@compute fn main`). */
   source: () => string;
+  /** WGSL extensions the source uses (`enable ...;` directives, e.g. `subgroups`); device features they need. */
+  enables?: readonly string[];
 }
 
 /** Packs kernel parameters into 32-bit words. */
@@ -108,11 +110,17 @@ export class PipelineCache {
     return this.cache.size;
   }
 
+  /** Keys of the compiled pipelines (the kernel variants in use, e.g. `softmax:wg64:subgroup`). */
+  keys(): string[] {
+    return [...this.cache.keys()];
+  }
+
   /** The pipeline of `def`, compiled on first use. */
   get(def: KernelDef): { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout } {
     const hit = this.cache.get(def.key);
     if (hit) return hit;
-    const code = prelude(def.bindings) + def.source();
+    const enables = (def.enables ?? []).map((e) => `enable ${e};\n`).join('');
+    const code = enables + prelude(def.bindings) + def.source();
     const module = this.device.createShaderModule({ code, label: def.key });
     const entries: GPUBindGroupLayoutEntry[] = [{ binding: 0, visibility: COMPUTE_STAGE, buffer: { type: 'uniform' } }];
     def.bindings.forEach((b, i) =>

@@ -76,6 +76,8 @@ export class GpuRuntime {
   dispatchCount = 0;
   /** Flushes (queue submits of kernels) since creation. */
   flushCount = 0;
+  /** Dispatches recorded of kernels that use subgroup operations (`enable subgroups`). */
+  subgroupDispatches = 0;
 
   constructor(
     readonly device: GPUDevice,
@@ -123,6 +125,7 @@ export class GpuRuntime {
     const data = params.data();
     if (data.length > MAX_PARAM_VEC4 * 4) throw new Error(`webgpu ${def.key}: ${data.length} parameter words exceed ${MAX_PARAM_VEC4 * 4}`);
     this.pending.push({ def, buffers, params: data, groups });
+    if (def.enables?.includes('subgroups')) this.subgroupDispatches += 1;
     if (this.pending.length >= MAX_PENDING && !this.holdFlush) this.flush();
   }
 

@@ -32,6 +32,14 @@ interface PageResult {
   liveBytesAfter?: number;
   hasTimestamps?: boolean;
   timestampMs?: number;
+  kernelFeatures?: { reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean };
+  subgroups?: {
+    checks: { name: string; path: string; maxError: number; tol: number }[];
+    exactMismatches: string[];
+    nondeterministic: string[];
+    subgroupVsTree: { name: string; path: string; maxDiff: number }[];
+    paths: { path: string; reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean; subgroupDispatches: number; pipelineKeys: string[] }[];
+  };
 }
 
 let server: Server;
@@ -93,4 +101,35 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
   expect(result.hasTimestamps).toBe(true);
   expect(Number.isFinite(result.timestampMs)).toBe(true);
   expect(result.timestampMs!).toBeGreaterThanOrEqual(0);
+
+  // SwiftShader offers `subgroups` (size 4) and WGSL's `subgroup_id`, but not `shader-f16`: the default
+  // backend (which ran the checks above) uses the subgroup variants of the reductions.
+  expect(result.kernelFeatures).toEqual({ reduceMode: 'subgroup', subgroupsAvailable: true, shaderF16Available: false });
+  const sg = result.subgroups!;
+  // The three reduce paths on the same adapter, each against the CPU backend.
+  expect(sg.paths.map((p) => [p.path, p.reduceMode])).toEqual([
+    ['tree', 'tree'],
+    ['subgroup', 'subgroup'],
+    ['subgroupSlots', 'subgroupSlots'],
+  ]);
+  expect(sg.checks.length).toBe(5 * 3);
+  for (const c of sg.checks) expect(c.maxError, `${c.name} (${c.path})`).toBeLessThanOrEqual(c.tol);
+  // Subgroup paths against the tree path: max/min/argMax and int32 sums identical; float sums differ
+  // only by summation order (the same tolerance as against the CPU).
+  expect(sg.exactMismatches).toEqual([]);
+  for (const d of sg.subgroupVsTree) expect(d.maxDiff, `${d.name} (${d.path} vs tree)`).toBeLessThanOrEqual(sg.checks.find((c) => c.name === d.name)!.tol);
+  // Every path is deterministic run to run.
+  expect(sg.nondeterministic).toEqual([]);
+  // The subgroup pipelines were the ones used: no subgroup dispatch on the tree path, and on the
+  // subgroup paths every reducing kernel compiled in its subgroup variant (argMax stays a tree).
+  const [tree, sub, slots] = sg.paths;
+  expect(tree!.subgroupDispatches).toBe(0);
+  expect(tree!.pipelineKeys.filter((k) => /:subgroup/.test(k))).toEqual([]);
+  for (const p of [sub!, slots!]) {
+    expect(p.subgroupDispatches, p.path).toBeGreaterThanOrEqual(20);
+    for (const kernel of ['reduce:sum:f32', 'reduce:max:i32', 'softmax', 'logSumExp', 'layerNorm', 'layerNormDx', 'layerNormDGamma', 'crossEntropy']) {
+      expect(p.pipelineKeys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(`:${p.path}`)), `${p.path}: ${kernel}`).toBe(true);
+    }
+    expect(p.pipelineKeys.filter((k) => k.endsWith(':tree') && !k.startsWith('reduce:argMax:'))).toEqual([]);
+  }
 }, 300_000);

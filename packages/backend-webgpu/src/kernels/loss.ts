@@ -1,24 +1,20 @@
 /**
  * Cross-entropy over logits `[N, V]` and int32 labels `[N]`, and its backward. The forward runs one
- * workgroup per row (max and Σexp as tree reductions); the backward one invocation per logit. A label
+ * workgroup per row (max and Σexp as workgroup reductions, `rows.ts`); the backward one invocation per logit. A label
  * that is neither `ignoreIndex` nor in `[0, V)` is recorded in the error buffer (reported by the next
  * readback) and treated as ignored.
  */
 import type { GpuStorage, KernelContext } from '../context.js';
 import { Params, type KernelDef } from '../pipelines.js';
 import { checkedOpCode, grid, RECORD_ERROR_WGSL } from '../runtime.js';
-import { reduceWorkgroup } from './reduce.js';
-import { rowStatsWgsl } from './softmax.js';
+import { defCache, modeEnables, reduceWorkgroup, rowKernel, rowStatsWgsl, type ReduceMode } from './rows.js';
 
-const defs = new Map<string, KernelDef>();
+const cached = defCache();
 const WG = 64;
 
-function forwardDef(wg: number): KernelDef {
-  const key = `crossEntropy:wg${wg}`;
-  let def = defs.get(key);
-  if (def) return def;
-  def = {
-    key,
+function forwardDef(wg: number, mode: ReduceMode): KernelDef {
+  return cached(`crossEntropy:wg${wg}:${mode}`, () => ({
+    enables: modeEnables(mode),
     bindings: [
       { name: 'X', type: 'f32', access: 'read' },
       { name: 'LABELS', type: 'i32', access: 'read' },
@@ -26,16 +22,11 @@ function forwardDef(wg: number): KernelDef {
       { name: 'LSE', type: 'f32', access: 'read_write' },
       { name: 'ERR', type: 'atomic<u32>', access: 'read_write' },
     ],
-    source: () => `
-${RECORD_ERROR_WGSL}
-var<workgroup> SH: array<f32, ${wg}>;
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = flatGroup(wid, nwg);
-  if (row >= pu(0u)) { return; }
-  let D = pu(1u);
-  let ignoreIndex = pi(2u);
-  let base = row * D;
+    source: () =>
+      rowKernel(
+        wg,
+        mode,
+        `let ignoreIndex = pi(2u);
   ${rowStatsWgsl(wg, 'X')}
   if (lid == 0u) {
     let lse = rowMax + log(rowSum);
@@ -47,11 +38,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       else { loss = lse - X[base + u32(t)]; }
     }
     LOSS[row] = loss;
-  }
-}`,
-  };
-  defs.set(key, def);
-  return def;
+  }`,
+        RECORD_ERROR_WGSL,
+      ),
+  }));
 }
 
 const backwardDef: KernelDef = {
@@ -93,7 +83,7 @@ export function crossEntropy(ctx: KernelContext, logits: GpuStorage, labels: Gpu
     p.u32(N);
     p.u32(V);
     p.i32(ignoreIndex);
-    ctx.rt.dispatch(forwardDef(reduceWorkgroup(V)), [logits.buffer, labels.buffer, loss.buffer, lse.buffer, ctx.rt.errorBuffer], p, grid(N));
+    ctx.rt.dispatch(forwardDef(reduceWorkgroup(V), ctx.reduceMode), [logits.buffer, labels.buffer, loss.buffer, lse.buffer, ctx.rt.errorBuffer], p, grid(N));
   }
   return { loss, lse };
 }

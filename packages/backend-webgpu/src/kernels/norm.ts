@@ -1,6 +1,6 @@
 /**
  * Layer norm over the last axis and its backward. Forward and the dx part of the backward run one
- * workgroup per row (two-pass mean and biased variance; Σg and Σg·x̂ as tree reductions); dGamma and
+ * workgroup per row (two-pass mean and biased variance; Σg and Σg·x̂ as workgroup reductions, `rows.ts`); dGamma and
  * dBeta run one workgroup per column, reducing over the rows.
  */
 import type { Shape } from '@reformer/core';
@@ -8,22 +8,14 @@ import type { GpuStorage, KernelContext } from '../context.js';
 import { Params, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 import { sizeOf } from '../shape.js';
-import { foldStep, reduceWorkgroup, treeReduce } from './reduce.js';
+import { defCache, entryPoint, modeEnables, reduceWorkgroup, rowKernel, workgroupReducers, type Reducer, type ReduceMode } from './rows.js';
 
-const defs = new Map<string, KernelDef>();
+const cached = defCache();
+const SUM: readonly Reducer[] = [{ name: 'wgSum', type: 'f32', op: 'sum' }];
 
-function cached(def: KernelDef): KernelDef {
-  const hit = defs.get(def.key);
-  if (hit) return hit;
-  defs.set(def.key, def);
-  return def;
-}
-
-const sum = foldStep('SH', (a, b) => `${a} + ${b}`);
-
-function forwardDef(wg: number): KernelDef {
-  return cached({
-    key: `layerNorm:wg${wg}`,
+function forwardDef(wg: number, mode: ReduceMode): KernelDef {
+  return cached(`layerNorm:wg${wg}:${mode}`, () => ({
+    enables: modeEnables(mode),
     bindings: [
       { name: 'X', type: 'f32', access: 'read' },
       { name: 'G', type: 'f32', access: 'read' },
@@ -32,35 +24,28 @@ function forwardDef(wg: number): KernelDef {
       { name: 'MEAN', type: 'f32', access: 'read_write' },
       { name: 'RSTD', type: 'f32', access: 'read_write' },
     ],
-    source: () => `
-var<workgroup> SH: array<f32, ${wg}>;
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = flatGroup(wid, nwg);
-  if (row >= pu(0u)) { return; }
-  let D = pu(1u);
-  let eps = pf(2u);
-  let base = row * D;
+    source: () =>
+      rowKernel(
+        wg,
+        mode,
+        `let eps = pf(2u);
   var s = 0.0;
   for (var i = lid; i < D; i = i + ${wg}u) { s = s + X[base + i]; }
-  SH[lid] = s;
-  ${treeReduce(wg, sum)}
-  let mean = SH[0] / f32(D);
-  workgroupBarrier();
+  let mean = wgSum(s) / f32(D);
   var q = 0.0;
   for (var i = lid; i < D; i = i + ${wg}u) { let c = X[base + i] - mean; q = q + c * c; }
-  SH[lid] = q;
-  ${treeReduce(wg, sum)}
-  let rstd = 1.0 / sqrt(SH[0] / f32(D) + eps);
+  let rstd = 1.0 / sqrt(wgSum(q) / f32(D) + eps);
   for (var i = lid; i < D; i = i + ${wg}u) { Y[base + i] = (X[base + i] - mean) * rstd * G[i] + BETA[i]; }
-  if (lid == 0u) { MEAN[row] = mean; RSTD[row] = rstd; }
-}`,
-  });
+  if (lid == 0u) { MEAN[row] = mean; RSTD[row] = rstd; }`,
+        '',
+        SUM,
+      ),
+  }));
 }
 
-function dxDef(wg: number): KernelDef {
-  return cached({
-    key: `layerNormDx:wg${wg}`,
+function dxDef(wg: number, mode: ReduceMode): KernelDef {
+  return cached(`layerNormDx:wg${wg}:${mode}`, () => ({
+    enables: modeEnables(mode),
     bindings: [
       { name: 'DY', type: 'f32', access: 'read' },
       { name: 'X', type: 'f32', access: 'read' },
@@ -69,15 +54,11 @@ function dxDef(wg: number): KernelDef {
       { name: 'RSTD', type: 'f32', access: 'read' },
       { name: 'DX', type: 'f32', access: 'read_write' },
     ],
-    source: () => `
-var<workgroup> SH: array<f32, ${wg}>;
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let row = flatGroup(wid, nwg);
-  if (row >= pu(0u)) { return; }
-  let D = pu(1u);
-  let base = row * D;
-  let mu = MEAN[row];
+    source: () =>
+      rowKernel(
+        wg,
+        mode,
+        `let mu = MEAN[row];
   let rs = RSTD[row];
   var sg = 0.0;
   var sgx = 0.0;
@@ -86,24 +67,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     sg = sg + g;
     sgx = sgx + g * (X[base + i] - mu) * rs;
   }
-  SH[lid] = sg;
-  ${treeReduce(wg, sum)}
-  let meanG = SH[0] / f32(D);
-  workgroupBarrier();
-  SH[lid] = sgx;
-  ${treeReduce(wg, sum)}
-  let meanGX = SH[0] / f32(D);
+  let meanG = wgSum(sg) / f32(D);
+  let meanGX = wgSum(sgx) / f32(D);
   for (var i = lid; i < D; i = i + ${wg}u) {
     let xh = (X[base + i] - mu) * rs;
     DX[base + i] = rs * (DY[base + i] * G[i] - meanG - xh * meanGX);
-  }
-}`,
-  });
+  }`,
+        '',
+        SUM,
+      ),
+  }));
 }
 
-function paramGradDef(wg: number): KernelDef {
-  return cached({
-    key: `layerNormDGamma:wg${wg}`,
+function paramGradDef(wg: number, mode: ReduceMode): KernelDef {
+  return cached(`layerNormDGamma:wg${wg}:${mode}`, () => ({
+    enables: modeEnables(mode),
     bindings: [
       { name: 'DY', type: 'f32', access: 'read' },
       { name: 'X', type: 'f32', access: 'read' },
@@ -113,10 +91,8 @@ function paramGradDef(wg: number): KernelDef {
       { name: 'DB', type: 'f32', access: 'read_write' },
     ],
     source: () => `
-var<workgroup> SH: array<f32, ${wg}>;
-var<workgroup> SB: array<f32, ${wg}>;
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+${workgroupReducers(wg, mode, SUM)}
+${entryPoint(wg, mode)}
   let col = flatGroup(wid, nwg);
   let rows = pu(0u);
   let D = pu(1u);
@@ -128,12 +104,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     sg = sg + dy * (X[r * D + col] - MEAN[r]) * RSTD[r];
     sb = sb + dy;
   }
-  SH[lid] = sg;
-  SB[lid] = sb;
-  ${treeReduce(wg, (s) => `SH[lid] = SH[lid] + SH[lid + ${s}u]; SB[lid] = SB[lid] + SB[lid + ${s}u];`)}
-  if (lid == 0u) { DG[col] = SH[0]; DB[col] = SB[0]; }
+  let dg = wgSum(sg);
+  let db = wgSum(sb);
+  if (lid == 0u) { DG[col] = dg; DB[col] = db; }
 }`,
-  });
+  }));
 }
 
 function dims(shape: Shape): { D: number; rows: number } {
@@ -153,7 +128,7 @@ export function layerNorm(ctx: KernelContext, x: GpuStorage, shape: Shape, gamma
     p.u32(rows);
     p.u32(D);
     p.f32(eps);
-    ctx.rt.dispatch(forwardDef(reduceWorkgroup(D)), [x.buffer, gamma.buffer, beta.buffer, y.buffer, mean.buffer, rstd.buffer], p, grid(rows));
+    ctx.rt.dispatch(forwardDef(reduceWorkgroup(D), ctx.reduceMode), [x.buffer, gamma.buffer, beta.buffer, y.buffer, mean.buffer, rstd.buffer], p, grid(rows));
   }
   return { y, mean, rstd };
 }
@@ -175,7 +150,7 @@ export function layerNormBackward(
   const p = new Params();
   p.u32(rows);
   p.u32(D);
-  if (rows > 0) ctx.rt.dispatch(dxDef(reduceWorkgroup(D)), [dy.buffer, x.buffer, gamma.buffer, mean.buffer, rstd.buffer, dx.buffer], p, grid(rows));
-  if (D > 0) ctx.rt.dispatch(paramGradDef(reduceWorkgroup(rows)), [dy.buffer, x.buffer, mean.buffer, rstd.buffer, dGamma.buffer, dBeta.buffer], p, grid(D));
+  if (rows > 0) ctx.rt.dispatch(dxDef(reduceWorkgroup(D), ctx.reduceMode), [dy.buffer, x.buffer, gamma.buffer, mean.buffer, rstd.buffer, dx.buffer], p, grid(rows));
+  if (D > 0) ctx.rt.dispatch(paramGradDef(reduceWorkgroup(rows), ctx.reduceMode), [dy.buffer, x.buffer, mean.buffer, rstd.buffer, dGamma.buffer, dBeta.buffer], p, grid(D));
   return { dx, dGamma, dBeta };
 }

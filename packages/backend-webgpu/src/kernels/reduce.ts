@@ -3,7 +3,8 @@
  * values: then a second pass reduces the parts; or one invocation per output when each reduces at
  * most 16 values). Each invocation folds a strided slice of the reduced
  * index space (read through the input's strides over the reduced axes, so no transpose is needed),
- * then the workgroup combines the partial results with a tree reduction in workgroup memory.
+ * then the workgroup combines the partial results with the reducers of `rows.ts` (a tree in workgroup
+ * memory, or subgroup operations where the device has them).
  * `argMax` is the same kernel over (value, index) pairs, keeping the first maximum; as on the CPU,
  * NaN never counts as greater (index 0 when a slice holds only NaN), and float max/min propagate NaN.
  */
@@ -12,36 +13,17 @@ import { elemType, type GpuStorage, type KernelContext } from '../context.js';
 import { Params, stridedOffsets, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 import { collapse, sizeOf, stridesOf } from '../shape.js';
-
-/** Workgroup size for a reduction of `n` values per output. */
-export function reduceWorkgroup(n: number): number {
-  if (n <= 16) return 16;
-  if (n <= 128) return 64;
-  return 256;
-}
-
-/**
- * WGSL tree reduction over a workgroup of `wg` invocations: `step(s)` is the statement that folds
- * slot `lid + s` into slot `lid` (run for lid < s, halving s); the result ends in slot 0.
- */
-export function treeReduce(wg: number, step: (s: number) => string): string {
-  const lines: string[] = ['workgroupBarrier();'];
-  for (let s = wg / 2; s >= 1; s /= 2) lines.push(`if (lid < ${s}u) { ${step(s)} }`, 'workgroupBarrier();');
-  return lines.join('\n  ');
-}
-
-/** A {@link treeReduce} step that combines one shared array with `combine(x, y)`. */
-export function foldStep(sh: string, combine: (a: string, b: string) => string): (s: number) => string {
-  return (s) => `${sh}[lid] = ${combine(`${sh}[lid]`, `${sh}[lid + ${s}u]`)};`;
-}
+import { entryPoint, modeEnables, reduceWorkgroup, treeReduce, workgroupReducers, type ReduceMode } from './rows.js';
 
 const defs = new Map<string, KernelDef>();
 
 /** Reductions of at most this many values per output run one invocation per output. */
 const SHORT = 16;
 
-function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, redRank: number, wg: number): KernelDef {
-  const key = `reduce:${op}:${t}:k${keptRank}:r${redRank}:wg${wg}`;
+function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, redRank: number, wg: number, requested: ReduceMode): KernelDef {
+  // argMax reduces (value, index) pairs: always the tree.
+  const mode: ReduceMode = op === 'argMax' ? 'tree' : requested;
+  const key = `reduce:${op}:${t}:k${keptRank}:r${redRank}:wg${wg}:${mode}`;
   let def = defs.get(key);
   if (def) return def;
   // Words: 0 nOut, 1 nRed, 2 parts per output, 3 reduced indices per part, kept shape/strides,
@@ -50,17 +32,29 @@ function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, 
   const redAt = keptAt + 2 * keptRank + 1;
   const { ident, combine, isArg } = reduceOps(op, t);
   const outType = isArg ? 'i32' : t;
+  const argTree = `var<workgroup> SH: array<${t}, ${wg}>;
+var<workgroup> SI: array<u32, ${wg}>;`;
+  const finish = isArg
+    ? `SH[lid] = acc;
+  SI[lid] = accI;
+  ${treeReduce(
+    wg,
+    (st) => `let j = lid + ${st}u; let a = SH[lid]; let b = SH[j];
+    if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || b > a || (a != a && b == b) || ((b == a || (a != a && b != b)) && SI[j] < SI[lid]))) { SH[lid] = b; SI[lid] = SI[j]; }`,
+  )}
+  if (lid == 0u) { OUT[w] = select(i32(SI[0]), 0, SI[0] == 0xffffffffu); }`
+    : `let total = wgReduce(acc);
+  if (lid == 0u) { OUT[w] = total; }`;
   def = {
     key,
+    enables: modeEnables(mode),
     bindings: [
       { name: 'X', type: t, access: 'read' },
       { name: 'OUT', type: outType, access: 'read_write' },
     ],
     source: () => `
-var<workgroup> SH: array<${t}, ${wg}>;
-var<workgroup> SI: array<u32, ${wg}>;
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
+${isArg ? `${argTree}\n${workgroupReducers(wg, mode, [])}` : workgroupReducers(wg, mode, [{ name: 'wgReduce', type: t, op: op as ReduceOp, nanSafe: true }])}
+${entryPoint(wg, mode)}
   let w = flatGroup(wid, nwg);
   let nOut = pu(0u);
   let parts = pu(2u);
@@ -76,17 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let v = X[base + off];
     ${isArg ? 'if (accI == 0xffffffffu || v > acc || (acc != acc && v == v)) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
   }
-  SH[lid] = acc;
-  SI[lid] = accI;
-  ${treeReduce(
-    wg,
-    isArg
-      ? (st) =>
-          `let j = lid + ${st}u; let a = SH[lid]; let b = SH[j];
-    if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || b > a || (a != a && b == b) || ((b == a || (a != a && b != b)) && SI[j] < SI[lid]))) { SH[lid] = b; SI[lid] = SI[j]; }`
-      : foldStep('SH', combine),
-  )}
-  if (lid == 0u) { OUT[w] = ${isArg ? 'select(i32(SI[0]), 0, SI[0] == 0xffffffffu)' : 'SH[0]'}; }
+  ${finish}
 }`,
   };
   defs.set(key, def);
@@ -180,7 +164,7 @@ function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, 
   if (parts === 1 && nRed <= SHORT) {
     ctx.rt.dispatch(reduceThreadDef(op, elemType(dtype), kept.shape.length, red.shape.length), [x.buffer, partial.buffer], p, grid(Math.ceil(nOut / 64)));
   } else {
-    const def = reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, reduceWorkgroup(chunk));
+    const def = reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, reduceWorkgroup(chunk), ctx.reduceMode);
     ctx.rt.dispatch(def, [x.buffer, partial.buffer], p, grid(nOut * parts));
   }
   if (parts > 1) {

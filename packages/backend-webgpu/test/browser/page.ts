@@ -30,11 +30,13 @@ import {
   transpose,
   add,
   max,
+  min,
+  argMax,
   type Backend,
   type Tensor,
 } from '@reformer/core';
 import { lshAttention } from '@reformer/lsh';
-import { createWebGPUBackend } from '../../src/index.js';
+import { createWebGPUBackend, type WebGPUBackend } from '../../src/index.js';
 
 interface Check {
   name: string;
@@ -97,6 +99,120 @@ const cases: Case[] = [
   { name: 'concat', tol: 0, run: () => [concat([rn([2, 3], 40), rn([2, 5], 41)], 1)] },
 ];
 
+/**
+ * Kernels whose reductions have subgroup variants, run on three backends on the same adapter
+ * (subgroups off, subgroup slots by `subgroup_id`, atomically claimed slots) and on the CPU. Shapes
+ * include rows shorter and longer than a workgroup, lengths that are not multiples of the subgroup
+ * size, and reductions split into parts. `exact`: max/min/argMax outputs, equal on every path.
+ */
+const subgroupCases: (Case & { exact: boolean[] })[] = [
+  {
+    name: 'reduce sum/max/min (f32, int32, split into parts)',
+    tol: 1e-5,
+    exact: [false, true, true, false, true, true, true, true],
+    run: () => {
+      const x = rn([7, 1001], 60);
+      const big = rn([3, 40000], 61);
+      const xi = ints([5, 301], 1000, 62);
+      return [sum(x, 1), max(x, 1), min(x, 1), sum(big, 1), max(big, 1), min(big), sum(xi, 1), max(xi, 1)];
+    },
+  },
+  {
+    name: 'argMax (tree on every path)',
+    tol: 0,
+    exact: [true],
+    run: () => [argMax(rn([9, 700], 65), 1)],
+  },
+  { name: 'softmax / logSumExp (rows 5, 33, 300, 3000)', tol: 1e-5, exact: [false, false, false, false], run: () => [softmax(rn([4, 5], 66)), softmax(rn([5, 33], 67)), logSumExp(rn([6, 300], 68), -1), logSumExp(mul(rn([2, 3000], 69), scalar(100)), -1)] },
+  {
+    name: 'layerNorm forward and backward (D 24, 300; 17 rows)',
+    tol: 1e-4,
+    exact: [false, false, false, false, false, false, false, false],
+    run: () =>
+      [24, 300].flatMap((d) => {
+        const x = rn([17, d], 70 + d);
+        const g = rn([d], 71 + d);
+        const b = rn([d], 72 + d);
+        const { value, grads } = gradients(() => layerNorm(x, g, b, 1e-5), [x, g, b], rn([17, d], 73 + d));
+        return [value, ...grads];
+      }),
+  },
+  {
+    name: 'crossEntropy forward and backward (V 11, 500)',
+    tol: 1e-5,
+    exact: [false, false, false, false],
+    run: () =>
+      [11, 500].flatMap((v) => {
+        const z = rn([8, v], 80 + v);
+        const y = ints([8], v, 81 + v);
+        const { value, grads } = gradients(() => crossEntropy(z, y), [z]);
+        return [value, ...grads];
+      }),
+  },
+];
+
+interface SubgroupReport {
+  checks: { name: string; path: string; maxError: number; tol: number }[];
+  /** Outputs of `exact` kinds that differ between paths (must be 0). */
+  exactMismatches: string[];
+  /** Outputs of a subgroup path that differ bitwise between two runs (must be empty). */
+  nondeterministic: string[];
+  /** Largest relative difference of a subgroup path from the tree path, per case. */
+  subgroupVsTree: { name: string; path: string; maxDiff: number }[];
+  paths: { path: string; reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean; subgroupDispatches: number; pipelineKeys: string[] }[];
+}
+
+function maxRelError(got: Float32Array[], want: Float32Array[]): number {
+  let maxError = got.length === want.length ? 0 : Infinity;
+  want.forEach((w, i) => {
+    const g = got[i]!;
+    if (g.length !== w.length) maxError = Infinity;
+    for (let j = 0; j < w.length; j++) {
+      if (Number.isNaN(w[j]!) && Number.isNaN(g[j]!)) continue;
+      const e = Math.abs(g[j]! - w[j]!) / (1 + Math.abs(w[j]!));
+      if (!(e <= maxError)) maxError = Number.isNaN(e) ? Infinity : Math.max(maxError, e);
+    }
+  });
+  return maxError;
+}
+
+const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => Object.is(v, b[j]) || (Number.isNaN(v) && Number.isNaN(b[j]!)));
+
+async function subgroupPaths(cpu: Backend): Promise<SubgroupReport> {
+  const paths: [string, WebGPUBackend][] = [
+    ['tree', await createWebGPUBackend({ backendLabel: 'navigator.gpu', useSubgroups: false })],
+    ['subgroup', await createWebGPUBackend({ backendLabel: 'navigator.gpu' })],
+    ['subgroupSlots', await createWebGPUBackend({ backendLabel: 'navigator.gpu', useSubgroupId: false })],
+  ];
+  const report: SubgroupReport = { checks: [], exactMismatches: [], nondeterministic: [], subgroupVsTree: [], paths: [] };
+  for (const c of subgroupCases) {
+    const want = await values(cpu, c);
+    const byPath = new Map<string, Float32Array[]>();
+    for (const [path, gpu] of paths) {
+      const got = await values(gpu, c);
+      byPath.set(path, got);
+      report.checks.push({ name: c.name, path, maxError: maxRelError(got, want), tol: c.tol });
+      const again = await values(gpu, c);
+      got.forEach((g, i) => {
+        if (!sameBits(g, again[i]!)) report.nondeterministic.push(`${c.name} #${i} on ${path}`);
+      });
+    }
+    const tree = byPath.get('tree')!;
+    for (const [path] of paths.slice(1)) {
+      const got = byPath.get(path)!;
+      report.subgroupVsTree.push({ name: c.name, path, maxDiff: maxRelError(got, tree) });
+      c.exact.forEach((ex, i) => {
+        if (ex && !sameBits(got[i]!, tree[i]!)) report.exactMismatches.push(`${c.name} #${i} on ${path}`);
+      });
+    }
+  }
+  for (const [path, gpu] of paths) {
+    report.paths.push({ path, ...gpu.kernelFeatures, subgroupDispatches: gpu.runtime.subgroupDispatches, pipelineKeys: gpu.runtime.pipelines.keys() });
+    gpu.dispose();
+  }
+  return report;
+}
+
 async function values(backend: Backend, c: Case): Promise<Float32Array[]> {
   await setBackend(backend);
   const ts = tidy(() => c.run());
@@ -137,7 +253,8 @@ async function main(): Promise<unknown> {
   }
   const live = gpu.memory().liveBytes;
   gpu.dispose();
-  return { adapter: gpu.adapterInfo, checks, liveBytesAfter: live, hasTimestamps: gpu.hasTimestamps, timestampMs };
+  const subgroups = await subgroupPaths(cpu);
+  return { adapter: gpu.adapterInfo, kernelFeatures: gpu.kernelFeatures, subgroups, checks, liveBytesAfter: live, hasTimestamps: gpu.hasTimestamps, timestampMs };
 }
 
 const w = window as unknown as { __reformerResult?: unknown };
