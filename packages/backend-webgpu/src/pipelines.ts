@@ -28,6 +28,19 @@ export interface KernelDef {
   enables?: readonly string[];
 }
 
+/** A cache of kernel definitions by key: `def()` builds one only on a miss. */
+export function defCache(): (key: string, def: () => Omit<KernelDef, 'key'>) => KernelDef {
+  const defs = new Map<string, KernelDef>();
+  return (key, make) => {
+    let def = defs.get(key);
+    if (!def) {
+      def = { key, ...make() };
+      defs.set(key, def);
+    }
+    return def;
+  };
+}
+
 /** Packs kernel parameters into 32-bit words. */
 export class Params {
   private readonly words: number[] = [];

@@ -21,7 +21,7 @@
  */
 import { MASKED_LOGIT, SELF_LOGIT, type ChunkedAttentionParams, type KernelTensor } from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
-import { Params, type KernelDef } from '../pipelines.js';
+import { defCache, Params, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 
 const WG = 64;
@@ -84,13 +84,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }`,
 };
 
-const defs = new Map<string, KernelDef>();
-function cached(def: KernelDef): KernelDef {
-  const hit = defs.get(def.key);
-  if (hit) return hit;
-  defs.set(def.key, def);
-  return def;
-}
+const cached = defCache();
 
 /**
  * How a (batch, head, chunk) is cut into workgroups: `wg` invocations (one query or key slot each;
@@ -170,19 +164,13 @@ function stage(wg: number, rows: { dst: string; src: string; w?: string; w4?: st
     .join('\n    ');
 }
 
-function forwardDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
-  return cached({
-    key: `attention:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`,
-    bindings: [
-      { name: 'Q', type: 'f32', access: 'read' },
-      { name: 'K', type: 'f32', access: 'read' },
-      { name: 'V', type: 'f32', access: 'read' },
-      SLOT,
-      { name: 'OUT', type: 'f32', access: 'read_write' },
-      { name: 'LSE', type: 'f32', access: 'read_write' },
-    ],
-    source: () => `
-${COMMON}
+/**
+ * The start of a kernel with one query per invocation over its window (the forward and dq): common
+ * helpers, the K/V/slot tiles in workgroup memory, the entry point, the query's location, head sizes,
+ * window length `W`, slot `qs` and its row `q` in registers.
+ */
+function queryKernelHead(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): string {
+  return `${COMMON}
 var<workgroup> KS: array<vec4<f32>, ${(tile * d) / 4}>;
 var<workgroup> VS: array<vec4<f32>, ${(tile * dv) / 4}>;
 var<workgroup> SS: array<vec4<i32>, ${tile}>;
@@ -193,7 +181,21 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let W = c * (pu(4u) + 1u + pu(5u));
   let qs = SLOT[g];
   var q: array<vec4<f32>, ${d / 4}>;
-  ${loadRow('q', 'Q', 'DH', 'DH4')}
+  ${loadRow('q', 'Q', 'DH', 'DH4')}`;
+}
+
+function forwardDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
+  return cached(`attention:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`, () => ({
+    bindings: [
+      { name: 'Q', type: 'f32', access: 'read' },
+      { name: 'K', type: 'f32', access: 'read' },
+      { name: 'V', type: 'f32', access: 'read' },
+      SLOT,
+      { name: 'OUT', type: 'f32', access: 'read_write' },
+      { name: 'LSE', type: 'f32', access: 'read_write' },
+    ],
+    source: () => `
+${queryKernelHead(d, dv, { wg, tile }, exact)}
   var acc: array<vec4<f32>, ${dv / 4}>;
   var m = (-f32Inf());
   var l = 0.0;
@@ -235,12 +237,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     LSE[g] = lse;
   }
 }`,
-  });
+  }));
 }
 
 function shiftDef(dv: number, exact: boolean): KernelDef {
-  return cached({
-    key: `attentionShift:dv${dv}:${exact ? 'exact' : 'capped'}`,
+  return cached(`attentionShift:dv${dv}:${exact ? 'exact' : 'capped'}`, () => ({
     bindings: [
       { name: 'OUT', type: 'f32', access: 'read' },
       { name: 'DOUT', type: 'f32', access: 'read' },
@@ -258,7 +259,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var e = 0u; e < DVH; e = e + 1u) { dot = dot + DOUT[g * DVH + e] * OUT[g * DVH + e]; }
   STATS[g] = vec2<f32>(LSEIN[g], DLSE[g] - dot);
 }`,
-  });
+  }));
 }
 
 /** Per query: (lse, shift = dLse − dOut·out). */
@@ -272,22 +273,10 @@ const BACKWARD_INPUTS = [
 ];
 
 function dqDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
-  return cached({
-    key: `attentionDq:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`,
+  return cached(`attentionDq:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`, () => ({
     bindings: [...BACKWARD_INPUTS, { name: 'DQ', type: 'f32', access: 'read_write' }],
     source: () => `
-${COMMON}
-var<workgroup> KS: array<vec4<f32>, ${(tile * d) / 4}>;
-var<workgroup> VS: array<vec4<f32>, ${(tile * dv) / 4}>;
-var<workgroup> SS: array<vec4<i32>, ${tile}>;
-@compute @workgroup_size(${wg})
-fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  ${LOCATE(wg)}
-  ${headSizes(d, dv, exact)}
-  let W = c * (pu(4u) + 1u + pu(5u));
-  let qs = SLOT[g];
-  var q: array<vec4<f32>, ${d / 4}>;
-  ${loadRow('q', 'Q', 'DH', 'DH4')}
+${queryKernelHead(d, dv, { wg, tile }, exact)}
   var go: array<vec4<f32>, ${dv / 4}>;
   ${loadRow('go', 'DOUT', 'DVH', 'DVH4')}
   let st = STATS[g];
@@ -312,12 +301,11 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${storeRow('DQ', 'dq', 'DH', 'DH4', 'scale * ')}
   }
 }`,
-  });
+  }));
 }
 
 function dkvDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
-  return cached({
-    key: `attentionDkv:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`,
+  return cached(`attentionDkv:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`, () => ({
     bindings: [...BACKWARD_INPUTS, { name: 'DK', type: 'f32', access: 'read_write' }, { name: 'DV', type: 'f32', access: 'read_write' }],
     source: () => `
 ${COMMON}
@@ -377,7 +365,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     ${storeRow('DV', 'dvacc', 'DVH', 'DVH4')}
   }
 }`,
-  });
+  }));
 }
 
 /** Shapes and the parameter block shared by the attention kernels. */

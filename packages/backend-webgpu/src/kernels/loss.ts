@@ -5,9 +5,9 @@
  * readback) and treated as ignored.
  */
 import type { GpuStorage, KernelContext } from '../context.js';
-import { Params, type KernelDef } from '../pipelines.js';
+import { defCache, Params, type KernelDef } from '../pipelines.js';
 import { checkedOpCode, grid, RECORD_ERROR_WGSL } from '../runtime.js';
-import { defCache, modeEnables, reduceWorkgroup, rowKernel, rowStatsWgsl, type ReduceMode } from './rows.js';
+import { modeEnables, reduceWorkgroup, rowKernel, rowStatsWgsl, type ReduceMode } from './rows.js';
 
 const cached = defCache();
 const WG = 64;

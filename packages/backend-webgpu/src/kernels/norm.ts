@@ -5,10 +5,10 @@
  */
 import type { Shape } from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
-import { Params, type KernelDef } from '../pipelines.js';
+import { defCache, Params, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 import { sizeOf } from '../shape.js';
-import { defCache, entryPoint, modeEnables, reduceWorkgroup, rowKernel, workgroupReducers, type Reducer, type ReduceMode } from './rows.js';
+import { entryPoint, modeEnables, reduceWorkgroup, rowKernel, workgroupReducers, type Reducer, type ReduceMode } from './rows.js';
 
 const cached = defCache();
 const SUM: readonly Reducer[] = [{ name: 'wgSum', type: 'f32', op: 'sum' }];

@@ -22,7 +22,6 @@
  * membership and its `subgroupAdd` order are fixed by the hardware; the cross-subgroup order is fixed
  * by the scheme).
  */
-import type { KernelDef } from '../pipelines.js';
 
 /** Workgroup size for a reduction of `n` values per workgroup. */
 export function reduceWorkgroup(n: number): number {
@@ -39,19 +38,6 @@ export function treeReduce(wg: number, step: (s: number) => string): string {
   const lines: string[] = ['workgroupBarrier();'];
   for (let s = wg / 2; s >= 1; s /= 2) lines.push(`if (lid < ${s}u) { ${step(s)} }`, 'workgroupBarrier();');
   return lines.join('\n  ');
-}
-
-/** A cache of kernel definitions by key: `def()` builds one only on a miss. */
-export function defCache(): (key: string, def: () => Omit<KernelDef, 'key'>) => KernelDef {
-  const defs = new Map<string, KernelDef>();
-  return (key, make) => {
-    let def = defs.get(key);
-    if (!def) {
-      def = { key, ...make() };
-      defs.set(key, def);
-    }
-    return def;
-  };
 }
 
 /** How a kernel reduces across its workgroup (see the module comment). */

@@ -5,10 +5,10 @@
  */
 import type { Shape } from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
-import { Params, type KernelDef } from '../pipelines.js';
+import { defCache, Params, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 import { sizeOf } from '../shape.js';
-import { defCache, modeEnables, reduceWorkgroup, rowKernel, rowStatsWgsl, type ReduceMode } from './rows.js';
+import { modeEnables, reduceWorkgroup, rowKernel, rowStatsWgsl, type ReduceMode } from './rows.js';
 
 const cached = defCache();
 

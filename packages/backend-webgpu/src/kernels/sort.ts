@@ -9,7 +9,7 @@
  */
 import type { DType, Shape } from '@reformer/core';
 import { elemType, type GpuStorage, type KernelContext } from '../context.js';
-import { Params, type KernelDef } from '../pipelines.js';
+import { defCache, Params, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 import { sizeOf } from '../shape.js';
 
@@ -27,13 +27,7 @@ fn less(ka: ${t}, ia: u32, kb: ${t}, ib: u32, n: u32) -> bool {
   return ka < kb || (ka == kb && ia < ib);
 }`;
 
-const defs = new Map<string, KernelDef>();
-function cached(def: KernelDef): KernelDef {
-  const hit = defs.get(def.key);
-  if (hit) return hit;
-  defs.set(def.key, def);
-  return def;
-}
+const cached = defCache();
 
 // Params: 0 n (row length), 1 P (padded), 2 k, 3 j (global step) / first k (local), 4 rows.
 
@@ -43,8 +37,7 @@ function localDef(t: 'f32' | 'i32', first: boolean): KernelDef {
     ? `let gi = rowBase + i; let inRow = blockStart + i;
        KS[i] = select(${t}(0), X[row * n + inRow], inRow < n); IS[i] = inRow;`
     : `KS[i] = KEYS[rowPad + blockStart + i]; IS[i] = IDXS[rowPad + blockStart + i];`;
-  return cached({
-    key: `argSortLocal:${t}:${first ? 'sort' : 'merge'}`,
+  return cached(`argSortLocal:${t}:${first ? 'sort' : 'merge'}`, () => ({
     bindings: [
       { name: 'X', type: t, access: 'read' },
       { name: 'KEYS', type: t, access: 'read_write' },
@@ -86,12 +79,11 @@ fn step(lid: u32, B: u32, blockStart: u32, k: u32, j: u32, n: u32) {
   }
   workgroupBarrier();
 }`,
-  });
+  }));
 }
 
 function globalDef(t: 'f32' | 'i32'): KernelDef {
-  return cached({
-    key: `argSortGlobal:${t}`,
+  return cached(`argSortGlobal:${t}`, () => ({
     bindings: [
       { name: 'KEYS', type: t, access: 'read_write' },
       { name: 'IDXS', type: 'u32', access: 'read_write' },
@@ -113,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let ka = KEYS[a]; let ia = IDXS[a]; let kb = KEYS[b]; let ib = IDXS[b];
   if (less(kb, ib, ka, ia, n) == asc) { KEYS[a] = kb; IDXS[a] = ib; KEYS[b] = ka; IDXS[b] = ia; }
 }`,
-  });
+  }));
 }
 
 const extractDef: KernelDef = {
