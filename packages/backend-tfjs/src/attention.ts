@@ -387,159 +387,305 @@ function band(pl: Plan, [row, n0, g]: [number, number, number]): Band {
   return { q0: row * N + n0 * C, M: g * C, R: nK * C, keys };
 }
 
-/** Rows `keys` of a row-major `[*, w]` array → `[keys.length, w]`, or transposed `[w, keys.length]`. */
-function rows(src: Float32Array, w: number, keys: Int32Array, transposed: boolean): Float32Array {
+/** Rows `keys` of a row-major `[*, w]` array → `[keys.length, w]`. */
+function rows(src: Float32Array, w: number, keys: Int32Array, out: Float32Array): Float32Array {
   const R = keys.length;
-  const out = new Float32Array(R * w);
-  if (!transposed) {
-    for (let r = 0; r < R; r++) out.set(src.subarray(keys[r]! * w, keys[r]! * w + w), r * w);
-  } else {
-    for (let r = 0; r < R; r++) {
-      const o = keys[r]! * w;
-      for (let j = 0; j < w; j++) out[j * R + r] = src[o + j]!;
-    }
+  for (let r = 0; r < R; r++) {
+    const o = keys[r]! * w;
+    const t = r * w;
+    for (let j = 0; j < w; j++) out[t + j] = src[o + j]!;
   }
   return out;
 }
 
-function range(q0: number, M: number): Int32Array {
-  const a = new Int32Array(M);
-  for (let i = 0; i < M; i++) a[i] = q0 + i;
-  return a;
+/** Rows `q0 … q0 + M − 1` of a row-major `[*, w]` array, transposed → `[w, M]`. */
+function rowsT(src: Float32Array, w: number, q0: number, M: number, out: Float32Array): Float32Array {
+  for (let r = 0; r < M; r++) {
+    const o = (q0 + r) * w;
+    for (let j = 0; j < w; j++) out[j * M + r] = src[o + j]!;
+  }
+  return out;
 }
 
 /**
- * The group's additive term and keep factor, `[M, R]`: outside each chunk's W window columns the
- * logit becomes −Infinity (`s·1 + (−∞)`); inside, replaced logits get `s·0 + (−1e9 | −1e5)`.
- * `keep` is undefined when no mask rule applies (only the band).
+ * Host ↔ tfjs traffic of the band strategy. On tfjs-wasm, `tensor2d` copies its values into the wasm
+ * heap, so host scratch arrays are reused across groups (`buf`), and results are copied straight out of
+ * the heap (a `dataSync` allocates a fresh array per read, which made allocation and GC a large part
+ * of the small-group time). Elsewhere (tfjs-cpu keeps the array it is given) every array is fresh.
  */
-function bandMasks(pl: Plan, h: HostInputs, b: Band): { add: Float32Array; keep?: Float32Array | undefined } {
-  const { C, W } = pl;
-  const { M, R, keys, q0 } = b;
-  const add = new Float32Array(M * R).fill(-Infinity);
-  const rules = pl.causal || pl.excludeSelf || h.keyBad !== undefined || h.bucket !== undefined;
-  const keep = rules ? new Float32Array(M * R).fill(1) : undefined;
-  for (let i = 0; i < M; i++) {
-    const c0 = Math.floor(i / C) * C;
-    const base = i * R;
-    if (keep === undefined) {
-      add.fill(0, base + c0, base + c0 + W);
+class HostIO {
+  private readonly pool = new Map<string, Float32Array>();
+  private readonly heap: { dataIdMap: { get(id: object): { memoryOffset?: number | null } | undefined }; wasm: { HEAPF32: Float32Array } } | undefined;
+  readonly reuse: boolean;
+
+  constructor(private readonly tf: TF) {
+    this.reuse = tf.getBackend() === 'wasm';
+    const be = tf.backend() as unknown as Partial<NonNullable<HostIO['heap']>>;
+    this.heap = this.reuse && typeof be.dataIdMap?.get === 'function' && be.wasm?.HEAPF32 instanceof Float32Array ? (be as NonNullable<HostIO['heap']>) : undefined;
+  }
+
+  /** A float32 scratch array of n elements: reused per `key` on wasm (contents kept), else fresh (zeros). */
+  buf(key: string, n: number): Float32Array {
+    if (!this.reuse) return new Float32Array(n);
+    const k = `${key}:${n}`;
+    let a = this.pool.get(k);
+    if (a === undefined) {
+      a = new Float32Array(n);
+      this.pool.set(k, a);
+    }
+    return a;
+  }
+
+  /** `matMul(a [m, k], b [k, n])` (batch 1, no transposes: XNNPACK on wasm) into `out` (m·n), tensors disposed. */
+  mm(a: Float32Array, b: Float32Array, m: number, k: number, n: number, out: Float32Array): Float32Array {
+    const tf = this.tf;
+    const ta = tf.tensor2d(a, [m, k]);
+    const tb = tf.tensor2d(b, [k, n]);
+    const tc = tf.matMul(ta, tb);
+    const off = this.heap?.dataIdMap.get(tc.dataId)?.memoryOffset;
+    if (this.heap !== undefined && typeof off === 'number') {
+      const heap = this.heap.wasm.HEAPF32; // read after the kernel: the heap may have grown
+      out.set(heap.subarray(off >>> 2, (off >>> 2) + m * n));
+    } else out.set(f32(tc));
+    ta.dispose();
+    tb.dispose();
+    tc.dispose();
+    return out;
+  }
+}
+
+// exp(x) for the host softmax: x = (64k + j)·ln2/64 + r with |r| ≤ ln2/128 (k·64 + j rounded by the
+// 1.5·2⁵² trick), e^r by its degree-4 Taylor polynomial: relative error < 4e-14, far below float32
+// resolution, and about 1.6× faster than Math.exp in V8 (the softmax's exps are its largest host cost).
+const EXP_T = new Float64Array(64);
+for (let j = 0; j < 64; j++) EXP_T[j] = Math.pow(2, j / 64);
+const EXP_P2 = new Float64Array(2200);
+for (let i = 0; i < 2200; i++) EXP_P2[i] = Math.pow(2, i - 1100);
+const EXP_S = 64 / Math.LN2;
+const EXP_HI = 6.9314718036912381649e-1 / 64;
+const EXP_LO = 1.90821492927058770002e-10 / 64;
+const ROUND = 6755399441055744;
+
+function exp(x: number): number {
+  if (!(x > -745.2 && x < 709.7)) return x > 0 ? Infinity : x < 0 ? 0 : NaN;
+  const kd = x * EXP_S + ROUND - ROUND;
+  const r = x - kd * EXP_HI - kd * EXP_LO;
+  const k = kd | 0;
+  return EXP_P2[(k >> 6) + 1100]! * EXP_T[k & 63]! * (1 + r * (1 + r * (0.5 + r * (1 / 6 + r * (1 / 24)))));
+}
+
+/**
+ * The masked logits of one query chunk of a group over its window, in doubles (as the CPU reference:
+ * replaced logits are −1e5 for the query's own position under `excludeSelf`, else −1e9 where causal,
+ * padding or bucket rules forbid the key), laid out `X[w·C + t]` for window key w and query t of the
+ * chunk; `rep` = 1 where replaced; `mx[t]` the row maxima. `sT` is the group's `[R, M]` transposed
+ * `q·k`; the chunk's queries are columns c0 … c0 + C − 1 and its window rows c0 … c0 + W − 1, so every
+ * inner loop runs along a contiguous row of `sT`.
+ */
+function maskedBlock(
+  pl: Plan,
+  h: HostInputs,
+  sT: Float32Array,
+  M: number,
+  keys: Int32Array,
+  c0: number,
+  q0: number,
+  s: BlockScratch,
+): void {
+  const { W, C, scale, causal, excludeSelf } = pl;
+  const { X, rep, mx, pq, bq } = s;
+  const pos = h.pos;
+  const keyBad = h.keyBad;
+  const bucket = h.bucket;
+  const rules = causal || excludeSelf || keyBad !== undefined || bucket !== undefined;
+  for (let t = 0; t < C; t++) {
+    mx[t] = -Infinity;
+    pq[t] = pos[q0 + c0 + t]!;
+    bq[t] = bucket !== undefined ? bucket[q0 + c0 + t]! : 0;
+  }
+  for (let w = 0; w < W; w++) {
+    const ks = keys[c0 + w]!;
+    const so = (c0 + w) * M + c0;
+    const xo = w * C;
+    if (!rules) {
+      for (let t = 0; t < C; t++) {
+        const x = scale * sT[so + t]!;
+        X[xo + t] = x;
+        rep[xo + t] = 0;
+        if (x > mx[t]!) mx[t] = x;
+      }
       continue;
     }
-    const qs = q0 + i;
-    const pq = h.pos[qs]!;
-    const bq = h.bucket?.[qs];
-    for (let j = c0; j < c0 + W; j++) {
-      const ks = keys[j]!;
-      const pk = h.pos[ks]!;
-      let value = 0;
-      if (pl.excludeSelf && pk === pq) value = SELF_LOGIT;
-      else if ((pl.causal && pk > pq) || (h.keyBad !== undefined && h.keyBad[ks] === 1) || (bq !== undefined && h.bucket![ks] !== bq)) value = MASKED_LOGIT;
-      add[base + j] = value;
-      if (value !== 0) keep[base + j] = 0;
+    const pk = pos[ks]!;
+    const kBad = keyBad !== undefined && keyBad[ks] === 1;
+    const bk = bucket !== undefined ? bucket[ks]! : 0;
+    for (let t = 0; t < C; t++) {
+      let x: number;
+      let r = 1;
+      const p = pq[t]!;
+      if (excludeSelf && pk === p) x = SELF_LOGIT;
+      else if (kBad || (causal && pk > p) || (bucket !== undefined && bk !== bq[t])) x = MASKED_LOGIT;
+      else {
+        x = scale * sT[so + t]!;
+        r = 0;
+      }
+      X[xo + t] = x;
+      rep[xo + t] = r;
+      if (x > mx[t]!) mx[t] = x;
     }
   }
-  return { add, keep };
 }
 
-/** Masked, banded logits of one group (inside the caller's `tf.tidy`). */
-function bandLogits(tf: TF, pl: Plan, h: HostInputs, x: AttentionInputs, b: Band, biasCache: Map<number, Float32Array>): { s: TfTensor; keep?: TfTensor | undefined } {
-  const { M, R } = b;
-  const qg = tf.tensor2d(h.q.slice(b.q0 * x.d, (b.q0 + M) * x.d), [M, x.d]);
-  const kgT = tf.tensor2d(rows(h.k, x.d, b.keys, true), [x.d, R]);
-  let s = tf.matMul(qg, kgT);
-  if (pl.scale !== 1) s = tf.mul(s, pl.scale);
-  let m = biasCache.get(M);
-  let keep: Float32Array | undefined;
-  if (m === undefined) {
-    const r = bandMasks(pl, h, b);
-    keep = r.keep;
-    m = r.add;
-    if (keep === undefined) biasCache.set(M, m); // band only: the same for every group of this size
-  }
-  const keepT = keep !== undefined ? tf.tensor2d(keep, [M, R]) : undefined;
-  if (keepT !== undefined) s = tf.mul(s, keepT);
-  s = tf.add(s, tf.tensor2d(m, [M, R]));
-  return { s, keep: keepT };
+/** Per-call scratch of `maskedBlock` and the softmax loops. */
+interface BlockScratch {
+  X: Float64Array;
+  rep: Uint8Array;
+  mx: Float64Array;
+  sm: Float64Array;
+  pq: Int32Array;
+  bq: Int32Array;
 }
 
+function blockScratch(pl: Plan): BlockScratch {
+  const { W, C } = pl;
+  return {
+    X: new Float64Array(W * C),
+    rep: new Uint8Array(W * C),
+    mx: new Float64Array(C),
+    sm: new Float64Array(C),
+    pq: new Int32Array(C),
+    bq: new Int32Array(C),
+  };
+}
+
+/**
+ * Forward of the band strategy. Per group: one XNNPACK matmul for the band's transposed logits
+ * `k·qᵀ` `[R, M]`, the masked softmax on the host over the W in-band keys of each query only (CPU
+ * reference arithmetic: doubles, lse rounded to float32, `p = exp(s − max)·exp(max − lse₃₂)`;
+ * out-of-band p stay exactly 0), one matmul `p · v`. Products are oriented so that the right operand
+ * (which XNNPACK packs on every call) is the smaller one.
+ */
 function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig): [TfTensor, TfTensor] {
   const h = hostInputs(pl, x);
+  const { C, W } = pl;
+  const { d, dv } = x;
   const S = pl.BH * pl.N;
-  const outH = new Float32Array(S * x.dv);
+  const outH = new Float32Array(S * dv);
   const lseH = new Float32Array(S);
-  const cache = new Map<number, Float32Array>();
+  const sc = blockScratch(pl);
+  const { X, mx, sm } = sc;
+  const io = new HostIO(tf);
   for (const grp of bandGroups(pl, cfg)) {
-    const b = band(pl, grp);
-    const [o, l] = tf.tidy(() => {
-      const { s } = bandLogits(tf, pl, h, x, b, cache);
-      const { p, lse } = softmaxLse(tf, s);
-      return [tf.matMul(p, tf.tensor2d(rows(h.v, x.dv, b.keys, false), [b.R, x.dv])), lse];
-    });
-    outH.set(f32(o!), b.q0 * x.dv);
-    lseH.set(f32(l!), b.q0);
-    o!.dispose();
-    l!.dispose();
+    const { q0, M, R, keys } = band(pl, grp);
+    const sT = io.mm(rows(h.k, d, keys, io.buf('k', R * d)), rowsT(h.q, d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
+    // Out-of-band entries of a reused p are still 0: every group of this size writes the same band.
+    const p = io.buf('p', M * R);
+    for (let c0 = 0; c0 < M; c0 += C) {
+      maskedBlock(pl, h, sT, M, keys, c0, q0, sc);
+      sm.fill(0);
+      for (let w = 0; w < W; w++) {
+        const xo = w * C;
+        for (let t = 0; t < C; t++) {
+          const e = exp(X[xo + t]! - mx[t]!);
+          X[xo + t] = e;
+          sm[t] = sm[t]! + e;
+        }
+      }
+      for (let t = 0; t < C; t++) {
+        const lse32 = Math.fround(mx[t]! + Math.log(sm[t]!));
+        lseH[q0 + c0 + t] = lse32;
+        sm[t] = Math.exp(mx[t]! - lse32); // the row's factor
+      }
+      for (let t = 0; t < C; t++) {
+        const f = sm[t]!;
+        const po = (c0 + t) * R + c0;
+        for (let w = 0; w < W; w++) p[po + w] = X[w * C + t]! * f;
+      }
+    }
+    io.mm(p, rows(h.v, dv, keys, io.buf('v', R * dv)), M, R, dv, outH.subarray(q0 * dv, (q0 + M) * dv));
   }
-  return [tf.tensor4d(outH, [x.B, x.H, x.N, x.dv]), tf.tensor3d(lseH, [x.B, x.H, x.N])];
+  return [tf.tensor4d(outH, [x.B, x.H, x.N, dv]), tf.tensor3d(lseH, [x.B, x.H, x.N])];
 }
 
+/**
+ * Backward of the band strategy: per group `k·qᵀ` and `v·dOutᵀ` by matmul, `p = exp(s − lse)` and
+ * `ds = p·(dOut·v − D + dLse)` (0 on replaced logits) on the host over the band, then `ds·k`,
+ * `dsᵀ·q`, `pᵀ·dOut` by matmul; window gradients scatter-added on the host in doubles.
+ */
 function bandBackward(
   tf: TF,
   pl: Plan,
   x: AttentionInputs,
+  out: TfTensor,
   lse: TfTensor,
   dOut: TfTensor,
-  shift: TfTensor,
+  dLse: TfTensor,
   cfg: AttentionConfig,
 ): [TfTensor, TfTensor, TfTensor] {
   const h = hostInputs(pl, x);
+  const { C, W, scale } = pl;
   const S = pl.BH * pl.N;
   const { d, dv } = x;
   const lseH = f32(lse);
-  const shiftH = f32(shift);
   const dOH = f32(dOut);
+  // shift = dLse − D, D = dOut · out per row (doubles).
+  const shift = new Float64Array(S);
+  {
+    const outH = f32(out);
+    const dLseH = f32(dLse);
+    for (let r = 0; r < S; r++) {
+      let D = 0;
+      for (let e = 0; e < dv; e++) D += dOH[r * dv + e]! * outH[r * dv + e]!;
+      shift[r] = dLseH[r]! - D;
+    }
+  }
   const dqH = new Float32Array(S * d);
-  const dkH = new Float32Array(S * d);
-  const dvH = new Float32Array(S * dv);
-  const cache = new Map<number, Float32Array>();
+  const dkH = new Float64Array(S * d);
+  const dvH = new Float64Array(S * dv);
+  const sc = blockScratch(pl);
+  const { X, rep } = sc;
+  const io = new HostIO(tf);
   for (const grp of bandGroups(pl, cfg)) {
-    const b = band(pl, grp);
-    const { M, R, q0 } = b;
-    const own = range(q0, M);
-    const [dq, dkT, dvT] = tf.tidy(() => {
-      const { s, keep } = bandLogits(tf, pl, h, x, b, cache);
-      const p = tf.exp(tf.sub(s, tf.tensor2d(lseH.slice(q0, q0 + M), [M, 1])));
-      const dOg = tf.tensor2d(dOH.slice(q0 * dv, (q0 + M) * dv), [M, dv]);
-      const dp = tf.matMul(dOg, tf.tensor2d(rows(h.v, dv, b.keys, true), [dv, R]));
-      let ds = tf.mul(p, tf.add(dp, tf.tensor2d(shiftH.slice(q0, q0 + M), [M, 1])));
-      if (keep !== undefined) ds = tf.mul(ds, keep);
-      let dqg = tf.matMul(ds, tf.tensor2d(rows(h.k, d, b.keys, false), [R, d]));
-      let dkg = tf.matMul(tf.tensor2d(rows(h.q, d, own, true), [d, M]), ds);
-      if (pl.scale !== 1) {
-        dqg = tf.mul(dqg, pl.scale);
-        dkg = tf.mul(dkg, pl.scale);
+    const { q0, M, R, keys } = band(pl, grp);
+    const kg = rows(h.k, d, keys, io.buf('k', R * d));
+    const sT = io.mm(kg, rowsT(h.q, d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
+    const dpT = io.mm(rows(h.v, dv, keys, io.buf('v', R * dv)), rowsT(dOH, dv, q0, M, io.buf('dOT', M * dv)), R, dv, M, io.buf('dpT', R * M));
+    // Reused arrays: out-of-band entries stay 0 (same band for every group of this size), in-band
+    // ones are all written below.
+    const ds = io.buf('ds', M * R);
+    const dsT = io.buf('dsT', R * M);
+    const pT = io.buf('pT', R * M);
+    for (let c0 = 0; c0 < M; c0 += C) {
+      maskedBlock(pl, h, sT, M, keys, c0, q0, sc);
+      const qb = q0 + c0;
+      for (let w = 0; w < W; w++) {
+        const xo = w * C;
+        const to = (c0 + w) * M + c0;
+        for (let t = 0; t < C; t++) {
+          const pw = exp(X[xo + t]! - lseH[qb + t]!);
+          pT[to + t] = pw;
+          const g = rep[xo + t] === 0 ? pw * (dpT[to + t]! + shift[qb + t]!) : 0;
+          dsT[to + t] = g;
+          ds[(c0 + t) * R + c0 + w] = g;
+        }
       }
-      const dvg = tf.matMul(tf.tensor2d(rows(dOH, dv, own, true), [dv, M]), p);
-      return [dqg, dkg, dvg];
-    });
-    dqH.set(f32(dq!), q0 * d);
-    scatterAddT(dkH, f32(dkT!), d, b.keys);
-    scatterAddT(dvH, f32(dvT!), dv, b.keys);
-    dq!.dispose();
-    dkT!.dispose();
-    dvT!.dispose();
+    }
+    const dqg = io.mm(ds, kg, M, R, d, dqH.subarray(q0 * d, (q0 + M) * d));
+    if (scale !== 1) for (let j = 0; j < M * d; j++) dqg[j] = scale * dqg[j]!;
+    scatterAdd(dkH, io.mm(dsT, h.q.subarray(q0 * d, (q0 + M) * d), R, M, d, io.buf('dk', R * d)), d, keys, scale);
+    scatterAdd(dvH, io.mm(pT, dOH.subarray(q0 * dv, (q0 + M) * dv), R, M, dv, io.buf('dv', R * dv)), dv, keys, 1);
   }
   const shape = (w: number): [number, number, number, number] => [x.B, x.H, x.N, w];
-  return [tf.tensor4d(dqH, shape(d)), tf.tensor4d(dkH, shape(d)), tf.tensor4d(dvH, shape(dv))];
+  return [tf.tensor4d(dqH, shape(d)), tf.tensor4d(new Float32Array(dkH), shape(d)), tf.tensor4d(new Float32Array(dvH), shape(dv))];
 }
 
-/** `dst[keys[r], j] += srcT[j, r]` for a transposed `[w, R]` block. */
-function scatterAddT(dst: Float32Array, srcT: Float32Array, w: number, keys: Int32Array): void {
+/** `dst[keys[r], j] += scale · src[r, j]` for a `[R, w]` block. */
+function scatterAdd(dst: Float64Array, src: Float32Array, w: number, keys: Int32Array, scale: number): void {
   const R = keys.length;
   for (let r = 0; r < R; r++) {
     const o = keys[r]! * w;
-    for (let j = 0; j < w; j++) dst[o + j] = dst[o + j]! + srcT[j * R + r]!;
+    const t = r * w;
+    for (let j = 0; j < w; j++) dst[o + j] = dst[o + j]! + scale * src[t + j]!;
   }
 }
 
@@ -568,11 +714,10 @@ export function attentionBackward(
   cfg: AttentionConfig,
 ): [TfTensor, TfTensor, TfTensor] {
   const pl = plan(tf, p, x, cfg.strategy === 'batched');
+  if (cfg.strategy === 'band') return bandBackward(tf, pl, x, out, lse, dOut, dLse, cfg);
   const S = pl.BH * pl.N;
   // shift = dLse − rowsum(dOut ⊙ out), once for all rows.
   const dO2 = tf.reshape(dOut, [S, x.dv]);
   const shift = tf.sub(tf.reshape(dLse, [S, 1]), tf.sum(tf.mul(dO2, tf.reshape(out, [S, x.dv])), -1, true));
-  return cfg.strategy === 'band'
-    ? bandBackward(tf, pl, x, lse, dOut, shift, cfg)
-    : batchedBackward(tf, pl, x, lse, dOut, shift, cfg);
+  return batchedBackward(tf, pl, x, lse, dOut, shift, cfg);
 }

@@ -57,6 +57,66 @@ const MAX_DEVICE_SORT = 32767;
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
+/**
+ * `dst[to … to + n) = src[from … from + n)`: short runs by a loop (a `subarray` view per run costs
+ * about a microsecond in V8, more than copying 64 floats), long ones by `set`.
+ */
+function copyRun(dst: Float32Array | Int32Array, to: number, src: Float32Array | Int32Array, from: number, n: number): void {
+  if (n >= 256) dst.set(src.subarray(from, from + n), to);
+  else for (let t = 0; t < n; t++) dst[to + t] = src[from + t]!;
+}
+
+/** `out[(o·size + idx[o·n + j])·inner + t] += src[(o·n + j)·inner + t]` (one monomorphic loop per dtype). */
+function scatterAddF(out: Float64Array, src: Float32Array, idx: Int32Array, outer: number, n: number, size: number, inner: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < n; j++) {
+      const to = (o * size + idx[o * n + j]!) * inner;
+      const from = (o * n + j) * inner;
+      for (let t = 0; t < inner; t++) out[to + t] = out[to + t]! + src[from + t]!;
+    }
+  }
+}
+
+function scatterAddI(out: Int32Array, src: Int32Array, idx: Int32Array, outer: number, n: number, size: number, inner: number): void {
+  for (let o = 0; o < outer; o++) {
+    for (let j = 0; j < n; j++) {
+      const to = (o * size + idx[o * n + j]!) * inner;
+      const from = (o * n + j) * inner;
+      for (let t = 0; t < inner; t++) out[to + t] = (out[to + t]! + src[from + t]!) | 0;
+    }
+  }
+}
+
+/** `src` of shape `from` broadcast (numpy rules, right-aligned) to `shape`, into `out`. */
+function broadcastHost(src: Float32Array | Int32Array, from: readonly number[], shape: Shape, out: Float32Array | Int32Array): void {
+  const rank = shape.length;
+  if (rank === 0) {
+    out[0] = src[0]!;
+    return;
+  }
+  const strides = new Array<number>(rank).fill(0);
+  for (let i = rank - 1, acc = 1; i >= 0; i--) {
+    const si = i - (rank - from.length);
+    const dim = si >= 0 ? from[si]! : 1;
+    strides[i] = dim === 1 ? 0 : acc;
+    acc *= dim;
+  }
+  const run = shape[rank - 1]!;
+  const rowsN = sizeOf(shape) / run;
+  const idx = new Array<number>(rank).fill(0);
+  const sLast = strides[rank - 1]!;
+  for (let r = 0, to = 0; r < rowsN; r++, to += run) {
+    let at = 0;
+    for (let i = 0; i < rank - 1; i++) at += idx[i]! * strides[i]!;
+    if (sLast === 0) out.fill(src[at]!, to, to + run);
+    else copyRun(out, to, src, at, run);
+    for (let i = rank - 2; i >= 0; i--) {
+      if (++idx[i]! < shape[i]!) break;
+      idx[i] = 0;
+    }
+  }
+}
+
 function sizeOf(shape: Shape): number {
   let n = 1;
   for (const d of shape) n *= d;
@@ -168,6 +228,13 @@ export class TfjsBackend implements Backend<TfjsStorage> {
    */
   private expand(t: TfTensor, shape: Shape): TfTensor {
     if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
+    if (this.hostMoves && sizeOf(shape) > 0) {
+      // A host copy of runs (cpu, wasm): `t · ones(shape)` would build and upload the ones first.
+      const src = t.dataSync() as Float32Array | Int32Array;
+      const out = t.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
+      broadcastHost(src, t.shape, shape, out);
+      return this.tf.tensor(out, [...shape], t.dtype);
+    }
     if (t.dtype === 'float32') return this.tf.mul(t, this.tf.ones([...shape]));
     return this.tf.broadcastTo(t, [...shape]);
   }
@@ -730,7 +797,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       for (let r = 0, to = 0; r < rows; r++, to += run) {
         let from = begin[rank - 1]!;
         for (let i = 0; i < rank - 1; i++) from += (begin[i]! + idx[i]!) * strides[i]!;
-        out.set(src.subarray(from, from + run), to);
+        copyRun(out, to, src, from, run);
         for (let i = rank - 2; i >= 0; i--) {
           if (++idx[i]! < size[i]!) break;
           idx[i] = 0;
@@ -755,7 +822,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
         const run = x.shape[axis]! * inner;
         if (run > 0) {
           const src = this.hostValues(x);
-          for (let o = 0; o < outer; o++) out.set(src.subarray(o * run, o * run + run), o * row + offset);
+          for (let o = 0; o < outer; o++) copyRun(out, o * row + offset, src, o * run, run);
         }
         offset += run;
       }
@@ -818,7 +885,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
           const from = (o * A + idx[o * n + j]!) * inner;
           const to = (o * n + j) * inner;
           if (inner === 1) out[to] = src[from]!;
-          else out.set(src.subarray(from, from + inner), to);
+          else copyRun(out, to, src, from, inner);
         }
       }
       return this.out(this.tf.tensor(out, [...shape], x.dtype), shape, x.dtype);
@@ -843,13 +910,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       if (n > 0 && inner > 0) {
         const src = this.hostValues(updates);
         const idx = checked ?? (this.hostValues(indices) as Int32Array);
-        for (let o = 0; o < outer; o++) {
-          for (let j = 0; j < n; j++) {
-            const to = (o * size + idx[o * n + j]!) * inner;
-            const from = (o * n + j) * inner;
-            for (let t = 0; t < inner; t++) out[to + t] = out[to + t]! + src[from + t]!;
-          }
-        }
+        if (out instanceof Int32Array) scatterAddI(out, src as Int32Array, idx, outer, n, size, inner);
+        else scatterAddF(out, src as Float32Array, idx, outer, n, size, inner);
       }
       const values = out instanceof Float64Array ? Float32Array.from(out) : out;
       return this.out(this.tf.tensor(values, [...shape], updates.dtype), shape, updates.dtype);
