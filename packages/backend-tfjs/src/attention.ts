@@ -315,9 +315,6 @@ function concat0(tf: TF, ts: TfTensor[]): TfTensor {
 
 /** Host copies of one call's inputs (read once with `dataSync`; cpu and wasm keep tensors in host memory). */
 interface HostInputs {
-  q: Float32Array;
-  k: Float32Array;
-  v: Float32Array;
   /** Position of every slot (index within its row when no positions are given). */
   pos: Int32Array;
   keyBad?: Uint8Array | undefined;
@@ -342,7 +339,7 @@ function hostInputs(pl: Plan, x: AttentionInputs): HostInputs {
     pos = new Int32Array(S);
     for (let i = 0; i < S; i++) pos[i] = i % pl.N;
   }
-  const h: HostInputs = { q: f32(x.q), k: f32(x.k), v: f32(x.v), pos };
+  const h: HostInputs = { pos };
   if (x.keyMask !== undefined) {
     const km = i32(x.keyMask);
     const L = x.keyMask.shape[x.keyMask.shape.length - 1]!;
@@ -398,6 +395,12 @@ function rows(src: Float32Array, w: number, keys: Int32Array, out: Float32Array)
   return out;
 }
 
+/** `src[from … from + n)` copied into `out`. */
+function slab(src: Float32Array, from: number, n: number, out: Float32Array): Float32Array {
+  out.set(src.subarray(from, from + n));
+  return out;
+}
+
 /** Rows `q0 … q0 + M − 1` of a row-major `[*, w]` array, transposed → `[w, M]`. */
 function rowsT(src: Float32Array, w: number, q0: number, M: number, out: Float32Array): Float32Array {
   for (let r = 0; r < M; r++) {
@@ -423,6 +426,24 @@ class HostIO {
     const be = tf.backend() as unknown as Partial<NonNullable<HostIO['heap']>>;
     this.heap = this.reuse && typeof be.dataIdMap?.get === 'function' && be.wasm?.HEAPF32 instanceof Float32Array ? (be as NonNullable<HostIO['heap']>) : undefined;
   }
+
+  /**
+   * The float32 elements of a live input tensor: on wasm a view of the heap, taken afresh at every use
+   * (a heap growth in any later allocation detaches older views; never hand one to `tensor2d`, whose
+   * allocation comes before its copy), else one `dataSync` copy per tensor.
+   */
+  read(t: TfTensor): Float32Array {
+    const off = this.heap !== undefined && t.dtype === 'float32' ? this.heap.dataIdMap.get(t.dataId)?.memoryOffset : undefined;
+    if (typeof off === 'number') return this.heap!.wasm.HEAPF32.subarray(off >>> 2, (off >>> 2) + t.size);
+    let a = this.copies.get(t);
+    if (a === undefined) {
+      a = f32(t);
+      this.copies.set(t, a);
+    }
+    return a;
+  }
+
+  private readonly copies = new Map<TfTensor, Float32Array>();
 
   /** A float32 scratch array of n elements: reused per `key` on wasm (contents kept), else fresh (zeros). */
   buf(key: string, n: number): Float32Array {
@@ -577,7 +598,7 @@ function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig)
   const io = new HostIO(tf);
   for (const grp of bandGroups(pl, cfg)) {
     const { q0, M, R, keys } = band(pl, grp);
-    const sT = io.mm(rows(h.k, d, keys, io.buf('k', R * d)), rowsT(h.q, d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
+    const sT = io.mm(rows(io.read(x.k), d, keys, io.buf('k', R * d)), rowsT(io.read(x.q), d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
     // Out-of-band entries of a reused p are still 0: every group of this size writes the same band.
     const p = io.buf('p', M * R);
     for (let c0 = 0; c0 < M; c0 += C) {
@@ -602,7 +623,7 @@ function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig)
         for (let w = 0; w < W; w++) p[po + w] = X[w * C + t]! * f;
       }
     }
-    io.mm(p, rows(h.v, dv, keys, io.buf('v', R * dv)), M, R, dv, outH.subarray(q0 * dv, (q0 + M) * dv));
+    io.mm(p, rows(io.read(x.v), dv, keys, io.buf('v', R * dv)), M, R, dv, outH.subarray(q0 * dv, (q0 + M) * dv));
   }
   return [tf.tensor4d(outH, [x.B, x.H, x.N, dv]), tf.tensor3d(lseH, [x.B, x.H, x.N])];
 }
@@ -610,7 +631,7 @@ function bandForward(tf: TF, pl: Plan, x: AttentionInputs, cfg: AttentionConfig)
 /**
  * Backward of the band strategy: per group `k·qᵀ` and `v·dOutᵀ` by matmul, `p = exp(s − lse)` and
  * `ds = p·(dOut·v − D + dLse)` (0 on replaced logits) on the host over the band, then `ds·k`,
- * `dsᵀ·q`, `pᵀ·dOut` by matmul; window gradients scatter-added on the host in doubles.
+ * `dsᵀ·q`, `pᵀ·dOut` by matmul; window gradients scatter-added on the host.
  */
 function bandBackward(
   tf: TF,
@@ -626,13 +647,14 @@ function bandBackward(
   const { C, W, scale } = pl;
   const S = pl.BH * pl.N;
   const { d, dv } = x;
+  const io = new HostIO(tf);
   const lseH = f32(lse);
-  const dOH = f32(dOut);
   // shift = dLse − D, D = dOut · out per row (doubles).
   const shift = new Float64Array(S);
   {
-    const outH = f32(out);
     const dLseH = f32(dLse);
+    const dOH = io.read(dOut);
+    const outH = io.read(out);
     for (let r = 0; r < S; r++) {
       let D = 0;
       for (let e = 0; e < dv; e++) D += dOH[r * dv + e]! * outH[r * dv + e]!;
@@ -640,16 +662,17 @@ function bandBackward(
     }
   }
   const dqH = new Float32Array(S * d);
-  const dkH = new Float64Array(S * d);
-  const dvH = new Float64Array(S * dv);
+  // float32 accumulators, as the tensors they become: with the usual window (before + after ≤ 1) a key
+  // gets at most two group partial sums, whose float32 sum is the correctly rounded one.
+  const dkH = new Float32Array(S * d);
+  const dvH = new Float32Array(S * dv);
   const sc = blockScratch(pl);
   const { X, rep } = sc;
-  const io = new HostIO(tf);
   for (const grp of bandGroups(pl, cfg)) {
     const { q0, M, R, keys } = band(pl, grp);
-    const kg = rows(h.k, d, keys, io.buf('k', R * d));
-    const sT = io.mm(kg, rowsT(h.q, d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
-    const dpT = io.mm(rows(h.v, dv, keys, io.buf('v', R * dv)), rowsT(dOH, dv, q0, M, io.buf('dOT', M * dv)), R, dv, M, io.buf('dpT', R * M));
+    const kg = rows(io.read(x.k), d, keys, io.buf('k', R * d));
+    const sT = io.mm(kg, rowsT(io.read(x.q), d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
+    const dpT = io.mm(rows(io.read(x.v), dv, keys, io.buf('v', R * dv)), rowsT(io.read(dOut), dv, q0, M, io.buf('dOT', M * dv)), R, dv, M, io.buf('dpT', R * M));
     // Reused arrays: out-of-band entries stay 0 (same band for every group of this size), in-band
     // ones are all written below.
     const ds = io.buf('ds', M * R);
@@ -672,15 +695,15 @@ function bandBackward(
     }
     const dqg = io.mm(ds, kg, M, R, d, dqH.subarray(q0 * d, (q0 + M) * d));
     if (scale !== 1) for (let j = 0; j < M * d; j++) dqg[j] = scale * dqg[j]!;
-    scatterAdd(dkH, io.mm(dsT, h.q.subarray(q0 * d, (q0 + M) * d), R, M, d, io.buf('dk', R * d)), d, keys, scale);
-    scatterAdd(dvH, io.mm(pT, dOH.subarray(q0 * dv, (q0 + M) * dv), R, M, dv, io.buf('dv', R * dv)), dv, keys, 1);
+    scatterAdd(dkH, io.mm(dsT, slab(io.read(x.q), q0 * d, M * d, io.buf('q', M * d)), R, M, d, io.buf('dk', R * d)), d, keys, scale);
+    scatterAdd(dvH, io.mm(pT, slab(io.read(dOut), q0 * dv, M * dv, io.buf('dO', M * dv)), R, M, dv, io.buf('dv', R * dv)), dv, keys, 1);
   }
   const shape = (w: number): [number, number, number, number] => [x.B, x.H, x.N, w];
-  return [tf.tensor4d(dqH, shape(d)), tf.tensor4d(new Float32Array(dkH), shape(d)), tf.tensor4d(new Float32Array(dvH), shape(dv))];
+  return [tf.tensor4d(dqH, shape(d)), tf.tensor4d(dkH, shape(d)), tf.tensor4d(dvH, shape(dv))];
 }
 
 /** `dst[keys[r], j] += scale · src[r, j]` for a `[R, w]` block. */
-function scatterAdd(dst: Float64Array, src: Float32Array, w: number, keys: Int32Array, scale: number): void {
+function scatterAdd(dst: Float32Array, src: Float32Array, w: number, keys: Int32Array, scale: number): void {
   const R = keys.length;
   for (let r = 0; r < R; r++) {
     const o = keys[r]! * w;
