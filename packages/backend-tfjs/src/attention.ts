@@ -7,20 +7,18 @@
  * - `batched`: the group's G chunks are a batch: queries `[G, C, d]` against their gathered windows
  *   `[G, W, d]` through one batched `tf.matMul`. Right where batched matmul is a fast kernel (cpu,
  *   webgl, webgpu, tensorflow).
- * - `band` (host-memory backends: wasm, cpu): G consecutive chunks of one (batch, head) row as ONE 2-D
- *   matmul, queries `[G·C, d]` against the key slots of all their windows `[d, (G + nW − 1)·C]`, i.e. a
- *   band of width W around the block diagonal plus some waste; entries outside the band are set to
- *   −Infinity (exp → exactly 0) so softmax, `p·v` and every backward product are plain 2-D matmuls too.
- *   tfjs-wasm runs only non-transposed, batch-1 matmuls on XNNPACK (≈ 40 GFLOP/s here); its
- *   batched/transposed matmul is a naive loop (≈ 3 GFLOP/s). The data movement (the group's rows,
- *   transposed operands, the masks, the scatter of window gradients) is done on the host from one
- *   `dataSync` of each input: tfjs-wasm's Gather and Transpose cost 20–45 ns per element (a
- *   per-element index computation), a typed-array copy well under 1 ns.
+ * - `band` (host-memory backends: wasm, cpu): G consecutive chunks of one (batch, head) row against
+ *   the key slots of all their windows (a band of width W around the block diagonal plus some waste).
+ *   Only the matrix products run on tfjs, as batch-1 non-transposed 2-D matmuls (tfjs-wasm runs only
+ *   those on XNNPACK, ≈ 40 GFLOP/s here; its batched/transposed matmul is a naive loop, ≈ 3 GFLOP/s);
+ *   the masks, softmax and `ds` run on the host over the in-band keys only, with the CPU reference's
+ *   arithmetic, and so do the data movement (the group's rows, transposed operands, the scatter of
+ *   window gradients): tfjs-wasm's Gather and Transpose cost 20–45 ns per element, a typed-array copy
+ *   well under 1 ns, and each tfjs call 20–40 µs of dispatch.
  *
  * Masks (batched strategy) are built in float32 arithmetic (tfjs-wasm's integer and boolean broadcasts
  * are slow paths): with `keep`, `bad` and `self` in {0, 1}, `s · keep + repl` REPLACES masked logits by
- * exactly −1e9 / −1e5 and leaves the others bit-identical (for finite logits); the band strategy
- * builds the same `keep`/`repl` on the host.
+ * exactly −1e9 / −1e5 and leaves the others bit-identical (for finite logits).
  */
 import { MASKED_LOGIT, SELF_LOGIT, type ChunkedAttentionParams } from '@reformer/core';
 import type * as tfc from '@tensorflow/tfjs-core';
