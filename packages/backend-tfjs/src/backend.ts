@@ -66,8 +66,21 @@ function copyRun(dst: Float32Array | Int32Array, to: number, src: Float32Array |
   else for (let t = 0; t < n; t++) dst[to + t] = src[from + t]!;
 }
 
+/** Whether no target row `(o, idx[o·n + j])` occurs more than twice. */
+function atMostTwice(idx: Int32Array, outer: number, n: number, size: number): boolean {
+  const seen = new Uint8Array(size);
+  for (let o = 0; o < outer; o++) {
+    if (o > 0) seen.fill(0);
+    for (let j = 0; j < n; j++) {
+      const i = idx[o * n + j]!;
+      if (++seen[i]! > 2) return false;
+    }
+  }
+  return true;
+}
+
 /** `out[(o·size + idx[o·n + j])·inner + t] += src[(o·n + j)·inner + t]` (one monomorphic loop per dtype). */
-function scatterAddF(out: Float64Array, src: Float32Array, idx: Int32Array, outer: number, n: number, size: number, inner: number): void {
+function scatterAddF(out: Float64Array | Float32Array, src: Float32Array, idx: Int32Array, outer: number, n: number, size: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < n; j++) {
       const to = (o * size + idx[o * n + j]!) * inner;
@@ -906,14 +919,18 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       const outer = sizeOf(updates.shape.slice(0, axis));
       const n = updates.shape[axis]!;
       const inner = sizeOf(updates.shape.slice(axis + 1));
-      const out = updates.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
-      if (n > 0 && inner > 0) {
+      const idx = n > 0 && inner > 0 ? (checked ?? (this.hostValues(indices) as Int32Array)) : undefined;
+      // float32 targets hit at most twice (a permutation's or two hash rounds' gather gradient) are
+      // summed in float32 directly: 0 + a is exact and one float32 addition is correctly rounded, so
+      // the result is bit-identical to the float64 sum rounded once.
+      const f32 = updates.dtype === 'float32' && idx !== undefined && atMostTwice(idx, outer, n, size);
+      const out = updates.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : f32 ? new Float32Array(sizeOf(shape)) : new Float64Array(sizeOf(shape));
+      if (idx !== undefined) {
         const src = this.hostValues(updates);
-        const idx = checked ?? (this.hostValues(indices) as Int32Array);
         if (out instanceof Int32Array) scatterAddI(out, src as Int32Array, idx, outer, n, size, inner);
         else scatterAddF(out, src as Float32Array, idx, outer, n, size, inner);
       }
-      const values = out instanceof Float64Array ? Float32Array.from(out) : out;
+      const values = out instanceof Float64Array ? new Float32Array(out) : out;
       return this.out(this.tf.tensor(values, [...shape], updates.dtype), shape, updates.dtype);
     }
     return this.run(shape, updates.dtype, () => {
