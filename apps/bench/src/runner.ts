@@ -263,6 +263,9 @@ export async function runBenchmark(config: BenchConfig, env: RunEnvironment, hoo
               // takes half the budget gets no further warm-up (compilation is noise next to it).
               const warmup = pass === 'forward' || forwardMs * 2 > config.caseBudgetMs ? Math.max(0, config.warmup - 1) : config.warmup;
               const t = await timeRuns(run, { warmup, repeats: config.repeats, budgetMs: config.caseBudgetMs, memory: probeOf(backend), beforeRun: env.gc });
+              // The warmed-up median is the better basis for the next length's estimate: the first run
+              // above includes pipeline compilation (seconds on a software GPU under load).
+              if (vName === 'full' && pass === 'forward') fullEstimate.set(name, { L, ms: t.medianMs });
               // GPU timestamps where the adapter has them: the kernels of the same pass, recorded in one
               // compute pass, in as many extra runs as there were timed runs.
               const timer = gpuTimerOf(backend);

@@ -74,6 +74,7 @@ describe('browser page', () => {
     if (gpu.length === 1) expect(gpu[0]!.status === 'unavailable' ? gpu[0]!.reason : 'ran').toBeTruthy();
     else {
       expect(gpu.length).toBe(6);
+      for (const r of gpu) expect(r.status, `webgpu ${r.variant} L=${r.length}: ${r.reason ?? ''}`).toBe('ok');
       // With timestamp queries on the adapter, every WebGPU row also carries its GPU time.
       if (/timestamp queries/.test(result.machine.backends.webgpu ?? '')) for (const r of gpu) expect(r.gpuMs).toBeGreaterThan(0);
       else for (const r of gpu) expect(r.gpuMs ?? null).toBeNull();
