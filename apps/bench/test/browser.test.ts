@@ -53,7 +53,8 @@ afterAll(async () => {
 
 describe('browser page', () => {
   it('runs a tiny configuration and renders the table and the charts', async () => {
-    const query = 'autorun&backends=cpu,tfjs-cpu,webgpu&variants=full,lsh-1,lsh-2&lengths=64,128&chunk=16&dhead=8&repeats=1&pass=forward';
+    // A generous full-attention budget: this test is about the page, not about skipping slow cases.
+    const query = 'autorun&backends=cpu,tfjs-cpu,webgpu&variants=full,lsh-1,lsh-2&lengths=64,128&chunk=16&dhead=8&repeats=1&pass=forward&full-budget=600';
     await page.goto(`${base}/?${query}`);
     await page.waitForFunction(() => /^(done|failed)/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 90_000 });
     expect(await page.textContent('#status')).toMatch(/^done/);
