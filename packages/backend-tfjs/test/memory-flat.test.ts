@@ -1,5 +1,6 @@
 /** A 1000-step training loop keeps tfjs's numTensors (and our liveBytes) flat. */
-import { AdamW, cast, crossEntropy, gradients, LayerNorm, Linear, mul, randomNormal, randomUniform, scalar, seedScope, sum, tidy } from '@reformer/core';
+import { gradients, randomNormal, seedScope, sum, tidy } from '@reformer/core';
+import { tinyTrainer } from '@reformer/model/testing';
 import { lshAttention } from '@reformer/lsh';
 import { expect, it } from 'vitest';
 import { onBackend } from './helpers.js';
@@ -8,31 +9,16 @@ import { createWasm, tf } from './setup-wasm.js';
 it('1000 AdamW steps keep tf.memory().numTensors flat', async () => {
   const wasm = await createWasm();
   await onBackend(wasm, () => {
-    const l1 = new Linear({ inFeatures: 4, outFeatures: 8, seed: 1 });
-    const norm = new LayerNorm({ dim: 8 });
-    const l2 = new Linear({ inFeatures: 8, outFeatures: 3, seed: 2 });
-    const params = [...l1.parameters(), ...norm.parameters(), ...l2.parameters()];
-    const opt = new AdamW(params, { lr: 1e-3 });
-    const x = seedScope(1, () => randomNormal([4, 4]));
-    const labels = tidy(() => cast(mul(seedScope(2, () => randomUniform([4])), scalar(3)), 'int32'));
-    const step = () =>
-      tidy(() => {
-        const { value, grads } = gradients(() => crossEntropy(l2.forward(norm.forward(l1.forward(x))), labels), params);
-        opt.step(grads);
-        return value;
-      }).dispose();
+    const trainer = tinyTrainer({ inFeatures: 4, hidden: 8, classes: 3, batch: 4, lr: 1e-3, seed: 1 });
     let at10 = { tensors: 0, bytes: 0 };
     for (let i = 1; i <= 1000; i++) {
-      step();
+      trainer.step().dispose();
       if (i === 10) at10 = { tensors: tf.memory().numTensors, bytes: wasm.memory().liveBytes };
     }
     expect(at10.tensors).toBeGreaterThan(0);
     expect(tf.memory().numTensors).toBe(at10.tensors);
     expect(wasm.memory().liveBytes).toBe(at10.bytes);
-    opt.dispose();
-    for (const p of params) p.dispose();
-    x.dispose();
-    labels.dispose();
+    trainer.dispose();
   });
   // Everything this backend created is gone.
   expect(wasm.memory().liveBytes).toBe(0);

@@ -1,22 +1,8 @@
 /** Shape arithmetic of the kernels: sizes, strides, broadcasting, and merging of axes. */
 
-/** Number of elements of a shape. */
-export function sizeOf(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
+import { stridesOf } from '@reformer/core';
 
-/** Row-major strides of a shape. */
-export function stridesOf(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
-}
+export { sizeOf, stridesOf } from '@reformer/core';
 
 /** Strides of `shape` read as broadcast to `out` (0 on broadcast axes, right-aligned). */
 export function broadcastStrides(shape: readonly number[], out: readonly number[]): number[] {

@@ -4,7 +4,7 @@
  * stay away from the kinks of piecewise functions, and the edge shapes every kernel must handle.
  */
 import type { DType } from '../types.js';
-import { hostTensor, sizeOfShape, type HostTensor } from './reference.js';
+import { hostTensor, sizeOf, type HostTensor } from './reference.js';
 
 /** mulberry32: a tiny, good-enough 32-bit generator for test inputs. */
 export class Rng {
@@ -79,7 +79,7 @@ export function seedOf(label: string): number {
 
 /** Float32 values uniform in [lo, hi) (rounded to float32, so host and device see the same numbers). */
 export function randomFloats(rng: Rng, shape: readonly number[], lo = -1, hi = 1): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = Math.fround(rng.uniform(lo, hi));
   return hostTensor(shape, 'float32', data);
@@ -87,7 +87,7 @@ export function randomFloats(rng: Rng, shape: readonly number[], lo = -1, hi = 1
 
 /** Float32 standard normals times `std`. */
 export function randomNormals(rng: Rng, shape: readonly number[], std = 1): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = Math.fround(std * rng.normal());
   return hostTensor(shape, 'float32', data);
@@ -95,7 +95,7 @@ export function randomNormals(rng: Rng, shape: readonly number[], std = 1): Host
 
 /** Float32 values with `lo <= |x| < hi` and a random sign: away from the kink at 0. */
 export function randomAwayFromZero(rng: Rng, shape: readonly number[], lo = 0.1, hi = 2): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = Math.fround((rng.chance(0.5) ? -1 : 1) * rng.uniform(lo, hi));
   return hostTensor(shape, 'float32', data);
@@ -107,7 +107,7 @@ export function randomAwayFromZero(rng: Rng, shape: readonly number[], lo = 0.1,
  * unambiguous.
  */
 export function randomOffGrid(rng: Rng, shape: readonly number[], range = 4, margin = 0.05, halves = true): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     for (;;) {
@@ -126,7 +126,7 @@ export function randomOffGrid(rng: Rng, shape: readonly number[], range = 4, mar
 
 /** Integers uniform in [lo, hi] as a tensor of `dtype` (int32 by default). */
 export function randomInts(rng: Rng, shape: readonly number[], lo: number, hi: number, dtype: DType = 'int32'): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = rng.int(lo, hi);
   return hostTensor(shape, dtype, data);
@@ -134,7 +134,7 @@ export function randomInts(rng: Rng, shape: readonly number[], lo: number, hi: n
 
 /** Values drawn from a small set (many exact ties: for comparisons, argMax, argSort, max/min). */
 export function randomFromSet(rng: Rng, shape: readonly number[], values: readonly number[], dtype: DType = 'float32'): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = Math.fround(rng.pick(values));
   return hostTensor(shape, dtype, data);

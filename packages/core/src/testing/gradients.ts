@@ -39,7 +39,7 @@ import {
   reduceRef,
   reshapeRef,
   scatterAddRef,
-  sizeOfShape,
+  sizeOf,
   sliceRef,
   softmaxRef,
   transposeRef,
@@ -86,7 +86,7 @@ function separated(rng: Rng, sa: number[], sb: number[], gap: number): [HostTens
     const b = randomFloats(rng, sb, -3, 3);
     const shape = broadcastShape(sa, sb);
     let ok = true;
-    for (let i = 0; i < sizeOfShape(shape) && ok; i++) {
+    for (let i = 0; i < sizeOf(shape) && ok; i++) {
       const idx = unravel(i, shape);
       if (Math.abs(a.data[broadcastIndex(idx, sa)]! - b.data[broadcastIndex(idx, sb)]!) < gap) ok = false;
     }
@@ -225,7 +225,7 @@ function reductionGroups(): GradGroup[] {
 
 /** Distinct float32 values: a shuffled grid with spacing 0.1 (so max/min are unique, gaps ≫ the FD step). */
 function permutedGrid(rng: Rng, shape: number[]): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const perm = rng.perm(n);
   const data = Float64Array.from(perm, (p) => Math.fround((p - n / 2) * 0.1 + 0.013));
   return { shape, dtype: 'float32', data };

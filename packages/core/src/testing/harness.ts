@@ -12,7 +12,7 @@ import { sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
 import type { DType } from '../types.js';
 import type { Rng } from './cases.js';
-import { hostTensor, sizeOfShape, unravel, type HostTensor } from './reference.js';
+import { hostTensor, sizeOf, unravel, type HostTensor } from './reference.js';
 
 /** Tolerances of the suite (defaults are those the CPU backend must meet). */
 export interface ConformanceTolerance {
@@ -284,7 +284,7 @@ export interface GradCase {
 }
 
 function randomDirection(rng: Rng, shape: readonly number[]): HostTensor {
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const data = new Float64Array(n);
   for (let i = 0; i < n; i++) data[i] = Math.fround(rng.uniform(-1, 1));
   return hostTensor(shape, 'float32', data);

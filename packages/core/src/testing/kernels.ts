@@ -50,7 +50,7 @@ import {
   reduceRef,
   reshapeRef,
   scatterAddRef,
-  sizeOfShape,
+  sizeOf,
   sliceRef,
   softmaxRef,
   transposeRef,
@@ -380,10 +380,10 @@ function creationGroup(): KernelGroup {
         const i = randomInts(rng, shape, -2147483648, 2147483647);
         cases.push({ label: `tensor float32 ${fmt(shape)} round trip`, inputs: [], run: () => tensor(Float32Array.from(f.data), shape), want: () => [f] });
         cases.push({ label: `tensor int32 ${fmt(shape)} round trip`, inputs: [], run: () => tensor(Int32Array.from(i.data), shape), want: () => [i] });
-        cases.push({ label: `fill ${fmt(shape)} 2.5`, inputs: [], run: () => fill(shape, 2.5), want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOfShape(shape)).fill(2.5))] });
-        cases.push({ label: `fill ${fmt(shape)} int32 -7`, inputs: [], run: () => fill(shape, -7, 'int32'), want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOfShape(shape)).fill(-7))] });
-        cases.push({ label: `zeros ${fmt(shape)}`, inputs: [], run: () => zeros(shape), want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOfShape(shape)))] });
-        cases.push({ label: `ones ${fmt(shape)} int32`, inputs: [], run: () => ones(shape, 'int32'), want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOfShape(shape)).fill(1))] });
+        cases.push({ label: `fill ${fmt(shape)} 2.5`, inputs: [], run: () => fill(shape, 2.5), want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)).fill(2.5))] });
+        cases.push({ label: `fill ${fmt(shape)} int32 -7`, inputs: [], run: () => fill(shape, -7, 'int32'), want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(-7))] });
+        cases.push({ label: `zeros ${fmt(shape)}`, inputs: [], run: () => zeros(shape), want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)))] });
+        cases.push({ label: `ones ${fmt(shape)} int32`, inputs: [], run: () => ones(shape, 'int32'), want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(1))] });
         cases.push({
           label: `zerosLike/onesLike ${fmt(shape)}`,
           inputs: [f],
@@ -412,7 +412,7 @@ function randomGroup(): KernelGroup {
     build: () => {
       const cases: ForwardCase[] = [];
       for (const [shape, seed] of [[[1000], 42], [[3, 7], 7], [[0], 1], [[], 2 ** 40 + 3]] as [number[], number][]) {
-        const n = sizeOfShape(shape);
+        const n = sizeOf(shape);
         const nv = normalValues(seed, n);
         const uv = uniformValues(seed, n);
         cases.push({

@@ -4,7 +4,9 @@
  * (`backend.ts`) and NumPy / PyTorch semantics. They are slow and obviously correct on purpose.
  */
 import type { ArithmeticOp, CompareOp, ReduceOp, UnaryOp } from '../backend.js';
-import type { DType } from '../types.js';
+import { sizeOf, stridesOf, type DType } from '../types.js';
+
+export { sizeOf, stridesOf };
 
 /** A tensor on the host: shape, dtype and float64 values (integers for int32). */
 export interface HostTensor {
@@ -15,26 +17,8 @@ export interface HostTensor {
 
 /** Builds a host tensor (checks the element count). */
 export function hostTensor(shape: readonly number[], dtype: DType, data: Float64Array): HostTensor {
-  if (data.length !== sizeOfShape(shape)) throw new Error(`hostTensor: ${data.length} values for shape [${shape.join(', ')}]`);
+  if (data.length !== sizeOf(shape)) throw new Error(`hostTensor: ${data.length} values for shape [${shape.join(', ')}]`);
   return { shape: [...shape], dtype, data };
-}
-
-/** Number of elements of a shape. */
-export function sizeOfShape(shape: readonly number[]): number {
-  let n = 1;
-  for (const d of shape) n *= d;
-  return n;
-}
-
-/** Row-major strides. */
-export function stridesOfShape(shape: readonly number[]): number[] {
-  const s = new Array<number>(shape.length);
-  let acc = 1;
-  for (let i = shape.length - 1; i >= 0; i--) {
-    s[i] = acc;
-    acc *= shape[i]!;
-  }
-  return s;
 }
 
 /** The multi-index of flat position `flat` in `shape`. */
@@ -237,7 +221,7 @@ export function unaryRef(op: UnaryOp, x: HostTensor): HostTensor {
 /** A binary op with NumPy broadcasting; comparisons give int32. */
 export function binaryRef(op: ArithmeticOp | CompareOp, a: HostTensor, b: HostTensor): HostTensor {
   const shape = broadcastShape(a.shape, b.shape);
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const idx = unravel(i, shape);
@@ -249,7 +233,7 @@ export function binaryRef(op: ArithmeticOp | CompareOp, a: HostTensor, b: HostTe
 /** `cond ? a : b` with three-way broadcasting. */
 export function whereRef(cond: HostTensor, a: HostTensor, b: HostTensor): HostTensor {
   const shape = broadcastShape(broadcastShape(cond.shape, a.shape), b.shape);
-  const n = sizeOfShape(shape);
+  const n = sizeOf(shape);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const idx = unravel(i, shape);
@@ -280,7 +264,7 @@ export function axesOf(axes: number | readonly number[] | undefined, rank: numbe
 export function reduceRef(op: ReduceOp, x: HostTensor, axes?: number | readonly number[], keepDims = false): HostTensor {
   const ax = axesOf(axes, x.shape.length);
   const kept = x.shape.map((d, i) => (ax.includes(i) ? 1 : d));
-  const n = sizeOfShape(kept);
+  const n = sizeOf(kept);
   const out = new Float64Array(n).fill(op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity);
   for (let i = 0; i < x.data.length; i++) {
     const idx = unravel(i, x.shape);
@@ -307,7 +291,7 @@ export function meanRef(x: HostTensor, axes?: number | readonly number[], keepDi
 export function argMaxRef(x: HostTensor, axis: number): HostTensor {
   const ax = axis < 0 ? axis + x.shape.length : axis;
   const outShape = x.shape.filter((_, i) => i !== ax);
-  const n = sizeOfShape(outShape);
+  const n = sizeOf(outShape);
   const out = new Float64Array(n);
   const len = x.shape[ax]!;
   for (let o = 0; o < n; o++) {
@@ -333,7 +317,7 @@ export function argSortRef(x: HostTensor, axis: number): HostTensor {
   const out = new Float64Array(x.data.length);
   const len = x.shape[ax]!;
   const outer = x.shape.filter((_, i) => i !== ax);
-  const m = sizeOfShape(outer);
+  const m = sizeOf(outer);
   for (let o = 0; o < m; o++) {
     const oi = unravel(o, outer);
     const flat = (j: number) => ravel([...oi.slice(0, ax), j, ...oi.slice(ax)], x.shape);
@@ -361,7 +345,7 @@ export function matmulRef(a: HostTensor, b: HostTensor, transposeA: boolean, tra
   const k = transposeA ? a.shape[ra - 2]! : a.shape[ra - 1]!;
   const n = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
   const batch = broadcastShape(a.shape.slice(0, -2), b.shape.slice(0, -2));
-  const nb = sizeOfShape(batch);
+  const nb = sizeOf(batch);
   const out = new Float64Array(nb * m * n);
   const aBatch = a.shape.slice(0, -2);
   const bBatch = b.shape.slice(0, -2);
@@ -410,7 +394,7 @@ export function transposeRef(x: HostTensor, perm: readonly number[]): HostTensor
 
 /** The box begin..begin+size. */
 export function sliceRef(x: HostTensor, begin: readonly number[], size: readonly number[]): HostTensor {
-  const n = sizeOfShape(size);
+  const n = sizeOf(size);
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const oi = unravel(i, size);
@@ -424,7 +408,7 @@ export function concatRef(xs: readonly HostTensor[], axis: number): HostTensor {
   const first = xs[0]!;
   const ax = axis < 0 ? axis + first.shape.length : axis;
   const shape = first.shape.map((d, i) => (i === ax ? xs.reduce((s, x) => s + x.shape[ax]!, 0) : d));
-  const out = new Float64Array(sizeOfShape(shape));
+  const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < out.length; i++) {
     const oi = unravel(i, shape);
     let pos = oi[ax]!;
@@ -445,7 +429,7 @@ export function concatRef(xs: readonly HostTensor[], axis: number): HostTensor {
 /** Pads with `value`. */
 export function padRef(x: HostTensor, paddings: readonly (readonly [number, number])[], value: number): HostTensor {
   const shape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
-  const out = new Float64Array(sizeOfShape(shape));
+  const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < out.length; i++) {
     const oi = unravel(i, shape);
     const ii = oi.map((v, j) => v - paddings[j]![0]);
@@ -457,7 +441,7 @@ export function padRef(x: HostTensor, paddings: readonly (readonly [number, numb
 
 /** Broadcasts to `shape`. */
 export function broadcastToRef(x: HostTensor, shape: readonly number[]): HostTensor {
-  const out = new Float64Array(sizeOfShape(shape));
+  const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < out.length; i++) out[i] = x.data[broadcastIndex(unravel(i, shape), x.shape)]!;
   return hostTensor(shape, x.dtype, out);
 }
@@ -466,7 +450,7 @@ export function broadcastToRef(x: HostTensor, shape: readonly number[]): HostTen
 export function gatherRef(x: HostTensor, indices: HostTensor, axis: number): HostTensor {
   const n = indices.shape[axis]!;
   const shape = [...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)];
-  const out = new Float64Array(sizeOfShape(shape));
+  const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < out.length; i++) {
     const oi = unravel(i, shape);
     const j = indices.data[ravel(oi.slice(0, axis + 1), indices.shape)]!;
@@ -480,7 +464,7 @@ export function gatherRef(x: HostTensor, indices: HostTensor, axis: number): Hos
 /** The adjoint of gather: accumulates `updates` into a zero tensor with axis `axis` of `size`. */
 export function scatterAddRef(updates: HostTensor, indices: HostTensor, axis: number, size: number): HostTensor {
   const shape = updates.shape.map((d, i) => (i === axis ? size : d));
-  const out = new Float64Array(sizeOfShape(shape));
+  const out = new Float64Array(sizeOf(shape));
   for (let i = 0; i < updates.data.length; i++) {
     const ui = unravel(i, updates.shape);
     const j = indices.data[ravel(ui.slice(0, axis + 1), indices.shape)]!;
@@ -505,7 +489,7 @@ function forEachRow(
 ): void {
   const ax = axis < 0 ? axis + shape.length : axis;
   const outer = shape.filter((_, i) => i !== ax);
-  const m = sizeOfShape(outer);
+  const m = sizeOf(outer);
   const len = shape[ax]!;
   for (let o = 0; o < m; o++) {
     const oi = unravel(o, outer);
@@ -517,7 +501,7 @@ function forEachRow(
 export function logSumExpRef(x: HostTensor, axis = -1, keepDims = false): HostTensor {
   const ax = axis < 0 ? axis + x.shape.length : axis;
   const outShape = keepDims ? x.shape.map((d, i) => (i === ax ? 1 : d)) : x.shape.filter((_, i) => i !== ax);
-  const out = new Float64Array(sizeOfShape(outShape));
+  const out = new Float64Array(sizeOf(outShape));
   forEachRow(x.shape, ax, (flat, len, row) => {
     let mx = -Infinity;
     for (let j = 0; j < len; j++) mx = Math.max(mx, x.data[flat(j)]!);

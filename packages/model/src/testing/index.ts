@@ -2,14 +2,15 @@
  * `@reformer/model/testing` — the backend parity suite: LSH attention, a reversible stack, a training
  * step and a 2-layer Reformer LM trained for three steps must give a reference backend's results on
  * the backend under test. Backend packages call {@link backendParity} from a vitest file; it needs
- * `vitest` (an optional peer dependency).
+ * `vitest` (an optional peer dependency). {@link tinyTrainer} is the small training loop their memory
+ * tests run.
  * @packageDocumentation
  */
 import { createCpuBackend, getBackend, setBackend, type Backend, type Tensor } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARITY_WORKLOADS, type ParityWorkload } from './workloads.js';
 
-export { PARITY_WORKLOADS, type ParityWorkload } from './workloads.js';
+export { PARITY_WORKLOADS, tinyTrainer, type ParityWorkload, type TinyTrainer, type TinyTrainerOptions } from './workloads.js';
 
 /** Options of {@link backendParity}. */
 export interface BackendParityOptions {

@@ -88,28 +88,71 @@ const reversible: ParityWorkload = {
   },
 };
 
+/** Options of {@link tinyTrainer}. */
+export interface TinyTrainerOptions {
+  /** Input features (default 8). */
+  inFeatures?: number;
+  /** Hidden width (default 16). */
+  hidden?: number;
+  /** Classes (default 5). */
+  classes?: number;
+  /** Rows of the fixed batch (default 12). */
+  batch?: number;
+  /** AdamW learning rate (default 1e-2). */
+  lr?: number;
+  /** Seed of the weights and the batch (default 3). */
+  seed?: number;
+}
+
+/** A tiny classifier and its optimizer, built on the current backend. */
+export interface TinyTrainer {
+  /** Its parameters (Linear → LayerNorm → Linear). */
+  readonly params: readonly Tensor[];
+  /** One AdamW step of the cross-entropy on the fixed batch; returns the loss (the caller disposes it). */
+  step(): Tensor;
+  /** Frees the model, the optimizer and the batch. */
+  dispose(): void;
+}
+
+/**
+ * Linear → LayerNorm → Linear → cross-entropy on one fixed seeded batch, trained by AdamW: the small
+ * training loop backend tests run (parity over a few steps, flat memory over a thousand).
+ */
+export function tinyTrainer(options: TinyTrainerOptions = {}): TinyTrainer {
+  const { inFeatures = 8, hidden = 16, classes = 5, batch = 12, lr = 1e-2, seed = 3 } = options;
+  const l1 = new Linear({ inFeatures, outFeatures: hidden, seed });
+  const norm = new LayerNorm({ dim: hidden });
+  const l2 = new Linear({ inFeatures: hidden, outFeatures: classes, seed: seed + 1 });
+  const params = [...l1.parameters(), ...norm.parameters(), ...l2.parameters()];
+  const opt = new AdamW(params, { lr });
+  const x = seedScope(seed + 2, () => randomNormal([batch, inFeatures]));
+  const labels = tidy(() => cast(mul(seedScope(seed + 3, () => randomUniform([batch])), scalar(classes)), 'int32'));
+  return {
+    params,
+    step: () =>
+      tidy(() => {
+        const { value, grads } = gradients(() => crossEntropy(l2.forward(norm.forward(l1.forward(x))), labels), params);
+        opt.step(grads);
+        return value;
+      }),
+    dispose() {
+      opt.dispose();
+      for (const m of [l1, norm, l2]) m.dispose();
+      x.dispose();
+      labels.dispose();
+    },
+  };
+}
+
 const training: ParityWorkload = {
   name: 'training step: Linear + LayerNorm + crossEntropy + AdamW (3 steps)',
   run() {
-    const l1 = new Linear({ inFeatures: 8, outFeatures: 16, seed: 3 });
-    const norm = new LayerNorm({ dim: 16 });
-    const l2 = new Linear({ inFeatures: 16, outFeatures: 5, seed: 4 });
-    const params = [...l1.parameters(), ...norm.parameters(), ...l2.parameters()];
-    const opt = new AdamW(params, { lr: 1e-2 });
+    const trainer = tinyTrainer();
     try {
-      const losses = tidy(() => {
-        const x = seedScope(21, () => randomNormal([12, 8]));
-        const labels = cast(mul(seedScope(22, () => randomUniform([12])), scalar(5)), 'int32');
-        return [0, 1, 2].map(() => {
-          const { value, grads } = gradients(() => crossEntropy(l2.forward(norm.forward(l1.forward(x))), labels), params);
-          opt.step(grads);
-          return value;
-        });
-      });
-      return [...losses, ...params.map(copyOf)];
+      const losses = [0, 1, 2].map(() => trainer.step());
+      return [...losses, ...trainer.params.map(copyOf)];
     } finally {
-      opt.dispose();
-      for (const m of [l1, norm, l2]) m.dispose();
+      trainer.dispose();
     }
   },
   sanity: (ref) => {
