@@ -60,6 +60,16 @@ describe('generate: the cache gives the tokens of a full re-run', () => {
     model.dispose();
   });
 
+  it('takes the prompt as an int32 tensor too (read with data())', async () => {
+    const model = new ReformerModelWithLMHead(config(['local', 'lsh']), { seed: 18 });
+    const p = prompt(2, 4, 7);
+    const fromRows = await generate(model, p, { maxNewTokens: 6, temperature: 0, seed: 4 });
+    const ids = tensor(Int32Array.from(p.flat()), [2, 4], 'int32');
+    expect(await generate(model, ids, { maxNewTokens: 6, temperature: 0, seed: 4 })).toEqual(fromRows);
+    ids.dispose();
+    model.dispose();
+  });
+
   it('rejects bad input with named errors', async () => {
     const model = new ReformerModelWithLMHead(config(['lsh']), { seed: 14 });
     await expect(generate(model, [[1, 2], [3]], { maxNewTokens: 2 })).rejects.toThrow(ShapeMismatchError);

@@ -52,14 +52,14 @@ export interface GenerateOptions extends SamplingOptions {
 
 type Rotations = (Tensor | undefined)[];
 
-/** The prompt as rows of ids, validated. */
-function promptRows(where: string, prompt: Tensor | readonly (readonly number[])[], vocab: number): number[][] {
+/** The prompt as rows of ids, validated (a tensor is read with `data()`, which every backend supports). */
+async function promptRows(where: string, prompt: Tensor | readonly (readonly number[])[], vocab: number): Promise<number[][]> {
   let rows: number[][];
   if (Array.isArray(prompt)) rows = prompt.map((r) => [...(r as readonly number[])]);
   else {
     const t = prompt as Tensor;
     if (t.dtype !== 'int32' || t.rank !== 2) throw new ShapeMismatchError(`${where}: the prompt must be int32 [batch, length] or an array of rows, got ${t.dtype} [${t.shape.join(', ')}].`);
-    const values = t.dataSync();
+    const values = (await t.data()) as Int32Array;
     const [b, l] = t.shape as [number, number];
     rows = Array.from({ length: b }, (_, i) => Array.from(values.subarray(i * l, (i + 1) * l)));
   }
@@ -141,7 +141,7 @@ export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | 
   const where = 'generate';
   if (!(model instanceof ReformerModelWithLMHead)) throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead (a causal LM).`);
   const c = model.config;
-  const rows = promptRows(where, prompt, c.vocab_size);
+  const rows = await promptRows(where, prompt, c.vocab_size);
   const { maxNewTokens } = options;
   if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`${where}: maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}.`);
   const sampling = checkSampling(where, options, c.vocab_size);
