@@ -22,7 +22,7 @@ import {
   uniformValues,
   type Tensor,
 } from '@reformer/core';
-import { hashVectors } from '@reformer/lsh';
+import { LSHSelfAttention, hashVectors, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
 import type { ReformerAttention } from '../layer.js';
 import { ReformerModelWithLMHead } from '../model.js';
 import { LSHCache, LocalCache, type AttentionCache } from './cache.js';
@@ -51,6 +51,9 @@ export interface GenerateOptions extends SamplingOptions {
 }
 
 type Rotations = (Tensor | undefined)[];
+
+/** The attention layers a Reformer layer can hold. */
+type AnyAttention = LSHSelfAttention | LocalSelfAttention | FullSelfAttention;
 
 /** The prompt as rows of ids, validated (a tensor is read with `data()`, which every backend supports). */
 async function promptRows(where: string, prompt: Tensor | readonly (readonly number[])[], vocab: number): Promise<number[][]> {
@@ -93,21 +96,21 @@ interface LayerState {
 
 /** Queries, keys (normalised for LSH), values and LSH buckets of the hidden states `n` `[B, T, H]`. */
 function projections(layer: ReformerAttention, n: Tensor, rotations: Tensor | undefined, nHashes: number): Tensor[] {
-  const c = layer.attention;
-  const heads = c.numHeads;
-  const d = c.headSize;
-  const proj = c.namedChildren().get('self_attention')!.namedChildren();
-  const apply = (name: string) => (proj.get(name) as unknown as { forward(x: Tensor): Tensor }).forward(n);
-  if (layer.type !== 'lsh') return [apply('query'), apply('key'), apply('value')];
-  const qk = apply('query_key');
+  const attention = layer.attention as AnyAttention;
+  if (!(attention instanceof LSHSelfAttention)) {
+    const { query, key, value } = attention.self_attention;
+    return [query.forward(n), key.forward(n), value.forward(n)];
+  }
+  const { numHeads: heads, headSize: d } = attention;
+  const qk = attention.self_attention.query_key.forward(n);
   const [B, T] = qk.shape as [number, number];
   // The normalised keys exactly as LSH attention computes them: x · rsqrt(mean(x²) + 1e-6) / √d per head.
   const x = reshape(qk, [B, T, heads, d]);
   const k = reshape(mul(x, div(rsqrt(add(mean(square(x), -1, true), scalar(1e-6))), scalar(Math.sqrt(d)))), [B, T, heads * d]);
-  const split = transpose(x, [0, 2, 1, 3]);
-  const nBuckets = (layer.attention as unknown as { nBuckets: number | number[] }).nBuckets;
-  const { buckets } = hashVectors(split, { nBuckets, nHashes, rotations: rotations! });
-  return [qk, k, apply('value'), buckets];
+  // generate() has rejected num_buckets = null ('auto') before any layer runs.
+  const nBuckets = attention.nBuckets as number | number[];
+  const { buckets } = hashVectors(transpose(x, [0, 2, 1, 3]), { nBuckets, nHashes, rotations: rotations! });
+  return [qk, k, attention.self_attention.value.forward(n), buckets];
 }
 
 /**
@@ -305,9 +308,8 @@ class CachedDecoder {
         const [y1, y2] = noGrad(() =>
           tidy(() => {
             const heads = tensor(attended, [B, 1, attended.length / B], 'float32');
-            const output = attention.attention.namedChildren().get('output') as unknown as { forward(x: Tensor): Tensor };
-            const a = add(x1, output.forward(heads));
-            return [a, add(x2, (block.g as unknown as { forward(x: Tensor): Tensor }).forward(a))] as [Tensor, Tensor];
+            const a = add(x1, (attention.attention as AnyAttention).output.forward(heads));
+            return [a, add(x2, block.g.forward(a))] as [Tensor, Tensor];
           }),
         );
         dispose();
