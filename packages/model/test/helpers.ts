@@ -76,6 +76,11 @@ export function expectClose(actual: ArrayLike<number>, expected: ArrayLike<numbe
   return worst;
 }
 
+/** {@link tinyConfig} for the training and task tests: 16 positions, vocabulary 12, 2 hash rounds, no EOS. */
+export function trainConfig(overrides: Partial<ReformerConfig> = {}): Partial<ReformerConfig> {
+  return tinyConfig({ axial_pos_shape: [4, 4], vocab_size: 12, num_hashes: 2, eos_token_id: null, ...overrides });
+}
+
 /** Seeded host token ids in [low, high). */
 export function randomIds(seed: number, count: number, low: number, high: number): Int32Array {
   let s = seed >>> 0 || 1;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, tensor, tidy } from '@reformer/core';
 import { ReformerModelWithLMHead, charLMTask } from '../src/index.js';
-import { tinyConfig } from './train-helpers.js';
+import { trainConfig } from './helpers.js';
 
 // 1000 bytes where every 2-byte pair is unique (bytes i and i + 1 identify i), so windows can be located.
 const bytes = Uint8Array.from({ length: 1000 }, (_, i) => (i % 2 === 0 ? (i / 2) % 250 : Math.floor(i / 500) + 250));
@@ -54,7 +54,7 @@ describe('charLMTask', () => {
 
   it('bits per character = the mean next-byte loss over the validation windows / ln 2', async () => {
     const task = charLMTask({ text: bytes, length: 16, evalBatchSize: 3 });
-    const model = new ReformerModelWithLMHead(tinyConfig({ attn_layers: ['local'], vocab_size: 256 }), { seed: 4 });
+    const model = new ReformerModelWithLMHead(trainConfig({ attn_layers: ['local'], vocab_size: 256 }), { seed: 4 });
     const m = await task.evaluate(model, { batches: 2 });
     model.eval();
     let sum = 0;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, deriveSeed, randomBits, tensor, tidy } from '@reformer/core';
 import { ReformerForMaskedLM, ReformerModelWithLMHead, duplicationTask, scoreCausalLM } from '../src/index.js';
-import { tinyConfig } from './train-helpers.js';
+import { trainConfig } from './helpers.js';
 
 describe('duplicationTask: batches', () => {
   const L = 20;
@@ -73,7 +73,7 @@ describe('duplicationTask: evaluation', () => {
     const L = 16;
     const task = duplicationTask({ length: L, vocabSize: 4, seed: 2 });
     // Fixed rotations (hash_seed), so the logits do not depend on the seed stream.
-    const model = new ReformerModelWithLMHead(tinyConfig({ vocab_size: 4, hash_seed: 5 }), { seed: 8 });
+    const model = new ReformerModelWithLMHead(trainConfig({ vocab_size: 4, hash_seed: 5 }), { seed: 8 });
     model.eval();
     const metrics = await task.evaluate(model, { batches: 2, batchSize: 3 });
     let correct = 0;
@@ -108,10 +108,10 @@ describe('duplicationTask: evaluation', () => {
   });
 
   it('refuses a model whose vocabulary is smaller than the task’s, and a masked (non-causal) LM', async () => {
-    const model = new ReformerModelWithLMHead(tinyConfig({ vocab_size: 4 }), { seed: 1 });
+    const model = new ReformerModelWithLMHead(trainConfig({ vocab_size: 4 }), { seed: 1 });
     await expect(duplicationTask({ length: 16, vocabSize: 8 }).evaluate(model)).rejects.toThrow(/vocab_size 4 is below the task's 8/);
     model.dispose();
-    const masked = new ReformerForMaskedLM(tinyConfig({ vocab_size: 8, is_decoder: false }), { seed: 1 });
+    const masked = new ReformerForMaskedLM(trainConfig({ vocab_size: 8, is_decoder: false }), { seed: 1 });
     await expect(duplicationTask({ length: 16, vocabSize: 8 }).evaluate(masked)).rejects.toThrow(/is_decoder: false/);
     masked.dispose();
   });

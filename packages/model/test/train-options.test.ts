@@ -1,8 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, SGD, ShapeMismatchError, cosineSchedule, deriveSeed, gradients, seedScope, tensor, tidy } from '@reformer/core';
 import { ReformerModelWithLMHead, duplicationTask, train, type TrainBatch, type TrainProgress } from '../src/index.js';
-import { randomIds } from './helpers.js';
-import { tinyConfig } from './train-helpers.js';
+import { randomIds, trainConfig } from './helpers.js';
 
 const batch: TrainBatch = { batchSize: 2, length: 16, ids: randomIds(3, 32, 1, 12) };
 
@@ -12,7 +11,7 @@ async function snapshot(model: ReformerModelWithLMHead): Promise<Float32Array[]>
 
 describe('train: options', () => {
   it('reports the gradient norm of the step, clips to clipNorm, and reports the scheduled learning rate', async () => {
-    const model = new ReformerModelWithLMHead(tinyConfig(), { seed: 2 });
+    const model = new ReformerModelWithLMHead(trainConfig(), { seed: 2 });
     // Independent gradient norm of step 1: the same loss under the same seed scope.
     const params = [...model.namedParameters().values()];
     const expectedNorm = tidy(() => {
@@ -36,7 +35,7 @@ describe('train: options', () => {
     model.dispose();
     optimizer.dispose();
 
-    const m2 = new ReformerModelWithLMHead(tinyConfig(), { seed: 2 });
+    const m2 = new ReformerModelWithLMHead(trainConfig(), { seed: 2 });
     const o2 = new SGD(m2.namedParameters(), { lr: 0.1 });
     const schedule = cosineSchedule({ peak: 0.01, warmupSteps: 2, totalSteps: 6 });
     const lrs: number[] = [];
@@ -49,7 +48,7 @@ describe('train: options', () => {
 
   it('evaluates every evalEvery steps and after the last, checkpoints every checkpointEvery steps, and stops on abort', async () => {
     const task = duplicationTask({ length: 16, vocabSize: 12, evalBatches: 1, evalBatchSize: 2 });
-    const model = new ReformerModelWithLMHead(tinyConfig(), { seed: 2 });
+    const model = new ReformerModelWithLMHead(trainConfig(), { seed: 2 });
     const optimizer = new SGD(model.namedParameters(), { lr: 0.01 });
     const evaluated: number[] = [];
     const saved: number[] = [];
@@ -97,7 +96,7 @@ describe('train: options', () => {
   });
 
   it('with evalData, reports the mean loss over those batches of the model at that step', async () => {
-    const model = new ReformerModelWithLMHead(tinyConfig({ hash_seed: 4 }), { seed: 2 });
+    const model = new ReformerModelWithLMHead(trainConfig({ hash_seed: 4 }), { seed: 2 });
     const optimizer = new SGD(model.namedParameters(), { lr: 0.05 });
     const evalData: TrainBatch[] = [1, 2].map((s) => ({ batchSize: 2, length: 16, ids: randomIds(40 + s, 32, 1, 12) }));
     const independent = (): number =>
@@ -122,7 +121,7 @@ describe('train: options', () => {
   });
 
   it('rejects bad options and malformed batches by name', async () => {
-    const model = new ReformerModelWithLMHead(tinyConfig(), { seed: 2 });
+    const model = new ReformerModelWithLMHead(trainConfig(), { seed: 2 });
     const optimizer = new SGD(model.namedParameters(), { lr: 0.01 });
     const base = { model, optimizer, data: () => batch };
     await expect(train({ ...base, steps: -1 })).rejects.toThrow(/steps must be an integer ≥ 0, got -1/);

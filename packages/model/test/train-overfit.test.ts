@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { Adam } from '@reformer/core';
 import { ReformerModelWithLMHead, train, type TrainBatch } from '../src/index.js';
-import { randomIds } from './helpers.js';
-import { tinyConfig } from './train-helpers.js';
+import { randomIds, trainConfig } from './helpers.js';
 
 describe('train: a 2-layer model overfits a tiny batch', () => {
   it('reaches a loss below 0.05 on one fixed batch of random tokens', async () => {
-    const model = new ReformerModelWithLMHead(tinyConfig(), { seed: 11 });
+    const model = new ReformerModelWithLMHead(trainConfig(), { seed: 11 });
     const optimizer = new Adam(model.namedParameters(), { lr: 1e-2 });
     const batch: TrainBatch = { batchSize: 2, length: 16, ids: randomIds(5, 32, 1, 12) };
     const losses: number[] = [];

@@ -5,11 +5,11 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { Adam, warmupRsqrtSchedule } from '@reformer/core';
 import { ReformerModelWithLMHead, TrainError, duplicationTask, train, type TrainOptions } from '../src/index.js';
 import { listCheckpoints, loadLatestCheckpoint, saveCheckpoint } from '../src/node.js';
-import { tinyConfig } from './train-helpers.js';
+import { trainConfig } from './helpers.js';
 
 // Dropout on and LSH rotations drawn fresh at every call (hash_seed null): every step's randomness
 // matters, so only a loop that replays (seed, step) exactly can resume bit for bit.
-const config = tinyConfig({ hidden_dropout_prob: 0.1, vocab_size: 8 });
+const config = trainConfig({ hidden_dropout_prob: 0.1, vocab_size: 8 });
 const task = duplicationTask({ length: 16, vocabSize: 8, seed: 2 });
 const dirs: string[] = [];
 afterAll(async () => {
