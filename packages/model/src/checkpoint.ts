@@ -5,6 +5,7 @@ import {
   serializeSafetensors,
   type HostTensor,
   type Module,
+  type SafetensorsFile,
   type Tensor,
 } from '@reformer/core';
 import { resolveConfig, type ReformerConfig } from './config.js';
@@ -20,8 +21,8 @@ export type AnyReformerModel = ReformerModelWithLMHead | ReformerForMaskedLM | R
 export interface CheckpointFiles {
   /** `config.json`: text, bytes, or an already parsed object. */
   config: string | ArrayBuffer | Uint8Array | Partial<ReformerConfig>;
-  /** `model.safetensors` bytes. */
-  weights: ArrayBuffer | Uint8Array;
+  /** `model.safetensors`: its bytes, or the file already parsed (`parseSafetensors`, `readSafetensorsFile`). */
+  weights: ArrayBuffer | Uint8Array | SafetensorsFile;
 }
 
 /** A checkpoint cannot be used: its config is not JSON, or its architecture is not a Reformer one. */
@@ -94,7 +95,8 @@ export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): A
   const raw = parseConfig(files.config);
   const archs = raw['architectures'];
   const arch = (Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : raw['is_decoder'] === true ? 'ReformerModelWithLMHead' : 'ReformerForMaskedLM') as string;
-  const { tensors } = parseSafetensors(files.weights);
+  const w = files.weights;
+  const tensors = new Map((w instanceof ArrayBuffer || w instanceof Uint8Array ? parseSafetensors(w) : w).tensors);
   const legacyBias = tensors.get('lm_head.decoder.bias');
   if (legacyBias !== undefined) {
     tensors.delete('lm_head.decoder.bias');

@@ -7,8 +7,8 @@
  */
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SafetensorsError, parseSafetensors, serializeSafetensors, type Optimizer } from '@reformer/core';
-import { writeFileAtomic } from '@reformer/core/node';
+import { serializeSafetensors, type Optimizer, type SafetensorsFile } from '@reformer/core';
+import { readSafetensorsFile, writeFileAtomic } from '@reformer/core/node';
 import { hostTensors, loadModel, serializeModel, type AnyReformerModel } from './checkpoint.js';
 import type { ModelOptions } from './model.js';
 
@@ -32,24 +32,6 @@ export async function saveModel(dir: string, model: AnyReformerModel): Promise<v
   await writeFileAtomic(join(dir, CONFIG_FILE), config);
 }
 
-/** Reads a file, adding the path to a safetensors parse error. */
-async function readWeights(path: string): Promise<Uint8Array> {
-  return new Uint8Array(await readFile(path));
-}
-
-function withPath<T>(path: string, f: () => T): T {
-  try {
-    return f();
-  } catch (e) {
-    if (e instanceof SafetensorsError) {
-      const wrapped = new SafetensorsError(`${path}: ${e.message}`);
-      wrapped.cause = e;
-      throw wrapped;
-    }
-    throw e;
-  }
-}
-
 /**
  * Loads a model saved by {@link saveModel} (or a Hugging Face Reformer checkpoint directory with
  * `config.json` + `model.safetensors`). Errors: `SafetensorsError` naming the file (truncated or
@@ -57,9 +39,8 @@ function withPath<T>(path: string, f: () => T): T {
  * `ReformerConfigError`, `CheckpointError`.
  */
 export async function loadModelFromDir(dir: string, options: ModelOptions = {}): Promise<AnyReformerModel> {
-  const weightsPath = join(dir, WEIGHTS_FILE);
-  const [config, weights] = await Promise.all([readFile(join(dir, CONFIG_FILE), 'utf8'), readWeights(weightsPath)]);
-  return withPath(weightsPath, () => loadModel({ config, weights }, options));
+  const [config, weights] = await Promise.all([readFile(join(dir, CONFIG_FILE), 'utf8'), readSafetensorsFile(join(dir, WEIGHTS_FILE))]);
+  return loadModel({ config, weights }, options);
 }
 
 /** What a training checkpoint stores besides the model and optimizer tensors. */
@@ -139,21 +120,20 @@ export async function loadLatestCheckpoint(dir: string, options: ModelOptions = 
   if (last === undefined) return null;
   const path = join(dir, last);
   const state = JSON.parse(await readFile(join(path, STATE_FILE), 'utf8')) as TrainerState;
-  const model = await loadModelFromDir(path, options);
-  let optimizerBytes: Uint8Array | null = null;
+  let optimizerFile: SafetensorsFile | null = null;
   try {
-    optimizerBytes = await readWeights(join(path, OPTIMIZER_FILE));
+    optimizerFile = await readSafetensorsFile(join(path, OPTIMIZER_FILE));
   } catch (e) {
     if ((e as { code?: string }).code !== 'ENOENT') throw e;
   }
+  const model = await loadModelFromDir(path, options);
   return {
     path,
     model,
     state,
     restoreOptimizer(optimizer) {
-      if (optimizerBytes === null) return;
-      const file = withPath(join(path, OPTIMIZER_FILE), () => parseSafetensors(optimizerBytes!));
-      optimizer.loadStateDict({ step: Number(file.metadata['step'] ?? state.step), tensors: file.tensors });
+      if (optimizerFile === null) return;
+      optimizer.loadStateDict({ step: Number(optimizerFile.metadata['step'] ?? state.step), tensors: optimizerFile.tensors });
     },
   };
 }
