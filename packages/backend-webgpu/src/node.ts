@@ -4,18 +4,18 @@
  * renderer at the compatibility feature level (setting `EGL_PLATFORM=surfaceless` when unset).
  * @packageDocumentation
  */
-import { createWebGPUBackend, WebGPUUnavailableError, type WebGPUBackend } from './index.js';
+import { createWebGPUBackend, WebGPUUnavailableError, type WebGPUBackend, type WebGPUBackendOptions } from './index.js';
 
-/** Options of {@link createNodeWebGPUBackend}. */
-export interface NodeWebGPUBackendOptions {
-  /** Dawn toggles for `create(flags)`; when given, only these are tried (e.g. `['backend=vulkan']`). */
+/**
+ * Options of {@link createNodeWebGPUBackend}: those of `createWebGPUBackend` (pool cap, subgroups,
+ * matmul precision, ...) except how the adapter is found, plus Dawn's flags.
+ */
+export interface NodeWebGPUBackendOptions extends Omit<WebGPUBackendOptions, 'gpu' | 'adapter' | 'device' | 'featureLevel' | 'backendLabel'> {
+  /**
+   * Dawn toggles for `create(flags)`; when given, only these are tried (e.g. `['backend=vulkan']`, or
+   * `['backend=opengles']`, which is requested at the compatibility feature level).
+   */
   flags?: string[];
-  /** Adapter preference. */
-  powerPreference?: GPUPowerPreference;
-  /** Most bytes of idle GPU buffers kept for reuse (default 256 MiB). */
-  poolCapBytes?: number;
-  /** Subgroup variants of the reducing kernels when the device has `subgroups` (default true). */
-  useSubgroups?: boolean;
 }
 
 interface WebGPUModule {
@@ -29,6 +29,7 @@ interface WebGPUModule {
  * `adapterInfo.backend` says which one was used. Throws `WebGPUUnavailableError` when neither works.
  */
 export async function createNodeWebGPUBackend(options: NodeWebGPUBackendOptions = {}): Promise<WebGPUBackend> {
+  const { flags, ...backendOptions } = options;
   let mod: WebGPUModule;
   try {
     mod = (await import('webgpu')) as unknown as WebGPUModule;
@@ -38,8 +39,8 @@ export async function createNodeWebGPUBackend(options: NodeWebGPUBackendOptions 
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
-  const attempts: { flags: string[]; featureLevel: 'core' | 'compatibility'; label: string }[] = options.flags
-    ? [{ flags: options.flags, featureLevel: 'compatibility', label: options.flags.join(',') || 'default' }]
+  const attempts: { flags: string[]; featureLevel: 'core' | 'compatibility'; label: string }[] = flags
+    ? [{ flags, featureLevel: flags.includes('backend=opengles') ? 'compatibility' : 'core', label: flags.map((f) => f.replace(/^backend=/, '')).join(',') || 'default' }]
     : [
         { flags: [], featureLevel: 'core', label: 'default' },
         { flags: ['backend=opengles'], featureLevel: 'compatibility', label: 'opengles' },
@@ -49,14 +50,7 @@ export async function createNodeWebGPUBackend(options: NodeWebGPUBackendOptions 
     if (a.flags.includes('backend=opengles')) process.env['EGL_PLATFORM'] ??= 'surfaceless';
     try {
       const gpu = mod.create(a.flags);
-      return await createWebGPUBackend({
-        gpu,
-        featureLevel: a.featureLevel,
-        backendLabel: a.label,
-        ...(options.powerPreference ? { powerPreference: options.powerPreference } : {}),
-        ...(options.poolCapBytes !== undefined ? { poolCapBytes: options.poolCapBytes } : {}),
-        ...(options.useSubgroups !== undefined ? { useSubgroups: options.useSubgroups } : {}),
-      });
+      return await createWebGPUBackend({ ...backendOptions, gpu, featureLevel: a.featureLevel, backendLabel: a.label });
     } catch (err) {
       failures.push(`${a.label}: ${err instanceof Error ? err.message.split('. ')[0] : String(err)}`);
     }

@@ -108,6 +108,8 @@ fn flatGroup(wid: vec3<u32>, nwg: vec3<u32>) -> u32 { return wid.x + wid.y * nwg
 var<private> INF_BITS: u32 = 0x7f800000u;
 fn f32Inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn f32Nan() -> f32 { return bitcast<f32>(INF_BITS | 0x400000u); }
+// NaN by its bits: compilers may fold x != x to false (Mesa's lavapipe does); they must keep the bits.
+fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > INF_BITS; }
 ${decls}
 `;
 }

@@ -65,8 +65,8 @@ const FLOAT_BINARY: Partial<Record<BinaryOp, string>> = {
   mul: 'a * b',
   div: 'a / b',
   pow: 'pow_(a, b)',
-  maximum: 'select(b, a, a > b || a != a)',
-  minimum: 'select(b, a, a < b || a != a)',
+  maximum: 'select(select(b, a, a > b), f32Nan(), isNan(a) || isNan(b))',
+  minimum: 'select(select(b, a, a < b), f32Nan(), isNan(a) || isNan(b))',
   mod: 'fmod_(a, b)',
   floorDiv: 'floor(a / b)',
 };
@@ -190,7 +190,7 @@ export function cast(ctx: KernelContext, x: GpuStorage, shape: Shape, from: DTyp
     from === to
       ? { key: `copy-${elemType(to)}`, expr: 'a', inTypes: [elemType(to)], outType: elemType(to) }
       : to === 'int32'
-        ? { key: 'cast-f-i', expr: 'select(i32(trunc(a)), 0, a != a)', inTypes: ['f32'], outType: 'i32' }
+        ? { key: 'cast-f-i', expr: 'select(i32(trunc(a)), 0, isNan(a))', inTypes: ['f32'], outType: 'i32' }
         : { key: 'cast-i-f', expr: 'f32(a)', inTypes: ['i32'], outType: 'f32' };
   return runMap(ctx, op, [{ storage: x, shape }], shape, to);
 }

@@ -30,7 +30,7 @@ function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, 
   // red shape/strides. Workgroup w reduces part w % parts of output w / parts into OUT[w].
   const keptAt = 4;
   const redAt = keptAt + 2 * keptRank + 1;
-  const { ident, combine, isArg } = reduceOps(op, t);
+  const { ident, combine, isArg, better, same } = reduceOps(op, t);
   const outType = isArg ? 'i32' : t;
   const argTree = `var<workgroup> SH: array<${t}, ${wg}>;
 var<workgroup> SI: array<u32, ${wg}>;`;
@@ -40,7 +40,7 @@ var<workgroup> SI: array<u32, ${wg}>;`;
   ${treeReduce(
     wg,
     (st) => `let j = lid + ${st}u; let a = SH[lid]; let b = SH[j];
-    if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || b > a || (a != a && b == b) || ((b == a || (a != a && b != b)) && SI[j] < SI[lid]))) { SH[lid] = b; SI[lid] = SI[j]; }`,
+    if (SI[j] != 0xffffffffu && (SI[lid] == 0xffffffffu || ${better('a', 'b')} || (${same('a', 'b')} && SI[j] < SI[lid]))) { SH[lid] = b; SI[lid] = SI[j]; }`,
   )}
   if (lid == 0u) { OUT[w] = select(i32(SI[0]), 0, SI[0] == 0xffffffffu); }`
     : `let total = wgReduce(acc);
@@ -68,7 +68,7 @@ ${entryPoint(wg, mode)}
   for (var r = rBegin + lid; r < rEnd; r = r + ${wg}u) {
     ${stridedOffsets(redRank, `${redAt}u`, [{ name: 'off', base: `${redAt + redRank}u`, strides: `${redAt + redRank + 1}u` }], 'r')}
     let v = X[base + off];
-    ${isArg ? 'if (accI == 0xffffffffu || v > acc || (acc != acc && v == v)) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
+    ${isArg ? `if (accI == 0xffffffffu || ${better('acc', 'v')}) { acc = v; accI = r; }` : `acc = ${combine('acc', 'v')};`}
   }
   ${finish}
 }`,
@@ -87,7 +87,7 @@ function reduceThreadDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: nu
   if (def) return def;
   const keptAt = 4;
   const redAt = keptAt + 2 * keptRank + 1;
-  const { ident, combine, isArg } = reduceOps(op, t);
+  const { ident, combine, isArg, better } = reduceOps(op, t);
   def = {
     key,
     bindings: [
@@ -105,7 +105,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   for (var r = 0u; r < pu(1u); r = r + 1u) {
     ${stridedOffsets(redRank, `${redAt}u`, [{ name: 'off', base: `${redAt + redRank}u`, strides: `${redAt + redRank + 1}u` }], 'r')}
     let v = X[base + off];
-    ${isArg ? 'if (accI == 0xffffffffu || v > acc || (acc != acc && v == v)) { acc = v; accI = r; }' : `acc = ${combine('acc', 'v')};`}
+    ${isArg ? `if (accI == 0xffffffffu || ${better('acc', 'v')}) { acc = v; accI = r; }` : `acc = ${combine('acc', 'v')};`}
   }
   OUT[o] = ${isArg ? 'select(i32(accI), 0, accI == 0xffffffffu)' : 'acc'};
 }`,
@@ -115,13 +115,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** The identity and combination of a reduction op in WGSL. */
-function reduceOps(op: ReduceOp | 'argMax', t: 'f32' | 'i32'): { ident: string; combine: (a: string, b: string) => string; isArg: boolean } {
+function reduceOps(
+  op: ReduceOp | 'argMax',
+  t: 'f32' | 'i32',
+): { ident: string; combine: (a: string, b: string) => string; isArg: boolean; better: (cur: string, cand: string) => string; same: (a: string, b: string) => string } {
   const ident =
     op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
-  // Float max/min propagate NaN (WGSL's max/min leave it unspecified); a + b is NaN when either is.
-  const nanSafe = (f: string) => (a: string, b: string) => (t === 'f32' ? `select(${f}(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})` : `${f}(${a}, ${b})`);
+  // Float max/min propagate NaN (WGSL's max/min leave it unspecified).
+  const nanSafe = (f: string) => (a: string, b: string) => (t === 'f32' ? `select(${f}(${a}, ${b}), f32Nan(), isNan(${a}) || isNan(${b}))` : `${f}(${a}, ${b})`);
   const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : nanSafe(op === 'min' ? 'min' : 'max');
-  return { ident, combine, isArg: op === 'argMax' };
+  // argMax: `cand` replaces `cur` when greater, or when `cur` is NaN and `cand` is not (NaN never wins);
+  // `same`: a tie (equal, or both NaN), broken by the lower index.
+  const better = (cur: string, cand: string) => (t === 'f32' ? `(${cand} > ${cur} || (isNan(${cur}) && !isNan(${cand})))` : `${cand} > ${cur}`);
+  const same = (a: string, b: string) => (t === 'f32' ? `(${b} == ${a} || (isNan(${a}) && isNan(${b})))` : `${b} == ${a}`);
+  return { ident, combine, isArg: op === 'argMax', better, same };
 }
 
 /** Reduces `x` over `axes` (sorted, distinct); reduced axes are removed. */

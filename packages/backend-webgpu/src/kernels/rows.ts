@@ -69,7 +69,7 @@ export const ROW_REDUCERS: readonly Reducer[] = [
 function combiner(r: Reducer): (a: string, b: string) => string {
   if (r.op === 'sum') return (a, b) => `${a} + ${b}`;
   const f = r.op;
-  if (r.nanSafe && r.type === 'f32') return (a, b) => `select(${f}(${a}, ${b}), ${a} + ${b}, ${a} != ${a} || ${b} != ${b})`;
+  if (r.nanSafe && r.type === 'f32') return (a, b) => `select(${f}(${a}, ${b}), f32Nan(), isNan(${a}) || isNan(${b}))`;
   return (a, b) => `${f}(${a}, ${b})`;
 }
 
@@ -113,7 +113,7 @@ function reducerFn(wg: number, mode: ReduceMode, r: Reducer): string {
   }
   // Within the subgroup: NaN-propagating max/min check for a NaN lane (subgroupMax leaves NaN unspecified).
   const sgOp = r.op === 'sum' ? 'subgroupAdd' : r.op === 'max' ? 'subgroupMax' : 'subgroupMin';
-  const inSubgroup = r.nanSafe && r.type === 'f32' && r.op !== 'sum' ? `select(${sgOp}(v), f32Nan(), subgroupAny(v != v))` : `${sgOp}(v)`;
+  const inSubgroup = r.nanSafe && r.type === 'f32' && r.op !== 'sum' ? `select(${sgOp}(v), f32Nan(), subgroupAny(isNan(v)))` : `${sgOp}(v)`;
   const fold = (arr: string) => `var total = ${arr}[0];
   for (var j = 1u; j < count; j = j + 1u) { total = ${combine('total', `${arr}[j]`)}; }`;
   if (mode === 'subgroup') {

@@ -23,7 +23,7 @@ const LESS = (t: string) => `
 fn less(ka: ${t}, ia: u32, kb: ${t}, ib: u32, n: u32) -> bool {
   if (ia >= n) { return false; }
   if (ib >= n) { return true; }
-  ${t === 'f32' ? 'let na = ka != ka; let nb = kb != kb; if (na || nb) { return select(nb, ia < ib, na && nb); }' : ''}
+  ${t === 'f32' ? 'let na = isNan(ka); let nb = isNan(kb); if (na || nb) { return select(nb, ia < ib, na && nb); }' : ''}
   return ka < kb || (ka == kb && ia < ib);
 }`;
 
