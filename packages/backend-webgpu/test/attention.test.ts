@@ -2,19 +2,14 @@
  * The tiled chunked-attention kernels on shapes the conformance suite's small cases do not reach:
  * head sizes that take the exact (unrolled) path (16, 32) and capped ones (12, 20), chunks longer than
  * one workgroup (80 slots = two workgroups per chunk), windows longer than one staged tile, with
- * positions, a padding mask and buckets — forward and every gradient against the CPU backend.
+ * positions, a padding mask and buckets — forward and every gradient against the CPU backend, on both
+ * of Mesa's adapters.
  */
 import { argSort, cast, chunkedAttention, gradients, mul, randomNormal, randomUniform, reshape, scalar, seedScope, sum, tidy, add, type Tensor } from '@reformer/core';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
 import { cpu, expectClose, host, onBackend } from './helpers.js';
-import { createTestBackend } from './setup.js';
-
-let gpu: WebGPUBackend;
-beforeAll(async () => {
-  gpu = await createTestBackend();
-});
-afterAll(() => gpu?.dispose());
+import { createTestBackend, TEST_ADAPTERS } from './setup.js';
 
 interface Spec {
   B: number;
@@ -62,11 +57,21 @@ const specs: Spec[] = [
   { B: 1, H: 1, N: 128, d: 32, dv: 16, chunkLength: 32, chunksBefore: 2, chunksAfter: 1, causal: true, excludeSelf: true, extras: true },
 ];
 
-for (const s of specs) {
-  it(`chunkedAttention forward + gradients: N ${s.N} d ${s.d} dv ${s.dv} chunk ${s.chunkLength} window ${s.chunksBefore}+1+${s.chunksAfter}${s.extras ? ' positions, keyMask, buckets' : ''}`, async () => {
-    const want = await host(await onBackend(cpu, () => run(s)));
-    const got = await host(await onBackend(gpu, () => run(s)));
-    expect(got.length).toBe(4);
-    expectClose(got, want, 1e-4, 'attention');
+for (const adapter of TEST_ADAPTERS) {
+  describe(adapter, () => {
+    let gpu: WebGPUBackend;
+    beforeAll(async () => {
+      gpu = await createTestBackend(adapter);
+    });
+    afterAll(() => gpu?.dispose());
+
+    for (const s of specs) {
+      it(`chunkedAttention forward + gradients: N ${s.N} d ${s.d} dv ${s.dv} chunk ${s.chunkLength} window ${s.chunksBefore}+1+${s.chunksAfter}${s.extras ? ' positions, keyMask, buckets' : ''}`, async () => {
+        const want = await host(await onBackend(cpu, () => run(s)));
+        const got = await host(await onBackend(gpu, () => run(s)));
+        expect(got.length).toBe(4);
+        expectClose(got, want, 1e-4, 'attention');
+      });
+    }
   });
 }

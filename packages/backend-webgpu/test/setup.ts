@@ -1,8 +1,19 @@
-/** The Node WebGPU backend of the tests: Dawn on whatever adapter the machine has (Mesa in CI). */
-import { createNodeWebGPUBackend } from '../src/node.js';
+/**
+ * The Node WebGPU backends of the tests: Dawn on Mesa's two software adapters, which CI installs
+ * (tooling/scripts/setup-system.sh):
+ * - `opengles`: llvmpipe through Dawn's OpenGL ES backend at the compatibility feature level (no
+ *   optional features: every kernel's plain variant);
+ * - `vulkan`: lavapipe (Mesa ≥ 24) through Dawn's Vulkan backend at the core feature level, with
+ *   `subgroups`, `shader-f16` and `timestamp-query` (the optional variants).
+ */
+import { createNodeWebGPUBackend, type NodeWebGPUBackendOptions } from '../src/node.js';
 import type { WebGPUBackend } from '../src/index.js';
 
-/** A new backend; fails (never skips) when no adapter can be found. */
-export async function createTestBackend(): Promise<WebGPUBackend> {
-  return createNodeWebGPUBackend();
+/** The adapters every adapter-independent test runs on. */
+export const TEST_ADAPTERS = ['opengles', 'vulkan'] as const;
+export type TestAdapter = (typeof TEST_ADAPTERS)[number];
+
+/** A new backend on `adapter`; fails (never skips) when the machine does not have it. */
+export async function createTestBackend(adapter: TestAdapter = 'opengles', options: Omit<NodeWebGPUBackendOptions, 'flags'> = {}): Promise<WebGPUBackend> {
+  return createNodeWebGPUBackend({ ...options, flags: [`backend=${adapter}`] });
 }
