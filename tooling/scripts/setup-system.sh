@@ -40,7 +40,7 @@ as_root() {
 export DEBIAN_FRONTEND=noninteractive
 
 installed_major() {
-  dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '/install ok installed/ { split($4, v, "[.:~-]"); print v[1]; exit }'
+  dpkg-query -W -f='${Status} ${Version}\n' "$1" 2>/dev/null | awk '/install ok installed/ { split($4, v, "[.:~-]"); print v[1]; exit }' || true
 }
 
 # Mesa: on Debian 12 the release's Mesa (22.3) is too old for Dawn's Vulkan backend; take Mesa (all of

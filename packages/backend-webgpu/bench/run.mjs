@@ -14,8 +14,12 @@
 // (submit → `onSubmittedWorkDone`) otherwise; the LSH figure is always wall time of the whole step.
 // Every figure is the median of the timed runs after one warm-up.
 //
+// On an adapter with `shader-f16` the matmul lines are repeated with `matmulPrecision: 'f16'` (float16
+// workgroup tiles).
+//
 // Flags: --large (matmul 1024–4096, add 2^24, LSH 64K tokens × 8 heads × dHead 64), --repeats N,
-// --peak-gflops X (the card's FP32 peak: matmul lines then also print the fraction of it).
+// --peak-gflops X (the card's FP32 peak: matmul lines then also print the fraction of it),
+// --adapter vulkan|opengles (Dawn's backend; default: Dawn's default adapter, else OpenGL ES).
 
 import { performance } from 'node:perf_hooks';
 import { add, gradients, matmul, mul, randomNormal, seedScope, setBackend, sum, tidy } from '@reformer/core';
@@ -29,8 +33,10 @@ const repeats = repeatsAt >= 0 ? Math.max(1, Number(argv[repeatsAt + 1]) || 1) :
 const peakAt = argv.indexOf('--peak-gflops');
 const peak = peakAt >= 0 ? Number(argv[peakAt + 1]) : undefined;
 const ofPeak = (gflops) => (peak ? ` (${((100 * gflops) / peak).toFixed(1)}% of ${peak} GFLOP/s peak)` : '');
+const adapterAt = argv.indexOf('--adapter');
+const nodeOptions = adapterAt >= 0 ? { flags: [`backend=${argv[adapterAt + 1]}`] } : {};
 
-const be = await createNodeWebGPUBackend();
+const be = await createNodeWebGPUBackend(nodeOptions);
 await setBackend(be);
 const info = be.adapterInfo;
 const adapterName = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' / ') || 'unknown adapter';
@@ -41,26 +47,26 @@ console.log(`node ${process.version}, ${large ? 'large' : 'default (short)'} siz
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 /** ms of the kernels `record` enqueues: GPU timestamps when available, else wall time to completion. */
-async function kernelMs(record) {
-  if (be.hasTimestamps) {
+async function kernelMs(record, backend = be) {
+  if (backend.hasTimestamps) {
     let outs;
-    const ms = await be.runtime.gpuTime(() => (outs = record()));
+    const ms = await backend.runtime.gpuTime(() => (outs = record()));
     for (const t of [outs].flat()) t.dispose();
     return ms;
   }
-  await be.sync();
+  await backend.sync();
   const t0 = performance.now();
   const outs = record();
-  await be.sync();
+  await backend.sync();
   const ms = performance.now() - t0;
   for (const t of [outs].flat()) t.dispose();
   return ms;
 }
 
-async function measure(record) {
-  await kernelMs(record);
+async function measure(record, backend = be) {
+  await kernelMs(record, backend);
   const times = [];
-  for (let i = 0; i < repeats; i++) times.push(await kernelMs(record));
+  for (let i = 0; i < repeats; i++) times.push(await kernelMs(record, backend));
   return median(times);
 }
 
@@ -70,25 +76,30 @@ const report = (what, ms, figure) => {
   console.log(`${what.padEnd(58)} ${ms.toFixed(2).padStart(10)} ms   ${figure}`);
 };
 
-// ---- matmul ----
-for (const n of large ? [1024, 2048, 4096] : [256, 512]) {
-  const a = seedScope(1, () => randomNormal([n, n]));
-  const b = seedScope(2, () => randomNormal([n, n]));
-  const ms = await measure(() => matmul(a, b));
-  const gflops = (2 * n ** 3) / (ms * 1e6);
-  report(`matmul ${n}×${n}·${n}×${n}`, ms, `${gflops.toFixed(2)} GFLOP/s${ofPeak(gflops)}`);
-  a.dispose();
-  b.dispose();
-}
-{
+// ---- matmul (float32 tiles, then float16 tiles where the adapter has shader-f16) ----
+const matmulBackends = [[be, '']];
+if (be.kernelFeatures.shaderF16Available) matmulBackends.push([await createNodeWebGPUBackend({ ...nodeOptions, matmulPrecision: 'f16' }), ' (f16 tiles)']);
+for (const [backend, label] of matmulBackends) {
+  await setBackend(backend);
+  for (const n of large ? [1024, 2048, 4096] : [256, 512]) {
+    const a = seedScope(1, () => randomNormal([n, n]));
+    const b = seedScope(2, () => randomNormal([n, n]));
+    const ms = await measure(() => matmul(a, b), backend);
+    const gflops = (2 * n ** 3) / (ms * 1e6);
+    report(`matmul ${n}×${n}·${n}×${n}${label}`, ms, `${gflops.toFixed(2)} GFLOP/s${ofPeak(gflops)}`);
+    a.dispose();
+    b.dispose();
+  }
   const [B, n] = large ? [64, 512] : [8, 128];
   const a = seedScope(3, () => randomNormal([B, n, 64]));
   const b = seedScope(4, () => randomNormal([B, 64, n]));
-  const ms = await measure(() => matmul(a, b));
-  report(`batched matmul ${B}×[${n}×64·64×${n}] (attention-shaped)`, ms, `${((2 * B * n * n * 64) / (ms * 1e6)).toFixed(2)} GFLOP/s`);
+  const ms = await measure(() => matmul(a, b), backend);
+  report(`batched matmul ${B}×[${n}×64·64×${n}] (attention-shaped)${label}`, ms, `${((2 * B * n * n * 64) / (ms * 1e6)).toFixed(2)} GFLOP/s`);
   a.dispose();
   b.dispose();
+  if (backend !== be) backend.dispose();
 }
+await setBackend(be);
 
 // ---- element-wise ----
 {

@@ -17,13 +17,13 @@ import type {
   UnaryOp,
 } from '@reformer/core';
 import type { GpuStorage, KernelContext } from './context.js';
-import { WebGPUBufferTooLargeError, WebGPUOutOfMemoryError } from './errors.js';
+import { WebGPUBufferTooLargeError, WebGPUFeatureError, WebGPUOutOfMemoryError } from './errors.js';
 import * as attention from './kernels/attention.js';
 import * as ew from './kernels/elementwise.js';
 import { gather, scatterAdd } from './kernels/gather.js';
 import * as layout from './kernels/layout.js';
 import { crossEntropy, crossEntropyBackward } from './kernels/loss.js';
-import { matmul } from './kernels/matmul.js';
+import { matmul, type MatmulPrecision } from './kernels/matmul.js';
 import { layerNorm, layerNormBackward } from './kernels/norm.js';
 import { reduce } from './kernels/reduce.js';
 import { logSumExp, softmax } from './kernels/softmax.js';
@@ -60,6 +60,8 @@ export interface WebGPUBackendInit {
    * builtins): subgroup slots are indexed by it; otherwise they are claimed and ranked (default false).
    */
   subgroupIdBuiltin?: boolean;
+  /** Precision of the tiled matmul's workgroup tiles (default `'f32'`; `'f16'` needs `shader-f16`). */
+  matmulPrecision?: MatmulPrecision;
   /** Called by `dispose()` (e.g. to destroy a device the backend created). */
   onDispose?: () => void;
   /** Objects that must live as long as the backend (Dawn's `GPU` instance in Node). */
@@ -70,8 +72,10 @@ export interface WebGPUBackendInit {
 export interface WebGPUKernelFeatures {
   /** The device has `subgroups`. */
   subgroupsAvailable: boolean;
-  /** The device has `shader-f16` (requested when the adapter has it; no kernel uses it yet). */
+  /** The device has `shader-f16` (requested when the adapter has it). */
   shaderF16Available: boolean;
+  /** Precision of the tiled matmul's workgroup tiles: `f32`, or `f16` when asked for (`matmulPrecision`). */
+  matmulPrecision: MatmulPrecision;
   /**
    * How reducing kernels combine values across a workgroup: `tree` (workgroup memory only),
    * `subgroup` (subgroup operations, slots by `subgroup_id`) or `subgroupSlots` (subgroup operations,
@@ -119,7 +123,15 @@ export class WebGPUBackend implements Backend<GpuStorage> {
     this.hasTimestamps = init.features.has('timestamp-query');
     const subgroupsAvailable = init.features.has('subgroups');
     const reduceMode: ReduceMode = subgroupsAvailable && (init.useSubgroups ?? true) ? (init.subgroupIdBuiltin ? 'subgroup' : 'subgroupSlots') : 'tree';
-    this.kernelFeatures = { subgroupsAvailable, shaderF16Available: init.features.has('shader-f16'), reduceMode };
+    const shaderF16Available = init.features.has('shader-f16');
+    const matmulPrecision = init.matmulPrecision ?? 'f32';
+    if (matmulPrecision === 'f16' && !shaderF16Available) {
+      throw new WebGPUFeatureError(
+        `webgpu: matmulPrecision 'f16' needs the device feature 'shader-f16', which this device (${init.adapterInfo.description || init.adapterInfo.device || 'unknown adapter'}) ` +
+          `does not have (features: ${[...init.features].join(', ') || 'none'}). Use matmulPrecision 'f32' (the default), or an adapter with shader-f16.`,
+      );
+    }
+    this.kernelFeatures = { subgroupsAvailable, shaderF16Available, matmulPrecision, reduceMode };
     this.onDispose = init.onDispose;
     this.runtime = new GpuRuntime(init.device, init.poolCapBytes ?? 256 * 1024 * 1024);
     const maxBytes = init.device.limits.maxStorageBufferBindingSize;
@@ -134,6 +146,7 @@ export class WebGPUBackend implements Backend<GpuStorage> {
       dummy,
       maxElements: Math.floor(maxBytes / 4),
       reduceMode,
+      matmulPrecision,
     };
   }
 

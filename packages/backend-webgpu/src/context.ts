@@ -3,6 +3,7 @@
  * allocator of tensor storage.
  */
 import type { DType } from '@reformer/core';
+import type { MatmulPrecision } from './kernels/matmul.js';
 import type { ReduceMode } from './kernels/rows.js';
 import type { GpuRuntime } from './runtime.js';
 
@@ -26,6 +27,8 @@ export interface KernelContext {
   readonly maxElements: number;
   /** How reducing kernels combine values across a workgroup (tree, or subgroup operations). */
   readonly reduceMode: ReduceMode;
+  /** Precision of the tiled matmul's workgroup tiles. */
+  readonly matmulPrecision: MatmulPrecision;
 }
 
 /** `dtype` of the value, as the WGSL element type. */

@@ -26,6 +26,9 @@ export class WebGPUValidationError extends ReformerError {}
 /** The GPU ran out of memory while allocating or running kernels. */
 export class WebGPUOutOfMemoryError extends ReformerError {}
 
+/** An option asks for a device feature the adapter does not have (e.g. `matmulPrecision: 'f16'` without `shader-f16`). */
+export class WebGPUFeatureError extends ReformerError {}
+
 /** A tensor needs a buffer larger than the device's `maxStorageBufferBindingSize`. */
 export class WebGPUBufferTooLargeError extends ReformerError {
   constructor(

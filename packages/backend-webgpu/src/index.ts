@@ -13,11 +13,13 @@
 import { WebGPUBackend } from './backend.js';
 import { describeAdapter, requestAdapter, requestDevice } from './device.js';
 import { WebGPUUnavailableError } from './errors.js';
+import type { MatmulPrecision } from './kernels/matmul.js';
 
 export { WebGPUBackend, type WebGPUAdapterInfo, type WebGPUBackendInit, type WebGPUKernelFeatures } from './backend.js';
 export type { ReduceMode } from './kernels/rows.js';
 export type { GpuStorage } from './context.js';
-export { WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUOutOfMemoryError, WebGPUUnavailableError, WebGPUValidationError } from './errors.js';
+export { WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUFeatureError, WebGPUOutOfMemoryError, WebGPUUnavailableError, WebGPUValidationError } from './errors.js';
+export type { MatmulPrecision } from './kernels/matmul.js';
 
 /** Options of {@link createWebGPUBackend}. */
 export interface WebGPUBackendOptions {
@@ -46,6 +48,15 @@ export interface WebGPUBackendOptions {
    * true); `false` uses atomically claimed, ranked slots (the path for implementations without it).
    */
   useSubgroupId?: boolean;
+  /**
+   * `'f16'`: the tiled matmul (M and N ≥ 16) stages its operand tiles in workgroup memory as float16
+   * (half the workgroup memory and its traffic; products and sums stay float32), so each product
+   * carries the inputs' float16 rounding (≤ 2⁻¹⁰ relative, 2⁻¹⁴ absolute near zero). Needs the device
+   * feature `shader-f16` (else `WebGPUFeatureError`); an input beyond float16's range (|x| > 65504,
+   * ±Infinity, NaN) is reported by the next readback as core's `InvalidArgumentError`. Default
+   * `'f32'`: float32 throughout.
+   */
+  matmulPrecision?: MatmulPrecision;
 }
 
 /**
@@ -82,6 +93,7 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
     subgroupIdBuiltin,
     ...(options.useSubgroups !== undefined ? { useSubgroups: options.useSubgroups } : {}),
     ...(options.poolCapBytes !== undefined ? { poolCapBytes: options.poolCapBytes } : {}),
+    ...(options.matmulPrecision !== undefined ? { matmulPrecision: options.matmulPrecision } : {}),
     ...(ownsDevice ? { onDispose: () => dev.destroy() } : {}),
   });
 }

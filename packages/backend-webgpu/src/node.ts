@@ -4,6 +4,7 @@
  * renderer at the compatibility feature level (setting `EGL_PLATFORM=surfaceless` when unset).
  * @packageDocumentation
  */
+import { ReformerError } from '@reformer/core';
 import { createWebGPUBackend, WebGPUUnavailableError, type WebGPUBackend, type WebGPUBackendOptions } from './index.js';
 
 /**
@@ -52,6 +53,8 @@ export async function createNodeWebGPUBackend(options: NodeWebGPUBackendOptions 
       const gpu = mod.create(a.flags);
       return await createWebGPUBackend({ ...backendOptions, gpu, featureLevel: a.featureLevel, backendLabel: a.label });
     } catch (err) {
+      // An adapter was found but an option cannot be met (e.g. WebGPUFeatureError): say so, do not try the next.
+      if (err instanceof ReformerError && !(err instanceof WebGPUUnavailableError)) throw err;
       failures.push(`${a.label}: ${err instanceof Error ? err.message.split('. ')[0] : String(err)}`);
     }
   }

@@ -24,14 +24,18 @@ export const MAX_PENDING = 256;
 /** Bytes of one dispatch's parameter block. */
 const PARAM_BYTES = MAX_PARAM_VEC4 * 16;
 
-/** Ops that report bad indices through the error buffer (code = position in this list + 1). */
-export const CHECKED_OPS = ['gather', 'scatterAdd', 'crossEntropy', 'crossEntropyBackward'] as const;
+/**
+ * Ops that report bad input through the error buffer (code = position in this list + 1): bad indices
+ * and labels, and matmul inputs that float16 tiles cannot hold.
+ */
+export const CHECKED_OPS = ['gather', 'scatterAdd', 'crossEntropy', 'crossEntropyBackward', 'matmulF16'] as const;
 /** An op of {@link CHECKED_OPS}. */
 export type CheckedOp = (typeof CHECKED_OPS)[number];
 
 /**
  * WGSL that records a bad index `v` at flat position `pos` (valid range 0..size−1) for op `code` in
- * the error buffer `ERR` (first error wins).
+ * the error buffer `ERR` (first error wins). `matmulF16` records the value's bits, and the operand
+ * (0: A, 1: B) as `pos`.
  */
 export const RECORD_ERROR_WGSL = `
 fn recordError(code: u32, v: i32, pos: u32, size: u32) {
@@ -213,7 +217,7 @@ export class GpuRuntime {
       const err = new Uint32Array(copy, size, 8);
       if (err[0] !== 0) {
         this.device.queue.writeBuffer(this.errorBuffer, 0, new Uint32Array(8));
-        throw indexError(err);
+        throw recordedError(err);
       }
       return copy.slice(0, bytes);
     } catch (e) {
@@ -272,12 +276,20 @@ export class GpuRuntime {
   }
 }
 
-/** The named error of a bad index recorded on the GPU. */
-function indexError(err: Uint32Array): InvalidArgumentError {
+/** The named error of bad input recorded on the GPU. */
+function recordedError(err: Uint32Array): InvalidArgumentError {
   const op = CHECKED_OPS[err[1]! - 1] ?? 'gather';
   const value = err[2]! | 0;
   const pos = err[3]!;
   const size = err[4]!;
+  if (op === 'matmulF16') {
+    const x = new Float32Array(Uint32Array.of(err[2]!).buffer)[0]!;
+    return new InvalidArgumentError(
+      `matmul: operand ${pos === 0 ? 'A' : 'B'} holds ${x}, which float16 cannot hold (finite, |x| ≤ 65504); this backend was created with ` +
+        `matmulPrecision 'f16'. Use matmulPrecision 'f32' (the default), or scale the inputs. (Checked on the GPU: reported by the first ` +
+        `readback after the kernel ran; the value was read as 0.)`,
+    );
+  }
   const what = op.startsWith('crossEntropy') ? `label ${value} of row ${pos}` : `index ${value} (at flat position ${pos})`;
   const valid = op.startsWith('crossEntropy') ? `labels must be in 0..${size - 1} or equal ignoreIndex` : `valid indices are 0..${size - 1}`;
   return new InvalidArgumentError(

@@ -32,7 +32,7 @@ interface PageResult {
   liveBytesAfter?: number;
   hasTimestamps?: boolean;
   timestampMs?: number;
-  kernelFeatures?: { reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean };
+  kernelFeatures?: { reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean; matmulPrecision: string };
   subgroups?: {
     checks: { name: string; path: string; maxError: number; tol: number }[];
     exactMismatches: string[];
@@ -104,7 +104,7 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
 
   // SwiftShader offers `subgroups` (size 4) and WGSL's `subgroup_id`, but not `shader-f16`: the default
   // backend (which ran the checks above) uses the subgroup variants of the reductions.
-  expect(result.kernelFeatures).toEqual({ reduceMode: 'subgroup', subgroupsAvailable: true, shaderF16Available: false });
+  expect(result.kernelFeatures).toEqual({ reduceMode: 'subgroup', subgroupsAvailable: true, shaderF16Available: false, matmulPrecision: 'f32' });
   const sg = result.subgroups!;
   // The three reduce paths on the same adapter, each against the CPU backend.
   expect(sg.paths.map((p) => [p.path, p.reduceMode])).toEqual([

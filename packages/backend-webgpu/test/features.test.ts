@@ -48,7 +48,7 @@ describe('opengles (llvmpipe)', () => {
   it('reports subgroups and shader-f16 as unavailable', () => {
     expect(gpu.features.has('subgroups')).toBe(false);
     expect(gpu.features.has('shader-f16')).toBe(false);
-    expect(gpu.kernelFeatures).toEqual({ subgroupsAvailable: false, shaderF16Available: false, reduceMode: 'tree' });
+    expect(gpu.kernelFeatures).toEqual({ subgroupsAvailable: false, shaderF16Available: false, matmulPrecision: 'f32', reduceMode: 'tree' });
   });
 
   it('runs the tree variants of every reducing kernel (no subgroup pipeline, no subgroup dispatch)', async () => {
@@ -74,7 +74,7 @@ describe('vulkan (lavapipe)', () => {
     const { tree, subgroup, subgroupSlots } = paths as Record<string, WebGPUBackend>;
     for (const f of ['subgroups', 'shader-f16', 'timestamp-query']) expect(subgroup!.features.has(f), f).toBe(true);
     expect(subgroup!.hasTimestamps).toBe(true);
-    expect(subgroup!.kernelFeatures).toEqual({ subgroupsAvailable: true, shaderF16Available: true, reduceMode: 'subgroup' });
+    expect(subgroup!.kernelFeatures).toEqual({ subgroupsAvailable: true, shaderF16Available: true, matmulPrecision: 'f32', reduceMode: 'subgroup' });
     expect(subgroupSlots!.kernelFeatures.reduceMode).toBe('subgroupSlots');
     expect(tree!.kernelFeatures.reduceMode).toBe('tree');
   });
