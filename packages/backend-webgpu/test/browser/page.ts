@@ -32,6 +32,9 @@ import {
   max,
   min,
   argMax,
+  maximum,
+  minimum,
+  tensor,
   type Backend,
   type Tensor,
 } from '@reformer/core';
@@ -115,6 +118,18 @@ const subgroupCases: (Case & { exact: boolean[] })[] = [
       const big = rn([3, 40000], 61);
       const xi = ints([5, 301], 1000, 62);
       return [sum(x, 1), max(x, 1), min(x, 1), sum(big, 1), max(big, 1), min(big), sum(xi, 1), max(xi, 1)];
+    },
+  },
+  {
+    // WGSL leaves NaN in max/min unspecified (SwiftShader's drop it): the kernels test NaN by its bits.
+    name: 'rows with NaN: max/min propagate it, argMax skips it, argSort puts it last',
+    tol: 0,
+    exact: [true, true, true, true, true, true],
+    run: () => {
+      const row = [3, NaN, 1, NaN, 1, -2, 0, NaN, NaN, 5, 5, -1, NaN, 2, 5, 0];
+      const x = tensor(Float32Array.from({ length: 4 * 300 }, (_, i) => (i < 300 ? row[i % 16]! : i % 7 === 0 ? NaN : (i * 37) % 101)), [4, 300]);
+      const y = tensor(Float32Array.from({ length: 4 * 300 }, (_, i) => (i % 5 === 0 ? NaN : (i * 13) % 17)), [4, 300]);
+      return [max(x, 1), min(x, 1), argMax(x, 1), maximum(x, y), minimum(x, y), argSort(x)];
     },
   },
   {
