@@ -10,7 +10,8 @@ export class WebGPUUnavailableError extends ReformerError {
       `WebGPU is not available: ${detail}. ` +
         'In a browser, use one with WebGPU enabled (Chrome/Edge 113+, or Chromium with --enable-unsafe-webgpu). ' +
         'In Node, install the optional peer dependency `webgpu` and a GPU driver (Vulkan); on a Linux machine ' +
-        'without a GPU, install Mesa (Debian: libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers) and set ' +
+        'without a GPU, install Mesa (Debian: libegl1 libegl-mesa0 libgles2 mesa-vulkan-drivers; Mesa 24 or later ' +
+        'for its Vulkan adapter, lavapipe — on Debian 12 from bookworm-backports) and set ' +
         "EGL_PLATFORM=surfaceless, then use createNodeWebGPUBackend() (it falls back to create(['backend=opengles']) " +
         "with featureLevel 'compatibility').",
     );
