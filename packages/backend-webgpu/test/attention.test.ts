@@ -6,10 +6,9 @@
  * of Mesa's adapters.
  */
 import { argSort, cast, chunkedAttention, gradients, mul, randomNormal, randomUniform, reshape, scalar, seedScope, sum, tidy, add, type Tensor } from '@reformer/core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { WebGPUBackend } from '../src/index.js';
+import { expect, it } from 'vitest';
 import { cpu, expectClose, host, onBackend } from './helpers.js';
-import { createTestBackend, TEST_ADAPTERS } from './setup.js';
+import { describeEachAdapter } from './setup.js';
 
 interface Spec {
   B: number;
@@ -57,21 +56,13 @@ const specs: Spec[] = [
   { B: 1, H: 1, N: 128, d: 32, dv: 16, chunkLength: 32, chunksBefore: 2, chunksAfter: 1, causal: true, excludeSelf: true, extras: true },
 ];
 
-for (const adapter of TEST_ADAPTERS) {
-  describe(adapter, () => {
-    let gpu: WebGPUBackend;
-    beforeAll(async () => {
-      gpu = await createTestBackend(adapter);
+describeEachAdapter((gpu) => {
+  for (const s of specs) {
+    it(`chunkedAttention forward + gradients: N ${s.N} d ${s.d} dv ${s.dv} chunk ${s.chunkLength} window ${s.chunksBefore}+1+${s.chunksAfter}${s.extras ? ' positions, keyMask, buckets' : ''}`, async () => {
+      const want = await host(await onBackend(cpu, () => run(s)));
+      const got = await host(await onBackend(gpu(), () => run(s)));
+      expect(got.length).toBe(4);
+      expectClose(got, want, 1e-4, 'attention');
     });
-    afterAll(() => gpu?.dispose());
-
-    for (const s of specs) {
-      it(`chunkedAttention forward + gradients: N ${s.N} d ${s.d} dv ${s.dv} chunk ${s.chunkLength} window ${s.chunksBefore}+1+${s.chunksAfter}${s.extras ? ' positions, keyMask, buckets' : ''}`, async () => {
-        const want = await host(await onBackend(cpu, () => run(s)));
-        const got = await host(await onBackend(gpu, () => run(s)));
-        expect(got.length).toBe(4);
-        expectClose(got, want, 1e-4, 'attention');
-      });
-    }
-  });
-}
+  }
+});
