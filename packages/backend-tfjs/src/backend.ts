@@ -4,7 +4,9 @@
  *
  * This file holds the class, its options, storage accounting and interop; the kernels are in
  * `tf-elementwise.ts`, `tf-reduce.ts` and `tf-indexing.ts` (tfjs ops), `host-copy.ts` and `host-math.ts`
- * (typed-array paths on the host-memory backends, cpu and wasm) and `attention.ts` (chunked attention).
+ * (typed-array paths on the host-memory backends, cpu and wasm) and `attention.ts` (chunked attention,
+ * with its planning and strategies in `attention-plan.ts`, `attention-batched.ts`, `attention-band.ts`,
+ * `attention-band-softmax.ts` and `attention-host-io.ts`).
  */
 import {
   InvalidArgumentError,
