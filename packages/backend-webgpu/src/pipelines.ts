@@ -110,6 +110,9 @@ fn f32Inf() -> f32 { return bitcast<f32>(INF_BITS); }
 fn f32Nan() -> f32 { return bitcast<f32>(INF_BITS | 0x400000u); }
 // NaN by its bits: compilers may fold x != x to false (Mesa's lavapipe does); they must keep the bits.
 fn isNan(x: f32) -> bool { return (bitcast<u32>(x) & 0x7fffffffu) > INF_BITS; }
+// max/min that propagate NaN (WGSL's max/min leave NaN unspecified).
+fn maxNan(a: f32, b: f32) -> f32 { return select(select(b, a, a > b), f32Nan(), isNan(a) || isNan(b)); }
+fn minNan(a: f32, b: f32) -> f32 { return select(select(b, a, a < b), f32Nan(), isNan(a) || isNan(b)); }
 ${decls}
 `;
 }

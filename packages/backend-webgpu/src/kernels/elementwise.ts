@@ -65,8 +65,8 @@ const FLOAT_BINARY: Partial<Record<BinaryOp, string>> = {
   mul: 'a * b',
   div: 'a / b',
   pow: 'pow_(a, b)',
-  maximum: 'select(select(b, a, a > b), f32Nan(), isNan(a) || isNan(b))',
-  minimum: 'select(select(b, a, a < b), f32Nan(), isNan(a) || isNan(b))',
+  maximum: 'maxNan(a, b)',
+  minimum: 'minNan(a, b)',
   mod: 'fmod_(a, b)',
   floorDiv: 'floor(a / b)',
 };

@@ -13,7 +13,7 @@ import { elemType, type GpuStorage, type KernelContext } from '../context.js';
 import { Params, stridedOffsets, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 import { collapse, sizeOf, stridesOf } from '../shape.js';
-import { entryPoint, modeEnables, reduceWorkgroup, treeReduce, workgroupReducers, type ReduceMode } from './rows.js';
+import { combiner, entryPoint, modeEnables, reduceWorkgroup, treeReduce, workgroupReducers, type ReduceMode } from './rows.js';
 
 const defs = new Map<string, KernelDef>();
 
@@ -121,9 +121,8 @@ function reduceOps(
 ): { ident: string; combine: (a: string, b: string) => string; isArg: boolean; better: (cur: string, cand: string) => string; same: (a: string, b: string) => string } {
   const ident =
     op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
-  // Float max/min propagate NaN (WGSL's max/min leave it unspecified).
-  const nanSafe = (f: string) => (a: string, b: string) => (t === 'f32' ? `select(${f}(${a}, ${b}), f32Nan(), isNan(${a}) || isNan(${b}))` : `${f}(${a}, ${b})`);
-  const combine = op === 'sum' ? (a: string, b: string) => `${a} + ${b}` : nanSafe(op === 'min' ? 'min' : 'max');
+  // Float max/min propagate NaN, as the workgroup reducers do.
+  const combine = combiner({ type: t, op: op === 'argMax' ? 'max' : op, nanSafe: true });
   // argMax: `cand` replaces `cur` when greater, or when `cur` is NaN and `cand` is not (NaN never wins);
   // `same`: a tie (equal, or both NaN), broken by the lower index.
   const better = (cur: string, cand: string) => (t === 'f32' ? `(${cand} > ${cur} || (isNan(${cur}) && !isNan(${cand})))` : `${cand} > ${cur}`);

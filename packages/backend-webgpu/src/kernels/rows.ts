@@ -66,10 +66,10 @@ export const ROW_REDUCERS: readonly Reducer[] = [
   { name: 'wgMax', type: 'f32', op: 'max' },
 ];
 
-function combiner(r: Reducer): (a: string, b: string) => string {
+/** WGSL combining two partial results of reducer `r` (`maxNan`/`minNan` of the prelude when `nanSafe`). */
+export function combiner(r: Pick<Reducer, 'type' | 'op' | 'nanSafe'>): (a: string, b: string) => string {
   if (r.op === 'sum') return (a, b) => `${a} + ${b}`;
-  const f = r.op;
-  if (r.nanSafe && r.type === 'f32') return (a, b) => `select(${f}(${a}, ${b}), f32Nan(), isNan(${a}) || isNan(${b}))`;
+  const f = r.nanSafe && r.type === 'f32' ? `${r.op}Nan` : r.op;
   return (a, b) => `${f}(${a}, ${b})`;
 }
 
