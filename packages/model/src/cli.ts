@@ -458,7 +458,7 @@ export async function main(argv: readonly string[], out: Output = process.stdout
   }
 }
 
-const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:^|[\\/])(?:cli\.[cm]?js|reformer-train)$/.test(process.argv[1]);
+const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:^|[\\/])(?:cli\.[cm]?js|reformer-train(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => {
