@@ -3,7 +3,7 @@
 // reports each package wrote to test-results/vitest.json and prints the closing line
 // `N passed, N failed`. Exits non-zero when turbo failed or any test failed or no test ran.
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -13,7 +13,7 @@ const workspaces = ['packages', 'apps', 'tooling']
   .filter((dir) => existsSync(dir))
   .flatMap((dir) => readdirSync(dir).map((name) => join(dir, name)));
 
-for (const ws of workspaces) rmSync(join(ws, 'test-results'), { recursive: true, force: true });
+for (const ws of [root, ...workspaces]) rmSync(join(ws, 'test-results'), { recursive: true, force: true });
 
 // A watchdog: a test stuck in a synchronous loop cannot be stopped by vitest's own timeouts, and CI
 // must still end with the summary line. After TEST_TIMEOUT_MINUTES (default 60) every process of the
@@ -110,5 +110,10 @@ if (turboStatus !== 0 && failed === 0) {
   console.error('a test task failed although every reported test passed (unhandled error?): see the log above');
   failed += 1;
 }
-console.log(`${passed} passed, ${failed} failed`);
+const summary = `${passed} passed, ${failed} failed`;
+// Also kept in a file: .ci/run prints it again as its last line when the run failed (pnpm prints its
+// own lines after a failed script).
+mkdirSync(join(root, 'test-results'), { recursive: true });
+writeFileSync(join(root, 'test-results', 'summary.txt'), `${summary}\n`);
+console.log(summary);
 process.exit(turboStatus !== 0 || failed > 0 || passed === 0 ? 1 : 0);
