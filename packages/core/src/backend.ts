@@ -1,3 +1,4 @@
+import type { AttentionDropout } from './attention-dropout.js';
 import type { DType, Shape, TypedArray } from './types.js';
 
 /**
@@ -101,6 +102,14 @@ export interface ChunkedAttentionParams<S = unknown> {
   keyMask?: KernelTensor<S> | undefined;
   /** Bucket id of each slot, int32 `[batch, heads, N]`: keys of another bucket are not allowed. */
   buckets?: KernelTensor<S> | undefined;
+  /**
+   * Dropout on the probabilities `p = exp(s − lse)` (after normalisation, before `· v`; `lse` is not
+   * affected): the probability of query slot i on a window key is multiplied by `1/(1 − rate)` or 0,
+   * as `attentionDropoutFactor(rate, seed, b, h, ⌊i / roundLength⌋, pos[i], pos[key])` says (see
+   * `attention-dropout.ts`; nothing is stored, the backward recomputes the same factors). The backward
+   * then uses `dv += p·z·dOut` and `ds = p·(z·dOut·v − dOut·out + dLse)` with z that factor.
+   */
+  dropout?: AttentionDropout | undefined;
 }
 
 /** The logit a query gives to its own position when `excludeSelf` is on. */

@@ -22,6 +22,17 @@ export {
 } from './engine.js';
 export { gradients, grad, valueAndGrad, noGrad, customGrad, type ValueAndGrads, type CustomGradResult } from './autograd.js';
 export { ReplayRecord, replayable } from './replay.js';
+export {
+  ATTENTION_DROPOUT_SALT,
+  attentionDropoutFactor,
+  attentionDropoutKeeps,
+  attentionDropoutRowKey,
+  attentionDropoutWords,
+  fmix32,
+  hashAbsorb,
+  type AttentionDropout,
+  type AttentionDropoutWords,
+} from './attention-dropout.js';
 export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32 } from './random.js';
 export * from './ops/index.js';
 export { CpuBackend, createCpuBackend } from './cpu/index.js';

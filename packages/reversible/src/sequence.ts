@@ -34,6 +34,14 @@ export interface ReversibleSequenceOptions {
   reversible?: boolean;
   /** Debug hook, see {@link ReconstructHook}. */
   onReconstruct?: ReconstructHook;
+  /**
+   * Keys of per-call options whose float32 tensors are **differentiable inputs** of the stack, e.g.
+   * `['context']` for the encoder output a decoder's cross-attention reads. In reversible mode their
+   * gradients are computed in each block's recompute and summed over the blocks, so gradients flow
+   * back through them (to an encoder); in plain mode ordinary autograd does the same. Other option
+   * tensors (masks, rotations) get no gradient. Default: none.
+   */
+  contextKeys?: readonly string[];
 }
 
 /** The two seeds of one block in one forward call: f's and g's `seedScope`. */
@@ -83,6 +91,8 @@ export class ReversibleSequence<O = unknown> extends ModuleList<ReversibleBlock<
   reversible: boolean;
   /** Debug hook called with the reconstructed inputs of each block in the backward pass. */
   onReconstruct: ReconstructHook | undefined;
+  /** Option keys whose tensors are differentiable inputs (see {@link ReversibleSequenceOptions.contextKeys}). */
+  readonly contextKeys: readonly string[];
 
   /** Creates the stack; throws `InvalidArgumentError` for an entry that is not a `ReversibleBlock`. */
   constructor(blocks: Iterable<ReversibleBlock<O>>, options: ReversibleSequenceOptions = {}) {
@@ -91,10 +101,14 @@ export class ReversibleSequence<O = unknown> extends ModuleList<ReversibleBlock<
       if (!(b instanceof ReversibleBlock)) throw new InvalidArgumentError(`ReversibleSequence: entry ${i} is not a ReversibleBlock.`);
     });
     super(list);
-    const { reversible = true, onReconstruct } = options;
+    const { reversible = true, onReconstruct, contextKeys = [] } = options;
     if (typeof reversible !== 'boolean') throw new InvalidArgumentError(`ReversibleSequence: reversible must be a boolean, got ${JSON.stringify(reversible)}.`);
+    if (!Array.isArray(contextKeys) || contextKeys.some((k) => typeof k !== 'string')) {
+      throw new InvalidArgumentError(`ReversibleSequence: contextKeys must be a list of option names, got ${JSON.stringify(contextKeys)}.`);
+    }
     this.reversible = reversible;
     this.onReconstruct = onReconstruct;
+    this.contextKeys = Object.freeze([...contextKeys]);
   }
 
   /**
@@ -116,6 +130,8 @@ export class ReversibleSequence<O = unknown> extends ModuleList<ReversibleBlock<
   #reversibleForward(blocks: ReversibleBlock<O>[], seeds: BlockSeeds[], x1: Tensor, x2: Tensor, options: O | undefined): [Tensor, Tensor] {
     const params = uniqueTensors(blocks.flatMap((b) => b.gradientParameters()));
     const opts = splitOptions(options);
+    // The differentiable option tensors, by their index among the saved option tensors.
+    const contextAt = contextIndices(options, this.contextKeys, opts.tensors);
     const records = blocks.map(() => [new ReplayRecord(), new ReplayRecord()] as const);
     const exported: Tensor[] = [];
     const counts: [number, number][] = [];
@@ -171,13 +187,14 @@ export class ReversibleSequence<O = unknown> extends ModuleList<ReversibleBlock<
             dys,
             saved,
             nOptionTensors: opts.tensors.length,
+            contextAt,
             rebuildOptions: (h) => opts.rebuild(h),
           }),
       };
     });
 
     try {
-      const out = op(x1, x2, ...params) as Tensor[];
+      const out = op(x1, x2, ...params, ...contextAt.map((i) => opts.tensors[i]!)) as Tensor[];
       return [out[0]!, out[1]!];
     } finally {
       for (const [rf, rg] of records) {
@@ -187,6 +204,21 @@ export class ReversibleSequence<O = unknown> extends ModuleList<ReversibleBlock<
       for (const t of exported) t.dispose();
     }
   }
+}
+
+/** Indices (into the option tensors) of the float32 tensors under `keys`, each tensor once. */
+function contextIndices<O>(options: O | undefined, keys: readonly string[], tensors: readonly Tensor[]): number[] {
+  if (keys.length === 0 || typeof options !== 'object' || options === null) return [];
+  const wanted = new Set<Tensor>();
+  for (const key of keys) {
+    const value = (options as Record<string, unknown>)[key];
+    for (const t of (Array.isArray(value) ? value : [value]) as unknown[]) if (tensors.includes(t as Tensor)) wanted.add(t as Tensor);
+  }
+  const out: number[] = [];
+  tensors.forEach((t, i) => {
+    if (wanted.has(t) && t.dtype === 'float32' && !out.some((j) => tensors[j] === t)) out.push(i);
+  });
+  return out;
 }
 
 /** The non-reversible forward: plain residuals through ordinary autograd, with the same seeds. */
@@ -228,6 +260,8 @@ interface BackwardArgs<O> {
   dys: Tensor[];
   saved: readonly Tensor[];
   nOptionTensors: number;
+  /** Indices of the differentiable option tensors among the saved ones. */
+  contextAt: readonly number[];
   rebuildOptions: (handles: readonly Tensor[]) => O | undefined;
 }
 
@@ -237,7 +271,10 @@ interface BackwardArgs<O> {
  */
 function reversibleBackward<O>(args: BackwardArgs<O>): Tensor[] {
   const { blocks, seeds, params, counts, hook, dys, saved } = args;
-  const options = args.rebuildOptions(saved.slice(2, 2 + args.nOptionTensors));
+  const optionHandles = saved.slice(2, 2 + args.nOptionTensors);
+  const options = args.rebuildOptions(optionHandles);
+  // The handles the recompute reads the context through: gradients are taken with respect to them.
+  const context = args.contextAt.map((i) => optionHandles[i]!);
   const recordValues = saved.slice(2 + args.nOptionTensors);
   const offsets: number[] = [];
   let total = 0;
@@ -274,7 +311,7 @@ function reversibleBackward<O>(args: BackwardArgs<O>): Tensor[] {
     const rg = importRecord(recordValues.slice(at + cf, at + cf + cg));
     try {
       // g: recompute under a local tape, reconstruct x2 = y2 − g(y1).
-      const gParams = uniqueTensors(block.g.parameters());
+      const gParams = uniqueTensors([...block.g.parameters(), ...context]);
       const G = gradients(() => rg.replay(() => runSeeded(block.g, y1, sg, options)), [y1, ...gParams], dy2);
       const x2 = noGrad(() => sub(y2, G.value));
       G.value.dispose();
@@ -285,7 +322,7 @@ function reversibleBackward<O>(args: BackwardArgs<O>): Tensor[] {
       dy1.dispose();
       gParams.forEach((p, j) => accumulate(p, dgParams[j]!));
       // f: recompute under a local tape, reconstruct x1 = y1 − f(x2).
-      const fParams = uniqueTensors(block.f.parameters());
+      const fParams = uniqueTensors([...block.f.parameters(), ...context]);
       const F = gradients(() => rf.replay(() => runSeeded(block.f, x2, sf, options)), [x2, ...fParams], dx1);
       const x1 = noGrad(() => sub(y1, F.value));
       F.value.dispose();
@@ -308,5 +345,5 @@ function reversibleBackward<O>(args: BackwardArgs<O>): Tensor[] {
   // y1, y2 are now the reconstructed inputs of block 0: not needed any more.
   y1.dispose();
   y2.dispose();
-  return [dy1, dy2, ...params.map((p) => acc.get(p) ?? zerosLike(p))];
+  return [dy1, dy2, ...params.map((p) => acc.get(p) ?? zerosLike(p)), ...context.map((c) => acc.get(c) ?? zerosLike(c))];
 }

@@ -16,9 +16,20 @@
  * `dq += scale·ds·k`, `dk += scale·ds·q`, `dv += p·dOut` (also for replaced logits: their p is a real
  * probability — the self key of a query with nothing else allowed gets p ≈ 1).
  *
+ * Dropout (`opt.dropout`): each probability is multiplied by its factor z (`1/(1 − rate)` or 0, from
+ * the hash of `attention-dropout.ts`, recomputed per row): `out = Σ p·z·v`, and in the backward
+ * `dv += p·z·dOut`, `ds = p·(z·dOut·v − D + dLse)`. The lse is not affected.
+ *
  * Memory: only one query row × window of logits exists at a time. dk/dv of one (batch, head) are
  * accumulated in doubles (`N × d` scratch, reused across heads) and rounded once.
  */
+import {
+  attentionDropoutKeeps,
+  attentionDropoutRowKey,
+  attentionDropoutWords,
+  type AttentionDropout,
+  type AttentionDropoutWords,
+} from '../attention-dropout.js';
 import { MASKED_LOGIT, SELF_LOGIT } from '../backend.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -40,6 +51,8 @@ export interface AttentionOptions {
   maskRows: number;
   /** int32 `[B, H, N]` buckets, or undefined. */
   buckets: Int32Array | undefined;
+  /** Dropout on the probabilities, or undefined. */
+  dropout?: AttentionDropout | undefined;
 }
 
 /** Sizes of one call: `q`, `k` `[B, H, N, d]`, `v` `[B, H, N, dv]`. */
@@ -72,6 +85,12 @@ class AttentionPlan {
   readonly probs: Float64Array;
   /** Window indices of the current row whose probability is not 0. */
   readonly live: Int32Array;
+  /** Dropout factors (1/(1 − rate) or 0) of the current row over the window, when dropout is on. */
+  readonly keep: Float64Array;
+  /** The dropout words, or undefined without dropout (or with rate 0). */
+  readonly dropout: AttentionDropoutWords | undefined;
+  /** Slots per round of the dropout hash. */
+  readonly roundLength: number;
 
   constructor(
     readonly dims: AttentionDims,
@@ -99,6 +118,13 @@ class AttentionPlan {
     this.replaced = new Uint8Array(this.W);
     this.probs = new Float64Array(this.W);
     this.live = new Int32Array(this.W);
+    const drop = opt.dropout;
+    this.dropout = drop !== undefined && drop.rate > 0 ? attentionDropoutWords(drop.rate, drop.seed) : undefined;
+    this.roundLength = drop?.roundLength ?? N;
+    if (!Number.isInteger(this.roundLength) || this.roundLength < 1 || N % this.roundLength !== 0) {
+      throw new InvalidArgumentError(`chunkedAttention: dropout roundLength ${this.roundLength} must be a positive integer dividing ${N}.`);
+    }
+    this.keep = new Float64Array(this.dropout === undefined ? 0 : this.W);
     this.checkSizes();
     this.checkPositions();
   }
@@ -156,6 +182,20 @@ class AttentionPlan {
   bucket(bh: number, slot: number): number {
     const buckets = this.opt.buckets;
     return buckets === undefined ? 0 : buckets[bh * this.dims.N + slot]!;
+  }
+
+  /**
+   * With dropout, fills `keep` with the factors of query slot `qSlot` (position `qPos`) of batch `b`,
+   * head `bh` over the loaded window and returns true; without, returns false.
+   */
+  dropoutRow(b: number, bh: number, qSlot: number, qPos: number): boolean {
+    const words = this.dropout;
+    if (words === undefined) return false;
+    const h = bh - b * this.dims.H;
+    const row = attentionDropoutRowKey(words, b, h, Math.floor(qSlot / this.roundLength), qPos);
+    const { keep, winPos, W } = this;
+    for (let w = 0; w < W; w++) keep[w] = attentionDropoutKeeps(words, row, winPos[w]!) ? words.keepScale : 0;
+    return true;
   }
 
   /** Fills the window arrays for query chunk `n` of batch `b`, head `bh`. */
@@ -304,7 +344,9 @@ export function chunkedAttention(
         plan.loadWindow(b, bh, n);
         for (let t = 0; t < c; t++) {
           const slot = n * c + t;
-          const max = plan.scoreRow(q, qkBase + slot * d, k, qkBase, plan.position(bh, slot), plan.bucket(bh, slot));
+          const qPos = plan.position(bh, slot);
+          const max = plan.scoreRow(q, qkBase + slot * d, k, qkBase, qPos, plan.bucket(bh, slot));
+          const dropped = plan.dropoutRow(b, bh, slot, qPos);
           // lse in doubles, then rounded to float32; the probabilities use the rounded value:
           // p = exp(s − max)·exp(max − lse₃₂), one exp per key.
           let sum = 0;
@@ -318,7 +360,7 @@ export function chunkedAttention(
           const factor = Math.exp(max - lse32);
           let nLive = 0;
           for (let w = 0; w < W; w++) {
-            const p = probs[w]! * factor;
+            const p = dropped ? probs[w]! * factor * plan.keep[w]! : probs[w]! * factor;
             probs[w] = p;
             if (p !== 0) live[nLive++] = w;
           }
@@ -459,7 +501,7 @@ export function chunkedAttentionBackward(
   const { B, H, N, d, dv } = dims;
   const c = opt.chunkLength;
   const scale = opt.scale;
-  const { W, winSlot, logits, replaced, probs, live } = plan;
+  const { W, winSlot, logits, replaced, probs, live, keep } = plan;
   const dq = new Float32Array(B * H * N * d);
   const dk = new Float32Array(B * H * N * d);
   const dvOut = new Float32Array(B * H * N * dv);
@@ -469,6 +511,8 @@ export function chunkedAttentionBackward(
   const dqAcc = new Float64Array(d);
   const dp = new Float64Array(W);
   const ds = new Float64Array(W);
+  // With dropout: the dropped probabilities p·z (for dv); `probs` keeps p (for ds).
+  const dropProbs = new Float64Array(plan.dropout === undefined ? 0 : W);
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const bh = b * H + h;
@@ -482,16 +526,20 @@ export function chunkedAttentionBackward(
           const slot = n * c + t;
           const qOff = qkBase + slot * d;
           const oOff = vBase + slot * dv;
-          plan.scoreRow(q, qOff, k, qkBase, plan.position(bh, slot), plan.bucket(bh, slot));
+          const qPos = plan.position(bh, slot);
+          plan.scoreRow(q, qOff, k, qkBase, qPos, plan.bucket(bh, slot));
           const nLive = probabilities(logits, lse[bh * N + slot]!, probs, live, W);
+          const dropped = plan.dropoutRow(b, bh, slot, qPos);
+          if (dropped) for (let w = 0; w < W; w++) dropProbs[w] = probs[w]! * keep[w]!;
           // D = dOut·out; then per live key: dp = dOut·v, dv += p·dOut, ds = p·(dp − D + dLse).
           let D = 0;
           for (let e = 0; e < dv; e++) D += dOut[oOff + e]! * out[oOff + e]!;
           const shift = dLse[bh * N + slot]! - D;
-          valueGrads(dOut, oOff, v, vBase, dvAcc, dv, winSlot, live, nLive, probs, dp);
+          valueGrads(dOut, oOff, v, vBase, dvAcc, dv, winSlot, live, nLive, dropped ? dropProbs : probs, dp);
           for (let j = 0; j < nLive; j++) {
             const w = live[j]!;
-            ds[w] = replaced[w] === 1 ? 0 : probs[w]! * (dp[w]! + shift);
+            const dpw = dropped ? keep[w]! * dp[w]! : dp[w]!;
+            ds[w] = replaced[w] === 1 ? 0 : probs[w]! * (dpw + shift);
           }
           // dq = scale·Σ ds·k, dk += scale·ds·q.
           dqAcc.fill(0);

@@ -311,6 +311,7 @@ function attentionOptions(p: ChunkedAttentionParams<CpuStorage>): AttentionOptio
     maskLength: p.keyMask === undefined ? 0 : p.keyMask.shape[p.keyMask.shape.length - 1]!,
     maskRows: p.keyMask === undefined || p.keyMask.shape.length < 2 ? 1 : p.keyMask.shape[0]!,
     buckets: p.buckets === undefined ? undefined : i32(p.buckets),
+    dropout: p.dropout,
   };
 }
 

@@ -1,3 +1,4 @@
+import { attentionDropoutWords, type AttentionDropout } from '../attention-dropout.js';
 import { type ChunkedAttentionParams, type KernelTensor } from '../backend.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { runOp, runOp1, tidy } from '../engine.js';
@@ -145,6 +146,13 @@ export interface ChunkedAttentionOptions {
   keyMask?: Tensor;
   /** int32 `[B, H, N]` bucket ids: attend within the same bucket only. */
   buckets?: Tensor;
+  /**
+   * Dropout on the attention probabilities (after the softmax, before `· v`; the returned `lse` is
+   * not affected), from a counter-based hash of (seed, batch, head, round, query position, key
+   * position): the same mask on every backend, recomputed (never stored) by the backward. Rate 0 or
+   * absent: no dropout. See `attentionDropoutFactor`.
+   */
+  dropout?: AttentionDropout;
 }
 
 /**
@@ -186,6 +194,17 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
       throw new ShapeMismatchError(`chunkedAttention: keyMask ${formatShape(options.keyMask.shape)} must be [${B}, ${N}] when no positions are given.`);
     }
   }
+  let dropout: AttentionDropout | undefined;
+  if (options.dropout !== undefined) {
+    const { rate, seed, roundLength = N } = options.dropout;
+    attentionDropoutWords(rate, seed); // validates rate and seed
+    if (!Number.isInteger(roundLength) || roundLength < 1 || N % roundLength !== 0) {
+      throw new InvalidArgumentError(
+        `chunkedAttention: dropout.roundLength ${roundLength} must be a positive integer dividing the sequence length ${N} (the slots of one hash round).`,
+      );
+    }
+    if (rate > 0) dropout = { rate, seed, roundLength };
+  }
   const extras = [options.positions, options.keyMask, options.buckets].filter((t): t is Tensor => t !== undefined);
   const params = (ks: KernelTensor[]): ChunkedAttentionParams => {
     let i = 0;
@@ -199,6 +218,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
       positions: options.positions ? ks[i++] : undefined,
       keyMask: options.keyMask ? ks[i++] : undefined,
       buckets: options.buckets ? ks[i++] : undefined,
+      dropout,
     };
   };
   const [out, lse] = runOp({
