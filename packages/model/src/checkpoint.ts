@@ -10,12 +10,32 @@ import {
 } from '@reformer/core';
 import { resolveConfig, type ReformerConfig } from './config.js';
 import { ReformerForMaskedLM, ReformerModel, ReformerModelWithLMHead, type ModelOptions } from './model.js';
+import { ReformerForQuestionAnswering, ReformerForSequenceClassification } from './heads/index.js';
 
 /** The model classes a checkpoint can hold, by Hugging Face architecture name. */
-export type ReformerArchitecture = 'ReformerModelWithLMHead' | 'ReformerForMaskedLM' | 'ReformerModel';
+export type ReformerArchitecture =
+  | 'ReformerModelWithLMHead'
+  | 'ReformerForMaskedLM'
+  | 'ReformerForSequenceClassification'
+  | 'ReformerForQuestionAnswering'
+  | 'ReformerModel';
 
 /** A model of any of the checkpoint architectures. */
-export type AnyReformerModel = ReformerModelWithLMHead | ReformerForMaskedLM | ReformerModel;
+export type AnyReformerModel =
+  | ReformerModelWithLMHead
+  | ReformerForMaskedLM
+  | ReformerForSequenceClassification
+  | ReformerForQuestionAnswering
+  | ReformerModel;
+
+/** Each architecture's class, by its Hugging Face name (what `config.json`'s `architectures[0]` selects). */
+const ARCHITECTURES = {
+  ReformerModelWithLMHead,
+  ReformerForMaskedLM,
+  ReformerForSequenceClassification,
+  ReformerForQuestionAnswering,
+  ReformerModel,
+} as const satisfies Record<ReformerArchitecture, new (config: ReformerConfig, options: ModelOptions) => AnyReformerModel>;
 
 /** A checkpoint in memory: Hugging Face's `config.json` text and `model.safetensors` bytes. */
 export interface CheckpointFiles {
@@ -32,6 +52,8 @@ export class CheckpointError extends ReformerError {}
 export function architectureOf(model: AnyReformerModel): ReformerArchitecture {
   if (model instanceof ReformerModelWithLMHead) return 'ReformerModelWithLMHead';
   if (model instanceof ReformerForMaskedLM) return 'ReformerForMaskedLM';
+  if (model instanceof ReformerForSequenceClassification) return 'ReformerForSequenceClassification';
+  if (model instanceof ReformerForQuestionAnswering) return 'ReformerForQuestionAnswering';
   return 'ReformerModel';
 }
 
@@ -104,11 +126,10 @@ export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): A
     if (raw['lm_head_bias'] === undefined) raw['lm_head_bias'] = true;
   }
   const config = resolveConfig(raw as Partial<ReformerConfig>);
-  let model: AnyReformerModel;
-  if (arch === 'ReformerModelWithLMHead') model = new ReformerModelWithLMHead(config, options);
-  else if (arch === 'ReformerForMaskedLM') model = new ReformerForMaskedLM(config, options);
-  else if (arch === 'ReformerModel') model = new ReformerModel(config, options);
-  else throw new CheckpointError(`config.json names architecture ${JSON.stringify(arch)}; expected one of ReformerModelWithLMHead, ReformerForMaskedLM, ReformerModel.`);
+  if (!Object.hasOwn(ARCHITECTURES, arch)) {
+    throw new CheckpointError(`config.json names architecture ${JSON.stringify(arch)}; expected one of ${Object.keys(ARCHITECTURES).join(', ')}.`);
+  }
+  const model: AnyReformerModel = new ARCHITECTURES[arch as ReformerArchitecture](config, options);
   try {
     model.loadStateDict(tensors);
   } catch (e) {
@@ -120,7 +141,7 @@ export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): A
 
 /** Throws unless `model` is one of the Reformer model classes. @internal */
 export function checkModel(where: string, model: Module): asserts model is AnyReformerModel {
-  if (!(model instanceof ReformerModelWithLMHead || model instanceof ReformerForMaskedLM || model instanceof ReformerModel)) {
-    throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead, ReformerForMaskedLM or ReformerModel.`);
+  if (!Object.values(ARCHITECTURES).some((cls) => model instanceof cls)) {
+    throw new InvalidArgumentError(`${where}: expected one of ${Object.keys(ARCHITECTURES).join(', ')}.`);
   }
 }

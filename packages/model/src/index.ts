@@ -20,6 +20,20 @@ export {
 } from './model.js';
 export { IGNORE_INDEX, ignorePadding } from './labels.js';
 export {
+  ReformerForSequenceClassification,
+  ReformerForQuestionAnswering,
+  ReformerClassificationHead,
+  sequenceClassificationLoss,
+  spanLoss,
+  binaryCrossEntropyWithLogits,
+  inferProblemType,
+  type HeadConfig,
+  type ProblemType,
+  type ClassificationLossOptions,
+  type SpanLossOptions,
+  type SpanLogits,
+} from './heads/index.js';
+export {
   CheckpointError,
   architectureOf,
   configJson,

@@ -35,8 +35,8 @@ describe('checkpoints', () => {
     const fromBuffers = loadModel({ config: new TextEncoder().encode(files.config).buffer, weights: files.weights.slice().buffer });
     const ids = tensor(randomIds(1, 2 * 32, 0, 24), [2, 32], 'int32');
     tidy(() => {
-      expect(loaded.forward(ids).dataSync()).toEqual(model.forward(ids).dataSync());
-      expect(fromBuffers.forward(ids).dataSync()).toEqual(model.forward(ids).dataSync());
+      expect((loaded as ReformerModelWithLMHead).forward(ids).dataSync()).toEqual(model.forward(ids).dataSync());
+      expect((fromBuffers as ReformerModelWithLMHead).forward(ids).dataSync()).toEqual(model.forward(ids).dataSync());
     });
     for (const m of [model, loaded, fromBuffers]) m.dispose();
   });
