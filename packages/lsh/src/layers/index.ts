@@ -13,3 +13,11 @@ export { AttentionOutput, QKVProjection, SharedQKProjection, type AttentionOutpu
 export { LSHSelfAttention, type LSHSelfAttentionConfig, type LSHForwardOptions } from './lsh-self-attention.js';
 export { LocalSelfAttention, type LocalSelfAttentionConfig } from './local-self-attention.js';
 export { FullSelfAttention, type FullSelfAttentionConfig } from './full-self-attention.js';
+export {
+  CrossAttention,
+  crossAttention,
+  type CrossAttentionConfig,
+  type CrossAttentionFnOptions,
+  type CrossAttentionOptions,
+  type ProjectedContext,
+} from './cross-attention.js';
