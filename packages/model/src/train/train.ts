@@ -19,6 +19,7 @@ import {
 } from '@reformer/core';
 import type { LanguageModel, Metrics, Task } from '../tasks/task.js';
 import { batchTensors, batchTokens, checkBatch, type TrainBatch } from './batch.js';
+import { nextMacrotask } from './yield.js';
 
 /** What a training checkpoint holds besides the model and the optimizer (JSON-serialisable). */
 export interface TrainState {
@@ -129,7 +130,12 @@ export interface TrainOptions {
    * training continues at the checkpoint's step + 1.
    */
   loadCheckpoint?: () => Promise<ResumePoint | null>;
-  /** Stops the run after the current step (a checkpoint is saved first when `saveCheckpoint` is given). */
+  /**
+   * Stops the run after the current step: `train` gives the event loop a turn (one macrotask) after
+   * every step, so an abort from a timer, a UI event or a signal handler lands within one step. The
+   * step's checkpoint is saved first when `saveCheckpoint` is given; the result has `stopped: true`
+   * and the signal's `reason`.
+   */
   signal?: AbortSignal;
 }
 
@@ -143,8 +149,10 @@ export interface TrainResult {
   loss: number;
   /** The last evaluation's metrics, if any ran. */
   eval?: Metrics;
-  /** True when `signal` stopped the run early. */
+  /** True when `signal` stopped the run before its last step. */
   stopped: boolean;
+  /** When stopped: the signal's `reason` (an `AbortError` `DOMException` unless `abort(reason)` gave one). */
+  stopReason?: unknown;
   /** Wall seconds of the call. */
   elapsedSeconds: number;
 }
@@ -272,11 +280,13 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   let loss = Number.NaN;
   let lastEval: Metrics | undefined;
   let stopped = false;
+  let stopReason: unknown;
   let step = start;
   model.train();
   while (step < steps) {
     if (options.signal?.aborted) {
       stopped = true;
+      stopReason = options.signal.reason;
       break;
     }
     step += 1;
@@ -315,6 +325,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     trainSeconds += (now() - t0) / 1000;
     tokens += batchTokens(batch);
     if (!Number.isFinite(loss)) throw new TrainError(`train: the loss at step ${step} is ${loss}; lower the learning rate or set clipNorm.`);
+    // One macrotask per step: timers, an abort and signal handlers run here, between steps (and a
+    // browser page stays responsive), at the cost of microseconds.
+    await nextMacrotask();
 
     const last = step === steps || options.signal?.aborted === true;
     let evalMetrics: Metrics | undefined;
@@ -353,6 +366,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     loss,
     ...(lastEval !== undefined ? { eval: lastEval } : {}),
     stopped,
+    ...(stopped ? { stopReason } : {}),
     elapsedSeconds: (now() - started) / 1000,
   };
 }
