@@ -42,17 +42,17 @@ function meanCrossEntropy(logits: Tensor, targets: Tensor, ignoreIndex: number):
   });
 }
 
-/**
- * PyTorch's `BCEWithLogitsLoss` (mean): `mean(max(z, 0) − z·y + log(1 + exp(−|z|)))` over every entry,
- * with the exact gradient `(sigmoid(z) − y) / n` (also at z = 0, where the pieces' derivatives are not).
- */
 const bceWithLogits = customGrad((z: Tensor, y: Tensor) => ({
   value: tidy(() => mean(add(sub(relu(z), mul(z, y)), log(add(scalar(1), exp(neg(abs(z)))))))),
   save: [z, y],
   gradFunc: ([dy], [zs, ys]) => [mul(div(sub(sigmoid(zs!), ys!), scalar(zs!.size)), dy!), null],
 }));
 
-/** {@link bceWithLogits} on `logits` and same-shape float32 `targets` in [0, 1]; a scalar. */
+/**
+ * PyTorch's `BCEWithLogitsLoss` (mean) on `logits` and same-shape float32 `targets` in [0, 1]:
+ * `mean(max(z, 0) − z·y + log(1 + exp(−|z|)))` over every entry, a scalar, with the exact gradient
+ * `(sigmoid(z) − y) / n` (also at z = 0, where the pieces' own derivatives are not).
+ */
 export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor): Tensor {
   if (logits.dtype !== 'float32' || targets.dtype !== 'float32') {
     throw new DTypeError(`binaryCrossEntropyWithLogits: logits and targets must be float32, got ${logits.dtype} and ${targets.dtype}.`);
@@ -64,9 +64,35 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor): T
 }
 
 /**
+ * Throws a named error unless `labels` suit `problemType` for a batch of `batch` rows and
+ * `numLabels` outputs (see {@link sequenceClassificationLoss}). @internal
+ */
+export function checkClassificationLabels(where: string, batch: number, numLabels: number, labels: Tensor, problemType: ProblemType): void {
+  const rowShape = labels.rank === 1 ? labels.shape[0] === batch : labels.rank === 2 && labels.shape[0] === batch && labels.shape[1] === 1;
+  const fullShape = labels.rank === 2 && labels.shape[0] === batch && labels.shape[1] === numLabels;
+  if (problemType === 'single_label_classification') {
+    if (labels.dtype !== 'int32') {
+      throw new DTypeError(`${where}: single-label classification needs int32 class indices [${batch}], got ${labels.dtype}; for multi-hot targets use problem_type "multi_label_classification".`);
+    }
+    if (!rowShape) throw new ShapeMismatchError(`${where}: single-label classification needs labels [${batch}] (one class per row), got ${formatShape(labels.shape)}.`);
+  } else if (problemType === 'multi_label_classification') {
+    if (!fullShape) throw new ShapeMismatchError(`${where}: multi-label classification needs multi-hot labels [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`);
+  } else if (problemType === 'regression') {
+    if (numLabels === 1 && !rowShape) {
+      throw new ShapeMismatchError(`${where}: regression with one output needs targets [${batch}] or [${batch}, 1], got ${formatShape(labels.shape)}.`);
+    }
+    if (numLabels > 1 && !fullShape) {
+      throw new ShapeMismatchError(`${where}: regression with ${numLabels} outputs needs targets [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`);
+    }
+  } else {
+    throw new InvalidArgumentError(`${where}: unknown problem_type ${JSON.stringify(problemType)}; expected single_label_classification, multi_label_classification or regression.`);
+  }
+}
+
+/**
  * Hugging Face's sequence-classification loss for `problem_type` on `logits` `[batch, numLabels]`:
  * - `single_label_classification`: int32 `labels` `[batch]` (or `[batch, 1]`), class indices, −100 =
- *   not scored; the mean cross-entropy over the scored rows (NaN if none is).
+ *   not scored; the mean cross-entropy over the scored rows (NaN if none is, as in PyTorch).
  * - `multi_label_classification`: `labels` `[batch, numLabels]` multi-hot (float32; int32 is cast);
  *   binary cross-entropy on the logits, averaged over all `batch · numLabels` entries.
  * - `regression`: `labels` `[batch]` or `[batch, 1]` when `numLabels` = 1, else `[batch, numLabels]`
@@ -76,33 +102,13 @@ export function sequenceClassificationLoss(logits: Tensor, labels: Tensor, probl
   const where = 'sequenceClassificationLoss';
   if (logits.rank !== 2) throw new ShapeMismatchError(`${where}: logits must be [batch, numLabels], got ${formatShape(logits.shape)}.`);
   const [batch, numLabels] = logits.shape as [number, number];
-  const rowShape = labels.rank === 1 ? labels.shape[0] === batch : labels.rank === 2 && labels.shape[0] === batch && labels.shape[1] === 1;
-  if (problemType === 'single_label_classification') {
-    if (labels.dtype !== 'int32') {
-      throw new DTypeError(`${where}: single-label classification needs int32 class indices [${batch}], got ${labels.dtype}; for multi-hot targets use problem_type "multi_label_classification".`);
-    }
-    if (!rowShape) throw new ShapeMismatchError(`${where}: single-label classification needs labels [${batch}] (one class per row), got ${formatShape(labels.shape)}.`);
-    return tidy(() => meanCrossEntropy(logits, reshape(labels, [batch]), IGNORE_INDEX));
-  }
-  if (problemType === 'multi_label_classification') {
-    if (labels.rank !== 2 || labels.shape[0] !== batch || labels.shape[1] !== numLabels) {
-      throw new ShapeMismatchError(`${where}: multi-label classification needs multi-hot labels [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`);
-    }
-    return tidy(() => binaryCrossEntropyWithLogits(logits, labels.dtype === 'float32' ? labels : cast(labels, 'float32')));
-  }
-  if (problemType === 'regression') {
-    const y = labels.dtype === 'float32' ? labels : undefined;
-    if (numLabels === 1) {
-      if (!rowShape) throw new ShapeMismatchError(`${where}: regression with one label needs targets [${batch}] or [${batch}, 1], got ${formatShape(labels.shape)}.`);
-    } else if (labels.rank !== 2 || labels.shape[0] !== batch || labels.shape[1] !== numLabels) {
-      throw new ShapeMismatchError(`${where}: regression with ${numLabels} outputs needs targets [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`);
-    }
-    return tidy(() => {
-      const target = reshape(y ?? cast(labels, 'float32'), [batch, numLabels]);
-      return mean(square(sub(logits, target)));
-    });
-  }
-  throw new InvalidArgumentError(`${where}: unknown problem_type ${JSON.stringify(problemType)}.`);
+  checkClassificationLabels(where, batch, numLabels, labels, problemType);
+  return tidy(() => {
+    if (problemType === 'single_label_classification') return meanCrossEntropy(logits, reshape(labels, [batch]), IGNORE_INDEX);
+    const y = labels.dtype === 'float32' ? labels : cast(labels, 'float32');
+    if (problemType === 'multi_label_classification') return binaryCrossEntropyWithLogits(logits, y);
+    return mean(square(sub(logits, reshape(y, [batch, numLabels]))));
+  });
 }
 
 /**
@@ -127,15 +133,20 @@ export function spanLoss(startLogits: Tensor, endLogits: Tensor, startPositions:
     throw new ShapeMismatchError(`${where}: startLogits and endLogits must both be [batch, length], got ${formatShape(startLogits.shape)} and ${formatShape(endLogits.shape)}.`);
   }
   const [batch, length] = startLogits.shape as [number, number];
-  for (const [name, p] of [['startPositions', startPositions], ['endPositions', endPositions]] as const) {
-    if (p.dtype !== 'int32') throw new DTypeError(`${where}: ${name} must be int32 token indices [${batch}], got ${p.dtype}.`);
-    const ok = (p.rank === 1 && p.shape[0] === batch) || (p.rank === 2 && p.shape[0] === batch && p.shape[1] === 1);
-    if (!ok) throw new ShapeMismatchError(`${where}: ${name} must be [${batch}] (or [${batch}, 1]), got ${formatShape(p.shape)}.`);
-  }
+  checkSpanPositions(where, batch, startPositions, endPositions);
   return tidy(() => {
     const clamp = (p: Tensor): Tensor => minimum(maximum(reshape(p, [batch]), scalar(0, 'int32')), scalar(length, 'int32'));
     const start = meanCrossEntropy(startLogits, clamp(startPositions), length);
     const end = meanCrossEntropy(endLogits, clamp(endPositions), length);
     return div(add(start, end), scalar(2));
   });
+}
+
+/** Throws a named error unless both positions are int32 `[batch]` or `[batch, 1]`. @internal */
+export function checkSpanPositions(where: string, batch: number, startPositions: Tensor, endPositions: Tensor): void {
+  for (const [name, p] of [['startPositions', startPositions], ['endPositions', endPositions]] as const) {
+    if (p.dtype !== 'int32') throw new DTypeError(`${where}: ${name} must be int32 token indices [${batch}], got ${p.dtype}.`);
+    const ok = (p.rank === 1 && p.shape[0] === batch) || (p.rank === 2 && p.shape[0] === batch && p.shape[1] === 1);
+    if (!ok) throw new ShapeMismatchError(`${where}: ${name} must be [${batch}] (or [${batch}, 1]), got ${formatShape(p.shape)}.`);
+  }
 }

@@ -2,7 +2,7 @@ import { InvalidArgumentError, Linear, Module, ShapeMismatchError, formatShape, 
 import { ReformerConfigError } from '../config.js';
 import { ReformerModel, type ForwardOptions, type ModelOptions } from '../model.js';
 import { resolveHeadConfig, type HeadConfig } from './config.js';
-import { spanLoss } from './losses.js';
+import { checkSpanPositions, spanLoss } from './losses.js';
 
 /** Options of {@link ReformerForQuestionAnswering.loss}. */
 export interface SpanLossOptions extends ForwardOptions {
@@ -90,6 +90,7 @@ export class ReformerForQuestionAnswering extends Module {
       throw new InvalidArgumentError('ReformerForQuestionAnswering.loss: options.startPositions and options.endPositions are both required (int32 [batch] token indices).');
     }
     const { startPositions, endPositions } = o;
+    checkSpanPositions('ReformerForQuestionAnswering.loss', ids.shape[0] ?? 0, startPositions, endPositions);
     return tidy(() => {
       const { startLogits, endLogits } = this.forward(ids, options);
       return spanLoss(startLogits, endLogits, startPositions, endPositions);

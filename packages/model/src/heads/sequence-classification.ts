@@ -1,7 +1,7 @@
 import { Dropout, InvalidArgumentError, Linear, Module, ShapeMismatchError, formatShape, reshape, seedScope, slice, tanh, tidy, type Tensor } from '@reformer/core';
 import { ReformerModel, type ForwardOptions, type ModelOptions } from '../model.js';
 import { resolveHeadConfig, type HeadConfig } from './config.js';
-import { inferProblemType, sequenceClassificationLoss } from './losses.js';
+import { checkClassificationLabels, inferProblemType, sequenceClassificationLoss } from './losses.js';
 
 /** Options of {@link ReformerForSequenceClassification.loss}. */
 export interface ClassificationLossOptions extends ForwardOptions {
@@ -116,8 +116,9 @@ export class ReformerForSequenceClassification extends Module {
         'ReformerForSequenceClassification.loss: options.labels is required (int32 [batch] classes, float32 [batch, num_labels] multi-hot, or float32 regression targets).',
       );
     }
-    this.config.problem_type ??= inferProblemType(this.numLabels, labels);
-    const problemType = this.config.problem_type;
+    const problemType = this.config.problem_type ?? inferProblemType(this.numLabels, labels);
+    checkClassificationLabels('ReformerForSequenceClassification.loss', ids.shape[0] ?? 0, this.numLabels, labels, problemType);
+    this.config.problem_type = problemType;
     return tidy(() => sequenceClassificationLoss(this.forward(ids, options), labels, problemType));
   }
 }
