@@ -23,8 +23,10 @@ import {
   expandDims,
   floorDiv,
   gather,
+  InvalidArgumentError,
   log,
   logSumExp,
+  max,
   maximum,
   mean,
   mod,
@@ -110,6 +112,16 @@ export interface LSHAttentionOptions {
   maxPositionEmbeddings?: number;
   /** Also return the per-round logsumexps and the sort permutation (default false). */
   inspect?: boolean;
+  /**
+   * Dropout on the attention probabilities (Hugging Face's `lsh_attention_probs_dropout_prob` in
+   * training): in every round, after the softmax of the query's window and before the values are
+   * weighted, each probability is kept with factor `1/(1 − rate)` or dropped. The per-round
+   * logsumexps (hence the round weights `exp(lse_r − logsumexp_r(lse))`) are not affected, as in
+   * Hugging Face. The mask is a counter-based hash of (seed, batch, head, round, query position, key
+   * position) evaluated inside the fused kernel (core's `attentionDropoutFactor`): identical on every
+   * backend, recomputed by the backward, never stored. Not supported with `dedupe`.
+   */
+  dropout?: { rate: number; seed: number };
 }
 
 /** What {@link lshAttention} returns. All tensors belong to the caller. */
@@ -118,9 +130,10 @@ export interface LSHAttentionResult {
   output: Tensor;
   /**
    * int32 `[batch, heads, nHashes, length]`: the bucket of every position in every round with the
-   * round offset added. Without `mask` the offset of round r is `r·nBuckets` (Hugging Face's
-   * `_hash_vectors`). With `mask` (Hugging Face with an attention mask) padding positions are put in an
-   * extra bucket `nBuckets` and the offset is `r·(nBuckets + 1)`. Pass it back as `buckets` to replay
+   * round offset added, numbered exactly as Hugging Face's `_hash_vectors`: the offset of round r is
+   * `r·nBuckets`, except when `mask` has a 0 anywhere in the batch — then padding positions are put in
+   * an extra bucket `nBuckets` and the offset is `r·(nBuckets + 1)` (decided on the device, without
+   * reading the mask back). Pass it back as `buckets` (with the same `mask`) to replay
    * the same sort. When `length <= chunkLength` nothing is hashed (Hugging Face's no-hash path) and
    * every entry is 0.
    */
@@ -267,7 +280,10 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   if (nBucketsOpt !== 'auto') bucketFactors(fn, nBucketsOpt);
   if (options.maxPositionEmbeddings !== undefined) checkInteger(fn, 'maxPositionEmbeddings', options.maxPositionEmbeddings, 1);
 
-  if (L <= c) return noHashAttention(qk, v, { B, H, L, nHashes, causal, mask, inspect: options.inspect ?? false });
+  if (L <= c) {
+    const dropout = checkDropout(fn, options.dropout, false);
+    return noHashAttention(qk, v, { B, H, L, nHashes, causal, mask, inspect: options.inspect ?? false, dropout });
+  }
 
   const Lp = Math.ceil(L / c) * c;
   const padded = Lp !== L;
@@ -276,14 +292,14 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
     nBucketsOpt === 'auto' ? chooseNumBuckets(Lp, c, options.maxPositionEmbeddings ?? 4096) : nBucketsOpt,
   );
   const nb = factors.reduce((p, f) => p * f, 1);
-  // Round stride of the returned buckets (Hugging Face adds a padding bucket only with a mask) and of
-  // the internal sort key (always room for the padding bucket nb).
-  const returnStride = mask === undefined ? nb : nb + 1;
+  // The internal sort key always has room for the padding bucket nb; the returned buckets' round
+  // stride is Hugging Face's (see returnedOffsets).
   const sortStride = nb + 1;
   const given = options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
   const dedupe = options.dedupe ?? false;
   const sameBucketOnly = options.sameBucketOnly ?? false;
   const inspect = options.inspect ?? false;
+  const dropout = checkDropout(fn, options.dropout, dedupe);
   // Drawn outside replayable() so the seed stream is the same whether the buckets are hashed or replayed.
   const seed = replay === undefined && given === undefined ? (options.seed ?? nextSeed()) : 0;
 
@@ -293,9 +309,10 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
       padded ? pad(t, t.shape.map((_, i) => (i === axis ? [0, Lp - L] : [0, 0]) as [number, number]), value) : t;
 
     // 1. Buckets within each round, [B, H, nR, L], padding bucket nb at masked positions.
+    const offsets = returnedOffsets(nHashes, nb, mask);
     let within: Tensor;
     if (replay !== undefined) {
-      within = sub(replay, roundOffsets(nHashes, returnStride));
+      within = sub(replay, offsets);
     } else {
       // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
       // recorded forward come back instead of being hashed again.
@@ -305,7 +322,7 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
         return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int(nb));
       });
     }
-    const buckets = add(within, roundOffsets(nHashes, returnStride));
+    const buckets = add(within, offsets);
 
     // 2. Sort every round by (bucket, position): a stable argsort of the offset buckets.
     const withinP = padLength(within, nb, 3); // [B, H, nR, Lp]
@@ -324,7 +341,19 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
     const sortedBuckets = sameBucketOnly ? gather(key, order, 2) : undefined;
 
     // 4. Chunked attention over the sorted slots.
-    const common = { chunkLength: c, chunksBefore, chunksAfter, causal, excludeSelf: true, scale: 1, positions: pos, keyMask, buckets: sortedBuckets };
+    // Dropout rounds are the blocks of Lp sorted slots (the sort key keeps every round in its block).
+    const common = {
+      chunkLength: c,
+      chunksBefore,
+      chunksAfter,
+      causal,
+      excludeSelf: true,
+      scale: 1,
+      positions: pos,
+      keyMask,
+      buckets: sortedBuckets,
+      ...(dropout !== undefined ? { dropout: { ...dropout, roundLength: Lp } } : {}),
+    };
     const { out: outS, lse: lseS } = dedupe
       ? windowedAttention(qS, kS, vS, {
           ...common,
@@ -379,11 +408,50 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   });
 }
 
+/** Validates the dropout option; undefined when there is none (or rate 0). */
+function checkDropout(fn: string, dropout: { rate: number; seed: number } | undefined, dedupe: boolean): { rate: number; seed: number } | undefined {
+  if (dropout === undefined) return undefined;
+  const { rate, seed } = dropout;
+  if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {
+    throw new InvalidArgumentError(`${fn}: dropout.rate must be a number in [0, 1), got ${String(rate)}.`);
+  }
+  if (!Number.isSafeInteger(seed) || seed < 0) {
+    throw new InvalidArgumentError(`${fn}: dropout.seed must be a non-negative safe integer, got ${String(seed)}.`);
+  }
+  if (rate === 0) return undefined;
+  if (dedupe) {
+    throw new InvalidArgumentError(`${fn}: dropout is not supported with dedupe (the op-based path); drop one of them.`);
+  }
+  return { rate, seed };
+}
+
+/**
+ * The round offsets of the returned buckets, int32 `[nHashes, 1]`: `r·nBuckets`, or `r·(nBuckets + 1)`
+ * when `mask` has a 0 anywhere (Hugging Face adds its padding bucket only when
+ * `attention_mask.sum() < batch·length`). Computed on the device: no readback of the mask.
+ */
+function returnedOffsets(nHashes: number, nb: number, mask: Tensor | undefined): Tensor {
+  if (mask === undefined) return roundOffsets(nHashes, nb);
+  return tidy(() => {
+    const anyPadding = max(cast(equal(mask, scalar(0, 'int32')), 'int32')); // 0 or 1
+    return mul(roundOffsets(nHashes, 1), add(scalar(nb, 'int32'), anyPadding));
+  });
+}
+
 /** Hugging Face's path for `length <= chunkLength`: one chunk, every position, no hashing. */
 function noHashAttention(
   qk: Tensor,
   v: Tensor,
-  o: { B: number; H: number; L: number; nHashes: number; causal: boolean; mask: Tensor | undefined; inspect: boolean },
+  o: {
+    B: number;
+    H: number;
+    L: number;
+    nHashes: number;
+    causal: boolean;
+    mask: Tensor | undefined;
+    inspect: boolean;
+    dropout: { rate: number; seed: number } | undefined;
+  },
 ): LSHAttentionResult {
   const { B, H, L } = o;
   return tidy(() => {
@@ -395,6 +463,7 @@ function noHashAttention(
       excludeSelf: true,
       scale: 1,
       keyMask: o.mask,
+      ...(o.dropout !== undefined ? { dropout: o.dropout } : {}),
     });
     const result: LSHAttentionResult = { output: out, buckets: zeros([B, H, o.nHashes, L], 'int32') };
     if (o.inspect) {

@@ -165,15 +165,30 @@ describe('dropout and seed scopes', () => {
     layer.dispose();
   });
 
-  it('LSH: attention dropout is refused in training (fused kernel), allowed in eval', () => {
-    const layer = new LSHSelfAttention({ ...CONFIG, nBuckets: 4, attentionDropout: 0.1 });
+  it('LSH: attention dropout runs in the fused kernel in training: replays, equals eval at a negligible rate, drops at 0.5, off in eval', async () => {
     const x = tensor(X, [B, L, 16]);
-    expect(() => layer.forward(x)).toThrow(InvalidArgumentError);
-    expect(() => layer.forward(x)).toThrow(/attentionDropout must be 0 in training mode, got 0\.1/);
-    layer.eval();
-    layer.forward(x).dispose();
-    x.dispose();
-    layer.dispose();
+    const maskHost = Int32Array.from({ length: B * L }, (_, i) => (i % 7 === 5 ? 0 : 1));
+    const mask = tensor(maskHost, [B, L], 'int32');
+    const real = (batch: number, pos: number): boolean => maskHost[batch * L + pos] === 1;
+    const tiny = new LSHSelfAttention({ ...CONFIG, nBuckets: 4, nHashes: 2, attentionDropout: 1e-9 });
+    const trainTiny = await values(() => seedScope(1, () => tiny.train().forward(x, { mask })));
+    const buckets = clone(tiny.lastBuckets!);
+    const evalTiny = await values(() => tiny.eval().forward(x, { mask, buckets }));
+    expect(maxDiffReal(trainTiny, evalTiny, [B, L, 16], real)).toBeLessThan(2e-5);
+    const half = new LSHSelfAttention({ ...CONFIG, nBuckets: 4, nHashes: 2, attentionDropout: 0.5 });
+    const a = await values(() => seedScope(2, () => half.forward(x, { mask, buckets })));
+    const b = await values(() => seedScope(2, () => half.forward(x, { mask, buckets })));
+    expect(b).toEqual(a);
+    const other = await values(() => seedScope(3, () => half.forward(x, { mask, buckets })));
+    expect(maxDiffReal(a, other, [B, L, 16], real)).toBeGreaterThan(1e-2);
+    const evalHalf = await values(() => seedScope(2, () => half.eval().forward(x, { mask, buckets })));
+    expect(maxDiffReal(a, evalHalf, [B, L, 16], real)).toBeGreaterThan(1e-2);
+    half.train();
+    const { grads } = gradients(() => sum(seedScope(2, () => half.forward(x, { mask, buckets }))), [x, ...half.parameters()]);
+    for (const g of grads) expect((await g.data()).every((v) => Number.isFinite(v))).toBe(true);
+    for (const t of [x, mask, buckets, ...grads]) t.dispose();
+    tiny.dispose();
+    half.dispose();
   });
 
   const dropoutLayers: [string, (rate: number) => AttentionLayer][] = [

@@ -70,6 +70,13 @@ describe('bad input', () => {
     expectError(() => fullAttention(qk, qk, zeros([1, 1, 12, 3])), ShapeMismatchError, /v \[1, 1, 12, 3\]/);
   });
 
+  it('bad attention dropout → InvalidArgumentError naming dropout and the expected value', () => {
+    expectError(() => lshAttention(qk, v, { chunkLength: 4, dropout: { rate: 1, seed: 1 } }), InvalidArgumentError, 'dropout.rate', /\[0, 1\)/, /got 1/);
+    expectError(() => lshAttention(qk, v, { chunkLength: 4, dropout: { rate: 0.1, seed: -3 } }), InvalidArgumentError, 'dropout.seed', /got -3/);
+    expectError(() => lshAttention(qk, v, { chunkLength: 16, dropout: { rate: Number.NaN, seed: 1 } }), InvalidArgumentError, 'dropout.rate');
+    expectError(() => lshAttention(qk, v, { chunkLength: 4, dedupe: true, dropout: { rate: 0.1, seed: 1 } }), InvalidArgumentError, /dropout is not supported with dedupe/);
+  });
+
   it('replayed buckets of the wrong shape or dtype → named errors', () => {
     expectError(() => lshAttention(qk, v, { chunkLength: 4, buckets: zeros([1, 2, 2, 11], 'int32') }), ShapeMismatchError, 'buckets', /\[1, 2, nHashes, 12\]/);
     expectError(() => lshAttention(qk, v, { chunkLength: 4, buckets: zeros([1, 2, 2, 12]) }), DTypeError, 'buckets', /int32/);

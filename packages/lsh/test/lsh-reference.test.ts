@@ -60,11 +60,14 @@ function makeCase(rng: Rng, i: number): Case {
     sameBucketOnly: i % 5 === 3,
     dedupe: i % 3 === 2,
     splitRotations: factors.length > 1 && rng.bool(0.5),
+    // Attention-probability dropout on a third of the cases (not with dedupe, which refuses it).
+    dropout: i % 3 === 1 ? { rate: [0.1, 0.3, 0.5][i % 5 % 3]!, seed: 1_000_003 * (i + 1) } : undefined,
   };
   c.label =
     `#${i} B${B} H${H} L${L} d${d} dv${dv} c${chunkLength} nR${nHashes} nb[${factors.join(',')}] ` +
     `before${chunksBefore} after${chunksAfter}${causal ? ' causal' : ''}${mask ? ' mask' : ''}` +
-    `${c.sameBucketOnly ? ' sameBucketOnly' : ''}${c.dedupe ? ' dedupe' : ''}${c.splitRotations ? ' split-rotations' : ''}`;
+    `${c.sameBucketOnly ? ' sameBucketOnly' : ''}${c.dedupe ? ' dedupe' : ''}${c.splitRotations ? ' split-rotations' : ''}` +
+    `${c.dropout ? ` dropout ${c.dropout.rate}` : ''}`;
   return c;
 }
 
@@ -97,6 +100,7 @@ async function runLibrary(c: Case, weights: Float64Array): Promise<Run> {
     dedupe: c.dedupe ?? false,
     inspect: true,
     ...(mask ? { mask } : {}),
+    ...(c.dropout ? { dropout: c.dropout } : {}),
   };
   const kept: Tensor[] = [];
   const { value, grads } = gradients(() => {

@@ -9,7 +9,12 @@
  * every logsumexp and later runs add the recorded offsets instead of rounding, so the function is
  * smooth and its derivative is the one autograd over float32 ops computes (rounding treated as the
  * identity in the backward pass). The buckets are frozen the same way (hashing has no gradient).
+ *
+ * Attention-probability dropout: the one thing taken from the library is the definition of the mask,
+ * core's `attentionDropoutFactor` (a pure hash of seed, batch, head, round, query and key position),
+ * evaluated here pair by pair for every window entry.
  */
+import { attentionDropoutFactor } from '@reformer/core';
 
 export const SELF = -1e5;
 export const MASKED = -1e9;
@@ -81,11 +86,18 @@ class Rounder {
 }
 
 /** Softmax-style attention of one query over a list of (logit, value row) pairs. */
-function attendRow(logits: readonly number[], values: readonly (readonly number[])[], dv: number, rounder: Rounder): { out: number[]; lse: number } {
+function attendRow(
+  logits: readonly number[],
+  values: readonly (readonly number[])[],
+  dv: number,
+  rounder: Rounder,
+  dropFactors?: readonly number[],
+): { out: number[]; lse: number } {
   const lse = rounder.round(logSumExp(logits));
   const out = new Array<number>(dv).fill(0);
   logits.forEach((s, j) => {
-    const p = Math.exp(s - lse);
+    // Hugging Face's order: softmax, then dropout of the probability, then · v.
+    const p = Math.exp(s - lse) * (dropFactors ? dropFactors[j]! : 1);
     const row = values[j]!;
     for (let e = 0; e < dv; e++) out[e]! += p * row[e]!;
   });
@@ -119,6 +131,8 @@ export interface RefLSHProblem {
   mask?: Int32Array | undefined;
   sameBucketOnly?: boolean | undefined;
   dedupe?: boolean | undefined;
+  /** Attention-probability dropout: each (round, query position, key position) factor from core's hash. */
+  dropout?: { rate: number; seed: number } | undefined;
 }
 
 /** What a base-point run records so that later runs are smooth (see the module comment). */
@@ -158,7 +172,10 @@ export function referenceLSH(p: RefLSHProblem, frozen?: RefFrozen): RefLSHResult
   const buckets = new Int32Array(B * H * nR * L);
   const lseOut = new Float64Array(B * H * (noHash ? 1 : nR) * L);
   const sortIndices = new Int32Array(B * H * (noHash ? L : nR * L));
-  const returnStride = p.mask ? nb + 1 : nb;
+  // Hugging Face's _hash_vectors: a padding bucket (and round stride nb + 1) only when the mask has a 0.
+  const returnStride = p.mask && p.mask.some((m) => m === 0) ? nb + 1 : nb;
+  const drop = (b: number, h: number, r: number, i: number, j: number): number =>
+    p.dropout ? attentionDropoutFactor(p.dropout.rate, p.dropout.seed, b, h, r, i, j) : 1;
 
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
@@ -187,7 +204,9 @@ export function referenceLSH(p: RefLSHProblem, frozen?: RefFrozen): RefLSHResult
         for (let i = 0; i < L; i++) {
           const logits: number[] = [];
           const values: number[][] = [];
+          const factorsOfRow: number[] = [];
           for (let j = 0; j < L; j++) {
+            factorsOfRow.push(drop(b, h, 0, i, j));
             let s: number;
             if (j === i) s = SELF;
             else if ((p.causal && j > i) || !real(j)) s = MASKED;
@@ -195,7 +214,7 @@ export function referenceLSH(p: RefLSHProblem, frozen?: RefFrozen): RefLSHResult
             logits.push(s);
             values.push(val(j));
           }
-          const r = attendRow(logits, values, dv, rounder);
+          const r = attendRow(logits, values, dv, rounder, factorsOfRow);
           out.set(r.out, (bh * L + i) * dv);
           lseOut[bh * L + i] = r.lse;
           sortIndices[bh * L + i] = i;
@@ -290,8 +309,10 @@ export function referenceLSH(p: RefLSHProblem, frozen?: RefFrozen): RefLSHResult
         const pq = slotPos[s]!;
         const logits: number[] = [];
         const values: number[][] = [];
+        const factorsOfRow: number[] = [];
         for (const k of windowOf(s)) {
           const pk = slotPos[k]!;
+          factorsOfRow.push(drop(b, h, Math.floor(s / Lp), pq, pk));
           let z: number;
           if (pk === pq) z = SELF;
           else if ((p.causal && pk > pq) || !real(pk) || !sameBucketOk(s, k)) z = MASKED;
@@ -302,7 +323,7 @@ export function referenceLSH(p: RefLSHProblem, frozen?: RefFrozen): RefLSHResult
           logits.push(z);
           values.push(val(pk));
         }
-        const r = attendRow(logits, values, dv, rounder);
+        const r = attendRow(logits, values, dv, rounder, factorsOfRow);
         outS.push(r.out);
         lseS.push(r.lse);
       }

@@ -88,14 +88,17 @@ function checkBuckets(where: string, nBuckets: unknown): number | number[] | 'au
  *
  * Randomness: each call draws one seed with `nextSeed()` for its rotations (used unless `hashSeed`,
  * `rotations` or `buckets` is given; drawn anyway so that the seed stream, hence the dropout masks,
- * do not depend on which was given), then the output dropout draws its mask seed. Running a call again
+ * do not depend on which was given); in training with `attentionDropout > 0` a second seed for the
+ * attention-probability mask; then the output dropout draws its mask seed. Running a call again
  * inside the same `seedScope` therefore replays it exactly. The buckets of the latest call stay
  * available as {@link LSHSelfAttention.lastBuckets}.
  *
- * Attention-probability dropout (`attentionDropout`) is not supported: the fused chunked-attention
- * kernel never materialises the probabilities. A layer with `attentionDropout > 0` throws an
- * `InvalidArgumentError` in training mode (evaluation mode ignores it, as dropout is off there).
- * Hugging Face's default `lsh_attention_probs_dropout_prob` is 0.
+ * Attention-probability dropout (`attentionDropout`, Hugging Face's `lsh_attention_probs_dropout_prob`)
+ * runs inside the fused chunked-attention kernel, in Hugging Face's order: within each hash round,
+ * softmax, then dropout with scale `1/(1 − p)`, then `· v`; the rounds' logsumexps (their combination
+ * weights) are not affected. The mask is a hash of (seed, batch, head, round, query position, key
+ * position), recomputed by the backward and by a reversible layer's recompute, never stored. Evaluation
+ * mode applies none.
  */
 export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSHForwardOptions> {
   /** Slots per chunk of the sorted sequence. */
@@ -147,7 +150,7 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
    * (Hugging Face's inner `LSHSelfAttention` module's `hidden_states`). Validates its inputs and throws
    * named errors: `ShapeMismatchError` (hidden states not `[batch, length, hiddenSize]`, mask or buckets
    * of the wrong shape), `DTypeError` (mask or buckets not int32), `InvalidArgumentError` (bad
-   * `nHashes`, attention dropout in training).
+   * `nHashes`).
    */
   override attend(hidden: Tensor, options: LSHForwardOptions = {}): Tensor {
     const where = 'LSHSelfAttention.forward';
@@ -172,14 +175,9 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
       nHashes = replayHashes;
     }
     nHashes ??= this.nHashes;
-    if (this.training && this.attentionDropout > 0) {
-      throw new InvalidArgumentError(
-        `${where}: attentionDropout must be 0 in training mode, got ${this.attentionDropout}: the fused chunked-attention kernel ` +
-          'never materialises the attention probabilities, so they cannot be dropped. Set attentionDropout: 0 (use outputDropout), or call eval().',
-      );
-    }
     // Always drawn, so that the rest of the seed stream does not depend on how the buckets were obtained.
     const drawnSeed = nextSeed();
+    const dropout = this.training && this.attentionDropout > 0 ? { rate: this.attentionDropout, seed: nextSeed() } : undefined;
     const hashing =
       replay !== undefined
         ? { buckets: replay }
@@ -198,6 +196,7 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
         nBuckets: this.nBuckets,
         maxPositionEmbeddings: this.maxPositionEmbeddings,
         ...(options.mask !== undefined ? { mask: options.mask } : {}),
+        ...(dropout !== undefined ? { dropout } : {}),
         ...hashing,
       });
       const previous = this.#lastBuckets;
