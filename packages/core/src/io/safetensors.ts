@@ -12,8 +12,10 @@
  */
 
 import { SafetensorsError } from '../errors.js';
+import { formatValue } from '../format.js';
 import type { DType, TypedArray } from '../types.js';
 import { bfloat16BitsToFloat32Bits, float16BitsToFloat32Bits } from './half.js';
+import { parseHeaderJson } from './header-json.js';
 
 /** A tensor held in host memory: dtype, row-major shape and a contiguous typed array of values. */
 export interface HostTensor {
@@ -96,14 +98,9 @@ function isNonNegativeInteger(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
 }
 
+/** A header value for a message (`missing` when absent); safe for any value (see `formatValue`). */
 function describe(v: unknown): string {
-  if (v === undefined) return 'missing';
-  try {
-    const s = JSON.stringify(v);
-    return s.length > 80 ? `${s.slice(0, 77)}...` : s;
-  } catch {
-    return String(v);
-  }
+  return v === undefined ? 'missing' : formatValue(v);
 }
 
 function toBytes(buffer: ArrayBuffer | Uint8Array): Uint8Array {
@@ -285,8 +282,21 @@ function decode(entry: Entry, bytes: Uint8Array): HostTensor {
   }
 }
 
+/** Options of {@link parseSafetensors}. */
+export interface ParseSafetensorsOptions {
+  /**
+   * What the bytes are, e.g. the file's path: every error message starts with it (`<source>: ...`).
+   * `readSafetensorsFile` passes the path.
+   */
+  source?: string;
+}
+
 /**
- * Parses a safetensors file held in memory.
+ * Parses a safetensors file held in memory, strictly: the header must be a JSON object that starts
+ * with `{`, repeats no key and nests at most 16 levels, and the tensors' `data_offsets` must cover
+ * the data section exactly (sorted by offset, each tensor starts where the previous one ends, the
+ * last one ends at the end of the buffer): no gap, no overlap, no trailing bytes. So a damaged
+ * header-length prefix or offset is an error, never tensors read from shifted bytes.
  *
  * Floating-point tensors (`F32`, `F16`, `BF16`, `F64`) come back as `'float32'` (`F16`/`BF16` exactly,
  * `F64` rounded to nearest float32); integer and boolean tensors (`I64`, `I32`, `I16`, `I8`, `U64`,
@@ -294,13 +304,28 @@ function decode(entry: Entry, bytes: Uint8Array): HostTensor {
  * copied, so the result never aliases `buffer` and the data needs no alignment.
  *
  * @param buffer - the whole file: an `ArrayBuffer`, or a `Uint8Array` (any byte offset).
+ * @param options - `source`: a name (e.g. the path) that starts every error message.
  * @returns the tensors by name (in header order) and the `__metadata__` map.
- * @throws {SafetensorsError} if the buffer is truncated, the header is not a UTF-8 JSON object, a
- *   tensor has an unsupported dtype, an invalid shape or `data_offsets`, a byte count that does not
- *   match its shape, data outside the data section or overlapping another tensor's, or a 64-bit/U32
- *   integer that does not fit in int32. The message names the tensor and what to do.
+ * @throws {SafetensorsError} if the buffer is truncated, the header is not a UTF-8 JSON object, repeats
+ *   a key or nests too deeply, a tensor has an unsupported dtype, an invalid shape or `data_offsets`, a
+ *   byte count that does not match its shape, data outside the data section, overlapping another
+ *   tensor's or leaving a gap, the data section has bytes after the last tensor, or a 64-bit/U32
+ *   integer does not fit in int32. The message names the source, the tensor and what to do.
  */
-export function parseSafetensors(buffer: ArrayBuffer | Uint8Array): SafetensorsFile {
+export function parseSafetensors(buffer: ArrayBuffer | Uint8Array, options: ParseSafetensorsOptions = {}): SafetensorsFile {
+  const { source } = options;
+  if (source === undefined) return parseBytes(buffer);
+  try {
+    return parseBytes(buffer);
+  } catch (e) {
+    if (!(e instanceof SafetensorsError)) throw e;
+    const named = new SafetensorsError(`${source}: ${e.message}`);
+    named.cause = e;
+    throw named;
+  }
+}
+
+function parseBytes(buffer: ArrayBuffer | Uint8Array): SafetensorsFile {
   const bytes = toBytes(buffer);
   const total = bytes.byteLength;
   if (total < 8) {
@@ -332,15 +357,7 @@ export function parseSafetensors(buffer: ArrayBuffer | Uint8Array): SafetensorsF
       'safetensors: the header is not valid UTF-8; the file is corrupt or not a safetensors file.',
     );
   }
-  let header: unknown;
-  try {
-    header = JSON.parse(text);
-  } catch (e) {
-    throw new SafetensorsError(
-      `safetensors: the header is not valid JSON (${e instanceof Error ? e.message : String(e)}); ` +
-        'the file is corrupt or not a safetensors file.',
-    );
-  }
+  const header = parseHeaderJson(text);
   if (!isPlainObject(header)) {
     throw new SafetensorsError(
       `safetensors: the header JSON is ${Array.isArray(header) ? 'an array' : describe(header)}, expected an object ` +
@@ -370,33 +387,58 @@ export function parseSafetensors(buffer: ArrayBuffer | Uint8Array): SafetensorsF
     entries.push(validateEntry(name, raw));
   }
 
-  const dataStart = 8 + headerLen;
-  const dataLen = total - dataStart;
-  for (const e of entries) {
-    if (e.end > dataLen) {
-      throw new SafetensorsError(
-        `safetensors: tensor ${JSON.stringify(e.name)}: data_offsets [${e.start}, ${e.end}] are out of range: they extend ` +
-          `beyond the ${dataLen}-byte data section; the file is truncated or the header is corrupt.`,
-      );
-    }
-  }
-  const byStart = entries.filter((e) => e.end > e.start).sort((a, b) => a.start - b.start);
-  for (let i = 1; i < byStart.length; i++) {
-    const prev = byStart[i - 1]!;
-    const cur = byStart[i]!;
-    if (cur.start < prev.end) {
-      throw new SafetensorsError(
-        `safetensors: tensors ${JSON.stringify(prev.name)} [${prev.start}, ${prev.end}] and ${JSON.stringify(cur.name)} ` +
-          `[${cur.start}, ${cur.end}] have overlapping data_offsets; the header is corrupt.`,
-      );
-    }
-  }
+  checkCoverage(entries, total - (8 + headerLen), headerLen);
 
+  const dataStart = 8 + headerLen;
   const tensors = new Map<string, HostTensor>();
   for (const e of entries) {
     tensors.set(e.name, decode(e, bytes.subarray(dataStart + e.start, dataStart + e.end)));
   }
   return { tensors, metadata };
+}
+
+/**
+ * The tensors' byte ranges must tile the data section exactly: sorted by offset, each starts where
+ * the previous one ends, the first at 0, the last at the section's end (as the reference reader
+ * checks). A header-length prefix that is off by a few bytes leaves bytes over (or missing) at the
+ * end, so it is caught here rather than read as shifted tensors.
+ */
+function checkCoverage(entries: readonly Entry[], dataLen: number, headerLen: number): void {
+  for (const e of entries) {
+    if (e.end > dataLen) {
+      throw new SafetensorsError(
+        `safetensors: tensor ${JSON.stringify(e.name)}: data_offsets [${e.start}, ${e.end}] are out of range: they extend ` +
+          `beyond the ${dataLen}-byte data section; the file is truncated or the header (or its length prefix, ${headerLen}) is corrupt.`,
+      );
+    }
+  }
+  const sorted = [...entries].sort((a, b) => a.start - b.start || a.end - b.end);
+  let covered = 0;
+  let prev: Entry | undefined;
+  for (const cur of sorted) {
+    if (cur.start < covered) {
+      throw new SafetensorsError(
+        `safetensors: tensors ${JSON.stringify(prev!.name)} [${prev!.start}, ${prev!.end}] and ${JSON.stringify(cur.name)} ` +
+          `[${cur.start}, ${cur.end}] have overlapping data_offsets; the header is corrupt.`,
+      );
+    }
+    if (cur.start > covered) {
+      throw new SafetensorsError(
+        `safetensors: bytes [${covered}, ${cur.start}) of the data section belong to no tensor (a gap ` +
+          `${prev ? `between ${JSON.stringify(prev.name)} and` : 'before'} ${JSON.stringify(cur.name)}); every byte ` +
+          'must belong to exactly one tensor. The header is corrupt.',
+      );
+    }
+    covered = cur.end;
+    prev = cur;
+  }
+  if (covered !== dataLen) {
+    throw new SafetensorsError(
+      `safetensors: the data section has ${dataLen - covered} byte(s) after the end of the last tensor's data ` +
+        `(the tensors cover ${covered} of its ${dataLen} bytes); the header length prefix (${headerLen}) is wrong or ` +
+        'the file has trailing bytes. The file is corrupt.',
+    );
+  }
 }
 
 /** Compares two strings by their UTF-8 bytes (= by Unicode code points), as the reference writer does. */

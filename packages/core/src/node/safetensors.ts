@@ -5,7 +5,6 @@
  */
 
 import { readFile } from 'node:fs/promises';
-import { SafetensorsError } from '../errors.js';
 import { parseSafetensors, serializeSafetensors, type HostTensor, type SafetensorsFile } from '../io/index.js';
 import { writeFileAtomic } from './atomic.js';
 
@@ -15,21 +14,12 @@ import { writeFileAtomic } from './atomic.js';
  *
  * @param path - the file to read.
  * @returns the file's tensors by name and its `__metadata__` map.
- * @throws {SafetensorsError} if the file is not a valid safetensors file (the message starts with
- *   the path; `cause` is the original error), or the Node `fs` error if it cannot be read.
+ * @throws {SafetensorsError} if the file is not a valid safetensors file, read as strictly as
+ *   `parseSafetensors` does (the message starts with the path; `cause` is the error without it), or
+ *   the Node `fs` error if it cannot be read.
  */
 export async function readSafetensorsFile(path: string): Promise<SafetensorsFile> {
-  const bytes = await readFile(path);
-  try {
-    return parseSafetensors(bytes);
-  } catch (e) {
-    if (e instanceof SafetensorsError) {
-      const wrapped = new SafetensorsError(`${path}: ${e.message}`);
-      wrapped.cause = e;
-      throw wrapped;
-    }
-    throw e;
-  }
+  return parseSafetensors(await readFile(path), { source: path });
 }
 
 /**
