@@ -1,0 +1,4 @@
+// The kernels of @reformer/backend-wasm, compiled by AssemblyScript to WebAssembly with SIMD128
+// (and a second time with relaxed SIMD). Every function works on byte offsets into the one memory the
+// host imports; the host owns allocation.
+export { matmul, matmulScratchBytes } from './matmul';

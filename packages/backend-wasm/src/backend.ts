@@ -1,0 +1,266 @@
+/**
+ * The wasm backend: tensors are ranges of one WebAssembly memory; the hot kernels run compiled
+ * SIMD128 code (`assembly/`), the rest run the CPU reference's TypeScript kernels over typed-array views
+ * of the same memory (one copy of their result into the heap).
+ */
+import {
+  createCpuBackend,
+  type ActivationOp,
+  type Backend,
+  type BackendMemory,
+  type BinaryOp,
+  type ChunkedAttentionParams,
+  type DType,
+  type KernelTensor,
+  type ReduceOp,
+  type Shape,
+  type TypedArray,
+  type UnaryOp,
+} from '@reformer/core';
+import type { WasmKernelFeatures } from './features.js';
+
+/** The storage of the CPU reference backend. */
+type CpuStorage = Float32Array | Int32Array;
+import { WasmHeap, WasmStorage } from './heap.js';
+import type { WasmKernelExports } from './kernels.js';
+import { batchedMatmul } from './matmul.js';
+
+/** A kernel tensor of the wasm backend. */
+type T = KernelTensor<WasmStorage>;
+/** A kernel tensor of the CPU reference (a view of the wasm memory or a fresh host array). */
+type C = KernelTensor<CpuStorage>;
+
+/** The product of a shape. */
+function sizeOf(shape: Shape): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/**
+ * The `Backend` contract on WebAssembly SIMD kernels. Create it with `createWasmBackend` (from
+ * `@reformer/backend-wasm`, or `@reformer/backend-wasm/node` in Node).
+ */
+export class WasmBackend implements Backend<WasmStorage> {
+  /** Always `'wasm'`. */
+  readonly name = 'wasm';
+  /** Which kernel build runs (relaxed SIMD or plain SIMD) and with how many threads. */
+  readonly kernelFeatures: WasmKernelFeatures;
+  /** The one memory tensors live in. */
+  readonly heap: WasmHeap;
+  private readonly kernels: WasmKernelExports;
+  /** The CPU reference, for the kernels that have no wasm version yet. */
+  private readonly reference = createCpuBackend();
+  private disposed = false;
+
+  /** @internal Use `createWasmBackend`. */
+  constructor(kernels: WasmKernelExports, heap: WasmHeap, features: WasmKernelFeatures) {
+    this.kernels = kernels;
+    this.heap = heap;
+    this.kernelFeatures = features;
+  }
+
+  // ---- helpers ----
+
+  /** New storage of `shape` wrapped as a kernel tensor. */
+  private alloc(shape: Shape, dtype: DType): T {
+    return { storage: this.heap.alloc(sizeOf(shape)), shape: [...shape], dtype };
+  }
+
+  /** A view of a tensor for the CPU reference kernels (valid until the next allocation). */
+  private cpu(t: T): C {
+    return { storage: this.heap.view(t.storage, t.dtype), shape: t.shape, dtype: t.dtype };
+  }
+
+  /** Same, for an optional side input. */
+  private cpuOpt(t: T | undefined): C | undefined {
+    return t === undefined ? undefined : this.cpu(t);
+  }
+
+  /** Copies a CPU reference result into the heap and releases the host array. */
+  private adopt(r: C): T {
+    const out = this.alloc(r.shape, r.dtype);
+    this.heap.view(out.storage, r.dtype).set(r.storage);
+    this.reference.free(r.storage);
+    return out;
+  }
+
+  // ---- storage ----
+
+  /** Copies `values` into new storage (float → int truncates toward zero). */
+  write(values: TypedArray, dtype: DType): WasmStorage {
+    const s = this.heap.alloc(values.length);
+    const view = this.heap.view(s, dtype);
+    if (dtype === 'int32' && values instanceof Float32Array) {
+      for (let i = 0; i < values.length; i++) view[i] = Math.trunc(values[i]!);
+    } else {
+      view.set(values);
+    }
+    return s;
+  }
+
+  /** A fresh host copy of the first `size` values. */
+  read(storage: WasmStorage, dtype: DType, size: number): Promise<TypedArray> {
+    return Promise.resolve(this.readSync(storage, dtype, size));
+  }
+
+  /** A fresh host copy of the first `size` values, synchronously. */
+  readSync(storage: WasmStorage, dtype: DType, size: number): TypedArray {
+    const n = Math.min(size, storage.length);
+    return dtype === 'int32' ? this.heap.i32(storage.ptr, n).slice() : this.heap.f32(storage.ptr, n).slice();
+  }
+
+  /** Releases storage (a repeated free is ignored). */
+  free(storage: WasmStorage): void {
+    this.heap.free(storage);
+  }
+
+  /** Exact live and peak bytes of tensor storage, plus the wasm memory size, scratch and free bytes. */
+  memory(): BackendMemory {
+    return this.heap.memoryInfo();
+  }
+
+  /** Sets `peakBytes` to the current `liveBytes`. */
+  resetPeak(): void {
+    this.heap.resetPeak();
+  }
+
+  /** Resolves at once: the kernels run synchronously. */
+  sync(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** Drops the backend's references; its memory is garbage-collected with it. */
+  dispose(): void {
+    this.disposed = true;
+  }
+
+  // ---- element-wise ----
+
+  fill(shape: Shape, value: number, dtype: DType): T {
+    const out = this.alloc(shape, dtype);
+    this.heap.view(out.storage, dtype).fill(dtype === 'int32' ? Math.trunc(value) : value);
+    return out;
+  }
+
+  unary(op: UnaryOp, x: T): T {
+    return this.adopt(this.reference.unary(op, this.cpu(x)));
+  }
+
+  binary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
+    return this.adopt(this.reference.binary(op, this.cpu(a), this.cpu(b), outShape));
+  }
+
+  where(cond: T, a: T, b: T, outShape: Shape): T {
+    return this.adopt(this.reference.where(this.cpu(cond), this.cpu(a), this.cpu(b), outShape));
+  }
+
+  cast(x: T, dtype: DType): T {
+    return this.adopt(this.reference.cast(this.cpu(x), dtype));
+  }
+
+  // ---- reductions ----
+
+  reduce(op: ReduceOp, x: T, axes: readonly number[]): T {
+    return this.adopt(this.reference.reduce(op, this.cpu(x), axes));
+  }
+
+  argMax(x: T, axis: number): T {
+    return this.adopt(this.reference.argMax(this.cpu(x), axis));
+  }
+
+  argSort(x: T): T {
+    return this.adopt(this.reference.argSort(this.cpu(x)));
+  }
+
+  // ---- matmul ----
+
+  /** Batched matmul on the packed SIMD GEMM (any transpose flags, broadcast batch axes). */
+  matmul(a: T, b: T, transposeA: boolean, transposeB: boolean, outShape: Shape): T {
+    const out = this.alloc(outShape, 'float32');
+    batchedMatmul(this.kernels, this.heap, a.storage, a.shape, b.storage, b.shape, transposeA, transposeB, out.storage, outShape);
+    return out;
+  }
+
+  // ---- layout ----
+
+  transpose(x: T, perm: readonly number[]): T {
+    return this.adopt(this.reference.transpose(this.cpu(x), perm));
+  }
+
+  slice(x: T, begin: readonly number[], size: readonly number[]): T {
+    return this.adopt(this.reference.slice(this.cpu(x), begin, size));
+  }
+
+  concat(xs: readonly T[], axis: number): T {
+    return this.adopt(this.reference.concat(xs.map((x) => this.cpu(x)), axis));
+  }
+
+  pad(x: T, paddings: readonly (readonly [number, number])[], value: number): T {
+    return this.adopt(this.reference.pad(this.cpu(x), paddings, value));
+  }
+
+  gather(x: T, indices: T, axis: number): T {
+    return this.adopt(this.reference.gather(this.cpu(x), this.cpu(indices), axis));
+  }
+
+  scatterAdd(updates: T, indices: T, axis: number, size: number): T {
+    return this.adopt(this.reference.scatterAdd(this.cpu(updates), this.cpu(indices), axis, size));
+  }
+
+  // ---- fused kernels ----
+
+  softmax(x: T): T {
+    return this.adopt(this.reference.softmax(this.cpu(x)));
+  }
+
+  logSumExp(x: T): T {
+    return this.adopt(this.reference.logSumExp(this.cpu(x)));
+  }
+
+  layerNorm(x: T, gamma: T, beta: T, eps: number): { y: T; mean: T; rstd: T } {
+    const r = this.reference.layerNorm(this.cpu(x), this.cpu(gamma), this.cpu(beta), eps);
+    return { y: this.adopt(r.y), mean: this.adopt(r.mean), rstd: this.adopt(r.rstd) };
+  }
+
+  layerNormBackward(dy: T, x: T, gamma: T, mean: T, rstd: T): { dx: T; dGamma: T; dBeta: T } {
+    const r = this.reference.layerNormBackward(this.cpu(dy), this.cpu(x), this.cpu(gamma), this.cpu(mean), this.cpu(rstd));
+    return { dx: this.adopt(r.dx), dGamma: this.adopt(r.dGamma), dBeta: this.adopt(r.dBeta) };
+  }
+
+  activationBackward(op: ActivationOp, x: T, dy: T): T {
+    return this.adopt(this.reference.activationBackward(op, this.cpu(x), this.cpu(dy)));
+  }
+
+  crossEntropy(logits: T, labels: T, ignoreIndex: number): { loss: T; lse: T } {
+    const r = this.reference.crossEntropy(this.cpu(logits), this.cpu(labels), ignoreIndex);
+    return { loss: this.adopt(r.loss), lse: this.adopt(r.lse) };
+  }
+
+  crossEntropyBackward(logits: T, labels: T, lse: T, dLoss: T, ignoreIndex: number): T {
+    return this.adopt(this.reference.crossEntropyBackward(this.cpu(logits), this.cpu(labels), this.cpu(lse), this.cpu(dLoss), ignoreIndex));
+  }
+
+  chunkedAttention(q: T, k: T, v: T, params: ChunkedAttentionParams<WasmStorage>): { out: T; lse: T } {
+    const r = this.reference.chunkedAttention(this.cpu(q), this.cpu(k), this.cpu(v), this.cpuParams(params));
+    return { out: this.adopt(r.out), lse: this.adopt(r.lse) };
+  }
+
+  chunkedAttentionBackward(q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T, params: ChunkedAttentionParams<WasmStorage>): { dq: T; dk: T; dv: T } {
+    const r = this.reference.chunkedAttentionBackward(
+      this.cpu(q),
+      this.cpu(k),
+      this.cpu(v),
+      this.cpu(out),
+      this.cpu(lse),
+      this.cpu(dOut),
+      this.cpu(dLse),
+      this.cpuParams(params),
+    );
+    return { dq: this.adopt(r.dq), dk: this.adopt(r.dk), dv: this.adopt(r.dv) };
+  }
+
+  private cpuParams(p: ChunkedAttentionParams<WasmStorage>): ChunkedAttentionParams<CpuStorage> {
+    return { ...p, positions: this.cpuOpt(p.positions), keyMask: this.cpuOpt(p.keyMask), buckets: this.cpuOpt(p.buckets) };
+  }
+}

@@ -1,0 +1,38 @@
+/**
+ * The exports of the compiled kernels (assembly/), their file names and instantiation. Pointers are
+ * byte offsets into the memory the host creates and passes in as `env.memory`.
+ */
+import { InvalidArgumentError } from '@reformer/core';
+import { hasRelaxedSimd, hasSimd, type WasmKernelFeatures } from './features.js';
+
+/** The functions of the kernel module. */
+export interface WasmKernelExports {
+  matmulScratchBytes(): number;
+  matmul(a: number, b: number, c: number, M: number, N: number, K: number, rsA: number, csA: number, rsB: number, csB: number, scratch: number): void;
+}
+
+/** File names of the two builds in the package's `dist/`. */
+export const KERNEL_FILES = { simd: 'kernels-simd.wasm', 'relaxed-simd': 'kernels-relaxed.wasm' } as const;
+
+/** Which build this engine runs: relaxed SIMD when it validates, else plain SIMD. */
+export function chooseVariant(prefer?: 'simd' | 'relaxed-simd'): WasmKernelFeatures {
+  if (!hasSimd()) {
+    throw new InvalidArgumentError(
+      'backend-wasm: this JavaScript engine has no WebAssembly SIMD128 (Node >= 16.4, Chrome >= 91, Firefox >= 89, Safari >= 16.4 have it); use the cpu backend.',
+    );
+  }
+  const relaxed = hasRelaxedSimd();
+  const variant = prefer === 'simd' || !relaxed ? 'simd' : 'relaxed-simd';
+  if (prefer === 'relaxed-simd' && !relaxed) {
+    throw new InvalidArgumentError(
+      "backend-wasm: kernels 'relaxed-simd' were asked for but this engine does not validate relaxed SIMD (Node 20 needs --experimental-wasm-relaxed-simd; Chrome >= 114 has it). Leave `kernels` unset to choose automatically.",
+    );
+  }
+  return { variant, relaxedSimdAvailable: relaxed, threads: 1 };
+}
+
+/** Instantiates compiled kernels over `memory`. */
+export async function instantiateKernels(module: WebAssembly.Module, memory: WebAssembly.Memory): Promise<WasmKernelExports> {
+  const instance = await WebAssembly.instantiate(module, { env: { memory } });
+  return instance.exports as unknown as WasmKernelExports;
+}

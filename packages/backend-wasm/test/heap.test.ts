@@ -1,0 +1,102 @@
+/** The allocator and the heap: reuse, coalescing, growth, exact accounting and the 4 GiB error. */
+import { describe, expect, it } from 'vitest';
+import { WasmAllocator, ALIGN, PAGE, WASM32_LIMIT } from '../src/allocator.js';
+import { WasmMemoryLimitError } from '../src/errors.js';
+import { createWasm } from './setup.js';
+
+function allocator(pages = 1, limit = 64 * PAGE) {
+  const memory = new WebAssembly.Memory({ initial: pages, maximum: limit / PAGE });
+  let grown = 0;
+  const a = new WasmAllocator(memory, 0, limit, () => grown++);
+  return { a, memory, grown: () => grown };
+}
+
+describe('WasmAllocator', () => {
+  it('hands out aligned, disjoint blocks and reuses a freed one', () => {
+    const { a } = allocator();
+    const p = [a.alloc(1), a.alloc(100), a.alloc(64), a.alloc(1000)];
+    for (const x of p) expect(x % ALIGN).toBe(0);
+    expect(new Set(p).size).toBe(4);
+    expect(p[1]! - p[0]!).toBe(64);
+    expect(p[2]! - p[1]!).toBe(128);
+    a.free(p[1]!);
+    expect(a.alloc(128)).toBe(p[1]);
+  });
+
+  it('coalesces neighbours and gives a free tail back to the top', () => {
+    const { a } = allocator();
+    const x = a.alloc(256);
+    const y = a.alloc(256);
+    const z = a.alloc(256);
+    const guard = a.alloc(64);
+    a.free(x);
+    a.free(z);
+    a.free(y); // x, y, z merge into one 768-byte block
+    expect(a.freeBytes).toBe(768);
+    expect(a.alloc(700)).toBe(x);
+    a.free(x);
+    a.free(guard); // everything is free: the top returns to the start
+    expect(a.heapBytes).toBe(x);
+    expect(a.freeBytes).toBe(0);
+  });
+
+  it('grows the memory (views must be re-made) and throws a named error past the limit, saying how much was asked', () => {
+    const { a, memory, grown } = allocator(1, 4 * PAGE);
+    const before = memory.buffer;
+    const p = a.alloc(2 * PAGE);
+    expect(grown()).toBe(1);
+    expect(memory.buffer).not.toBe(before);
+    expect(before.byteLength).toBe(0); // the old buffer is detached by growth
+    expect(memory.buffer.byteLength).toBeGreaterThanOrEqual(p + 2 * PAGE);
+    let error: unknown;
+    try {
+      a.alloc(3 * PAGE);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(WasmMemoryLimitError);
+    expect((error as WasmMemoryLimitError).requestedBytes).toBe(3 * PAGE);
+    expect(String((error as Error).message)).toContain(`${3 * PAGE} bytes`);
+    expect(a.alloc(PAGE)).toBeGreaterThan(p); // still usable after the error
+  });
+
+  it('names the 4 GiB wasm32 address space when a request would pass it', () => {
+    const memory = new WebAssembly.Memory({ initial: 1 });
+    const a = new WasmAllocator(memory, 0, WASM32_LIMIT, () => {});
+    a.alloc(1024);
+    expect(() => a.alloc(2 ** 32)).toThrow(/cannot allocate 4294967296 bytes: 1024 bytes .* in use .*4 GiB of a wasm32 address space/);
+  });
+});
+
+describe('WasmBackend storage', () => {
+  it('counts exact bytes, keeps data across memory growth and ignores a second free', async () => {
+    const be = await createWasm();
+    const small = be.write(Float32Array.of(1, 2, 3), 'float32');
+    expect(be.memory()).toMatchObject({ liveBytes: 12, peakBytes: 12, liveBuffers: 1 });
+    const size0 = be.memory().wasmMemoryBytes!;
+    const big = be.write(new Float32Array(size0 / 4 + 1000).fill(7), 'float32'); // forces growth
+    expect(be.memory().wasmMemoryBytes!).toBeGreaterThan(size0);
+    expect(Array.from(be.readSync(small, 'float32', 3))).toEqual([1, 2, 3]);
+    expect(be.readSync(big, 'float32', 5)).toEqual(Float32Array.of(7, 7, 7, 7, 7));
+    be.free(big);
+    be.free(big);
+    expect(be.memory()).toMatchObject({ liveBytes: 12, liveBuffers: 1, peakBytes: 12 + (size0 + 4000) });
+    be.resetPeak();
+    expect(be.memory().peakBytes).toBe(12);
+    be.free(small);
+    expect(be.memory()).toMatchObject({ liveBytes: 0, liveBuffers: 0 });
+  });
+
+  it('int32 storage truncates floats toward zero', async () => {
+    const be = await createWasm();
+    const s = be.write(Float32Array.of(1.7, -1.7, 3), 'int32');
+    expect(Array.from(be.readSync(s, 'int32', 3))).toEqual([1, -1, 3]);
+  });
+
+  it('a tensor past maxMemoryBytes throws WasmMemoryLimitError naming the request', async () => {
+    const be = await createWasm({ maxMemoryBytes: 8 * 2 ** 20, initialMemoryBytes: 2 ** 20 });
+    expect(() => be.fill([3 * 2 ** 20], 0, 'float32')).toThrow(WasmMemoryLimitError);
+    expect(() => be.fill([3 * 2 ** 20], 0, 'float32')).toThrow(/cannot allocate 12582912 bytes/);
+    expect(be.memory().liveBytes).toBe(0);
+  });
+});

@@ -1,0 +1,3 @@
+import { reformerVitestConfig } from '@reformer/vitest-preset';
+
+export default reformerVitestConfig();
