@@ -52,6 +52,20 @@ export class GradientError extends ReformerError {}
 /** A safetensors buffer is corrupt, truncated or uses an unsupported dtype. */
 export class SafetensorsError extends ReformerError {}
 
+/**
+ * A PyTorch checkpoint (`pytorch_model.bin`, `*.pt`) is truncated or corrupt, is not a PyTorch file, or
+ * holds something other than a state dict of tensors. The message names the entry or tensor and what
+ * to do.
+ */
+export class CheckpointFormatError extends ReformerError {}
+
+/**
+ * A pickle inside a PyTorch checkpoint refers to a function or class outside the allow-list of what a
+ * state dict needs (for example `posix.system`). Nothing was executed: the reader stops at the
+ * reference. The message names the global.
+ */
+export class PickleSecurityError extends CheckpointFormatError {}
+
 /** Throws a `ShapeMismatchError` naming both shapes unless they are equal. */
 export function assertSameShape(op: string, a: Shape, b: Shape, what = 'inputs'): void {
   if (a.length !== b.length || a.some((d, i) => d !== b[i])) {

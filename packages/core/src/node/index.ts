@@ -8,4 +8,5 @@
 
 export { writeFileAtomic } from './atomic.js';
 export { readSafetensorsFile, writeSafetensorsFile } from './safetensors.js';
+export { readPyTorchFile } from './pytorch.js';
 export type { HostTensor, SafetensorsFile } from '../io/index.js';
