@@ -1,6 +1,14 @@
 /** Element type of a tensor. Every backend supports exactly these two. */
 export type DType = 'float32' | 'int32';
 
+/** Every {@link DType}, in the order error messages list them. */
+export const DTYPES: readonly DType[] = ['float32', 'int32'];
+
+/** Whether `v` is one of the {@link DTYPES} (a check for values that come from untyped callers). */
+export function isDType(v: unknown): v is DType {
+  return v === 'float32' || v === 'int32';
+}
+
 /** A tensor shape: one non-negative integer per axis. `[]` is a scalar. */
 export type Shape = readonly number[];
 

@@ -1,3 +1,4 @@
+import { formatValue } from '../format.js';
 import { InvalidArgumentError } from '../errors.js';
 import { randomNormal } from '../ops/creation.js';
 import { gather } from '../ops/layout.js';
@@ -36,7 +37,7 @@ export class Embedding extends Module {
     const { numEmbeddings, dim, init = { std: 1 }, seed } = options;
     checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
     checkPositiveInt('Embedding', 'dim', dim);
-    if (typeof init !== 'object' || init === null) throw new InvalidArgumentError(`Embedding: init must be { std }, got ${JSON.stringify(init)}.`);
+    if (typeof init !== 'object' || init === null) throw new InvalidArgumentError(`Embedding: init must be { std }, got ${formatValue(init)}.`);
     const std = checkStd('Embedding', init);
     this.numEmbeddings = numEmbeddings;
     this.dim = dim;

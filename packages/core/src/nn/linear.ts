@@ -1,3 +1,4 @@
+import { formatValue } from '../format.js';
 import { ShapeMismatchError, InvalidArgumentError } from '../errors.js';
 import { randomNormal, randomUniform, zeros } from '../ops/creation.js';
 import { add } from '../ops/elementwise.js';
@@ -58,7 +59,7 @@ export class Linear extends Module {
       this.weight = this.addParameter('weight', randomNormal([outFeatures, inFeatures], { seed: wSeed, std }));
       this.bias = bias ? this.addParameter('bias', zeros([outFeatures])) : null;
     } else {
-      throw new InvalidArgumentError(`Linear: init must be 'uniform' or { std }, got ${JSON.stringify(init)}.`);
+      throw new InvalidArgumentError(`Linear: init must be 'uniform' or { std }, got ${formatValue(init)}.`);
     }
   }
 

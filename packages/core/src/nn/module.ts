@@ -1,3 +1,4 @@
+import { formatValue } from '../format.js';
 import { InvalidArgumentError } from '../errors.js';
 import { variable, type Tensor, type Variable } from '../tensor.js';
 import { loadNamedTensors, type LoadStateDictOptions, type LoadStateDictResult, type StateDictValue } from './state-dict.js';
@@ -26,7 +27,7 @@ export abstract class Module {
 
   #checkName(kind: string, name: string): void {
     if (typeof name !== 'string' || name === '' || name.includes('.')) {
-      throw new InvalidArgumentError(`${this.constructor.name}: ${kind} name ${JSON.stringify(name)} must be a non-empty string without '.'.`);
+      throw new InvalidArgumentError(`${this.constructor.name}: ${kind} name ${formatValue(name)} must be a non-empty string without '.'.`);
     }
     if (this.#params.has(name) || this.#modules.has(name)) {
       throw new InvalidArgumentError(`${this.constructor.name}: the name '${name}' is already registered.`);

@@ -1,3 +1,4 @@
+import { formatValue } from '../format.js';
 import { withBackend } from '../engine.js';
 import { InvalidArgumentError, ReformerError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
@@ -103,7 +104,7 @@ function plan(target: Variable, value: unknown): Plan {
   }
   const host = value as HostTensorLike;
   const shape = host.shape;
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) return { reason: `invalid shape ${JSON.stringify(shape)}` };
+  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) return { reason: `invalid shape ${formatValue(shape)}` };
   if (!sameShape(shape, target.shape)) return { reason: `shape ${formatShape(shape)} given, ${formatShape(target.shape)} expected` };
   const values = host.values;
   if (values === null || typeof values !== 'object' || typeof values.length !== 'number') return { reason: 'values is not an array' };

@@ -3,7 +3,7 @@ import { getBackend, runOp1 } from '../engine.js';
 import { normalValues, uniformValues, nextSeed } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { allocArray, formatShape, sizeOf, type DType, type Shape, type TypedArray } from '../types.js';
-import { checkShape } from './util.js';
+import { checkDType, checkShape } from './util.js';
 
 /** Nested arrays of numbers, as accepted by {@link tensor}. */
 export type NestedNumbers = number | readonly NestedNumbers[];
@@ -45,6 +45,7 @@ export function fromHost(values: TypedArray, shape: Shape, dtype: DType): Tensor
  * inferred). The dtype defaults to int32 for an Int32Array and float32 otherwise.
  */
 export function tensor(values: TypedArray | NestedNumbers, shape?: Shape, dtype?: DType): Tensor {
+  if (dtype !== undefined) checkDType('tensor', dtype);
   const dt: DType = dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
   let flat: TypedArray;
   let shp: Shape;
@@ -69,22 +70,26 @@ export function tensor(values: TypedArray | NestedNumbers, shape?: Shape, dtype?
 
 /** A 0-d tensor. */
 export function scalar(value: number, dtype: DType = 'float32'): Tensor {
+  checkDType('scalar', dtype);
   return fill([], value, dtype);
 }
 
 /** A tensor of `shape` filled with `value`. */
 export function fill(shape: Shape, value: number, dtype: DType = 'float32'): Tensor {
   checkShape('fill', shape);
+  checkDType('fill', dtype);
   return runOp1({ name: 'fill', inputs: [], kernel: (backend) => backend.fill(shape, value, dtype) });
 }
 
 /** A tensor of zeros. */
 export function zeros(shape: Shape, dtype: DType = 'float32'): Tensor {
+  checkDType('zeros', dtype);
   return fill(shape, 0, dtype);
 }
 
 /** A tensor of ones. */
 export function ones(shape: Shape, dtype: DType = 'float32'): Tensor {
+  checkDType('ones', dtype);
   return fill(shape, 1, dtype);
 }
 
@@ -104,6 +109,7 @@ export function arange(start: number, stop?: number, step = 1, dtype: DType = 'i
     stop = start;
     start = 0;
   }
+  checkDType('arange', dtype);
   if (step === 0 || !Number.isFinite(step)) throw new InvalidArgumentError(`arange(): step must be a non-zero finite number, got ${step}.`);
   const n = Math.max(0, Math.ceil((stop - start) / step));
   const values = allocArray(dtype, n);

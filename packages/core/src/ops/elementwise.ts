@@ -1,3 +1,4 @@
+import { formatValue } from '../format.js';
 import { INT_UNARY_OPS, type ArithmeticOp, type CompareOp, type UnaryOp } from '../backend.js';
 import { DTypeError } from '../errors.js';
 import { runOp1 } from '../engine.js';
@@ -5,7 +6,7 @@ import type { Tensor } from '../tensor.js';
 import type { DType } from '../types.js';
 import { scalar, zerosLike } from './creation.js';
 import { unbroadcast } from './reduce.js';
-import { broadcastShapes, requireDType, requireSameDType } from './util.js';
+import { broadcastShapes, checkDType, requireDType, requireSameDType } from './util.js';
 
 // ---------------------------------------------------------------------------------------------
 // Unary
@@ -36,7 +37,7 @@ const UNARY_GRADS: Record<UnaryOp, ((dy: Tensor, x: Tensor, y: Tensor) => Tensor
 
 function unary(op: UnaryOp, x: Tensor): Tensor {
   if (x.dtype === 'int32' && !INT_UNARY_OPS.has(op)) {
-    throw new DTypeError(`${op}: needs a float32 tensor, got int32 ${JSON.stringify(x.shape)}. Use cast(x, 'float32').`);
+    throw new DTypeError(`${op}: needs a float32 tensor, got int32 ${formatValue(x.shape)}. Use cast(x, 'float32').`);
   }
   const grad = UNARY_GRADS[op];
   return runOp1({
@@ -193,6 +194,7 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
 
 /** Converts to `dtype` (float → int truncates toward zero). Same dtype: a view of `x` (no copy). */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  checkDType('cast', dtype);
   const differentiable = x.dtype === 'float32' && dtype === 'float32';
   return runOp1({
     name: 'cast',

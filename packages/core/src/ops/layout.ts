@@ -1,3 +1,4 @@
+import { formatValue } from '../format.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { runOp1 } from '../engine.js';
 import type { Tensor } from '../tensor.js';
@@ -58,7 +59,7 @@ export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : [...Array(x.rank).keys()].reverse();
   if (p.length !== x.rank || new Set(p).size !== x.rank) {
-    throw new InvalidArgumentError(`transpose: perm ${JSON.stringify(perm)} is not a permutation of the ${x.rank} axes of ${formatShape(x.shape)}.`);
+    throw new InvalidArgumentError(`transpose: perm ${formatValue(perm)} is not a permutation of the ${x.rank} axes of ${formatShape(x.shape)}.`);
   }
   if (p.every((a, i) => a === i)) return clone(x);
   const inverse = p.map((_, i) => p.indexOf(i));
@@ -73,7 +74,7 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 /** The box starting at `begin` with `size` (−1: to the end) on every axis. */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
-    throw new InvalidArgumentError(`slice: begin ${JSON.stringify(begin)} and size ${JSON.stringify(size)} need one entry per axis of ${formatShape(x.shape)}.`);
+    throw new InvalidArgumentError(`slice: begin ${formatValue(begin)} and size ${formatValue(size)} need one entry per axis of ${formatShape(x.shape)}.`);
   }
   const sz = x.shape.map((d, i) => {
     const s = size?.[i] ?? -1;
@@ -82,7 +83,7 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   x.shape.forEach((d, i) => {
     const b = begin[i]!;
     if (!Number.isInteger(b) || !Number.isInteger(sz[i]) || b < 0 || sz[i]! < 0 || b + sz[i]! > d) {
-      throw new InvalidArgumentError(`slice: begin ${JSON.stringify(begin)} size ${JSON.stringify(sz)} is out of bounds for shape ${formatShape(x.shape)} (axis ${i}).`);
+      throw new InvalidArgumentError(`slice: begin ${formatValue(begin)} size ${formatValue(sz)} is out of bounds for shape ${formatShape(x.shape)} (axis ${i}).`);
     }
   });
   if (sz.every((s, i) => s === x.shape[i])) return clone(x);
@@ -140,7 +141,7 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
     list = [...sizes];
   }
   if (list.reduce((a, b) => a + b, 0) !== len) {
-    throw new InvalidArgumentError(`split: sizes ${JSON.stringify(list)} do not add up to ${len}, axis ${ax} of ${formatShape(x.shape)}.`);
+    throw new InvalidArgumentError(`split: sizes ${formatValue(list)} do not add up to ${len}, axis ${ax} of ${formatShape(x.shape)}.`);
   }
   let offset = 0;
   return list.map((n) => {
@@ -154,7 +155,7 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
 /** Pads each axis with `[before, after]` copies of `value`. */
 export function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
   if (paddings.length !== x.rank || paddings.some(([a, b]) => !Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0)) {
-    throw new InvalidArgumentError(`pad: need one [before, after] pair of non-negative integers per axis of ${formatShape(x.shape)}, got ${JSON.stringify(paddings)}.`);
+    throw new InvalidArgumentError(`pad: need one [before, after] pair of non-negative integers per axis of ${formatShape(x.shape)}, got ${formatValue(paddings)}.`);
   }
   if (paddings.every(([a, b]) => a === 0 && b === 0)) return clone(x);
   const shape = x.shape;

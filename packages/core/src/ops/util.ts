@@ -1,6 +1,7 @@
+import { formatValue } from '../format.js';
 import { AxisError, BroadcastError, DTypeError, InvalidArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
-import type { Shape } from '../types.js';
+import { DTYPES, isDType, type DType, type Shape } from '../types.js';
 
 /** Maps a possibly negative axis into [0, rank), or throws `AxisError`. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
@@ -33,8 +34,19 @@ export function broadcastShapes(op: string, a: Shape, b: Shape): number[] {
 export function requireDType(op: string, dtype: 'float32' | 'int32', ...tensors: Tensor[]): void {
   for (const t of tensors) {
     if (t.dtype !== dtype) {
-      throw new DTypeError(`${op}: expected a ${dtype} tensor, got ${t.dtype} ${JSON.stringify(t.shape)}. Use cast(x, '${dtype}').`);
+      throw new DTypeError(`${op}: expected a ${dtype} tensor, got ${t.dtype} ${formatValue(t.shape)}. Use cast(x, '${dtype}').`);
     }
+  }
+}
+
+/**
+ * Throws `DTypeError` unless `dtype` is one of the {@link DTYPES}: the check of every op that takes a
+ * dtype argument (`tensor`, `fill`, `zeros`, `cast`, ...), so a typo or an unsupported type such as
+ * `'float64'` never labels float32 storage with another name.
+ */
+export function checkDType(op: string, dtype: unknown): asserts dtype is DType {
+  if (!isDType(dtype)) {
+    throw new DTypeError(`${op}: unknown dtype ${formatValue(dtype)}; the dtypes are ${DTYPES.map((d) => `'${d}'`).join(' and ')}.`);
   }
 }
 
@@ -48,7 +60,7 @@ export function requireSameDType(op: string, a: Tensor, b: Tensor): void {
 /** Checks that a shape is a list of non-negative integers. */
 export function checkShape(op: string, shape: Shape): void {
   if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
-    throw new InvalidArgumentError(`${op}: a shape must be a list of non-negative integers, got ${JSON.stringify(shape)}.`);
+    throw new InvalidArgumentError(`${op}: a shape must be a list of non-negative integers, got ${formatValue(shape)}.`);
   }
 }
 
