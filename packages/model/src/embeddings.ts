@@ -146,11 +146,15 @@ export class ReformerEmbeddings extends Module {
   /** Longest sequence the position embeddings cover. */
   readonly maxLength: number;
 
-  constructor(config: ReformerConfig) {
+  /**
+   * @param wordEmbeddings - a token table to share (e.g. an encoder–decoder model's one table for both
+   *   sides); default a new `[vocab_size, hidden_size]` table.
+   */
+  constructor(config: ReformerConfig, wordEmbeddings?: Embedding) {
     super();
     this.word_embeddings = this.addModule(
       'word_embeddings',
-      new Embedding({ numEmbeddings: config.vocab_size, dim: config.hidden_size, init: { std: config.initializer_range } }),
+      wordEmbeddings ?? new Embedding({ numEmbeddings: config.vocab_size, dim: config.hidden_size, init: { std: config.initializer_range } }),
     );
     this.position_embeddings = this.addModule(
       'position_embeddings',

@@ -47,4 +47,17 @@ export { train, TrainError, checkBatch, batchTokens, type TrainBatch, type Train
 export { duplicationTask, charLMTask, scoreCausalLM, type Task, type Metrics, type EvaluateOptions, type LanguageModel, type CausalScores, type DuplicationOptions, type DuplicationTask, type CharLMOptions, type CharLMTask } from './tasks/index.js';
 export { generate, type GenerateOptions } from './generate/generate.js';
 export { sampleToken, type SamplingOptions } from './generate/sampling.js';
+export {
+  ENCODER_DECODER_DEFAULTS,
+  ReformerCrossAttention,
+  ReformerDecoder,
+  ReformerDecoderLayer,
+  ReformerEncoderDecoder,
+  resolveEncoderDecoderConfig,
+  type DecoderLayerOptions,
+  type EncodeOptions,
+  type EncoderDecoderConfig,
+  type EncoderDecoderForwardOptions,
+  type EncoderDecoderLossOptions,
+} from './seq2seq/index.js';
 export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from './tokenizers/index.js';

@@ -103,11 +103,27 @@ export class ReformerAttention extends Module {
   }
 }
 
-/** The feed-forward half of a Reformer layer; ignores the attention options. */
-class ReformerFeedForward extends ChunkedFeedForward {
+/** The feed-forward half of a Reformer layer (`feed_forward.…`); ignores the attention options. */
+export class ReformerFeedForward extends ChunkedFeedForward {
   override forward(x: Tensor): Tensor {
     return super.forward(x);
   }
+}
+
+/**
+ * The chunked feed-forward half of a Reformer layer (`feed_forward.…`), configured from the model
+ * config; its `forward(x, options?)` ignores the per-call layer options.
+ */
+export function createReformerFeedForward(config: ReformerConfig): ReformerFeedForward {
+  return new ReformerFeedForward({
+    hiddenSize: config.hidden_size,
+    feedForwardSize: config.feed_forward_size,
+    activation: config.hidden_act,
+    dropout: config.hidden_dropout_prob,
+    chunkSize: config.chunk_size_feed_forward,
+    layerNormEps: config.layer_norm_eps,
+    initStd: config.initializer_range,
+  });
 }
 
 /**
@@ -117,14 +133,6 @@ class ReformerFeedForward extends ChunkedFeedForward {
 export function createReformerLayer(config: ReformerConfig, index: number): ReversibleBlock<ReformerLayerOptions> {
   const type = config.attn_layers[index]!;
   const attention = new ReformerAttention(config, type, index);
-  const feedForward = new ReformerFeedForward({
-    hiddenSize: config.hidden_size,
-    feedForwardSize: config.feed_forward_size,
-    activation: config.hidden_act,
-    dropout: config.hidden_dropout_prob,
-    chunkSize: config.chunk_size_feed_forward,
-    layerNormEps: config.layer_norm_eps,
-    initStd: config.initializer_range,
-  });
+  const feedForward = createReformerFeedForward(config);
   return new ReversibleBlock<ReformerLayerOptions>(attention, feedForward, { f: 'attention', g: 'feed_forward' });
 }

@@ -23,6 +23,7 @@ import {
   type Tensor,
 } from '@reformer/core';
 import { LSHSelfAttention, hashVectors, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
+import type { ReformerConfig } from '../config.js';
 import type { ReformerAttention } from '../layer.js';
 import { ReformerModelWithLMHead } from '../model.js';
 import { LSHCache, LocalCache, type AttentionCache } from './cache.js';
@@ -77,9 +78,8 @@ async function promptRows(where: string, prompt: Tensor | readonly (readonly num
   return rows;
 }
 
-/** Fixed rotations of every LSH layer for a whole generation (Hugging Face's layout, factors concatenated). */
-function drawGenerationRotations(model: ReformerModelWithLMHead, seed: number, nHashes: number): Rotations {
-  const c = model.config;
+/** Fixed rotations of every LSH layer of `c.attn_layers` for a whole generation (Hugging Face's layout, factors concatenated). @internal */
+export function drawGenerationRotations(c: ReformerConfig, seed: number, nHashes: number): Rotations {
   return c.attn_layers.map((type, i) => {
     if (type !== 'lsh') return undefined;
     const factors = typeof c.num_buckets === 'number' ? [c.num_buckets] : (c.num_buckets as number[]);
@@ -94,8 +94,8 @@ interface LayerState {
   cache: AttentionCache;
 }
 
-/** Queries, keys (normalised for LSH), values and LSH buckets of the hidden states `n` `[B, T, H]`. */
-function projections(layer: ReformerAttention, n: Tensor, rotations: Tensor | undefined, nHashes: number): Tensor[] {
+/** Queries, keys (normalised for LSH), values and LSH buckets of the hidden states `n` `[B, T, H]`. @internal */
+export function projections(layer: ReformerAttention, n: Tensor, rotations: Tensor | undefined, nHashes: number): Tensor[] {
   const attention = layer.attention as AnyAttention;
   if (!(attention instanceof LSHSelfAttention)) {
     const { query, key, value } = attention.self_attention;
@@ -166,7 +166,7 @@ export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | 
   const seed = options.seed ?? nextSeed();
   const wasTraining = model.training;
   model.eval();
-  const rotations = drawGenerationRotations(model, seed, nHashes);
+  const rotations = drawGenerationRotations(c, seed, nHashes);
   const finished = rows.map(() => false);
   const next = (logits: Float32Array, step: number): number[] => {
     const u = uniformValues(deriveSeed(seed, 1_000_003 + step), rows.length);
