@@ -1,9 +1,8 @@
 import { defineConfig } from 'tsup';
 
 export default defineConfig({
-  // cli: the `reformer-train` bin. Its source starts with `#!/usr/bin/env node`, which esbuild keeps and
-  // tsup's shebang handling turns into an executable dist/cli.js.
-  entry: { index: 'src/index.ts', node: 'src/node.ts', testing: 'src/testing/index.ts', cli: 'src/cli.ts' },
+  // cli, generate-cli: what the `reformer-train` and `reformer-generate` commands (bin/*.js) run.
+  entry: { index: 'src/index.ts', node: 'src/node.ts', testing: 'src/testing/index.ts', cli: 'src/cli.ts', 'generate-cli': 'src/generate-cli.ts' },
   format: ['esm'],
   dts: { entry: { index: 'src/index.ts', node: 'src/node.ts', testing: 'src/testing/index.ts' } },
   sourcemap: true,

@@ -98,7 +98,10 @@ export interface ChunkedAttentionParams<S = unknown> {
    * position of slot i is i.
    */
   positions?: KernelTensor<S> | undefined;
-  /** Padding mask, int32 `[batch, L]`, indexed by position: 0 marks a key that must not be attended. */
+  /**
+   * Padding mask, int32 `[batch, L]`, indexed by position: 0 marks a key that must not be attended.
+   * The ops layer has checked (through `gather`) that every position lies in `[0, L)`.
+   */
   keyMask?: KernelTensor<S> | undefined;
   /** Bucket id of each slot, int32 `[batch, heads, N]`: keys of another bucket are not allowed. */
   buckets?: KernelTensor<S> | undefined;

@@ -59,5 +59,8 @@ export {
   type EncoderDecoderConfig,
   type EncoderDecoderForwardOptions,
   type EncoderDecoderLossOptions,
+  generateSeq2Seq,
+  type Seq2SeqGenerateOptions,
 } from './seq2seq/index.js';
 export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from './tokenizers/index.js';
+export { generateText, streamText, type GenerateTextOptions } from './generate/text.js';

@@ -305,3 +305,4 @@ export async function loadLatestCheckpoint(dir: string, options: LoadCheckpointO
   if (problems.length > 0) throw new CheckpointError(`${dir}: none of its checkpoints is complete:\n  ${problems.join('\n  ')}`);
   return null;
 }
+export { loadTokenizerFromDir, TOKENIZER_FILES } from './tokenizer-files.js';

@@ -150,25 +150,17 @@ class AttentionPlan {
     }
   }
 
-  /** The padding mask is indexed by position: every position must lie in [0, L). */
+  /**
+   * The padding mask is indexed by position: without positions, the slots 0..N-1 must fit in it.
+   * Given positions, the ops layer has already checked that each lies in [0, L) (`checkMaskPositions`).
+   */
   private checkPositions(): void {
     const { keyMask, positions, maskLength } = this.opt;
-    if (keyMask === undefined) return;
-    if (positions === undefined) {
-      if (this.dims.N > maskLength) {
-        throw new InvalidArgumentError(
-          `chunkedAttention: keyMask rows have length ${maskLength} but the ${this.dims.N} slots use positions 0..${this.dims.N - 1}; pass positions or a longer mask.`,
-        );
-      }
-      return;
-    }
-    for (let i = 0; i < positions.length; i++) {
-      const p = positions[i]!;
-      if (p < 0 || p >= maskLength) {
-        throw new InvalidArgumentError(
-          `chunkedAttention: position ${p} (at flat position ${i}) is out of range for a keyMask of length ${maskLength}; valid positions are 0..${maskLength - 1}.`,
-        );
-      }
+    if (keyMask === undefined || positions !== undefined) return;
+    if (this.dims.N > maskLength) {
+      throw new InvalidArgumentError(
+        `chunkedAttention: keyMask rows have length ${maskLength} but the ${this.dims.N} slots use positions 0..${this.dims.N - 1}; pass positions or a longer mask.`,
+      );
     }
   }
 

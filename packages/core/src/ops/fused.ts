@@ -8,6 +8,7 @@ import { formatShape } from '../types.js';
 import { fromHost, scalar } from './creation.js';
 import { cast, div, maximum, mul, notEqual } from './elementwise.js';
 import { reshape } from './layout.js';
+import { checkMaskPositions } from './mask-positions.js';
 import { sum } from './reduce.js';
 import { requireDType } from './util.js';
 
@@ -142,7 +143,11 @@ export interface ChunkedAttentionOptions {
   scale?: number;
   /** int32 `[B, H, N]` original positions of the slots (default: slot index). */
   positions?: Tensor;
-  /** int32 `[B, L]` padding mask by position: 0 = do not attend. */
+  /**
+   * int32 `[B, L]` padding mask by position: 0 = do not attend. With `positions`, every position must
+   * be in `[0, L)`: one outside is an `InvalidArgumentError` on every backend (at the call, or at the
+   * next readback on backends that check on the device).
+   */
   keyMask?: Tensor;
   /** int32 `[B, H, N]` bucket ids: attend within the same bucket only. */
   buckets?: Tensor;
@@ -193,6 +198,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
     if (!options.positions && options.keyMask.shape[1] !== N) {
       throw new ShapeMismatchError(`chunkedAttention: keyMask ${formatShape(options.keyMask.shape)} must be [${B}, ${N}] when no positions are given.`);
     }
+    if (options.positions) checkMaskPositions(options.positions, options.keyMask);
   }
   let dropout: AttentionDropout | undefined;
   if (options.dropout !== undefined) {

@@ -188,6 +188,56 @@ export function misuseTests(ctx: SuiteContext): void {
     );
   });
 
+  it('chunkedAttention positions outside its keyMask (InvalidArgumentError, at the call or at readback as gather)', async () => {
+    const be = ctx.backend;
+    const q = on(be, () => tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + 1)), [1, 2, 4, 2]));
+    const keyMask = on(be, () => tensor(Int32Array.of(1, 1, 0, 1), [1, 4]));
+    const slots = (...p: number[]) => on(be, () => tensor(Int32Array.from(p), [1, 2, 4]));
+    const good = slots(0, 1, 2, 3, 3, 2, 1, 0);
+    const bad: [Tensor, string][] = [
+      [slots(0, 1, 2, 3, 3, 4, 1, 0), '4'],
+      [slots(0, -1, 2, 3, 3, 2, 1, 0), '-1'],
+      [slots(0, 1, 2, 3, 3, 2, 1, 1000), '1000'],
+    ];
+    const run = (positions: Tensor) => chunkedAttention(q, q, q, { chunkLength: 2, causal: true, positions, keyMask });
+    try {
+      for (const [positions, value] of bad) {
+        const what = `chunkedAttention with position ${value} and a keyMask of length 4`;
+        if (ctx.indexErrors === 'call') {
+          expectThrows(ctx, () => run(positions), InvalidArgumentError, [/position/, value, '0..3'], what);
+          continue;
+        }
+        const before = snapshot(be);
+        const r = on(be, () => run(positions));
+        let caught: unknown;
+        try {
+          await r.out.data();
+        } catch (err) {
+          caught = err;
+        } finally {
+          dispose([r.out, r.lse]);
+        }
+        if (!(caught instanceof InvalidArgumentError)) {
+          throw new Error(`${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+        }
+        expect(caught.message, `${what}: message`).toMatch(/position/);
+        expect(caught.message, `${what}: message`).toContain(value);
+        assertNoLeak(before, snapshot(be), `${what} (after the error)`);
+      }
+      // In range: runs and reads back (after an error, that error is not reported again).
+      const r = on(be, () => run(good));
+      try {
+        const out = await r.out.data();
+        expect(out.length).toBe(16);
+        expect(Array.from(out).every(Number.isFinite), 'finite outputs for in-range positions').toBe(true);
+      } finally {
+        dispose([r.out, r.lse]);
+      }
+    } finally {
+      dispose([q, keyMask, good, ...bad.map(([t]) => t)]);
+    }
+  });
+
   it('chunkedAttention with a chunkLength that does not divide N (InvalidArgumentError)', () => {
     withTensors(
       () => [zeros([1, 1, 6, 2])],
