@@ -10,3 +10,4 @@ export {
   type EncoderDecoderForwardOptions,
   type EncoderDecoderLossOptions,
 } from './model.js';
+export { generateSeq2Seq, type Seq2SeqGenerateOptions } from './generate.js';
