@@ -148,6 +148,14 @@ export interface Backend<S = unknown> {
   memory(): BackendMemory;
   /** Sets `peakBytes` to the current `liveBytes`. */
   resetPeak(): void;
+  /**
+   * The most bytes one allocation (a tensor's storage, or a kernel's working buffer such as a chunk pair
+   * of attention logits) may take on this backend. Functions whose sizes come from user input check
+   * against it with `checkAllocation` before allocating, and fail with `AllocationTooLargeError`.
+   * Omitted: `DEFAULT_MAX_ALLOCATION_BYTES` (4 GiB). Backends derive it from their real limits (typed
+   * arrays, the WebGPU device's buffer limits) and let users set it.
+   */
+  readonly maxAllocationBytes?: number;
   /** Waits until queued work is done (GPU backends); resolves at once elsewhere. */
   sync?(): Promise<void>;
   /** Releases every resource of the backend. */

@@ -34,9 +34,17 @@ export {
   type AttentionDropout,
   type AttentionDropoutWords,
 } from './attention-dropout.js';
-export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32 } from './random.js';
+export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32, checkSeed } from './random.js';
 export * from './ops/index.js';
-export { CpuBackend, createCpuBackend } from './cpu/index.js';
+export { CpuBackend, createCpuBackend, DEFAULT_CPU_MAX_ALLOCATION_BYTES, type CpuBackendOptions } from './cpu/index.js';
+export {
+  AllocationTooLargeError,
+  DEFAULT_MAX_ALLOCATION_BYTES,
+  checkAllocation,
+  formatBytes,
+  maxAllocationBytes,
+  tensorBytes,
+} from './allocation.js';
 export * from './io/index.js';
 export * from './nn/index.js';
 export * from './optim/index.js';

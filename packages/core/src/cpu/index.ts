@@ -15,6 +15,7 @@ import type {
   ReduceOp,
   UnaryOp,
 } from '../backend.js';
+import { InvalidArgumentError } from '../errors.js';
 import type { DType, Shape, TypedArray } from '../types.js';
 import { chunkedAttention, chunkedAttentionBackward, type AttentionDims, type AttentionOptions } from './attention.js';
 import * as ew from './elementwise.js';
@@ -52,7 +53,22 @@ function i32(t: T): Int32Array {
 export class CpuBackend implements Backend<CpuStorage> {
   /** Always `'cpu'`. */
   readonly name = 'cpu';
+  /**
+   * The most bytes one allocation may take (checked by `checkAllocation` before sizes from user input
+   * are allocated). Default {@link DEFAULT_CPU_MAX_ALLOCATION_BYTES}; set it (here or with
+   * `createCpuBackend({ maxAllocationBytes })`) to allow larger tensors on a machine with the memory.
+   */
+  maxAllocationBytes: number;
   private readonly tracker = new StorageTracker();
+
+  /** Use {@link createCpuBackend}. */
+  constructor(options: CpuBackendOptions = {}) {
+    const limit = options.maxAllocationBytes ?? DEFAULT_CPU_MAX_ALLOCATION_BYTES;
+    if (typeof limit !== 'number' || !(limit > 0)) {
+      throw new InvalidArgumentError(`createCpuBackend: maxAllocationBytes must be a positive number of bytes, got ${String(limit)}.`);
+    }
+    this.maxAllocationBytes = limit;
+  }
 
   /** Registers kernel output as live storage and wraps it as a kernel tensor. */
   private wrap(storage: CpuStorage, shape: Shape, dtype: DType): T {
@@ -315,7 +331,20 @@ function attentionOptions(p: ChunkedAttentionParams<CpuStorage>): AttentionOptio
   };
 }
 
+/**
+ * The CPU backend's default bound of one allocation: 4 GiB (a `Float32Array` of 2^30 elements). It is
+ * below the typed-array limit of every current JavaScript engine (V8 allows 2^32 elements) and a sane
+ * share of a typical machine's memory; raise it with `createCpuBackend({ maxAllocationBytes })`.
+ */
+export const DEFAULT_CPU_MAX_ALLOCATION_BYTES = 2 ** 32;
+
+/** Options of {@link createCpuBackend}. */
+export interface CpuBackendOptions {
+  /** The most bytes one allocation may take (default {@link DEFAULT_CPU_MAX_ALLOCATION_BYTES}). */
+  maxAllocationBytes?: number;
+}
+
 /** Creates a new reference CPU backend (its own memory accounting). */
-export function createCpuBackend(): CpuBackend {
-  return new CpuBackend();
+export function createCpuBackend(options: CpuBackendOptions = {}): CpuBackend {
+  return new CpuBackend(options);
 }
