@@ -2,3 +2,4 @@
 // (and a second time with relaxed SIMD). Every function works on byte offsets into the one memory the
 // host imports; the host owns allocation.
 export { matmul, matmulScratchBytes } from './matmul';
+export { attentionForward, attentionBackward, attentionScratchBytes } from './attention';

@@ -28,7 +28,8 @@
  * [-87, 88]). Lanes below −87.33 give exactly 0 (as float32 exp underflows), lanes above 88.37 give
  * +Infinity, NaN gives NaN.
  */
-export function exp4(x: v128): v128 {
+// @ts-ignore: decorator
+@inline export function exp4(x: v128): v128 {
   const hi = f32x4.splat(88.37626);
   const lo = f32x4.splat(-87.33654);
   const xc = f32x4.max(f32x4.min(x, hi), lo);

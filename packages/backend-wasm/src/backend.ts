@@ -23,6 +23,7 @@ import type { WasmKernelFeatures } from './features.js';
 type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
+import { attentionBackward, attentionForward } from './attention.js';
 import { batchedMatmul } from './matmul.js';
 
 /** A kernel tensor of the wasm backend. */
@@ -70,11 +71,6 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** A view of a tensor for the CPU reference kernels (valid until the next allocation). */
   private cpu(t: T): C {
     return { storage: this.heap.view(t.storage, t.dtype), shape: t.shape, dtype: t.dtype };
-  }
-
-  /** Same, for an optional side input. */
-  private cpuOpt(t: T | undefined): C | undefined {
-    return t === undefined ? undefined : this.cpu(t);
   }
 
   /** Copies a CPU reference result into the heap and releases the host array. */
@@ -241,26 +237,55 @@ export class WasmBackend implements Backend<WasmStorage> {
     return this.adopt(this.reference.crossEntropyBackward(this.cpu(logits), this.cpu(labels), this.cpu(lse), this.cpu(dLoss), ignoreIndex));
   }
 
+  /** Fused chunked attention on SIMD tiles: one query chunk × its key window at a time. */
   chunkedAttention(q: T, k: T, v: T, params: ChunkedAttentionParams<WasmStorage>): { out: T; lse: T } {
-    const r = this.reference.chunkedAttention(this.cpu(q), this.cpu(k), this.cpu(v), this.cpuParams(params));
-    return { out: this.adopt(r.out), lse: this.adopt(r.lse) };
+    if (hasDropout(params)) {
+      const r = this.reference.chunkedAttention(this.cpu(q), this.cpu(k), this.cpu(v), this.cpuParams(params));
+      return { out: this.adopt(r.out), lse: this.adopt(r.lse) };
+    }
+    const out = this.alloc(v.shape, 'float32');
+    const lse = this.alloc(q.shape.slice(0, 3), 'float32');
+    try {
+      attentionForward(this.kernels, this.heap, q, k, v, out, lse, params);
+    } catch (e) {
+      this.heap.free(out.storage);
+      this.heap.free(lse.storage);
+      throw e;
+    }
+    return { out, lse };
   }
 
+  /** Backward of `chunkedAttention`, recomputing the logits chunk pair by chunk pair. */
   chunkedAttentionBackward(q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T, params: ChunkedAttentionParams<WasmStorage>): { dq: T; dk: T; dv: T } {
-    const r = this.reference.chunkedAttentionBackward(
-      this.cpu(q),
-      this.cpu(k),
-      this.cpu(v),
-      this.cpu(out),
-      this.cpu(lse),
-      this.cpu(dOut),
-      this.cpu(dLse),
-      this.cpuParams(params),
-    );
-    return { dq: this.adopt(r.dq), dk: this.adopt(r.dk), dv: this.adopt(r.dv) };
+    if (hasDropout(params)) {
+      const r = this.reference.chunkedAttentionBackward(
+        this.cpu(q), this.cpu(k), this.cpu(v), this.cpu(out), this.cpu(lse), this.cpu(dOut), this.cpu(dLse), this.cpuParams(params),
+      );
+      return { dq: this.adopt(r.dq), dk: this.adopt(r.dk), dv: this.adopt(r.dv) };
+    }
+    const dq = this.alloc(q.shape, 'float32');
+    const dk = this.alloc(k.shape, 'float32');
+    const dv = this.alloc(v.shape, 'float32');
+    try {
+      attentionBackward(this.kernels, this.heap, q, k, v, out, lse, dOut, dLse, dq, dk, dv, params);
+    } catch (e) {
+      for (const t of [dq, dk, dv]) this.heap.free(t.storage);
+      throw e;
+    }
+    return { dq, dk, dv };
   }
 
+  /** The attention params with views for the CPU reference (the dropout path). */
   private cpuParams(p: ChunkedAttentionParams<WasmStorage>): ChunkedAttentionParams<CpuStorage> {
-    return { ...p, positions: this.cpuOpt(p.positions), keyMask: this.cpuOpt(p.keyMask), buckets: this.cpuOpt(p.buckets) };
+    const view = (t: T | undefined): C | undefined => (t === undefined ? undefined : this.cpu(t));
+    return { ...p, positions: view(p.positions), keyMask: view(p.keyMask), buckets: view(p.buckets) };
   }
+}
+
+/**
+ * Whether the call asks for dropout on the attention probabilities: the fused SIMD kernel does not
+ * draw dropout masks yet, so those calls run the CPU reference's kernel over views of the memory.
+ */
+function hasDropout(p: ChunkedAttentionParams<WasmStorage>): boolean {
+  return 'dropout' in p && p.dropout !== undefined && p.dropout !== null;
 }

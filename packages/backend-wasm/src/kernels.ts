@@ -9,6 +9,18 @@ import { hasRelaxedSimd, hasSimd, type WasmKernelFeatures } from './features.js'
 export interface WasmKernelExports {
   matmulScratchBytes(): number;
   matmul(a: number, b: number, c: number, M: number, N: number, K: number, rsA: number, csA: number, rsB: number, csB: number, scratch: number): void;
+  attentionScratchBytes(N: number, d: number, dv: number, c: number, before: number, after: number): number;
+  attentionForward(
+    q: number, k: number, v: number, out: number, lse: number,
+    N: number, d: number, dv: number, c: number, before: number, after: number, flags: number, scale: number,
+    positions: number, buckets: number, mask: number, scratch: number,
+  ): void;
+  attentionBackward(
+    q: number, k: number, v: number, out: number, lse: number, dOut: number, dLse: number,
+    dq: number, dk: number, dv: number,
+    N: number, d: number, dvSize: number, c: number, before: number, after: number, flags: number, scale: number,
+    positions: number, buckets: number, mask: number, scratch: number,
+  ): void;
 }
 
 /** File names of the two builds in the package's `dist/`. */

@@ -1,0 +1,59 @@
+// Matmul GFLOP/s of @reformer/backend-wasm next to tfjs-wasm (XNNPACK, one thread) and the CPU
+// reference, in one process: `pnpm --filter @reformer/backend-wasm bench:matmul` (build first).
+// Prints a markdown table. Usage: node bench/matmul.mjs [sizes, default 256,512,1024]
+import { createCpuBackend } from '@reformer/core';
+import * as tf from '@tensorflow/tfjs-core';
+import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { createTfjsBackend } from '@reformer/backend-tfjs';
+import { wasmPathsForNode } from '@reformer/backend-tfjs/node';
+import { createWasmBackend } from '@reformer/backend-wasm/node';
+
+const sizes = (process.argv[2] ?? '256,512,1024').split(',').map(Number);
+setWasmPaths(wasmPathsForNode());
+setThreadsCount(1);
+
+function random(n, seed) {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = s / 2 ** 32 - 0.5;
+  }
+  return out;
+}
+
+/** Median seconds of `matmul` n×n×n on `be`, with one warm-up and at least 0.5 s of timed runs. */
+async function time(be, n) {
+  const a = { storage: be.write(random(n * n, 1), 'float32'), shape: [n, n], dtype: 'float32' };
+  const b = { storage: be.write(random(n * n, 2), 'float32'), shape: [n, n], dtype: 'float32' };
+  const once = async () => {
+    const t0 = performance.now();
+    const c = be.matmul(a, b, false, false, [n, n]);
+    await be.read(c.storage, 'float32', 1); // waits for the result on every backend
+    const t = (performance.now() - t0) / 1000;
+    be.free(c.storage);
+    return t;
+  };
+  await once();
+  const times = [];
+  const start = performance.now();
+  while (times.length < 3 || (performance.now() - start < 500 && times.length < 50)) times.push(await once());
+  be.free(a.storage);
+  be.free(b.storage);
+  times.sort((x, y) => x - y);
+  return times[Math.floor(times.length / 2)];
+}
+
+const backends = [
+  ['wasm', await createWasmBackend()],
+  ['tfjs-wasm (XNNPACK)', await createTfjsBackend({ tf, backendName: 'wasm' })],
+  ['cpu (reference)', createCpuBackend()],
+];
+console.log(`wasm kernels: ${backends[0][1].kernelFeatures.variant}; Node ${process.version}; one thread each`);
+console.log(`\n| n³ | ${backends.map(([name]) => name).join(' | ')} | wasm / XNNPACK |`);
+console.log(`|---|${backends.map(() => '---:').join('|')}|---:|`);
+for (const n of sizes) {
+  const gflops = [];
+  for (const [, be] of backends) gflops.push((2 * n ** 3) / (await time(be, n)) / 1e9);
+  console.log(`| ${n} | ${gflops.map((g) => `${g.toFixed(1)} GFLOP/s`).join(' | ')} | ${(gflops[0] / gflops[1]).toFixed(2)} |`);
+}

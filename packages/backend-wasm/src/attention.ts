@@ -1,0 +1,119 @@
+/**
+ * Host side of the fused chunked attention: checks the data-dependent rule the ops layer cannot
+ * (positions inside the padding mask), sizes the scratch, and runs `assembly/attention.ts` once per
+ * (batch, head).
+ */
+import { InvalidArgumentError, type ChunkedAttentionParams, type KernelTensor } from '@reformer/core';
+import type { WasmHeap, WasmStorage } from './heap.js';
+import type { WasmKernelExports } from './kernels.js';
+
+type T = KernelTensor<WasmStorage>;
+
+/** Sizes and flags of one call. */
+interface AttentionCall {
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+  dv: number;
+  flags: number;
+  maskLength: number;
+  maskRows: number;
+  scratch: number;
+}
+
+/** Validates `params` against the shapes and reserves the scratch of one call. */
+function prepare(kernels: WasmKernelExports, heap: WasmHeap, q: T, v: T, p: ChunkedAttentionParams<WasmStorage>): AttentionCall {
+  const [B, H, N, d] = q.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  const c = p.chunkLength;
+  if (!Number.isInteger(c) || c <= 0 || N % c !== 0) {
+    throw new InvalidArgumentError(`chunkedAttention: chunkLength ${c} must be a positive integer that divides the sequence length ${N}.`);
+  }
+  if (!(Number.isInteger(p.chunksBefore) && Number.isInteger(p.chunksAfter) && p.chunksBefore >= 0 && p.chunksAfter >= 0)) {
+    throw new InvalidArgumentError(`chunkedAttention: chunksBefore (${p.chunksBefore}) and chunksAfter (${p.chunksAfter}) must be integers >= 0.`);
+  }
+  const maskLength = p.keyMask === undefined ? 0 : p.keyMask.shape[p.keyMask.shape.length - 1]!;
+  const maskRows = p.keyMask === undefined || p.keyMask.shape.length < 2 ? 1 : p.keyMask.shape[0]!;
+  if (p.keyMask !== undefined) {
+    if (p.positions === undefined) {
+      if (N > maskLength) {
+        throw new InvalidArgumentError(
+          `chunkedAttention: keyMask rows have length ${maskLength} but the ${N} slots use positions 0..${N - 1}; pass positions or a longer mask.`,
+        );
+      }
+    } else {
+      const positions = heap.i32(p.positions.storage.ptr, p.positions.storage.length);
+      for (let i = 0; i < positions.length; i++) {
+        const x = positions[i]!;
+        if (x < 0 || x >= maskLength) {
+          throw new InvalidArgumentError(
+            `chunkedAttention: position ${x} (at flat position ${i}) is out of range for a keyMask of length ${maskLength}; valid positions are 0..${maskLength - 1}.`,
+          );
+        }
+      }
+    }
+  }
+  const bytes = kernels.attentionScratchBytes(N, d, dv, c, p.chunksBefore, p.chunksAfter);
+  const flags = (p.causal ? 1 : 0) | (p.excludeSelf ? 2 : 0);
+  return { B, H, N, d, dv, flags, maskLength, maskRows, scratch: heap.scratch(bytes) };
+}
+
+/** Byte offset of element `index` of optional int32 side input `t`, or 0 when absent. */
+function at(t: T | undefined, index: number): number {
+  return t === undefined ? 0 : t.storage.ptr + 4 * index;
+}
+
+/** Forward into `out` `[B, H, N, dv]` and `lse` `[B, H, N]` (allocated by the caller). */
+export function attentionForward(kernels: WasmKernelExports, heap: WasmHeap, q: T, k: T, v: T, out: T, lse: T, p: ChunkedAttentionParams<WasmStorage>): void {
+  const call = prepare(kernels, heap, q, v, p);
+  const { B, H, N, d, dv } = call;
+  if (N === 0) return;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      kernels.attentionForward(
+        q.storage.ptr + 4 * bh * N * d,
+        k.storage.ptr + 4 * bh * N * d,
+        v.storage.ptr + 4 * bh * N * dv,
+        out.storage.ptr + 4 * bh * N * dv,
+        lse.storage.ptr + 4 * bh * N,
+        N, d, dv, p.chunkLength, p.chunksBefore, p.chunksAfter, call.flags, p.scale,
+        at(p.positions, bh * N),
+        at(p.buckets, bh * N),
+        at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
+        call.scratch,
+      );
+    }
+  }
+}
+
+/** Backward into `dq`, `dk` `[B, H, N, d]` and `dv` `[B, H, N, dv]` (allocated by the caller). */
+export function attentionBackward(
+  kernels: WasmKernelExports,
+  heap: WasmHeap,
+  q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T,
+  dq: T, dk: T, dvOut: T,
+  p: ChunkedAttentionParams<WasmStorage>,
+): void {
+  const call = prepare(kernels, heap, q, v, p);
+  const { B, H, N, d, dv } = call;
+  if (N === 0) return;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const bh = b * H + h;
+      const qk = 4 * bh * N * d;
+      const vo = 4 * bh * N * dv;
+      kernels.attentionBackward(
+        q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vo, out.storage.ptr + vo,
+        lse.storage.ptr + 4 * bh * N, dOut.storage.ptr + vo, dLse.storage.ptr + 4 * bh * N,
+        dq.storage.ptr + qk, dk.storage.ptr + qk, dvOut.storage.ptr + vo,
+        N, d, dv, p.chunkLength, p.chunksBefore, p.chunksAfter, call.flags, p.scale,
+        at(p.positions, bh * N),
+        at(p.buckets, bh * N),
+        at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
+        call.scratch,
+      );
+    }
+  }
+}
