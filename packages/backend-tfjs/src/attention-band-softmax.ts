@@ -4,6 +4,7 @@
  * softmax with its float32 lse (forward), and `p` and `ds` (backward), over the in-band keys only.
  */
 import { MASKED_LOGIT, SELF_LOGIT } from '@reformer/core';
+import { DropoutPlan } from './attention-dropout.js';
 import { i32 } from './attention-host-io.js';
 import type { AttentionInputs, Band, Plan } from './attention-plan.js';
 
@@ -13,6 +14,8 @@ export interface HostInputs {
   pos: Int32Array;
   keyBad?: Uint8Array | undefined;
   bucket?: Int32Array | undefined;
+  /** Attention-probability dropout, when the call has it. */
+  dropout?: DropoutPlan | undefined;
 }
 
 /** The positions, padded keys (keyMask 0 at the slot's position) and buckets of every slot, on the host. */
@@ -37,6 +40,7 @@ export function hostInputs(pl: Plan, x: AttentionInputs): HostInputs {
     h.keyBad = bad;
   }
   if (x.buckets !== undefined) h.bucket = i32(x.buckets);
+  h.dropout = DropoutPlan.of(pl.dropoutSpec, x, pos);
   return h;
 }
 
@@ -173,7 +177,13 @@ export function bandSoftmax(pl: Plan, h: HostInputs, b: Band, sT: Float32Array, 
     for (let t = 0; t < C; t++) {
       const f = sm[t]!;
       const po = (c0 + t) * R + c0;
-      for (let w = 0; w < W; w++) p[po + w] = X[w * C + t]! * f;
+      if (h.dropout === undefined) {
+        for (let w = 0; w < W; w++) p[po + w] = X[w * C + t]! * f;
+      } else {
+        // Dropout after the normalisation: p·z (z = 1/(1 − rate) or 0).
+        const row = h.dropout.rowKey(q0 + c0 + t);
+        for (let w = 0; w < W; w++) p[po + w] = X[w * C + t]! * f * h.dropout.factor(row, keys[c0 + w]!);
+      }
     }
   }
 }
@@ -207,9 +217,29 @@ export function bandGrad(
   const { q0, M, R, keys } = b;
   const { X, rep } = sc;
   const { ds, dsT, pT } = out;
+  const drop = h.dropout;
+  const rows = drop === undefined ? undefined : new Float64Array(C);
   for (let c0 = 0; c0 < M; c0 += C) {
     maskedBlock(pl, h, sT, M, keys, c0, q0, sc);
     const qb = q0 + c0;
+    if (drop !== undefined) {
+      // With dropout z: pᵀ holds p·z (for dv) and ds = p·(z·dp + shift).
+      for (let t = 0; t < C; t++) rows![t] = drop.rowKey(qb + t);
+      for (let w = 0; w < W; w++) {
+        const xo = w * C;
+        const to = (c0 + w) * M + c0;
+        const ks = keys[c0 + w]!;
+        for (let t = 0; t < C; t++) {
+          const pw = exp(X[xo + t]! - lseH[qb + t]!);
+          const z = drop.factor(rows![t]!, ks);
+          pT[to + t] = pw * z;
+          const g = rep[xo + t] === 0 ? pw * (z * dpT[to + t]! + shift[qb + t]!) : 0;
+          dsT[to + t] = g;
+          ds[(c0 + t) * R + c0 + w] = g;
+        }
+      }
+      continue;
+    }
     for (let w = 0; w < W; w++) {
       const xo = w * C;
       const to = (c0 + w) * M + c0;

@@ -117,6 +117,12 @@ function batchedLogits(tf: TfModule, pl: Plan, x: AttentionInputs, g0: number, G
   return { G, qg, kw, vw, s: s!, keep, win, own };
 }
 
+/** The dropout factors `[G, C, W]` of a group (host-computed, see attention-dropout.ts), or undefined. */
+function dropoutFactors(tf: TfModule, pl: Plan, g0: number, G: number): TfTensor | undefined {
+  if (pl.dropout === undefined) return undefined;
+  return tf.tensor3d(pl.dropout.batchedBlock(g0, G, pl.C, pl.nW, windowChunks(pl, g0, G)), [G, pl.C, pl.W]);
+}
+
 /** Forward of the batched strategy: `out` `[BH·nC, C, dv]` and `lse` `[BH·nC, C, 1]`, one tidy per group. */
 export function batchedForward(tf: TfModule, pl: Plan, x: AttentionInputs, cfg: AttentionConfig): [TfTensor, TfTensor] {
   const outs: TfTensor[] = [];
@@ -125,7 +131,8 @@ export function batchedForward(tf: TfModule, pl: Plan, x: AttentionInputs, cfg: 
     const [o, l] = tf.tidy(() => {
       const b = batchedLogits(tf, pl, x, g0, g);
       const { p, lse } = softmaxLse(tf, b.s);
-      return [tf.matMul(p, b.vw), lse];
+      const z = dropoutFactors(tf, pl, g0, g);
+      return [tf.matMul(z === undefined ? p : tf.mul(p, z), b.vw), lse];
     });
     outs.push(o!);
     lses.push(l!);
@@ -160,8 +167,10 @@ export function batchedBackward(
       const b = batchedLogits(tf, pl, x, g0, g);
       const p = tf.exp(tf.sub(b.s, tf.reshape(tf.gather(lse3, b.own), [g, C, 1])));
       const dO = tf.gather(dO3, b.own);
+      const z = dropoutFactors(tf, pl, g0, g);
       const dp = tf.matMul(dO, b.vw, false, true);
-      let ds = tf.mul(p, tf.add(dp, tf.reshape(tf.gather(shift3, b.own), [g, C, 1])));
+      // With dropout z: dv += (p·z)ᵀ·dOut and ds = p·(z·dOut·v + shift).
+      let ds = tf.mul(p, tf.add(z === undefined ? dp : tf.mul(dp, z), tf.reshape(tf.gather(shift3, b.own), [g, C, 1])));
       if (b.keep !== undefined) ds = tf.mul(ds, b.keep);
       let dq = tf.matMul(ds, b.kw);
       let dkw = tf.matMul(ds, b.qg, true, false);
@@ -169,7 +178,7 @@ export function batchedBackward(
         dq = tf.mul(dq, pl.scale);
         dkw = tf.mul(dkw, pl.scale);
       }
-      const dvw = tf.matMul(p, dO, true, false);
+      const dvw = tf.matMul(z === undefined ? p : tf.mul(p, z), dO, true, false);
       return [dq, tf.reshape(dkw, [g * nW, C * x.d]), tf.reshape(dvw, [g * nW, C * x.dv]), tf.reshape(b.win, [g * nW, 1])];
     });
     dqs.push(r[0]!);

@@ -3,7 +3,8 @@
  * metadata of a call (`Plan`), and its chunk groups sized under the byte budget `groupBytes`, with the
  * chunks (batched strategy) or key slots (band strategy) each group covers.
  */
-import type { ChunkedAttentionParams } from '@reformer/core';
+import type { AttentionDropout, ChunkedAttentionParams } from '@reformer/core';
+import { DropoutPlan } from './attention-dropout.js';
 import type { TfModule, TfTensor } from './types.js';
 
 /** How a group of chunks is formulated (see attention.ts). */
@@ -36,6 +37,10 @@ export interface Plan {
   bucket?: TfTensor | undefined;
   /** float32 [BH·N]: 1 where the key at this slot is padding (keyMask 0 at its position). */
   keyBad?: TfTensor | undefined;
+  /** The call's dropout spec (`ChunkedAttentionParams.dropout`). */
+  dropoutSpec?: AttentionDropout | undefined;
+  /** Attention-probability dropout of the batched strategy, when the call has it. */
+  dropout?: DropoutPlan | undefined;
 }
 
 /** The float views a kernel hands in: q, k `[B, H, N, d]` etc. already reshaped by the caller. */
@@ -73,8 +78,10 @@ export function plan(tf: TfModule, p: ChunkedAttentionParams<unknown>, x: Attent
     causal: p.causal,
     excludeSelf: p.excludeSelf,
     scale: p.scale,
+    dropoutSpec: p.dropout,
   };
-  if (!device) return pl; // the band strategy builds its masks on the host
+  if (!device) return pl; // the band strategy builds its masks (and dropout) on the host
+  pl.dropout = DropoutPlan.of(p.dropout, x);
   const needPos = p.causal || p.excludeSelf || x.keyMask !== undefined;
   let posI: TfTensor | undefined;
   if (needPos) {

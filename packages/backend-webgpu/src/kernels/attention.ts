@@ -17,20 +17,47 @@
  * every window offset o, so a chunk that occurs twice in a window counts twice) and accumulates
  * `dv += p·dOut` and `dk += scale·ds·q`.
  *
+ * Dropout (`params.dropout`): the slot pre-pass stores each query slot's row key of core's dropout
+ * hash (seed, batch, head, round, position; `attentionDropoutRowKey`), and every (query, key) pair
+ * finishes the hash with the key's position (`hashAbsorb`, the same u32 arithmetic), so the factor
+ * z = 1/(1 − rate) or 0 is bit-identical to the CPU's and nothing is stored. Forward: `acc += p·z·v`;
+ * backward: `dv += p·z·dOut`, `ds = p·(z·dOut·v + shift)`.
+ *
  * The pipelines are specialised on (d, dv), which size the register arrays.
  */
-import { MASKED_LOGIT, SELF_LOGIT, type ChunkedAttentionParams, type KernelTensor } from '@reformer/core';
+import {
+  ATTENTION_DROPOUT_SALT,
+  MASKED_LOGIT,
+  SELF_LOGIT,
+  attentionDropoutWords,
+  type ChunkedAttentionParams,
+  type KernelTensor,
+} from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
 import { defCache, Params, type KernelDef } from '../pipelines.js';
 import { grid } from '../runtime.js';
 
 const WG = 64;
 
+/** WGSL of core's dropout hash (`fmix32`, `hashAbsorb` in attention-dropout.ts), in u32 arithmetic. */
+const DROPOUT_HASH = `
+fn fmix32(x: u32) -> u32 {
+  var h = x;
+  h = h ^ (h >> 16u);
+  h = h * 0x85ebca6bu;
+  h = h ^ (h >> 13u);
+  h = h * 0xc2b2ae35u;
+  h = h ^ (h >> 16u);
+  return h;
+}
+fn hashAbsorb(h: u32, x: u32) -> u32 { return fmix32(h + x * 0x9e3779b1u); }`;
+
 // Params: 0 B, 1 H, 2 N, 3 c, 4 before, 5 after, 6 flags (1 causal, 2 excludeSelf, 4 positions,
-// 8 keyMask, 16 buckets), 7 scale (f32), 8 maskLength, 9 maskRows, 10 d, 11 dv.
+// 8 keyMask, 16 buckets, 32 dropout), 7 scale (f32), 8 maskLength, 9 maskRows, 10 d, 11 dv,
+// dropout: 12 seedLo, 13 seedHi, 14 threshold, 15 roundLength, 16 keepScale (f32).
 //
 // A pre-pass packs what the masks need of every slot into SLOT[bh·N + slot] = (position, bucket,
-// key allowed by the padding mask, 0), so the attention kernels bind at most 8 storage buffers (the
+// key allowed by the padding mask, dropout row key as bits), so the attention kernels bind at most 8 storage buffers (the
 // WebGPU default limit) and read one vec4 per key.
 const COMMON = `
 // 0: a plain logit; 1: replaced by the masked logit; 2: replaced by the self logit.
@@ -43,6 +70,12 @@ fn maskKind(q: vec4<i32>, k: vec4<i32>) -> u32 {
   return 0u;
 }
 fn replacedLogit(kind: u32) -> f32 { return select(${MASKED_LOGIT.toFixed(1)}, ${SELF_LOGIT.toFixed(1)}, kind == 2u); }
+${DROPOUT_HASH}
+// Dropout factor of query q on key k: 1/(1 − rate) or 0 (1 without dropout).
+fn dropFactor(q: vec4<i32>, k: vec4<i32>) -> f32 {
+  if ((pu(6u) & 32u) == 0u) { return 1.0; }
+  return select(0.0, pf(16u), hashAbsorb(bitcast<u32>(q.w), bitcast<u32>(k.x)) >= pu(14u));
+}
 // Slot of window key w of query chunk n.
 fn windowSlot(n: u32, w: u32) -> u32 {
   let c = pu(3u);
@@ -65,6 +98,7 @@ const slotDef: KernelDef = {
     { name: 'OUTSLOT', type: 'vec4<i32>', access: 'read_write' },
   ],
   source: () => `
+${DROPOUT_HASH}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flatGroup(wid, nwg) * ${WG}u + lid;
@@ -80,7 +114,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let row = select(b, 0u, pu(9u) == 1u);
     ok = select(0, 1, MASK[row * L + u32(clamp(pos, 0, i32(L) - 1))] != 0);
   }
-  OUTSLOT[g] = vec4<i32>(pos, bucket, ok, 0);
+  var rowKey = 0u;
+  if ((flags & 32u) != 0u) {
+    // core's attentionDropoutRowKey(seed, batch, head, round, position).
+    rowKey = hashAbsorb(fmix32(pu(12u) ^ ${ATTENTION_DROPOUT_SALT}u), pu(13u));
+    rowKey = hashAbsorb(rowKey, b);
+    rowKey = hashAbsorb(rowKey, (g / N) % H);
+    rowKey = hashAbsorb(rowKey, (g % N) / pu(15u));
+    rowKey = hashAbsorb(rowKey, bitcast<u32>(pos));
+  }
+  OUTSLOT[g] = vec4<i32>(pos, bucket, ok, bitcast<i32>(rowKey));
 }`,
 };
 
@@ -224,7 +267,8 @@ ${queryKernelHead(d, dv, { wg, tile }, exact)}
         p = exp(s - m);
       }
       l = l + p;
-      for (var e = 0u; e < DVH4; e = e + 1u) { acc[e] = acc[e] + p * VS[kk * DVH4 + e]; }
+      let pz = p * dropFactor(qs, SS[kk]);
+      for (var e = 0u; e < DVH4; e = e + 1u) { acc[e] = acc[e] + pz * VS[kk * DVH4 + e]; }
     }
     workgroupBarrier();
   }
@@ -286,13 +330,14 @@ ${queryKernelHead(d, dv, { wg, tile }, exact)}
     ${stage(wg, [{ dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' }, { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }], (i) => `windowSlot(n, w0 + ${i})`)}
     workgroupBarrier();
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
-      if (maskKind(qs, SS[kk]) != 0u) { continue; }
+      let sk = SS[kk];
+      if (maskKind(qs, sk) != 0u) { continue; }
       var dot4 = vec4<f32>(0.0);
       for (var e = 0u; e < DH4; e = e + 1u) { dot4 = dot4 + q[e] * KS[kk * DH4 + e]; }
       let p = exp(scale * (dot4.x + dot4.y + dot4.z + dot4.w) - st.x);
       var dp4 = vec4<f32>(0.0);
       for (var e = 0u; e < DVH4; e = e + 1u) { dp4 = dp4 + go[e] * VS[kk * DVH4 + e]; }
-      let ds = p * ((dp4.x + dp4.y + dp4.z + dp4.w) + st.y);
+      let ds = p * (dropFactor(qs, sk) * (dp4.x + dp4.y + dp4.z + dp4.w) + st.y);
       for (var e = 0u; e < DH4; e = e + 1u) { dq[e] = dq[e] + ds * KS[kk * DH4 + e]; }
     }
     workgroupBarrier();
@@ -346,14 +391,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         }
         let st = TS[qq];
         let p = exp(s - st.x);
+        let z = dropFactor(SS[qq], kslot);
+        let pz = p * z;
         var dp4 = vec4<f32>(0.0);
         for (var e = 0u; e < DVH4; e = e + 1u) {
           let go = GS[qq * DVH4 + e];
-          dvacc[e] = dvacc[e] + p * go;
+          dvacc[e] = dvacc[e] + pz * go;
           dp4 = dp4 + go * vr[e];
         }
         if (kind == 0u) {
-          let ds = p * ((dp4.x + dp4.y + dp4.z + dp4.w) + st.y);
+          let ds = p * (z * (dp4.x + dp4.y + dp4.z + dp4.w) + st.y);
           for (var e = 0u; e < DH4; e = e + 1u) { dk[e] = dk[e] + ds * QS[qq * DH4 + e]; }
         }
       }
@@ -374,12 +421,18 @@ function attentionParams(q: KernelTensor<GpuStorage>, v: KernelTensor<GpuStorage
   const dv = v.shape[3]!;
   const p = new Params();
   p.list([B, H, N, prm.chunkLength, prm.chunksBefore, prm.chunksAfter]);
-  p.u32((prm.causal ? 1 : 0) | (prm.excludeSelf ? 2 : 0) | (prm.positions ? 4 : 0) | (prm.keyMask ? 8 : 0) | (prm.buckets ? 16 : 0));
+  const drop = prm.dropout !== undefined && prm.dropout.rate > 0 ? prm.dropout : undefined;
+  p.u32(
+    (prm.causal ? 1 : 0) | (prm.excludeSelf ? 2 : 0) | (prm.positions ? 4 : 0) | (prm.keyMask ? 8 : 0) | (prm.buckets ? 16 : 0) | (drop ? 32 : 0),
+  );
   p.f32(prm.scale);
   const mask = prm.keyMask;
   p.u32(mask ? mask.shape[mask.shape.length - 1]! : 1);
   p.u32(mask ? (mask.shape.length > 1 ? mask.shape[0]! : 1) : 1);
   p.list([d, dv]);
+  const words = drop ? attentionDropoutWords(drop.rate, drop.seed) : { seedLo: 0, seedHi: 0, threshold: 0, keepScale: 1 };
+  p.list([words.seedLo, words.seedHi, words.threshold, drop?.roundLength ?? N]);
+  p.f32(words.keepScale);
   return { B, H, N, d, dv, p, rows: B * H * N, chunkLength: prm.chunkLength };
 }
 

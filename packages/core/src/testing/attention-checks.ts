@@ -32,6 +32,7 @@ function optionsOf(p: AttentionProblem, extras: { positions?: Tensor; keyMask?: 
     causal: p.causal,
     excludeSelf: p.excludeSelf,
     scale: p.scale,
+    ...(p.dropout ? { dropout: p.dropout } : {}),
     ...extras,
   };
 }
@@ -189,4 +190,55 @@ export async function checkAttentionFiniteDifference(ctx: SuiteContext, p: Atten
     },
     rng,
   );
+}
+
+/**
+ * Dropout through the kernel, measured: with q = k = 0 every allowed logit is 0, so with no masks each
+ * query's probabilities are 1/W over its W window keys, and with v = 1 (dv = 1)
+ * `out · W · (1 − rate)` is the number of kept keys of that query — an integer. Over B·H·N·W pairs the
+ * kept fraction must be within 5 standard deviations of 1 − rate, every row's count an integer in
+ * [0, W], the rows not all equal, and a second seed must give a different mask.
+ */
+export async function checkAttentionDropoutRate(ctx: SuiteContext): Promise<void> {
+  const [B, H, N, c, before, after] = [2, 2, 256, 32, 1, 2];
+  const W = c * (before + 1 + after);
+  const rate = 0.25;
+  const what = `${ctx.name} chunkedAttention dropout rate ${rate}`;
+  const run = async (seed: number): Promise<Float32Array> => {
+    const q = tensor(new Float32Array(B * H * N), [B, H, N, 1]);
+    const v = tensor(new Float32Array(B * H * N).fill(1), [B, H, N, 1]);
+    try {
+      const before0 = snapshot(ctx.backend);
+      const { out, lse } = chunkedAttention(q, q, v, { chunkLength: c, chunksBefore: before, chunksAfter: after, dropout: { rate, seed } });
+      const host = await download(out);
+      dispose([out, lse]);
+      assertNoLeak(before0, snapshot(ctx.backend), what);
+      return Float32Array.from(host.data);
+    } finally {
+      dispose([q, v]);
+    }
+  };
+  const a = await run(0x1234_5678_9a);
+  const b = await run(0x1234_5678_9b);
+  let kept = 0;
+  const counts = new Set<number>();
+  for (let i = 0; i < a.length; i++) {
+    const count = a[i]! * W * (1 - rate);
+    const n = Math.round(count);
+    if (Math.abs(count - n) > 1e-3 * W || n < 0 || n > W) {
+      throw new Error(`${what}: query ${i} kept ${count} of ${W} keys, expected an integer in [0, ${W}]`);
+    }
+    kept += n;
+    counts.add(n);
+  }
+  const pairs = a.length * W;
+  const frac = kept / pairs;
+  const sd = Math.sqrt((rate * (1 - rate)) / pairs);
+  if (Math.abs(frac - (1 - rate)) > 5 * sd) {
+    throw new Error(`${what}: kept fraction ${frac.toFixed(5)} over ${pairs} pairs, expected ${1 - rate} ± ${(5 * sd).toFixed(5)} (5 sd)`);
+  }
+  if (counts.size < 5) throw new Error(`${what}: only ${counts.size} distinct kept counts over ${a.length} queries`);
+  let same = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
+  if (same === a.length) throw new Error(`${what}: two seeds gave the same mask`);
 }

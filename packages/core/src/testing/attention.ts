@@ -5,6 +5,7 @@
  * position, self-exclusion (−1e5 overriding −1e9), padding masks, buckets, multi-round positions,
  * fully masked windows.
  */
+import { attentionDropoutFactor } from '../attention-dropout.js';
 import type { Rng } from './cases.js';
 
 /** The −1e9 and −1e5 of backend.ts, restated here so that a change there is caught. */
@@ -33,6 +34,8 @@ export interface AttentionProblem {
   keyMask?: Int32Array | undefined;
   /** int32 [B, H, N] bucket ids, or undefined. */
   buckets?: Int32Array | undefined;
+  /** Dropout on the probabilities (query slot i is in round ⌊i / roundLength⌋), or undefined. */
+  dropout?: { rate: number; seed: number; roundLength: number } | undefined;
   q: Float64Array;
   k: Float64Array;
   v: Float64Array;
@@ -61,6 +64,19 @@ export function windowOf(p: AttentionProblem, i: number): number[] {
 interface Logit {
   value: number;
   replaced: boolean;
+}
+
+/**
+ * The dropout factor z (1/(1 − rate) or 0) of query slot i on key slot j in head (b, h), evaluated
+ * pair by pair from core's `attentionDropoutFactor` (1 without dropout).
+ */
+export function dropoutOf(p: AttentionProblem, b: number, h: number, i: number, j: number): number {
+  if (!p.dropout) return 1;
+  const bh = b * p.H + h;
+  const posQ = p.positions ? p.positions[bh * p.N + i]! : i;
+  const posK = p.positions ? p.positions[bh * p.N + j]! : j;
+  const { rate, seed, roundLength } = p.dropout;
+  return attentionDropoutFactor(rate, seed, b, h, Math.floor(i / roundLength), posQ, posK);
 }
 
 /** The logit of query slot i on key slot j in head (b, h), with the REPLACE rules of backend.ts. */
@@ -117,7 +133,7 @@ export function attentionRef(p: AttentionProblem, mode: LseMode = { kind: 'froun
         const used = mode.kind === 'fround' ? Math.fround(exact) : exact + mode.offset[q]!;
         lse[q] = used;
         keys.forEach((j, w) => {
-          const pw = Math.exp(s[w]! - used);
+          const pw = Math.exp(s[w]! - used) * dropoutOf(p, b, h, i, j);
           for (let t = 0; t < dv; t++) {
             const vv = p.v[(bh * N + j) * dv + t]!;
             out[q * dv + t] = out[q * dv + t]! + pw * vv;
@@ -143,8 +159,9 @@ export interface AttentionGrads {
 /**
  * Analytic backward, written from the formulas: with p = exp(s − lse) (lse as used by the forward,
  * rounding treated as the identity), D = dOut·out,
- * ds = p·(dOut·v − D + dLse) on logits that were not replaced (0 on replaced ones),
- * dq_i += ds·scale·k_j, dk_j += ds·scale·q_i, dv_j += p·dOut_i (every window entry, duplicates too).
+ * ds = p·(z·dOut·v − D + dLse) on logits that were not replaced (0 on replaced ones),
+ * dq_i += ds·scale·k_j, dk_j += ds·scale·q_i, dv_j += p·z·dOut_i (every window entry, duplicates too),
+ * with z the dropout factor (1 without dropout).
  */
 export function attentionBackwardRef(p: AttentionProblem, dOut: Float64Array, dLse: Float64Array, mode: LseMode = { kind: 'fround' }): AttentionGrads {
   const { B, H, N, d, dv } = p;
@@ -170,13 +187,14 @@ export function attentionBackwardRef(p: AttentionProblem, dOut: Float64Array, dL
           const kj = bh * N + j;
           const lg = logitOf(p, b, h, i, j);
           const pw = Math.exp(lg.value - fwd.lse[qi]!);
+          const z = dropoutOf(p, b, h, i, j);
           let dOutV = 0;
           let dOutVabs = 0;
           for (let t = 0; t < dv; t++) {
-            dV[kj * dv + t] = dV[kj * dv + t]! + pw * dOut[qi * dv + t]!;
-            dvScale[kj * dv + t] = dvScale[kj * dv + t]! + pw * Math.abs(dOut[qi * dv + t]!);
-            dOutV += dOut[qi * dv + t]! * p.v[kj * dv + t]!;
-            dOutVabs += Math.abs(dOut[qi * dv + t]! * p.v[kj * dv + t]!);
+            dV[kj * dv + t] = dV[kj * dv + t]! + pw * z * dOut[qi * dv + t]!;
+            dvScale[kj * dv + t] = dvScale[kj * dv + t]! + pw * z * Math.abs(dOut[qi * dv + t]!);
+            dOutV += z * dOut[qi * dv + t]! * p.v[kj * dv + t]!;
+            dOutVabs += z * Math.abs(dOut[qi * dv + t]! * p.v[kj * dv + t]!);
           }
           if (lg.replaced) continue;
           const ds = pw * (dOutV - D + dLse[qi]!);
@@ -221,6 +239,8 @@ export interface ProblemSpec {
   keyMask?: 'none' | 'random' | 'allZeroFirstBatch';
   /** Number of buckets (0: no buckets). */
   buckets?: number;
+  /** Dropout rate on the probabilities (default none); its seed is drawn, one round per `rounds`. */
+  dropout?: number;
 }
 
 /** Draws a problem (N <= 64, d <= 16 unless asked otherwise). */
@@ -262,6 +282,7 @@ export function makeProblem(rng: Rng, spec: ProblemSpec = {}): AttentionProblem 
     buckets = new Int32Array(B * H * N);
     for (let i = 0; i < buckets.length; i++) buckets[i] = rng.int(0, nb - 1);
   }
+  const dropout = spec.dropout === undefined ? undefined : { rate: spec.dropout, seed: rng.int(0, 2 ** 30) * 4099 + 7, roundLength: rounds > 0 ? L : N };
   const label =
     spec.label ??
     `B${B} H${H} N${N} d${d} dv${dv} c${chunkLength} before${chunksBefore} after${chunksAfter}` +
@@ -284,6 +305,7 @@ export function makeProblem(rng: Rng, spec: ProblemSpec = {}): AttentionProblem 
     L,
     keyMask,
     buckets,
+    dropout,
     q: normals(rng, B * H * N * d),
     k: normals(rng, B * H * N * d),
     v: normals(rng, B * H * N * dv),
@@ -307,5 +329,13 @@ export function attentionProblems(rng: Rng, randomCount: number): AttentionProbl
   ];
   const problems = named.map((spec) => makeProblem(rng, spec));
   for (let i = 0; i < randomCount; i++) problems.push(makeProblem(rng));
+  // Dropout on the probabilities (drawn last, so the problems above do not depend on these).
+  const dropped: ProblemSpec[] = [
+    { label: 'dropout 0.3: LSH-like, causal, excludeSelf, 2 rounds, keyMask', B: 2, H: 2, nChunks: 4, chunkLength: 4, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, rounds: 2, keyMask: 'random', buckets: 0, scale: 1, dropout: 0.3 },
+    { label: 'dropout 0.5: window with duplicates (before 2, after 1), one chunk', nChunks: 1, chunkLength: 8, chunksBefore: 2, chunksAfter: 1, rounds: 0, keyMask: 'none', buckets: 0, dropout: 0.5 },
+    { label: 'dropout 0.1: local, before 1 after 1, buckets, d = 16', B: 2, H: 2, d: 16, dv: 16, nChunks: 3, chunkLength: 8, chunksBefore: 1, chunksAfter: 1, rounds: 0, buckets: 2, dropout: 0.1 },
+    { label: 'dropout 0.9: whole window masked but self (batch 0)', B: 2, nChunks: 3, chunkLength: 4, causal: false, excludeSelf: true, rounds: 1, keyMask: 'allZeroFirstBatch', buckets: 0, dropout: 0.9 },
+  ];
+  for (const spec of dropped) problems.push(makeProblem(rng, spec));
   return problems;
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { getBackend, setBackend } from '../engine.js';
 import { attentionProblems } from './attention.js';
-import { checkAttentionBackward, checkAttentionFiniteDifference, checkAttentionForward } from './attention-checks.js';
+import { checkAttentionBackward, checkAttentionDropoutRate, checkAttentionFiniteDifference, checkAttentionForward } from './attention-checks.js';
 import { Rng, seedOf } from './cases.js';
 import { gradGroups } from './gradients.js';
 import { checkForward, checkGradient, resolveTolerance, SuiteContext, type ConformanceTolerance, type Tol } from './harness.js';
@@ -99,6 +99,9 @@ export function backendConformance(
         const rng = new Rng(seedOf('attention finite differences'));
         const problems = attentionProblems(rng, Math.ceil(count / 2));
         await forEachCollect(problems, (p) => checkAttentionFiniteDifference(ctx, p, rng));
+      });
+      it('dropout on the probabilities: kept fraction ≈ 1 − rate, whole keys kept or dropped, seeded', async () => {
+        await checkAttentionDropoutRate(ctx);
       });
     });
 
