@@ -233,9 +233,22 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     this.peakBytes = this.liveBytes;
   }
 
-  /** Waits for queued tfjs work: a no-op read barrier is not needed on CPU-like backends. */
+  /**
+   * Waits until every kernel queued so far has finished, as the Backend contract requires. The cpu,
+   * wasm and tensorflow tfjs backends finish each kernel before it returns, so there is nothing to
+   * wait for. The GPU ones (webgl, webgpu) queue their programs, and `tf.ready()` does not wait for
+   * them: there a one-element tensor is filled on the device and read back, and a readback completes
+   * only after the work queued before it (a WebGL fence, WebGPU's in-order queue).
+   */
   async sync(): Promise<void> {
     await this.tf.ready();
+    if (this.canReadSync) return;
+    const probe = this.tf.fill([1], 0, 'float32');
+    try {
+      await probe.data();
+    } finally {
+      probe.dispose();
+    }
   }
 
   /** Disposes every storage still live on this instance. */
