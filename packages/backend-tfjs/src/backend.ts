@@ -50,6 +50,13 @@ export interface TfjsTuning {
   attentionStrategy?: AttentionStrategy;
   /** Most chunks in one band group (default 2: 1 and 2 equally fast at L 16K on wasm, 3 and 4 slower). */
   attentionBandChunks?: number;
+  /**
+   * The most bytes one tensor may take (the Backend contract's `maxAllocationBytes`; sizes from user
+   * input are checked against it before anything is allocated). Default: 2 GiB on `wasm` (a wasm32
+   * heap holds at most 4 GiB, shared by every tensor), 4 GiB elsewhere. Raise it on a machine (or GPU)
+   * with the memory.
+   */
+  maxAllocationBytes?: number;
 }
 
 type T = KernelTensor<TfjsStorage>;
@@ -76,6 +83,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   readSync?: (storage: TfjsStorage, dtype: DType, size: number) => TypedArray;
   /** The chunked-attention tuning in use. */
   readonly attention: AttentionConfig;
+  /** The most bytes one tensor may take (see {@link TfjsTuning.maxAllocationBytes}); settable. */
+  maxAllocationBytes: number;
   private readonly live = new Set<TfjsStorage>();
   private liveBytes = 0;
   private peakBytes = 0;
@@ -97,6 +106,11 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       // band needs synchronous reads (host data movement): never on webgl/webgpu.
       strategy: this.canReadSync ? (tuning.attentionStrategy ?? (backendName === 'wasm' ? 'band' : 'batched')) : 'batched',
     };
+    const maxAllocationBytes = tuning.maxAllocationBytes ?? (backendName === 'wasm' ? 2 ** 31 : 2 ** 32);
+    if (!(maxAllocationBytes > 0)) {
+      throw new InvalidArgumentError(`TfjsBackend: maxAllocationBytes must be a positive number of bytes, got ${String(maxAllocationBytes)}.`);
+    }
+    this.maxAllocationBytes = maxAllocationBytes;
     this.backendName = backendName;
     this.name = `tfjs-${backendName}`;
     if (this.canReadSync) {

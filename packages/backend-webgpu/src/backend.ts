@@ -107,6 +107,15 @@ export class WebGPUBackend implements Backend<GpuStorage> {
   readonly device: GPUDevice;
   /** The command stream (dispatch queue, pipeline cache, buffer pool). */
   readonly runtime: GpuRuntime;
+  /**
+   * The most bytes one buffer may take: the device's `maxStorageBufferBindingSize` (every tensor is
+   * bound as a storage buffer), capped by `maxBufferSize`. Raise it by requesting a device with higher
+   * limits (up to what the adapter offers; the backend already asks for the adapter's maximum).
+   */
+  get maxAllocationBytes(): number {
+    const { maxStorageBufferBindingSize, maxBufferSize } = this.device.limits;
+    return Math.min(maxStorageBufferBindingSize, maxBufferSize);
+  }
   private readonly live = new Set<GpuStorage>();
   private liveBytes = 0;
   private peakBytes = 0;
