@@ -6,7 +6,7 @@
  */
 
 /** The backends the benchmark knows how to start. */
-export const BACKEND_NAMES = ['cpu', 'tfjs-wasm', 'tfjs-cpu', 'webgpu'] as const;
+export const BACKEND_NAMES = ['cpu', 'wasm', 'tfjs-wasm', 'tfjs-cpu', 'webgpu'] as const;
 /** A backend the benchmark knows how to start. */
 export type BackendName = (typeof BACKEND_NAMES)[number];
 
@@ -67,7 +67,7 @@ export type RecordKind = 'attention' | 'baseline' | 'model';
 /** One measurement: one (backend, variant, length, pass). */
 export interface MeasurementRecord {
   kind: RecordKind;
-  /** Where it ran: `cpu`, `tfjs-wasm`, `tfjs-cpu`, `webgpu`, `onnxruntime-cpu`. */
+  /** Where it ran: `cpu`, `wasm`, `tfjs-wasm`, `tfjs-cpu`, `webgpu`, `onnxruntime-cpu`. */
   backend: string;
   /** A variant name, a baseline name (`tfjs-plain`, `ort-…`) or a model name. */
   variant: string;

@@ -1,5 +1,5 @@
 /**
- * Browser: starts the benchmark's backends in a page (CPU reference, tfjs wasm/cpu with the wasm files
+ * Browser: starts the benchmark's backends in a page (CPU reference, our wasm SIMD backend, tfjs wasm/cpu with the wasm files
  * served by Vite, WebGPU through `navigator.gpu`).
  *
  * @module
@@ -12,6 +12,8 @@ import '@tensorflow/tfjs-backend-cpu';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreaded from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+import reformerWasmSimd from '@reformer/backend-wasm/kernels-simd.wasm?url';
+import reformerWasmRelaxed from '@reformer/backend-wasm/kernels-relaxed.wasm?url';
 import { describeAdapter, type AdapterInfoLike, type BackendStarter, type StartedBackend } from '../backends.js';
 import type { BackendName } from '../types.js';
 
@@ -39,6 +41,13 @@ export const startBrowserBackend: BackendStarter = async (name: BackendName) => 
   switch (name) {
     case 'cpu':
       return { backend: createCpuBackend(), info: 'reference CPU backend (TypeScript, main thread)' };
+    case 'wasm': {
+      const { createWasmBackend } = await import('@reformer/backend-wasm');
+      const backend = await createWasmBackend({
+        wasmPath: async (file) => (await fetch(file === 'kernels-simd.wasm' ? reformerWasmSimd : reformerWasmRelaxed)).arrayBuffer(),
+      });
+      return { backend, info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), main thread` };
+    }
     case 'tfjs-wasm': {
       await prepareBrowserWasm();
       const { createTfjsBackend } = await import('@reformer/backend-tfjs');

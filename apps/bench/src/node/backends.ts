@@ -1,5 +1,5 @@
 /**
- * Node-only: starts the benchmark's backends in Node (CPU reference, tfjs wasm/cpu with the wasm files
+ * Node-only: starts the benchmark's backends in Node (CPU reference, our wasm SIMD backend, tfjs wasm/cpu with the wasm files
  * from the installed package, WebGPU through Dawn).
  *
  * @module
@@ -37,6 +37,11 @@ export const startNodeBackend: BackendStarter = async (name: BackendName): Promi
   switch (name) {
     case 'cpu':
       return { backend: createCpuBackend(), info: 'reference CPU backend (TypeScript, one thread)' };
+    case 'wasm': {
+      const { createWasmBackend } = await import('@reformer/backend-wasm/node');
+      const backend = await createWasmBackend();
+      return { backend, info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), one thread` };
+    }
     case 'tfjs-wasm': {
       await prepareTfjsWasm();
       const { createTfjsBackend } = await import('@reformer/backend-tfjs');
