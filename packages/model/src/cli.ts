@@ -5,17 +5,26 @@
  * Run `reformer-train --help` for the flags.
  * @module
  */
+import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
+import { totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Adam, constantSchedule, cosineSchedule, warmupRsqrtSchedule, type Schedule } from '@reformer/core';
+import { Adam, ReformerError, constantSchedule, cosineSchedule, warmupRsqrtSchedule, type Schedule } from '@reformer/core';
 import { ReformerConfigError, type ReformerConfig } from './config.js';
 import { ReformerModelWithLMHead } from './model.js';
-import { loadLatestCheckpoint, saveCheckpoint, saveModel } from './node.js';
+import { listCheckpoints, loadLatestCheckpoint, readTrainerState, removeCheckpoints, saveCheckpoint, saveModel } from './node.js';
+import { bytesFlag, choice, int, num, parseCommandLine, type CliOptions } from './cli/args.js';
+import { CheckpointDirInUseError, CliError, UsageError } from './cli/errors.js';
+import { checkTrainingMemory, trainingMemory } from './cli/memory.js';
+import { checkOutputDir } from './cli/outputs.js';
+import { checkResume, formatChange, type RunIdentity } from './cli/run-identity.js';
 import { charLMTask } from './tasks/char-lm.js';
 import { duplicationTask } from './tasks/duplication.js';
 import type { LanguageModel, Metrics, Task } from './tasks/task.js';
 import { train, type TrainProgress } from './train/train.js';
+
+export { parseCommandLine, type CliOptions } from './cli/args.js';
+export { CheckpointDirInUseError, CliError, OutputPathError, RunMismatchError, TrainingMemoryError, UsageError } from './cli/errors.js';
 
 /** The usage text. */
 export const USAGE = `Usage: reformer-train <task> [flags]
@@ -57,105 +66,20 @@ Training flags:
   --checkpoint-dir DIR   write training checkpoints here
   --checkpoint-every N   steps between checkpoints (default: eval-every, else steps / 10)
   --keep N               checkpoints kept (default 3)
-  --resume               continue from the newest checkpoint in --checkpoint-dir
+  --resume               continue from the newest checkpoint in --checkpoint-dir (same settings; --steps may change)
+  --overwrite            start a new run in a --checkpoint-dir that holds another run's checkpoints (they are deleted)
   --out DIR              where the final model goes (default: <checkpoint-dir>/final, else ./reformer-<task>)
   --log-every N          plain-output lines every N steps (default: steps / 20)
+  --max-memory SIZE      refuse flags that need more memory than this, e.g. 64G (default: this machine's memory)
   -h, --help             this text
+
+Numbers are decimal (integers: digits only). Each flag may be given once. Ctrl-C stops after the current
+step and saves a checkpoint (or, without --checkpoint-dir, the model) before exiting with status 130.
 
 Example:
   reformer-train duplication --length 256 --vocab 64 --layers 1 --d-model 128 --heads 4 --attention lsh \\
     --hashes 4 --steps 2000 --batch 16 --lr 1e-3 --checkpoint-dir runs/dup --resume --eval-every 200 --eval-hashes 1,2,4,8
 `;
-
-/** A bad command line: reported with the usage text, exit status 2. */
-export class UsageError extends Error {}
-
-const FLAGS = {
-  length: { type: 'string' },
-  vocab: { type: 'string' },
-  text: { type: 'string' },
-  'valid-fraction': { type: 'string' },
-  layers: { type: 'string' },
-  attention: { type: 'string' },
-  'd-model': { type: 'string' },
-  heads: { type: 'string' },
-  'head-size': { type: 'string' },
-  ff: { type: 'string' },
-  hashes: { type: 'string' },
-  buckets: { type: 'string' },
-  chunk: { type: 'string' },
-  axial: { type: 'string' },
-  dropout: { type: 'string' },
-  steps: { type: 'string' },
-  batch: { type: 'string' },
-  lr: { type: 'string' },
-  schedule: { type: 'string' },
-  warmup: { type: 'string' },
-  clip: { type: 'string' },
-  seed: { type: 'string' },
-  'eval-every': { type: 'string' },
-  'eval-batches': { type: 'string' },
-  'eval-hashes': { type: 'string' },
-  'checkpoint-dir': { type: 'string' },
-  'checkpoint-every': { type: 'string' },
-  keep: { type: 'string' },
-  resume: { type: 'boolean' },
-  out: { type: 'string' },
-  'log-every': { type: 'string' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-type Flags = { [K in keyof typeof FLAGS]?: (typeof FLAGS)[K]['type'] extends 'boolean' ? boolean : string };
-
-/** The parsed command line. */
-export interface CliOptions {
-  task: 'duplication' | 'char-lm';
-  flags: Flags;
-}
-
-/** Parses argv (without `node` and the script); throws {@link UsageError} on anything malformed. */
-export function parseCommandLine(argv: readonly string[]): CliOptions | 'help' {
-  let parsed;
-  try {
-    parsed = parseArgs({ args: [...argv], options: FLAGS, allowPositionals: true, strict: true });
-  } catch (e) {
-    throw new UsageError((e as Error).message);
-  }
-  const flags = parsed.values as Flags;
-  if (flags.help) return 'help';
-  const [task, ...rest] = parsed.positionals;
-  if (task === undefined) throw new UsageError('missing the task: duplication or char-lm.');
-  if (task !== 'duplication' && task !== 'char-lm') throw new UsageError(`unknown task '${task}': expected duplication or char-lm.`);
-  if (rest.length > 0) throw new UsageError(`unexpected argument '${rest[0]}'.`);
-  return { task, flags };
-}
-
-function int(flags: Flags, name: keyof Flags, fallback: number, min: number): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isSafeInteger(v) || v < min) {
-    throw new UsageError(`--${name} must be an integer ≥ ${min}, got '${String(raw)}'.`);
-  }
-  return v;
-}
-
-function num(flags: Flags, name: keyof Flags, fallback: number, min: number, max = Infinity): number {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  const v = Number(raw);
-  if (typeof raw !== 'string' || raw.trim() === '' || !Number.isFinite(v) || v < min || v > max) {
-    throw new UsageError(`--${name} must be a number in [${min}, ${max}], got '${String(raw)}'.`);
-  }
-  return v;
-}
-
-function choice<T extends string>(flags: Flags, name: keyof Flags, fallback: T, allowed: readonly T[]): T {
-  const raw = flags[name];
-  if (raw === undefined) return fallback;
-  if (!allowed.includes(raw as T)) throw new UsageError(`--${name} must be one of ${allowed.join(', ')}, got '${String(raw)}'.`);
-  return raw as T;
-}
 
 /** Everything a run needs, validated from the flags. @internal */
 export interface RunPlan {
@@ -174,20 +98,34 @@ export interface RunPlan {
   checkpointEvery: number;
   keep: number;
   resume: boolean;
+  overwrite: boolean;
   out: string;
   logEvery: number;
+  /** The memory bound (bytes) and where it came from. */
+  maxMemory: number;
+  maxMemorySource: string;
+  /** The settings that shape the weights, stored with each checkpoint. */
+  run: RunIdentity;
 }
 
-/** Builds the run plan: reads the text file, checks every flag. Throws {@link UsageError}. */
-export async function planRun({ task: taskName, flags }: CliOptions): Promise<RunPlan> {
+/**
+ * Builds the run plan: reads the text file, checks every flag. Throws {@link UsageError}.
+ * @param resumed - the identity of the run being resumed, if known: a default that depends on other
+ *   flags (the warmup, from --steps) is taken from it, so that only what the user changed differs.
+ */
+export async function planRun({ task: taskName, flags }: CliOptions, resumed?: RunIdentity): Promise<RunPlan> {
   const seed = int(flags, 'seed', 0, 0);
   const steps = int(flags, 'steps', 1000, 1);
   const length = int(flags, 'length', 256, 2);
+  const run: RunIdentity = { task: taskName, length };
   let task: Task;
   if (taskName === 'duplication') {
     if (flags.text !== undefined) throw new UsageError('--text is for char-lm; duplication makes its own data.');
+    if (flags['valid-fraction'] !== undefined) throw new UsageError('--valid-fraction is for char-lm; duplication draws its validation sequences from their own seed.');
     if (length % 2 !== 0 || length < 4) throw new UsageError(`--length must be even and ≥ 4 for duplication, got '${flags.length}'.`);
-    task = duplicationTask({ length, vocabSize: int(flags, 'vocab', 64, 2), seed, evalBatches: int(flags, 'eval-batches', 4, 1) });
+    const vocab = int(flags, 'vocab', 64, 2);
+    run['vocab'] = vocab;
+    task = duplicationTask({ length, vocabSize: vocab, seed, evalBatches: int(flags, 'eval-batches', 4, 1) });
   } else {
     if (flags.vocab !== undefined) throw new UsageError('--vocab is for duplication; char-lm uses the 256 byte values.');
     if (flags.text === undefined) throw new UsageError('char-lm needs --text FILE.');
@@ -197,11 +135,14 @@ export async function planRun({ task: taskName, flags }: CliOptions): Promise<Ru
     } catch (e) {
       throw new UsageError(`--text: cannot read '${flags.text}' (${(e as Error).message}).`);
     }
+    const validFraction = num(flags, 'valid-fraction', 0.1, 0, 1);
+    run['text'] = `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+    run['valid-fraction'] = validFraction;
     try {
       task = charLMTask({
         text: bytes,
         length,
-        validFraction: num(flags, 'valid-fraction', 0.1, 0, 1),
+        validFraction,
         seed,
         ...(flags['eval-batches'] !== undefined ? { evalBatches: int(flags, 'eval-batches', 4, 1) } : {}),
       });
@@ -253,7 +194,8 @@ export async function planRun({ task: taskName, flags }: CliOptions): Promise<Ru
       : { axial_pos_embds: false, max_position_embeddings: length }),
   };
   const lr = num(flags, 'lr', 1e-3, 0);
-  const warmup = int(flags, 'warmup', Math.min(100, Math.floor(steps / 10)), 0);
+  const resumedWarmup = resumed?.['warmup'];
+  const warmup = int(flags, 'warmup', typeof resumedWarmup === 'number' ? resumedWarmup : Math.min(100, Math.floor(steps / 10)), 0);
   const scheduleName = choice(flags, 'schedule', 'cosine', ['cosine', 'rsqrt', 'constant'] as const);
   let schedule: Schedule;
   if (scheduleName === 'constant') schedule = constantSchedule(lr);
@@ -275,15 +217,40 @@ export async function planRun({ task: taskName, flags }: CliOptions): Promise<Ru
   const evalEvery = int(flags, 'eval-every', 0, 0);
   const checkpointDir = flags['checkpoint-dir'];
   if (flags.resume && checkpointDir === undefined) throw new UsageError('--resume needs --checkpoint-dir.');
+  if (flags.overwrite && checkpointDir === undefined) throw new UsageError('--overwrite needs --checkpoint-dir.');
+  if (flags.overwrite && flags.resume) throw new UsageError('--overwrite starts a new run and --resume continues the old one: give one of them.');
+  const batch = int(flags, 'batch', 8, 1);
+  const clip = num(flags, 'clip', 1, 0);
+  Object.assign(run, {
+    layers: config.attn_layers!.length,
+    attention,
+    'd-model': dModel,
+    heads,
+    'head-size': config.attention_head_size!,
+    ff: config.feed_forward_size!,
+    hashes,
+    buckets,
+    chunk,
+    axial: axial === undefined ? null : axial.join('x'),
+    dropout,
+    steps,
+    batch,
+    lr,
+    schedule: scheduleName,
+    warmup,
+    clip,
+    seed,
+  });
+  const machine = totalmem();
   if (checkpointDir === undefined && flags['checkpoint-every'] !== undefined) throw new UsageError('--checkpoint-every needs --checkpoint-dir.');
   return {
     task,
     config,
     steps,
-    batch: int(flags, 'batch', 8, 1),
+    batch,
     lr,
     schedule,
-    clip: num(flags, 'clip', 1, 0),
+    clip,
     seed,
     evalEvery,
     evalBatches: int(flags, 'eval-batches', 4, 1),
@@ -292,8 +259,12 @@ export async function planRun({ task: taskName, flags }: CliOptions): Promise<Ru
     checkpointEvery: int(flags, 'checkpoint-every', evalEvery > 0 ? evalEvery : Math.max(1, Math.floor(steps / 10)), 1),
     keep: int(flags, 'keep', 3, 1),
     resume: flags.resume === true,
+    overwrite: flags.overwrite === true,
     out: flags.out ?? (checkpointDir !== undefined ? join(checkpointDir, 'final') : `reformer-${taskName}`),
     logEvery: int(flags, 'log-every', Math.max(1, Math.floor(steps / 20)), 1),
+    maxMemory: bytesFlag(flags, 'max-memory', machine),
+    maxMemorySource: flags['max-memory'] !== undefined ? 'from --max-memory' : "this machine's memory; raise it with --max-memory",
+    run,
   };
 }
 
@@ -337,31 +308,78 @@ interface Output {
   columns?: number;
 }
 
+/** The run identity recorded in the newest readable checkpoint state of `dir`, if any. */
+async function peekRun(dir: string): Promise<RunIdentity | undefined> {
+  for (const name of (await listCheckpoints(dir)).reverse()) {
+    try {
+      const run = (await readTrainerState(join(dir, name)))['run'];
+      return run !== null && typeof run === 'object' ? (run as RunIdentity) : undefined;
+    } catch {
+      // a damaged checkpoint: loadLatestCheckpoint reports it
+    }
+  }
+  return undefined;
+}
+
+/**
+ * Everything checked before the model is built: the memory the flags need, the output paths, and
+ * whether the checkpoint directory belongs to another run.
+ */
+async function preflight(plan: RunPlan, out: Output): Promise<void> {
+  checkTrainingMemory(trainingMemory(plan.config, plan.batch, plan.task.length), plan.maxMemory, plan.maxMemorySource);
+  await checkOutputDir('--out', plan.out);
+  const dir = plan.checkpointDir;
+  if (dir === undefined) return;
+  await checkOutputDir('--checkpoint-dir', dir);
+  if (plan.resume) return;
+  const existing = await listCheckpoints(dir);
+  if (existing.length === 0) return;
+  if (!plan.overwrite) {
+    throw new CheckpointDirInUseError(
+      `--checkpoint-dir ${dir} already holds checkpoints of a run (${existing.join(', ')}). ` +
+        'Pass --resume to continue that run, --overwrite to delete them and start this one, or choose another directory.',
+    );
+  }
+  await removeCheckpoints(dir);
+  out.write(`--overwrite: deleted the previous run's checkpoints in ${dir} (${existing.join(', ')})\n`);
+}
+
 /** Runs the CLI; returns the exit status (0 done, 1 failed, 2 bad command line, 130 interrupted). */
 export async function main(argv: readonly string[], out: Output = process.stdout, err: Output = process.stderr): Promise<number> {
-  let plan: RunPlan;
   try {
-    const cli = parseCommandLine(argv);
-    if (cli === 'help') {
-      out.write(USAGE);
-      return 0;
-    }
-    plan = await planRun(cli);
+    return await runCli(argv, out, err);
   } catch (e) {
     if (e instanceof UsageError) {
       err.write(`reformer-train: ${e.message}\n\n${USAGE}`);
       return 2;
     }
+    if (e instanceof CliError) {
+      err.write(`reformer-train: ${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof ReformerError) {
+      err.write(`reformer-train: ${e.name}: ${e.message}\n`);
+      return 1;
+    }
     throw e;
   }
+}
+
+async function runCli(argv: readonly string[], out: Output, err: Output): Promise<number> {
+  const cli = parseCommandLine(argv);
+  if (cli === 'help') {
+    out.write(USAGE);
+    return 0;
+  }
+  const resumeDir = cli.flags.resume === true ? cli.flags['checkpoint-dir'] : undefined;
+  const plan = await planRun(cli, resumeDir !== undefined ? await peekRun(resumeDir) : undefined);
+  await preflight(plan, out);
   let model: ReformerModelWithLMHead;
   try {
     model = new ReformerModelWithLMHead(plan.config, { seed: plan.seed });
   } catch (e) {
-    if (e instanceof ReformerConfigError) {
-      err.write(`reformer-train: these flags make an invalid model:\n${e.message}\n\n${USAGE}`);
-      return 2;
-    }
+    if (e instanceof ReformerConfigError) throw new UsageError(`these flags make an invalid model:\n${e.message}`);
+    if (e instanceof ReformerError) throw new CliError(`these flags make a model that cannot be built:\n${e.name}: ${e.message}`);
     throw e;
   }
   const optimizer = new Adam(model.namedParameters(), { lr: plan.schedule });
@@ -389,15 +407,25 @@ export async function main(argv: readonly string[], out: Output = process.stdout
     if (barShown) out.write('\r\x1b[2K');
     barShown = false;
   };
+  // Ctrl-C: the first stops after the current step (train gives the event loop a turn every step) and
+  // the step is saved; later ones wait for that save, so the files on disk are always complete.
   const controller = new AbortController();
+  let saving = false;
   const onSigint = (): void => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
     clearBar();
-    err.write('reformer-train: interrupted; stopping after this step (Ctrl-C again to quit at once)\n');
+    if (!controller.signal.aborted && !saving) {
+      controller.abort(new Error('interrupted (SIGINT)'));
+      err.write(`reformer-train: interrupted; stopping after this step and saving ${plan.checkpointDir !== undefined ? 'a checkpoint' : 'the model'}\n`);
+    } else {
+      err.write(
+        'reformer-train: still saving; waiting for the save to finish so that the files stay complete ' +
+          '(kill -9 quits at once and leaves the previous files intact)\n',
+      );
+    }
   };
   process.on('SIGINT', onSigint);
   const dir = plan.checkpointDir;
+  let lastCheckpoint: string | undefined;
   try {
     const result = await train({
       model,
@@ -413,15 +441,29 @@ export async function main(argv: readonly string[], out: Output = process.stdout
       ...(dir !== undefined
         ? {
             checkpointEvery: plan.checkpointEvery,
-            saveCheckpoint: (ck) => saveCheckpoint(dir, { ...ck, state: { ...ck.state, task: task.name } }, { keep: plan.keep }),
+            saveCheckpoint: async (ck) => {
+              lastCheckpoint = await saveCheckpoint(dir, { ...ck, state: { ...ck.state, task: task.name, run: plan.run } }, { keep: plan.keep });
+            },
             ...(plan.resume
               ? {
                   loadCheckpoint: async () => {
-                    const point = await loadLatestCheckpoint(dir);
-                    if (point !== null) {
-                      clearBar();
-                      out.write(`resuming from ${point.path} (step ${point.state.step})\n`);
+                    const point = await loadLatestCheckpoint(dir, { onWarning: (m) => err.write(`reformer-train: warning: ${m}\n`) });
+                    if (point === null) return null;
+                    clearBar();
+                    const saved = point.state['run'];
+                    if (saved !== null && typeof saved === 'object') {
+                      let changes;
+                      try {
+                        changes = checkResume(point.path, saved as RunIdentity, plan.run);
+                      } catch (e) {
+                        point.model.dispose();
+                        throw e;
+                      }
+                      if (changes.length > 0) out.write(`resuming with changed settings: ${changes.map(formatChange).join(', ')}\n`);
+                    } else {
+                      err.write(`reformer-train: warning: ${point.path} records no run settings (an older version wrote it); the flags cannot be checked against it\n`);
                     }
+                    out.write(`resuming from ${point.path} (step ${point.state.step})\n`);
                     return point;
                   },
                 }
@@ -443,13 +485,22 @@ export async function main(argv: readonly string[], out: Output = process.stdout
         }
       },
     });
+    saving = true;
     clearBar();
+    const summary =
+      `${result.stopped ? 'stopped' : 'done'} at step ${result.step} in ${formatDuration(result.elapsedSeconds)}; loss ${result.loss.toFixed(4)}` +
+      `${result.eval ? `; ${formatMetrics(result.eval)}` : ''}\n`;
+    if (result.stopped && dir !== undefined) {
+      // train saved the step it stopped after; the final model is written only by a finished run.
+      out.write(
+        `${summary}${lastCheckpoint !== undefined ? `saved the checkpoint ${lastCheckpoint}` : `no new checkpoint (no step ran)`}; ` +
+          `continue with the same flags and --resume\n`,
+      );
+      return 130;
+    }
     if (result.step === result.startStep && result.startStep >= plan.steps) out.write(`nothing to do: the checkpoint is at step ${result.startStep} ≥ --steps ${plan.steps}\n`);
     await saveModel(plan.out, model);
-    out.write(
-      `${result.stopped ? 'stopped' : 'done'} at step ${result.step} in ${formatDuration(result.elapsedSeconds)}; loss ${result.loss.toFixed(4)}` +
-        `${result.eval ? `; ${formatMetrics(result.eval)}` : ''}\nsaved the model to ${plan.out}\n`,
-    );
+    out.write(`${summary}saved the model to ${plan.out}\n`);
     return result.stopped ? 130 : 0;
   } finally {
     process.off('SIGINT', onSigint);

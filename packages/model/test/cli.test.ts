@@ -83,7 +83,7 @@ describe('reformer-train', () => {
   });
 
   it.each([
-    [['duplication', '--steps', 'abc'], /--steps must be an integer ≥ 1, got 'abc'/],
+    [['duplication', '--steps', 'abc'], /--steps must be a decimal integer ≥ 1, got 'abc'/],
     [['duplication', '--length', '15'], /--length must be even and ≥ 4 for duplication, got '15'/],
     [['duplication', '--attention', 'sparse'], /--attention must be one of lsh, local, full, got 'sparse'/],
     [['duplication', '--eval-hashes', '1,x'], /--eval-hashes .*got '1,x'/],
