@@ -64,3 +64,4 @@ export {
 } from './seq2seq/index.js';
 export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from './tokenizers/index.js';
 export { generateText, streamText, type GenerateTextOptions } from './generate/text.js';
+export { createReformerLM, reformerLMConfig, type ReformerLMOptions } from './reformer-lm.js';
