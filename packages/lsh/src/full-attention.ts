@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { InvalidArgumentError, type Tensor } from '@reformer/core';
+import { InvalidArgumentError, maxAllocationBytes, type Tensor } from '@reformer/core';
 import { checkQKV, paddedChunked } from './chunked.js';
-import { checkInteger, checkMask } from './validate.js';
+import { checkChunkLogits, checkInteger, checkMask } from './validate.js';
 
 /** Options of {@link fullAttention}. */
 export interface FullAttentionOptions {
@@ -37,7 +37,10 @@ export interface FullAttentionOptions {
  * @param v - float32 `[batch, heads, length, dv]`.
  * @param options - causality, padding mask, query chunking, logit scale.
  * @returns float32 `[batch, heads, length, dv]`, differentiable in q, k, v.
- * @throws {InvalidArgumentError} for `queryChunk` < 1 or a non-finite `scale`.
+ * @throws {InvalidArgumentError} for `queryChunk` < 1 or a non-finite `scale`, or a `mask` value other than 0 and 1.
+ * @throws {AllocationTooLargeError} (from `@reformer/core`) when one chunk of logits, `[queryChunk, length]`
+ *   (`[length, length]` without `queryChunk`), would exceed the backend's `maxAllocationBytes`; the
+ *   message gives the bytes and the largest `queryChunk` that fits.
  * @throws {ShapeMismatchError} if the shapes disagree or `mask` is not `[batch, length]`.
  * @throws {DTypeError} if q, k, v are not float32 or `mask` is not int32.
  */
@@ -51,6 +54,18 @@ export function fullAttention(q: Tensor, k: Tensor, v: Tensor, options: FullAtte
   }
   const causal = options.causal ?? false;
   const qc = options.queryChunk === undefined ? L : checkInteger(fn, 'queryChunk', options.queryChunk, 1);
+  // One chunk of logits is [queryChunk, padded length]: check it before anything is allocated.
+  const keys = qc >= L ? L : Math.ceil(L / qc) * qc;
+  const fits = Math.floor(maxAllocationBytes(q.backend) / (4 * keys));
+  checkChunkLogits(
+    fn,
+    Math.min(qc, L),
+    keys,
+    fits >= 1
+      ? `Pass queryChunk ≤ ${fits} (a chunk of logits is queryChunk × length × 4 bytes)`
+      : `Even one query's logits over ${keys} keys exceed the bound: use LSH or local attention for this length`,
+    q.backend,
+  );
   if (qc >= L) {
     return paddedChunked(q, k, v, { L, Lp: L, chunkLength: L, chunksBefore: 0, chunksAfter: 0, causal, mask: options.mask, scale });
   }

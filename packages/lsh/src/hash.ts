@@ -9,6 +9,10 @@ import {
   InvalidArgumentError,
   ShapeMismatchError,
   add,
+  checkAllocation,
+  checkSeed,
+  getBackend,
+  tensorBytes,
   arange,
   argMax,
   concat,
@@ -24,9 +28,10 @@ import {
   split,
   tidy,
   transpose,
+  type Backend,
   type Tensor,
 } from '@reformer/core';
-import { checkAttentionTensor, checkFloat, checkInteger, fmt } from './validate.js';
+import { INT32_MAX, checkAttentionTensor, checkFloat, checkInteger, fmt } from './validate.js';
 
 /**
  * A bucket count: an even integer, or a list of even factors (factorised buckets, mixed radix: the
@@ -107,6 +112,36 @@ export function chooseNumBuckets(length: number, chunkLength: number, maxPositio
   const limit = 2 * Math.max(Math.floor(Math.sqrt(Math.floor(maxPositionEmbeddings / chunkLength))), chunkLength);
   if (nb > limit) return [2 ** Math.floor(p / 2), 2 ** (p - Math.floor(p / 2))];
   return nb;
+}
+
+/**
+ * Checks what hashing allocates before anything is: the drawn rotations `[H, d, nHashes, Σ f/2]`, the
+ * projections `[B, H, L, nHashes · Σ f/2]` and the scores `[B, H, nHashes, L, max f]` against the
+ * allocation bound of `backend` (default: the current one), and that bucket ids with round offsets
+ * (`r · roundStride`) fit int32.
+ * @internal
+ */
+export function checkHashSizes(
+  fn: string,
+  s: { batch: number; heads: number; length: number; dHead: number; nHashes: number; factors: readonly number[]; roundStride: number; drawsRotations: boolean },
+  backend: Backend = getBackend(),
+): void {
+  const { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors } = s;
+  const nb = factors.reduce((p, f) => p * f, 1);
+  const total = factors.reduce((t, f) => t + f / 2, 0);
+  const half = 2 ** Math.floor(Math.log2(nb) / 2);
+  const hint =
+    `Use fewer buckets (nBuckets ${JSON.stringify(factors.length === 1 ? nb : factors)}) or fewer hashes (nHashes ${nR})` +
+    (factors.length === 1 && nb >= 64 && Number.isInteger(nb / half) ? `; factorised buckets such as [${half}, ${nb / half}] need far fewer rotation columns` : '');
+  if (s.drawsRotations) checkAllocation(`${fn}: random rotations ${fmt([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
+  checkAllocation(`${fn}: hash projections ${fmt([B, H, L, nR * total])}`, tensorBytes([B, H, L, nR * total]), hint, backend);
+  const widest = Math.max(...factors);
+  checkAllocation(`${fn}: hash scores ${fmt([B, H, nR, L, widest])}`, tensorBytes([B, H, nR, L, widest]), hint, backend);
+  if (nR * s.roundStride - 1 > INT32_MAX) {
+    throw new InvalidArgumentError(
+      `${fn}: bucket ids with round offsets run up to nHashes · ${s.roundStride} − 1 = ${nR * s.roundStride - 1}, beyond the int32 range (2^31 − 1). Use fewer buckets or hashes.`,
+    );
+  }
 }
 
 /** True for a list of tensors (as opposed to one tensor). @internal */
@@ -211,6 +246,8 @@ export function hashVectors(x: Tensor, options: HashVectorsOptions): HashVectors
   const factors = bucketFactors(fn, options.nBuckets);
   const nHashes = checkInteger(fn, 'nHashes', options.nHashes, 1);
   const nb = factors.reduce((p, f) => p * f, 1);
+  if (options.seed !== undefined) checkSeed(options.seed, fn);
+  checkHashSizes(fn, { batch: x.shape[0]!, heads: H, length: x.shape[2]!, dHead: d, nHashes, factors, roundStride: nb, drawsRotations: options.rotations === undefined }, x.backend);
   let rotations: Tensor[];
   let drawn = false;
   if (options.rotations !== undefined) {

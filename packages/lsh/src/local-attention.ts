@@ -6,7 +6,7 @@
  */
 import { div, scalar, tidy, type Tensor } from '@reformer/core';
 import { checkQKV, localBand, paddedChunked } from './chunked.js';
-import { checkChunking, checkMask } from './validate.js';
+import { checkChunkLogits, checkChunking, checkMask } from './validate.js';
 
 /** Options of {@link localAttention}. */
 export interface LocalAttentionOptions {
@@ -36,7 +36,9 @@ export interface LocalAttentionOptions {
  * @param v - float32 `[batch, heads, length, dv]`.
  * @param options - chunking, causality and padding mask.
  * @returns float32 `[batch, heads, length, dv]`, differentiable in q, k, v.
- * @throws {InvalidArgumentError} for `chunkLength` < 1 or negative neighbour counts.
+ * @throws {InvalidArgumentError} for `chunkLength` < 1, negative neighbour counts, or a `mask` value other than 0 and 1.
+ * @throws {AllocationTooLargeError} (from `@reformer/core`) when one chunk of logits `[chunkLength, window]`
+ *   would exceed the backend's `maxAllocationBytes`.
  * @throws {ShapeMismatchError} if the shapes disagree or `mask` is not `[batch, length]`.
  * @throws {DTypeError} if q, k, v are not float32 or `mask` is not int32.
  */
@@ -45,9 +47,17 @@ export function localAttention(q: Tensor, k: Tensor, v: Tensor, options: LocalAt
   const [B, , L, d] = checkQKV(fn, q, k, v);
   const { chunkLength, chunksBefore, chunksAfter } = checkChunking(fn, options.chunkLength, options.chunksBefore ?? 1, options.chunksAfter ?? 0);
   checkMask(fn, options.mask, B, L);
+  const band = localBand(L, chunkLength, chunksBefore, chunksAfter);
+  checkChunkLogits(
+    fn,
+    band.chunkLength,
+    band.chunkLength * (band.chunksBefore + 1 + band.chunksAfter),
+    `Use fewer neighbour chunks (chunksBefore ${chunksBefore}, chunksAfter ${chunksAfter}) or a smaller chunkLength (${chunkLength})`,
+    q.backend,
+  );
   const causal = options.causal ?? false;
   return tidy(() => {
     const kScaled = div(k, scalar(Math.sqrt(d)));
-    return paddedChunked(q, kScaled, v, { ...localBand(L, chunkLength, chunksBefore, chunksAfter), causal, mask: options.mask, scale: 1 });
+    return paddedChunked(q, kScaled, v, { ...band, causal, mask: options.mask, scale: 1 });
   });
 }

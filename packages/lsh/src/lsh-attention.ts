@@ -15,6 +15,7 @@ import {
   argSort,
   broadcastTo,
   cast,
+  checkSeed,
   chunkedAttention,
   div,
   dispose,
@@ -57,7 +58,8 @@ import {
   roundOffsets,
   type NumBuckets,
 } from './hash.js';
-import { checkAttentionTensor, checkChunking, checkInteger, checkMask, checkSameLeading, fmt } from './validate.js';
+import { checkAttentionTensor, checkBucketValues, checkChunking, checkInteger, checkMask, checkSameLeading, fmt } from './validate.js';
+import { checkLSHAttentionSizes } from './sizes.js';
 import { windowSlotTensor, windowedAttention } from './windowed.js';
 
 /** Options of {@link lshAttention}. */
@@ -248,6 +250,12 @@ function dedupeLogCounts(args: {
  * @throws {ShapeMismatchError} if `qk`/`v` are not rank 4 with equal batch, heads and length, or
  *   `mask`, `rotations` or `buckets` have the wrong shape.
  * @throws {DTypeError} if `qk`/`v`/`rotations` are not float32 or `mask`/`buckets` not int32.
+ * @throws {InvalidArgumentError} also for a `seed` that is not a non-negative safe integer, `mask`
+ *   values other than 0 and 1, replayed `buckets` outside their round's range (both read only where
+ *   the backend reads synchronously), or bucket ids / sorted slots beyond the int32 range.
+ * @throws {AllocationTooLargeError} (from `@reformer/core`) when the rotations, the sorted copies (one
+ *   per round) or one chunk of logits would exceed the backend's `maxAllocationBytes`
+ *   (see {@link checkLSHAttentionSizes}); nothing is allocated then.
  */
 export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHAttentionResult {
   const fn = 'lshAttention';
@@ -279,8 +287,11 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   const nBucketsOpt = options.nBuckets ?? 'auto';
   if (nBucketsOpt !== 'auto') bucketFactors(fn, nBucketsOpt);
   if (options.maxPositionEmbeddings !== undefined) checkInteger(fn, 'maxPositionEmbeddings', options.maxPositionEmbeddings, 1);
+  if (options.seed !== undefined) checkSeed(options.seed, fn);
+  const sizes = { batch: B, heads: H, length: L, dHead: d, dValue: dv, nHashes, chunkLength: c, chunksBefore, chunksAfter, dedupe: options.dedupe ?? false, backend: qk.backend };
 
   if (L <= c) {
+    checkLSHAttentionSizes(fn, { ...sizes, nBuckets: 2 });
     const dropout = checkDropout(fn, options.dropout, false);
     return noHashAttention(qk, v, { B, H, L, nHashes, causal, mask, inspect: options.inspect ?? false, dropout });
   }
@@ -295,6 +306,8 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   // The internal sort key always has room for the padding bucket nb; the returned buckets' round
   // stride is Hugging Face's (see returnedOffsets).
   const sortStride = nb + 1;
+  checkLSHAttentionSizes(fn, { ...sizes, nBuckets: factors, drawsRotations: replay === undefined && options.rotations === undefined });
+  if (replay !== undefined) checkBucketValues(fn, replay, nHashes, nb, mask);
   const given = options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
   const dedupe = options.dedupe ?? false;
   const sameBucketOnly = options.sameBucketOnly ?? false;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DTypeError, InvalidArgumentError, ShapeMismatchError, type Tensor } from '@reformer/core';
+import { DTypeError, InvalidArgumentError, ShapeMismatchError, checkAllocation, tensorBytes, type Backend, type Tensor } from '@reformer/core';
 
 /** Formats a shape as `[2, 3, 4]`. @internal */
 export function fmt(shape: readonly (number | string)[]): string {
@@ -64,6 +64,72 @@ export function checkMask(fn: string, mask: Tensor | undefined, B: number, L: nu
   if (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== L) {
     throw new ShapeMismatchError(`${fn}: mask must have shape [batch, length] = [${B}, ${L}], got ${fmt(mask.shape)}.`);
   }
+  const values = hostValues(mask);
+  if (values === undefined) return;
+  for (let i = 0; i < values.length; i++) {
+    const m = values[i]!;
+    if (m !== 0 && m !== 1) {
+      throw new InvalidArgumentError(
+        `${fn}: mask must hold only 1 (real token) and 0 (padding), got ${m} at [${Math.floor(i / L)}, ${i % L}]; ` +
+          'build it from a comparison, which gives 0/1: e.g. notEqual(ids, scalar(padId, "int32")).',
+      );
+    }
+  }
+}
+
+/**
+ * The int32 values of `t` on the host when its backend reads synchronously (CPU, tfjs cpu/wasm/
+ * tensorflow), else `undefined`. Value checks (mask values, replayed buckets) read through this: on
+ * backends that only read asynchronously (WebGPU, tfjs webgl/webgpu) attention never waits for a
+ * readback, so those values are not checked there. @internal
+ */
+export function hostValues(t: Tensor): Int32Array | undefined {
+  if (t.backend.readSync === undefined || t.dtype !== 'int32') return undefined;
+  return t.dataSync() as Int32Array;
+}
+
+/**
+ * Checks replayed LSH buckets (int32 `[B, H, nHashes, L]` with round offsets, as an earlier call
+ * returned them): round r's values must lie in `[r·stride, (r + 1)·stride)`, where the stride is
+ * `nBuckets`, or `nBuckets + 1` when `mask` has a 0 (the padding bucket; Hugging Face's numbering).
+ * Throws `InvalidArgumentError` naming the first value out of range. @internal
+ */
+export function checkBucketValues(fn: string, buckets: Tensor, nHashes: number, nBuckets: number, mask: Tensor | undefined): void {
+  const values = hostValues(buckets);
+  if (values === undefined) return;
+  let stride = nBuckets;
+  if (mask !== undefined) {
+    const m = hostValues(mask);
+    if (m === undefined) return;
+    if (m.includes(0)) stride = nBuckets + 1;
+  }
+  const L = buckets.shape[3]!;
+  for (let i = 0; i < values.length; i++) {
+    const r = Math.floor(i / L) % nHashes;
+    const lo = r * stride;
+    const v = values[i]!;
+    if (v < lo || v >= lo + stride) {
+      const H = buckets.shape[1]!;
+      const t = i % L;
+      const h = Math.floor(i / (L * nHashes)) % H;
+      const b = Math.floor(i / (L * nHashes * H));
+      throw new InvalidArgumentError(
+        `${fn}: buckets[${b}, ${h}, ${r}, ${t}] = ${v} is out of range: round ${r} of replayed buckets must lie in ${lo}..${lo + stride - 1} ` +
+          `(nBuckets = ${nBuckets}${stride > nBuckets ? ', plus the padding bucket' : ''}). Pass back the buckets an earlier call returned, with the same nBuckets and mask.`,
+      );
+    }
+  }
+}
+
+/** Largest int32 value: bucket ids (with round offsets) and sorted slot indices must stay below it. @internal */
+export const INT32_MAX = 2 ** 31 - 1;
+
+/**
+ * Checks the logits one chunk pair of chunked attention holds (`chunkLength` queries × `window` keys,
+ * float32) against `backend`'s allocation bound; `hint` says what to change. @internal
+ */
+export function checkChunkLogits(fn: string, chunkLength: number, window: number, hint: string, backend: Backend): void {
+  checkAllocation(`${fn}: the logits of one chunk of attention [${chunkLength}, ${window}]`, tensorBytes([chunkLength, window]), hint, backend);
 }
 
 /** Options shared by the chunked functions: chunk length and neighbour counts, validated. @internal */

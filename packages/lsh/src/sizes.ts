@@ -1,0 +1,77 @@
+/**
+ * What one LSH attention call allocates, checked before anything is allocated: the rotations, the
+ * hashing projections, the sorted copies of the sequence (one per round), the logits of one chunk,
+ * and the range of int32 bucket ids and slot indices. The bound is the backend's
+ * `maxAllocationBytes` (`checkAllocation` of `@reformer/core`), which users can raise.
+ *
+ * @module
+ */
+import { InvalidArgumentError, checkAllocation, getBackend, tensorBytes, type Backend } from '@reformer/core';
+import { bucketFactors, checkHashSizes, type NumBuckets } from './hash.js';
+import { INT32_MAX, checkChunkLogits, fmt } from './validate.js';
+
+/** The sizes of one `lshAttention` call (`nBuckets` already resolved, never `'auto'`). */
+export interface LSHAttentionSizes {
+  batch: number;
+  heads: number;
+  /** Sequence length (before internal padding to a multiple of `chunkLength`). */
+  length: number;
+  dHead: number;
+  /** Width of the values (default `dHead`). */
+  dValue?: number;
+  nHashes: number;
+  nBuckets: NumBuckets;
+  chunkLength: number;
+  chunksBefore: number;
+  chunksAfter: number;
+  /** Whether the call draws its rotations (false when they are given or the buckets replayed). Default true. */
+  drawsRotations?: boolean;
+  /** The duplicate-attention correction, which materialises all window logits (default false). */
+  dedupe?: boolean;
+  /** The backend that would run the call (default: the current one). */
+  backend?: Backend;
+}
+
+/**
+ * Checks, before anything is allocated, that one LSH attention call of these sizes fits the allocation
+ * bound of `s.backend` (default: the current backend) and that its bucket ids and slot indices fit
+ * int32. `lshAttention` runs it on every call; a model runs it once for its layers' settings.
+ *
+ * @param fn - the caller's name, for the messages.
+ * @param s - the call's sizes.
+ * @throws {AllocationTooLargeError} (from `@reformer/core`) naming the tensor, the bytes it needs and
+ *   what to change (fewer hashes or buckets, a shorter window).
+ * @throws {InvalidArgumentError} if `nHashes · (nBuckets + 1)` or the sorted slot count exceeds 2^31 − 1.
+ */
+export function checkLSHAttentionSizes(fn: string, s: LSHAttentionSizes): void {
+  const { batch: B, heads: H, length: L, dHead: d, nHashes: nR, chunkLength: c } = s;
+  const dv = s.dValue ?? d;
+  const backend = s.backend ?? getBackend();
+  const fewerHashes = `Use fewer hashes (nHashes is ${nR}): every round sorts its own copy of the sequence`;
+  if (L <= c) {
+    // Hugging Face's no-hash path: one chunk over the whole sequence, buckets all 0.
+    checkAllocation(`${fn}: buckets ${fmt([B, H, nR, L])}`, tensorBytes([B, H, nR, L]), fewerHashes, backend);
+    checkChunkLogits(fn, L, L, `Use a chunkLength below the length ${L}, so the sequence is hashed into chunks`, backend);
+    return;
+  }
+  const factors = bucketFactors(fn, s.nBuckets);
+  const nb = factors.reduce((p, f) => p * f, 1);
+  const Lp = Math.ceil(L / c) * c;
+  // Returned and sorted bucket ids use the round stride nBuckets + 1 (room for the padding bucket).
+  checkHashSizes(fn, { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors, roundStride: nb + 1, drawsRotations: s.drawsRotations ?? true }, backend);
+  if (nR * Lp > INT32_MAX) {
+    throw new InvalidArgumentError(`${fn}: nHashes · padded length = ${nR} · ${Lp} sorted slots, beyond the int32 range (2^31 − 1). Use fewer hashes or a shorter sequence.`);
+  }
+  checkAllocation(`${fn}: sorted queries ${fmt([B, H, nR * Lp, Math.max(d, dv)])}`, tensorBytes([B, H, nR * Lp, Math.max(d, dv)]), fewerHashes, backend);
+  const W = c * (s.chunksBefore + 1 + s.chunksAfter);
+  const shorterWindow = `Use fewer neighbour chunks (chunksBefore ${s.chunksBefore}, chunksAfter ${s.chunksAfter}) or a smaller chunkLength (${c})`;
+  checkChunkLogits(fn, c, W, shorterWindow, backend);
+  if (s.dedupe ?? false) {
+    checkAllocation(
+      `${fn}: dedupe's duplicate counts ${fmt([B, H, nR * Lp, W, nR])}`,
+      tensorBytes([B, H, nR * Lp, W, nR]),
+      `${shorterWindow}, fewer hashes, or turn dedupe off (it materialises every window's logits)`,
+      backend,
+    );
+  }
+}
