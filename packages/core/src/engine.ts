@@ -190,7 +190,7 @@ export function backendOf(op: string, inputs: readonly Tensor[]): Backend {
     if (other !== backend) {
       throw new BackendMismatchError(
         `${op}: inputs live on different backends ('${backend.name}' and '${other.name}'). ` +
-          'Move one of them first, e.g. tensor(await t.data(), t.shape) while the target backend is current.',
+          'Move one of them first: `await moveTo(t, backend)`.',
       );
     }
   }
