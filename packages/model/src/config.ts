@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@reformer/core';
+import { formatValue, InvalidArgumentError } from '@reformer/core';
 
 /** The attention type of one layer: Hugging Face's `"lsh"` and `"local"`, and `"full"` (our extension). */
 export type AttentionType = 'lsh' | 'local' | 'full';
@@ -57,7 +57,7 @@ export interface ReformerConfig {
   chunk_size_lm_head: number;
   /** Dropout of embeddings, attention output, feed-forward and final LayerNorm output. */
   hidden_dropout_prob: number;
-  /** Dropout on LSH attention probabilities (must be 0 in training: the fused kernel never materialises them). */
+  /** Dropout on LSH attention probabilities (inside the fused chunked-attention kernel, Hugging Face's order: after the softmax of each round, before the values). */
   lsh_attention_probs_dropout_prob: number;
   /** Dropout on local attention probabilities. */
   local_attention_probs_dropout_prob: number;
@@ -131,7 +131,7 @@ export class ReformerConfigError extends InvalidArgumentError {
 const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
 const isEven = (v: unknown): v is number => isInt(v, 2) && v % 2 === 0;
 const isRate = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v < 1;
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+const show = formatValue;
 
 /**
  * Fills in Hugging Face's defaults for the fields `config` leaves out and validates the result:

@@ -1,4 +1,4 @@
-import { DTypeError, InvalidArgumentError, ShapeMismatchError, formatShape, type Module, type Tensor } from '@reformer/core';
+import { DTypeError, InvalidArgumentError, ShapeMismatchError, formatShape, formatValue, type Module, type Tensor } from '@reformer/core';
 
 /**
  * Per-call options of {@link AttentionLayer.forward}. Every attention layer accepts them, so a model
@@ -116,7 +116,7 @@ export interface ResolvedAttentionConfig {
 export function checkInt(where: string, name: string, n: unknown, min: number): number {
   if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
     const expected = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`;
-    throw new InvalidArgumentError(`${where}: ${name} must be ${expected}, got ${JSON.stringify(n)}.`);
+    throw new InvalidArgumentError(`${where}: ${name} must be ${expected}, got ${formatValue(n)}.`);
   }
   return n;
 }
@@ -124,7 +124,7 @@ export function checkInt(where: string, name: string, n: unknown, min: number): 
 /** Throws unless `p` is a probability in [0, 1). @internal */
 export function checkRate(where: string, name: string, p: unknown): number {
   if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a number in [0, 1), got ${JSON.stringify(p)}.`);
+    throw new InvalidArgumentError(`${where}: ${name} must be a number in [0, 1), got ${formatValue(p)}.`);
   }
   return p;
 }
@@ -132,7 +132,7 @@ export function checkRate(where: string, name: string, p: unknown): number {
 /** Throws unless `seed` is a non-negative safe integer. @internal */
 export function checkSeedValue(where: string, name: string, seed: unknown): number {
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a non-negative safe integer, got ${JSON.stringify(seed)}.`);
+    throw new InvalidArgumentError(`${where}: ${name} must be a non-negative safe integer, got ${formatValue(seed)}.`);
   }
   return seed;
 }
@@ -143,10 +143,10 @@ export function resolveAttentionConfig(where: string, config: AttentionLayerConf
     throw new InvalidArgumentError(`${where}: expected a config object { hiddenSize, numHeads, headSize, ... }, got ${String(config)}.`);
   }
   const causal = config.causal ?? false;
-  if (typeof causal !== 'boolean') throw new InvalidArgumentError(`${where}: causal must be a boolean, got ${JSON.stringify(causal)}.`);
+  if (typeof causal !== 'boolean') throw new InvalidArgumentError(`${where}: causal must be a boolean, got ${formatValue(causal)}.`);
   const initStd = config.initStd;
   if (initStd !== undefined && (typeof initStd !== 'number' || !Number.isFinite(initStd) || initStd < 0)) {
-    throw new InvalidArgumentError(`${where}: initStd must be a finite non-negative number, got ${JSON.stringify(initStd)}.`);
+    throw new InvalidArgumentError(`${where}: initStd must be a finite non-negative number, got ${formatValue(initStd)}.`);
   }
   return {
     hiddenSize: checkInt(where, 'hiddenSize', config.hiddenSize, 1),

@@ -1,3 +1,4 @@
+import { formatValue } from '@reformer/core';
 import { resolveConfig, ReformerConfigError, type ReformerConfig } from '../config.js';
 
 /** Hugging Face's `problem_type` of a sequence-classification model: which loss `loss()` computes. */
@@ -22,7 +23,7 @@ export interface HeadConfig extends ReformerConfig {
   classifier_dropout: number | null;
 }
 
-const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+const show = formatValue;
 
 /**
  * {@link resolveConfig} plus the head fields: `num_labels` from `id2label` when that is given (as
