@@ -6,7 +6,7 @@
  * @module
  */
 import { readFile, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { HostTensor, SafetensorsFile } from '@reformer/core';
 import { readPyTorchFile, readSafetensorsFile } from '@reformer/core/node';
 import { CheckpointError } from './checkpoint.js';
@@ -76,7 +76,7 @@ export function parseShardIndex(text: string, indexName: string): Map<string, st
   return shards;
 }
 
-async function readSharded(dir: string, index: WeightsFileName, read: (path: string) => Promise<SafetensorsFile>): Promise<{ tensors: Map<string, HostTensor>; files: string[] }> {
+async function readSharded(dir: string, index: string, read: (path: string) => Promise<SafetensorsFile>): Promise<{ tensors: Map<string, HostTensor>; files: string[] }> {
   const shards = parseShardIndex(await readFile(join(dir, index), 'utf8'), join(dir, index));
   const tensors = new Map<string, HostTensor>();
   const files: string[] = [];
@@ -104,6 +104,28 @@ async function readSharded(dir: string, index: WeightsFileName, read: (path: str
 }
 
 /**
+ * Reads one weights file by its name: a `*.index.json` of a sharded checkpoint (its shards are read from
+ * the same folder), a `*.safetensors` file, or else a PyTorch checkpoint (`*.bin`, `*.pt`, `*.pth`; zip or
+ * legacy format, through core's restricted reader).
+ *
+ * @param path - the file.
+ * @returns the tensors by name and the files read (for an index, its shards).
+ * @throws {ShardIndexError} for a malformed index, a missing shard or a shard without a tensor its index
+ *   puts in it; core's `SafetensorsError`, `CheckpointFormatError` or `PickleSecurityError` for a
+ *   damaged or unsafe file; the Node `fs` error if it cannot be read.
+ */
+export async function readWeightsFile(path: string): Promise<SafetensorsFile & { files: string[] }> {
+  const name = basename(path);
+  if (name.endsWith('.index.json')) {
+    const read = name.includes('safetensors') ? readSafetensorsFile : (p: string) => readPyTorchFile(p);
+    const { tensors, files } = await readSharded(dirname(path), name, read);
+    return { tensors, metadata: {}, files };
+  }
+  const file = name.endsWith('.safetensors') ? await readSafetensorsFile(path) : await readPyTorchFile(path);
+  return { ...file, files: [name] };
+}
+
+/**
  * Reads the weights of a model folder: `model.safetensors` if there is one, else sharded safetensors,
  * else `pytorch_model.bin` (PyTorch zip or legacy format), else sharded PyTorch — the first of
  * {@link WEIGHTS_FILE_NAMES} present. PyTorch files go through core's restricted reader, which
@@ -120,18 +142,5 @@ async function readSharded(dir: string, index: WeightsFileName, read: (path: str
  */
 export async function readWeightsFromDir(dir: string): Promise<DirWeights> {
   const source = await findWeightsFile(dir);
-  switch (source) {
-    case 'model.safetensors':
-    case 'pytorch_model.bin': {
-      const read = source === 'model.safetensors' ? readSafetensorsFile : readPyTorchFile;
-      const file = await read(join(dir, source));
-      return { ...file, source, files: [source] };
-    }
-    case 'model.safetensors.index.json':
-    case 'pytorch_model.bin.index.json': {
-      const read = source === 'model.safetensors.index.json' ? readSafetensorsFile : (p: string) => readPyTorchFile(p);
-      const { tensors, files } = await readSharded(dir, source, read);
-      return { tensors, metadata: {}, source, files };
-    }
-  }
+  return { ...(await readWeightsFile(join(dir, source))), source };
 }

@@ -28,6 +28,16 @@ afterEach(async () => {
   for (const d of temps.splice(0)) await rm(d, { recursive: true, force: true });
 });
 
+/** The error a promise rejects with (fails the test if it resolves). */
+async function failure(p: Promise<unknown>): Promise<Error> {
+  return p.then(
+    () => {
+      throw new Error('expected a rejection');
+    },
+    (e: unknown) => e as Error,
+  );
+}
+
 function bits(t: HostTensor): number[] {
   return Array.from(new Uint32Array(t.values.buffer, t.values.byteOffset, t.values.length));
 }
@@ -81,11 +91,11 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     await copyFile(join(PT('zip'), 'config.json'), join(dir, 'config.json'));
     await writeFile(join(dir, 'README.md'), '# a model card\n');
     await writeFile(join(dir, 'tf_model.h5'), 'not ours');
-    const e = await loadModelFromDir(dir).catch((err: unknown) => err as Error);
+    const e = await failure(loadModelFromDir(dir));
     expect(e).toBeInstanceOf(MissingWeightsError);
     expect(e.message).toContain('Looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json');
     expect(e.message).toContain('found README.md, config.json, tf_model.h5');
-    const missing = await readWeightsFromDir(join(dir, 'nope')).catch((err: unknown) => err as Error);
+    const missing = await failure(readWeightsFromDir(join(dir, 'nope')));
     expect(missing).toBeInstanceOf(MissingWeightsError);
     expect(missing.message).toMatch(/no such folder/);
   });
@@ -96,7 +106,7 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     const dir = await tempDir();
     await copyFile(join(PT('zip'), 'config.json'), join(dir, 'config.json'));
     await copyFile(MALICIOUS, join(dir, 'pytorch_model.bin'));
-    const e = await loadModelFromDir(dir).catch((err: unknown) => err as Error);
+    const e = await failure(loadModelFromDir(dir));
     expect(e).toBeInstanceOf(PickleSecurityError);
     expect(e.message).toContain(join(dir, 'pytorch_model.bin'));
     expect(e.message).toContain('posix.system');
@@ -108,7 +118,7 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     await copyFile(join(PT('zip'), 'config.json'), join(dir, 'config.json'));
     const bytes = await readFile(join(PT('zip'), 'pytorch_model.bin'));
     await writeFile(join(dir, 'pytorch_model.bin'), bytes.subarray(0, bytes.length - 100));
-    const e = await loadModelFromDir(dir).catch((err: unknown) => err as Error);
+    const e = await failure(loadModelFromDir(dir));
     expect(e).toBeInstanceOf(CheckpointFormatError);
     expect(e.message).toMatch(new RegExp(`^${join(dir, 'pytorch_model.bin').replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: .*truncated`));
   });
