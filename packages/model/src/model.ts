@@ -12,10 +12,11 @@ import {
 } from '@reformer/core';
 import { ChunkedLMHead } from '@reformer/chunked-ffn';
 import { ReversibleSequence, duplicate, mergeHalves } from '@reformer/reversible';
-import { resolveConfig, type ReformerConfig } from './config.js';
+import { ReformerConfigError, resolveConfig, type ReformerConfig } from './config.js';
 import { ReformerEmbeddings } from './embeddings.js';
 import { createReformerLayer, type ReformerLayerOptions } from './layer.js';
 import { ignorePadding } from './labels.js';
+import { checkModelSizes } from './sizes.js';
 
 /** Options of a model's constructor. */
 export interface ModelOptions {
@@ -118,10 +119,19 @@ export class ReformerModel extends Module {
   /** The reversible stack and final LayerNorm. */
   readonly encoder: ReformerEncoder;
 
-  /** Creates the model's parameters on the current backend; throws `ReformerConfigError` on a bad config. */
+  /**
+   * Creates the model's parameters on the current backend. The configuration is validated, and the
+   * sizes it implies checked against the backend's `maxAllocationBytes`, before anything is allocated.
+   *
+   * @throws {ReformerConfigError} on a bad config (every problem listed).
+   * @throws {AllocationTooLargeError} (from `@reformer/core`) when a parameter tensor, or an LSH
+   *   layer's rotations or sorted copies, would exceed the backend's `maxAllocationBytes`; the message
+   *   gives the bytes and the config fields to lower.
+   */
   constructor(config: Partial<ReformerConfig>, options: ModelOptions = {}) {
     super();
     const resolved = resolveConfig(config);
+    checkModelSizes('ReformerModel', resolved, false);
     this.config = resolved;
     const build = (): [ReformerEmbeddings, ReformerEncoder] => [new ReformerEmbeddings(resolved), new ReformerEncoder(resolved, options.reversible ?? true)];
     const [embeddings, encoder] = options.seed === undefined ? build() : seedScope(options.seed, build);
@@ -169,10 +179,24 @@ export abstract class ReformerLM extends Module {
   /** Causal (shifted) loss or masked-LM loss. */
   protected abstract readonly causalLoss: boolean;
 
-  protected constructor(config: Partial<ReformerConfig>, options: ModelOptions) {
+  /**
+   * Validates the config (including `is_decoder`, which must equal `decoder`) and checks its sizes
+   * before anything is allocated, then builds the body and the head.
+   */
+  protected constructor(config: Partial<ReformerConfig>, options: ModelOptions, decoder: boolean) {
     super();
+    const name = new.target.name;
+    const resolved = resolveConfig(config);
+    if (resolved.is_decoder !== decoder) {
+      throw new ReformerConfigError([
+        decoder
+          ? `is_decoder must be true for ${name} (causal attention), got ${String(resolved.is_decoder)}. Use ReformerForMaskedLM for bidirectional attention.`
+          : `is_decoder must be false for ${name} (bidirectional attention), got ${String(resolved.is_decoder)}. Use ReformerModelWithLMHead for a causal LM.`,
+      ]);
+    }
+    checkModelSizes(name, resolved, true);
     const build = (): [ReformerModel, ChunkedLMHead] => {
-      const reformer = new ReformerModel(config, { ...options, seed: undefined });
+      const reformer = new ReformerModel(resolved, { ...options, seed: undefined });
       const c = reformer.config;
       const head = new ChunkedLMHead({
         hiddenSize: 2 * c.hidden_size,
@@ -236,15 +260,15 @@ export abstract class ReformerLM extends Module {
 export class ReformerModelWithLMHead extends ReformerLM {
   protected readonly causalLoss = true;
 
-  /** Creates the model; throws `ReformerConfigError` on a bad config or `is_decoder: false`. */
+  /**
+   * Creates the model; nothing is allocated unless the config is valid and its sizes fit.
+   *
+   * @throws {ReformerConfigError} on a bad config or `is_decoder: false`.
+   * @throws {AllocationTooLargeError} (from `@reformer/core`) when a tensor the config implies would
+   *   exceed the backend's `maxAllocationBytes` (see {@link ReformerModel}).
+   */
   constructor(config: Partial<ReformerConfig>, options: ModelOptions = {}) {
-    super(config, options);
-    if (!this.config.is_decoder) {
-      this.dispose();
-      throw new InvalidArgumentError(
-        'ReformerModelWithLMHead: is_decoder must be true (causal attention) for a causal LM. Use ReformerForMaskedLM for bidirectional attention.',
-      );
-    }
+    super(config, options, true);
   }
 }
 
@@ -255,12 +279,14 @@ export class ReformerModelWithLMHead extends ReformerLM {
 export class ReformerForMaskedLM extends ReformerLM {
   protected readonly causalLoss = false;
 
-  /** Creates the model; throws `ReformerConfigError` on a bad config or `is_decoder: true`. */
+  /**
+   * Creates the model; nothing is allocated unless the config is valid and its sizes fit.
+   *
+   * @throws {ReformerConfigError} on a bad config or `is_decoder: true`.
+   * @throws {AllocationTooLargeError} (from `@reformer/core`) when a tensor the config implies would
+   *   exceed the backend's `maxAllocationBytes` (see {@link ReformerModel}).
+   */
   constructor(config: Partial<ReformerConfig>, options: ModelOptions = {}) {
-    super({ is_decoder: false, ...config }, options);
-    if (this.config.is_decoder) {
-      this.dispose();
-      throw new InvalidArgumentError('ReformerForMaskedLM: is_decoder must be false (bidirectional attention). Use ReformerModelWithLMHead for a causal LM.');
-    }
+    super({ is_decoder: false, ...config }, options, false);
   }
 }

@@ -1,7 +1,9 @@
 import {
   InvalidArgumentError,
   ShapeMismatchError,
+  Tensor,
   add,
+  checkSeed,
   concat,
   deriveSeed,
   div,
@@ -20,7 +22,6 @@ import {
   tidy,
   transpose,
   uniformValues,
-  type Tensor,
 } from '@reformer/core';
 import { LSHSelfAttention, hashVectors, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
 import type { ReformerConfig } from '../config.js';
@@ -59,9 +60,20 @@ type AnyAttention = LSHSelfAttention | LocalSelfAttention | FullSelfAttention;
 /** The prompt as rows of ids, validated (a tensor is read with `data()`, which every backend supports). */
 async function promptRows(where: string, prompt: Tensor | readonly (readonly number[])[], vocab: number): Promise<number[][]> {
   let rows: number[][];
-  if (Array.isArray(prompt)) rows = prompt.map((r) => [...(r as readonly number[])]);
-  else {
-    const t = prompt as Tensor;
+  if (Array.isArray(prompt)) {
+    rows = prompt.map((r: unknown, i) => {
+      if (!Array.isArray(r)) {
+        throw new InvalidArgumentError(`${where}: the prompt must be an array of rows of token ids (e.g. [[1, 2, 3]]); row ${i} is ${typeof r}, not an array.`);
+      }
+      return [...(r as number[])];
+    });
+  } else if (!(prompt instanceof Tensor)) {
+    throw new InvalidArgumentError(
+      `${where}: the prompt must be token ids — an int32 tensor [batch, length] or an array of rows of ids such as [[1, 2, 3]] — got ${typeof prompt === 'string' ? 'a string' : typeof prompt}. ` +
+        'Encode text with a tokenizer first.',
+    );
+  } else {
+    const t = prompt;
     if (t.dtype !== 'int32' || t.rank !== 2) throw new ShapeMismatchError(`${where}: the prompt must be int32 [batch, length] or an array of rows, got ${t.dtype} [${t.shape.join(', ')}].`);
     const values = (await t.data()) as Int32Array;
     const [b, l] = t.shape as [number, number];
@@ -135,14 +147,18 @@ export function projections(layer: ReformerAttention, n: Tensor, rotations: Tens
  *
  * The model runs in evaluation mode during the call (dropout off) and is put back afterwards.
  *
- * @throws InvalidArgumentError on bad options, ids out of the vocabulary, or LSH layers with
- *   `num_buckets: null` (set a fixed `num_buckets` for generation).
+ * @throws InvalidArgumentError on missing or bad options (a `seed` that is not a non-negative safe
+ *   integer, ...), a prompt that is not token ids (e.g. a string), ids out of the vocabulary, or LSH
+ *   layers with `num_buckets: null` (set a fixed `num_buckets` for generation).
  * @throws ShapeMismatchError when the prompt rows differ in length or the result would exceed the
  *   position embeddings' reach.
  */
 export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | readonly (readonly number[])[], options: GenerateOptions): Promise<number[][]> {
   const where = 'generate';
   if (!(model instanceof ReformerModelWithLMHead)) throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead (a causal LM).`);
+  if (options === null || typeof options !== 'object') {
+    throw new InvalidArgumentError(`${where}: options must be given, with at least maxNewTokens (tokens to add), e.g. generate(model, prompt, { maxNewTokens: 20 }).`);
+  }
   const c = model.config;
   const rows = await promptRows(where, prompt, c.vocab_size);
   const { maxNewTokens } = options;
@@ -163,6 +179,7 @@ export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | 
   const reach = model.reformer.embeddings.maxLength;
   if (total > reach) throw new ShapeMismatchError(`${where}: prompt + maxNewTokens = ${total} positions, but the position embeddings cover ${reach}.`);
 
+  if (options.seed !== undefined) checkSeed(options.seed, where);
   const seed = options.seed ?? nextSeed();
   const wasTraining = model.training;
   model.eval();
