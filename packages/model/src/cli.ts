@@ -327,10 +327,10 @@ async function peekRun(dir: string): Promise<RunIdentity | undefined> {
  */
 async function preflight(plan: RunPlan, out: Output): Promise<void> {
   checkTrainingMemory(trainingMemory(plan.config, plan.batch, plan.task.length), plan.maxMemory, plan.maxMemorySource);
-  await checkOutputDir('--out', plan.out);
   const dir = plan.checkpointDir;
+  if (dir !== undefined) await checkOutputDir('--checkpoint-dir', dir);
+  await checkOutputDir('--out', plan.out);
   if (dir === undefined) return;
-  await checkOutputDir('--checkpoint-dir', dir);
   if (plan.resume) return;
   const existing = await listCheckpoints(dir);
   if (existing.length === 0) return;
