@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidArgumentError, ShapeMismatchError, memory, tensor, tidy } from '@reformer/core';
-import { ReformerModelWithLMHead, generate, type ReformerConfig } from '../src/index.js';
+import { chooseNumBuckets, type LSHSelfAttention } from '@reformer/lsh';
+import { ReformerModelWithLMHead, generate, type ReformerAttention, type ReformerConfig } from '../src/index.js';
 import { randomIds, tinyConfig } from './helpers.js';
 
 function config(attn_layers: ReformerConfig['attn_layers'], extra: Partial<ReformerConfig> = {}): Partial<ReformerConfig> {
@@ -77,9 +78,35 @@ describe('generate: the cache gives the tokens of a full re-run', () => {
     await expect(generate(model, [[1]], { maxNewTokens: 64 })).rejects.toThrow(/position embeddings cover 64/);
     await expect(generate(model, [[1]], { maxNewTokens: 2, temperature: -1 })).rejects.toThrow(InvalidArgumentError);
     await expect(generate(model, [[1]], { maxNewTokens: 2, topP: 0 })).rejects.toThrow(/topP/);
-    const auto = new ReformerModelWithLMHead(config(['lsh'], { num_buckets: null }), { seed: 15 });
-    await expect(generate(auto, [[1]], { maxNewTokens: 2 })).rejects.toThrow(/num_buckets/);
     model.dispose();
+  });
+});
+
+describe("generate with Hugging Face's default num_buckets: null", () => {
+  it('fixes the bucket count the prompt chooses, keeps it (layers and config), and generates as a model built with that count', async () => {
+    const auto = new ReformerModelWithLMHead(config(['lsh'], { num_buckets: null }), { seed: 15 });
+    const p = prompt(2, 18, 3); // 18 tokens: 5 chunks of 4, padded to 20
+    const expected = chooseNumBuckets(20, 4, auto.config.max_position_embeddings);
+    const rows = await generate(auto, p, { maxNewTokens: 12, seed: 2 });
+    expect(auto.config.num_buckets).toEqual(expected);
+    const lsh = (auto.reformer.encoder.layers.get(0).f as ReformerAttention).attention as LSHSelfAttention;
+    expect(lsh.nBuckets).toEqual(expected);
+    // The same weights under a config that names the count from the start.
+    const fixed = new ReformerModelWithLMHead(config(['lsh'], { num_buckets: expected }), { seed: 15 });
+    expect(await generate(fixed, p, { maxNewTokens: 12, seed: 2 })).toEqual(rows);
+    expect(await generate(fixed, p, { maxNewTokens: 12, seed: 2, cache: false })).toEqual(rows);
+    // Kept: a second generation (a longer prompt would choose more) uses the same count.
+    await generate(auto, prompt(1, 40, 4), { maxNewTokens: 4, seed: 2 });
+    expect(auto.config.num_buckets).toEqual(expected);
+    expect(() => lsh.fixNumBuckets(2 * (expected as number))).toThrow(/already fixed/);
+    auto.dispose();
+    fixed.dispose();
+  });
+
+  it('a prompt within one chunk is not hashed: the count is chosen for the whole generated length', async () => {
+    const auto = new ReformerModelWithLMHead(config(['lsh'], { num_buckets: null }), { seed: 16 });
+    await generate(auto, [[1, 2, 3]], { maxNewTokens: 29, seed: 1 });
+    expect(auto.config.num_buckets).toEqual(chooseNumBuckets(32, 4, auto.config.max_position_embeddings));
     auto.dispose();
   });
 });

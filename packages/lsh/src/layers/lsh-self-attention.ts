@@ -109,8 +109,7 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
   readonly chunksAfter: number;
   /** Default hash rounds per call. */
   readonly nHashes: number;
-  /** Buckets per round (or factors, or `'auto'`). */
-  readonly nBuckets: number | number[] | 'auto';
+  #nBuckets: number | number[] | 'auto';
   /** Fixed rotation seed, if any. */
   readonly hashSeed: number | undefined;
   /** Used by `nBuckets: 'auto'`. */
@@ -130,9 +129,29 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
     this.chunksBefore = c.chunksBefore;
     this.chunksAfter = c.chunksAfter;
     this.nHashes = nHashes;
-    this.nBuckets = nBuckets;
+    this.#nBuckets = nBuckets;
     this.hashSeed = hashSeed;
     this.maxPositionEmbeddings = maxPositionEmbeddings;
+  }
+
+  /** Buckets per round (or factors, or `'auto'`: chosen from each call's length until {@link fixNumBuckets}). */
+  get nBuckets(): number | number[] | 'auto' {
+    return this.#nBuckets;
+  }
+
+  /**
+   * Fixes an `'auto'` bucket count for every later call, as Hugging Face does on a layer's first hashed
+   * call (`_set_num_buckets`): generation needs one bucket count for the whole sequence it grows.
+   * Throws `InvalidArgumentError` when the count is already fixed to another value, or is not valid.
+   */
+  fixNumBuckets(nBuckets: number | number[]): void {
+    const where = 'LSHSelfAttention.fixNumBuckets';
+    const checked = checkBuckets(where, nBuckets);
+    if (checked === 'auto') throw new InvalidArgumentError(`${where}: expected a bucket count, got 'auto'.`);
+    if (this.#nBuckets !== 'auto' && JSON.stringify(this.#nBuckets) !== JSON.stringify(checked)) {
+      throw new InvalidArgumentError(`${where}: the bucket count is already fixed to ${JSON.stringify(this.#nBuckets)}.`);
+    }
+    this.#nBuckets = checked;
   }
 
   /**

@@ -23,7 +23,7 @@ import {
   transpose,
   uniformValues,
 } from '@reformer/core';
-import { LSHSelfAttention, hashVectors, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
+import { LSHSelfAttention, chooseNumBuckets, hashVectors, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
 import type { ReformerConfig } from '../config.js';
 import type { ReformerAttention } from '../layer.js';
 import { ReformerModelWithLMHead } from '../model.js';
@@ -100,6 +100,25 @@ export function drawGenerationRotations(c: ReformerConfig, seed: number, nHashes
   });
 }
 
+/**
+ * Gives a model whose LSH layers choose their bucket count from the length (`num_buckets: null`, Hugging
+ * Face's default) one fixed count, as Hugging Face does on a layer's first hashed call and keeps
+ * (config included, so a saved model records it): the count the prompt's first call chooses, or —
+ * when the prompt fits in one chunk and so is not hashed — the count of the whole generated length.
+ */
+function fixBucketCount(model: ReformerModelWithLMHead, promptLength: number, maxNewTokens: number): void {
+  const c = model.config;
+  if (c.num_buckets !== null || !c.attn_layers.includes('lsh')) return;
+  const chunk = c.lsh_attn_chunk_length;
+  const length = promptLength > chunk ? promptLength : promptLength + maxNewTokens;
+  const padded = Math.ceil(length / chunk) * chunk;
+  const nBuckets = chooseNumBuckets(Math.max(padded, chunk + 1), chunk, c.max_position_embeddings);
+  c.num_buckets = nBuckets;
+  c.attn_layers.forEach((type, i) => {
+    if (type === 'lsh') ((model.reformer.encoder.layers.get(i).f as ReformerAttention).attention as LSHSelfAttention).fixNumBuckets(nBuckets);
+  });
+}
+
 /** What one layer's decoding needs: its attention module and cache. */
 interface LayerState {
   attention: ReformerAttention;
@@ -119,7 +138,7 @@ export function projections(layer: ReformerAttention, n: Tensor, rotations: Tens
   // The normalised keys exactly as LSH attention computes them: x · rsqrt(mean(x²) + 1e-6) / √d per head.
   const x = reshape(qk, [B, T, heads, d]);
   const k = reshape(mul(x, div(rsqrt(add(mean(square(x), -1, true), scalar(1e-6))), scalar(Math.sqrt(d)))), [B, T, heads * d]);
-  // generate() has rejected num_buckets = null ('auto') before any layer runs.
+  // generate() has fixed num_buckets = null ('auto') before any layer runs (fixBucketCount).
   const nBuckets = attention.nBuckets as number | number[];
   const { buckets } = hashVectors(transpose(x, [0, 2, 1, 3]), { nBuckets, nHashes, rotations: rotations! });
   return [qk, k, attention.self_attention.value.forward(n), buckets];
@@ -145,11 +164,13 @@ export function projections(layer: ReformerAttention, n: Tensor, rotations: Tens
  * were generated (as Hugging Face's and trax's cached decoding do); tokens then usually, not always,
  * agree.
  *
- * The model runs in evaluation mode during the call (dropout off) and is put back afterwards.
+ * The model runs in evaluation mode during the call (dropout off) and is put back afterwards. LSH
+ * layers with `num_buckets: null` (Hugging Face's default) get a fixed bucket count at the first call,
+ * as in Hugging Face — the count the prompt chooses (or, for a prompt within one chunk, the whole
+ * generated length) — and keep it, in the layers and in `model.config`.
  *
  * @throws InvalidArgumentError on missing or bad options (a `seed` that is not a non-negative safe
- *   integer, ...), a prompt that is not token ids (e.g. a string), ids out of the vocabulary, or LSH
- *   layers with `num_buckets: null` (set a fixed `num_buckets` for generation).
+ *   integer, ...), a prompt that is not token ids (e.g. a string), or ids out of the vocabulary.
  * @throws ShapeMismatchError when the prompt rows differ in length or the result would exceed the
  *   position embeddings' reach.
  */
@@ -169,17 +190,12 @@ export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | 
   if (options.eosTokenId !== undefined && !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < c.vocab_size)) {
     throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${c.vocab_size}), got ${String(options.eosTokenId)}.`);
   }
-  if (c.attn_layers.includes('lsh') && c.num_buckets === null) {
-    throw new InvalidArgumentError(
-      `${where}: LSH layers with num_buckets = null choose their bucket count from the sequence length, which changes while generating. ` +
-        'Set a fixed num_buckets in the config (e.g. chooseNumBuckets(maxLength, lsh_attn_chunk_length) from @reformer/lsh).',
-    );
-  }
   const total = rows[0]!.length + maxNewTokens;
   const reach = model.reformer.embeddings.maxLength;
   if (total > reach) throw new ShapeMismatchError(`${where}: prompt + maxNewTokens = ${total} positions, but the position embeddings cover ${reach}.`);
 
   if (options.seed !== undefined) checkSeed(options.seed, where);
+  fixBucketCount(model, rows[0]!.length, maxNewTokens);
   const seed = options.seed ?? nextSeed();
   const wasTraining = model.training;
   model.eval();
