@@ -15,5 +15,3 @@ export { SAFETENSORS_MAX_HEADER_DEPTH } from './header-json.js';
 export type { HostTensor, ParseSafetensorsOptions, SafetensorsFile, SafetensorsDType } from './safetensors.js';
 export { parsePyTorchCheckpoint, pytorchCheckpointFormat } from './pytorch/index.js';
 export type { PyTorchCheckpointFormat, PyTorchReadOptions } from './pytorch/index.js';
-export { parsePyTorchCheckpoint, pytorchCheckpointFormat } from './pytorch/index.js';
-export type { PyTorchCheckpointFormat, PyTorchReadOptions } from './pytorch/index.js';
