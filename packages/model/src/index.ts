@@ -65,3 +65,5 @@ export {
 export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from './tokenizers/index.js';
 export { generateText, streamText, type GenerateTextOptions } from './generate/text.js';
 export { createReformerLM, reformerLMConfig, type ReformerLMOptions } from './reformer-lm.js';
+export { fromPretrained, type FromPretrainedOptions, type PretrainedFileData, type PretrainedProgress, type PretrainedSource } from './pretrained.js';
+export { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, parseShardIndex, type WeightsFileName } from './weights-names.js';

@@ -306,3 +306,5 @@ export async function loadLatestCheckpoint(dir: string, options: LoadCheckpointO
   return null;
 }
 export { loadTokenizerFromDir, TOKENIZER_FILES } from './tokenizer-files.js';
+export { fromPretrained } from './pretrained-node.js';
+export { findWeightsFile, readWeightsFile, readWeightsFromDir, type DirWeights } from './weights-files.js';

@@ -9,19 +9,9 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { HostTensor, SafetensorsFile } from '@reformer/core';
 import { readPyTorchFile, readSafetensorsFile } from '@reformer/core/node';
-import { CheckpointError } from './checkpoint.js';
+import { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, checkShard, missingWeightsMessage, parseShardIndex, type WeightsFileName } from './weights-names.js';
 
-/** The weight files looked for, in order of preference (safetensors first: it loads faster and holds no code). */
-export const WEIGHTS_FILE_NAMES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'] as const;
-
-/** One of {@link WEIGHTS_FILE_NAMES}. */
-export type WeightsFileName = (typeof WEIGHTS_FILE_NAMES)[number];
-
-/** A folder holds none of the weight files {@link readWeightsFromDir} looks for. The message lists what it found. */
-export class MissingWeightsError extends CheckpointError {}
-
-/** A `*.index.json` of a sharded checkpoint is malformed, or a shard lacks a tensor the index puts in it. */
-export class ShardIndexError extends CheckpointError {}
+export { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, parseShardIndex, type WeightsFileName } from './weights-names.js';
 
 /** The weights of a folder, read, and where they came from. */
 export interface DirWeights extends SafetensorsFile {
@@ -42,38 +32,7 @@ export async function findWeightsFile(dir: string): Promise<WeightsFileName> {
   }
   const found = WEIGHTS_FILE_NAMES.find((n) => names.includes(n));
   if (found !== undefined) return found;
-  const shown = names.filter((n) => !n.startsWith('.')).sort();
-  throw new MissingWeightsError(
-    `${dir}: no weights file. Looked for ${WEIGHTS_FILE_NAMES.join(', ')}; found ` +
-      `${shown.length === 0 ? 'nothing' : `${shown.slice(0, 20).join(', ')}${shown.length > 20 ? `, and ${shown.length - 20} more` : ''}`}. ` +
-      'Download the model folder completely (config.json and its weights), or save one with saveModel.',
-  );
-}
-
-/** The shard files of an index, in order of first use, with the tensor names each must hold. */
-export function parseShardIndex(text: string, indexName: string): Map<string, string[]> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (e) {
-    throw new ShardIndexError(`${indexName} is not JSON (${(e as Error).message}); download it again.`);
-  }
-  const map = (parsed as { weight_map?: unknown } | null)?.weight_map;
-  if (map === null || typeof map !== 'object' || Array.isArray(map)) {
-    throw new ShardIndexError(`${indexName} has no "weight_map" object (tensor name → shard file); it is not a sharded checkpoint index.`);
-  }
-  const shards = new Map<string, string[]>();
-  for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
-    // Shards live next to the index: a path (or "..") could read files outside the folder.
-    if (typeof file !== 'string' || file === '' || file === '.' || file === '..' || /[/\\]/.test(file)) {
-      throw new ShardIndexError(`${indexName}: tensor ${JSON.stringify(name)} maps to ${JSON.stringify(file)}, expected a file name in the same folder.`);
-    }
-    const list = shards.get(file) ?? [];
-    list.push(name);
-    shards.set(file, list);
-  }
-  if (shards.size === 0) throw new ShardIndexError(`${indexName}: "weight_map" is empty; the index names no tensors.`);
-  return shards;
+  throw new MissingWeightsError(missingWeightsMessage(dir, names));
 }
 
 async function readSharded(dir: string, index: string, read: (path: string) => Promise<SafetensorsFile>): Promise<{ tensors: Map<string, HostTensor>; files: string[] }> {
@@ -92,12 +51,7 @@ async function readSharded(dir: string, index: string, read: (path: string) => P
       throw e;
     }
     files.push(file);
-    const missing = names.filter((n) => !shard.tensors.has(n));
-    if (missing.length > 0) {
-      throw new ShardIndexError(
-        `${path} lacks ${missing.length} tensor(s) that ${index} puts in it: ${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', ...' : ''}; the shard and its index do not match.`,
-      );
-    }
+    checkShard(path, index, names, shard.tensors);
     for (const [name, t] of shard.tensors) tensors.set(name, t);
   }
   return { tensors, files };
