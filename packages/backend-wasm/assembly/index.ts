@@ -3,3 +3,4 @@
 // host imports; the host owns allocation.
 export { matmul, matmulScratchBytes } from './matmul';
 export { attentionForward, attentionBackward, attentionScratchBytes } from './attention';
+export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows } from './rows';

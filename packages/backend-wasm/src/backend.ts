@@ -31,6 +31,11 @@ type T = KernelTensor<WasmStorage>;
 /** A kernel tensor of the CPU reference (a view of the wasm memory or a fresh host array). */
 type C = KernelTensor<CpuStorage>;
 
+/** Length of the last axis (1 for a scalar). */
+function lastAxis(shape: Shape): number {
+  return shape.length === 0 ? 1 : shape[shape.length - 1]!;
+}
+
 /** The product of a shape. */
 function sizeOf(shape: Shape): number {
   let n = 1;
@@ -206,22 +211,49 @@ export class WasmBackend implements Backend<WasmStorage> {
 
   // ---- fused kernels ----
 
+  /** Softmax over the last axis (SIMD rows; a row of all −∞ gives zeros). */
   softmax(x: T): T {
-    return this.adopt(this.reference.softmax(this.cpu(x)));
+    const out = this.alloc(x.shape, 'float32');
+    const n = lastAxis(x.shape);
+    if (out.storage.length > 0 && n > 0) this.kernels.softmaxRows(x.storage.ptr, out.storage.ptr, out.storage.length / n, n);
+    return out;
   }
 
+  /** `log Σ exp` over the last axis (SIMD rows; −∞, +∞ and NaN rows give that value). */
   logSumExp(x: T): T {
-    return this.adopt(this.reference.logSumExp(this.cpu(x)));
+    const out = this.alloc(x.shape.slice(0, -1), 'float32');
+    if (out.storage.length > 0) this.kernels.logSumExpRows(x.storage.ptr, out.storage.ptr, out.storage.length, lastAxis(x.shape));
+    return out;
   }
 
+  /** Layer norm over the last axis (SIMD rows), with `mean` and `rstd` for the backward. */
   layerNorm(x: T, gamma: T, beta: T, eps: number): { y: T; mean: T; rstd: T } {
-    const r = this.reference.layerNorm(this.cpu(x), this.cpu(gamma), this.cpu(beta), eps);
-    return { y: this.adopt(r.y), mean: this.adopt(r.mean), rstd: this.adopt(r.rstd) };
+    const stats = x.shape.slice(0, -1);
+    const y = this.alloc(x.shape, 'float32');
+    const mean = this.alloc(stats, 'float32');
+    const rstd = this.alloc(stats, 'float32');
+    const n = lastAxis(x.shape);
+    if (n > 0 && mean.storage.length > 0) {
+      this.kernels.layerNormRows(x.storage.ptr, gamma.storage.ptr, beta.storage.ptr, y.storage.ptr, mean.storage.ptr, rstd.storage.ptr, mean.storage.length, n, eps);
+    }
+    return { y, mean, rstd };
   }
 
+  /** Gradients of `layerNorm` (SIMD rows; dGamma and dBeta summed over rows in doubles). */
   layerNormBackward(dy: T, x: T, gamma: T, mean: T, rstd: T): { dx: T; dGamma: T; dBeta: T } {
-    const r = this.reference.layerNormBackward(this.cpu(dy), this.cpu(x), this.cpu(gamma), this.cpu(mean), this.cpu(rstd));
-    return { dx: this.adopt(r.dx), dGamma: this.adopt(r.dGamma), dBeta: this.adopt(r.dBeta) };
+    const n = lastAxis(x.shape);
+    const dx = this.alloc(x.shape, 'float32');
+    const dGamma = this.alloc(gamma.shape, 'float32');
+    const dBeta = this.alloc(gamma.shape, 'float32');
+    const rows = n === 0 ? 0 : dx.storage.length / n;
+    if (n > 0) {
+      const acc = this.heap.scratch(16 * n);
+      this.kernels.layerNormBackwardRows(
+        dy.storage.ptr, x.storage.ptr, gamma.storage.ptr, mean.storage.ptr, rstd.storage.ptr,
+        dx.storage.ptr, dGamma.storage.ptr, dBeta.storage.ptr, rows, n, acc,
+      );
+    }
+    return { dx, dGamma, dBeta };
   }
 
   activationBackward(op: ActivationOp, x: T, dy: T): T {

@@ -9,6 +9,13 @@ import { hasRelaxedSimd, hasSimd, type WasmKernelFeatures } from './features.js'
 export interface WasmKernelExports {
   matmulScratchBytes(): number;
   matmul(a: number, b: number, c: number, M: number, N: number, K: number, rsA: number, csA: number, rsB: number, csB: number, scratch: number): void;
+  softmaxRows(x: number, y: number, rows: number, n: number): void;
+  logSumExpRows(x: number, out: number, rows: number, n: number): void;
+  layerNormRows(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, n: number, eps: number): void;
+  layerNormBackwardRows(
+    dy: number, x: number, gamma: number, mean: number, rstd: number,
+    dx: number, dGamma: number, dBeta: number, rows: number, n: number, acc: number,
+  ): void;
   attentionScratchBytes(N: number, d: number, dv: number, c: number, before: number, after: number): number;
   attentionForward(
     q: number, k: number, v: number, out: number, lse: number,
