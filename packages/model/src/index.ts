@@ -60,6 +60,8 @@ export {
   type EncoderDecoderForwardOptions,
   type EncoderDecoderLossOptions,
   generateSeq2Seq,
+  reversalBatch,
+  type ReversalOptions,
   type Seq2SeqGenerateOptions,
 } from './seq2seq/index.js';
 export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from './tokenizers/index.js';

@@ -69,7 +69,8 @@ describe('generateSeq2Seq: the cache gives the tokens of a full decoder re-run',
       if (at >= 0) expect(r.slice(at + 1).every((t) => t === model.config.pad_token_id)).toBe(true);
     }
     await expect(generateSeq2Seq(model, [[1, 99]], { maxNewTokens: 2 })).rejects.toThrow(/not a token id/);
-    await expect(generateSeq2Seq(model, src, { maxNewTokens: 64 })).rejects.toThrow(/position embeddings cover 64/);
+    await expect(generateSeq2Seq(model, src, { maxNewTokens: 65 })).rejects.toThrow(/position embeddings cover 64/);
+    expect((await generateSeq2Seq(model, src, { maxNewTokens: 64, temperature: 0 }))[0]!.length).toBe(64);
     mask.dispose();
     model.dispose();
   });

@@ -86,7 +86,7 @@ function sourceTensor(where: string, source: Tensor | readonly (readonly number[
  *
  * @throws InvalidArgumentError on bad options, ids out of the vocabulary, or decoder LSH layers with
  *   `num_buckets: null`.
- * @throws ShapeMismatchError for a malformed source or mask, or when `1 + maxNewTokens` exceeds the
+ * @throws ShapeMismatchError for a malformed source or mask, or when `maxNewTokens` exceeds the
  *   decoder's position embeddings.
  */
 export async function generateSeq2Seq(
@@ -113,7 +113,8 @@ export async function generateSeq2Seq(
     );
   }
   const reach = model.decoder.embeddings.maxLength;
-  if (1 + maxNewTokens > reach) throw new ShapeMismatchError(`${where}: 1 + maxNewTokens = ${1 + maxNewTokens} target positions, but the decoder's position embeddings cover ${reach}.`);
+  // The start token and every generated token but the last are decoder inputs: maxNewTokens positions.
+  if (maxNewTokens > reach) throw new ShapeMismatchError(`${where}: maxNewTokens = ${maxNewTokens} target positions, but the decoder's position embeddings cover ${reach}.`);
 
   const src = sourceTensor(where, source, c.vocab_size);
   const batch = src.shape[0]!;

@@ -11,3 +11,4 @@ export {
   type EncoderDecoderLossOptions,
 } from './model.js';
 export { generateSeq2Seq, type Seq2SeqGenerateOptions } from './generate.js';
+export { reversalBatch, type ReversalOptions } from './reversal.js';
