@@ -57,6 +57,21 @@ export function architectureOf(model: AnyReformerModel): ReformerArchitecture {
   return 'ReformerModel';
 }
 
+/**
+ * `model` as an instance of `cls`, or a `CheckpointError` naming both architectures: what a loaded model
+ * needs before it goes to a function that takes one class (e.g. `generate`, which takes the causal LM).
+ *
+ * @example
+ * ```ts
+ * const lm = expectArchitecture(await loadModelFromDir('./my-reformer'), ReformerModelWithLMHead);
+ * await generate(lm, [[1, 2, 3]], { maxNewTokens: 10 });
+ * ```
+ */
+export function expectArchitecture<M extends AnyReformerModel>(model: AnyReformerModel, cls: abstract new (...args: never[]) => M): M {
+  if (model instanceof cls) return model;
+  throw new CheckpointError(`expected a ${cls.name}, but the checkpoint holds a ${architectureOf(model)}.`);
+}
+
 /** The model's config as Hugging Face writes it (`architectures`, `model_type`, `num_hidden_layers` added). */
 export function configJson(model: AnyReformerModel): string {
   const c = model.config;

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { ReformerError } from '@reformer/core';
 import { streamText, type GenerateTextOptions } from './generate/text.js';
+import { expectArchitecture } from './checkpoint.js';
 import { ReformerModelWithLMHead } from './model.js';
 import { loadModelFromDir } from './node.js';
 import { loadTokenizerFromDir } from './tokenizer-files.js';
@@ -132,20 +133,18 @@ export async function generateMain(
     out.write(GENERATE_USAGE);
     return 0;
   }
-  let model;
+  let model: { dispose(): void } | undefined;
   try {
     const tokenizer = await tokenizerFor(command.tokenizer, command.model);
-    model = await loadModelFromDir(command.model);
-    if (!(model instanceof ReformerModelWithLMHead)) {
-      err.write(`reformer-generate: ${command.model} holds a ${model.constructor.name}; generation needs a causal LM (ReformerModelWithLMHead).\n`);
-      return 2;
-    }
-    if (tokenizer.vocabSize > model.config.vocab_size) {
-      err.write(`reformer-generate: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${model.config.vocab_size}: they do not belong together.\n`);
+    const loaded = await loadModelFromDir(command.model);
+    model = loaded;
+    const lm = expectArchitecture(loaded, ReformerModelWithLMHead);
+    if (tokenizer.vocabSize > lm.config.vocab_size) {
+      err.write(`reformer-generate: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${lm.config.vocab_size}: they do not belong together.\n`);
       return 2;
     }
     out.write(command.prompt);
-    for await (const piece of streamText(model, tokenizer, command.prompt, command.options)) out.write(piece);
+    for await (const piece of streamText(lm, tokenizer, command.prompt, command.options)) out.write(piece);
     out.write('\n');
     return 0;
   } catch (e) {

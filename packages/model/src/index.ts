@@ -37,6 +37,7 @@ export {
   CheckpointError,
   architectureOf,
   configJson,
+  expectArchitecture,
   loadModel,
   serializeModel,
   type AnyReformerModel,
