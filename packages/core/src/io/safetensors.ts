@@ -293,7 +293,7 @@ export interface ParseSafetensorsOptions {
 
 /**
  * Parses a safetensors file held in memory, strictly: the header must be a JSON object that starts
- * with `{`, repeats no key and nests at most 16 levels, and the tensors' `data_offsets` must cover
+ * with `{`, repeats no key and nests at most `SAFETENSORS_MAX_HEADER_DEPTH` levels, and the tensors' `data_offsets` must cover
  * the data section exactly (sorted by offset, each tensor starts where the previous one ends, the
  * last one ends at the end of the buffer): no gap, no overlap, no trailing bytes. So a damaged
  * header-length prefix or offset is an error, never tensors read from shifted bytes.
