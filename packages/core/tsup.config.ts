@@ -8,7 +8,8 @@ export default defineConfig({
   },
   format: ['esm'],
   dts: true,
-  sourcemap: true,
+  // No source maps in the published package: the ESM output is unminified and readable as it is (docs/architecture.md, "Publishing").
+  sourcemap: false,
   clean: true,
   target: 'es2022',
   external: ['vitest'],

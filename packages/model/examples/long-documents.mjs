@@ -38,11 +38,11 @@ import { ReformerForSequenceClassification } from '@reformer/model';
 const { values: args } = parseArgs({
   options: {
     length: { type: 'string', default: '8192' },
-    steps: { type: 'string', default: '200' },
+    steps: { type: 'string', default: '120' },
     batch: { type: 'string', default: '2' },
     lr: { type: 'string', default: '3e-3' },
     'budget-mib': { type: 'string', default: '128' },
-    'eval-docs': { type: 'string', default: '64' },
+    'eval-docs': { type: 'string', default: '32' },
     seed: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
@@ -153,8 +153,8 @@ for (let step = 1; step <= steps; step++) {
   peakBytes = Math.max(peakBytes, memory().peakBytes);
   losses.push((await loss.data())[0]);
   loss.dispose();
-  if (step % 25 === 0 || step === steps) {
-    const recent = losses.slice(-25);
+  if (step % 10 === 0 || step === steps) {
+    const recent = losses.slice(-10);
     const perStep = (performance.now() - started) / step / 1000;
     log(`step ${step}: loss ${(recent.reduce((a, b) => a + b, 0) / recent.length).toFixed(4)} (${perStep.toFixed(2)} s/step)`);
   }
