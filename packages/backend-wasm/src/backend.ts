@@ -24,6 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
+import { binaryFloat, indicesInRange, span, WASM_BINARY_OPS } from './elementwise.js';
 import { batchedMatmul } from './matmul.js';
 
 /** A kernel tensor of the wasm backend. */
@@ -148,7 +149,14 @@ export class WasmBackend implements Backend<WasmStorage> {
     return this.adopt(this.reference.unary(op, this.cpu(x)));
   }
 
+  /** `a op b` with broadcasting: float32 add/sub/mul/div/maximum/minimum in SIMD, the rest on the reference. */
   binary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
+    const code = a.dtype === 'float32' ? WASM_BINARY_OPS.get(op) : undefined;
+    if (code !== undefined) {
+      const out = this.alloc(outShape, 'float32');
+      binaryFloat(this.kernels, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape);
+      return out;
+    }
     return this.adopt(this.reference.binary(op, this.cpu(a), this.cpu(b), outShape));
   }
 
@@ -201,11 +209,36 @@ export class WasmBackend implements Backend<WasmStorage> {
     return this.adopt(this.reference.pad(this.cpu(x), paddings, value));
   }
 
+  /** Batched gather along `axis` (block copies in wasm; a bad index gets the reference's error). */
   gather(x: T, indices: T, axis: number): T {
+    const size = x.shape[axis]!;
+    const n = indices.shape[indices.shape.length - 1]!;
+    const outer = span(x.shape, 0, axis);
+    if (indices.storage.length === outer * n && indicesInRange(this.heap, indices.storage, size)) {
+      const out = this.alloc([...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)], x.dtype);
+      if (out.storage.length > 0) {
+        this.kernels.gatherBlocks(x.storage.ptr, indices.storage.ptr, out.storage.ptr, outer, size, n, span(x.shape, axis + 1, x.shape.length));
+      }
+      return out;
+    }
     return this.adopt(this.reference.gather(this.cpu(x), this.cpu(indices), axis));
   }
 
+  /** The adjoint of `gather` (float32: summed in doubles in wasm, identical to the reference). */
   scatterAdd(updates: T, indices: T, axis: number, size: number): T {
+    const n = updates.shape[axis]!;
+    const outer = span(updates.shape, 0, axis);
+    if (updates.dtype === 'float32' && indices.storage.length === outer * n && indicesInRange(this.heap, indices.storage, size)) {
+      const shape = [...updates.shape];
+      shape[axis] = size;
+      const out = this.alloc(shape, 'float32');
+      if (out.storage.length > 0) {
+        const inner = span(updates.shape, axis + 1, updates.shape.length);
+        const acc = this.heap.scratch(8 * out.storage.length);
+        this.kernels.scatterAddBlocks(updates.storage.ptr, indices.storage.ptr, out.storage.ptr, acc, outer, n, size, inner);
+      }
+      return out;
+    }
     return this.adopt(this.reference.scatterAdd(this.cpu(updates), this.cpu(indices), axis, size));
   }
 

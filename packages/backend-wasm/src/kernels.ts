@@ -9,6 +9,9 @@ import { hasRelaxedSimd, hasSimd, type WasmKernelFeatures } from './features.js'
 export interface WasmKernelExports {
   matmulScratchBytes(): number;
   matmul(a: number, b: number, c: number, M: number, N: number, K: number, rsA: number, csA: number, rsB: number, csB: number, scratch: number): void;
+  binary2d(op: number, a: number, as0: number, as1: number, b: number, bs0: number, bs1: number, out: number, d0: number, d1: number): void;
+  gatherBlocks(x: number, idx: number, out: number, outer: number, size: number, n: number, inner: number): void;
+  scatterAddBlocks(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number): void;
   softmaxRows(x: number, y: number, rows: number, n: number): void;
   logSumExpRows(x: number, out: number, rows: number, n: number): void;
   layerNormRows(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, n: number, eps: number): void;

@@ -1,0 +1,109 @@
+/**
+ * Host side of the element-wise and indexing kernels: NumPy broadcasting collapsed to rows of a 2-D
+ * walk (inner strides 0 or 1), and the axis bookkeeping of gather / scatter-add.
+ */
+import type { BinaryOp, Shape } from '@reformer/core';
+import type { WasmHeap, WasmStorage } from './heap.js';
+import type { WasmKernelExports } from './kernels.js';
+
+/** The float32 ops the binary kernel runs, by its op code. */
+export const WASM_BINARY_OPS: ReadonlyMap<BinaryOp, number> = new Map<BinaryOp, number>([
+  ['add', 0],
+  ['sub', 1],
+  ['mul', 2],
+  ['div', 3],
+  ['maximum', 4],
+  ['minimum', 5],
+]);
+
+/** Output sizes and element strides of both inputs after dropping size-1 axes and merging runs. */
+interface BroadcastWalk {
+  sizes: number[];
+  aStrides: number[];
+  bStrides: number[];
+}
+
+/** Strides of `shape` broadcast to `outShape` (0 on broadcast axes), right-aligned. */
+function broadcastStrides(shape: Shape, outShape: Shape): number[] {
+  const rank = outShape.length;
+  const strides = new Array<number>(rank).fill(0);
+  let s = 1;
+  for (let i = rank - 1, j = shape.length - 1; i >= 0; i--, j--) {
+    const d = j >= 0 ? shape[j]! : 1;
+    strides[i] = d === 1 ? 0 : s;
+    s *= d;
+  }
+  return strides;
+}
+
+/** Collapses a broadcast to the fewest axes (outer first). */
+export function broadcastWalk(aShape: Shape, bShape: Shape, outShape: Shape): BroadcastWalk {
+  const as = broadcastStrides(aShape, outShape);
+  const bs = broadcastStrides(bShape, outShape);
+  const sizes: number[] = [];
+  const aStrides: number[] = [];
+  const bStrides: number[] = [];
+  for (let i = outShape.length - 1; i >= 0; i--) {
+    const n = outShape[i]!;
+    if (n === 1) continue;
+    const last = sizes.length - 1;
+    // Merge axis i into the (inner) axis before it when both inputs step through it contiguously.
+    if (last >= 0 && as[i] === aStrides[last]! * sizes[last]! && bs[i] === bStrides[last]! * sizes[last]!) {
+      sizes[last] = sizes[last]! * n;
+      continue;
+    }
+    sizes.push(n);
+    aStrides.push(as[i]!);
+    bStrides.push(bs[i]!);
+  }
+  return { sizes: sizes.reverse(), aStrides: aStrides.reverse(), bStrides: bStrides.reverse() };
+}
+
+/** `out = a op b` (float32) over a broadcast to `outShape`. */
+export function binaryFloat(kernels: WasmKernelExports, op: number, a: WasmStorage, aShape: Shape, b: WasmStorage, bShape: Shape, out: WasmStorage, outShape: Shape): void {
+  if (out.length === 0) return;
+  const { sizes, aStrides, bStrides } = broadcastWalk(aShape, bShape, outShape);
+  const r = sizes.length;
+  if (r === 0) {
+    kernels.binary2d(op, a.ptr, 0, 0, b.ptr, 0, 0, out.ptr, 1, 1);
+    return;
+  }
+  const d1 = sizes[r - 1]!;
+  const as1 = aStrides[r - 1]!;
+  const bs1 = bStrides[r - 1]!;
+  const d0 = r >= 2 ? sizes[r - 2]! : 1;
+  const as0 = r >= 2 ? aStrides[r - 2]! : 0;
+  const bs0 = r >= 2 ? bStrides[r - 2]! : 0;
+  const outerRank = Math.max(0, r - 2);
+  let outer = 1;
+  for (let i = 0; i < outerRank; i++) outer *= sizes[i]!;
+  for (let o = 0; o < outer; o++) {
+    let rem = o;
+    let ao = 0;
+    let bo = 0;
+    for (let i = outerRank - 1; i >= 0; i--) {
+      const idx = rem % sizes[i]!;
+      rem = Math.floor(rem / sizes[i]!);
+      ao += idx * aStrides[i]!;
+      bo += idx * bStrides[i]!;
+    }
+    kernels.binary2d(op, a.ptr + 4 * ao, as0, as1, b.ptr + 4 * bo, bs0, bs1, out.ptr + 4 * o * d0 * d1, d0, d1);
+  }
+}
+
+/** Whether every value of the int32 storage lies in `[0, size)`. */
+export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: number): boolean {
+  const view = heap.i32(indices.ptr, indices.length);
+  for (let i = 0; i < view.length; i++) {
+    const v = view[i]!;
+    if (v < 0 || v >= size) return false;
+  }
+  return true;
+}
+
+/** Product of `shape[from..to)`. */
+export function span(shape: Shape, from: number, to: number): number {
+  let n = 1;
+  for (let i = from; i < to; i++) n *= shape[i]!;
+  return n;
+}
