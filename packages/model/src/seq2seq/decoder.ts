@@ -1,4 +1,4 @@
-import { Dropout, LayerNorm, Module, ModuleList, tidy, zerosLike, type Embedding, type Tensor } from '@reformer/core';
+import { Dropout, InvalidArgumentError, LayerNorm, Module, ModuleList, Tensor, tidy, zerosLike, type Embedding } from '@reformer/core';
 import { CrossAttention } from '@reformer/lsh';
 import { ReversibleBlock, ReversibleSequence, duplicate, mergeHalves, type SubLayer } from '@reformer/reversible';
 import { ReformerEmbeddings } from '../embeddings.js';
@@ -40,8 +40,11 @@ export class ReformerCrossAttention extends Module {
     for (const [name, child] of this.attention.namedChildren()) this.addModule(name, child);
   }
 
-  /** `h` `[batch, length, H]` → `crossAttention(LayerNorm(h), options.context)`. */
+  /** `h` `[batch, length, H]` → `crossAttention(LayerNorm(h), options.context)`; throws `InvalidArgumentError` without a context. */
   forward(h: Tensor, options: DecoderLayerOptions): Tensor {
+    if (!(options?.context instanceof Tensor)) {
+      throw new InvalidArgumentError('ReformerCrossAttention.forward: options.context (the encoder output [batch, sourceLength, 2·hidden_size]) is required.');
+    }
     return tidy(() =>
       this.attention.forward(this.layer_norm.forward(h), options.context, options.contextMask !== undefined ? { contextMask: options.contextMask } : {}),
     );
