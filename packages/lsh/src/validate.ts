@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { DTypeError, InvalidArgumentError, ShapeMismatchError, checkAllocation, tensorBytes, type Backend, type Tensor } from '@reformer/core';
+import { DTypeError, InvalidArgumentError, ShapeMismatchError, Variable, checkAllocation, tensorBytes, type Backend, type Tensor } from '@reformer/core';
 
 /** Formats a shape as `[2, 3, 4]`. @internal */
 export function fmt(shape: readonly (number | string)[]): string {
@@ -64,6 +64,7 @@ export function checkMask(fn: string, mask: Tensor | undefined, B: number, L: nu
   if (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== L) {
     throw new ShapeMismatchError(`${fn}: mask must have shape [batch, length] = [${B}, ${L}], got ${fmt(mask.shape)}.`);
   }
+  if (checkedMasks.has(mask)) return;
   const values = hostValues(mask);
   if (values === undefined) return;
   for (let i = 0; i < values.length; i++) {
@@ -75,7 +76,13 @@ export function checkMask(fn: string, mask: Tensor | undefined, B: number, L: nu
       );
     }
   }
+  // Tensors are immutable (a Variable is not), so a mask read once need not be read again: a model
+  // passes the same mask to every layer.
+  if (!(mask instanceof Variable)) checkedMasks.add(mask);
 }
+
+/** Masks whose values were read and found 0/1. */
+const checkedMasks = new WeakSet<Tensor>();
 
 /**
  * The int32 values of `t` on the host when its backend reads synchronously (CPU, tfjs cpu/wasm/
