@@ -10,6 +10,7 @@ import { parseArgs, USAGE } from '../args.js';
 import { tfjsPlainBaseline } from '../baselines/tfjs.js';
 import { modelBenchFrom, type ModelBench, type ModelModule } from '../model.js';
 import { buildCharts } from '../report/charts.js';
+import { findingsBlocks, type FindingsBlock } from '../report/findings-blocks.js';
 import { findings, rowCells, sortRecords, TABLE_COLUMNS } from '../report/markdown.js';
 import { describeRecord } from '../progress.js';
 import { runBenchmark, type RunEnvironment } from '../runner.js';
@@ -89,9 +90,7 @@ function renderTable(result: BenchResult): void {
     });
   }
   $('table').replaceChildren(table);
-  const pre = document.createElement('pre');
-  pre.textContent = findings(result.records);
-  $('findings').replaceChildren(pre);
+  $('findings').replaceChildren(...findingsBlocks(findings(result.records)).map(renderBlock));
   $('charts').innerHTML = buildCharts(result.records).map((c) => c.svg).join('\n');
 }
 
@@ -193,3 +192,16 @@ function main(): void {
 }
 
 main();
+
+/** One findings block as DOM nodes (text through textContent only). */
+function renderBlock(block: FindingsBlock): HTMLElement {
+  if (block.kind === 'list') {
+    const ul = document.createElement('ul');
+    for (const item of block.items) ul.appendChild(document.createElement('li')).textContent = item;
+    return ul;
+  }
+  const p = document.createElement('p');
+  if (block.strong) p.appendChild(document.createElement('strong')).textContent = block.strong;
+  p.append(block.strong && block.rest ? ` ${block.rest}` : block.rest);
+  return p;
+}
