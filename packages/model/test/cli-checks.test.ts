@@ -73,6 +73,12 @@ describe('reformer-train: sizes checked before allocating', () => {
     expect(r.stderr).toContain('raise --max-memory');
   });
 
+  it('a size error of the model itself (a named ReformerError) is printed cleanly with exit 2', async () => {
+    const r = await run(tinyWith(['--steps', '1', '--buckets', '2147483648', '--out', join(dir, 'buckets')]));
+    expectRefused(r, /these flags make a model that cannot be built:\n[A-Z]\w+Error: /);
+    expect(r.stderr).toContain('2147483648');
+  });
+
   it('the bound is --max-memory: the tiny model is refused under 1M and trains under 64G', async () => {
     expectRefused(await run([...tiny, '--steps', '1', '--max-memory', '1K', '--out', join(dir, 'mm')]), /more than --max-memory 1\.0 KiB \(1,024 bytes\) \(from --max-memory\)/);
     expect((await run([...tiny, '--steps', '1', '--max-memory', '64G', '--out', join(dir, 'mm')])).code).toBe(0);
