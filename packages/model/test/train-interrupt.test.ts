@@ -81,3 +81,24 @@ describe('train: interrupting a run', () => {
     optimizer.dispose();
   });
 });
+
+describe('nextMacrotask', () => {
+  it('without setImmediate (browsers) it still resolves on a later macrotask, after pending microtasks and a due timer', async () => {
+    const { nextMacrotask } = await import('../src/train/yield.js');
+    const g = globalThis as { setImmediate?: unknown };
+    const saved = g.setImmediate;
+    g.setImmediate = undefined;
+    try {
+      const order: string[] = [];
+      void Promise.resolve().then(() => order.push('microtask'));
+      const timer = new Promise<void>((r) => setTimeout(() => (order.push('timer'), r()), 0));
+      await timer;
+      await nextMacrotask();
+      order.push('after');
+      await nextMacrotask();
+      expect(order).toEqual(['microtask', 'timer', 'after']);
+    } finally {
+      g.setImmediate = saved;
+    }
+  });
+});

@@ -5,7 +5,7 @@
 
 type Resolve = () => void;
 
-let channel: { port1: { onmessage: (() => void) | null }; port2: { postMessage(v: null): void } } | undefined;
+let channel: { port1: { onmessage: (() => void) | null; unref?: () => void }; port2: { postMessage(v: null): void } } | undefined;
 const waiting: Resolve[] = [];
 
 /**
@@ -23,6 +23,7 @@ export function nextMacrotask(): Promise<void> {
       if (channel === undefined) {
         channel = new g.MessageChannel();
         channel.port1.onmessage = () => waiting.shift()?.();
+        channel.port1.unref?.(); // runtimes with ref-counted ports (Deno, Node): an idle port must not keep the process alive
       }
       waiting.push(resolve);
       channel.port2.postMessage(null);
