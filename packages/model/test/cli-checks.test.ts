@@ -94,6 +94,23 @@ describe('reformer-train: output paths checked before the first step', () => {
     expectRefused(await run([...tiny, '--steps', '2', '--checkpoint-dir', file]), new RegExp(`--checkpoint-dir ${file}: exists and is a file`));
     expect(await readFile(file, 'utf8')).toBe('not a directory');
   });
+
+  it('an output directory that cannot be written: OutputPathError naming it, exit 2', async () => {
+    // Without root, a directory without write permission; as root (which ignores permissions), /proc,
+    // where no directory can be created.
+    let target: string;
+    let blocked: string;
+    if (process.getuid?.() === 0) {
+      blocked = '/proc';
+      target = '/proc/reformer-out';
+    } else {
+      blocked = join(dir, 'read-only');
+      await mkdir(blocked, { mode: 0o555 });
+      target = join(blocked, 'model');
+    }
+    const r = await run([...tiny, '--steps', '2', '--out', target]);
+    expectRefused(r, new RegExp(`--out ${target}: the directory ${blocked} is not writable \\((EACCES|EPERM|EROFS|ENOENT)\\)`));
+  });
 });
 
 describe('reformer-train: run identity of a checkpoint directory', () => {

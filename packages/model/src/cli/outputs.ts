@@ -4,8 +4,8 @@
  * @module
  */
 import { constants } from 'node:fs';
-import { access, stat } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { access, mkdtemp, rmdir, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import { OutputPathError } from './errors.js';
 
 function code(e: unknown): string {
@@ -14,7 +14,8 @@ function code(e: unknown): string {
 
 /**
  * Checks that `path` is a directory, or can be created as one, and that the directory it is in (or
- * the nearest existing ancestor) is writable.
+ * the nearest existing ancestor) is writable: by its permissions, and by creating and removing an
+ * empty probe directory in it (which also catches read-only and pseudo file systems, and root).
  * @param flag - the flag that named the path (for the message), e.g. `--out`.
  * @throws {OutputPathError} naming the flag, the path and what is in the way.
  */
@@ -42,6 +43,7 @@ export async function checkOutputDir(flag: string, path: string): Promise<void> 
     }
     try {
       await access(p, constants.W_OK | constants.X_OK);
+      await rmdir(await mkdtemp(join(p, '.reformer-write-check-')));
     } catch (e) {
       throw new OutputPathError(`${flag} ${path}: the directory ${p} is not writable (${code(e)}); choose another path or change its permissions.`);
     }
