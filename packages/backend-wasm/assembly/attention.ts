@@ -23,7 +23,7 @@ let posPtr: usize = 0, bucketPtr: usize = 0, maskPtr: usize = 0;
 // scratch regions
 let winSlot: usize = 0, winPos: usize = 0, winOk: usize = 0, winBucket: usize = 0;
 let Kt: usize = 0, Kw: usize = 0, Vw: usize = 0, Vt: usize = 0, Qp: usize = 0, dOp: usize = 0;
-let S: usize = 0, G: usize = 0, Ot: usize = 0, Kg: usize = 0, Rep: usize = 0;
+let S: usize = 0, G: usize = 0, Ot: usize = 0, Kg: usize = 0, Rep: usize = 0, QpB: usize = 0, dOpB: usize = 0;
 
 // @ts-ignore: decorator
 @inline function roundUp(x: i32, m: i32): i32 {
@@ -38,8 +38,8 @@ export function attentionScratchBytes(Nn: i32, dd: i32, ddv: i32, cc: i32, chunk
   const e8 = roundUp(dd, 8);
   const f8 = roundUp(ddv, 8);
   const ints = 5 * wp;
-  const floats = dd * wp + wp * e8 + wp * f8 + ddv * wp + c4 * e8 + c4 * f8 + 2 * c4 * wp + c4 * max<i32>(e8, f8) + wp * max<i32>(e8, f8);
-  return (ints + floats) * 4 + 64 * 16;
+  const floats = dd * wp + wp * e8 + wp * f8 + ddv * wp + 2 * c4 * e8 + 2 * c4 * f8 + 2 * c4 * wp + c4 * max<i32>(e8, f8) + wp * max<i32>(e8, f8);
+  return (ints + floats) * 4 + 64 * 18;
 }
 
 function carve(at: usize, floats: i32): usize {
@@ -75,6 +75,8 @@ function plan(Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfte
   Ot = at; at = carve(at, cp * max<i32>(d8, dv8));
   Kg = at; at = carve(at, Wp * max<i32>(d8, dv8));
   Rep = at; at = carve(at, Wp);
+  QpB = at; at = carve(at, cp * d8);
+  dOpB = at; at = carve(at, cp * dv8);
 }
 
 // @ts-ignore: decorator
@@ -128,15 +130,51 @@ function packRows(src: usize, slots: usize, useSlots: bool, first: i32, rows: i3
   }
 }
 
-/** The transpose of the window's rows of `src` (`cols` floats each): dst[e·Wp + w], zero for w ≥ W. */
+/**
+ * The transpose of the window's rows of `src` (`cols` floats each) as the B operand of a tile GEMM:
+ * panels of 8 window keys, element (e, w) at `dst + (w/8)·cols·32 + e·32 + (w%8)·4`, zero for w ≥ W.
+ */
 function packTransposed(src: usize, cols: i32, dst: usize): void {
+  const panel = <usize>cols << 5;
   for (let w = 0; w < Wp; w++) {
-    const at = dst + (<usize>w << 2);
+    const at = dst + <usize>(w >> 3) * panel + (<usize>(w & 7) << 2);
     if (w < W) {
       const from = src + (<usize>(load<i32>(winSlot + (<usize>w << 2)) * cols) << 2);
-      for (let e = 0; e < cols; e++) store<f32>(at + (<usize>(e * Wp) << 2), load<f32>(from + (<usize>e << 2)));
+      for (let e = 0; e < cols; e++) store<f32>(at + (<usize>e << 5), load<f32>(from + (<usize>e << 2)));
     } else {
-      for (let e = 0; e < cols; e++) store<f32>(at + (<usize>(e * Wp) << 2), 0);
+      for (let e = 0; e < cols; e++) store<f32>(at + (<usize>e << 5), 0);
+    }
+  }
+}
+
+/**
+ * Rows of `src` (`cols` floats each; the window's slots, or `rows` consecutive rows from `first`) as
+ * the B operand of a tile GEMM over `padRows` rows: panels of 8 columns, element (r, e) at
+ * `dst + (e/8)·padRows·32 + r·32 + (e%8)·4`, zero beyond the rows and columns.
+ */
+function packPanels(src: usize, useSlots: bool, first: i32, rows: i32, cols: i32, dst: usize, padRows: i32): void {
+  const cols8 = roundUp(cols, 8);
+  const panel = <usize>padRows << 5;
+  for (let r = 0; r < padRows; r++) {
+    const base = dst + (<usize>r << 5);
+    if (r < rows) {
+      const slot = useSlots ? load<i32>(winSlot + (<usize>r << 2)) : first + r;
+      const from = src + (<usize>(slot * cols) << 2);
+      let e = 0;
+      for (; e + 8 <= cols; e += 8) {
+        const to = base + <usize>(e >> 3) * panel;
+        v128.store(to, v128.load(from + (<usize>e << 2)));
+        v128.store(to, v128.load(from + (<usize>e << 2), 16), 16);
+      }
+      for (; e < cols8; e++) {
+        store<f32>(base + <usize>(e >> 3) * panel + (<usize>(e & 7) << 2), e < cols ? load<f32>(from + (<usize>e << 2)) : 0);
+      }
+    } else {
+      for (let e = 0; e < cols8; e += 8) {
+        const to = base + <usize>(e >> 3) * panel;
+        v128.store(to, i32x4.splat(0));
+        v128.store(to, i32x4.splat(0), 16);
+      }
     }
   }
 }
@@ -177,7 +215,7 @@ function logitsRow(row: usize, qPos: i32, qBucket: i32, repOut: usize): f32 {
 
 /** S = Qp·Ktᵀ-panel for the loaded window of query chunk `n` (Qp, Kt packed by the caller). */
 function scores(): void {
-  gemmTiles(cp, Wp, d, Qp, <usize>d8 << 2, 4, Kt, <usize>Wp << 2, S, Wp, false);
+  gemmTiles(cp, Wp, d, Qp, <usize>d8 << 2, 4, Kt, <usize>d << 5, 32, S, Wp, false);
 }
 
 /**
@@ -193,7 +231,7 @@ export function attentionForward(
   for (let n = 0; n < nChunks; n++) {
     loadWindow(n);
     packTransposed(k, d, Kt);
-    packRows(v, winSlot, true, 0, W, dv, Vw, dv8, Wp);
+    packPanels(v, true, 0, W, dv, Vw, Wp);
     packRows(q, 0, false, n * c, c, d, Qp, d8, cp);
     scores();
     for (let t = 0; t < cp; t++) {
@@ -220,7 +258,7 @@ export function attentionForward(
         v128.store(at, f32x4.mul(v128.load(at), factor));
       }
     }
-    gemmTiles(cp, dv8, Wp, S, <usize>Wp << 2, 4, Vw, <usize>dv8 << 2, Ot, dv8, false);
+    gemmTiles(cp, dv8, Wp, S, <usize>Wp << 2, 4, Vw, <usize>Wp << 5, 32, Ot, dv8, false);
     for (let t = 0; t < c; t++) {
       memory.copy(out + (<usize>((n * c + t) * dv) << 2), Ot + (<usize>(t * dv8) << 2), <usize>dv << 2);
     }
@@ -262,13 +300,15 @@ export function attentionBackward(
   for (let n = 0; n < nChunks; n++) {
     loadWindow(n);
     packTransposed(k, d, Kt);
-    packRows(k, winSlot, true, 0, W, d, Kw, d8, Wp);
+    packPanels(k, true, 0, W, d, Kw, Wp);
     packTransposed(v, dv, Vt);
     packRows(q, 0, false, n * c, c, d, Qp, d8, cp);
+    packPanels(q, false, n * c, c, d, QpB, cp);
     packRows(dOut, 0, false, n * c, c, dv, dOp, dv8, cp);
+    packPanels(dOut, false, n * c, c, dv, dOpB, cp);
     scores();
     // G = dP = dOut·Vᵀ
-    gemmTiles(cp, Wp, dv, dOp, <usize>dv8 << 2, 4, Vt, <usize>Wp << 2, G, Wp, false);
+    gemmTiles(cp, Wp, dv, dOp, <usize>dv8 << 2, 4, Vt, <usize>dv << 5, 32, G, Wp, false);
     for (let t = 0; t < cp; t++) {
       const row = S + (<usize>(t * Wp) << 2);
       const grow = G + (<usize>(t * Wp) << 2);
@@ -295,7 +335,7 @@ export function attentionBackward(
       }
     }
     // dq rows of this chunk = scale · dS·K
-    gemmTiles(cp, d8, Wp, G, <usize>Wp << 2, 4, Kw, <usize>d8 << 2, Ot, d8, false);
+    gemmTiles(cp, d8, Wp, G, <usize>Wp << 2, 4, Kw, <usize>Wp << 5, 32, Ot, d8, false);
     const f = f32x4.splat(scale);
     for (let t = 0; t < c; t++) {
       const to = dq + (<usize>((n * c + t) * d) << 2);
@@ -305,10 +345,10 @@ export function attentionBackward(
       for (; e < d; e++) store<f32>(to + (<usize>e << 2), load<f32>(from + (<usize>e << 2)) * scale);
     }
     // dk += scale · dSᵀ·Q (window rows to their slots)
-    gemmTiles(Wp, d8, cp, G, 4, <usize>Wp << 2, Qp, <usize>d8 << 2, Kg, d8, false);
+    gemmTiles(Wp, d8, cp, G, 4, <usize>Wp << 2, QpB, <usize>cp << 5, 32, Kg, d8, false);
     scatterRows(Kg, d8, d, dk, scale);
     // dv += Pᵀ·dOut
-    gemmTiles(Wp, dv8, cp, S, 4, <usize>Wp << 2, dOp, <usize>dv8 << 2, Kg, dv8, false);
+    gemmTiles(Wp, dv8, cp, S, 4, <usize>Wp << 2, dOpB, <usize>cp << 5, 32, Kg, dv8, false);
     scatterRows(Kg, dv8, dv, dvOut, 1);
   }
 }

@@ -92,3 +92,102 @@ export function scatterAddBlocks(upd: usize, idx: usize, out: usize, acc: usize,
   }
   for (let i: usize = 0; i < total; i++) store<f32>(out + (i << 2), <f32>load<f64>(acc + (i << 3)));
 }
+
+/**
+ * Float32 unary ops that round exactly as the reference: 0 neg, 1 abs, 2 sqrt, 3 square,
+ * 4 reciprocal, 5 floor, 6 ceil, 7 round (half to even; a nonzero value rounding to zero gives +0),
+ * 8 relu (x < 0 ? 0 : x; NaN and −0 kept).
+ */
+export function unaryFloat(op: i32, x: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i << 2;
+    const v = v128.load(x + at);
+    let r: v128;
+    switch (op) {
+      case 0: r = f32x4.neg(v); break;
+      case 1: r = f32x4.abs(v); break;
+      case 2: r = f32x4.sqrt(v); break;
+      case 3: r = f32x4.mul(v, v); break;
+      case 4: r = f32x4.div(one, v); break;
+      case 5: r = f32x4.floor(v); break;
+      case 6: r = f32x4.ceil(v); break;
+      case 7: {
+        // Like the reference, a nonzero value that rounds to zero gives +0 (only −0 stays −0).
+        r = f32x4.nearest(v);
+        r = v128.bitselect(zero, r, v128.and(f32x4.eq(r, zero), f32x4.ne(v, zero)));
+        break;
+      }
+      default: r = v128.bitselect(zero, v, f32x4.lt(v, zero));
+    }
+    v128.store(out + at, r);
+  }
+  for (; i < n; i++) {
+    const at = <usize>i << 2;
+    const v = load<f32>(x + at);
+    let r: f32;
+    switch (op) {
+      case 0: r = -v; break;
+      case 1: r = abs<f32>(v); break;
+      case 2: r = sqrt<f32>(v); break;
+      case 3: r = v * v; break;
+      case 4: r = 1 / v; break;
+      case 5: r = floor<f32>(v); break;
+      case 6: r = ceil<f32>(v); break;
+      case 7: r = nearest<f32>(v); if (r == 0 && v != 0) r = 0; break;
+      default: r = v < 0 ? 0 : v;
+    }
+    store<f32>(out + at, r);
+  }
+}
+
+/** `dy · (x > 0 ? 1 : 0)`, the reference's relu backward (NaN·0 stays NaN). */
+export function reluBackward(x: usize, dy: usize, out: usize, n: i32): void {
+  const zero = f32x4.splat(0);
+  const one = f32x4.splat(1);
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const at = <usize>i << 2;
+    const mask = v128.bitselect(one, zero, f32x4.gt(v128.load(x + at), zero));
+    v128.store(out + at, f32x4.mul(v128.load(dy + at), mask));
+  }
+  for (; i < n; i++) {
+    const at = <usize>i << 2;
+    store<f32>(out + at, load<f32>(dy + at) * (load<f32>(x + at) > 0 ? <f32>1 : <f32>0));
+  }
+}
+
+/**
+ * Float32 sum over the middle axis of x `[outer, r, inner]` into out `[outer, inner]`, in doubles in
+ * the reference's order (row by row), rounded once; `acc` holds `inner` doubles.
+ */
+export function reduceSum(x: usize, out: usize, acc: usize, outer: i32, r: i32, inner: i32): void {
+  for (let o = 0; o < outer; o++) {
+    const base = x + (<usize>(o * r * inner) << 2);
+    if (inner == 1) {
+      let s: f64 = 0;
+      for (let j = 0; j < r; j++) s += <f64>load<f32>(base + (<usize>j << 2));
+      store<f32>(out + (<usize>o << 2), <f32>s);
+      continue;
+    }
+    memory.fill(acc, 0, <usize>inner << 3);
+    for (let j = 0; j < r; j++) {
+      const row = base + (<usize>(j * inner) << 2);
+      let i = 0;
+      for (; i + 4 <= inner; i += 4) {
+        const v = v128.load(row + (<usize>i << 2));
+        const a = acc + (<usize>i << 3);
+        v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(v)));
+        v128.store(a, f64x2.add(v128.load(a, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
+      }
+      for (; i < inner; i++) {
+        const a = acc + (<usize>i << 3);
+        store<f64>(a, load<f64>(a) + <f64>load<f32>(row + (<usize>i << 2)));
+      }
+    }
+    const dst = out + (<usize>(o * inner) << 2);
+    for (let i = 0; i < inner; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
+  }
+}

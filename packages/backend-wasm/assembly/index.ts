@@ -4,4 +4,4 @@
 export { matmul, matmulScratchBytes } from './matmul';
 export { attentionForward, attentionBackward, attentionScratchBytes } from './attention';
 export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows } from './rows';
-export { binary2d, gatherBlocks, scatterAddBlocks } from './elementwise';
+export { binary2d, gatherBlocks, scatterAddBlocks, unaryFloat, reluBackward, reduceSum } from './elementwise';

@@ -1,13 +1,14 @@
 // A small GEMM over padded scratch panels, used inside the fused kernels: C[M×N] (= or +=) A·B where
 // M is a multiple of 4 and N of 8. A element (i, k) is read with one splat load at
-// `a + i·aRow + k·aK` (byte strides, so A may be a matrix or the transpose of one); B row k is read as
-// two v128 at `b + k·bK`. Register tile: 4 rows × 8 columns in 8 accumulators.
+// `a + i·aRow + k·aK` (byte strides, so A may be a matrix or the transpose of one); the 8 columns
+// j..j+7 of B row k are read as two v128 at `b + (j/8)·bPanel + k·bK` (a packed panel: bK 32 and
+// bPanel K·32, so a column strip is one sequential run). Register tile: 4 rows × 8 columns.
 import { madd } from './simd';
 
-export function gemmTiles(M: i32, N: i32, K: i32, a: usize, aRow: usize, aK: usize, b: usize, bK: usize, c: usize, ldc: i32, accumulate: bool): void {
+export function gemmTiles(M: i32, N: i32, K: i32, a: usize, aRow: usize, aK: usize, b: usize, bPanel: usize, bK: usize, c: usize, ldc: i32, accumulate: bool): void {
   const ld = <usize>ldc << 2;
   for (let j = 0; j < N; j += 8) {
-    const bj = b + (<usize>j << 2);
+    const bj = b + <usize>(j >> 3) * bPanel;
     for (let i = 0; i < M; i += 4) {
       let a0 = a + <usize>i * aRow;
       let a1 = a0 + aRow;

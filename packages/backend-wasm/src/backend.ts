@@ -24,7 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { binaryFloat, indicesInRange, span, WASM_BINARY_OPS } from './elementwise.js';
+import { binaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { batchedMatmul } from './matmul.js';
 
 /** A kernel tensor of the wasm backend. */
@@ -145,7 +145,14 @@ export class WasmBackend implements Backend<WasmStorage> {
     return out;
   }
 
+  /** `op(x)`: float32 neg/abs/sqrt/square/reciprocal/floor/ceil/round/relu in SIMD, the rest on the reference. */
   unary(op: UnaryOp, x: T): T {
+    const code = x.dtype === 'float32' ? WASM_UNARY_OPS.get(op) : undefined;
+    if (code !== undefined) {
+      const out = this.alloc(x.shape, 'float32');
+      if (out.storage.length > 0) this.kernels.unaryFloat(code, x.storage.ptr, out.storage.ptr, out.storage.length);
+      return out;
+    }
     return this.adopt(this.reference.unary(op, this.cpu(x)));
   }
 
@@ -170,7 +177,15 @@ export class WasmBackend implements Backend<WasmStorage> {
 
   // ---- reductions ----
 
+  /** Float32 sums over one run of consecutive axes in wasm (doubles, the reference's order); the rest on the reference. */
   reduce(op: ReduceOp, x: T, axes: readonly number[]): T {
+    const block = op === 'sum' && x.dtype === 'float32' ? reductionBlock(x.shape, axes) : undefined;
+    if (block !== undefined) {
+      const [outer, r, inner] = block;
+      const out = this.alloc(x.shape.filter((_, i) => !axes.includes(i)), 'float32');
+      if (out.storage.length > 0) this.kernels.reduceSum(x.storage.ptr, out.storage.ptr, this.heap.scratch(8 * inner), outer, r, inner);
+      return out;
+    }
     return this.adopt(this.reference.reduce(op, this.cpu(x), axes));
   }
 
@@ -289,7 +304,13 @@ export class WasmBackend implements Backend<WasmStorage> {
     return { dx, dGamma, dBeta };
   }
 
+  /** `dy · f'(x)`: relu in SIMD, gelu on the reference. */
   activationBackward(op: ActivationOp, x: T, dy: T): T {
+    if (op === 'relu') {
+      const out = this.alloc(x.shape, 'float32');
+      if (out.storage.length > 0) this.kernels.reluBackward(x.storage.ptr, dy.storage.ptr, out.storage.ptr, out.storage.length);
+      return out;
+    }
     return this.adopt(this.reference.activationBackward(op, this.cpu(x), this.cpu(dy)));
   }
 

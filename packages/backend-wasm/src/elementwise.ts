@@ -2,7 +2,7 @@
  * Host side of the element-wise and indexing kernels: NumPy broadcasting collapsed to rows of a 2-D
  * walk (inner strides 0 or 1), and the axis bookkeeping of gather / scatter-add.
  */
-import type { BinaryOp, Shape } from '@reformer/core';
+import type { BinaryOp, Shape, UnaryOp } from '@reformer/core';
 import type { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 
@@ -15,6 +15,31 @@ export const WASM_BINARY_OPS: ReadonlyMap<BinaryOp, number> = new Map<BinaryOp, 
   ['maximum', 4],
   ['minimum', 5],
 ]);
+
+/** The float32 unary ops the wasm kernel runs (rounding exactly as the reference), by op code. */
+export const WASM_UNARY_OPS: ReadonlyMap<UnaryOp, number> = new Map<UnaryOp, number>([
+  ['neg', 0],
+  ['abs', 1],
+  ['sqrt', 2],
+  ['square', 3],
+  ['reciprocal', 4],
+  ['floor', 5],
+  ['ceil', 6],
+  ['round', 7],
+  ['relu', 8],
+]);
+
+/**
+ * `[outer, r, inner]` when `axes` (sorted, distinct) are one run of consecutive axes of `shape`, else
+ * undefined.
+ */
+export function reductionBlock(shape: Shape, axes: readonly number[]): [number, number, number] | undefined {
+  if (axes.length === 0) return undefined;
+  const first = axes[0]!;
+  const last = axes[axes.length - 1]!;
+  if (last - first + 1 !== axes.length) return undefined;
+  return [span(shape, 0, first), span(shape, first, last + 1), span(shape, last + 1, shape.length)];
+}
 
 /** Output sizes and element strides of both inputs after dropping size-1 axes and merging runs. */
 interface BroadcastWalk {

@@ -12,6 +12,9 @@ export interface WasmKernelExports {
   binary2d(op: number, a: number, as0: number, as1: number, b: number, bs0: number, bs1: number, out: number, d0: number, d1: number): void;
   gatherBlocks(x: number, idx: number, out: number, outer: number, size: number, n: number, inner: number): void;
   scatterAddBlocks(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number): void;
+  unaryFloat(op: number, x: number, out: number, n: number): void;
+  reluBackward(x: number, dy: number, out: number, n: number): void;
+  reduceSum(x: number, out: number, acc: number, outer: number, r: number, inner: number): void;
   softmaxRows(x: number, y: number, rows: number, n: number): void;
   logSumExpRows(x: number, out: number, rows: number, n: number): void;
   layerNormRows(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, n: number, eps: number): void;

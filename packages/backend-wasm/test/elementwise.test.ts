@@ -1,9 +1,9 @@
 /**
- * SIMD binary ops with broadcasts that collapse to 1, 2 and more axes, gather and scatter-add with
- * long blocks: all bit-identical to the CPU reference (float32 +, −, ×, ÷, max, min round the same way;
+ * SIMD binary ops with broadcasts that collapse to 1, 2 and more axes, unary ops, relu backward, sums,
+ * gather and scatter-add with long blocks: all bit-identical to the CPU reference (float32 +, −, ×, ÷, max, min round the same way;
  * scatter-add sums in doubles in the same order).
  */
-import { createCpuBackend, type Backend, type BinaryOp, type KernelTensor, type Shape } from '@reformer/core';
+import { createCpuBackend, type Backend, type BinaryOp, type KernelTensor, type Shape, type UnaryOp } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { broadcastWalk } from '../src/elementwise.js';
@@ -54,6 +54,36 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
       });
     }
   }
+
+  for (const op of ['neg', 'abs', 'sqrt', 'square', 'reciprocal', 'floor', 'ceil', 'round', 'relu'] as UnaryOp[]) {
+    it(`unary ${op} on 1,027 values (halves, ±0, NaN, ±∞)`, () => {
+      const x = random(1027, 7).map((v, i) => (i % 5 === 0 ? Math.round(v * 8) / 2 : v * 100));
+      x.set([0, -0, Infinity, -Infinity, 0.5, -0.5, 2.5, -2.5], 10);
+      const run = (be: Backend) => {
+        const t = put(be, x, [1027]);
+        const u = be.unary(op, t);
+        const r = get(be, u);
+        for (const v of [t, u]) be.free(v.storage);
+        return r;
+      };
+      expect(run(wasm)).toEqual(run(cpu));
+    });
+  }
+
+  it('relu backward and sums over leading, middle, trailing and all axes', () => {
+    const shape = [3, 5, 7, 9];
+    const x = random(size(shape), 11);
+    const dy = random(size(shape), 12);
+    const run = (be: Backend) => {
+      const t = put(be, x, shape);
+      const d = put(be, dy, shape);
+      const outs = [be.activationBackward('relu', t, d), ...[[0], [1, 2], [3], [2, 3], [0, 1, 2, 3], [0, 2]].map((axes) => be.reduce('sum', t, axes))];
+      const r = outs.map((o) => get(be, o));
+      for (const v of [t, d, ...outs]) be.free(v.storage);
+      return r;
+    };
+    expect(run(wasm)).toEqual(run(cpu));
+  });
 
   it('broadcastWalk merges contiguous runs and keeps broadcast axes apart', () => {
     expect(broadcastWalk([2, 3, 4], [2, 3, 4], [2, 3, 4])).toEqual({ sizes: [24], aStrides: [1], bStrides: [1] });
