@@ -119,8 +119,6 @@ describe('reformer-train: run identity of a checkpoint directory', () => {
     const first = await run([...tiny, '--steps', '4', '--checkpoint-every', '2', '--checkpoint-dir', ck]);
     expect(first.code, first.stderr).toBe(0);
     const finalBefore = await readFile(join(ck, 'final', 'model.safetensors'));
-    const state = await readTrainerState(join(ck, 'checkpoint-00000004'));
-    expect(state['run']).toMatchObject({ task: 'duplication', steps: 4, lr: 0.001, seed: 0, 'd-model': 16 });
 
     // Run 2 with other settings, no --resume: refused, nothing touched.
     const second = await run([...tiny, '--steps', '2', '--lr', '5e-3', '--checkpoint-dir', ck]);
@@ -128,6 +126,9 @@ describe('reformer-train: run identity of a checkpoint directory', () => {
     expect(second.stderr).toContain('--overwrite');
     expect(await listCheckpoints(ck)).toEqual(['checkpoint-00000002', 'checkpoint-00000004']);
     expect((await readFile(join(ck, 'final', 'model.safetensors'))).equals(finalBefore)).toBe(true);
+    // Each checkpoint records the run's settings.
+    const state = await readTrainerState(join(ck, 'checkpoint-00000004'));
+    expect(state['run']).toMatchObject({ task: 'duplication', steps: 4, lr: 0.001, seed: 0, 'd-model': 16 });
 
     // --resume with another learning rate: refused, naming the difference.
     const mismatch = await run([...tiny, '--steps', '6', '--lr', '5e-3', '--checkpoint-dir', ck, '--resume']);
