@@ -28,8 +28,9 @@ Face write them) and prints the prompt and the new text as it is generated.
   --top-k K              sample among the K most likely tokens (default: all)
   --top-p P              nucleus sampling: the smallest set of tokens with probability ≥ P (default 1)
   --seed N               seed of the sampling and of the LSH rotations (default: random)
-  --tokenizer WHICH      'auto' (default: the model directory's spiece.model), 'bytes' (the byte-level
-                         tokenizer of google/reformer-enwik8), or the path of a spiece.model file
+  --tokenizer WHICH      'auto' (default: the model directory's spiece.model), 'bytes' (UTF-8 bytes:
+                         shifted by 2 for a 258-id model such as google/reformer-enwik8, raw for a
+                         256-id model such as reformer-train char-lm), or the path of a spiece.model
   --no-cache             re-run the whole sequence for every token (the reference; slow)
   -h, --help             this text
 `;
@@ -105,8 +106,18 @@ export function parseGenerateCommandLine(argv: readonly string[]): GenerateComma
   return { model: v.model, prompt: v.prompt, tokenizer: v.tokenizer ?? 'auto', options };
 }
 
-async function tokenizerFor(which: string, modelDir: string): Promise<Tokenizer> {
-  if (which === 'bytes') return new ByteTokenizer();
+/**
+ * `--tokenizer bytes`: UTF-8 bytes, laid out as the model's vocabulary says — 258 ids: shifted by 2
+ * (the enwik8 model); 256 ids: the raw byte values (`reformer-train char-lm`).
+ */
+function byteTokenizerFor(vocabSize: number): Tokenizer {
+  if (vocabSize === 258) return new ByteTokenizer();
+  if (vocabSize === 256) return new ByteTokenizer({ offset: 0 });
+  throw new GenerateUsageError(`--tokenizer bytes needs a model vocabulary of 256 (raw bytes) or 258 (bytes + 2, the enwik8 layout); this model has ${vocabSize}.`);
+}
+
+async function tokenizerFor(which: string, modelDir: string, vocabSize: number): Promise<Tokenizer> {
+  if (which === 'bytes') return byteTokenizerFor(vocabSize);
   if (which === 'auto') return loadTokenizerFromDir(modelDir);
   return SentencePieceTokenizer.fromModelFile(await readFile(which), which);
 }
@@ -135,10 +146,10 @@ export async function generateMain(
   }
   let model: { dispose(): void } | undefined;
   try {
-    const tokenizer = await tokenizerFor(command.tokenizer, command.model);
     const loaded = await loadModelFromDir(command.model);
     model = loaded;
     const lm = expectArchitecture(loaded, ReformerModelWithLMHead);
+    const tokenizer = await tokenizerFor(command.tokenizer, command.model, lm.config.vocab_size);
     if (tokenizer.vocabSize > lm.config.vocab_size) {
       err.write(`reformer-generate: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${lm.config.vocab_size}: they do not belong together.\n`);
       return 2;
@@ -148,7 +159,7 @@ export async function generateMain(
     out.write('\n');
     return 0;
   } catch (e) {
-    if (e instanceof ReformerError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+    if (e instanceof ReformerError || e instanceof GenerateUsageError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
       err.write(`reformer-generate: ${(e as Error).message}\n`);
       return 2;
     }

@@ -65,7 +65,7 @@ export {
   type ReversalOptions,
   type Seq2SeqGenerateOptions,
 } from './seq2seq/index.js';
-export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type Tokenizer } from './tokenizers/index.js';
+export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type ByteTokenizerOptions, type Tokenizer } from './tokenizers/index.js';
 export { generateText, streamText, type GenerateTextOptions } from './generate/text.js';
 export { createReformerLM, reformerLMConfig, type ReformerLMOptions } from './reformer-lm.js';
 export { fromPretrained, type FromPretrainedOptions, type PretrainedFileData, type PretrainedProgress, type PretrainedSource } from './pretrained.js';

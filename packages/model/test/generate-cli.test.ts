@@ -50,6 +50,19 @@ describe('reformer-generate', () => {
     model.dispose();
   });
 
+  it('--tokenizer bytes on a 256-id model (reformer-train char-lm) reads raw bytes; other sizes are refused', async () => {
+    const { dir, model } = await savedModel(256, 9, false);
+    const r = run(['--model', dir, '--prompt', 'Hi', '--max-new-tokens', '5', '--temperature', '0', '--tokenizer', 'bytes']);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(`Hi${await generateText(model, new ByteTokenizer({ offset: 0 }), 'Hi', { maxNewTokens: 5, temperature: 0 })}\n`);
+    model.dispose();
+    const odd = await savedModel(300, 9, false);
+    const bad = run(['--model', odd.dir, '--prompt', 'Hi', '--tokenizer', 'bytes']);
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toMatch(/needs a model vocabulary of 256 \(raw bytes\) or 258/);
+    odd.model.dispose();
+  });
+
   it('a directory without a tokenizer file: a named error that says what was looked for and found', async () => {
     const { dir, model } = await savedModel(258, 5, false);
     const r = run(['--model', dir, '--prompt', 'x']);

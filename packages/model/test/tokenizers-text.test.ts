@@ -25,6 +25,15 @@ describe('ByteTokenizer (the enwik8 model)', () => {
     );
   });
 
+  it('offset 0 gives the raw byte values (what charLMTask trains on)', () => {
+    const raw = new ByteTokenizer({ offset: 0 });
+    expect(raw.vocabSize).toBe(256);
+    expect(raw.padTokenId).toBeUndefined();
+    expect(raw.encode('Hi é')).toEqual([...new TextEncoder().encode('Hi é')]);
+    expect(raw.decode(raw.encode('Hi é'))).toBe('Hi é');
+    expect(() => new ByteTokenizer({ offset: -1 })).toThrow(/offset must be a non-negative integer/);
+  });
+
   it('rejects ids outside the vocabulary and non-strings with named errors', () => {
     expect(() => tok.decode([258])).toThrow(InvalidArgumentError);
     expect(() => tok.decode([-1])).toThrow(/ids\[0\] = -1 is not a token id in \[0, 258\)/);

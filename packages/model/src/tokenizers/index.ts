@@ -1,3 +1,3 @@
-export { ByteTokenizer } from './byte-tokenizer.js';
+export { ByteTokenizer, type ByteTokenizerOptions } from './byte-tokenizer.js';
 export { SentencePieceTokenizer } from './sentencepiece.js';
 export { TokenizerError, type Tokenizer } from './tokenizer.js';
