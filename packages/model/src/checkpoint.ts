@@ -116,6 +116,9 @@ function parseConfig(config: CheckpointFiles['config']): Record<string, unknown>
   }
 }
 
+/** Names of the attention mask constants Transformers 3.x saved as buffers. */
+const LEGACY_MASK_BUFFER = /\.attention\.self_attention\.(?:self_)?mask_value_float(?:16|32)$/;
+
 /**
  * Builds the model a checkpoint describes and loads its weights. The architecture comes from the
  * config's `architectures[0]` (default `ReformerModelWithLMHead` when `is_decoder`, else
@@ -126,7 +129,8 @@ function parseConfig(config: CheckpointFiles['config']): Record<string, unknown>
  *
  * Hugging Face 4.x checkpoints also hold `lm_head.decoder.bias` (tied to `lm_head.bias`, and added to
  * the logits): it is read as `lm_head.bias`, and `lm_head_bias` is then on unless the config says
- * otherwise, so the logits are those of the version that wrote it.
+ * otherwise, so the logits are those of the version that wrote it. The attention mask constants that
+ * Transformers 3.x saved as buffers (`…self_attention.mask_value_float32` and the like) are ignored.
  */
 export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): AnyReformerModel {
   const raw = parseConfig(files.config);
@@ -140,6 +144,10 @@ export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): A
     if (!tensors.has('lm_head.bias')) tensors.set('lm_head.bias', legacyBias);
     if (raw['lm_head_bias'] === undefined) raw['lm_head_bias'] = true;
   }
+  // Transformers 3.x saved each attention layer's mask constants as buffers
+  // (`…self_attention.mask_value_float32`, `self_mask_value_float16`, …), as the published 2020
+  // checkpoints hold them: constants of the code, not weights. Dropped, as Hugging Face ignores them.
+  for (const name of [...tensors.keys()]) if (LEGACY_MASK_BUFFER.test(name)) tensors.delete(name);
   const config = resolveConfig(raw as Partial<ReformerConfig>);
   if (!Object.hasOwn(ARCHITECTURES, arch)) {
     throw new CheckpointError(`config.json names architecture ${JSON.stringify(arch)}; expected one of ${Object.keys(ARCHITECTURES).join(', ')}.`);

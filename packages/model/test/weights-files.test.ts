@@ -71,6 +71,13 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     expect(await stateBits(PT(sub))).toEqual(await stateBits(ORIGINAL));
   });
 
+  it('a 2020-era checkpoint with the attention mask constants saved as buffers (0-d float16/float32) loads the same weights', async () => {
+    const got = await readWeightsFromDir(PT('legacy-buffers'));
+    expect(got.tensors.get('reformer.encoder.layers.0.attention.self_attention.self_mask_value_float16')).toEqual({ dtype: 'float32', shape: [], values: Float32Array.of(-1000) });
+    expect(got.tensors.size).toBe(29 + 2 * 4);
+    expect(await stateBits(PT('legacy-buffers'))).toEqual(await stateBits(ORIGINAL));
+  });
+
   it('prefers model.safetensors when both formats are there', async () => {
     const dir = await tempDir();
     await copyFile(join(PT('zip'), 'config.json'), join(dir, 'config.json'));
