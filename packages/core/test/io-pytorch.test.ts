@@ -118,6 +118,39 @@ describe('malicious pickles', () => {
   });
 });
 
+describe('hostile pickles are bounded', () => {
+  const g = (m: string, n: string): number[] => [0x63, ...new TextEncoder().encode(`${m}\n${n}\n`)];
+  const u32 = (v: number): number[] => [v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff];
+  const str = (s: string): number[] => [0x58, ...u32(s.length), ...new TextEncoder().encode(s)];
+
+  it('a huge integer (LONG4 of 1 MB) is refused at once', () => {
+    const head = [0x80, 2, 0x8b, ...u32(1 << 20)];
+    const pkl = new Uint8Array(head.length + (1 << 20) + 1);
+    pkl.set(head);
+    pkl[pkl.length - 1] = 0x2e;
+    expectThrows(() => parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': pkl })), CheckpointFormatError, /an integer of 1048576 bytes/);
+  });
+
+  it('a stride-0 view asking for 2^28 elements of a 4-element storage is refused before allocating', () => {
+    // {'x': _rebuild_tensor_v2(persistent('storage', FloatStorage, '0', 'cpu', 4), 0, (2^14, 2^14), (0, 0), False, OrderedDict())}
+    const int = (v: number): number[] => [0x4a, ...u32(v)];
+    const pkl = new Uint8Array([
+      0x80, 2, 0x7d, ...str('x'), ...g('torch._utils', '_rebuild_tensor_v2'),
+      0x28, 0x28, ...str('storage'), ...g('torch', 'FloatStorage'), ...str('0'), ...str('cpu'), ...int(4), 0x74, 0x51,
+      ...int(0), ...int(1 << 14), ...int(1 << 14), 0x86, ...int(0), ...int(0), 0x86, 0x89, ...g('collections', 'OrderedDict'), 0x29, 0x52, 0x74, 0x52,
+      0x73, 0x2e,
+    ]);
+    const zip = storedZip({ 'archive/data.pkl': pkl, 'archive/data/0': new Uint8Array(16) });
+    expectThrows(() => parsePyTorchCheckpoint(zip), CheckpointFormatError, /tensor "x": shape \[16384, 16384\] has 268435456 elements over a storage of 4/);
+    // The same pickle with a 4 x 4 view loads: the bound is what is refused, not the layout.
+    const small = pkl.slice();
+    const view = new DataView(small.buffer);
+    for (let i = 0; i + 5 <= small.length; i++) if (small[i] === 0x4a && view.getInt32(i + 1, true) === 1 << 14) view.setInt32(i + 1, 4, true);
+    const t = parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': small, 'archive/data/0': new Uint8Array(16) })).tensors.get('x')!;
+    expect(t.shape).toEqual([4, 4]);
+  });
+});
+
 describe('files that are not state dicts, or are damaged', () => {
   it('a training checkpoint (int and nested dict entries) names the entry and what to do', () => {
     expectThrows(() => parsePyTorchCheckpoint(read('training_checkpoint.pt')), CheckpointFormatError, /entry "epoch" is a number, not a tensor.*state dict/);
@@ -211,7 +244,8 @@ export function storedZip(files: Record<string, Uint8Array>): Uint8Array {
     const n = [...new TextEncoder().encode(name)];
     const offset = locals.length;
     u32(locals, 0x04034b50), u16(locals, 20), u16(locals, 0), u16(locals, 0), u32(locals, 0), u32(locals, crc(data));
-    u32(locals, data.length), u32(locals, data.length), u16(locals, n.length), u16(locals, 0), locals.push(...n, ...data);
+    u32(locals, data.length), u32(locals, data.length), u16(locals, n.length), u16(locals, 0), locals.push(...n);
+    for (const b of data) locals.push(b);
     u32(central, 0x02014b50), u16(central, 20), u16(central, 20), u16(central, 0), u16(central, 0), u32(central, 0);
     u32(central, crc(data)), u32(central, data.length), u32(central, data.length), u16(central, n.length);
     u16(central, 0), u16(central, 0), u16(central, 0), u16(central, 0), u32(central, 0), u32(central, offset), central.push(...n);
@@ -219,5 +253,9 @@ export function storedZip(files: Record<string, Uint8Array>): Uint8Array {
   }
   const end: number[] = [];
   u32(end, 0x06054b50), u16(end, 0), u16(end, 0), u16(end, count), u16(end, count), u32(end, central.length), u32(end, locals.length), u16(end, 0);
-  return new Uint8Array([...locals, ...central, ...end]);
+  const out = new Uint8Array(locals.length + central.length + end.length);
+  out.set(locals);
+  out.set(central, locals.length);
+  out.set(end, locals.length + central.length);
+  return out;
 }

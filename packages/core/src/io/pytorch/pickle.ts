@@ -44,6 +44,7 @@ export interface PickleHooks {
 }
 
 const MAX_MEMO = 1 << 24;
+const MAX_LONG_BYTES = 64;
 
 const OPCODE_NAMES: Record<number, string> = {
   0x46: 'FLOAT',
@@ -126,6 +127,8 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: PickleHooks): 
   };
   const long = (at: number, len: number): number | bigint => {
     if (len === 0) return 0;
+    // torch writes 64-bit ints and a 10-byte magic number; a huge one would take quadratic time to build.
+    if (len > MAX_LONG_BYTES) fail(at, `an integer of ${len} bytes (more than ${MAX_LONG_BYTES}); this is not a state dict.`);
     let v = 0n;
     for (let i = len - 1; i >= 0; i--) v = (v << 8n) | BigInt(bytes[at + i]!);
     if ((bytes[at + len - 1]! & 0x80) !== 0) v -= 1n << BigInt(8 * len);

@@ -13,6 +13,9 @@ import { STORAGE_ITEMSIZE, type StorageDType, type TensorRef } from './torch-glo
 /** The largest tensor read, in elements (2^30: 4 GiB of float32). */
 export const MAX_TENSOR_ELEMENTS = 2 ** 30;
 
+/** The most times a view (an expanded tensor) may repeat its storage's elements, beyond 2^24 elements. */
+const MAX_REPEAT = 64;
+
 const IS_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 function fail(name: string, message: string): never {
@@ -140,6 +143,14 @@ export function materializeTensor(name: string, t: TensorRef, little: boolean): 
   for (const d of t.shape) numel *= d;
   if (numel > MAX_TENSOR_ELEMENTS) {
     fail(name, `shape [${t.shape.join(', ')}] has ${numel} elements, more than the ${MAX_TENSOR_ELEMENTS} this reader accepts; the file is corrupt.`);
+  }
+  // A view may repeat its storage (stride 0, an expand): bounded, so that a tiny file cannot ask for gigabytes.
+  if (numel > MAX_REPEAT * Math.max(capacity, 1) && numel > 2 ** 24) {
+    fail(
+      name,
+      `shape [${t.shape.join(', ')}] has ${numel} elements over a storage of ${capacity}: more than ${MAX_REPEAT} repeats of it; ` +
+        'the file is corrupt or hostile. Save the tensor contiguously (tensor.contiguous()) if it is real.',
+    );
   }
   if (numel > 0) {
     let last = t.offset;
