@@ -115,6 +115,25 @@ export interface ChunkedAttentionParams<S = unknown> {
   dropout?: AttentionDropout | undefined;
 }
 
+/**
+ * The optional members of {@link Backend}: fused kernels that a backend may implement to go faster.
+ * Where one is absent, core runs its composite of the same kernel built from the primitives.
+ */
+export const FUSED_KERNELS = [
+  'softmax',
+  'logSumExp',
+  'layerNorm',
+  'layerNormBackward',
+  'activationBackward',
+  'crossEntropy',
+  'crossEntropyBackward',
+  'chunkedAttention',
+  'chunkedAttentionBackward',
+] as const;
+
+/** The name of one optional fused kernel of {@link Backend}. */
+export type FusedKernelName = (typeof FUSED_KERNELS)[number];
+
 /** The logit a query gives to its own position when `excludeSelf` is on. */
 export const SELF_LOGIT = -1e5;
 /** The logit of a key that is not allowed (causal, padding, other bucket). */
@@ -124,6 +143,21 @@ export const MASKED_LOGIT = -1e9;
  * The contract every backend implements: storage plus a small set of kernels. Everything else in the
  * library (ops, gradients, attention, models) is written on top of it, so a backend that passes the
  * conformance suite (`@reformer/core/testing`) runs every package.
+ *
+ * The kernels come in two kinds:
+ * - **Primitives** (required): storage, element-wise (`fill`, `unary`, `binary`, `where`, `cast`),
+ *   reductions (`reduce`, `argMax`, `argSort`), `matmul` and layout (`transpose`, `slice`, `concat`,
+ *   `pad`, `gather`, `scatterAdd`). A backend with only these runs every package.
+ * - **Fused kernels** (optional accelerations, {@link FUSED_KERNELS}): `softmax`, `logSumExp`,
+ *   `layerNorm`, `layerNormBackward`, `activationBackward`, `crossEntropy`, `crossEntropyBackward`,
+ *   `chunkedAttention`, `chunkedAttentionBackward`. Where a backend lacks one, the ops layer runs
+ *   core's composite of it (`src/composite/`), written once in terms of the primitives with the same
+ *   numerics (float32 logsumexp, masks that replace logits, attention memory bounded per chunk
+ *   group). The composite attention is the executable definition of the attention rules.
+ *
+ * To add a backend: implement the primitives and run `backendConformance` (and `backendParity` of
+ * `@reformer/model/testing`) until both pass; then add fused kernels one at a time, rerunning the
+ * suites after each (a fused kernel is checked against the same oracles as its composite).
  *
  * Shapes handed to kernels are already validated by the ops layer, and output shapes are computed
  * there too where they are not obvious (`outShape`). Kernels return new storage; inputs are never
@@ -208,23 +242,23 @@ export interface Backend<S = unknown> {
    */
   scatterAdd(updates: KernelTensor<S>, indices: KernelTensor<S>, axis: number, size: number): KernelTensor<S>;
 
-  // ---- fused kernels ----
+  // ---- fused kernels (optional: core's composites in src/composite/ run where one is missing) ----
   /** Softmax over the last axis. */
-  softmax(x: KernelTensor<S>): KernelTensor<S>;
+  softmax?(x: KernelTensor<S>): KernelTensor<S>;
   /** `log Σ exp` over the last axis (removed from the shape), stable (max-shifted). */
-  logSumExp(x: KernelTensor<S>): KernelTensor<S>;
+  logSumExp?(x: KernelTensor<S>): KernelTensor<S>;
   /**
    * Layer norm over the last axis: `(x − mean) · rstd · gamma + beta`, `rstd = 1/√(var + eps)` with the
    * biased variance. Returns `mean` and `rstd` (shape `x.shape[:-1]`) for the backward.
    */
-  layerNorm(
+  layerNorm?(
     x: KernelTensor<S>,
     gamma: KernelTensor<S>,
     beta: KernelTensor<S>,
     eps: number,
   ): { y: KernelTensor<S>; mean: KernelTensor<S>; rstd: KernelTensor<S> };
   /** Gradients of `layerNorm` with respect to x, gamma and beta. */
-  layerNormBackward(
+  layerNormBackward?(
     dy: KernelTensor<S>,
     x: KernelTensor<S>,
     gamma: KernelTensor<S>,
@@ -232,19 +266,19 @@ export interface Backend<S = unknown> {
     rstd: KernelTensor<S>,
   ): { dx: KernelTensor<S>; dGamma: KernelTensor<S>; dBeta: KernelTensor<S> };
   /** `dy · f'(x)` for the activation `op`. */
-  activationBackward(op: ActivationOp, x: KernelTensor<S>, dy: KernelTensor<S>): KernelTensor<S>;
+  activationBackward?(op: ActivationOp, x: KernelTensor<S>, dy: KernelTensor<S>): KernelTensor<S>;
   /**
    * Per-row cross-entropy `logsumexp(logits[i]) − logits[i, labels[i]]` for logits `[N, V]` and int32
    * labels `[N]`; rows whose label equals `ignoreIndex` give loss 0. Returns the loss `[N]` and the row
    * logsumexp `[N]`.
    */
-  crossEntropy(
+  crossEntropy?(
     logits: KernelTensor<S>,
     labels: KernelTensor<S>,
     ignoreIndex: number,
   ): { loss: KernelTensor<S>; lse: KernelTensor<S> };
   /** `dLogits[i] = dLoss[i] · (softmax(logits[i]) − onehot(labels[i]))`, zero on ignored rows. */
-  crossEntropyBackward(
+  crossEntropyBackward?(
     logits: KernelTensor<S>,
     labels: KernelTensor<S>,
     lse: KernelTensor<S>,
@@ -255,7 +289,7 @@ export interface Backend<S = unknown> {
    * Fused chunked attention (see {@link ChunkedAttentionParams}). `q`, `k` `[B, H, N, d]`, `v`
    * `[B, H, N, dv]` → `out` `[B, H, N, dv]` and `lse` `[B, H, N]`.
    */
-  chunkedAttention(
+  chunkedAttention?(
     q: KernelTensor<S>,
     k: KernelTensor<S>,
     v: KernelTensor<S>,
@@ -266,7 +300,7 @@ export interface Backend<S = unknown> {
    * `q`, `k` and the saved `lse`. With `p = exp(s − lse)`: `ds = p · (dOut·v − dOut·out + dLse)` on
    * logits that were not replaced by a mask, 0 on those that were.
    */
-  chunkedAttentionBackward(
+  chunkedAttentionBackward?(
     q: KernelTensor<S>,
     k: KernelTensor<S>,
     v: KernelTensor<S>,

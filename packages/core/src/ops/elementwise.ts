@@ -1,5 +1,6 @@
 import { formatValue } from '../format.js';
 import { INT_UNARY_OPS, type ArithmeticOp, type CompareOp, type UnaryOp } from '../backend.js';
+import { activationBackwardKernel } from '../composite/index.js';
 import { DTypeError } from '../errors.js';
 import { runOp1 } from '../engine.js';
 import type { Tensor } from '../tensor.js';
@@ -52,7 +53,7 @@ function unary(op: UnaryOp, x: Tensor): Tensor {
 /** `dy · f'(x)` for relu or gelu (fused kernel). */
 export function activationBackward(op: 'relu' | 'gelu', x: Tensor, dy: Tensor): Tensor {
   requireDType(`${op}Backward`, 'float32', x, dy);
-  return runOp1({ name: `${op}Backward`, inputs: [x, dy], kernel: (b, [xk, dk]) => b.activationBackward(op, xk!, dk!) });
+  return runOp1({ name: `${op}Backward`, inputs: [x, dy], kernel: (b, [xk, dk]) => activationBackwardKernel(b, op, xk!, dk!) });
 }
 
 /** −x */

@@ -1,5 +1,13 @@
 import { attentionDropoutWords, type AttentionDropout } from '../attention-dropout.js';
 import { type ChunkedAttentionParams, type KernelTensor } from '../backend.js';
+import {
+  chunkedAttentionBackwardKernel,
+  chunkedAttentionKernel,
+  crossEntropyBackwardKernel,
+  crossEntropyKernel,
+  layerNormBackwardKernel,
+  layerNormKernel,
+} from '../composite/index.js';
 import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { runOp, runOp1, tidy } from '../engine.js';
 import { nextSeed, uniformValues } from '../random.js';
@@ -28,7 +36,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
     name: 'layerNorm',
     inputs: [x, gamma, beta],
     kernel: (b, [xk, gk, bk]) => {
-      const { y, mean, rstd } = b.layerNorm(xk!, gk!, bk!, eps);
+      const { y, mean, rstd } = layerNormKernel(b, xk!, gk!, bk!, eps);
       return [y, mean, rstd];
     },
     backward: ([dy], [xs, gs, ms, rs]) => {
@@ -36,7 +44,7 @@ export function layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-12): 
         name: 'layerNormBackward',
         inputs: [dy!, xs!, gs!, ms!, rs!],
         kernel: (b, [dk, xk, gk, mk, rk]) => {
-          const g = b.layerNormBackward(dk!, xk!, gk!, mk!, rk!);
+          const g = layerNormBackwardKernel(b, dk!, xk!, gk!, mk!, rk!);
           return [g.dx, g.dGamma, g.dBeta];
         },
       });
@@ -77,14 +85,14 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
     name: 'crossEntropy',
     inputs: [z, y],
     kernel: (b, [zk, yk]) => {
-      const r = b.crossEntropy(zk!, yk!, ignoreIndex);
+      const r = crossEntropyKernel(b, zk!, yk!, ignoreIndex);
       return [r.loss, r.lse];
     },
     backward: ([dLoss], [zs, ys, lses]) => [
       runOp1({
         name: 'crossEntropyBackward',
         inputs: [zs!, ys!, lses!, dLoss!],
-        kernel: (b, [zk, yk, lk, dk]) => b.crossEntropyBackward(zk!, yk!, lk!, dk!, ignoreIndex),
+        kernel: (b, [zk, yk, lk, dk]) => crossEntropyBackwardKernel(b, zk!, yk!, lk!, dk!, ignoreIndex),
       }),
       null,
     ],
@@ -231,7 +239,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
     name: 'chunkedAttention',
     inputs: [q, k, v, ...extras],
     kernel: (b, [qk, kk, vk, ...rest]) => {
-      const r = b.chunkedAttention(qk!, kk!, vk!, params(rest));
+      const r = chunkedAttentionKernel(b, qk!, kk!, vk!, params(rest));
       return [r.out, r.lse];
     },
     backward: ([dOut, dLse], saved) => {
@@ -240,7 +248,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
         name: 'chunkedAttentionBackward',
         inputs: [qs!, ks!, vs!, os!, ls!, dOut!, dLse!, ...rest],
         kernel: (b, [qk, kk, vk, ok, lk, dok, dlk, ...extra]) => {
-          const g = b.chunkedAttentionBackward(qk!, kk!, vk!, ok!, lk!, dok!, dlk!, params(extra));
+          const g = chunkedAttentionBackwardKernel(b, qk!, kk!, vk!, ok!, lk!, dok!, dlk!, params(extra));
           return [g.dq, g.dk, g.dv];
         },
       });

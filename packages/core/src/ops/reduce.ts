@@ -1,4 +1,5 @@
 import type { ReduceOp } from '../backend.js';
+import { logSumExpKernel, softmaxKernel } from '../composite/index.js';
 import { noGrad, runOp1, tidy } from '../engine.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../types.js';
@@ -96,7 +97,7 @@ export function softmax(x: Tensor, axis = -1): Tensor {
     runOp1({
       name: 'softmax',
       inputs: [t],
-      kernel: (b, [k]) => b.softmax(k!),
+      kernel: (b, [k]) => softmaxKernel(b, k!),
       backward: ([dy], [y]) => [mul(y!, sub(dy!, sum(mul(dy!, y!), -1, true)))],
       save: (_inputs, outputs) => [outputs[0]!],
     }),
@@ -111,7 +112,7 @@ export function logSumExp(x: Tensor, axis = -1, keepDims = false): Tensor {
     return runOp1({
       name: 'logSumExp',
       inputs: [t],
-      kernel: (b, [k]) => b.logSumExp(k!),
+      kernel: (b, [k]) => logSumExpKernel(b, k!),
       backward: ([dy], [ts, ys]) => [mul(reshape(dy!, kept), exp(sub(ts!, reshape(ys!, kept))))],
       save: (inputs, outputs) => [inputs[0]!, outputs[0]!],
     });

@@ -11,6 +11,7 @@
  * @packageDocumentation
  */
 export { backendConformance, type ConformanceOptions } from './suite.js';
+export { withoutFusedKernels } from './primitives-only.js';
 export type { ConformanceTolerance, Tol, ForwardCase, GradCase } from './harness.js';
 export { SuiteContext, assertClose, checkForward, checkGradient, download, upload } from './harness.js';
 export { Rng, seedOf } from './cases.js';

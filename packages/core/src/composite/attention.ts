@@ -1,0 +1,333 @@
+/**
+ * Composite chunked attention, forward and backward, from primitives: the executable definition of
+ * the attention rules (docs/architecture.md, "Attention rules") that every fused kernel is tested
+ * against through the conformance suite.
+ *
+ * For each batch b and head h the N slots are cut into `nChunks = N / chunkLength` chunks; the queries
+ * of chunk n attend to the window of chunks `n − before, …, n + after` (mod nChunks, in that order; a
+ * chunk that occurs twice is attended twice) — see {@link attentionWindowSlots}. Logits are
+ * `scale · q·k`, REPLACED (see {@link maskAttentionLogits}) by {@link MASKED_LOGIT} where the key is
+ * not allowed and then by {@link SELF_LOGIT} at the query's own position under `excludeSelf`. The
+ * per-query logsumexp is a float32 value and the probabilities are `p = exp(s − lse)` with it;
+ * dropout multiplies p by the factor of `attention-dropout.ts` (the lse is not affected).
+ *
+ * Memory: the chunks are processed in groups whose logits `[B, H, g, c, W]` hold at most
+ * {@link ATTENTION_GROUP_ELEMENTS} values (at least one chunk per group), never the whole
+ * `[B, H, N, W]`. Outputs are joined with `concat`; the backward accumulates `dk` and `dv` with
+ * `scatterAdd` group by group.
+ *
+ * @module
+ */
+import { attentionDropoutKeeps, attentionDropoutRowKey, attentionDropoutWords } from '../attention-dropout.js';
+import { MASKED_LOGIT, SELF_LOGIT, type Backend, type ChunkedAttentionParams, type KernelTensor } from '../backend.js';
+import { SyncReadError } from '../errors.js';
+import { attentionWindowSlots } from './attention-window.js';
+import { kernelScope, reshape, type Kernels } from './scope.js';
+import { rowLogSumExp } from './softmax.js';
+
+type KT = KernelTensor;
+
+/** The most logits (values) one chunk group holds in the composite attention (16 MiB of float32). */
+export const ATTENTION_GROUP_ELEMENTS = 2 ** 22;
+
+/**
+ * Operations {@link maskAttentionLogits} needs, so that the one definition of the rules runs on
+ * kernel tensors (the composite) and on autograd tensors (`@reformer/lsh`'s windowed attention).
+ */
+export interface AttentionMaskOps<T> {
+  /** `a op b` broadcast; comparisons give int32 0/1, `maximum` is a logical or of 0/1 values. */
+  binary(op: 'greater' | 'equal' | 'notEqual' | 'maximum', a: T, b: T): T;
+  where(cond: T, a: T, b: T): T;
+  scalar(value: number, dtype: 'float32' | 'int32'): T;
+}
+
+/** What decides whether a window key is allowed; shapes broadcast to the logits `[..., c, W]`. */
+export interface AttentionMaskInputs<T> {
+  /** Original position of each query, `[..., c, 1]`. */
+  queryPositions: T;
+  /** Original position of each window key, `[..., 1, W]`. */
+  keyPositions: T;
+  /** The padding-mask value (0 = not allowed) at each window key's position, `[..., 1, W]`. */
+  keyMaskBits?: T | undefined;
+  /** Bucket of each query `[..., c, 1]` and of each window key `[..., 1, W]`. */
+  queryBuckets?: T | undefined;
+  keyBuckets?: T | undefined;
+  causal: boolean;
+  excludeSelf: boolean;
+}
+
+/**
+ * The attention rules, once: the logits with not-allowed keys REPLACED by {@link MASKED_LOGIT}
+ * (causal and key position after the query's, padding mask 0 at the key's position, other bucket)
+ * and then the query's own position by {@link SELF_LOGIT} under `excludeSelf` (overriding the
+ * first rule), and `replaced`, int32 1 where a logit was replaced (undefined when no rule applies).
+ */
+export function maskAttentionLogits<T>(o: AttentionMaskOps<T>, logits: T, m: AttentionMaskInputs<T>): { logits: T; replaced: T | undefined } {
+  let notAllowed: T | undefined;
+  const or = (t: T) => {
+    notAllowed = notAllowed === undefined ? t : o.binary('maximum', notAllowed, t);
+  };
+  if (m.causal) or(o.binary('greater', m.keyPositions, m.queryPositions));
+  if (m.keyMaskBits !== undefined) or(o.binary('equal', m.keyMaskBits, o.scalar(0, 'int32')));
+  if (m.queryBuckets !== undefined && m.keyBuckets !== undefined) or(o.binary('notEqual', m.queryBuckets, m.keyBuckets));
+  let out = logits;
+  let replaced = notAllowed;
+  if (notAllowed !== undefined) out = o.where(notAllowed, o.scalar(MASKED_LOGIT, 'float32'), out);
+  if (m.excludeSelf) {
+    const self = o.binary('equal', m.keyPositions, m.queryPositions);
+    out = o.where(self, o.scalar(SELF_LOGIT, 'float32'), out);
+    replaced = replaced === undefined ? self : o.binary('maximum', replaced, self);
+  }
+  return { logits: out, replaced };
+}
+
+/** {@link AttentionMaskOps} on the primitive kernels of a scope. */
+function kernelMaskOps(k: Kernels): AttentionMaskOps<KT> {
+  return { binary: (op, a, b) => k.binary(op, a, b), where: (c, a, b) => k.where(c, a, b), scalar: (v, dtype) => k.scalar(v, dtype) };
+}
+
+/** Sizes and host tables of one call. */
+interface Plan {
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+  dv: number;
+  c: number;
+  W: number;
+  nChunks: number;
+  /** Chunks per group. */
+  g: number;
+  /** `[nChunks · W]` window slot of every chunk's keys. */
+  slots: Int32Array;
+  /** Host copy of the positions `[B·H·N]` when dropout needs them, else undefined (pos = slot). */
+  positionsHost: Int32Array | undefined;
+}
+
+function planOf(backend: Backend, q: KT, v: KT, p: ChunkedAttentionParams, groupElements: number): Plan {
+  const [B, H, N, d] = q.shape as [number, number, number, number];
+  const dv = v.shape[3]!;
+  const c = p.chunkLength;
+  const nChunks = N / c;
+  const W = c * (p.chunksBefore + 1 + p.chunksAfter);
+  const g = Math.max(1, Math.min(nChunks, Math.floor(groupElements / Math.max(1, B * H * c * W))));
+  let positionsHost: Int32Array | undefined;
+  if (p.dropout !== undefined && p.dropout.rate > 0 && p.positions !== undefined) {
+    if (backend.readSync === undefined) {
+      throw new SyncReadError(
+        `chunkedAttention: attention dropout with positions on backend '${backend.name}' needs its fused chunkedAttention kernels ` +
+          `or readSync (core's composite computes the dropout mask on the host from the positions).`,
+      );
+    }
+    positionsHost = Int32Array.from(backend.readSync(p.positions.storage, 'int32', B * H * N));
+  }
+  return { B, H, N, d, dv, c, W, nChunks, g, slots: attentionWindowSlots(nChunks, c, p.chunksBefore, p.chunksAfter), positionsHost };
+}
+
+/** What one chunk group recomputes: its queries, window keys and values, masked logits. */
+interface Group {
+  /** First query slot and number of query slots (g·c). */
+  start: number;
+  size: number;
+  /** Chunks in this group. */
+  chunks: number;
+  /** int32 `[B, H, chunks·W]` window slots (gather/scatter indices). */
+  index: KT;
+  q: KT;
+  k: KT;
+  v: KT;
+  logits: KT;
+  replaced: KT | undefined;
+  /** float32 `[B, H, chunks, c, W]` dropout factors, or undefined. */
+  dropout: KT | undefined;
+}
+
+/** A slice of `[B, H, N, ...]` along the slots, reshaped to `[B, H, chunks, c, ...]`. */
+function slots(k: Kernels, plan: Plan, x: KT, start: number, chunks: number): KT {
+  const rest = x.shape.slice(3);
+  const s = k.slice(x, [0, 0, start, ...rest.map(() => 0)], [plan.B, plan.H, chunks * plan.c, ...rest]);
+  return reshape(s, [plan.B, plan.H, chunks, plan.c, ...rest]);
+}
+
+function dropoutFactors(k: Kernels, plan: Plan, p: ChunkedAttentionParams, n0: number, chunks: number): KT | undefined {
+  const drop = p.dropout;
+  if (drop === undefined || !(drop.rate > 0)) return undefined;
+  const words = attentionDropoutWords(drop.rate, drop.seed);
+  const { B, H, N, c, W, slots: table, positionsHost } = plan;
+  const roundLength = drop.roundLength ?? N;
+  const out = new Float32Array(B * H * chunks * c * W);
+  let i = 0;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      const base = (b * H + h) * N;
+      const pos = (slot: number) => (positionsHost === undefined ? slot : positionsHost[base + slot]!);
+      for (let n = n0; n < n0 + chunks; n++) {
+        for (let t = 0; t < c; t++) {
+          const qSlot = n * c + t;
+          const row = attentionDropoutRowKey(words, b, h, Math.floor(qSlot / roundLength), pos(qSlot));
+          for (let w = 0; w < W; w++) out[i++] = attentionDropoutKeeps(words, row, pos(table[n * W + w]!)) ? words.keepScale : 0;
+        }
+      }
+    }
+  }
+  return k.write(out, [B, H, chunks, c, W], 'float32');
+}
+
+/** Recomputes the masked logits of chunks `n0 .. n0 + chunks`. */
+function group(k: Kernels, plan: Plan, q: KT, kk: KT, v: KT, p: ChunkedAttentionParams, n0: number, chunks: number): Group {
+  const { B, H, N, c, W, d, dv } = plan;
+  const GW = chunks * W;
+  const host = new Int32Array(B * H * GW);
+  const window = plan.slots.subarray(n0 * W, (n0 + chunks) * W);
+  for (let bh = 0; bh < B * H; bh++) host.set(window, bh * GW);
+  const index = k.write(host, [B, H, GW], 'int32');
+  const qG = slots(k, plan, q, n0 * c, chunks);
+  const kW = reshape(k.gather(kk, index, 2), [B, H, chunks, W, d]);
+  const vW = reshape(k.gather(v, index, 2), [B, H, chunks, W, dv]);
+  let logits = k.matmul(qG, kW, false, true); // [B, H, chunks, c, W]
+  if (p.scale !== 1) logits = k.binary('mul', logits, k.scalar(p.scale));
+  const queryPositions =
+    p.positions !== undefined
+      ? reshape(slots(k, plan, p.positions, n0 * c, chunks), [B, H, chunks, c, 1])
+      : k.write(Int32Array.from({ length: chunks * c }, (_, i) => n0 * c + i), [1, 1, chunks, c, 1], 'int32');
+  const keyFlat = p.positions !== undefined ? k.gather(p.positions, index, 2) : index; // [B, H, GW]
+  const keyPositions = reshape(keyFlat, [B, H, chunks, 1, W]);
+  const keyMaskBits =
+    p.keyMask === undefined ? undefined : reshape(k.gather(p.keyMask, reshape(keyFlat, [B, H * GW]), 1), [B, H, chunks, 1, W]);
+  const buckets = p.buckets;
+  const masked = maskAttentionLogits(kernelMaskOps(k), logits, {
+    queryPositions,
+    keyPositions,
+    keyMaskBits,
+    queryBuckets: buckets === undefined ? undefined : reshape(slots(k, plan, buckets, n0 * c, chunks), [B, H, chunks, c, 1]),
+    keyBuckets: buckets === undefined ? undefined : reshape(k.gather(buckets, index, 2), [B, H, chunks, 1, W]),
+    causal: p.causal,
+    excludeSelf: p.excludeSelf,
+  });
+  const dropout = dropoutFactors(k, plan, p, n0, chunks);
+  return { start: n0 * c, size: chunks * c, chunks, index, q: qG, k: kW, v: vW, logits: masked.logits, replaced: masked.replaced, dropout };
+}
+
+/** Runs `step` on every chunk group, each in its own scope (its intermediates freed before the next). */
+function forEachGroup<R extends Record<string, KT>>(backend: Backend, plan: Plan, inputs: readonly (KT | undefined)[], step: (k: Kernels, n0: number, chunks: number) => R, done: (r: R) => void): void {
+  for (let n0 = 0; n0 < plan.nChunks; n0 += plan.g) {
+    const chunks = Math.min(plan.g, plan.nChunks - n0);
+    done(kernelScope(backend, inputs, (k) => step(k, n0, chunks)));
+  }
+}
+
+function sideInputs(p: ChunkedAttentionParams): KT[] {
+  return [p.positions, p.keyMask, p.buckets].filter((t): t is KT => t !== undefined);
+}
+
+/** Joins the per-group parts along the slot axis (the part itself when there is one group). */
+function joinSlots(k: Kernels, parts: KT[]): KT {
+  return parts.length === 1 ? parts[0]! : k.concat(parts, 2);
+}
+
+/**
+ * Composite `chunkedAttention`: `out` `[B, H, N, dv]` and `lse` `[B, H, N]` (see the module comment).
+ * `groupElements` bounds the logits of one chunk group (tests lower it to force several groups).
+ */
+export function chunkedAttentionComposite(
+  backend: Backend,
+  q: KT,
+  kk: KT,
+  v: KT,
+  p: ChunkedAttentionParams,
+  groupElements = ATTENTION_GROUP_ELEMENTS,
+): { out: KT; lse: KT } {
+  const inputs = [q, kk, v, ...sideInputs(p)];
+  return kernelScope(backend, inputs, (k) => {
+    const plan = planOf(backend, q, v, p, groupElements);
+    const { B, H, dv } = plan;
+    if (plan.nChunks === 0) return { out: k.fill(v.shape, 0), lse: k.fill(q.shape.slice(0, 3), 0) };
+    const outs: KT[] = [];
+    const lses: KT[] = [];
+    forEachGroup(
+      backend,
+      plan,
+      inputs,
+      (gk, n0, chunks) => {
+        const G = group(gk, plan, q, kk, v, p, n0, chunks);
+        const lse = rowLogSumExp(gk, G.logits); // [B, H, chunks, c, 1], float32
+        let probs = gk.unary('exp', gk.binary('sub', G.logits, lse));
+        if (G.dropout !== undefined) probs = gk.binary('mul', probs, G.dropout);
+        const out = gk.matmul(probs, G.v); // [B, H, chunks, c, dv]
+        return { out: reshape(out, [B, H, G.size, dv]), lse: reshape(lse, [B, H, G.size]) };
+      },
+      (r) => {
+        outs.push(k.adopt(r.out));
+        lses.push(k.adopt(r.lse));
+      },
+    );
+    return { out: joinSlots(k, outs), lse: joinSlots(k, lses) };
+  });
+}
+
+/**
+ * Composite `chunkedAttentionBackward`: with `p = exp(s − lse)` and dropout factor z (1 without),
+ * `dv += (p·z)ᵀ·dOut`, `ds = p·(z·(dOut·vᵀ) − dOut·out + dLse)` (0 on replaced logits),
+ * `dq = scale·ds·k`, `dk += scale·dsᵀ·q`.
+ */
+export function chunkedAttentionBackwardComposite(
+  backend: Backend,
+  q: KT,
+  kk: KT,
+  v: KT,
+  out: KT,
+  lse: KT,
+  dOut: KT,
+  dLse: KT,
+  p: ChunkedAttentionParams,
+  groupElements = ATTENTION_GROUP_ELEMENTS,
+): { dq: KT; dk: KT; dv: KT } {
+  const inputs = [q, kk, v, out, lse, dOut, dLse, ...sideInputs(p)];
+  return kernelScope(backend, inputs, (k) => {
+    const plan = planOf(backend, q, v, p, groupElements);
+    const { B, H, N, d, dv } = plan;
+    if (plan.nChunks === 0) return { dq: k.fill(q.shape, 0), dk: k.fill(kk.shape, 0), dv: k.fill(v.shape, 0) };
+    const dqs: KT[] = [];
+    let dkSum: KT | undefined;
+    let dvSum: KT | undefined;
+    const accumulate = (sum: KT | undefined, part: KT): KT => {
+      k.adopt(part);
+      if (sum === undefined) return part;
+      const next = k.binary('add', sum, part);
+      k.release(sum);
+      k.release(part);
+      return next;
+    };
+    forEachGroup(
+      backend,
+      plan,
+      inputs,
+      (gk, n0, chunks) => {
+        const G = group(gk, plan, q, kk, v, p, n0, chunks);
+        const rows = (x: KT) => reshape(slots(gk, plan, x, G.start, chunks), [B, H, chunks, plan.c, 1]);
+        const probs = gk.unary('exp', gk.binary('sub', G.logits, rows(lse)));
+        const dOutG = slots(gk, plan, dOut, G.start, chunks); // [B, H, chunks, c, dv]
+        const outG = slots(gk, plan, out, G.start, chunks);
+        const kept = G.dropout === undefined ? probs : gk.binary('mul', probs, G.dropout);
+        const dvW = gk.matmul(kept, dOutG, true, false); // [B, H, chunks, W, dv]
+        const dvPart = gk.scatterAdd(reshape(dvW, [B, H, chunks * plan.W, dv]), G.index, 2, N);
+        let dp = gk.matmul(dOutG, G.v, false, true); // [B, H, chunks, c, W]
+        if (G.dropout !== undefined) dp = gk.binary('mul', dp, G.dropout);
+        const D = gk.reduceLast('sum', gk.binary('mul', dOutG, outG)); // [B, H, chunks, c, 1]
+        let ds = gk.binary('mul', probs, gk.binary('add', dp, gk.binary('sub', rows(dLse), D)));
+        if (G.replaced !== undefined) ds = gk.where(G.replaced, gk.scalar(0), ds);
+        const scale = gk.scalar(p.scale);
+        const dq = gk.binary('mul', gk.matmul(ds, G.k), scale); // [B, H, chunks, c, d]
+        const dkW = gk.binary('mul', gk.matmul(ds, G.q, true, false), scale); // [B, H, chunks, W, d]
+        const dkPart = gk.scatterAdd(reshape(dkW, [B, H, chunks * plan.W, d]), G.index, 2, N);
+        return { dq: reshape(dq, [B, H, G.size, d]), dk: dkPart, dv: dvPart };
+      },
+      (r) => {
+        dqs.push(k.adopt(r.dq));
+        dkSum = accumulate(dkSum, r.dk);
+        dvSum = accumulate(dvSum, r.dv);
+      },
+    );
+    return { dq: joinSlots(k, dqs), dk: dkSum!, dv: dvSum! };
+  });
+}
