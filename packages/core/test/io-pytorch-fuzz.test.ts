@@ -9,10 +9,12 @@
  * local header's name or padding). Truncations must always throw.
  */
 import { readFileSync } from 'node:fs';
+import * as zlib from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CheckpointFormatError } from '../src/errors.js';
 import { parsePyTorchCheckpoint, type SafetensorsFile } from '../src/io/index.js';
+import { crc32 } from '../src/io/pytorch/crc32.js';
 
 const DIR = new URL('./fixtures/pytorch/', import.meta.url);
 const SEED = 20261203;
@@ -106,6 +108,17 @@ describe('parsePyTorchCheckpoint under damage (property-based)', () => {
     // Both outcomes occur, so the property is not vacuous.
     expect(failed).toBeGreaterThan(0);
     if (file !== 'malicious.pt') expect(loaded).toBeGreaterThan(0);
+  });
+
+  it('the portable CRC-32 equals zlib\'s on random data of every length mod 4', () => {
+    const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32!;
+    expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926); // the standard check value
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 300 }), (data) => {
+        expect(crc32(data)).toBe(native(data) >>> 0);
+      }),
+      { seed: SEED, numRuns: RUNS },
+    );
   });
 
   it('random bytes behind either format\'s magic are a CheckpointFormatError', () => {

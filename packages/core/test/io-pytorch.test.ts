@@ -4,7 +4,9 @@
  * give bit-identical tensors to the safetensors twin written by hand in that script; malicious pickles
  * are named errors and run nothing; bad files are named errors.
  */
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CheckpointFormatError, PickleSecurityError } from '../src/errors.js';
@@ -177,21 +179,7 @@ describe('files that are not state dicts, or are damaged', () => {
 
   it('a flipped bit in a storage fails the CRC check, and reads unchecked with verifyChecksums: false', () => {
     const bytes = read('state_dict.pt').slice();
-    // The first storage's data: find it via the central directory entry named "<prefix>/data/0".
-    const { at } = centralDirectory(bytes);
-    const dv = new DataView(bytes.buffer);
-    let p = at;
-    let local = -1;
-    for (;;) {
-      const nameLen = dv.getUint16(p + 28, true);
-      const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
-      if (name.endsWith('/data/0')) {
-        local = dv.getUint32(p + 42, true);
-        break;
-      }
-      p += 46 + nameLen + dv.getUint16(p + 30, true) + dv.getUint16(p + 32, true);
-    }
-    const data = local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
+    const data = entryData(bytes, '/data/0');
     bytes[data + 3]! ^= 0x40;
     expectThrows(() => parsePyTorchCheckpoint(bytes), CheckpointFormatError, /data\/0" fails its CRC-32 check/);
     const loose = parsePyTorchCheckpoint(bytes, { verifyChecksums: false });
@@ -220,8 +208,35 @@ describe('files that are not state dicts, or are damaged', () => {
     expect(e!.cause).toBeInstanceOf(PickleSecurityError);
     const ok = await readPyTorchFile(fileURLToPath(new URL('state_dict.pt', DIR)));
     expect(ok.tensors.size).toBe(11);
+    // Node checks CRCs with zlib's crc32: a flipped bit in a storage is still caught.
+    const bytes = read('state_dict.pt').slice();
+    const dir = mkdtempSync(join(tmpdir(), 'reformer-pt-'));
+    try {
+      bytes[entryData(bytes, '/data/1') + 1]! ^= 1;
+      writeFileSync(join(dir, 'flipped.pt'), bytes);
+      await expect(readPyTorchFile(join(dir, 'flipped.pt'))).rejects.toThrow(/data\/1" fails its CRC-32 check/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
+
+/** Where the data of the entry whose name ends with `suffix` starts, read via the central directory. */
+function entryData(bytes: Uint8Array, suffix: string): number {
+  const { at, count } = centralDirectory(bytes);
+  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let p = at;
+  for (let i = 0; i < count; i++) {
+    const nameLen = dv.getUint16(p + 28, true);
+    const name = new TextDecoder().decode(bytes.subarray(p + 46, p + 46 + nameLen));
+    if (name.endsWith(suffix)) {
+      const local = dv.getUint32(p + 42, true);
+      return local + 30 + dv.getUint16(local + 26, true) + dv.getUint16(local + 28, true);
+    }
+    p += 46 + nameLen + dv.getUint16(p + 30, true) + dv.getUint16(p + 32, true);
+  }
+  throw new Error(`no entry ending with ${suffix}`);
+}
 
 /** A ZIP archive of stored (uncompressed) entries, written here independently of the reader. */
 export function storedZip(files: Record<string, Uint8Array>): Uint8Array {

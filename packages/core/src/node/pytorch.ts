@@ -5,8 +5,13 @@
  */
 
 import { readFile } from 'node:fs/promises';
+import * as zlib from 'node:zlib';
 import { CheckpointFormatError, PickleSecurityError } from '../errors.js';
-import { parsePyTorchCheckpoint, type PyTorchReadOptions, type SafetensorsFile } from '../io/index.js';
+import type { PyTorchReadOptions, SafetensorsFile } from '../io/index.js';
+import { parseWithChecksum } from '../io/pytorch/checkpoint.js';
+
+/** Node's native CRC-32 (zlib.crc32, Node 20.15+), many times faster than the portable one; undefined before. */
+const nativeCrc32 = (zlib as { crc32?: (data: Uint8Array) => number }).crc32;
 
 /**
  * Reads a PyTorch checkpoint (`pytorch_model.bin`, `*.pt`; zip or legacy format) with the restricted
@@ -23,7 +28,7 @@ import { parsePyTorchCheckpoint, type PyTorchReadOptions, type SafetensorsFile }
 export async function readPyTorchFile(path: string, options: PyTorchReadOptions = {}): Promise<SafetensorsFile> {
   const bytes = await readFile(path);
   try {
-    return parsePyTorchCheckpoint(bytes, options);
+    return parseWithChecksum(bytes, options, nativeCrc32);
   } catch (e) {
     if (e instanceof CheckpointFormatError) {
       const wrapped = e instanceof PickleSecurityError ? new PickleSecurityError(`${path}: ${e.message}`) : new CheckpointFormatError(`${path}: ${e.message}`);

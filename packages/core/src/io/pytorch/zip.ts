@@ -53,11 +53,12 @@ function findEocd(view: DataView): number {
  *
  * @param bytes - the whole archive.
  * @param verifyCrc - check each entry's CRC-32 (default true); a mismatch is a corrupt file.
+ * @param checksum - the CRC-32 function (default: this module's; Node passes zlib's, which is faster).
  * @returns the entries by name, in the order of the central directory.
  * @throws {CheckpointFormatError} if the archive is truncated or corrupt, or an entry is compressed or
  *   encrypted (PyTorch stores entries uncompressed).
  */
-export function readZipEntries(bytes: Uint8Array, verifyCrc = true): Map<string, Uint8Array> {
+export function readZipEntries(bytes: Uint8Array, verifyCrc = true, checksum: (data: Uint8Array) => number = crc32): Map<string, Uint8Array> {
   if (bytes.byteLength < EOCD_SIZE) fail(`the file is ${bytes.byteLength} bytes long, too short for a zip archive; it is truncated.`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const eocd = findEocd(view);
@@ -127,7 +128,7 @@ export function readZipEntries(bytes: Uint8Array, verifyCrc = true): Map<string,
       );
     }
     const data = bytes.subarray(start, start + size);
-    if (verifyCrc && crc32(data) !== crc) {
+    if (verifyCrc && checksum(data) >>> 0 !== crc) {
       fail(`entry ${JSON.stringify(name)} fails its CRC-32 check; the file is corrupt (download it again).`);
     }
     if (entries.has(name)) fail(`entry ${JSON.stringify(name)} appears twice; the file is corrupt.`);
