@@ -78,6 +78,24 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     expect(await stateBits(PT('legacy-buffers'))).toEqual(await stateBits(ORIGINAL));
   });
 
+  it('sharded safetensors (model.safetensors.index.json) load the same weights', async () => {
+    const dir = await tempDir();
+    await copyFile(join(PT('zip'), 'config.json'), join(dir, 'config.json'));
+    const original = await readSafetensorsFile(join(ORIGINAL, 'model.safetensors'));
+    const names = [...original.tensors.keys()];
+    const weightMap: Record<string, string> = {};
+    for (const [i, part] of [names.slice(0, 10), names.slice(10)].entries()) {
+      const file = `model-0000${i + 1}-of-00002.safetensors`;
+      await writeFile(join(dir, file), serializeSafetensors(new Map(part.map((n) => [n, original.tensors.get(n)!]))));
+      for (const n of part) weightMap[n] = file;
+    }
+    await writeFile(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: {}, weight_map: weightMap }));
+    const got = await readWeightsFromDir(dir);
+    expect(got.source).toBe('model.safetensors.index.json');
+    expect(got.files).toEqual(['model-00001-of-00002.safetensors', 'model-00002-of-00002.safetensors']);
+    expect(await stateBits(dir)).toEqual(await stateBits(ORIGINAL));
+  });
+
   it('prefers model.safetensors when both formats are there', async () => {
     const dir = await tempDir();
     await copyFile(join(PT('zip'), 'config.json'), join(dir, 'config.json'));
