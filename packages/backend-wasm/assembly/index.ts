@@ -5,3 +5,4 @@ export { matmul, matmulScratchBytes } from './matmul';
 export { attentionForward, attentionBackward, attentionScratchBytes } from './attention';
 export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows } from './rows';
 export { binary2d, gatherBlocks, scatterAddBlocks, unaryFloat, reluBackward, reduceSum } from './elementwise';
+export { argSortRows, argSortScratchBytes, argMaxFloat } from './sort';

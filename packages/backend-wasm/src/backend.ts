@@ -53,6 +53,11 @@ export class WasmBackend implements Backend<WasmStorage> {
   readonly name = 'wasm';
   /** Which kernel build runs (relaxed SIMD or plain SIMD) and with how many threads. */
   readonly kernelFeatures: WasmKernelFeatures;
+  /**
+   * The most bytes one allocation may take: the memory's limit (`maxMemoryBytes`, at most the 4 GiB of
+   * wasm32). Core checks sizes that come from user input against it before allocating.
+   */
+  readonly maxAllocationBytes: number;
   /** The one memory tensors live in. */
   readonly heap: WasmHeap;
   private readonly kernels: WasmKernelExports;
@@ -65,6 +70,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     this.kernels = kernels;
     this.heap = heap;
     this.kernelFeatures = features;
+    this.maxAllocationBytes = heap.limitBytes;
   }
 
   // ---- helpers ----
@@ -189,12 +195,28 @@ export class WasmBackend implements Backend<WasmStorage> {
     return this.adopt(this.reference.reduce(op, this.cpu(x), axes));
   }
 
+  /** Index of the first maximum along `axis` (float32 in wasm; NaN never counts as greater). */
   argMax(x: T, axis: number): T {
+    if (x.dtype === 'float32') {
+      const out = this.alloc(x.shape.filter((_, i) => i !== axis), 'int32');
+      const inner = span(x.shape, axis + 1, x.shape.length);
+      if (out.storage.length > 0) {
+        this.kernels.argMaxFloat(x.storage.ptr, out.storage.ptr, span(x.shape, 0, axis), x.shape[axis]!, inner, this.heap.scratch(4 * inner));
+      }
+      return out;
+    }
     return this.adopt(this.reference.argMax(this.cpu(x), axis));
   }
 
+  /** Stable ascending argsort along the last axis: LSD radix sort in wasm (NaN last, −0 equal to +0). */
   argSort(x: T): T {
-    return this.adopt(this.reference.argSort(this.cpu(x)));
+    const out = this.alloc(x.shape, 'int32');
+    const n = lastAxis(x.shape);
+    if (out.storage.length > 0 && n > 0) {
+      const scratch = this.heap.scratch(this.kernels.argSortScratchBytes(n));
+      this.kernels.argSortRows(x.storage.ptr, out.storage.ptr, out.storage.length / n, n, x.dtype === 'float32', scratch);
+    }
+    return out;
   }
 
   // ---- matmul ----

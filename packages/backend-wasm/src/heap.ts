@@ -34,7 +34,8 @@ export class WasmHeap {
   constructor(
     readonly memory: WebAssembly.Memory,
     base: number,
-    limitBytes: number,
+    /** The most bytes the memory may grow to. */
+    readonly limitBytes: number,
   ) {
     this.allocator = new WasmAllocator(memory, base, limitBytes, () => {});
   }

@@ -15,6 +15,9 @@ export interface WasmKernelExports {
   unaryFloat(op: number, x: number, out: number, n: number): void;
   reluBackward(x: number, dy: number, out: number, n: number): void;
   reduceSum(x: number, out: number, acc: number, outer: number, r: number, inner: number): void;
+  argSortScratchBytes(n: number): number;
+  argSortRows(x: number, out: number, rows: number, n: number, isFloat: boolean, scratch: number): void;
+  argMaxFloat(x: number, out: number, outer: number, len: number, inner: number, best: number): void;
   softmaxRows(x: number, y: number, rows: number, n: number): void;
   logSumExpRows(x: number, out: number, rows: number, n: number): void;
   layerNormRows(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, n: number, eps: number): void;

@@ -61,10 +61,10 @@ function run(be: Backend, p: Problem): Float32Array[] {
     buckets: p.buckets > 0 ? i(buckets, [B, H, N]) : undefined,
     keyMask: p.mask ? i(mask, [B, N]) : undefined,
   };
-  const { out, lse } = be.chunkedAttention(q, k, v, params);
+  const { out, lse } = be.chunkedAttention!(q, k, v, params);
   const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
   const dLse = f(random(B * H * N, 5), [B, H, N]);
-  const g = be.chunkedAttentionBackward(q, k, v, out, lse, dOut, dLse, params);
+  const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
   const read = (t: KernelTensor) => be.readSync!(t.storage, 'float32', t.shape.reduce((a, b) => a * b, 1)) as Float32Array;
   const result = [out, lse, g.dq, g.dk, g.dv].map(read);
   for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask]) if (t) be.free(t.storage);

@@ -1,0 +1,129 @@
+// Stable ascending argsort of rows (LSD radix sort on order-preserving 32-bit keys, 8 bits a pass,
+// passes whose byte is the same for every key skipped; insertion sort for short rows) and argmax.
+// Float keys: NaN last in original order, −0 equal to +0 — the reference's order exactly.
+
+/** Order-preserving unsigned key of a float32 (NaN → largest, −0 → +0). */
+// @ts-ignore: decorator
+@inline function floatKey(v: f32): u32 {
+  if (v != v) return 0xffffffff;
+  let bits = reinterpret<u32>(v);
+  if (bits == 0x80000000) bits = 0;
+  return (bits & 0x80000000) != 0 ? ~bits : bits | 0x80000000;
+}
+
+/** Bytes of scratch `argSortRows` needs for rows of `n`: four arrays of n u32 and a histogram. */
+export function argSortScratchBytes(n: i32): i32 {
+  return 16 * n + 1024 + 64;
+}
+
+/**
+ * Stable argsort of `rows` rows of `n` keys at x (float32 when `isFloat`, else int32) into out (int32).
+ */
+export function argSortRows(x: usize, out: usize, rows: i32, n: i32, isFloat: bool, scratch: usize): void {
+  const keysA = scratch;
+  const idxA = keysA + (<usize>n << 2);
+  const keysB = idxA + (<usize>n << 2);
+  const idxB = keysB + (<usize>n << 2);
+  const hist = idxB + (<usize>n << 2);
+  for (let r = 0; r < rows; r++) {
+    const row = x + (<usize>(r * n) << 2);
+    for (let i = 0; i < n; i++) {
+      const at = <usize>i << 2;
+      store<u32>(keysA + at, isFloat ? floatKey(load<f32>(row + at)) : load<u32>(row + at) ^ 0x80000000);
+      store<i32>(idxA + at, i);
+    }
+    let srcK = keysA, srcI = idxA, dstK = keysB, dstI = idxB;
+    if (n < 32) {
+      for (let i = 1; i < n; i++) {
+        const k = load<u32>(srcK + (<usize>i << 2));
+        let j = i - 1;
+        while (j >= 0 && load<u32>(srcK + (<usize>j << 2)) > k) {
+          store<u32>(srcK + (<usize>(j + 1) << 2), load<u32>(srcK + (<usize>j << 2)));
+          store<i32>(srcI + (<usize>(j + 1) << 2), load<i32>(srcI + (<usize>j << 2)));
+          j--;
+        }
+        store<u32>(srcK + (<usize>(j + 1) << 2), k);
+        store<i32>(srcI + (<usize>(j + 1) << 2), i);
+      }
+    } else {
+      for (let shift: u32 = 0; shift < 32; shift += 8) {
+        memory.fill(hist, 0, 1024);
+        for (let i = 0; i < n; i++) {
+          const b = (load<u32>(srcK + (<usize>i << 2)) >> shift) & 0xff;
+          const h = hist + (<usize>b << 2);
+          store<u32>(h, load<u32>(h) + 1);
+        }
+        // Skip a pass whose byte is the same for every key.
+        const first = (load<u32>(srcK) >> shift) & 0xff;
+        if (load<u32>(hist + (<usize>first << 2)) == <u32>n) continue;
+        let sum: u32 = 0;
+        for (let b = 0; b < 256; b++) {
+          const h = hist + (<usize>b << 2);
+          const c = load<u32>(h);
+          store<u32>(h, sum);
+          sum += c;
+        }
+        for (let i = 0; i < n; i++) {
+          const k = load<u32>(srcK + (<usize>i << 2));
+          const h = hist + (<usize>((k >> shift) & 0xff) << 2);
+          const o = load<u32>(h);
+          store<u32>(h, o + 1);
+          store<u32>(dstK + (<usize>o << 2), k);
+          store<i32>(dstI + (<usize>o << 2), load<i32>(srcI + (<usize>i << 2)));
+        }
+        const tk = srcK; srcK = dstK; dstK = tk;
+        const ti = srcI; srcI = dstI; dstI = ti;
+      }
+    }
+    memory.copy(out + (<usize>(r * n) << 2), srcI, <usize>n << 2);
+  }
+}
+
+/**
+ * Index of the first maximum along the middle axis of float32 x `[outer, len, inner]` into out
+ * `[outer, inner]` (NaN never counts as greater; a slice of only NaN and −∞ gives 0).
+ */
+export function argMaxFloat(x: usize, out: usize, outer: i32, len: i32, inner: i32, best: usize): void {
+  for (let o = 0; o < outer; o++) {
+    if (inner == 1) {
+      const base = x + (<usize>(o * len) << 2);
+      let b: f32 = -Infinity;
+      let bi = 0;
+      for (let a = 0; a < len; a++) {
+        const v = load<f32>(base + (<usize>a << 2));
+        if (v > b) {
+          b = v;
+          bi = a;
+        }
+      }
+      store<i32>(out + (<usize>o << 2), bi);
+      continue;
+    }
+    const ob = out + (<usize>(o * inner) << 2);
+    for (let j = 0; j < inner; j++) {
+      store<f32>(best + (<usize>j << 2), -Infinity);
+      store<i32>(ob + (<usize>j << 2), 0);
+    }
+    for (let a = 0; a < len; a++) {
+      const row = x + (<usize>((o * len + a) * inner) << 2);
+      const av = i32x4.splat(a);
+      let j = 0;
+      for (; j + 4 <= inner; j += 4) {
+        const at = <usize>j << 2;
+        const v = v128.load(row + at);
+        const bv = v128.load(best + at);
+        const gt = f32x4.gt(v, bv);
+        v128.store(best + at, v128.bitselect(v, bv, gt));
+        v128.store(ob + at, v128.bitselect(av, v128.load(ob + at), gt));
+      }
+      for (; j < inner; j++) {
+        const at = <usize>j << 2;
+        const v = load<f32>(row + at);
+        if (v > load<f32>(best + at)) {
+          store<f32>(best + at, v);
+          store<i32>(ob + at, a);
+        }
+      }
+    }
+  }
+}
