@@ -186,6 +186,30 @@ describe('files that are not state dicts, or are damaged', () => {
     expect(loose.tensors.get('linear.weight')!.values[0]).not.toBe(parsePyTorchCheckpoint(read('state_dict.pt')).tensors.get('linear.weight')!.values[0]);
   });
 
+  it('reads a ZIP64 archive (as PyTorch writes checkpoints over 4 GiB): the same tensors', () => {
+    const original = read('state_dict.pt');
+    const files: Record<string, Uint8Array> = {};
+    const { at, count } = centralDirectory(original);
+    const dv = new DataView(original.buffer, original.byteOffset, original.byteLength);
+    for (let i = 0, p = at; i < count; i++) {
+      const nameLen = dv.getUint16(p + 28, true);
+      const name = new TextDecoder().decode(original.subarray(p + 46, p + 46 + nameLen));
+      const start = entryData(original, name);
+      files[name] = original.slice(start, start + dv.getUint32(p + 24, true));
+      p += 46 + nameLen + dv.getUint16(p + 30, true) + dv.getUint16(p + 32, true);
+    }
+    const want = parsePyTorchCheckpoint(original);
+    for (const zip64 of [false, true]) {
+      const got = parsePyTorchCheckpoint(storedZip(files, zip64));
+      expect([...got.tensors.keys()]).toEqual([...want.tensors.keys()]);
+      for (const [name, t] of want.tensors) expect(bits(got.tensors.get(name)!), `${name} (zip64 ${zip64})`).toEqual(bits(t));
+    }
+    // A ZIP64 end record without its locator is named.
+    const broken = storedZip(files, true);
+    broken[broken.length - 22 - 20] = 0;
+    expectThrows(() => parsePyTorchCheckpoint(broken), CheckpointFormatError, /ZIP64 archive without its ZIP64 locator/);
+  });
+
   it('a compressed entry is named with what to do', () => {
     const bytes = read('state_dict.pt').slice();
     const { at } = centralDirectory(bytes);
@@ -239,7 +263,7 @@ function entryData(bytes: Uint8Array, suffix: string): number {
 }
 
 /** A ZIP archive of stored (uncompressed) entries, written here independently of the reader. */
-export function storedZip(files: Record<string, Uint8Array>): Uint8Array {
+export function storedZip(files: Record<string, Uint8Array>, zip64 = false): Uint8Array {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
@@ -254,20 +278,38 @@ export function storedZip(files: Record<string, Uint8Array>): Uint8Array {
   const central: number[] = [];
   const u16 = (a: number[], v: number): void => void a.push(v & 0xff, (v >>> 8) & 0xff);
   const u32 = (a: number[], v: number): void => void a.push(v & 0xff, (v >>> 8) & 0xff, (v >>> 16) & 0xff, (v >>> 24) & 0xff);
+  const u64 = (a: number[], v: number): void => (u32(a, v % 2 ** 32), u32(a, Math.floor(v / 2 ** 32)));
+  // ZIP64 (APPNOTE 4.5.3): 32-bit fields hold 0xffffffff and the values move to a 0x0001 extra field.
+  const FULL = 0xffffffff;
   let count = 0;
   for (const [name, data] of Object.entries(files)) {
     const n = [...new TextEncoder().encode(name)];
     const offset = locals.length;
-    u32(locals, 0x04034b50), u16(locals, 20), u16(locals, 0), u16(locals, 0), u32(locals, 0), u32(locals, crc(data));
-    u32(locals, data.length), u32(locals, data.length), u16(locals, n.length), u16(locals, 0), locals.push(...n);
+    const localExtra: number[] = [];
+    const centralExtra: number[] = [];
+    if (zip64) {
+      u16(localExtra, 1), u16(localExtra, 16), u64(localExtra, data.length), u64(localExtra, data.length);
+      u16(centralExtra, 1), u16(centralExtra, 24), u64(centralExtra, data.length), u64(centralExtra, data.length), u64(centralExtra, offset);
+    }
+    const size = zip64 ? FULL : data.length;
+    u32(locals, 0x04034b50), u16(locals, zip64 ? 45 : 20), u16(locals, 0), u16(locals, 0), u32(locals, 0), u32(locals, crc(data));
+    u32(locals, size), u32(locals, size), u16(locals, n.length), u16(locals, localExtra.length), locals.push(...n, ...localExtra);
     for (const b of data) locals.push(b);
-    u32(central, 0x02014b50), u16(central, 20), u16(central, 20), u16(central, 0), u16(central, 0), u32(central, 0);
-    u32(central, crc(data)), u32(central, data.length), u32(central, data.length), u16(central, n.length);
-    u16(central, 0), u16(central, 0), u16(central, 0), u16(central, 0), u32(central, 0), u32(central, offset), central.push(...n);
+    u32(central, 0x02014b50), u16(central, zip64 ? 45 : 20), u16(central, zip64 ? 45 : 20), u16(central, 0), u16(central, 0), u32(central, 0);
+    u32(central, crc(data)), u32(central, size), u32(central, size), u16(central, n.length);
+    u16(central, centralExtra.length), u16(central, 0), u16(central, 0), u16(central, 0), u32(central, 0), u32(central, zip64 ? FULL : offset);
+    central.push(...n, ...centralExtra);
     count++;
   }
   const end: number[] = [];
-  u32(end, 0x06054b50), u16(end, 0), u16(end, 0), u16(end, count), u16(end, count), u32(end, central.length), u32(end, locals.length), u16(end, 0);
+  if (zip64) {
+    const record = locals.length + central.length;
+    u32(end, 0x06064b50), u64(end, 44), u16(end, 45), u16(end, 45), u32(end, 0), u32(end, 0);
+    u64(end, count), u64(end, count), u64(end, central.length), u64(end, locals.length);
+    u32(end, 0x07064b50), u32(end, 0), u64(end, record), u32(end, 1);
+  }
+  u32(end, 0x06054b50), u16(end, 0), u16(end, 0), u16(end, zip64 ? 0xffff : count), u16(end, zip64 ? 0xffff : count);
+  u32(end, zip64 ? FULL : central.length), u32(end, zip64 ? FULL : locals.length), u16(end, 0);
   const out = new Uint8Array(locals.length + central.length + end.length);
   out.set(locals);
   out.set(central, locals.length);
