@@ -38,10 +38,12 @@ export async function saveModel(dir: string, model: AnyReformerModel): Promise<v
 }
 
 /**
- * Loads a model saved by {@link saveModel} (or a Hugging Face Reformer checkpoint directory with
- * `config.json` + `model.safetensors`). Errors: `SafetensorsError` naming the file (truncated or
- * corrupt weights), `StateDictError` (missing / unexpected names and shape mismatches, together),
- * `ReformerConfigError`, `CheckpointError`.
+ * Loads a model saved by {@link saveModel}, or a Hugging Face Reformer checkpoint directory:
+ * `config.json` and its weights as `model.safetensors`, sharded safetensors, `pytorch_model.bin` (read
+ * without executing anything) or sharded PyTorch, safetensors first (see `readWeightsFromDir`).
+ * Errors: `MissingWeightsError` listing what was looked for and found, `SafetensorsError` /
+ * core's `CheckpointFormatError` / `PickleSecurityError` naming the file, `StateDictError` (missing /
+ * unexpected names and shape mismatches, together), `ReformerConfigError`, `CheckpointError`.
  */
 export async function loadModelFromDir(dir: string, options: ModelOptions = {}): Promise<AnyReformerModel> {
   const [config, weights] = await Promise.all([readFile(join(dir, CONFIG_FILE), 'utf8'), readWeightsFromDir(dir)]);
