@@ -34,6 +34,13 @@ export {
   type AttentionDropout,
   type AttentionDropoutWords,
 } from './attention-dropout.js';
+export {
+  attentionLogitRule,
+  attentionWindowSlots,
+  maskAttentionLogits,
+  type AttentionMaskInputs,
+  type AttentionMaskOps,
+} from './attention-rules.js';
 export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32, checkSeed } from './random.js';
 export * from './ops/index.js';
 export { CpuBackend, createCpuBackend, DEFAULT_CPU_MAX_ALLOCATION_BYTES, type CpuBackendOptions } from './cpu/index.js';

@@ -6,8 +6,8 @@
  * For each batch b and head h the N slots are cut into `nChunks = N / chunkLength` chunks; the queries
  * of chunk n attend to the window of chunks `n − before, …, n + after` (mod nChunks, in that order; a
  * chunk that occurs twice is attended twice) — see {@link attentionWindowSlots}. Logits are
- * `scale · q·k`, REPLACED (see {@link maskAttentionLogits}) by {@link MASKED_LOGIT} where the key is
- * not allowed and then by {@link SELF_LOGIT} at the query's own position under `excludeSelf`. The
+ * `scale · q·k`, REPLACED by `MASKED_LOGIT` where the key is not allowed and then by `SELF_LOGIT` at
+ * the query's own position under `excludeSelf` (`maskAttentionLogits` of `attention-rules.ts`). The
  * per-query logsumexp is a float32 value and the probabilities are `p = exp(s − lse)` with it;
  * dropout multiplies p by the factor of `attention-dropout.ts` (the lse is not affected).
  *
@@ -19,9 +19,9 @@
  * @module
  */
 import { attentionDropoutKeeps, attentionDropoutRowKey, attentionDropoutWords } from '../attention-dropout.js';
-import { MASKED_LOGIT, SELF_LOGIT, type Backend, type ChunkedAttentionParams, type KernelTensor } from '../backend.js';
+import { attentionWindowSlots, maskAttentionLogits, type AttentionMaskOps } from '../attention-rules.js';
+import type { Backend, ChunkedAttentionParams, KernelTensor } from '../backend.js';
 import { SyncReadError } from '../errors.js';
-import { attentionWindowSlots } from './attention-window.js';
 import { kernelScope, reshape, type Kernels } from './scope.js';
 import { rowLogSumExp } from './softmax.js';
 
@@ -29,57 +29,6 @@ type KT = KernelTensor;
 
 /** The most logits (values) one chunk group holds in the composite attention (16 MiB of float32). */
 export const ATTENTION_GROUP_ELEMENTS = 2 ** 22;
-
-/**
- * Operations {@link maskAttentionLogits} needs, so that the one definition of the rules runs on
- * kernel tensors (the composite) and on autograd tensors (`@reformer/lsh`'s windowed attention).
- */
-export interface AttentionMaskOps<T> {
-  /** `a op b` broadcast; comparisons give int32 0/1, `maximum` is a logical or of 0/1 values. */
-  binary(op: 'greater' | 'equal' | 'notEqual' | 'maximum', a: T, b: T): T;
-  where(cond: T, a: T, b: T): T;
-  scalar(value: number, dtype: 'float32' | 'int32'): T;
-}
-
-/** What decides whether a window key is allowed; shapes broadcast to the logits `[..., c, W]`. */
-export interface AttentionMaskInputs<T> {
-  /** Original position of each query, `[..., c, 1]`. */
-  queryPositions: T;
-  /** Original position of each window key, `[..., 1, W]`. */
-  keyPositions: T;
-  /** The padding-mask value (0 = not allowed) at each window key's position, `[..., 1, W]`. */
-  keyMaskBits?: T | undefined;
-  /** Bucket of each query `[..., c, 1]` and of each window key `[..., 1, W]`. */
-  queryBuckets?: T | undefined;
-  keyBuckets?: T | undefined;
-  causal: boolean;
-  excludeSelf: boolean;
-}
-
-/**
- * The attention rules, once: the logits with not-allowed keys REPLACED by {@link MASKED_LOGIT}
- * (causal and key position after the query's, padding mask 0 at the key's position, other bucket)
- * and then the query's own position by {@link SELF_LOGIT} under `excludeSelf` (overriding the
- * first rule), and `replaced`, int32 1 where a logit was replaced (undefined when no rule applies).
- */
-export function maskAttentionLogits<T>(o: AttentionMaskOps<T>, logits: T, m: AttentionMaskInputs<T>): { logits: T; replaced: T | undefined } {
-  let notAllowed: T | undefined;
-  const or = (t: T) => {
-    notAllowed = notAllowed === undefined ? t : o.binary('maximum', notAllowed, t);
-  };
-  if (m.causal) or(o.binary('greater', m.keyPositions, m.queryPositions));
-  if (m.keyMaskBits !== undefined) or(o.binary('equal', m.keyMaskBits, o.scalar(0, 'int32')));
-  if (m.queryBuckets !== undefined && m.keyBuckets !== undefined) or(o.binary('notEqual', m.queryBuckets, m.keyBuckets));
-  let out = logits;
-  let replaced = notAllowed;
-  if (notAllowed !== undefined) out = o.where(notAllowed, o.scalar(MASKED_LOGIT, 'float32'), out);
-  if (m.excludeSelf) {
-    const self = o.binary('equal', m.keyPositions, m.queryPositions);
-    out = o.where(self, o.scalar(SELF_LOGIT, 'float32'), out);
-    replaced = replaced === undefined ? self : o.binary('maximum', replaced, self);
-  }
-  return { logits: out, replaced };
-}
 
 /** {@link AttentionMaskOps} on the primitive kernels of a scope. */
 function kernelMaskOps(k: Kernels): AttentionMaskOps<KT> {

@@ -66,8 +66,7 @@ export function chunkedAttentionBackwardKernel(
     : chunkedAttentionBackwardComposite(b, q, k, v, out, lse, dOut, dLse, params);
 }
 
-export { ATTENTION_GROUP_ELEMENTS, maskAttentionLogits, type AttentionMaskInputs, type AttentionMaskOps } from './attention.js';
-export { attentionWindowSlots } from './attention-window.js';
+export { ATTENTION_GROUP_ELEMENTS } from './attention.js';
 export {
   activationBackwardComposite,
   chunkedAttentionBackwardComposite,

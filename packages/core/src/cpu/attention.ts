@@ -30,6 +30,7 @@ import {
   type AttentionDropout,
   type AttentionDropoutWords,
 } from '../attention-dropout.js';
+import { attentionWindowSlots } from '../attention-rules.js';
 import { MASKED_LOGIT, SELF_LOGIT } from '../backend.js';
 import { InvalidArgumentError } from '../errors.js';
 
@@ -91,6 +92,8 @@ class AttentionPlan {
   readonly dropout: AttentionDropoutWords | undefined;
   /** Slots per round of the dropout hash. */
   readonly roundLength: number;
+  /** `[nChunks · W]` the window slots of every chunk (`attentionWindowSlots`). */
+  readonly windowSlots: Int32Array;
 
   constructor(
     readonly dims: AttentionDims,
@@ -110,6 +113,7 @@ class AttentionPlan {
     }
     this.nChunks = N / c;
     this.W = c * (opt.chunksBefore + 1 + opt.chunksAfter);
+    this.windowSlots = attentionWindowSlots(this.nChunks, c, opt.chunksBefore, opt.chunksAfter);
     this.winSlot = new Int32Array(this.W);
     this.winPos = new Int32Array(this.W);
     this.winOk = new Uint8Array(this.W);
@@ -192,21 +196,16 @@ class AttentionPlan {
 
   /** Fills the window arrays for query chunk `n` of batch `b`, head `bh`. */
   loadWindow(b: number, bh: number, n: number): void {
-    const c = this.opt.chunkLength;
     const { keyMask, maskLength, maskRows } = this.opt;
     const maskBase = maskRows === 1 ? 0 : b * maskLength;
-    const nWin = this.opt.chunksBefore + 1 + this.opt.chunksAfter;
-    let w = 0;
-    for (let o = 0; o < nWin; o++) {
-      const m = (((n - this.opt.chunksBefore + o) % this.nChunks) + this.nChunks) % this.nChunks;
-      for (let t = 0; t < c; t++, w++) {
-        const slot = m * c + t;
-        const pos = this.position(bh, slot);
-        this.winSlot[w] = slot;
-        this.winPos[w] = pos;
-        this.winBucket[w] = this.bucket(bh, slot);
-        this.winOk[w] = keyMask === undefined || keyMask[maskBase + pos] !== 0 ? 1 : 0;
-      }
+    const { W, windowSlots } = this;
+    for (let w = 0; w < W; w++) {
+      const slot = windowSlots[n * W + w]!;
+      const pos = this.position(bh, slot);
+      this.winSlot[w] = slot;
+      this.winPos[w] = pos;
+      this.winBucket[w] = this.bucket(bh, slot);
+      this.winOk[w] = keyMask === undefined || keyMask[maskBase + pos] !== 0 ? 1 : 0;
     }
   }
 
@@ -221,6 +220,7 @@ class AttentionPlan {
     const hasBuckets = this.opt.buckets !== undefined;
     let max = -Infinity;
     for (let w = 0; w < W; w++) {
+      // `attentionLogitRule` written out: a call per key measurably slows this hot loop.
       const kPos = winPos[w]!;
       let s: number;
       let rep = 0;
