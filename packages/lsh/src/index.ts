@@ -5,7 +5,7 @@
  * @packageDocumentation
  */
 export { hashVectors, chooseNumBuckets, type NumBuckets, type HashVectorsOptions, type HashVectorsResult } from './hash.js';
-export { lshAttention, type LSHAttentionOptions, type LSHAttentionResult } from './lsh-attention.js';
+export { lshAttention, lshNormalisedKeys, type LSHAttentionOptions, type LSHAttentionResult } from './lsh-attention.js';
 export { localAttention, type LocalAttentionOptions } from './local-attention.js';
 export { fullAttention, type FullAttentionOptions } from './full-attention.js';
 export { checkLSHAttentionSizes, type LSHAttentionSizes } from './sizes.js';

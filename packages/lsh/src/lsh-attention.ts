@@ -156,11 +156,12 @@ export interface LSHAttentionResult {
 }
 
 /**
- * RMS-normalised keys divided by √d (fixtures README §4.6): `x · rsqrt(mean(x², −1) + 1e-6) / √d`,
- * computed as `x · (rsqrt(…) / √d)` so that autograd saves only `x` and a per-row factor (not a second
- * full-size tensor).
+ * The keys of shared-QK (LSH) attention: the query/key vectors `x` (last axis d) RMS-normalised and
+ * divided by √d (fixtures README §4.6), `x · rsqrt(mean(x², −1) + 1e-6) / √d`, computed as
+ * `x · (rsqrt(…) / √d)` so that autograd saves only `x` and a per-row factor (not a second full-size
+ * tensor). Generation's cached attention calls it too, so both compute the same keys.
  */
-function normalisedKeys(x: Tensor): Tensor {
+export function lshNormalisedKeys(x: Tensor): Tensor {
   const d = x.shape[x.rank - 1]!;
   return tidy(() => mul(x, div(rsqrt(add(mean(square(x), -1, true), scalar(1e-6))), scalar(Math.sqrt(d)))));
 }
@@ -347,7 +348,7 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
     // 3. Gather sorted queries, keys (RMS-normalised / √d, from the gathered slots) and values.
     const qS = gather(padLength(qk, 0, 2), pos, 2);
     const vS = gather(padLength(v, 0, 2), pos, 2);
-    const kS = normalisedKeys(qS);
+    const kS = lshNormalisedKeys(qS);
     let keyMask: Tensor | undefined;
     if (mask !== undefined) keyMask = padLength(mask, 0, 1);
     else if (padded) keyMask = padLength(ones([B, L], 'int32'), 0, 1);
@@ -468,7 +469,7 @@ function noHashAttention(
 ): LSHAttentionResult {
   const { B, H, L } = o;
   return tidy(() => {
-    const { out, lse } = chunkedAttention(qk, normalisedKeys(qk), v, {
+    const { out, lse } = chunkedAttention(qk, lshNormalisedKeys(qk), v, {
       chunkLength: L,
       chunksBefore: 0,
       chunksAfter: 0,

@@ -2,17 +2,17 @@
  * Chunked attention written with plain ops (gather, matmul, where, logSumExp) instead of the fused
  * kernel, for the cases the kernel contract does not cover: a per-(query, key) logit offset (the
  * paper's duplicate-attention correction) and dropout on the attention probabilities (the layers'
- * `attentionDropout`, which needs the probabilities as a tensor). It follows the kernel's semantics exactly (windows with
- * wrap-around, masks that replace logits, the self logit, float32 logsumexp) but materialises the
+ * `attentionDropout`, which needs the probabilities as a tensor). Its windows and masks are core's
+ * attention rules (`attentionWindowSlots`, `maskAttentionLogits`: wrap-around, masks that replace
+ * logits, the self logit) with a float32 logsumexp, but it materialises the
  * logits of all chunks at once: `[B, H, N/c, c, W]`, W = c·(before + 1 + after), which is linear in the
  * sequence length but W times larger than the fused kernel's working set.
  *
  * @module
  */
 import {
-  MASKED_LOGIT,
-  SELF_LOGIT,
   arange,
+  attentionWindowSlots,
   broadcastTo,
   dropout,
   equal,
@@ -21,6 +21,7 @@ import {
   gather,
   greater,
   logSumExp,
+  maskAttentionLogits,
   matmul,
   maximum,
   mul,
@@ -31,6 +32,7 @@ import {
   tensor,
   tidy,
   where,
+  type AttentionMaskOps,
   type Tensor,
 } from '@reformer/core';
 
@@ -57,31 +59,20 @@ export interface WindowedAttentionOptions {
   dropout?: { rate: number; seed: number } | undefined;
 }
 
-/**
- * Slot index of every window key, chunk by chunk: entry `n·W + o·c + u` is slot
- * `((n − before + o) mod nChunks)·c + u`. Host-computed constant, int32 `[nChunks·W]`.
- * @internal
- */
-export function windowSlots(nChunks: number, chunkLength: number, chunksBefore: number, chunksAfter: number): Int32Array {
-  const nWin = chunksBefore + 1 + chunksAfter;
-  const W = chunkLength * nWin;
-  const out = new Int32Array(nChunks * W);
-  for (let n = 0; n < nChunks; n++) {
-    for (let o = 0; o < nWin; o++) {
-      const m = (((n - chunksBefore + o) % nChunks) + nChunks) % nChunks;
-      for (let u = 0; u < chunkLength; u++) out[n * W + o * chunkLength + u] = m * chunkLength + u;
-    }
-  }
-  return out;
-}
-
-/** {@link windowSlots} as an int32 tensor broadcast to `[B, H, nChunks·W]`. @internal */
+/** Core's `attentionWindowSlots` as an int32 tensor broadcast to `[B, H, nChunks·W]`. @internal */
 export function windowSlotTensor(B: number, H: number, nChunks: number, c: number, before: number, after: number): Tensor {
   return tidy(() => {
-    const host = windowSlots(nChunks, c, before, after);
+    const host = attentionWindowSlots(nChunks, c, before, after);
     return broadcastTo(tensor(host, [1, 1, host.length], 'int32'), [B, H, host.length]);
   });
 }
+
+/** Core's attention rules (`maskAttentionLogits`) on autograd tensors. */
+const TENSOR_MASK_OPS: AttentionMaskOps<Tensor> = {
+  binary: (op, a, b) => ({ greater, equal, notEqual, maximum })[op](a, b),
+  where: (cond, a, b) => where(cond, a, b),
+  scalar: (value, dtype) => scalar(value, dtype),
+};
 
 /**
  * Chunked attention with ops: `q`, `k` `[B, H, N, d]`, `v` `[B, H, N, dv]` → `out` `[B, H, N, dv]` and
@@ -105,27 +96,17 @@ export function windowedAttention(q: Tensor, k: Tensor, v: Tensor, o: WindowedAt
     const posQ = reshape(positions, [B, H, nC, c, 1]);
     const posKFlat = gather(positions, win, 2); // [B, H, nC·W]
     const posK = reshape(posKFlat, [B, H, nC, 1, W]);
-    let notAllowed: Tensor | undefined;
-    const or = (t: Tensor) => {
-      notAllowed = notAllowed === undefined ? t : maximum(notAllowed, t);
-    };
-    if (o.causal) or(greater(posK, posQ));
-    if (o.keyMask) {
-      const bits = gather(o.keyMask, reshape(posKFlat, [B, H * nC * W]), 1);
-      or(equal(reshape(bits, [B, H, nC, 1, W]), scalar(0, 'int32')));
-    }
-    if (o.buckets) {
-      const bq = reshape(o.buckets, [B, H, nC, c, 1]);
-      const bk = reshape(gather(o.buckets, win, 2), [B, H, nC, 1, W]);
-      or(notEqual(bq, bk));
-    }
-    let replaced = notAllowed;
-    if (notAllowed) logits = where(notAllowed, scalar(MASKED_LOGIT), logits);
-    if (o.excludeSelf) {
-      const self = equal(posK, posQ);
-      logits = where(self, scalar(SELF_LOGIT), logits);
-      replaced = replaced === undefined ? self : maximum(replaced, self);
-    }
+    const masked = maskAttentionLogits(TENSOR_MASK_OPS, logits, {
+      queryPositions: posQ,
+      keyPositions: posK,
+      keyMaskBits: o.keyMask ? reshape(gather(o.keyMask, reshape(posKFlat, [B, H * nC * W]), 1), [B, H, nC, 1, W]) : undefined,
+      queryBuckets: o.buckets ? reshape(o.buckets, [B, H, nC, c, 1]) : undefined,
+      keyBuckets: o.buckets ? reshape(gather(o.buckets, win, 2), [B, H, nC, 1, W]) : undefined,
+      causal: o.causal,
+      excludeSelf: o.excludeSelf,
+    });
+    logits = masked.logits;
+    const replaced = masked.replaced;
     if (o.logitOffset) {
       const shifted = sub(logits, o.logitOffset);
       logits = replaced === undefined ? shifted : where(replaced, logits, shifted);
