@@ -6,24 +6,18 @@ import {
   checkSeed,
   concat,
   deriveSeed,
-  div,
   keep,
-  mean,
-  mul,
   nextSeed,
   noGrad,
   randomNormal,
   reshape,
-  rsqrt,
-  scalar,
   slice,
-  square,
   tensor,
   tidy,
   transpose,
   uniformValues,
 } from '@reformer/core';
-import { LSHSelfAttention, chooseNumBuckets, hashVectors, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
+import { LSHSelfAttention, chooseNumBuckets, hashVectors, lshNormalisedKeys, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
 import type { ReformerConfig } from '../config.js';
 import type { ReformerAttention } from '../layer.js';
 import { ReformerModelWithLMHead } from '../model.js';
@@ -135,9 +129,9 @@ export function projections(layer: ReformerAttention, n: Tensor, rotations: Tens
   const { numHeads: heads, headSize: d } = attention;
   const qk = attention.self_attention.query_key.forward(n);
   const [B, T] = qk.shape as [number, number];
-  // The normalised keys exactly as LSH attention computes them: x · rsqrt(mean(x²) + 1e-6) / √d per head.
+  // The normalised keys of LSH attention (lshNormalisedKeys, per head).
   const x = reshape(qk, [B, T, heads, d]);
-  const k = reshape(mul(x, div(rsqrt(add(mean(square(x), -1, true), scalar(1e-6))), scalar(Math.sqrt(d)))), [B, T, heads * d]);
+  const k = reshape(lshNormalisedKeys(x), [B, T, heads * d]);
   // generate() has fixed num_buckets = null ('auto') before any layer runs (fixBucketCount).
   const nBuckets = attention.nBuckets as number | number[];
   const { buckets } = hashVectors(transpose(x, [0, 2, 1, 3]), { nBuckets, nHashes, rotations: rotations! });

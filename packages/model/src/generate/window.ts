@@ -1,4 +1,4 @@
-import { MASKED_LOGIT, SELF_LOGIT } from '@reformer/core';
+import { attentionLogitRule, attentionWindowSlots } from '@reformer/core';
 
 /** A key of the last query's window: a position, or −1 for a padding slot (always masked). */
 export type WindowKey = number;
@@ -28,8 +28,8 @@ export interface AttendLastOptions {
 }
 
 /**
- * The attention of one query over the keys of its window, with exactly the rules of core's
- * chunked-attention kernel: logits `scale · q·k`, REPLACED by −1e9 for padding slots and keys after
+ * The attention of one query over the keys of its window, with core's attention rules
+ * (`attentionLogitRule`): logits `scale · q·k`, REPLACED by −1e9 for padding slots and keys after
  * the query, and by −1e5 at the query's own position when `excludeSelf`; the logsumexp rounded to
  * float32 as the kernel returns it. Keys that occur several times in `window` count several times.
  * Writes the output (width `rows.width`) to `out` at `outOffset` and returns the logsumexp.
@@ -40,10 +40,9 @@ export function attendLast(q: Float32Array, qOffset: number, window: readonly Wi
   let max = -Infinity;
   for (let j = 0; j < window.length; j++) {
     const p = window[j]!;
-    let logit: number;
-    if (p < 0 || p > o.query) logit = MASKED_LOGIT;
-    else if (o.excludeSelf && p === o.query) logit = SELF_LOGIT;
-    else {
+    // Core's rules: causal by position; a padding slot (−1) is a key that is not allowed.
+    let logit = attentionLogitRule(true, o.excludeSelf, o.query, p, p >= 0);
+    if (logit === undefined) {
       let dot = 0;
       const base = p * stride + offset;
       for (let i = 0; i < width; i++) dot += q[qOffset + i]! * keys[base + i]!;
@@ -68,20 +67,15 @@ export function attendLast(q: Float32Array, qOffset: number, window: readonly Wi
 /**
  * The window of the last query of a banded (local) layout: the sequence of `length` positions is
  * padded to a multiple of `chunk` (or is one chunk when `length <= chunk`), and the query's chunk `n`
- * sees chunks `n − before … n + after` modulo the number of chunks, in that order. Padding slots are −1.
+ * sees chunks `n − before … n + after` modulo the number of chunks, in that order (core's
+ * `attentionWindowSlots`). Padding slots are −1.
  */
 export function bandWindow(length: number, chunk: number, before: number, after: number): WindowKey[] {
   const query = length - 1;
   if (length <= chunk) return Array.from({ length }, (_, i) => i);
   const chunks = Math.ceil(length / chunk);
   const n = Math.floor(query / chunk);
-  const out: WindowKey[] = [];
-  for (let delta = -before; delta <= after; delta++) {
-    const m = (((n + delta) % chunks) + chunks) % chunks;
-    for (let i = 0; i < chunk; i++) {
-      const p = m * chunk + i;
-      out.push(p < length ? p : -1);
-    }
-  }
-  return out;
+  const W = chunk * (before + 1 + after);
+  const slots = attentionWindowSlots(chunks, chunk, before, after).subarray(n * W, (n + 1) * W);
+  return Array.from(slots, (p) => (p < length ? p : -1));
 }
