@@ -6,3 +6,4 @@ export { attentionForward, attentionBackward, attentionScratchBytes } from './at
 export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows } from './rows';
 export { binary2d, gatherBlocks, scatterAddBlocks, unaryFloat, reluBackward, reduceSum } from './elementwise';
 export { argSortRows, argSortScratchBytes, argMaxFloat } from './sort';
+export { stridedCopy, fill32 } from './layout';

@@ -25,6 +25,7 @@ import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import { binaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 
 /** A kernel tensor of the wasm backend. */
@@ -230,20 +231,48 @@ export class WasmBackend implements Backend<WasmStorage> {
 
   // ---- layout ----
 
+  /** Permutes axes: a strided copy in wasm. */
   transpose(x: T, perm: readonly number[]): T {
-    return this.adopt(this.reference.transpose(this.cpu(x), perm));
+    const shape = perm.map((p) => x.shape[p]!);
+    const out = this.alloc(shape, x.dtype);
+    const strides = contiguous(x.shape);
+    copyBox(this.kernels, this.heap, x.storage.ptr, out.storage.ptr, shape, perm.map((p) => strides[p]!), contiguous(shape));
+    return out;
   }
 
+  /** The box `begin .. begin + size`: a strided copy in wasm. */
   slice(x: T, begin: readonly number[], size: readonly number[]): T {
-    return this.adopt(this.reference.slice(this.cpu(x), begin, size));
+    const out = this.alloc(size, x.dtype);
+    const strides = contiguous(x.shape);
+    const offset = begin.reduce((o, b, i) => o + b * strides[i]!, 0);
+    copyBox(this.kernels, this.heap, x.storage.ptr + 4 * offset, out.storage.ptr, size, strides, contiguous(size));
+    return out;
   }
 
+  /** Joins tensors along `axis`: one strided copy per input. */
   concat(xs: readonly T[], axis: number): T {
-    return this.adopt(this.reference.concat(xs.map((x) => this.cpu(x)), axis));
+    const first = xs[0]!;
+    const shape = [...first.shape];
+    shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
+    const out = this.alloc(shape, first.dtype);
+    const outStrides = contiguous(shape);
+    let at = 0;
+    for (const x of xs) {
+      copyBox(this.kernels, this.heap, x.storage.ptr, out.storage.ptr + 4 * at * outStrides[axis]!, x.shape, contiguous(x.shape), outStrides);
+      at += x.shape[axis]!;
+    }
+    return out;
   }
 
+  /** Pads every axis: a fill, then a strided copy of `x` into the interior. */
   pad(x: T, paddings: readonly (readonly [number, number])[], value: number): T {
-    return this.adopt(this.reference.pad(this.cpu(x), paddings, value));
+    const shape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
+    const out = this.alloc(shape, x.dtype);
+    if (out.storage.length > 0) this.kernels.fill32(out.storage.ptr, bitsOf(value, x.dtype), out.storage.length);
+    const outStrides = contiguous(shape);
+    const offset = paddings.reduce((o, p, i) => o + p[0] * outStrides[i]!, 0);
+    copyBox(this.kernels, this.heap, x.storage.ptr, out.storage.ptr + 4 * offset, x.shape, contiguous(x.shape), outStrides);
+    return out;
   }
 
   /** Batched gather along `axis` (block copies in wasm; a bad index gets the reference's error). */

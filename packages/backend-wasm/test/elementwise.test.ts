@@ -1,6 +1,6 @@
 /**
  * SIMD binary ops with broadcasts that collapse to 1, 2 and more axes, unary ops, relu backward, sums,
- * gather and scatter-add with long blocks: all bit-identical to the CPU reference (float32 +, −, ×, ÷, max, min round the same way;
+ * layout copies (transpose, slice, concat, pad), gather and scatter-add with long blocks: all bit-identical to the CPU reference (float32 +, −, ×, ÷, max, min round the same way;
  * scatter-add sums in doubles in the same order).
  */
 import { createCpuBackend, type Backend, type BinaryOp, type KernelTensor, type Shape, type UnaryOp } from '@reformer/core';
@@ -83,6 +83,31 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
       return r;
     };
     expect(run(wasm)).toEqual(run(cpu));
+  });
+
+  it('transpose (last axis kept and moved), slice, concat of int32 along a middle axis, pad with a value', () => {
+    const shape = [2, 3, 4, 5];
+    const x = random(size(shape), 21);
+    const ints = Int32Array.from({ length: 2 * 2 * 5 }, (_, i) => i * 7 - 30);
+    const run = (be: Backend) => {
+      const t = put(be, x, shape);
+      const a = put(be, ints, [2, 2, 5], 'int32');
+      const b = put(be, ints.slice(0, 2 * 1 * 5), [2, 1, 5], 'int32');
+      const outs = [
+        be.transpose(t, [0, 2, 1, 3]),
+        be.transpose(t, [3, 1, 0, 2]),
+        be.transpose(t, [0, 1, 2, 3]),
+        be.slice(t, [1, 0, 1, 2], [1, 3, 2, 3]),
+        be.concat([a, b, a], 1),
+        be.pad(t, [[0, 1], [2, 0], [0, 0], [1, 1]], -1.5),
+        be.pad(a, [[1, 0], [0, 0], [0, 2]], 9),
+      ];
+      const r = outs.map((o) => get(be, o));
+      for (const v of [t, a, b, ...outs]) be.free(v.storage);
+      return r;
+    };
+    expect(run(wasm)).toEqual(run(cpu));
+    expect(wasm.memory().liveBytes).toBe(0);
   });
 
   it('broadcastWalk merges contiguous runs and keeps broadcast axes apart', () => {
