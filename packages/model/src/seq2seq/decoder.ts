@@ -84,12 +84,6 @@ export class ReformerDecoderLayer extends Module {
     });
     return [plain(this.attention), plain(this.cross_attention), plain(this.feed_forward)];
   }
-
-  /** Disposes the parameters and the attention layers' state. */
-  override dispose(): void {
-    this.attention.dispose();
-    super.dispose();
-  }
 }
 
 /** The sub-layer that adds nothing (closes an odd number of half-residuals into a last block). */
