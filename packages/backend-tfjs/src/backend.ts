@@ -3,10 +3,12 @@
  * kernel runs inside `tf.tidy`, so its intermediates are disposed before it returns.
  *
  * This file holds the class, its options, storage accounting and interop; the kernels are in
- * `tf-elementwise.ts`, `tf-reduce.ts` and `tf-indexing.ts` (tfjs ops), `host-copy.ts` and `host-math.ts`
- * (typed-array paths on the host-memory backends, cpu and wasm) and `attention.ts` (chunked attention,
- * with its planning and strategies in `attention-plan.ts`, `attention-batched.ts`, `attention-band.ts`,
- * `attention-band-softmax.ts` and `attention-host-io.ts`).
+ * `kernels/`, one file per kernel family as in core's `cpu/` and backend-webgpu's `kernels/`:
+ * `elementwise.ts`, `reduce.ts`, `softmax.ts`, `norm.ts`, `loss.ts`, `gather.ts`, `sort.ts` (tfjs ops),
+ * `host-copy.ts` and `host-math.ts` (typed-array paths on the host-memory backends, cpu and wasm) and
+ * `attention.ts` (chunked attention, with its planning and strategies in `attention-plan.ts`,
+ * `attention-batched.ts`, `attention-band.ts`, `attention-band-softmax.ts` and `attention-host-io.ts`).
+ * Every use of tfjs internals is in `tfjs-internals.ts`.
  */
 import {
   InvalidArgumentError,
@@ -23,15 +25,21 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '@reformer/core';
-import { attentionBackward, attentionForward, type AttentionConfig, type AttentionInputs, type AttentionStrategy } from './attention.js';
-import { broadcastHost, convert, hostConcat, hostGather, hostScatterAdd, hostSlice, type HostArray } from './host-copy.js';
-import { hostArgMax, hostArgSort, hostIntBinary, hostReduce } from './host-math.js';
-import { activationGrad, binaryOp, castOp, unaryOp } from './tf-elementwise.js';
-import { argMaxOp, argSortOp, gatherOp, MAX_DEVICE_SORT, scatterAddOp } from './tf-indexing.js';
-import { crossEntropyGrad, crossEntropyOp, layerNormGrad, layerNormOp, logSumExpOp, reduceOp, softmaxOp } from './tf-reduce.js';
+import { attentionBackward, attentionForward, type AttentionConfig, type AttentionInputs, type AttentionStrategy } from './kernels/attention.js';
+import { activationGrad, binaryOp, castOp, unaryOp } from './kernels/elementwise.js';
+import { gatherOp, scatterAddOp } from './kernels/gather.js';
+import { broadcastHost, convert, hostConcat, hostGather, hostScatterAdd, hostSlice, type HostArray } from './kernels/host-copy.js';
+import { hostArgMax, hostArgSort, hostIntBinary, hostReduce } from './kernels/host-math.js';
+import { crossEntropyGrad, crossEntropyOp } from './kernels/loss.js';
+import { layerNormGrad, layerNormOp } from './kernels/norm.js';
+import { argMaxOp, reduceOp } from './kernels/reduce.js';
+import { logSumExpOp, softmaxOp } from './kernels/softmax.js';
+import { argSortOp, MAX_DEVICE_SORT } from './kernels/sort.js';
+import { wasmHeapOf, type HostReads } from './tfjs-internals.js';
 import type { TfjsStorage, TfModule, TfTensor } from './types.js';
 
-export type { AttentionStrategy } from './attention.js';
+export type { AttentionStrategy } from './kernels/attention.js';
+export type { HostReads } from './tfjs-internals.js';
 export type { TfjsStorage, TfModule, TfTensor } from './types.js';
 
 /** Tuning of {@link TfjsBackend} (all optional; see `createTfjsBackend`). */
@@ -57,6 +65,19 @@ export interface TfjsTuning {
    * with the memory.
    */
   maxAllocationBytes?: number;
+}
+
+/** What this backend's kernels run on, as the other backends report it (`kernelFeatures`). */
+export interface TfjsKernelFeatures {
+  /**
+   * How the host-memory kernels (the `band` attention strategy) read tfjs tensors: `wasm-heap` (in
+   * place, through tfjs-wasm internals that passed the check at creation) or `copy` (one `dataSync`
+   * per tensor: on every other tfjs backend, and on tfjs-wasm when a tfjs release changed those
+   * internals). Both give the same values; `copy` is slower.
+   */
+  hostReads: HostReads;
+  /** Why `hostReads` is `copy` (absent when it is `wasm-heap`). */
+  hostReadsReason?: string;
 }
 
 type T = KernelTensor<TfjsStorage>;
@@ -85,6 +106,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   readonly attention: AttentionConfig;
   /** The most bytes one tensor may take (see {@link TfjsTuning.maxAllocationBytes}); settable. */
   maxAllocationBytes: number;
+  /** How the kernels read tensors on the host (see {@link TfjsKernelFeatures}), decided at creation. */
+  readonly kernelFeatures: TfjsKernelFeatures;
   private readonly live = new Set<TfjsStorage>();
   private liveBytes = 0;
   private peakBytes = 0;
@@ -113,6 +136,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     this.maxAllocationBytes = maxAllocationBytes;
     this.backendName = backendName;
     this.name = `tfjs-${backendName}`;
+    const heap = wasmHeapOf(tf, backendName);
+    this.kernelFeatures = heap.heap !== undefined ? { hostReads: heap.hostReads } : { hostReads: heap.hostReads, hostReadsReason: heap.reason };
     if (this.canReadSync) {
       this.readSync = (storage: TfjsStorage, dtype: DType, size: number): TypedArray => convert(storage.dataSync(), dtype, size);
     }
@@ -130,7 +155,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   }
 
   /** Wraps a tfjs result as a kernel tensor (casting to `dtype` if tfjs chose another). */
-  private out(t: TfTensor, shape: Shape, dtype: DType): T {
+  private wrapResult(t: TfTensor, shape: Shape, dtype: DType): T {
     const tf = this.tf;
     let r = t;
     if (r.dtype !== dtype) {
@@ -143,11 +168,11 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   /** Wraps host values computed by a host kernel as a kernel tensor of `shape` and `dtype`. */
   private fromHost(values: HostArray, shape: Shape, dtype: DType): T {
-    return this.out(this.tf.tensor(values, [...shape], dtype), shape, dtype);
+    return this.wrapResult(this.tf.tensor(values, [...shape], dtype), shape, dtype);
   }
 
   /** The tfjs view of a kernel tensor with its logical shape (call inside `tf.tidy`). */
-  private v(x: T): TfTensor {
+  private tfView(x: T): TfTensor {
     const s = x.storage;
     if (s.shape.length === x.shape.length && s.shape.every((d, i) => d === x.shape[i])) return s;
     return this.tf.reshape(s, [...x.shape]);
@@ -155,17 +180,17 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   /**
    * The elements of a kernel tensor on the host (cpu and wasm only), row-major. Read from the storage
-   * itself: a `v(x)` view created outside `tf.tidy` would be a tfjs tensor nobody disposes.
+   * itself: a `tfView(x)` view created outside `tf.tidy` would be a tfjs tensor nobody disposes.
    */
   private hostValues(x: T): HostArray {
     return x.storage.dataSync() as HostArray;
   }
 
   /** Runs `fn` in `tf.tidy` and wraps its single result. */
-  private run(shape: Shape, dtype: DType, fn: () => TfTensor): T {
-    if (sizeOf(shape) === 0) return this.out(this.tf.zeros([...shape], dtype), shape, dtype);
+  private runInTidy(shape: Shape, dtype: DType, fn: () => TfTensor): T {
+    if (sizeOf(shape) === 0) return this.wrapResult(this.tf.zeros([...shape], dtype), shape, dtype);
     const r = this.tf.tidy(fn);
-    return this.out(r.shape.length === shape.length ? r : this.reshapeOwned(r, shape), shape, dtype);
+    return this.wrapResult(r.shape.length === shape.length ? r : this.reshapeOwned(r, shape), shape, dtype);
   }
 
   private reshapeOwned(r: TfTensor, shape: Shape): TfTensor {
@@ -181,7 +206,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
    */
   private expand(t: TfTensor, shape: Shape): TfTensor {
     if (t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i])) return t;
-    if (this.hostMoves && sizeOf(shape) > 0) {
+    if (this.movesDataOnHost && sizeOf(shape) > 0) {
       // A host copy of runs (cpu, wasm): `t · ones(shape)` would build and upload the ones first.
       const src = t.dataSync() as HostArray;
       const out = t.dtype === 'int32' ? new Int32Array(sizeOf(shape)) : new Float32Array(sizeOf(shape));
@@ -203,7 +228,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
    * on tfjs `cpu` and `wasm` tensors live in host memory and `dataSync` is a copy, while their Gather,
    * ScatterNd, Transpose and Tile kernels compute an index per element (20–45 ns per element on wasm).
    */
-  private get hostMoves(): boolean {
+  private get movesDataOnHost(): boolean {
     return this.backendName === 'wasm' || this.backendName === 'cpu';
   }
 
@@ -300,63 +325,63 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   fill(shape: Shape, value: number, dtype: DType): T {
     const v = dtype === 'int32' ? Math.trunc(value) : value;
-    return this.out(this.tf.fill([...shape], v, dtype), shape, dtype);
+    return this.wrapResult(this.tf.fill([...shape], v, dtype), shape, dtype);
   }
 
   unary(op: UnaryOp, x: T): T {
-    return this.run(x.shape, x.dtype, () => unaryOp(this.tf, op, this.v(x), x.dtype));
+    return this.runInTidy(x.shape, x.dtype, () => unaryOp(this.tf, op, this.tfView(x), x.dtype));
   }
 
   binary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
     const compare = op === 'equal' || op === 'notEqual' || op === 'less' || op === 'lessEqual' || op === 'greater' || op === 'greaterEqual';
     const dtype: DType = compare ? 'int32' : a.dtype;
-    if (this.hostMoves && a.dtype === 'int32' && sizeOf(outShape) > 0) {
+    if (this.movesDataOnHost && a.dtype === 'int32' && sizeOf(outShape) > 0) {
       const out = hostIntBinary(op, this.hostValues(a) as Int32Array, a.shape, this.hostValues(b) as Int32Array, b.shape, outShape);
       return this.fromHost(out, outShape, 'int32');
     }
-    return this.run(outShape, dtype, () => this.expand(binaryOp(this.tf, op, this.v(a), this.v(b), a.dtype), outShape));
+    return this.runInTidy(outShape, dtype, () => this.expand(binaryOp(this.tf, op, this.tfView(a), this.tfView(b), a.dtype), outShape));
   }
 
   where(cond: T, a: T, b: T, outShape: Shape): T {
     const tf = this.tf;
-    return this.run(outShape, a.dtype, () => {
+    return this.runInTidy(outShape, a.dtype, () => {
       const s = [...outShape];
-      const c = tf.broadcastTo(tf.notEqual(this.v(cond), 0), s);
-      return tf.where(c, this.expand(this.v(a), s), this.expand(this.v(b), s));
+      const c = tf.broadcastTo(tf.notEqual(this.tfView(cond), 0), s);
+      return tf.where(c, this.expand(this.tfView(a), s), this.expand(this.tfView(b), s));
     });
   }
 
   cast(x: T, dtype: DType): T {
-    return this.run(x.shape, dtype, () => castOp(this.tf, this.v(x), x.dtype, dtype));
+    return this.runInTidy(x.shape, dtype, () => castOp(this.tf, this.tfView(x), x.dtype, dtype));
   }
 
   // ---- reductions ----
 
   reduce(op: ReduceOp, x: T, axes: readonly number[]): T {
     const shape = x.shape.filter((_, i) => !axes.includes(i));
-    if (this.hostMoves && axes.length > 0 && sizeOf(shape) > 0) {
+    if (this.movesDataOnHost && axes.length > 0 && sizeOf(shape) > 0) {
       const out = hostReduce(op, x.shape, x.dtype, axes, () => this.hostValues(x));
       if (out !== undefined) return this.fromHost(out, shape, x.dtype);
     }
-    return this.run(shape, x.dtype, () => reduceOp(this.tf, op, this.v(x), x.shape, x.dtype, axes, shape));
+    return this.runInTidy(shape, x.dtype, () => reduceOp(this.tf, op, this.tfView(x), x.shape, x.dtype, axes, shape));
   }
 
   argMax(x: T, axis: number): T {
     const shape = x.shape.filter((_, i) => i !== axis);
-    if (this.hostMoves && sizeOf(shape) > 0 && x.shape[axis]! > 0) {
+    if (this.movesDataOnHost && sizeOf(shape) > 0 && x.shape[axis]! > 0) {
       return this.fromHost(hostArgMax(this.hostValues(x), x.shape, axis), shape, 'int32');
     }
-    return this.run(shape, 'int32', () => argMaxOp(this.tf, this.v(x), x.shape, x.dtype, axis));
+    return this.runInTidy(shape, 'int32', () => argMaxOp(this.tf, this.tfView(x), x.shape, x.dtype, axis));
   }
 
   argSort(x: T): T {
     const n = x.shape.length === 0 ? 1 : x.shape[x.shape.length - 1]!;
-    if (sizeOf(x.shape) === 0) return this.out(this.tf.zeros([...x.shape], 'int32'), x.shape, 'int32');
-    if ((n > MAX_DEVICE_SORT && this.canReadSync) || (this.hostMoves && x.dtype === 'int32')) {
+    if (sizeOf(x.shape) === 0) return this.wrapResult(this.tf.zeros([...x.shape], 'int32'), x.shape, 'int32');
+    if ((n > MAX_DEVICE_SORT && this.canReadSync) || (this.movesDataOnHost && x.dtype === 'int32')) {
       // Stable argsort on the host (rows longer than the device composite key allows, int32 rows).
       return this.fromHost(hostArgSort(this.hostValues(x), sizeOf(x.shape), n), x.shape, 'int32');
     }
-    return this.run(x.shape, 'int32', () => argSortOp(this.tf, this.v(x), x.shape, n));
+    return this.runInTidy(x.shape, 'int32', () => argSortOp(this.tf, this.tfView(x), x.shape, n));
   }
 
   // ---- matmul ----
@@ -364,12 +389,12 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   matmul(a: T, b: T, transposeA: boolean, transposeB: boolean, outShape: Shape): T {
     const tf = this.tf;
     const K = transposeA ? a.shape[a.shape.length - 2]! : a.shape[a.shape.length - 1]!;
-    if (K === 0) return this.out(tf.zeros([...outShape]), outShape, 'float32');
-    return this.run(outShape, 'float32', () => {
+    if (K === 0) return this.wrapResult(tf.zeros([...outShape]), outShape, 'float32');
+    return this.runInTidy(outShape, 'float32', () => {
       const rank = outShape.length;
       const batch = outShape.slice(0, rank - 2);
-      const x = this.expand(this.v(a), [...batch, ...a.shape.slice(-2)]);
-      const y = this.expand(this.v(b), [...batch, ...b.shape.slice(-2)]);
+      const x = this.expand(this.tfView(a), [...batch, ...a.shape.slice(-2)]);
+      const y = this.expand(this.tfView(b), [...batch, ...b.shape.slice(-2)]);
       return tf.matMul(x, y, transposeA, transposeB);
     });
   }
@@ -378,23 +403,23 @@ export class TfjsBackend implements Backend<TfjsStorage> {
 
   transpose(x: T, perm: readonly number[]): T {
     const shape = perm.map((p) => x.shape[p]!);
-    return this.run(shape, x.dtype, () => this.tf.transpose(this.v(x), [...perm]));
+    return this.runInTidy(shape, x.dtype, () => this.tf.transpose(this.tfView(x), [...perm]));
   }
 
   slice(x: T, begin: readonly number[], size: readonly number[]): T {
-    if (this.hostMoves && sizeOf(size) > 0) return this.fromHost(hostSlice(this.hostValues(x), x.shape, x.dtype, begin, size), size, x.dtype);
-    return this.run(size, x.dtype, () => this.tf.slice(this.v(x), [...begin], [...size]));
+    if (this.movesDataOnHost && sizeOf(size) > 0) return this.fromHost(hostSlice(this.hostValues(x), x.shape, x.dtype, begin, size), size, x.dtype);
+    return this.runInTidy(size, x.dtype, () => this.tf.slice(this.tfView(x), [...begin], [...size]));
   }
 
   concat(xs: readonly T[], axis: number): T {
     const first = xs[0]!;
     const shape = [...first.shape];
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
-    if (this.hostMoves && sizeOf(shape) > 0) {
+    if (this.movesDataOnHost && sizeOf(shape) > 0) {
       return this.fromHost(hostConcat(xs, axis, shape, first.dtype, (x) => this.hostValues(x)), shape, first.dtype);
     }
-    return this.run(shape, first.dtype, () => {
-      const parts = xs.filter((x) => sizeOf(x.shape) > 0).map((x) => this.v(x));
+    return this.runInTidy(shape, first.dtype, () => {
+      const parts = xs.filter((x) => sizeOf(x.shape) > 0).map((x) => this.tfView(x));
       return parts.length === 1 ? this.tf.clone(parts[0]!) : this.tf.concat(parts, axis);
     });
   }
@@ -402,8 +427,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   pad(x: T, paddings: readonly (readonly [number, number])[], value: number): T {
     const shape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
     const v = x.dtype === 'int32' ? Math.trunc(value) : value;
-    if (sizeOf(x.shape) === 0) return this.out(this.tf.fill(shape, v, x.dtype), shape, x.dtype);
-    return this.run(shape, x.dtype, () => this.tf.pad(this.v(x), paddings.map(([a, b]) => [a, b] as [number, number]), v));
+    if (sizeOf(x.shape) === 0) return this.wrapResult(this.tf.fill(shape, v, x.dtype), shape, x.dtype);
+    return this.runInTidy(shape, x.dtype, () => this.tf.pad(this.tfView(x), paddings.map(([a, b]) => [a, b] as [number, number]), v));
   }
 
   /** Throws InvalidArgumentError if an index is outside [0, size) (only where a sync read is possible). */
@@ -426,12 +451,12 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const outer = sizeOf(x.shape.slice(0, axis));
     const inner = sizeOf(x.shape.slice(axis + 1));
     const A = x.shape[axis]!;
-    if (this.hostMoves && sizeOf(shape) > 0) {
+    if (this.movesDataOnHost && sizeOf(shape) > 0) {
       const src = this.hostValues(x);
       const idx = checked ?? (this.hostValues(indices) as Int32Array);
       return this.fromHost(hostGather(src, idx, x.dtype, outer, A, n, inner), shape, x.dtype);
     }
-    return this.run(shape, x.dtype, () => gatherOp(this.tf, this.v(x), this.v(indices), outer, A, n, inner, shape));
+    return this.runInTidy(shape, x.dtype, () => gatherOp(this.tf, this.tfView(x), this.tfView(indices), outer, A, n, inner, shape));
   }
 
   scatterAdd(updates: T, indices: T, axis: number, size: number): T {
@@ -441,26 +466,26 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const outer = sizeOf(updates.shape.slice(0, axis));
     const n = updates.shape[axis]!;
     const inner = sizeOf(updates.shape.slice(axis + 1));
-    if (this.hostMoves && sizeOf(shape) > 0) {
+    if (this.movesDataOnHost && sizeOf(shape) > 0) {
       const idx = n > 0 && inner > 0 ? (checked ?? (this.hostValues(indices) as Int32Array)) : undefined;
       const out = hostScatterAdd(idx, () => this.hostValues(updates), updates.dtype, outer, n, size, inner);
       return this.fromHost(out, shape, updates.dtype);
     }
-    return this.run(shape, updates.dtype, () => {
+    return this.runInTidy(shape, updates.dtype, () => {
       if (n === 0 || inner === 0) return this.tf.zeros(shape, updates.dtype);
-      return scatterAddOp(this.tf, this.v(updates), this.v(indices), outer, n, inner, size, shape);
+      return scatterAddOp(this.tf, this.tfView(updates), this.tfView(indices), outer, n, inner, size, shape);
     });
   }
 
   // ---- fused kernels ----
 
   softmax(x: T): T {
-    return this.run(x.shape, 'float32', () => softmaxOp(this.tf, this.v(x)));
+    return this.runInTidy(x.shape, 'float32', () => softmaxOp(this.tf, this.tfView(x)));
   }
 
   logSumExp(x: T): T {
     const shape = x.shape.slice(0, -1);
-    return this.run(shape, 'float32', () => this.tf.reshape(logSumExpOp(this.tf, this.v(x)), shape));
+    return this.runInTidy(shape, 'float32', () => this.tf.reshape(logSumExpOp(this.tf, this.tfView(x)), shape));
   }
 
   layerNorm(x: T, gamma: T, beta: T, eps: number): { y: T; mean: T; rstd: T } {
@@ -468,34 +493,34 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const stats = x.shape.slice(0, -1);
     if (sizeOf(x.shape) === 0) {
       return {
-        y: this.out(tf.zeros([...x.shape]), x.shape, 'float32'),
-        mean: this.out(tf.zeros(stats), stats, 'float32'),
-        rstd: this.out(tf.zeros(stats), stats, 'float32'),
+        y: this.wrapResult(tf.zeros([...x.shape]), x.shape, 'float32'),
+        mean: this.wrapResult(tf.zeros(stats), stats, 'float32'),
+        rstd: this.wrapResult(tf.zeros(stats), stats, 'float32'),
       };
     }
-    const [y, mean, rstd] = tf.tidy(() => layerNormOp(tf, this.v(x), this.v(gamma), this.v(beta), eps, stats));
-    return { y: this.out(y, x.shape, 'float32'), mean: this.out(mean, stats, 'float32'), rstd: this.out(rstd, stats, 'float32') };
+    const [y, mean, rstd] = tf.tidy(() => layerNormOp(tf, this.tfView(x), this.tfView(gamma), this.tfView(beta), eps, stats));
+    return { y: this.wrapResult(y, x.shape, 'float32'), mean: this.wrapResult(mean, stats, 'float32'), rstd: this.wrapResult(rstd, stats, 'float32') };
   }
 
   layerNormBackward(dy: T, x: T, gamma: T, mean: T, rstd: T): { dx: T; dGamma: T; dBeta: T } {
     const tf = this.tf;
     if (sizeOf(x.shape) === 0) {
       return {
-        dx: this.out(tf.zeros([...x.shape]), x.shape, 'float32'),
-        dGamma: this.out(tf.zeros([...gamma.shape]), gamma.shape, 'float32'),
-        dBeta: this.out(tf.zeros([...gamma.shape]), gamma.shape, 'float32'),
+        dx: this.wrapResult(tf.zeros([...x.shape]), x.shape, 'float32'),
+        dGamma: this.wrapResult(tf.zeros([...gamma.shape]), gamma.shape, 'float32'),
+        dBeta: this.wrapResult(tf.zeros([...gamma.shape]), gamma.shape, 'float32'),
       };
     }
-    const [dx, dGamma, dBeta] = tf.tidy(() => layerNormGrad(tf, this.v(dy), this.v(x), this.v(gamma), this.v(mean), this.v(rstd), x.shape));
+    const [dx, dGamma, dBeta] = tf.tidy(() => layerNormGrad(tf, this.tfView(dy), this.tfView(x), this.tfView(gamma), this.tfView(mean), this.tfView(rstd), x.shape));
     return {
-      dx: this.out(dx, x.shape, 'float32'),
-      dGamma: this.out(this.reshapeOwned(dGamma, gamma.shape), gamma.shape, 'float32'),
-      dBeta: this.out(this.reshapeOwned(dBeta, gamma.shape), gamma.shape, 'float32'),
+      dx: this.wrapResult(dx, x.shape, 'float32'),
+      dGamma: this.wrapResult(this.reshapeOwned(dGamma, gamma.shape), gamma.shape, 'float32'),
+      dBeta: this.wrapResult(this.reshapeOwned(dBeta, gamma.shape), gamma.shape, 'float32'),
     };
   }
 
   activationBackward(op: ActivationOp, x: T, dy: T): T {
-    return this.run(x.shape, 'float32', () => activationGrad(this.tf, op, this.v(x), this.v(dy)));
+    return this.runInTidy(x.shape, 'float32', () => activationGrad(this.tf, op, this.tfView(x), this.tfView(dy)));
   }
 
   private checkLabels(op: string, labels: T, V: number, ignoreIndex: number): void {
@@ -517,17 +542,17 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     this.checkLabels('crossEntropy', labels, V, ignoreIndex);
     if (N === 0 || V === 0) {
       const fillLse = V === 0 ? -Infinity : 0;
-      return { loss: this.out(tf.zeros([N]), [N], 'float32'), lse: this.out(tf.fill([N], fillLse), [N], 'float32') };
+      return { loss: this.wrapResult(tf.zeros([N]), [N], 'float32'), lse: this.wrapResult(tf.fill([N], fillLse), [N], 'float32') };
     }
-    const [loss, lse] = tf.tidy(() => crossEntropyOp(tf, this.v(logits), this.v(labels), N, ignoreIndex));
-    return { loss: this.out(loss, [N], 'float32'), lse: this.out(lse, [N], 'float32') };
+    const [loss, lse] = tf.tidy(() => crossEntropyOp(tf, this.tfView(logits), this.tfView(labels), N, ignoreIndex));
+    return { loss: this.wrapResult(loss, [N], 'float32'), lse: this.wrapResult(lse, [N], 'float32') };
   }
 
   crossEntropyBackward(logits: T, labels: T, lse: T, dLoss: T, ignoreIndex: number): T {
     const [N, V] = logits.shape as [number, number];
     this.checkLabels('crossEntropyBackward', labels, V, ignoreIndex);
-    return this.run(logits.shape, 'float32', () =>
-      crossEntropyGrad(this.tf, this.v(logits), this.v(labels), this.v(lse), this.v(dLoss), N, V, ignoreIndex),
+    return this.runInTidy(logits.shape, 'float32', () =>
+      crossEntropyGrad(this.tf, this.tfView(logits), this.tfView(labels), this.tfView(lse), this.tfView(dLoss), N, V, ignoreIndex),
     );
   }
 
@@ -549,12 +574,12 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       N,
       d,
       dv: v.shape[3]!,
-      q: this.v(q),
-      k: this.v(k),
-      v: this.v(v),
-      positions: p.positions !== undefined ? this.v(p.positions) : undefined,
-      keyMask: p.keyMask !== undefined ? this.v(p.keyMask) : undefined,
-      buckets: p.buckets !== undefined ? this.v(p.buckets) : undefined,
+      q: this.tfView(q),
+      k: this.tfView(k),
+      v: this.tfView(v),
+      positions: p.positions !== undefined ? this.tfView(p.positions) : undefined,
+      keyMask: p.keyMask !== undefined ? this.tfView(p.keyMask) : undefined,
+      buckets: p.buckets !== undefined ? this.tfView(p.buckets) : undefined,
     };
   }
 
@@ -568,8 +593,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const lseShape = [B, H, N];
     if (sizeOf(q.shape) === 0 || sizeOf(v.shape) === 0 || N === 0) {
       return {
-        out: this.out(tf.zeros([...v.shape]), v.shape, 'float32'),
-        lse: this.out(tf.zeros(lseShape), lseShape, 'float32'),
+        out: this.wrapResult(tf.zeros([...v.shape]), v.shape, 'float32'),
+        lse: this.wrapResult(tf.zeros(lseShape), lseShape, 'float32'),
       };
     }
     this.checkChunk(q, params);
@@ -577,7 +602,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       const [o, l] = attentionForward(tf, params, this.attentionInputs(q, k, v, params), this.attention);
       return [this.shaped(o, v.shape), this.shaped(l, lseShape)];
     });
-    return { out: this.out(out!, v.shape, 'float32'), lse: this.out(lse!, lseShape, 'float32') };
+    return { out: this.wrapResult(out!, v.shape, 'float32'), lse: this.wrapResult(lse!, lseShape, 'float32') };
   }
 
   chunkedAttentionBackward(
@@ -594,21 +619,21 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const N = q.shape[2]!;
     if (sizeOf(q.shape) === 0 || sizeOf(v.shape) === 0 || N === 0) {
       return {
-        dq: this.out(tf.zeros([...q.shape]), q.shape, 'float32'),
-        dk: this.out(tf.zeros([...k.shape]), k.shape, 'float32'),
-        dv: this.out(tf.zeros([...v.shape]), v.shape, 'float32'),
+        dq: this.wrapResult(tf.zeros([...q.shape]), q.shape, 'float32'),
+        dk: this.wrapResult(tf.zeros([...k.shape]), k.shape, 'float32'),
+        dv: this.wrapResult(tf.zeros([...v.shape]), v.shape, 'float32'),
       };
     }
     this.checkChunk(q, params);
     const [dq, dk, dvv] = tf.tidy(() => {
       const x = this.attentionInputs(q, k, v, params);
-      const [a, b, c] = attentionBackward(tf, params, x, this.v(out), this.v(lse), this.v(dOut), this.v(dLse), this.attention);
+      const [a, b, c] = attentionBackward(tf, params, x, this.tfView(out), this.tfView(lse), this.tfView(dOut), this.tfView(dLse), this.attention);
       return [this.shaped(a, q.shape), this.shaped(b, k.shape), this.shaped(c, v.shape)];
     });
     return {
-      dq: this.out(dq!, q.shape, 'float32'),
-      dk: this.out(dk!, k.shape, 'float32'),
-      dv: this.out(dvv!, v.shape, 'float32'),
+      dq: this.wrapResult(dq!, q.shape, 'float32'),
+      dk: this.wrapResult(dk!, k.shape, 'float32'),
+      dv: this.wrapResult(dvv!, v.shape, 'float32'),
     };
   }
 }

@@ -7,7 +7,16 @@
 import { getBackend, InvalidArgumentError, Tensor, type Backend } from '@reformer/core';
 import { TfjsBackend, type TfModule, type TfTensor, type TfjsTuning } from './backend.js';
 
-export { TfjsBackend, type AttentionStrategy, type TfModule, type TfTensor, type TfjsStorage, type TfjsTuning } from './backend.js';
+export {
+  TfjsBackend,
+  type AttentionStrategy,
+  type HostReads,
+  type TfModule,
+  type TfTensor,
+  type TfjsKernelFeatures,
+  type TfjsStorage,
+  type TfjsTuning,
+} from './backend.js';
 
 /** Options of {@link createTfjsBackend}. */
 export interface TfjsBackendOptions extends TfjsTuning {

@@ -7,7 +7,7 @@
 import { bandGrad, bandSoftmax, blockScratch, hostInputs } from './attention-band-softmax.js';
 import { f32, HostIO, rows, rowsT, scatterAdd, slab } from './attention-host-io.js';
 import { band, bandGroups, type AttentionConfig, type AttentionInputs, type Plan } from './attention-plan.js';
-import type { TfModule, TfTensor } from './types.js';
+import type { TfModule, TfTensor } from '../types.js';
 
 /**
  * Forward of the band strategy. Per group: one XNNPACK matmul for the band's transposed logits

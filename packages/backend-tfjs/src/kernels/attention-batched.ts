@@ -9,7 +9,7 @@
  */
 import { MASKED_LOGIT, SELF_LOGIT } from '@reformer/core';
 import { batchedGroups, windowChunks, type AttentionConfig, type AttentionInputs, type Plan } from './attention-plan.js';
-import type { TfModule, TfTensor } from './types.js';
+import type { TfModule, TfTensor } from '../types.js';
 
 /** 0/1 float of "a ≠ b" for integer-valued floats: clip(|a − b|, 0, 1). */
 function differs(tf: TfModule, a: TfTensor, b: TfTensor): TfTensor {

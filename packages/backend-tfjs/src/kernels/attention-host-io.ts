@@ -1,9 +1,11 @@
 /**
- * Host ↔ tfjs traffic of the band attention strategy: `HostIO` (reads straight from the tfjs-wasm heap
- * with a `dataSync` copying fallback elsewhere, reused scratch arrays, batch-1 2-D matmuls), and the
- * typed-array copies that gather, transpose and scatter-add a band group's rows on the host.
+ * Host ↔ tfjs traffic of the band attention strategy: `HostIO` (reads in place from the tfjs-wasm heap
+ * through the `tfjs-internals.ts` adapter, with a `dataSync` copying fallback elsewhere, reused scratch
+ * arrays, batch-1 2-D matmuls), and the typed-array copies that gather, transpose and scatter-add a band
+ * group's rows on the host.
  */
-import type { TfModule, TfTensor } from './types.js';
+import { wasmHeapOf, type WasmHeap } from '../tfjs-internals.js';
+import type { TfModule, TfTensor } from '../types.js';
 
 /** The float32 values of a tensor (one `dataSync`; converted when tfjs hands back another array type). */
 export function f32(t: TfTensor): Float32Array {
@@ -25,13 +27,13 @@ export function i32(t: TfTensor): Int32Array {
  */
 export class HostIO {
   private readonly pool = new Map<string, Float32Array>();
-  private readonly heap: { dataIdMap: { get(id: object): { memoryOffset?: number | null } | undefined }; wasm: { HEAPF32: Float32Array } } | undefined;
+  /** In-place reads of the wasm heap, when the tfjs-wasm internals passed the adapter's check. */
+  private readonly heap: WasmHeap | undefined;
   readonly reuse: boolean;
 
   constructor(private readonly tf: TfModule) {
     this.reuse = tf.getBackend() === 'wasm';
-    const be = tf.backend() as unknown as Partial<NonNullable<HostIO['heap']>>;
-    this.heap = this.reuse && typeof be.dataIdMap?.get === 'function' && be.wasm?.HEAPF32 instanceof Float32Array ? (be as NonNullable<HostIO['heap']>) : undefined;
+    this.heap = this.reuse ? wasmHeapOf(tf).heap : undefined;
   }
 
   /**
@@ -40,8 +42,8 @@ export class HostIO {
    * allocation comes before its copy), else one `dataSync` copy per tensor.
    */
   read(t: TfTensor): Float32Array {
-    const off = this.heap !== undefined && t.dtype === 'float32' ? this.heap.dataIdMap.get(t.dataId)?.memoryOffset : undefined;
-    if (typeof off === 'number') return this.heap!.wasm.HEAPF32.subarray(off >>> 2, (off >>> 2) + t.size);
+    const view = this.heap?.view(t);
+    if (view !== undefined) return view;
     let a = this.copies.get(t);
     if (a === undefined) {
       a = f32(t);
@@ -70,11 +72,8 @@ export class HostIO {
     const ta = tf.tensor2d(a, [m, k]);
     const tb = tf.tensor2d(b, [k, n]);
     const tc = tf.matMul(ta, tb);
-    const off = this.heap?.dataIdMap.get(tc.dataId)?.memoryOffset;
-    if (this.heap !== undefined && typeof off === 'number') {
-      const heap = this.heap.wasm.HEAPF32; // read after the kernel: the heap may have grown
-      out.set(heap.subarray(off >>> 2, (off >>> 2) + m * n));
-    } else out.set(f32(tc));
+    const view = this.heap?.view(tc); // taken after the kernel: the heap may have grown
+    out.set(view ?? f32(tc));
     ta.dispose();
     tb.dispose();
     tc.dispose();

@@ -5,7 +5,7 @@
  */
 import type { AttentionDropout, ChunkedAttentionParams } from '@reformer/core';
 import { DropoutPlan } from './attention-dropout.js';
-import type { TfModule, TfTensor } from './types.js';
+import type { TfModule, TfTensor } from '../types.js';
 
 /** How a group of chunks is formulated (see attention.ts). */
 export type AttentionStrategy = 'band' | 'batched';

@@ -22,7 +22,7 @@ import type { ChunkedAttentionParams } from '@reformer/core';
 import { bandBackward, bandForward } from './attention-band.js';
 import { batchedBackward, batchedForward } from './attention-batched.js';
 import { plan, type AttentionConfig, type AttentionInputs } from './attention-plan.js';
-import type { TfModule, TfTensor } from './types.js';
+import type { TfModule, TfTensor } from '../types.js';
 
 export type { AttentionConfig, AttentionInputs, AttentionStrategy } from './attention-plan.js';
 

@@ -4,7 +4,7 @@
  * that truncate toward zero, and the activation gradients. Call inside `tf.tidy`.
  */
 import type { ActivationOp, BinaryOp, DType, UnaryOp } from '@reformer/core';
-import type { TfModule, TfTensor } from './types.js';
+import type { TfModule, TfTensor } from '../types.js';
 
 const SQRT1_2 = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
