@@ -14,6 +14,8 @@ import { onnxBaseline } from './baselines/onnx.js';
 import { prepareTfjsWasm, startNodeBackend, tf } from './node/backends.js';
 import { nodeMachineInfo } from './node/machine.js';
 import { loadNodeModelBench } from './node/model.js';
+import { generateTable, parseGenerateArgs, runGenerateBench } from './node/generate-text.js';
+import { reasonOf } from './backends.js';
 import { Progress } from './progress.js';
 import { buildCharts } from './report/charts.js';
 import { toJson } from './report/json.js';
@@ -72,6 +74,23 @@ export async function runWithProgress(config: BenchConfig): Promise<BenchResult>
 }
 
 async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'generate' || (argv[0] === '--' && argv[1] === 'generate')) {
+    let opts;
+    try {
+      opts = parseGenerateArgs(argv.slice(argv.indexOf('generate') + 1));
+    } catch (err) {
+      process.stderr.write(`reformer-bench generate: ${reasonOf(err)}\n`);
+      return 2;
+    }
+    const { rows, info } = await runGenerateBench(opts, (line) => process.stderr.write(`${line}\n`));
+    const m = nodeMachineInfo(info);
+    process.stdout.write(
+      `\nstreamText with the cache — google/reformer-crime-and-punishment architecture, random weights — ${m.cpuModel}, ${m.cores} cores, ${m.runtime}\n` +
+        Object.entries(m.backends).map(([k, v]) => `  ${k}: ${v}\n`).join('') +
+        `\n${generateTable(rows, opts.newTokens)}\n`,
+    );
+    return 0;
+  }
   if (argv[0] === 'report' || (argv[0] === '--' && argv[1] === 'report')) {
     const rest = argv.slice(argv.indexOf('report') + 1);
     const outIdx = rest.indexOf('--out');
