@@ -82,13 +82,17 @@ export function attentionDropoutWords(rate: number, seed: number): AttentionDrop
   };
 }
 
-/** The per-query part of the hash (everything but the key position). */
-export function attentionDropoutRowKey(w: AttentionDropoutWords, batch: number, head: number, round: number, queryPos: number): number {
+/** The hash of everything before the query position: seed, batch, head and round. */
+export function attentionDropoutRoundKey(w: AttentionDropoutWords, batch: number, head: number, round: number): number {
   let h = hashAbsorb(fmix32((w.seedLo ^ ATTENTION_DROPOUT_SALT) >>> 0), w.seedHi);
   h = hashAbsorb(h, batch);
   h = hashAbsorb(h, head);
-  h = hashAbsorb(h, round);
-  return hashAbsorb(h, queryPos);
+  return hashAbsorb(h, round);
+}
+
+/** The per-query part of the hash (everything but the key position). */
+export function attentionDropoutRowKey(w: AttentionDropoutWords, batch: number, head: number, round: number, queryPos: number): number {
+  return hashAbsorb(attentionDropoutRoundKey(w, batch, head, round), queryPos);
 }
 
 /** Whether the probability of key position `keyPos` survives, given the query's row key. */

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ChunkedAttentionParams, KernelTensor } from '../src/backend.js';
+import { hashAbsorb } from '../src/attention-dropout.js';
+import { absorb, atLeast, u32FromHost, u32FromInt, xorTable } from '../src/composite/dropout-hash.js';
 import { chunkedAttentionBackwardComposite, chunkedAttentionComposite } from '../src/composite/index.js';
+import { kernelScope } from '../src/composite/scope.js';
 import { createCpuBackend, type CpuStorage } from '../src/cpu/index.js';
 import { expectClose, hostRandom } from './helpers.js';
 
@@ -57,5 +60,36 @@ describe('composite chunkedAttention memory is bounded per chunk group', () => {
       else expectClose(host(be, grouped[g]), host(be, whole[g]), 1e-5, 1e-6, `${g} grouped vs one group`);
       expectClose(host(be, grouped[g]), host(be, fused[g]), 1e-4, 1e-5, `${g} vs fused CPU kernel`);
     }
+  });
+});
+
+// The device-side evaluation of the attention-dropout hash (bytes in int32 tensors, primitives only)
+// gives the host definition's bits for any u32 state and any non-negative int32 word.
+describe('composite dropout hash on primitives', () => {
+  it('absorb and the threshold test equal hashAbsorb / attentionDropoutKeeps bit for bit', () => {
+    const be = createCpuBackend();
+    const n = 2000;
+    const states = new Uint32Array(n);
+    const words = new Int32Array(n);
+    let s = 12345;
+    const next = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0);
+    for (let i = 0; i < n; i++) {
+      states[i] = i < 4 ? [0, 0xffffffff, 0x80000000, 1][i]! : next();
+      words[i] = i < 4 ? [0, 0x7fffffff, 1, 65535][i]! : next() >>> 1;
+    }
+    const threshold = Math.floor(0.37 * 2 ** 32);
+    const r = kernelScope(be, [], (k) => {
+      const h = absorb(k, xorTable(k), u32FromHost(k, states, [n]), u32FromInt(k, k.write(words, [n], 'int32')));
+      return { b0: h[0], b1: h[1], b2: h[2], b3: h[3], keep: atLeast(k, h, threshold) };
+    });
+    const read = (t: KernelTensor) => be.readSync(t.storage as CpuStorage, 'int32', n);
+    const [b0, b1, b2, b3, keeps] = [r.b0, r.b1, r.b2, r.b3, r.keep].map(read) as Int32Array[];
+    for (let i = 0; i < n; i++) {
+      const want = hashAbsorb(states[i]!, words[i]!);
+      expect((b0![i]! | (b1![i]! << 8) | (b2![i]! << 16) | (b3![i]! << 24)) >>> 0, `hash of case ${i}`).toBe(want);
+      expect(keeps![i], `keep of case ${i}`).toBe(want >= threshold ? 1 : 0);
+    }
+    // Only the five results are alive: every intermediate was freed.
+    expect(be.memory().liveBytes).toBe(5 * n * 4);
   });
 });

@@ -9,7 +9,8 @@
  * `scale · q·k`, REPLACED by `MASKED_LOGIT` where the key is not allowed and then by `SELF_LOGIT` at
  * the query's own position under `excludeSelf` (`maskAttentionLogits` of `attention-rules.ts`). The
  * per-query logsumexp is a float32 value and the probabilities are `p = exp(s − lse)` with it;
- * dropout multiplies p by the factor of `attention-dropout.ts` (the lse is not affected).
+ * dropout multiplies p by the factor of `attention-dropout.ts` (the lse is not affected), hashed on
+ * the host when positions are slot indices and on the device otherwise (`dropout-hash.ts`).
  *
  * Memory: the chunks are processed in groups whose logits `[B, H, g, c, W]` hold at most
  * {@link ATTENTION_GROUP_ELEMENTS} values (at least one chunk per group), never the whole
@@ -18,10 +19,10 @@
  *
  * @module
  */
-import { attentionDropoutKeeps, attentionDropoutRowKey, attentionDropoutWords } from '../attention-dropout.js';
+import { attentionDropoutKeeps, attentionDropoutRoundKey, attentionDropoutRowKey, attentionDropoutWords } from '../attention-dropout.js';
 import { attentionWindowSlots, maskAttentionLogits, type AttentionMaskOps } from '../attention-rules.js';
 import type { Backend, ChunkedAttentionParams, KernelTensor } from '../backend.js';
-import { SyncReadError } from '../errors.js';
+import { absorb, atLeast, u32FromHost, u32FromInt, xorTable } from './dropout-hash.js';
 import { kernelScope, reshape, type Kernels } from './scope.js';
 import { rowLogSumExp } from './softmax.js';
 
@@ -29,6 +30,9 @@ type KT = KernelTensor;
 
 /** The most logits (values) one chunk group holds in the composite attention (16 MiB of float32). */
 export const ATTENTION_GROUP_ELEMENTS = 2 ** 22;
+
+/** Group-sized tensors alive at once while the device-side dropout hash runs (bounds its groups). */
+const DEVICE_HASH_LIVE_TENSORS = 32;
 
 /** {@link AttentionMaskOps} on the primitive kernels of a scope. */
 function kernelMaskOps(k: Kernels): AttentionMaskOps<KT> {
@@ -49,28 +53,18 @@ interface Plan {
   g: number;
   /** `[nChunks · W]` window slot of every chunk's keys. */
   slots: Int32Array;
-  /** Host copy of the positions `[B·H·N]` when dropout needs them, else undefined (pos = slot). */
-  positionsHost: Int32Array | undefined;
 }
 
-function planOf(backend: Backend, q: KT, v: KT, p: ChunkedAttentionParams, groupElements: number): Plan {
+function planOf(q: KT, v: KT, p: ChunkedAttentionParams, groupElements: number): Plan {
   const [B, H, N, d] = q.shape as [number, number, number, number];
   const dv = v.shape[3]!;
   const c = p.chunkLength;
   const nChunks = N / c;
   const W = c * (p.chunksBefore + 1 + p.chunksAfter);
-  const g = Math.max(1, Math.min(nChunks, Math.floor(groupElements / Math.max(1, B * H * c * W))));
-  let positionsHost: Int32Array | undefined;
-  if (p.dropout !== undefined && p.dropout.rate > 0 && p.positions !== undefined) {
-    if (backend.readSync === undefined) {
-      throw new SyncReadError(
-        `chunkedAttention: attention dropout with positions on backend '${backend.name}' needs its fused chunkedAttention kernels ` +
-          `or readSync (core's composite computes the dropout mask on the host from the positions).`,
-      );
-    }
-    positionsHost = Int32Array.from(backend.readSync(p.positions.storage, 'int32', B * H * N));
-  }
-  return { B, H, N, d, dv, c, W, nChunks, g, slots: attentionWindowSlots(nChunks, c, p.chunksBefore, p.chunksAfter), positionsHost };
+  // The device-side dropout hash keeps a few dozen group-sized int32 tensors alive: smaller groups.
+  const budget = p.dropout !== undefined && p.dropout.rate > 0 && p.positions !== undefined ? groupElements / DEVICE_HASH_LIVE_TENSORS : groupElements;
+  const g = Math.max(1, Math.min(nChunks, Math.floor(budget / Math.max(1, B * H * c * W))));
+  return { B, H, N, d, dv, c, W, nChunks, g, slots: attentionWindowSlots(nChunks, c, p.chunksBefore, p.chunksAfter) };
 }
 
 /** What one chunk group recomputes: its queries, window keys and values, masked logits. */
@@ -98,28 +92,46 @@ function slots(k: Kernels, plan: Plan, x: KT, start: number, chunks: number): KT
   return reshape(s, [plan.B, plan.H, chunks, plan.c, ...rest]);
 }
 
-function dropoutFactors(k: Kernels, plan: Plan, p: ChunkedAttentionParams, n0: number, chunks: number): KT | undefined {
+/**
+ * The dropout factors `[B, H, chunks, c, W]` (`1/(1 − rate)` or 0) of a group, or undefined without
+ * dropout. Without positions every position is a slot index and the factors are hashed on the host;
+ * with positions (device data) the hash runs on the device (`dropout-hash.ts`), the part before the
+ * query position (seed, batch, head, round) still on the host.
+ */
+function dropoutFactors(k: Kernels, plan: Plan, p: ChunkedAttentionParams, n0: number, chunks: number, queryPositions: KT, keyPositions: KT): KT | undefined {
   const drop = p.dropout;
   if (drop === undefined || !(drop.rate > 0)) return undefined;
   const words = attentionDropoutWords(drop.rate, drop.seed);
-  const { B, H, N, c, W, slots: table, positionsHost } = plan;
+  const { B, H, N, c, W, slots: table } = plan;
   const roundLength = drop.roundLength ?? N;
-  const out = new Float32Array(B * H * chunks * c * W);
-  let i = 0;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const base = (b * H + h) * N;
-      const pos = (slot: number) => (positionsHost === undefined ? slot : positionsHost[base + slot]!);
-      for (let n = n0; n < n0 + chunks; n++) {
-        for (let t = 0; t < c; t++) {
-          const qSlot = n * c + t;
-          const row = attentionDropoutRowKey(words, b, h, Math.floor(qSlot / roundLength), pos(qSlot));
-          for (let w = 0; w < W; w++) out[i++] = attentionDropoutKeeps(words, row, pos(table[n * W + w]!)) ? words.keepScale : 0;
+  if (p.positions === undefined) {
+    const out = new Float32Array(B * H * chunks * c * W);
+    let i = 0;
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        for (let n = n0; n < n0 + chunks; n++) {
+          for (let t = 0; t < c; t++) {
+            const qSlot = n * c + t;
+            const row = attentionDropoutRowKey(words, b, h, Math.floor(qSlot / roundLength), qSlot);
+            for (let w = 0; w < W; w++) out[i++] = attentionDropoutKeeps(words, row, table[n * W + w]!) ? words.keepScale : 0;
+          }
         }
       }
     }
+    return k.write(out, [B, H, chunks, c, W], 'float32');
   }
-  return k.write(out, [B, H, chunks, c, W], 'float32');
+  const prefix = new Uint32Array(B * H * chunks * c);
+  let i = 0;
+  for (let b = 0; b < B; b++) {
+    for (let h = 0; h < H; h++) {
+      for (let slot = n0 * c; slot < (n0 + chunks) * c; slot++) prefix[i++] = attentionDropoutRoundKey(words, b, h, Math.floor(slot / roundLength));
+    }
+  }
+  const xor = xorTable(k);
+  const row = absorb(k, xor, u32FromHost(k, prefix, [B, H, chunks, c, 1]), u32FromInt(k, queryPositions));
+  const bits = absorb(k, xor, row, u32FromInt(k, keyPositions));
+  const keep = atLeast(k, bits, words.threshold);
+  return k.where(keep, k.scalar(words.keepScale), k.scalar(0));
 }
 
 /** Recomputes the masked logits of chunks `n0 .. n0 + chunks`. */
@@ -153,7 +165,7 @@ function group(k: Kernels, plan: Plan, q: KT, kk: KT, v: KT, p: ChunkedAttention
     causal: p.causal,
     excludeSelf: p.excludeSelf,
   });
-  const dropout = dropoutFactors(k, plan, p, n0, chunks);
+  const dropout = dropoutFactors(k, plan, p, n0, chunks, queryPositions, keyPositions);
   return { start: n0 * c, size: chunks * c, chunks, index, q: qG, k: kW, v: vW, logits: masked.logits, replaced: masked.replaced, dropout };
 }
 
@@ -188,7 +200,7 @@ export function chunkedAttentionComposite(
 ): { out: KT; lse: KT } {
   const inputs = [q, kk, v, ...sideInputs(p)];
   return kernelScope(backend, inputs, (k) => {
-    const plan = planOf(backend, q, v, p, groupElements);
+    const plan = planOf(q, v, p, groupElements);
     const { B, H, dv } = plan;
     if (plan.nChunks === 0) return { out: k.fill(v.shape, 0), lse: k.fill(q.shape.slice(0, 3), 0) };
     const outs: KT[] = [];
@@ -233,7 +245,7 @@ export function chunkedAttentionBackwardComposite(
 ): { dq: KT; dk: KT; dv: KT } {
   const inputs = [q, kk, v, out, lse, dOut, dLse, ...sideInputs(p)];
   return kernelScope(backend, inputs, (k) => {
-    const plan = planOf(backend, q, v, p, groupElements);
+    const plan = planOf(q, v, p, groupElements);
     const { B, H, N, d, dv } = plan;
     if (plan.nChunks === 0) return { dq: k.fill(q.shape, 0), dk: k.fill(kk.shape, 0), dv: k.fill(v.shape, 0) };
     const dqs: KT[] = [];
