@@ -40,7 +40,7 @@ function relErr(a: Float32Array, b: Float32Array): number {
 
 describe('ReformerEncoderDecoder: gradients', () => {
   it('the reversible backward of both stacks gives plain backprop\'s loss and every parameter gradient (masked source, odd decoder chain)', () => {
-    const model = new ReformerEncoderDecoder(config({ cross_attn_chunk_length: 4 }), { seed: 3 });
+    const model = new ReformerEncoderDecoder(config({ cross_attn_chunk_length: 4, hidden_dropout_prob: 0.1 }), { seed: 3 });
     const src = ids(1, 2, 20);
     const labels = tensor(Int32Array.from(randomIds(2, 2 * 12, 1, 12)).map((v, i) => (i % 12 >= 10 ? -100 : v)), [2, 12], 'int32');
     const mask = tensor(Int32Array.from({ length: 40 }, (_, i) => (i >= 37 ? 0 : 1)), [2, 20], 'int32');
@@ -51,6 +51,11 @@ describe('ReformerEncoderDecoder: gradients', () => {
     model.reversible = false;
     const plain = lossAndGrads(model, src, labels, mask);
     expect(Math.abs(rev.loss - plain.loss)).toBeLessThan(1e-5);
+    // Dropout is really on (the evaluation-mode loss differs).
+    model.eval();
+    const evalLoss = tidy(() => seedScope(5, () => model.loss(src, { labels, attentionMask: mask })).dataSync()[0]!);
+    model.train();
+    expect(Math.abs(evalLoss - rev.loss)).toBeGreaterThan(1e-4);
     expect(rev.grads.size).toBe(plain.grads.size);
     // Every parameter of both stacks, the shared table, the cross-attention and the head gets a gradient.
     for (const [name, g] of plain.grads) {
