@@ -13,7 +13,7 @@ import type { Tensor } from '../tensor.js';
 import { attentionBackwardRef, attentionRef, type AttentionProblem } from './attention.js';
 import type { Rng } from './cases.js';
 import { assertClose, assertNoLeak, checkGradient, download, on, snapshot, type SuiteContext } from './harness.js';
-import { hostTensor, type HostTensor } from './reference.js';
+import { hostTensor, type HostTensor } from './oracles.js';
 
 /** The problem's tensors on the current backend: q, k, v and the int32 extras. */
 interface ProblemTensors {

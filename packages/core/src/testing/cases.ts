@@ -4,7 +4,7 @@
  * stay away from the kinks of piecewise functions, and the edge shapes every kernel must handle.
  */
 import type { DType } from '../types.js';
-import { hostTensor, sizeOf, type HostTensor } from './reference.js';
+import { hostTensor, sizeOf, type HostTensor } from './oracles.js';
 
 /** mulberry32: a tiny, good-enough 32-bit generator for test inputs. */
 export class Rng {

@@ -47,7 +47,7 @@ import {
   unravel,
   whereRef,
   type HostTensor,
-} from './reference.js';
+} from './oracles.js';
 
 /** A named list of gradient cases. */
 export interface GradGroup {

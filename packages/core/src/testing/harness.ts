@@ -12,7 +12,7 @@ import { sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
 import type { DType } from '../types.js';
 import type { Rng } from './cases.js';
-import { hostTensor, sizeOf, unravel, type HostTensor } from './reference.js';
+import { hostTensor, sizeOf, unravel, type HostTensor } from './oracles.js';
 
 /** Tolerances of the suite (defaults are those the CPU backend must meet). */
 export interface ConformanceTolerance {

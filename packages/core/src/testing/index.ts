@@ -15,6 +15,6 @@ export { withoutFusedKernels } from './primitives-only.js';
 export type { ConformanceTolerance, Tol, ForwardCase, GradCase } from './harness.js';
 export { SuiteContext, assertClose, checkForward, checkGradient, download, upload } from './harness.js';
 export { Rng, seedOf } from './cases.js';
-export * as oracles from './reference.js';
+export * as oracles from './oracles.js';
 export { attentionRef, attentionBackwardRef, makeProblem, attentionProblems, windowOf, type AttentionProblem, type ProblemSpec, type LseMode } from './attention.js';
-export type { HostTensor } from './reference.js';
+export type { HostTensor } from './oracles.js';

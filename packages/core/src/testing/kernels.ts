@@ -1,6 +1,6 @@
 /**
  * Forward tests of every kernel through its public op, against the brute-force oracles of
- * `reference.ts`, on random and edge shapes. Each group is a list of cases built from its own seeded
+ * `oracles.ts`, on random and edge shapes. Each group is a list of cases built from its own seeded
  * generator; the leak tests (`leaks.ts`) run the same cases again.
  */
 import type { ArithmeticOp, CompareOp, UnaryOp } from '../backend.js';
@@ -57,7 +57,7 @@ import {
   unaryRef,
   whereRef,
   type HostTensor,
-} from './reference.js';
+} from './oracles.js';
 
 /** A named list of forward cases. `tol` picks the tolerance class. */
 export interface KernelGroup {
