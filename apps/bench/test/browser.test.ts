@@ -54,12 +54,12 @@ afterAll(async () => {
 describe('browser page', () => {
   it('runs a tiny configuration and renders the table and the charts', async () => {
     // A generous full-attention budget: this test is about the page, not about skipping slow cases.
-    const query = 'autorun&backends=cpu,tfjs-cpu,webgpu&variants=full,lsh-1,lsh-2&lengths=64,128&chunk=16&dhead=8&repeats=1&pass=forward&full-budget=600';
+    const query = 'autorun&backends=cpu,wasm,tfjs-cpu,webgpu&variants=full,lsh-1,lsh-2&lengths=64,128&chunk=16&dhead=8&repeats=1&pass=forward&full-budget=600';
     await page.goto(`${base}/?${query}`);
     await page.waitForFunction(() => /^(done|failed)/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 90_000 });
     expect(await page.textContent('#status')).toMatch(/^done/);
     const result = (await page.evaluate(() => window.__benchResult)) as BenchResult;
-    for (const backend of ['cpu', 'tfjs-cpu']) {
+    for (const backend of ['cpu', 'wasm', 'tfjs-cpu']) {
       const rs = result.records.filter((r) => r.backend === backend);
       expect(rs).toHaveLength(3 * 2);
       for (const r of rs) {
