@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { argSort, chunkedAttention, dispose, gather, gradients, sum, tensor, mul } from '@reformer/core';
-import { Rng } from './reference-lsh.js';
+import { Rng } from './brute-force.js';
 
 describe('core ops used by lshAttention', () => {
   it('argSort is stable on int32 keys with ties (rows longer than the insertion-sort runs)', async () => {

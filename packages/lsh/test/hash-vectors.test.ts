@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { concat, dispose, memory, randomNormal, seedScope, split, tensor, type Tensor } from '@reformer/core';
 import { chooseNumBuckets, hashVectors } from '../src/hash.js';
-import { Rng } from './reference-lsh.js';
+import { Rng } from './brute-force.js';
 
 /** Buckets by brute force: [B, H, nR, L] with round offsets r·Π factors. */
 function hostHash(x: Float64Array, B: number, H: number, L: number, d: number, rot: Float64Array, nR: number, factors: number[]): number[] {

@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { dispose, gradients, keep, memory, mul, sum, tensor, type Tensor } from '@reformer/core';
 import { localAttention } from '../src/local-attention.js';
-import { Rng, compare, finiteDifferences, referenceDense, referenceLocal, weightedSum, type RefQKV } from './reference-lsh.js';
+import { Rng, compare, finiteDifferences, referenceDense, referenceLocal, weightedSum, type RefQKV } from './brute-force.js';
 
 const rng = new Rng(5150);
 

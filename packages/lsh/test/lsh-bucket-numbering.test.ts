@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { dispose, tensor } from '@reformer/core';
 import { lshAttention } from '../src/lsh-attention.js';
-import { Rng, referenceLSH, type RefLSHProblem } from './reference-lsh.js';
+import { Rng, referenceLSH, type RefLSHProblem } from './brute-force.js';
 
 const [B, H, L, d, dv, c, nR] = [2, 2, 12, 4, 3, 4, 3];
 

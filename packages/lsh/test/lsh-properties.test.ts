@@ -19,7 +19,7 @@ import {
 } from '@reformer/core';
 import { chooseNumBuckets } from '../src/hash.js';
 import { lshAttention, type LSHAttentionOptions } from '../src/lsh-attention.js';
-import { Rng, compare, referenceDense } from './reference-lsh.js';
+import { Rng, compare, referenceDense } from './brute-force.js';
 
 const rng = new Rng(99);
 

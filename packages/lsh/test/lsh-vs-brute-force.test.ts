@@ -1,6 +1,6 @@
 /**
  * The optimised lshAttention (sort + gather + fused kernel + autograd) against the plain float64
- * brute-force reference of test/reference-lsh.ts over random configurations: causal or not, 1–4
+ * brute-force reference of test/brute-force.ts over random configurations: causal or not, 1–4
  * hashes, integer and factorised bucket counts, 0–2 chunks before/after, padding masks, lengths that
  * are not multiples of the chunk, sameBucketOnly, dedupe. Same rotations for both. Buckets, sort
  * permutation and per-round logsumexps must agree, the outputs to float32 accuracy, and the input
@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { gradients, keep, memory, mul, sum, tensor, dispose, split, type Tensor } from '@reformer/core';
 import { lshAttention, type LSHAttentionOptions } from '../src/lsh-attention.js';
-import { Rng, compare, finiteDifferences, referenceLSH, weightedSum, type RefLSHProblem } from './reference-lsh.js';
+import { Rng, compare, finiteDifferences, referenceLSH, weightedSum, type RefLSHProblem } from './brute-force.js';
 
 interface Case extends RefLSHProblem {
   label: string;
