@@ -63,6 +63,34 @@ describe('composite chunkedAttention memory is bounded per chunk group', () => {
   });
 });
 
+// Full attention is one chunk covering the sequence: the composite then splits the chunk's query rows,
+// so it never holds the L × L logits either.
+describe('composite chunkedAttention over one chunk (full attention) splits its rows', () => {
+  it('peak far below L × L logits; forward identical to one group; backward equal to the fused CPU kernel', () => {
+    const be = createCpuBackend();
+    const [B, H, N, d] = [1, 1, 1024, 4];
+    const t = (seed: number, shape: number[]): KernelTensor => ({ storage: be.write(hostRandom(shape.reduce((a, b) => a * b, 1), seed), 'float32'), shape, dtype: 'float32' });
+    const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => t(s, [B, H, N, d]));
+    const dLse = t(5, [B, H, N]);
+    const params: ChunkedAttentionParams = { chunkLength: N, chunksBefore: 0, chunksAfter: 0, causal: true, excludeSelf: false, scale: 0.5 };
+    const squareBytes = B * H * N * N * 4;
+    const budget = 16 * N; // 16 query rows per group
+    const live0 = be.memory().liveBytes;
+    be.resetPeak();
+    const grouped = chunkedAttentionComposite(be, q!, k!, v!, params, budget);
+    expect(be.memory().peakBytes - live0).toBeLessThan(squareBytes / 4);
+    const g = chunkedAttentionBackwardComposite(be, q!, k!, v!, grouped.out, grouped.lse, dOut!, dLse!, params, budget);
+    expect(be.memory().peakBytes - live0).toBeLessThan(squareBytes / 4);
+    const host = (x: KernelTensor) => be.readSync(x.storage as CpuStorage, 'float32', x.shape.reduce((a, b) => a * b, 1));
+    const whole = chunkedAttentionComposite(be, q!, k!, v!, params, Infinity);
+    expect(Array.from(host(grouped.out))).toEqual(Array.from(host(whole.out)));
+    expect(Array.from(host(grouped.lse))).toEqual(Array.from(host(whole.lse)));
+    const C = <T,>(x: T) => x as unknown as KernelTensor<CpuStorage>;
+    const fused = be.chunkedAttentionBackward(C(q), C(k), C(v), C(grouped.out), C(grouped.lse), C(dOut), C(dLse), params as ChunkedAttentionParams<CpuStorage>);
+    for (const name of ['dq', 'dk', 'dv'] as const) expectClose(host(g[name]), host(fused[name]), 1e-4, 1e-5, `${name} vs fused CPU kernel`);
+  });
+});
+
 // The device-side evaluation of the attention-dropout hash (bytes in int32 tensors, primitives only)
 // gives the host definition's bits for any u32 state and any non-negative int32 word.
 describe('composite dropout hash on primitives', () => {
