@@ -65,7 +65,8 @@ export interface BackendMemory {
 }
 
 /**
- * Options of the fused chunked-attention kernel (DESIGN §4).
+ * Options of the chunked-attention kernel (the rules: docs/architecture.md, "Attention rules";
+ * executable in `attention-rules.ts` and core's composite, `composite/attention.ts`).
  *
  * The sequence axis of `q`, `k`, `v` (length N) is cut into N / chunkLength chunks of consecutive
  * slots. The queries of chunk n attend to the keys of chunks n − chunksBefore … n + chunksAfter,

@@ -169,9 +169,10 @@ export interface ChunkedAttentionOptions {
 }
 
 /**
- * Fused chunked attention (DESIGN §4): `q`, `k` `[B, H, N, d]`, `v` `[B, H, N, dv]` → `out`
+ * Chunked attention (docs/architecture.md, "Attention rules"): `q`, `k` `[B, H, N, d]`, `v` `[B, H, N, dv]` → `out`
  * `[B, H, N, dv]` and the per-query logsumexp `lse` `[B, H, N]`. Both outputs are differentiable
- * (the LSH round combination back-propagates through `lse`).
+ * (the LSH round combination back-propagates through `lse`). Runs the backend's fused kernels, or
+ * core's composite of them (memory bounded per group of queries) on a backend without them.
  */
 export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: ChunkedAttentionOptions): { out: Tensor; lse: Tensor } {
   requireDType('chunkedAttention', 'float32', q, k, v);
