@@ -1,7 +1,7 @@
 /**
  * `@reformer/model/testing` — the backend parity suite: LSH attention, a reversible stack, a training
- * step and a 2-layer Reformer LM trained for three steps must give a reference backend's results on
- * the backend under test. Backend packages call {@link backendParity} from a vitest file; it needs
+ * step, and a 2-layer Reformer LM and an encoder–decoder Reformer each trained for three steps must give
+ * a reference backend's results on the backend under test. Backend packages call {@link backendParity} from a vitest file; it needs
  * `vitest` (an optional peer dependency). {@link tinyTrainer} is the small training loop their memory
  * tests run.
  * @packageDocumentation

@@ -20,6 +20,7 @@ import {
 import { lshAttention } from '@reformer/lsh';
 import { ReversibleBlock, ReversibleSequence } from '@reformer/reversible';
 import { ReformerModelWithLMHead } from '../model.js';
+import { ReformerEncoderDecoder } from '../seq2seq/model.js';
 
 /**
  * A workload of the backend parity suite: it runs on the current backend and returns the tensors to
@@ -208,5 +209,56 @@ const reformer: ParityWorkload = {
   },
 };
 
+const encoderDecoder: ParityWorkload = {
+  name: 'encoder–decoder Reformer (LSH + local encoder, local + full decoder with cross-attention, reversible): losses and every parameter over 3 AdamW steps',
+  run() {
+    const model = new ReformerEncoderDecoder(
+      {
+        attn_layers: ['lsh', 'local'],
+        decoder_attn_layers: ['local', 'full'],
+        hidden_size: 16,
+        num_attention_heads: 2,
+        attention_head_size: 8,
+        feed_forward_size: 32,
+        hidden_act: 'gelu',
+        axial_pos_shape: [4, 4],
+        axial_pos_embds_dim: [8, 8],
+        lsh_attn_chunk_length: 4,
+        local_attn_chunk_length: 4,
+        num_buckets: 4,
+        hash_seed: 3,
+        cross_attn_chunk_length: 4,
+        chunk_size_feed_forward: 8,
+        hidden_dropout_prob: 0.1,
+        local_attention_probs_dropout_prob: 0,
+        initializer_range: 0.2,
+        vocab_size: 11,
+      },
+      { seed: 43 },
+    );
+    const named = model.namedParameters();
+    const opt = new AdamW(named, { lr: 3e-2 });
+    try {
+      const losses = tidy(() => {
+        // Source and target of different lengths (16 and 12): the cross-attention pads the queries.
+        const source = tensor(Int32Array.from({ length: 32 }, (_, i) => 1 + ((i * 5 + (i >> 2)) % 10)), [2, 16], 'int32');
+        const labels = tensor(Int32Array.from({ length: 24 }, (_, i) => (i % 12 === 11 ? -100 : 1 + ((i * 3) % 10))), [2, 12], 'int32');
+        return [0, 1, 2].map((step) => {
+          const { value, grads } = seedScope(200 + step, () => gradients(() => model.loss(source, { labels }), [...named.values()]));
+          opt.step(grads);
+          return value;
+        });
+      });
+      return [...losses, ...[...named.values()].map(copyOf)];
+    } finally {
+      opt.dispose();
+      model.dispose();
+    }
+  },
+  sanity: (ref) => {
+    if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
+  },
+};
+
 /** The workloads of {@link backendParity}, in order. */
-export const PARITY_WORKLOADS: readonly ParityWorkload[] = [lsh(false), lsh(true), reversible, training, reformer];
+export const PARITY_WORKLOADS: readonly ParityWorkload[] = [lsh(false), lsh(true), reversible, training, reformer, encoderDecoder];
