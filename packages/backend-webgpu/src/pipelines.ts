@@ -5,6 +5,7 @@
  * Every kernel binds its parameters at binding 0 as a uniform array of `vec4<u32>` words and its
  * storage buffers at bindings 1..n, in the order the kernel lists them. Scalars are read with
  * `pu(i)` (u32), `pi(i)` (i32) and `pf(i)` (f32) from word `i`; {@link Params} packs them on the host.
+ * A kernel with many parameters names its words with {@link ParamSlots} (`pu(ATTN_FLAGS)`, not `pu(6u)`).
  */
 
 /** Where a storage binding is read only or written. */
@@ -80,6 +81,57 @@ export class Params {
     const out = new Uint32Array(n);
     out.set(this.words);
     return out;
+  }
+}
+
+/** The WGSL type a parameter word holds (which of `pu`, `pi`, `pf` reads it). */
+export type ParamType = 'u32' | 'i32' | 'f32';
+
+/** `PREFIX_FIELD_NAME`: the WGSL constant name of a camelCase field. */
+function constName(prefix: string, field: string): string {
+  return `${prefix}_${field.replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()}`;
+}
+
+/**
+ * Named WGSL `u32` constants: `names[key]` is the constant's name to write into a kernel's source,
+ * `wgsl` declares them all (`const PREFIX_KEY = <value>u;`), for a kernel to include once.
+ */
+export function wgslConstants<K extends string>(prefix: string, values: Readonly<Record<K, number>>): { names: Readonly<Record<K, string>>; wgsl: string } {
+  const names = {} as Record<K, string>;
+  const lines: string[] = [];
+  for (const key of Object.keys(values) as K[]) {
+    names[key] = constName(prefix, key);
+    lines.push(`const ${names[key]}: u32 = ${values[key] >>> 0}u;`);
+  }
+  return { names, wgsl: lines.join('\n') };
+}
+
+/**
+ * A kernel's parameter block with named words: fields in declaration order, one word each. The
+ * kernel's source includes `wgsl` and reads a field as `pu(${slots.name.field})` (or `pf`/`pi` for its
+ * type), i.e. `pu(PREFIX_FIELD)` in WGSL; the host packs the values with `pack`, in the same order.
+ */
+export class ParamSlots<F extends string> {
+  /** The WGSL constant holding each field's word index. */
+  readonly name: Readonly<Record<F, string>>;
+  /** The WGSL declarations of those constants. */
+  readonly wgsl: string;
+  private readonly fields: readonly F[];
+
+  constructor(prefix: string, private readonly types: Readonly<Record<F, ParamType>>) {
+    this.fields = Object.keys(types) as F[];
+    const index = {} as Record<F, number>;
+    this.fields.forEach((f, i) => (index[f] = i));
+    const { names, wgsl } = wgslConstants(prefix, index);
+    this.name = names;
+    this.wgsl = wgsl;
+  }
+
+  /** The parameter words of one dispatch: every field's value, as its type. */
+  pack(values: Readonly<Record<F, number>>): Params {
+    const p = new Params();
+    for (const f of this.fields) p[this.types[f]](values[f]);
+    return p;
   }
 }
 

@@ -34,7 +34,7 @@ import {
   type KernelTensor,
 } from '@reformer/core';
 import type { GpuStorage, KernelContext } from '../context.js';
-import { defCache, Params, type KernelDef } from '../pipelines.js';
+import { defCache, ParamSlots, wgslConstants, type KernelDef, type Params } from '../pipelines.js';
 import { grid } from '../runtime.js';
 
 const WG = 64;
@@ -52,36 +52,66 @@ fn fmix32(x: u32) -> u32 {
 }
 fn hashAbsorb(h: u32, x: u32) -> u32 { return fmix32(h + x * 0x9e3779b1u); }`;
 
-// Params: 0 B, 1 H, 2 N, 3 c, 4 before, 5 after, 6 flags (1 causal, 2 excludeSelf, 4 positions,
-// 8 keyMask, 16 buckets, 32 dropout), 7 scale (f32), 8 maskLength, 9 maskRows, 10 d, 11 dv,
-// dropout: 12 seedLo, 13 seedHi, 14 threshold, 15 roundLength, 16 keepScale (f32).
-//
+/**
+ * The parameter block of every attention kernel, one word per field (WGSL: `pu(ATTN_SEQ_LENGTH)` …).
+ * `maskLength`/`maskRows`: the key mask's last axis and rows (1 row: shared by the batch); `headDim`,
+ * `valueDim`: d and dv; `seedLo` … `keepScale`: core's `attentionDropoutWords` and the dropout's
+ * round length (positions per hash round).
+ */
+const ATTN = new ParamSlots('ATTN', {
+  batch: 'u32',
+  heads: 'u32',
+  seqLength: 'u32',
+  chunkLength: 'u32',
+  chunksBefore: 'u32',
+  chunksAfter: 'u32',
+  flags: 'u32',
+  scale: 'f32',
+  maskLength: 'u32',
+  maskRows: 'u32',
+  headDim: 'u32',
+  valueDim: 'u32',
+  seedLo: 'u32',
+  seedHi: 'u32',
+  dropThreshold: 'u32',
+  roundLength: 'u32',
+  keepScale: 'f32',
+});
+/** Bits of `ATTN.flags`: which options and optional inputs a call has. */
+const FLAG_BITS = { causal: 1, excludeSelf: 2, positions: 4, keyMask: 8, buckets: 16, dropout: 32 } as const;
+const FLAG = wgslConstants('FLAG', FLAG_BITS);
+const A = ATTN.name;
+const F = FLAG.names;
+/** WGSL: the names of the parameter words and flag bits (every attention kernel includes it once). */
+const PARAM_NAMES = `${ATTN.wgsl}\n${FLAG.wgsl}`;
+
 // A pre-pass packs what the masks need of every slot into SLOT[bh·N + slot] = (position, bucket,
 // key allowed by the padding mask, dropout row key as bits), so the attention kernels bind at most 8 storage buffers (the
 // WebGPU default limit) and read one vec4 per key.
 const COMMON = `
+${PARAM_NAMES}
 // 0: a plain logit; 1: replaced by the masked logit; 2: replaced by the self logit.
 fn maskKind(q: vec4<i32>, k: vec4<i32>) -> u32 {
-  let flags = pu(6u);
-  if ((flags & 2u) != 0u && k.x == q.x) { return 2u; }
-  if ((flags & 1u) != 0u && k.x > q.x) { return 1u; }
+  let flags = pu(${A.flags});
+  if ((flags & ${F.excludeSelf}) != 0u && k.x == q.x) { return 2u; }
+  if ((flags & ${F.causal}) != 0u && k.x > q.x) { return 1u; }
   if (k.z == 0) { return 1u; }
-  if ((flags & 16u) != 0u && k.y != q.y) { return 1u; }
+  if ((flags & ${F.buckets}) != 0u && k.y != q.y) { return 1u; }
   return 0u;
 }
 fn replacedLogit(kind: u32) -> f32 { return select(${MASKED_LOGIT.toFixed(1)}, ${SELF_LOGIT.toFixed(1)}, kind == 2u); }
 ${DROPOUT_HASH}
 // Dropout factor of query q on key k: 1/(1 − rate) or 0 (1 without dropout).
 fn dropFactor(q: vec4<i32>, k: vec4<i32>) -> f32 {
-  if ((pu(6u) & 32u) == 0u) { return 1.0; }
-  return select(0.0, pf(16u), hashAbsorb(bitcast<u32>(q.w), bitcast<u32>(k.x)) >= pu(14u));
+  if ((pu(${A.flags}) & ${F.dropout}) == 0u) { return 1.0; }
+  return select(0.0, pf(${A.keepScale}), hashAbsorb(bitcast<u32>(q.w), bitcast<u32>(k.x)) >= pu(${A.dropThreshold}));
 }
 // Slot of window key w of query chunk n.
 fn windowSlot(n: u32, w: u32) -> u32 {
-  let c = pu(3u);
-  let nChunks = pu(2u) / c;
+  let c = pu(${A.chunkLength});
+  let nChunks = pu(${A.seqLength}) / c;
   let o = w / c;
-  let m = (n + nChunks * (pu(4u) / nChunks + 1u) - pu(4u) + o) % nChunks;
+  let m = (n + nChunks * (pu(${A.chunksBefore}) / nChunks + 1u) - pu(${A.chunksBefore}) + o) % nChunks;
   return m * c + (w % c);
 }
 `;
@@ -98,29 +128,30 @@ const slotDef: KernelDef = {
     { name: 'OUTSLOT', type: 'vec4<i32>', access: 'read_write' },
   ],
   source: () => `
+${PARAM_NAMES}
 ${DROPOUT_HASH}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flatGroup(wid, nwg) * ${WG}u + lid;
-  let H = pu(1u); let N = pu(2u);
-  if (g >= pu(0u) * H * N) { return; }
-  let flags = pu(6u);
+  let H = pu(${A.heads}); let N = pu(${A.seqLength});
+  if (g >= pu(${A.batch}) * H * N) { return; }
+  let flags = pu(${A.flags});
   let b = g / (H * N);
-  let pos = select(i32(g % N), POS[g], (flags & 4u) != 0u);
-  let bucket = select(0, BKT[g], (flags & 16u) != 0u);
+  let pos = select(i32(g % N), POS[g], (flags & ${F.positions}) != 0u);
+  let bucket = select(0, BKT[g], (flags & ${F.buckets}) != 0u);
   var ok = 1;
-  if ((flags & 8u) != 0u) {
-    let L = pu(8u);
-    let row = select(b, 0u, pu(9u) == 1u);
+  if ((flags & ${F.keyMask}) != 0u) {
+    let L = pu(${A.maskLength});
+    let row = select(b, 0u, pu(${A.maskRows}) == 1u);
     ok = select(0, 1, MASK[row * L + u32(clamp(pos, 0, i32(L) - 1))] != 0);
   }
   var rowKey = 0u;
-  if ((flags & 32u) != 0u) {
+  if ((flags & ${F.dropout}) != 0u) {
     // core's attentionDropoutRowKey(seed, batch, head, round, position).
-    rowKey = hashAbsorb(fmix32(pu(12u) ^ ${ATTENTION_DROPOUT_SALT}u), pu(13u));
+    rowKey = hashAbsorb(fmix32(pu(${A.seedLo}) ^ ${ATTENTION_DROPOUT_SALT}u), pu(${A.seedHi}));
     rowKey = hashAbsorb(rowKey, b);
     rowKey = hashAbsorb(rowKey, (g / N) % H);
-    rowKey = hashAbsorb(rowKey, (g % N) / pu(15u));
+    rowKey = hashAbsorb(rowKey, (g % N) / pu(${A.roundLength}));
     rowKey = hashAbsorb(rowKey, bitcast<u32>(pos));
   }
   OUTSLOT[g] = vec4<i32>(pos, bucket, ok, bitcast<i32>(rowKey));
@@ -157,23 +188,23 @@ export function attentionTiling(d: number, dv: number, chunkLength: number, shar
 function headSizes(d: number, dv: number, exact: boolean): string {
   return exact
     ? `let DH = ${d}u; let DVH = ${dv}u; let DH4 = ${d / 4}u; let DVH4 = ${dv / 4}u;`
-    : 'let DH = pu(10u); let DVH = pu(11u); let DH4 = (DH + 3u) / 4u; let DVH4 = (DVH + 3u) / 4u;';
+    : `let DH = pu(${A.headDim}); let DVH = pu(${A.valueDim}); let DH4 = (DH + 3u) / 4u; let DVH4 = (DVH + 3u) / 4u;`;
 }
 
 /** WGSL: locate this invocation's slot (`t`, `live`, chunk `n`, head `bh`, global row `g`). */
 const LOCATE = (wg: number) => `
-  let H = pu(1u); let N = pu(2u); let c = pu(3u);
+  let H = pu(${A.heads}); let N = pu(${A.seqLength}); let c = pu(${A.chunkLength});
   let nChunks = N / c;
   let subs = (c + ${wg}u - 1u) / ${wg}u;
   let gi = flatGroup(wid, nwg);
-  if (gi >= pu(0u) * H * nChunks * subs) { return; }
+  if (gi >= pu(${A.batch}) * H * nChunks * subs) { return; }
   let bh = gi / (nChunks * subs);
   let n = (gi / subs) % nChunks;
   let t = (gi % subs) * ${wg}u + lid;
   let live = t < c;
   let slot = n * c + min(t, c - 1u);
   let g = bh * N + slot;
-  let scale = pf(7u);`;
+  let scale = pf(${A.scale});`;
 
 /** WGSL expression: the 4 floats of row `row` (width `w`) of `src` from column `col`, zero past `w`. */
 function quad(src: string, row: string, col: string, w: string): string {
@@ -221,7 +252,7 @@ var<workgroup> SS: array<vec4<i32>, ${tile}>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   ${LOCATE(wg)}
   ${headSizes(d, dv, exact)}
-  let W = c * (pu(4u) + 1u + pu(5u));
+  let W = c * (pu(${A.chunksBefore}) + 1u + pu(${A.chunksAfter}));
   let qs = SLOT[g];
   var q: array<vec4<f32>, ${d / 4}>;
   ${loadRow('q', 'Q', 'DH', 'DH4')}`;
@@ -294,11 +325,12 @@ function shiftDef(dv: number, exact: boolean): KernelDef {
       { name: 'STATS', type: 'vec2<f32>', access: 'read_write' },
     ],
     source: () => `
+${PARAM_NAMES}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let g = flatGroup(wid, nwg) * ${WG}u + lid;
-  if (g >= pu(0u) * pu(1u) * pu(2u)) { return; }
-  let DVH = ${exact ? `${dv}u` : 'pu(11u)'};
+  if (g >= pu(${A.batch}) * pu(${A.heads}) * pu(${A.seqLength})) { return; }
+  let DVH = ${exact ? `${dv}u` : `pu(${A.valueDim})`};
   var dot = 0.0;
   for (var e = 0u; e < DVH; e = e + 1u) { dot = dot + DOUT[g * DVH + e] * OUT[g * DVH + e]; }
   STATS[g] = vec2<f32>(LSEIN[g], DLSE[g] - dot);
@@ -364,8 +396,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${headSizes(d, dv, exact)}
   // This invocation owns key slot of chunk n; it visits every query chunk whose window holds
   // chunk n (at window offset o: query chunk n + before − o, mod nChunks; a repeat counts again).
-  let before = pu(4u);
-  let nWin = before + 1u + pu(5u);
+  let before = pu(${A.chunksBefore});
+  let nWin = before + 1u + pu(${A.chunksAfter});
   let kslot = SLOT[g];
   var kr: array<vec4<f32>, ${d / 4}>;
   ${loadRow('kr', 'K', 'DH', 'DH4')}
@@ -419,20 +451,36 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 function attentionParams(q: KernelTensor<GpuStorage>, v: KernelTensor<GpuStorage>, prm: ChunkedAttentionParams<GpuStorage>) {
   const [B, H, N, d] = q.shape as [number, number, number, number];
   const dv = v.shape[3]!;
-  const p = new Params();
-  p.list([B, H, N, prm.chunkLength, prm.chunksBefore, prm.chunksAfter]);
   const drop = prm.dropout !== undefined && prm.dropout.rate > 0 ? prm.dropout : undefined;
-  p.u32(
-    (prm.causal ? 1 : 0) | (prm.excludeSelf ? 2 : 0) | (prm.positions ? 4 : 0) | (prm.keyMask ? 8 : 0) | (prm.buckets ? 16 : 0) | (drop ? 32 : 0),
-  );
-  p.f32(prm.scale);
+  const bit = (on: unknown, b: number) => (on ? b : 0);
+  const flags =
+    bit(prm.causal, FLAG_BITS.causal) |
+    bit(prm.excludeSelf, FLAG_BITS.excludeSelf) |
+    bit(prm.positions, FLAG_BITS.positions) |
+    bit(prm.keyMask, FLAG_BITS.keyMask) |
+    bit(prm.buckets, FLAG_BITS.buckets) |
+    bit(drop, FLAG_BITS.dropout);
   const mask = prm.keyMask;
-  p.u32(mask ? mask.shape[mask.shape.length - 1]! : 1);
-  p.u32(mask ? (mask.shape.length > 1 ? mask.shape[0]! : 1) : 1);
-  p.list([d, dv]);
   const words = drop ? attentionDropoutWords(drop.rate, drop.seed) : { seedLo: 0, seedHi: 0, threshold: 0, keepScale: 1 };
-  p.list([words.seedLo, words.seedHi, words.threshold, drop?.roundLength ?? N]);
-  p.f32(words.keepScale);
+  const p: Params = ATTN.pack({
+    batch: B,
+    heads: H,
+    seqLength: N,
+    chunkLength: prm.chunkLength,
+    chunksBefore: prm.chunksBefore,
+    chunksAfter: prm.chunksAfter,
+    flags,
+    scale: prm.scale,
+    maskLength: mask ? mask.shape[mask.shape.length - 1]! : 1,
+    maskRows: mask ? (mask.shape.length > 1 ? mask.shape[0]! : 1) : 1,
+    headDim: d,
+    valueDim: dv,
+    seedLo: words.seedLo,
+    seedHi: words.seedHi,
+    dropThreshold: words.threshold,
+    roundLength: drop?.roundLength ?? N,
+    keepScale: words.keepScale,
+  });
   return { B, H, N, d, dv, p, rows: B * H * N, chunkLength: prm.chunkLength };
 }
 

@@ -107,11 +107,11 @@ var<workgroup> BS: array<array<${precision}, ${TILE}>, ${TK}>;
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid3: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let M = pu(0u); let N = pu(1u); let K = pu(2u);
-  let z = wid.z + pu(3u);
-  let S = pu(4u);
+  let firstZ = pu(3u); let S = pu(4u); let kChunk = pu(5u);
+  let z = wid.z + firstZ;
   let batch = z / S;
-  let kBegin = (z % S) * pu(5u);
-  let kEnd = min(K, kBegin + pu(5u));
+  let kBegin = (z % S) * kChunk;
+  let kEnd = min(K, kBegin + kChunk);
   ${stridedOffsets(batchRank, `${bAt}u`, [aOp, bOp], 'batch')}
   let m0 = wid.y * ${TILE}u;
   let n0 = wid.x * ${TILE}u;
@@ -164,9 +164,9 @@ function smallDef(ta: boolean, tb: boolean, batchRank: number): KernelDef {
     source: () => `
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let M = pu(0u); let N = pu(1u); let K = pu(2u);
+  let M = pu(0u); let N = pu(1u); let K = pu(2u); let nBatch = pu(3u);
   let idx = flatGroup(wid, nwg) * 64u + lid;
-  if (idx >= pu(3u) * M * N) { return; }
+  if (idx >= nBatch * M * N) { return; }
   let batch = idx / (M * N);
   let m = (idx / N) % M;
   let n = idx % N;

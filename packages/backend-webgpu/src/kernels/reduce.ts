@@ -56,12 +56,11 @@ var<workgroup> SI: array<u32, ${wg}>;`;
 ${isArg ? `${argTree}\n${workgroupReducers(wg, mode, [])}` : workgroupReducers(wg, mode, [{ name: 'wgReduce', type: t, op: op as ReduceOp, nanSafe: true }])}
 ${entryPoint(wg, mode)}
   let w = flatGroup(wid, nwg);
-  let nOut = pu(0u);
-  let parts = pu(2u);
+  let nOut = pu(0u); let nRed = pu(1u); let parts = pu(2u); let chunk = pu(3u);
   if (w >= nOut * parts) { return; }
   let o = w / parts;
-  let rBegin = (w % parts) * pu(3u);
-  let rEnd = min(pu(1u), rBegin + pu(3u));
+  let rBegin = (w % parts) * chunk;
+  let rEnd = min(nRed, rBegin + chunk);
   ${stridedOffsets(keptRank, `${keptAt}u`, [{ name: 'base', base: `${keptAt + keptRank}u`, strides: `${keptAt + keptRank + 1}u` }], 'o')}
   var acc: ${t} = ${ident};
   var accI: u32 = 0xffffffffu;

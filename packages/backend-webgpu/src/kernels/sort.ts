@@ -49,11 +49,11 @@ var<workgroup> KS: array<${t}, ${BLOCK}>;
 var<workgroup> IS: array<u32, ${BLOCK}>;
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n = pu(0u); let P = pu(1u); let kStage = pu(2u);
+  let n = pu(0u); let P = pu(1u); let kStage = pu(2u); let rows = pu(4u);
   let B = min(P, ${BLOCK}u);
   let blocksPerRow = P / B;
   let g = flatGroup(wid, nwg);
-  if (g >= pu(4u) * blocksPerRow) { return; }
+  if (g >= rows * blocksPerRow) { return; }
   let row = g / blocksPerRow;
   let blockStart = (g % blocksPerRow) * B;
   let rowPad = row * P;
@@ -92,10 +92,10 @@ function globalDef(t: 'f32' | 'i32'): KernelDef {
 ${LESS(t)}
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n = pu(0u); let P = pu(1u); let k = pu(2u); let j = pu(3u);
+  let n = pu(0u); let P = pu(1u); let k = pu(2u); let j = pu(3u); let rows = pu(4u);
   let tg = flatGroup(wid, nwg) * ${WG}u + lid;
   let half = P / 2u;
-  if (tg >= pu(4u) * half) { return; }
+  if (tg >= rows * half) { return; }
   let row = tg / half;
   let t = tg % half;
   let i = 2u * j * (t / j) + (t % j);
@@ -117,9 +117,9 @@ const extractDef: KernelDef = {
   source: () => `
 @compute @workgroup_size(${WG})
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let n = pu(0u); let P = pu(1u);
+  let n = pu(0u); let P = pu(1u); let rows = pu(4u);
   let e = flatGroup(wid, nwg) * ${WG}u + lid;
-  if (e >= pu(4u) * n) { return; }
+  if (e >= rows * n) { return; }
   OUT[e] = IDXS[(e / n) * P + (e % n)];
 }`,
 };
