@@ -302,6 +302,7 @@ export class WasmBackend implements Backend<WasmStorage> {
         const inner = span(updates.shape, axis + 1, updates.shape.length);
         const acc = this.heap.scratch(8 * out.storage.length);
         this.kernels.scatterAddBlocks(updates.storage.ptr, indices.storage.ptr, out.storage.ptr, acc, outer, n, size, inner);
+        this.heap.trimScratch();
       }
       return out;
     }

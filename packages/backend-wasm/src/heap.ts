@@ -20,6 +20,8 @@ export class WasmStorage {
 
 /** Bytes per element (float32 and int32 alike). */
 const BYTES = 4;
+/** Scratch kept between kernel calls: enough for the matmul's packed panels and attention windows. */
+const SCRATCH_KEEP_BYTES = 4 * 2 ** 20;
 
 /** Memory, allocator and accounting of one backend. */
 export class WasmHeap {
@@ -67,6 +69,17 @@ export class WasmHeap {
       this.scratchSize = bytes;
     }
     return this.scratchPtr;
+  }
+
+  /**
+   * Gives the scratch block back when it is larger than `keepBytes` (kernels whose scratch grows with
+   * the tensor, like scatter-add's double accumulators, call this so the memory does not stay held).
+   */
+  trimScratch(keepBytes = SCRATCH_KEEP_BYTES): void {
+    if (this.scratchSize <= keepBytes) return;
+    this.allocator.free(this.scratchPtr);
+    this.scratchPtr = 0;
+    this.scratchSize = 0;
   }
 
   /** A float32 view of `length` elements at byte offset `ptr` (of the current buffer). */

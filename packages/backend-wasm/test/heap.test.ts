@@ -87,6 +87,17 @@ describe('WasmBackend storage', () => {
     expect(be.memory()).toMatchObject({ liveBytes: 0, liveBuffers: 0 });
   });
 
+  it('a large scatter-add does not keep its double accumulators as scratch', async () => {
+    const be = await createWasm();
+    const n = 2 ** 20; // 8 MiB of doubles
+    const updates = { storage: be.write(new Float32Array(n).fill(1), 'float32'), shape: [n], dtype: 'float32' as const };
+    const indices = { storage: be.write(Int32Array.from({ length: n }, (_, i) => i), 'int32'), shape: [n], dtype: 'int32' as const };
+    const out = be.scatterAdd(updates, indices, 0, n);
+    expect(be.readSync(out.storage, 'float32', 3)).toEqual(Float32Array.of(1, 1, 1));
+    expect(be.memory().scratchBytes).toBeLessThanOrEqual(4 * 2 ** 20);
+    for (const t of [updates, indices, out]) be.free(t.storage);
+  });
+
   it('int32 storage truncates floats toward zero', async () => {
     const be = await createWasm();
     const s = be.write(Float32Array.of(1.7, -1.7, 3), 'int32');
