@@ -7,6 +7,7 @@ import {
   type Module,
   type SafetensorsFile,
   type Tensor,
+  withoutInit,
 } from '@reformer/core';
 import { resolveConfig, type ReformerConfig } from './config.js';
 import { ReformerForMaskedLM, ReformerModel, ReformerModelWithLMHead, type ModelOptions } from './model.js';
@@ -152,7 +153,8 @@ export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): A
   if (!Object.hasOwn(ARCHITECTURES, arch)) {
     throw new CheckpointError(`config.json names architecture ${JSON.stringify(arch)}; expected one of ${Object.keys(ARCHITECTURES).join(', ')}.`);
   }
-  const model: AnyReformerModel = new ARCHITECTURES[arch as ReformerArchitecture](config, options);
+  // No random initialisation: every parameter is about to be overwritten by the checkpoint.
+  const model: AnyReformerModel = withoutInit(() => new ARCHITECTURES[arch as ReformerArchitecture](config, options));
   try {
     model.loadStateDict(tensors);
   } catch (e) {

@@ -10,7 +10,7 @@ import {
   gather,
   mul,
   nextSeed,
-  randomNormal,
+  initNormal,
   reshape,
   tidy,
   uniformValues,
@@ -91,8 +91,8 @@ export class AxialWeights extends Module {
     const [d0, d1] = config.axial_pos_embds_dim;
     const std = config.axial_norm_std;
     this.#tables = [
-      this.addParameter('0', randomNormal([a0, 1, d0], { std, seed: seed ?? nextSeed() })),
-      this.addParameter('1', randomNormal([1, a1, d1], { std, seed: seed === undefined ? nextSeed() : seed + 1 })),
+      this.addParameter('0', initNormal([a0, 1, d0], { std, seed: seed ?? nextSeed() })),
+      this.addParameter('1', initNormal([1, a1, d1], { std, seed: seed === undefined ? nextSeed() : seed + 1 })),
     ];
   }
 

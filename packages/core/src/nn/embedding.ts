@@ -1,10 +1,9 @@
 import { formatValue } from '../format.js';
 import { InvalidArgumentError } from '../errors.js';
-import { randomNormal } from '../ops/creation.js';
 import { gather } from '../ops/layout.js';
 import { requireDType } from '../ops/util.js';
 import type { Tensor, Variable } from '../tensor.js';
-import { checkPositiveInt, checkStd, parameterSeeds } from './init.js';
+import { checkPositiveInt, checkStd, initNormal, parameterSeeds } from './init.js';
 import { Module } from './module.js';
 
 /** Options of {@link Embedding}. */
@@ -42,7 +41,7 @@ export class Embedding extends Module {
     this.numEmbeddings = numEmbeddings;
     this.dim = dim;
     const [wSeed] = parameterSeeds('Embedding', seed, 1) as [number];
-    this.weight = this.addParameter('weight', randomNormal([numEmbeddings, dim], { seed: wSeed, std }));
+    this.weight = this.addParameter('weight', initNormal([numEmbeddings, dim], { seed: wSeed, std }));
   }
 
   /** int32 `ids` of any shape `[...]` → `[..., dim]`. */

@@ -13,7 +13,7 @@ export {
   type LoadStateDictResult,
   type StateDictMismatch,
 } from './state-dict.js';
-export { type WeightInit } from './init.js';
+export { initNormal, initUniform, withoutInit, type WeightInit } from './init.js';
 export { Linear, type LinearOptions } from './linear.js';
 export { LayerNorm, type LayerNormOptions } from './layer-norm.js';
 export { Embedding, type EmbeddingOptions } from './embedding.js';

@@ -1,5 +1,35 @@
 import { InvalidArgumentError } from '../errors.js';
+import { randomNormal, randomUniform, zeros } from '../ops/creation.js';
 import { checkSeed, deriveSeed, nextSeed } from '../random.js';
+import type { Shape } from '../types.js';
+import type { Tensor } from '../tensor.js';
+
+let skipDepth = 0;
+
+/**
+ * Runs `fn` with parameter initialisation skipped: the modules it builds get zero-filled parameters
+ * instead of random draws — for weights a checkpoint is about to overwrite (Hugging Face's
+ * `no_init_weights`). Seeds are still drawn as usual, so the global seed stream after `fn` is the same
+ * as after an initialising build.
+ */
+export function withoutInit<T>(fn: () => T): T {
+  skipDepth += 1;
+  try {
+    return fn();
+  } finally {
+    skipDepth -= 1;
+  }
+}
+
+/** A parameter's initial value from N(0, std²), or zeros inside {@link withoutInit}. */
+export function initNormal(shape: Shape, options: { seed: number; std: number }): Tensor {
+  return skipDepth > 0 ? zeros(shape) : randomNormal(shape, options);
+}
+
+/** A parameter's initial value from U(min, max), or zeros inside {@link withoutInit}. */
+export function initUniform(shape: Shape, options: { seed: number; min: number; max: number }): Tensor {
+  return skipDepth > 0 ? zeros(shape) : randomUniform(shape, options);
+}
 
 /**
  * How a weight matrix is initialised: `'uniform'` is PyTorch's default for linear layers

@@ -1,12 +1,12 @@
 import { formatValue } from '../format.js';
 import { ShapeMismatchError, InvalidArgumentError } from '../errors.js';
-import { randomNormal, randomUniform, zeros } from '../ops/creation.js';
+import { zeros } from '../ops/creation.js';
 import { add } from '../ops/elementwise.js';
 import { reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
 import type { Tensor, Variable } from '../tensor.js';
 import { formatShape, sizeOf } from '../types.js';
-import { checkPositiveInt, checkStd, parameterSeeds, type WeightInit } from './init.js';
+import { checkPositiveInt, checkStd, initNormal, initUniform, parameterSeeds, type WeightInit } from './init.js';
 import { Module } from './module.js';
 
 /** Options of {@link Linear}. */
@@ -52,11 +52,11 @@ export class Linear extends Module {
     const [wSeed, bSeed] = parameterSeeds('Linear', seed, 2) as [number, number];
     if (init === 'uniform') {
       const bound = 1 / Math.sqrt(inFeatures);
-      this.weight = this.addParameter('weight', randomUniform([outFeatures, inFeatures], { seed: wSeed, min: -bound, max: bound }));
-      this.bias = bias ? this.addParameter('bias', randomUniform([outFeatures], { seed: bSeed, min: -bound, max: bound })) : null;
+      this.weight = this.addParameter('weight', initUniform([outFeatures, inFeatures], { seed: wSeed, min: -bound, max: bound }));
+      this.bias = bias ? this.addParameter('bias', initUniform([outFeatures], { seed: bSeed, min: -bound, max: bound })) : null;
     } else if (typeof init === 'object' && init !== null) {
       const std = checkStd('Linear', init);
-      this.weight = this.addParameter('weight', randomNormal([outFeatures, inFeatures], { seed: wSeed, std }));
+      this.weight = this.addParameter('weight', initNormal([outFeatures, inFeatures], { seed: wSeed, std }));
       this.bias = bias ? this.addParameter('bias', zeros([outFeatures])) : null;
     } else {
       throw new InvalidArgumentError(`Linear: init must be 'uniform' or { std }, got ${formatValue(init)}.`);
