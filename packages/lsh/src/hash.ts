@@ -1,5 +1,5 @@
 /**
- * Angular locality-sensitive hashing (DESIGN §4; fixtures README §4.3): random rotations R,
+ * Angular locality-sensitive hashing (docs/attention-semantics.md §4.3): random rotations R,
  * `bucket = argmax([xR; −xR])`, factorised bucket counts as a mixed radix, round offsets, and Hugging
  * Face's `'auto'` bucket count.
  *
@@ -90,7 +90,8 @@ export function bucketFactors(fn: string, nBuckets: NumBuckets): number[] {
 }
 
 /**
- * Hugging Face's `'auto'` bucket count (`ReformerConfig.num_buckets = None`, fixtures README §4.3):
+ * Hugging Face's `'auto'` bucket count (`ReformerConfig.num_buckets = None`,
+ * docs/attention-semantics.md §4.3):
  * `p = bit_length(2·⌊length / chunkLength⌋) − 1`, `nBuckets = 2^p`; if that exceeds
  * `2 · max(⌊√(⌊maxPositionEmbeddings / chunkLength⌋)⌋, chunkLength)` it is factorised as
  * `[2^⌊p/2⌋, 2^(p − ⌊p/2⌋)]`.

@@ -1,5 +1,5 @@
 /**
- * Local (chunked, unhashed) attention (DESIGN §4; fixtures README §5) on the fused chunked-attention
+ * Local (chunked, unhashed) attention (docs/attention-semantics.md §5) on the fused chunked-attention
  * kernel of the core Backend contract, forward and backward.
  *
  * @module
@@ -23,9 +23,10 @@ export interface LocalAttentionOptions {
 }
 
 /**
- * Local attention, as Hugging Face's `LocalSelfAttention` core (fixtures README §5): the sequence is
- * cut into chunks of `chunkLength` positions and chunk n attends to chunks `n − chunksBefore …
- * n + chunksAfter` (circularly, in that order; a chunk occurring twice is attended twice), with
+ * Local attention, as Hugging Face's `LocalSelfAttention` core (docs/attention-semantics.md §5): the
+ * sequence is cut into chunks of `chunkLength` positions and chunk n attends to chunks
+ * `n − chunksBefore … n + chunksAfter` (circularly, in that order; a chunk occurring twice is
+ * attended twice), with
  * logits `q · k/√dHead` — the keys are divided by √dHead INSIDE this function, as Hugging Face divides
  * its key projection — replaced by −1e9 where not allowed (causal: key after query; padding mask).
  * No self mask. `length <= chunkLength`: plain attention over all positions. Other lengths are padded

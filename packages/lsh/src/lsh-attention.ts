@@ -1,5 +1,5 @@
 /**
- * LSH attention (DESIGN §4; fixtures README §4 and §6), forward and backward, on the core Backend
+ * LSH attention (docs/attention-semantics.md §4, §6), forward and backward, on the core Backend
  * contract only: hashing (matmul, argmax), a stable argsort, gathers, the fused chunked-attention
  * kernel and a logsumexp over rounds. Nothing is read back to the host, so every backend runs it; the
  * backward pass is autograd through gather / chunkedAttention / logSumExp with the sort held constant
@@ -157,9 +157,9 @@ export interface LSHAttentionResult {
 
 /**
  * The keys of shared-QK (LSH) attention: the query/key vectors `x` (last axis d) RMS-normalised and
- * divided by √d (fixtures README §4.6), `x · rsqrt(mean(x², −1) + 1e-6) / √d`, computed as
- * `x · (rsqrt(…) / √d)` so that autograd saves only `x` and a per-row factor (not a second full-size
- * tensor). Generation's cached attention calls it too, so both compute the same keys.
+ * divided by √d (docs/attention-semantics.md §4.6), `x · rsqrt(mean(x², −1) + 1e-6) / √d`,
+ * computed as `x · (rsqrt(…) / √d)` so that autograd saves only `x` and a per-row factor (not a
+ * second full-size tensor). Generation's cached attention calls it too, so both compute the same keys.
  */
 export function lshNormalisedKeys(x: Tensor): Tensor {
   const d = x.shape[x.rank - 1]!;
@@ -225,9 +225,9 @@ function dedupeLogCounts(args: {
 
 /**
  * LSH self-attention with shared queries and keys (the Reformer; exactly Hugging Face's
- * `LSHSelfAttention` core, fixtures README §4): hash `qk` into buckets by random rotations, sort every
- * round by (round, bucket, position), cut the sorted slots into chunks of `chunkLength` (running across
- * round boundaries), let each chunk attend to itself and its `chunksBefore`/`chunksAfter` neighbours
+ * `LSHSelfAttention` core, docs/attention-semantics.md §4): hash `qk` into buckets by random
+ * rotations, sort every round by (round, bucket, position), cut the sorted slots into chunks of
+ * `chunkLength` (running across round boundaries), let each chunk attend to itself and its `chunksBefore`/`chunksAfter` neighbours
  * (circularly), with queries `qk` and keys `qk · rsqrt(mean(qk²) + 1e-6) / √d`, logits replaced by
  * −1e9 where not allowed (causal, padding, other bucket) and −1e5 at the query's own position, then
  * unsort and combine the rounds with weights `exp(lse_r − logsumexp_r(lse))`.

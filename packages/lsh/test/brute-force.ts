@@ -1,11 +1,11 @@
 /**
  * Plain brute-force references in float64 for the tests: LSH attention written straight from the
- * Hugging Face semantics list (shared/fixtures/hf-reformer/README.md §4 and §6), per batch and head,
+ * Hugging Face semantics of docs/attention-semantics.md §4 and §6, per batch and head,
  * with loops over host arrays; dense attention with an arbitrary "allowed" rule; local attention with
  * explicit windows; central finite differences. Independent of the library code (no tensors, no ops).
  *
- * Float32 rounding (§6): every logsumexp result is rounded with `Math.fround`. For gradients by
- * finite differences the rounding is frozen: the first (base point) run records `fround(x) − x` for
+ * Float32 rounding (docs/attention-semantics.md §6): every logsumexp result is rounded with
+ * `Math.fround`. For gradients by finite differences the rounding is frozen: the first (base point) run records `fround(x) − x` for
  * every logsumexp and later runs add the recorded offsets instead of rounding, so the function is
  * smooth and its derivative is the one autograd over float32 ops computes (rounding treated as the
  * identity in the backward pass). The buckets are frozen the same way (hashing has no gradient).

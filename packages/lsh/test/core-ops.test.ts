@@ -2,7 +2,7 @@
  * The core ops the LSH path relies on, checked for exactly the properties it needs: argSort is stable
  * on int32 keys with many ties (so sorting the offset bucket ids sorts by round, bucket, position),
  * argSort of a permutation is its inverse, batched gather along the length axis (and its adjoint),
- * and the kernel's float32 logsumexp at the self logit (fixtures README §6).
+ * and the kernel's float32 logsumexp at the self logit (docs/attention-semantics.md §6).
  */
 import { describe, expect, it } from 'vitest';
 import { argSort, chunkedAttention, dispose, gather, gradients, sum, tensor, mul } from '@reformer/core';

@@ -1,5 +1,6 @@
 /**
- * Parity with Hugging Face's `LSHSelfAttention` (shared/fixtures/hf-reformer/lsh-layer): causal,
+ * Parity with Hugging Face's `LSHSelfAttention` (fixture lsh-layer; what the fixtures are:
+ * docs/verification.md): causal,
  * 2 heads × 16, chunk 8, 8 buckets, 2 hash rounds, seq 64, the recorded rotations. Buckets exactly,
  * the output within 1e-5, the gradients of sum(output · W) within 1e-4 + 1e-3·|want|.
  */

@@ -4,8 +4,8 @@ import { gradients, mul, sum, tensor, type Tensor } from '@reformer/core';
 import { readSafetensorsFile, type HostTensor } from '@reformer/core/node';
 import { LSHSelfAttention } from '../src/layers/index.js';
 
-// Hugging Face's LSHSelfAttention module (fixture README: causal, 2 heads × 16, hidden 32, chunk 8, one
-// chunk before, none after, 8 buckets, 2 hash rounds, seq 64, batch 1), with the rotations it drew.
+// Hugging Face's LSHSelfAttention module (fixture lsh-layer, docs/verification.md: causal, 2 heads ×
+// 16, hidden 32, chunk 8, one chunk before, none after, 8 buckets, 2 hash rounds, seq 64, batch 1), with the rotations it drew.
 const DIR = new URL('../../../../shared/fixtures/hf-reformer/lsh-layer/', import.meta.url);
 
 let io: Map<string, HostTensor>;

@@ -192,7 +192,7 @@ class TinyModel extends Module {
 const HIDDEN = 12;
 const CONFIG: AttentionLayerConfig = { hiddenSize: HIDDEN, numHeads: 2, headSize: 5, seed: 7 };
 
-describe('parameter names and shapes (Hugging Face, fixture README §1)', () => {
+describe('parameter names and shapes (Hugging Face, docs/attention-semantics.md §1)', () => {
   // reformer.encoder.layers.{i}.attention.* without the prefix (layer_norm belongs to the model):
   //   LSH:   self_attention.query_key.weight, self_attention.value.weight [nH*d, H]; output.dense.weight [H, nH*d]
   //   local: self_attention.query.weight, .key.weight, .value.weight [nH*d, H];   output.dense.weight [H, nH*d]

@@ -1,7 +1,7 @@
 /**
  * localAttention against brute force: explicit circular windows (Hugging Face's LocalSelfAttention,
- * fixtures README §5) over random configurations with central finite-difference gradients, a banded
- * dense formulation, causality and padding invariance.
+ * docs/attention-semantics.md §5) over random configurations with central finite-difference
+ * gradients, a banded dense formulation, causality and padding invariance.
  */
 import { describe, expect, it } from 'vitest';
 import { dispose, gradients, keep, memory, mul, sum, tensor, type Tensor } from '@reformer/core';

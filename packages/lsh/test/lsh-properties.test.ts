@@ -106,7 +106,8 @@ describe('lshAttention with a chunk or window covering the sequence equals dense
         });
         const got = await host(r.output);
         // Position 0 of a causal run attends to nothing but copies of itself: its float32 logsumexp
-        // at −1e5 is rounded (fixtures README §6), so the copies' weights sum to 1 only within ~1%.
+        // at −1e5 is rounded (docs/attention-semantics.md §6), so the copies' weights sum to 1 only
+        // within ~1%.
         const idx = realIndex(B, H, L, dv, (_b, t) => !causal || t > 0);
         const cmp = compare(idx.map((i) => got[i]!), idx.map((i) => want[i]!), 1e-5, 1e-4);
         expect(cmp.excess, `causal ${causal}: max abs ${cmp.maxAbs}`).toBeLessThanOrEqual(0);

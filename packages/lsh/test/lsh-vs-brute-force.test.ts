@@ -4,7 +4,8 @@
  * hashes, integer and factorised bucket counts, 0–2 chunks before/after, padding masks, lengths that
  * are not multiples of the chunk, sameBucketOnly, dedupe. Same rotations for both. Buckets, sort
  * permutation and per-round logsumexps must agree, the outputs to float32 accuracy, and the input
- * gradients of Σ W·output to the reference's central finite differences (with §6 rounding frozen).
+ * gradients of Σ W·output to the reference's central finite differences (with the float32 logsumexp
+ * rounding of docs/attention-semantics.md §6 frozen).
  */
 import { describe, expect, it } from 'vitest';
 import { gradients, keep, memory, mul, sum, tensor, dispose, split, type Tensor } from '@reformer/core';

@@ -4,8 +4,8 @@ import { LSHSelfAttention } from '@reformer/lsh';
 import { ReformerAttention, ReformerModelWithLMHead } from '../src/index.js';
 import { expectClose, get, loadFixture, toTensor, type Fixture } from './helpers.js';
 
-// Hugging Face's ReformerModelWithLMHead (fixture README): 2 causal LSH layers, 1 hash round, 8 buckets,
-// chunk 8, batch 2 × 64 tokens, hidden 32, axial [8, 8] × [16, 16], relu feed-forward, vocab 40.
+// Hugging Face's ReformerModelWithLMHead (fixture tiny-lsh-causal, docs/verification.md): 2 causal
+// LSH layers, 1 hash round, 8 buckets, chunk 8, batch 2 × 64 tokens, hidden 32, axial [8, 8] × [16, 16], relu feed-forward, vocab 40.
 let fx: Fixture;
 let model: ReformerModelWithLMHead;
 let ids: Tensor;

@@ -4,8 +4,8 @@ import { LSHSelfAttention } from '@reformer/lsh';
 import { ReformerAttention, ReformerForSequenceClassification } from '../src/index.js';
 import { expectClose, get, loadFixture, toTensor, type Fixture } from './helpers.js';
 
-// Hugging Face's ReformerForSequenceClassification (fixture README): bidirectional, a local then an LSH
-// layer (2 hash rounds, 8 buckets, chunk 8), gelu, axial [8, 8] × [16, 16], batch 2 × 64 tokens,
+// Hugging Face's ReformerForSequenceClassification (fixture seqcls-mixed, docs/verification.md):
+// bidirectional, a local then an LSH layer (2 hash rounds, 8 buckets, chunk 8), gelu, axial [8, 8] × [16, 16], batch 2 × 64 tokens,
 // hidden 32, 3 labels, single-label cross-entropy with labels [2, 0].
 let fx: Fixture;
 let model: ReformerForSequenceClassification;

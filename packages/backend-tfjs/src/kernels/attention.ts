@@ -1,6 +1,7 @@
 /**
  * The fused chunked-attention kernel (forward and backward) on tfjs ops, processed in groups of chunks
- * so that one group's logits stay under a byte budget (DESIGN §3: never all windows' logits at once).
+ * so that one group's logits stay under a byte budget (never all windows' logits at once:
+ * docs/architecture.md, "The fused chunked-attention kernel").
  * This file holds the entry points; the planning and group sizing are in attention-plan.ts.
  *
  * Two formulations of a group, chosen per tfjs backend:

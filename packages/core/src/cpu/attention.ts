@@ -1,5 +1,6 @@
 /**
- * Fused chunked attention (DESIGN §4; fixtures README §4 steps 5–9), forward and backward.
+ * Fused chunked attention (docs/architecture.md, "Attention rules"; docs/attention-semantics.md
+ * §4.5–4.9), forward and backward.
  *
  * For every batch b and head h, the N slots are cut into `nChunks = N / chunkLength` chunks. The queries
  * of chunk n attend to the window of chunks `n − before, …, n + after` (mod nChunks, in that order;

@@ -1,6 +1,6 @@
 /**
- * The reference CPU backend: plain TypeScript kernels over typed arrays (DESIGN §6). Every other
- * backend is tested against it, so it favours exactness (double accumulation, float32 rounding once on
+ * The reference CPU backend: plain TypeScript kernels over typed arrays (docs/architecture.md, "The
+ * backends"). Every other backend is tested against it, so it favours exactness (double accumulation, float32 rounding once on
  * store) while staying reasonably fast (blocked loops, packed GEMM, no per-element allocation).
  *
  * @packageDocumentation

@@ -158,7 +158,8 @@ export async function checkAttentionBackward(ctx: SuiteContext, p: AttentionProb
  * Random-direction finite differences through out and lse, with respect to q, k and v. The host
  * function is the float64 oracle with the float32 rounding of lse frozen at the base point (a
  * constant per query): smooth, and with exactly the derivative the kernel is specified to compute
- * (README §6: back-propagate through the rounded values as if rounding were the identity). The lse
+ * (docs/attention-semantics.md §6: back-propagate through the rounded values as if rounding were the
+ * identity). The lse
  * output is shifted by its base value so that −1e9-sized constants cancel exactly.
  */
 export async function checkAttentionFiniteDifference(ctx: SuiteContext, p: AttentionProblem, rng: Rng): Promise<void> {

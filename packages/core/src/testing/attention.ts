@@ -1,6 +1,6 @@
 /**
  * A brute-force dense oracle of the chunked-attention kernel (`ChunkedAttentionParams` in
- * `backend.ts`, HF semantics of fixtures README §4–§6), its analytic backward, and random
+ * `backend.ts`; docs/attention-semantics.md §4–§6), its analytic backward, and random
  * configurations that exercise every rule: wrap-around windows with duplicates, causal masking by
  * position, self-exclusion (−1e5 overriding −1e9), padding masks, buckets, multi-round positions,
  * fully masked windows.
@@ -43,7 +43,7 @@ export interface AttentionProblem {
 
 /** How the oracle forms the logsumexp that normalises the weights. */
 export type LseMode =
-  /** float64, rounded to float32 (what the kernel must do, §6 of the fixtures README). */
+  /** float64, rounded to float32 (what the kernel must do, docs/attention-semantics.md §6). */
   | { kind: 'fround' }
   /** float64 plus a fixed per-query offset (the rounding at a base point, frozen: smooth, for finite differences). */
   | { kind: 'offset'; offset: Float64Array };
