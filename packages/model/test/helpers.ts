@@ -28,7 +28,7 @@ export function tinyConfig(overrides: Partial<ReformerConfig> = {}): Partial<Ref
   };
 }
 
-/** The shared Hugging Face fixtures (`../shared/fixtures/hf-reformer/<name>/`). */
+/** The Hugging Face fixtures (`../shared/fixtures/hf-reformer/<name>/`; what they are: docs/verification.md). */
 export function fixtureDir(name: string): URL {
   return new URL(`../../../../shared/fixtures/hf-reformer/${name}/`, import.meta.url);
 }
