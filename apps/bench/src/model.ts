@@ -1,12 +1,13 @@
 /**
  * Whole-model rows: one training step of a small Reformer language model against the same model
- * without the Reformer techniques. Needs `@reformer/model`; where it does not (yet) export what these
- * rows need, the rows are reported as unavailable.
+ * without the Reformer techniques. `@reformer/model` is loaded lazily by the caller (the browser page
+ * fetches it only when model rows run); if loading fails, the rows are reported as unavailable.
  *
  * @module
  */
 import * as core from '@reformer/core';
 import type { Tensor } from '@reformer/core';
+import type { ReformerConfig } from '@reformer/model';
 import { reasonOf } from './backends.js';
 import { timeRuns } from './measure.js';
 import { emptyRecord, withTiming, type RunEnvironment } from './runner.js';
@@ -27,29 +28,27 @@ export interface ModelBench {
   run(config: BenchConfig, env: RunEnvironment, sink: ModelBenchSink): Promise<void>;
 }
 
-/** What the rows need from `@reformer/model` (checked at run time). */
-export interface ModelModule {
-  ReformerModelWithLMHead?: unknown;
-  [name: string]: unknown;
-}
+/** What the rows use of `@reformer/model` (the module the caller imported). */
+export type ModelModule = Pick<typeof import('@reformer/model'), 'ReformerModelWithLMHead'>;
 
 /**
- * The whole-model rows on `mod`, or, when `mod` lacks the model class, rows reported as unavailable
- * with `reason`.
+ * The whole-model rows on `mod`, or, when `mod` is undefined (`@reformer/model` could not be loaded),
+ * one row reported as unavailable with `reason`.
  */
 export function modelBenchFrom(mod: ModelModule | undefined, reason?: string): ModelBench {
-  const why = reason ?? (typeof mod?.ReformerModelWithLMHead !== 'function' ? '@reformer/model does not export ReformerModelWithLMHead yet' : undefined);
-  if (why !== undefined || !mod) {
-    return {
-      count: () => 1,
-      async run(config, _env, sink) {
-        sink.info('model', `unavailable: ${why ?? 'unknown'}`);
-        const base = { kind: 'model' as const, backend: config.backends[0] ?? 'cpu', variant: 'reformer-lm', length: 0, pass: 'backward' as const };
-        sink.push({ ...emptyRecord({ ...base, batch: config.batch, heads: config.heads, dHead: config.dHead }), status: 'unavailable', reason: why ?? 'unknown' });
-      },
-    };
-  }
-  return realModelBench(mod);
+  return mod === undefined ? unavailableModelBench(reason ?? '@reformer/model was not loaded') : realModelBench(mod);
+}
+
+/** A bench whose only row says why the model rows cannot run. */
+function unavailableModelBench(why: string): ModelBench {
+  return {
+    count: () => 1,
+    async run(config, _env, sink) {
+      sink.info('model', `unavailable: ${why}`);
+      const base = { kind: 'model' as const, backend: config.backends[0] ?? 'cpu', variant: 'reformer-lm', length: 0, pass: 'backward' as const };
+      sink.push({ ...emptyRecord({ ...base, batch: config.batch, heads: config.heads, dHead: config.dHead }), status: 'unavailable', reason: why });
+    },
+  };
 }
 
 /** The two models of a row: the Reformer and the same model without its techniques. */
@@ -61,7 +60,7 @@ export const MODEL_VARIANTS = ['reformer', 'transformer'] as const;
  * feed-forward and LM head chunked by 64 positions. `transformer`: full attention, plain residual
  * stack, nothing chunked — the same weights' shapes, so the same parameter count.
  */
-export function modelConfig(variant: (typeof MODEL_VARIANTS)[number], length: number, depth: number): { config: Record<string, unknown>; reversible: boolean } {
+export function modelConfig(variant: (typeof MODEL_VARIANTS)[number], length: number, depth: number): { config: Partial<ReformerConfig>; reversible: boolean } {
   const reformer = variant === 'reformer';
   const a1 = Math.min(64, length);
   return {
@@ -96,15 +95,8 @@ export function modelGrid(config: BenchConfig): { lengths: number[]; depths: num
   };
 }
 
-interface LMLike {
-  loss(ids: Tensor): Tensor;
-  parameters(): Tensor[];
-  namedParameters(): unknown;
-  dispose(): void;
-}
-
 function realModelBench(mod: ModelModule): ModelBench {
-  const Model = mod.ReformerModelWithLMHead as new (config: Record<string, unknown>, options: { seed: number; reversible: boolean }) => LMLike;
+  const Model = mod.ReformerModelWithLMHead;
   return {
     count(config) {
       const g = modelGrid(config);
@@ -139,14 +131,14 @@ function realModelBench(mod: ModelModule): ModelBench {
             }
             sink.emit(`model ${variant} ×${depth} L=${L} on ${backendName}`);
             await core.setBackend(backend);
-            let model: LMLike | undefined;
+            let model: InstanceType<ModelModule['ReformerModelWithLMHead']> | undefined;
             let opt: core.AdamW | undefined;
             let ids: Tensor | undefined;
             try {
               const { config: cfg, reversible } = modelConfig(variant, L, depth);
               model = new Model(cfg, { seed: 1, reversible });
               const m = model;
-              opt = new core.AdamW(m.namedParameters() as ConstructorParameters<typeof core.AdamW>[0], { lr: 1e-4 });
+              opt = new core.AdamW(m.namedParameters(), { lr: 1e-4 });
               const o = opt;
               const host = new Int32Array(L);
               for (let i = 0; i < L; i++) host[i] = (i * 7919 + 13) % 256;

@@ -110,7 +110,8 @@ async function run(config: BenchConfig): Promise<void> {
   let model: ModelBench | undefined;
   if (config.model) {
     try {
-      model = modelBenchFrom((await import('@reformer/model')) as unknown as ModelModule);
+      const mod: ModelModule = await import('@reformer/model');
+      model = modelBenchFrom(mod);
     } catch (err) {
       model = modelBenchFrom(undefined, `@reformer/model could not be loaded (${String(err)})`);
     }

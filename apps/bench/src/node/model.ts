@@ -1,5 +1,5 @@
 /**
- * Node-only: loads the whole-model rows if `@reformer/model` provides what they need.
+ * Node-only: loads `@reformer/model` for the whole-model rows.
  *
  * @module
  */
@@ -9,7 +9,7 @@ import { modelBenchFrom, type ModelModule } from '../model.js';
 /** The whole-model rows, or a bench that reports them unavailable with the reason. */
 export async function loadNodeModelBench(): Promise<ModelBench> {
   try {
-    const mod = (await import('@reformer/model')) as unknown as ModelModule;
+    const mod: ModelModule = await import('@reformer/model');
     return modelBenchFrom(mod);
   } catch (err) {
     return modelBenchFrom(undefined, `@reformer/model could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
