@@ -43,6 +43,14 @@ export type ArithmeticOp = 'add' | 'sub' | 'mul' | 'div' | 'pow' | 'maximum' | '
 /** Comparison ops: the result is int32, 1 where true and 0 where false. */
 export type CompareOp = 'equal' | 'notEqual' | 'less' | 'lessEqual' | 'greater' | 'greaterEqual';
 
+/** Every {@link CompareOp}: the one list backends and checks consult. */
+export const COMPARE_OPS: readonly CompareOp[] = ['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'];
+
+/** Whether a binary op is a comparison (its result is int32 0/1, whatever the inputs' dtype). */
+export function isCompareOp(op: string): op is CompareOp {
+  return (COMPARE_OPS as readonly string[]).includes(op);
+}
+
 /** Every binary op. Inputs have the same dtype and broadcast as NumPy does. */
 export type BinaryOp = ArithmeticOp | CompareOp;
 

@@ -6,6 +6,7 @@
 export * from './types.js';
 export * from './errors.js';
 export { formatValue } from './format.js';
+export * from './validate.js';
 export * from './backend.js';
 export { Tensor, Variable, variable } from './tensor.js';
 export {

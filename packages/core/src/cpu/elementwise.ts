@@ -9,7 +9,7 @@
  * integer tensor never silently turns fractional); `mod` takes the sign of the divisor (Python); integer
  * division or modulo by 0 gives 0 (as NumPy does); `pow` computes in doubles and truncates toward zero.
  */
-import type { ActivationOp, BinaryOp, CompareOp, UnaryOp } from '../backend.js';
+import { isCompareOp, type ActivationOp, type BinaryOp, type CompareOp, type UnaryOp } from '../backend.js';
 import type { DType, Shape } from '../types.js';
 import { geluGrad, gelu, erf, roundHalfEven } from './math.js';
 import type { CpuStorage } from './storage.js';
@@ -134,15 +134,6 @@ function unaryFloat(op: UnaryOp, x: Float32Array): Float32Array {
 // ---------------------------------------------------------------------------------------------------
 // binary
 
-const COMPARE_OPS: ReadonlySet<BinaryOp> = new Set<BinaryOp>([
-  'equal',
-  'notEqual',
-  'less',
-  'lessEqual',
-  'greater',
-  'greaterEqual',
-]);
-
 /** `a op b` with NumPy broadcasting to `outShape`. Comparisons give int32 0/1; arithmetic keeps `dtype`. */
 export function binary(
   op: BinaryOp,
@@ -153,7 +144,7 @@ export function binary(
   outShape: Shape,
   dtype: DType,
 ): CpuStorage {
-  const isCompare = COMPARE_OPS.has(op);
+  const isCompare = isCompareOp(op);
   const size = product(outShape);
   const out: CpuStorage = isCompare || dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
   const plan = planRows(outShape, [

@@ -3,7 +3,8 @@ import { InvalidArgumentError } from '../errors.js';
 import { gather } from '../ops/layout.js';
 import { requireDType } from '../ops/util.js';
 import type { Tensor, Variable } from '../tensor.js';
-import { checkPositiveInt, checkStd, initNormal, parameterSeeds } from './init.js';
+import { checkInteger } from '../validate.js';
+import { checkStd, initNormal, parameterSeeds } from './init.js';
 import { Module } from './module.js';
 
 /** Options of {@link Embedding}. */
@@ -34,8 +35,8 @@ export class Embedding extends Module {
   constructor(options: EmbeddingOptions) {
     super();
     const { numEmbeddings, dim, init = { std: 1 }, seed } = options;
-    checkPositiveInt('Embedding', 'numEmbeddings', numEmbeddings);
-    checkPositiveInt('Embedding', 'dim', dim);
+    checkInteger('Embedding', 'numEmbeddings', numEmbeddings, 1);
+    checkInteger('Embedding', 'dim', dim, 1);
     if (typeof init !== 'object' || init === null) throw new InvalidArgumentError(`Embedding: init must be { std }, got ${formatValue(init)}.`);
     const std = checkStd('Embedding', init);
     this.numEmbeddings = numEmbeddings;

@@ -48,11 +48,6 @@ export function parameterSeeds(where: string, seed: number | undefined, count: n
   return Array.from({ length: count }, (_, i) => deriveSeed(base, i));
 }
 
-/** Throws unless `n` is a positive integer. @internal */
-export function checkPositiveInt(where: string, name: string, n: number): void {
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${n}.`);
-}
-
 /** Checks a `{ std }` init option. @internal */
 export function checkStd(where: string, init: { readonly std: number }): number {
   const std = init.std;

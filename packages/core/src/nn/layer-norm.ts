@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '../errors.js';
 import { ones, zeros } from '../ops/creation.js';
 import { layerNorm } from '../ops/fused.js';
 import type { Tensor, Variable } from '../tensor.js';
-import { checkPositiveInt } from './init.js';
+import { checkInteger } from '../validate.js';
 import { Module } from './module.js';
 
 /** Options of {@link LayerNorm}. */
@@ -32,7 +32,7 @@ export class LayerNorm extends Module {
   constructor(options: LayerNormOptions) {
     super();
     const { dim, eps = 1e-12 } = options;
-    checkPositiveInt('LayerNorm', 'dim', dim);
+    checkInteger('LayerNorm', 'dim', dim, 1);
     if (!(eps >= 0) || !Number.isFinite(eps)) throw new InvalidArgumentError(`LayerNorm: eps must be a finite non-negative number, got ${eps}.`);
     this.dim = dim;
     this.eps = eps;

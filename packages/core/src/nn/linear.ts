@@ -6,7 +6,8 @@ import { reshape } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
 import type { Tensor, Variable } from '../tensor.js';
 import { formatShape, sizeOf } from '../types.js';
-import { checkPositiveInt, checkStd, initNormal, initUniform, parameterSeeds, type WeightInit } from './init.js';
+import { checkInteger } from '../validate.js';
+import { checkStd, initNormal, initUniform, parameterSeeds, type WeightInit } from './init.js';
 import { Module } from './module.js';
 
 /** Options of {@link Linear}. */
@@ -45,8 +46,8 @@ export class Linear extends Module {
   constructor(options: LinearOptions) {
     super();
     const { inFeatures, outFeatures, bias = true, init = 'uniform', seed } = options;
-    checkPositiveInt('Linear', 'inFeatures', inFeatures);
-    checkPositiveInt('Linear', 'outFeatures', outFeatures);
+    checkInteger('Linear', 'inFeatures', inFeatures, 1);
+    checkInteger('Linear', 'outFeatures', outFeatures, 1);
     this.inFeatures = inFeatures;
     this.outFeatures = outFeatures;
     const [wSeed, bSeed] = parameterSeeds('Linear', seed, 2) as [number, number];

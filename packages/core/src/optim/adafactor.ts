@@ -4,7 +4,8 @@ import { expandDims } from '../ops/layout.js';
 import { mean } from '../ops/reduce.js';
 import { withBackend } from '../engine.js';
 import type { Tensor } from '../tensor.js';
-import { checkNumber, Optimizer, s, type LearningRate, type OptimizerParams, type ParamUpdate } from './optimizer.js';
+import { checkNumber } from '../validate.js';
+import { Optimizer, s, type LearningRate, type OptimizerParams, type ParamUpdate } from './optimizer.js';
 
 /** Options of {@link Adafactor}. Defaults are trax's (the Reformer's optimizer). */
 export interface AdafactorOptions {
@@ -77,7 +78,7 @@ export class Adafactor extends Optimizer {
       factored = true,
       weightDecay = 0,
     } = options;
-    checkNumber('Adafactor', 'beta1', beta1, 0, 1, false);
+    checkNumber('Adafactor', 'beta1', beta1, 0, 1, { maxInclusive: false });
     checkNumber('Adafactor', 'decayRate', decayRate, 0);
     checkNumber('Adafactor', 'eps1', eps1, 0);
     checkNumber('Adafactor', 'eps2', eps2, 0);

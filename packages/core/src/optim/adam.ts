@@ -1,6 +1,7 @@
 import { add, div, mul, sqrt, square, sub } from '../ops/elementwise.js';
 import { zerosLike } from '../ops/creation.js';
-import { checkNumber, Optimizer, s, type LearningRate, type OptimizerParams, type ParamUpdate } from './optimizer.js';
+import { checkNumber } from '../validate.js';
+import { Optimizer, s, type LearningRate, type OptimizerParams, type ParamUpdate } from './optimizer.js';
 
 /** Options of {@link Adam} and {@link AdamW}. */
 export interface AdamOptions {
@@ -36,8 +37,8 @@ export class Adam extends Optimizer {
     super(params, options.lr ?? 1e-3);
     const where = this.constructor.name;
     const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, weightDecay = this.defaultWeightDecay() } = options;
-    checkNumber(where, 'beta1', beta1, 0, 1, false);
-    checkNumber(where, 'beta2', beta2, 0, 1, false);
+    checkNumber(where, 'beta1', beta1, 0, 1, { maxInclusive: false });
+    checkNumber(where, 'beta2', beta2, 0, 1, { maxInclusive: false });
     checkNumber(where, 'eps', eps, 0);
     checkNumber(where, 'weightDecay', weightDecay, 0);
     this.beta1 = beta1;

@@ -4,6 +4,7 @@ import { BackendMismatchError, DTypeError, InvalidArgumentError, ShapeMismatchEr
 import { scalar } from '../ops/creation.js';
 import { Tensor, Variable, variable } from '../tensor.js';
 import { formatShape } from '../types.js';
+import { checkNumber } from '../validate.js';
 import { loadNamedTensors, type LoadStateDictOptions, type LoadStateDictResult, type StateDictValue } from '../nn/state-dict.js';
 
 /** A learning rate: a constant, or a schedule mapping the step number (1 for the first step) to a rate. */
@@ -49,13 +50,6 @@ export interface ParamUpdate {
 
 /** A float32 scalar on the current backend (the update runs under the parameter's backend). @internal */
 export const s = (v: number): Tensor => scalar(v);
-
-/** Checks a number option. @internal */
-export function checkNumber(where: string, name: string, v: number, min: number, max = Infinity, maxInclusive = true): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < min || (maxInclusive ? v > max : v >= max)) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a number in [${min}, ${max}${maxInclusive ? ']' : ')'}, got ${v}.`);
-  }
-}
 
 /**
  * Base class of optimizers. Holds the parameters (by name), the state tensors of each parameter

@@ -1,7 +1,8 @@
 import { add, mul, sub } from '../ops/elementwise.js';
 import { zerosLike } from '../ops/creation.js';
 import { InvalidArgumentError } from '../errors.js';
-import { checkNumber, Optimizer, s, type LearningRate, type OptimizerParams, type ParamUpdate } from './optimizer.js';
+import { checkNumber } from '../validate.js';
+import { Optimizer, s, type LearningRate, type OptimizerParams, type ParamUpdate } from './optimizer.js';
 
 /** Options of {@link SGD}. */
 export interface SGDOptions {

@@ -3,7 +3,7 @@
  * Nothing here calls the library's ops or kernels; the definitions follow the Backend contract
  * (`backend.ts`) and NumPy / PyTorch semantics. They are slow and obviously correct on purpose.
  */
-import type { ArithmeticOp, CompareOp, ReduceOp, UnaryOp } from '../backend.js';
+import { isCompareOp, type ArithmeticOp, type CompareOp, type ReduceOp, type UnaryOp } from '../backend.js';
 import { sizeOf, stridesOf, type DType } from '../types.js';
 
 export { sizeOf, stridesOf };
@@ -205,7 +205,6 @@ export function binaryScalar(op: ArithmeticOp | CompareOp, a: number, b: number,
   }
 }
 
-const COMPARE_OPS = new Set(['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual']);
 
 // ---------------------------------------------------------------------------------------------
 // Element-wise
@@ -227,7 +226,7 @@ export function binaryRef(op: ArithmeticOp | CompareOp, a: HostTensor, b: HostTe
     const idx = unravel(i, shape);
     out[i] = binaryScalar(op, a.data[broadcastIndex(idx, a.shape)]!, b.data[broadcastIndex(idx, b.shape)]!, a.dtype);
   }
-  return hostTensor(shape, COMPARE_OPS.has(op) ? 'int32' : a.dtype, out);
+  return hostTensor(shape, isCompareOp(op) ? 'int32' : a.dtype, out);
 }
 
 /** `cond ? a : b` with three-way broadcasting. */
