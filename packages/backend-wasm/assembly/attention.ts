@@ -219,16 +219,18 @@ function scores(): void {
 }
 
 /**
- * Forward for one (batch, head): q, k `[N, d]`, v `[N, dv]` → out `[N, dv]`, lse `[N]`. `pos`, `buckets`
- * (`[N]`, or 0 when absent) and `mask` (the batch's padding-mask row, or 0) are int32 arrays.
+ * Forward for one (batch, head): q, k `[N, d]`, v `[N, dv]` → out `[N, dv]`, lse `[N]`, query chunks
+ * `[n0, n1)` only (each chunk's rows depend on nothing else, so chunk ranges may run on different
+ * threads). `pos`, `buckets` (`[N]`, or 0 when absent) and `mask` (the batch's padding-mask row, or 0)
+ * are int32 arrays.
  */
 export function attentionForward(
   q: usize, k: usize, v: usize, out: usize, lse: usize,
   Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfter: i32, flags: i32, sc: f32,
-  pos: usize, buckets: usize, mask: usize, scratch: usize,
+  pos: usize, buckets: usize, mask: usize, n0: i32, n1: i32, scratch: usize,
 ): void {
   plan(Nn, dd, ddv, cc, chunksBefore, chunksAfter, flags, sc, pos, buckets, mask, scratch);
-  for (let n = 0; n < nChunks; n++) {
+  for (let n = n0; n < n1; n++) {
     loadWindow(n);
     packTransposed(k, d, Kt);
     packPanels(v, true, 0, W, dv, Vw, Wp);
@@ -298,57 +300,159 @@ export function attentionBackward(
   memory.fill(dk, 0, <usize>(N * d) << 2);
   memory.fill(dvOut, 0, <usize>(N * dv) << 2);
   for (let n = 0; n < nChunks; n++) {
-    loadWindow(n);
-    packTransposed(k, d, Kt);
-    packPanels(k, true, 0, W, d, Kw, Wp);
-    packTransposed(v, dv, Vt);
-    packRows(q, 0, false, n * c, c, d, Qp, d8, cp);
-    packPanels(q, false, n * c, c, d, QpB, cp);
-    packRows(dOut, 0, false, n * c, c, dv, dOp, dv8, cp);
-    packPanels(dOut, false, n * c, c, dv, dOpB, cp);
-    scores();
-    // G = dP = dOut·Vᵀ
-    gemmTiles(cp, Wp, dv, dOp, <usize>dv8 << 2, 4, Vt, <usize>dv << 5, 32, G, Wp, false);
-    for (let t = 0; t < cp; t++) {
-      const row = S + (<usize>(t * Wp) << 2);
-      const grow = G + (<usize>(t * Wp) << 2);
-      if (t >= c) {
-        memory.fill(row, 0, <usize>Wp << 2);
-        memory.fill(grow, 0, <usize>Wp << 2);
-        continue;
-      }
-      const slot = n * c + t;
-      const rep = Rep;
-      logitsRow(row, position(slot), bucketOf(slot), rep);
-      let D: f32 = 0;
-      const oRow = out + (<usize>(slot * dv) << 2);
-      const gRow = dOut + (<usize>(slot * dv) << 2);
-      for (let e = 0; e < dv; e++) D += load<f32>(gRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
-      const shift = f32x4.splat(load<f32>(dLse + (<usize>slot << 2)) - D);
-      const l = f32x4.splat(load<f32>(lse + (<usize>slot << 2)));
-      for (let w = 0; w < Wp; w += 4) {
-        const at = <usize>w << 2;
-        const p = exp4(f32x4.sub(v128.load(row + at), l));
-        v128.store(row + at, p);
-        const ds = f32x4.mul(p, f32x4.add(v128.load(grow + at), shift));
-        v128.store(grow + at, v128.andnot(ds, v128.load(rep + at)));
-      }
-    }
-    // dq rows of this chunk = scale · dS·K
-    gemmTiles(cp, d8, Wp, G, <usize>Wp << 2, 4, Kw, <usize>Wp << 5, 32, Ot, d8, false);
-    const f = f32x4.splat(scale);
-    for (let t = 0; t < c; t++) {
-      const to = dq + (<usize>((n * c + t) * d) << 2);
-      const from = Ot + (<usize>(t * d8) << 2);
-      let e = 0;
-      for (; e + 4 <= d; e += 4) v128.store(to + (<usize>e << 2), f32x4.mul(v128.load(from + (<usize>e << 2)), f));
-      for (; e < d; e++) store<f32>(to + (<usize>e << 2), load<f32>(from + (<usize>e << 2)) * scale);
-    }
+    backwardChunk(n, q, k, v, out, lse, dOut, dLse, dq);
     // dk += scale · dSᵀ·Q (window rows to their slots)
     gemmTiles(Wp, d8, cp, G, 4, <usize>Wp << 2, QpB, <usize>cp << 5, 32, Kg, d8, false);
     scatterRows(Kg, d8, d, dk, scale);
     // dv += Pᵀ·dOut
     gemmTiles(Wp, dv8, cp, S, 4, <usize>Wp << 2, dOpB, <usize>cp << 5, 32, Kg, dv8, false);
     scatterRows(Kg, dv8, dv, dvOut, 1);
+  }
+}
+
+/**
+ * Query chunk `n` of the backward: recomputes P (left in S) and dS (left in G), writes the chunk's dq
+ * rows, and leaves the packed Q and dOut panels for the dK / dV products.
+ */
+function backwardChunk(n: i32, q: usize, k: usize, v: usize, out: usize, lse: usize, dOut: usize, dLse: usize, dq: usize): void {
+  loadWindow(n);
+  packTransposed(k, d, Kt);
+  packPanels(k, true, 0, W, d, Kw, Wp);
+  packTransposed(v, dv, Vt);
+  packRows(q, 0, false, n * c, c, d, Qp, d8, cp);
+  packPanels(q, false, n * c, c, d, QpB, cp);
+  packRows(dOut, 0, false, n * c, c, dv, dOp, dv8, cp);
+  packPanels(dOut, false, n * c, c, dv, dOpB, cp);
+  scores();
+  // G = dP = dOut·Vᵀ
+  gemmTiles(cp, Wp, dv, dOp, <usize>dv8 << 2, 4, Vt, <usize>dv << 5, 32, G, Wp, false);
+  for (let t = 0; t < cp; t++) {
+    const row = S + (<usize>(t * Wp) << 2);
+    const grow = G + (<usize>(t * Wp) << 2);
+    if (t >= c) {
+      memory.fill(row, 0, <usize>Wp << 2);
+      memory.fill(grow, 0, <usize>Wp << 2);
+      continue;
+    }
+    const slot = n * c + t;
+    const rep = Rep;
+    logitsRow(row, position(slot), bucketOf(slot), rep);
+    let D: f32 = 0;
+    const oRow = out + (<usize>(slot * dv) << 2);
+    const gRow = dOut + (<usize>(slot * dv) << 2);
+    for (let e = 0; e < dv; e++) D += load<f32>(gRow + (<usize>e << 2)) * load<f32>(oRow + (<usize>e << 2));
+    const shift = f32x4.splat(load<f32>(dLse + (<usize>slot << 2)) - D);
+    const l = f32x4.splat(load<f32>(lse + (<usize>slot << 2)));
+    for (let w = 0; w < Wp; w += 4) {
+      const at = <usize>w << 2;
+      const p = exp4(f32x4.sub(v128.load(row + at), l));
+      v128.store(row + at, p);
+      const ds = f32x4.mul(p, f32x4.add(v128.load(grow + at), shift));
+      v128.store(grow + at, v128.andnot(ds, v128.load(rep + at)));
+    }
+  }
+  // dq rows of this chunk = scale · dS·K
+  gemmTiles(cp, d8, Wp, G, <usize>Wp << 2, 4, Kw, <usize>Wp << 5, 32, Ot, d8, false);
+  const f = f32x4.splat(scale);
+  for (let t = 0; t < c; t++) {
+    const to = dq + (<usize>((n * c + t) * d) << 2);
+    const from = Ot + (<usize>(t * d8) << 2);
+    let e = 0;
+    for (; e + 4 <= d; e += 4) v128.store(to + (<usize>e << 2), f32x4.mul(v128.load(from + (<usize>e << 2)), f));
+    for (; e < d; e++) store<f32>(to + (<usize>e << 2), load<f32>(from + (<usize>e << 2)) * scale);
+  }
+}
+
+/** Stores rows w < W of `tile` (row stride ld, `cols` used) times `factor` densely (`cols` per row) at `dst`. */
+function storeRows(tile: usize, ld: i32, cols: i32, dst: usize, factor: f32): void {
+  const f = f32x4.splat(factor);
+  for (let w = 0; w < W; w++) {
+    const from = tile + (<usize>(w * ld) << 2);
+    const to = dst + (<usize>(w * cols) << 2);
+    let e = 0;
+    for (; e + 4 <= cols; e += 4) {
+      const at = <usize>e << 2;
+      v128.store(to + at, f32x4.mul(v128.load(from + at), f));
+    }
+    for (; e < cols; e++) {
+      const at = <usize>e << 2;
+      store<f32>(to + at, load<f32>(from + at) * factor);
+    }
+  }
+}
+
+/**
+ * Threaded backward, phase 1, query chunks `[n0, n1)` of one (batch, head): writes their dq rows and,
+ * instead of adding into dk / dv, stores each chunk's terms (`scale·dSᵀ·Q` and `Pᵀ·dOut`, one row per
+ * window key) in `partK` (`[nChunks, W, d]`) and `partV` (`[nChunks, W, dv]`). Phase 2
+ * ({@link attentionBackwardReduce}) adds them in the single-threaded kernel's order, so the result is
+ * the same bits.
+ */
+export function attentionBackwardPartials(
+  q: usize, k: usize, v: usize, out: usize, lse: usize, dOut: usize, dLse: usize, dq: usize,
+  Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfter: i32, flags: i32, sc: f32,
+  pos: usize, buckets: usize, mask: usize, partK: usize, partV: usize, n0: i32, n1: i32, scratch: usize,
+): void {
+  plan(Nn, dd, ddv, cc, chunksBefore, chunksAfter, flags, sc, pos, buckets, mask, scratch);
+  for (let n = n0; n < n1; n++) {
+    backwardChunk(n, q, k, v, out, lse, dOut, dLse, dq);
+    gemmTiles(Wp, d8, cp, G, 4, <usize>Wp << 2, QpB, <usize>cp << 5, 32, Kg, d8, false);
+    storeRows(Kg, d8, d, partK + (<usize>(n * W * d) << 2), scale);
+    gemmTiles(Wp, dv8, cp, S, 4, <usize>Wp << 2, dOpB, <usize>cp << 5, 32, Kg, dv8, false);
+    storeRows(Kg, dv8, dv, partV + (<usize>(n * W * dv) << 2), 1);
+  }
+}
+
+/** Adds `rows` rows of `cols` floats from `src` into `dst` (both dense), as `scatterRows` adds. */
+function addRows(src: usize, dst: usize, rows: i32, cols: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const from = src + (<usize>(r * cols) << 2);
+    const to = dst + (<usize>(r * cols) << 2);
+    let e = 0;
+    for (; e + 4 <= cols; e += 4) {
+      const at = <usize>e << 2;
+      v128.store(to + at, f32x4.add(v128.load(to + at), v128.load(from + at)));
+    }
+    for (; e < cols; e++) {
+      const at = <usize>e << 2;
+      store<f32>(to + at, load<f32>(to + at) + load<f32>(from + at));
+    }
+  }
+}
+
+/**
+ * Threaded backward, phase 2, key chunks `[m0, m1)`: dk and dv rows of each chunk are zeroed, then the
+ * stored terms of every query chunk whose window holds it are added — by query chunk, then window
+ * offset, ascending: the order in which the single-threaded kernel adds them.
+ */
+export function attentionBackwardReduce(
+  dk: usize, dvOut: usize, Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfter: i32,
+  partK: usize, partV: usize, m0: i32, m1: i32,
+): void {
+  const chunks = Nn / cc;
+  const win = chunksBefore + 1 + chunksAfter;
+  const w = cc * win;
+  for (let m = m0; m < m1; m++) {
+    const kRows = dk + (<usize>(m * cc * dd) << 2);
+    const vRows = dvOut + (<usize>(m * cc * ddv) << 2);
+    memory.fill(kRows, 0, <usize>(cc * dd) << 2);
+    memory.fill(vRows, 0, <usize>(cc * ddv) << 2);
+    // query chunk n holds key chunk m at window offset o when (n − before + o) ≡ m (mod chunks)
+    let last = -1;
+    for (;;) {
+      // the smallest query chunk above `last` whose window holds m
+      let next = chunks;
+      for (let o = 0; o < win; o++) {
+        const n = (((m + chunksBefore - o) % chunks) + chunks) % chunks;
+        if (n > last && n < next) next = n;
+      }
+      if (next === chunks) break;
+      for (let o = 0; o < win; o++) {
+        if ((((next - chunksBefore + o) % chunks) + chunks) % chunks !== m) continue;
+        addRows(partK + (<usize>((next * w + o * cc) * dd) << 2), kRows, cc, dd);
+        addRows(partV + (<usize>((next * w + o * cc) * ddv) << 2), vRows, cc, ddv);
+      }
+      last = next;
+    }
   }
 }

@@ -2,7 +2,7 @@
 // (and a second time with relaxed SIMD). Every function works on byte offsets into the one memory the
 // host imports; the host owns allocation.
 export { matmul, matmulScratchBytes } from './matmul';
-export { attentionForward, attentionBackward, attentionScratchBytes } from './attention';
+export { attentionForward, attentionBackward, attentionBackwardPartials, attentionBackwardReduce, attentionScratchBytes } from './attention';
 export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows } from './rows';
 export { binary2d, gatherBlocks, scatterAddBlocks, unaryFloat, reluBackward, reduceSum } from './elementwise';
 export { argSortRows, argSortScratchBytes, argMaxFloat } from './sort';

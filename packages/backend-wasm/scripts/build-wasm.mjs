@@ -1,5 +1,7 @@
 // Compiles assembly/ (AssemblyScript) to dist/kernels-simd.wasm (SIMD128) and
-// dist/kernels-relaxed.wasm (SIMD128 + relaxed SIMD: fused multiply-add). Run by `pnpm build`.
+// dist/kernels-relaxed.wasm (SIMD128 + relaxed SIMD: fused multiply-add), each also as a `-shared`
+// build that imports a shared memory (threads: the same module instantiated in every worker over one
+// SharedArrayBuffer-backed memory). Run by `pnpm build`.
 import asc from 'assemblyscript/asc';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,9 +21,14 @@ const common = [
   '--enable', 'simd',
 ];
 
+// A shared memory must declare its maximum: the whole wasm32 address space (the host's memory may be
+// smaller; an import matches when its maximum is not larger).
+const shared = ['--sharedMemory', '--maximumMemory', '65536', '--enable', 'threads'];
 for (const [name, extra] of [
   ['simd', []],
   ['relaxed', ['--enable', 'relaxed-simd']],
+  ['simd-shared', shared],
+  ['relaxed-shared', ['--enable', 'relaxed-simd', ...shared]],
 ]) {
   const { error, stderr } = await asc.main([...common, ...extra, '--outFile', `dist/kernels-${name}.wasm`], {
     stdout: process.stdout,

@@ -1,11 +1,15 @@
 /**
  * Host side of the fused chunked attention: checks the data-dependent rule the ops layer cannot
- * (positions inside the padding mask), sizes the scratch, and runs `assembly/attention.ts` once per
- * (batch, head).
+ * (positions inside the padding mask), sizes the scratch, and runs `assembly/attention.ts` per
+ * (batch, head) — with threads, over (batch, head) × blocks of query chunks. The forward writes each
+ * query chunk's rows from that chunk alone; the threaded backward stores each query chunk's dK / dV
+ * terms and then sums them per key chunk in the single-threaded kernel's order. Either way the bits do
+ * not depend on the thread count.
  */
 import { InvalidArgumentError, type ChunkedAttentionParams, type KernelTensor } from '@reformer/core';
 import type { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
+import type { KernelRunner } from './pool.js';
 
 type T = KernelTensor<WasmStorage>;
 
@@ -19,7 +23,7 @@ interface AttentionCall {
   flags: number;
   maskLength: number;
   maskRows: number;
-  scratch: number;
+  scratchBytes: number;
 }
 
 /** Validates `params` against the shapes and reserves the scratch of one call. */
@@ -56,7 +60,7 @@ function prepare(kernels: WasmKernelExports, heap: WasmHeap, q: T, v: T, p: Chun
   }
   const bytes = kernels.attentionScratchBytes(N, d, dv, c, p.chunksBefore, p.chunksAfter);
   const flags = (p.causal ? 1 : 0) | (p.excludeSelf ? 2 : 0);
-  return { B, H, N, d, dv, flags, maskLength, maskRows, scratch: heap.scratch(bytes) };
+  return { B, H, N, d, dv, flags, maskLength, maskRows, scratchBytes: bytes };
 }
 
 /** Byte offset of element `index` of optional int32 side input `t`, or 0 when absent. */
@@ -64,34 +68,52 @@ function at(t: T | undefined, index: number): number {
   return t === undefined ? 0 : t.storage.ptr + 4 * index;
 }
 
+/** Query-chunk ranges `[n0, n1)` splitting `chunks` into about `4 · threads / heads` pieces (at least one). */
+function chunkRanges(chunks: number, heads: number, threads: number): [number, number][] {
+  const pieces = threads === 1 ? 1 : Math.min(chunks, Math.max(1, Math.ceil((4 * threads) / heads)));
+  const size = Math.ceil(chunks / pieces);
+  const ranges: [number, number][] = [];
+  for (let n0 = 0; n0 < chunks; n0 += size) ranges.push([n0, Math.min(chunks, n0 + size)]);
+  return ranges;
+}
+
 /** Forward into `out` `[B, H, N, dv]` and `lse` `[B, H, N]` (allocated by the caller). */
-export function attentionForward(kernels: WasmKernelExports, heap: WasmHeap, q: T, k: T, v: T, out: T, lse: T, p: ChunkedAttentionParams<WasmStorage>): void {
+export function attentionForward(
+  kernels: WasmKernelExports, heap: WasmHeap, runner: KernelRunner,
+  q: T, k: T, v: T, out: T, lse: T, p: ChunkedAttentionParams<WasmStorage>,
+): void {
   const call = prepare(kernels, heap, q, v, p);
   const { B, H, N, d, dv } = call;
   if (N === 0) return;
+  const ranges = chunkRanges(N / p.chunkLength, B * H, runner.threads);
+  const tasks: number[][] = [];
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
       const bh = b * H + h;
-      kernels.attentionForward(
-        q.storage.ptr + 4 * bh * N * d,
-        k.storage.ptr + 4 * bh * N * d,
-        v.storage.ptr + 4 * bh * N * dv,
-        out.storage.ptr + 4 * bh * N * dv,
-        lse.storage.ptr + 4 * bh * N,
-        N, d, dv, p.chunkLength, p.chunksBefore, p.chunksAfter, call.flags, p.scale,
-        at(p.positions, bh * N),
-        at(p.buckets, bh * N),
-        at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
-        call.scratch,
-      );
+      for (const [n0, n1] of ranges) {
+        tasks.push([
+          q.storage.ptr + 4 * bh * N * d,
+          k.storage.ptr + 4 * bh * N * d,
+          v.storage.ptr + 4 * bh * N * dv,
+          out.storage.ptr + 4 * bh * N * dv,
+          lse.storage.ptr + 4 * bh * N,
+          N, d, dv, p.chunkLength, p.chunksBefore, p.chunksAfter, call.flags, p.scale,
+          at(p.positions, bh * N),
+          at(p.buckets, bh * N),
+          at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
+          n0, n1,
+        ]);
+      }
     }
   }
+  runner.run('attentionForward', tasks, call.scratchBytes);
 }
 
 /** Backward into `dq`, `dk` `[B, H, N, d]` and `dv` `[B, H, N, dv]` (allocated by the caller). */
 export function attentionBackward(
   kernels: WasmKernelExports,
   heap: WasmHeap,
+  runner: KernelRunner,
   q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T,
   dq: T, dk: T, dvOut: T,
   p: ChunkedAttentionParams<WasmStorage>,
@@ -99,21 +121,61 @@ export function attentionBackward(
   const call = prepare(kernels, heap, q, v, p);
   const { B, H, N, d, dv } = call;
   if (N === 0) return;
-  for (let b = 0; b < B; b++) {
-    for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      const qk = 4 * bh * N * d;
-      const vo = 4 * bh * N * dv;
-      kernels.attentionBackward(
-        q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vo, out.storage.ptr + vo,
-        lse.storage.ptr + 4 * bh * N, dOut.storage.ptr + vo, dLse.storage.ptr + 4 * bh * N,
-        dq.storage.ptr + qk, dk.storage.ptr + qk, dvOut.storage.ptr + vo,
-        N, d, dv, p.chunkLength, p.chunksBefore, p.chunksAfter, call.flags, p.scale,
-        at(p.positions, bh * N),
-        at(p.buckets, bh * N),
-        at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
-        call.scratch,
-      );
+  const c = p.chunkLength;
+  const shape = [N, d, dv, c, p.chunksBefore, p.chunksAfter];
+  const args = (b: number, h: number): number[] => {
+    const bh = b * H + h;
+    const qk = 4 * bh * N * d;
+    const vo = 4 * bh * N * dv;
+    return [
+      q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vo, out.storage.ptr + vo,
+      lse.storage.ptr + 4 * bh * N, dOut.storage.ptr + vo, dLse.storage.ptr + 4 * bh * N,
+    ];
+  };
+  const sides = (b: number, bh: number): number[] => [
+    at(p.positions, bh * N), at(p.buckets, bh * N), at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
+  ];
+  if (runner.threads === 1) {
+    const tasks: number[][] = [];
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const bh = b * H + h;
+        tasks.push([
+          ...args(b, h),
+          dq.storage.ptr + 4 * bh * N * d, dk.storage.ptr + 4 * bh * N * d, dvOut.storage.ptr + 4 * bh * N * dv,
+          ...shape, call.flags, p.scale, ...sides(b, bh),
+        ]);
+      }
     }
+    runner.run('attentionBackward', tasks, call.scratchBytes);
+    return;
+  }
+  // Threads: per (batch, head), query-chunk blocks store their dK / dV terms, then key-chunk blocks
+  // sum them (in the single-threaded kernel's order).
+  const chunks = N / c;
+  const window = c * (p.chunksBefore + 1 + p.chunksAfter);
+  const ranges = chunkRanges(chunks, 1, runner.threads);
+  const partK = heap.allocator.alloc(4 * chunks * window * d);
+  let partV = 0;
+  try {
+    partV = heap.allocator.alloc(4 * chunks * window * dv);
+    for (let b = 0; b < B; b++) {
+      for (let h = 0; h < H; h++) {
+        const bh = b * H + h;
+        const head = args(b, h);
+        const dqPtr = dq.storage.ptr + 4 * bh * N * d;
+        runner.run(
+          'attentionBackwardPartials',
+          ranges.map(([n0, n1]) => [...head, dqPtr, ...shape, call.flags, p.scale, ...sides(b, bh), partK, partV, n0, n1]),
+          call.scratchBytes,
+        );
+        const dkPtr = dk.storage.ptr + 4 * bh * N * d;
+        const dvPtr = dvOut.storage.ptr + 4 * bh * N * dv;
+        runner.run('attentionBackwardReduce', ranges.map(([m0, m1]) => [dkPtr, dvPtr, ...shape, partK, partV, m0, m1]), 0);
+      }
+    }
+  } finally {
+    heap.allocator.free(partK);
+    if (partV !== 0) heap.allocator.free(partV);
   }
 }

@@ -27,6 +27,7 @@ import { attentionBackward, attentionForward } from './attention.js';
 import { binaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
+import type { KernelRunner } from './pool.js';
 
 /** A kernel tensor of the wasm backend. */
 type T = KernelTensor<WasmStorage>;
@@ -62,13 +63,16 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** The one memory tensors live in. */
   readonly heap: WasmHeap;
   private readonly kernels: WasmKernelExports;
+  /** Runs the hot kernels' tasks on the worker threads (or inline with one thread). */
+  private readonly runner: KernelRunner;
   /** The CPU reference, for the kernels that have no wasm version yet. */
   private readonly reference = createCpuBackend();
   private disposed = false;
 
   /** @internal Use `createWasmBackend`. */
-  constructor(kernels: WasmKernelExports, heap: WasmHeap, features: WasmKernelFeatures) {
+  constructor(kernels: WasmKernelExports, heap: WasmHeap, features: WasmKernelFeatures, runner: KernelRunner) {
     this.kernels = kernels;
+    this.runner = runner;
     this.heap = heap;
     this.kernelFeatures = features;
     this.maxAllocationBytes = heap.limitBytes;
@@ -139,9 +143,10 @@ export class WasmBackend implements Backend<WasmStorage> {
     return Promise.resolve();
   }
 
-  /** Drops the backend's references; its memory is garbage-collected with it. */
+  /** Terminates the worker threads and drops the backend's references; its memory is garbage-collected with it. */
   dispose(): void {
     this.disposed = true;
+    this.runner.close();
   }
 
   // ---- element-wise ----
@@ -225,7 +230,7 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** Batched matmul on the packed SIMD GEMM (any transpose flags, broadcast batch axes). */
   matmul(a: T, b: T, transposeA: boolean, transposeB: boolean, outShape: Shape): T {
     const out = this.alloc(outShape, 'float32');
-    batchedMatmul(this.kernels, this.heap, a.storage, a.shape, b.storage, b.shape, transposeA, transposeB, out.storage, outShape);
+    batchedMatmul(this.kernels, this.runner, a.storage, a.shape, b.storage, b.shape, transposeA, transposeB, out.storage, outShape);
     return out;
   }
 
@@ -384,7 +389,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const out = this.alloc(v.shape, 'float32');
     const lse = this.alloc(q.shape.slice(0, 3), 'float32');
     try {
-      attentionForward(this.kernels, this.heap, q, k, v, out, lse, params);
+      attentionForward(this.kernels, this.heap, this.runner, q, k, v, out, lse, params);
     } catch (e) {
       this.heap.free(out.storage);
       this.heap.free(lse.storage);
@@ -405,7 +410,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const dk = this.alloc(k.shape, 'float32');
     const dv = this.alloc(v.shape, 'float32');
     try {
-      attentionBackward(this.kernels, this.heap, q, k, v, out, lse, dOut, dLse, dq, dk, dv, params);
+      attentionBackward(this.kernels, this.heap, this.runner, q, k, v, out, lse, dOut, dLse, dq, dk, dv, params);
     } catch (e) {
       for (const t of [dq, dk, dv]) this.heap.free(t.storage);
       throw e;

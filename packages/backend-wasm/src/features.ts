@@ -26,8 +26,13 @@ export interface WasmKernelFeatures {
   variant: 'relaxed-simd' | 'simd';
   /** Whether the engine validates relaxed-SIMD code. */
   relaxedSimdAvailable: boolean;
-  /** Worker threads used by the kernels (1: threads are not implemented yet). */
+  /**
+   * Threads the hot kernels (matmul, fused attention forward and backward) run on: the calling thread
+   * plus `threads − 1` workers over one shared memory.
+   */
   threads: number;
+  /** Why fewer threads run than were asked for (e.g. no `SharedArrayBuffer` on a page without cross-origin isolation). */
+  threadsNote?: string;
 }
 
 /** Whether the engine has SIMD128. */
@@ -38,4 +43,21 @@ export function hasSimd(): boolean {
 /** Whether the engine has relaxed SIMD. */
 export function hasRelaxedSimd(): boolean {
   return WebAssembly.validate(RELAXED_PROBE);
+}
+
+/**
+ * Why this engine cannot share a WebAssembly memory with workers, or `undefined` when it can.
+ * Browsers expose `SharedArrayBuffer` only to cross-origin isolated pages.
+ */
+export function sharedMemoryUnavailable(): string | undefined {
+  const g = globalThis as { SharedArrayBuffer?: unknown; crossOriginIsolated?: boolean };
+  if (typeof g.SharedArrayBuffer !== 'function' || g.crossOriginIsolated === false) {
+    return 'SharedArrayBuffer is unavailable (in a browser the page must be cross-origin isolated: serve it with "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp"), so the kernels run on one thread.';
+  }
+  try {
+    new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
+  } catch {
+    return 'this engine cannot create a shared WebAssembly memory, so the kernels run on one thread.';
+  }
+  return undefined;
 }

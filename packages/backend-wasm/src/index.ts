@@ -5,8 +5,10 @@
  * @packageDocumentation
  */
 import { InvalidArgumentError } from '@reformer/core';
-import { createBackendFrom, type KernelSource, type WasmBackendOptions } from './create.js';
+import { createBackendFrom, type KernelSource, type ThreadSupport, type WasmBackendOptions } from './create.js';
 import type { WasmBackend } from './backend.js';
+import type { PoolWorker } from './pool.js';
+import type { WorkerInit } from './pool-protocol.js';
 
 export { WasmBackend } from './backend.js';
 export { WasmStorage } from './heap.js';
@@ -33,7 +35,11 @@ function fetchSource(path: string | URL | undefined): KernelSource {
         ? new URL(file, path)
         : file === 'kernels-simd.wasm'
           ? new URL('./kernels-simd.wasm', import.meta.url)
-          : new URL('./kernels-relaxed.wasm', import.meta.url);
+          : file === 'kernels-relaxed.wasm'
+            ? new URL('./kernels-relaxed.wasm', import.meta.url)
+            : file === 'kernels-simd-shared.wasm'
+              ? new URL('./kernels-simd-shared.wasm', import.meta.url)
+              : new URL('./kernels-relaxed-shared.wasm', import.meta.url);
     if (url.protocol === 'file:') {
       throw new InvalidArgumentError(
         `backend-wasm: cannot fetch ${url.href} (a file URL). In Node, import createWasmBackend from '@reformer/backend-wasm/node', which reads the installed .wasm files.`,
@@ -49,6 +55,24 @@ function fetchSource(path: string | URL | undefined): KernelSource {
   };
 }
 
+/** Web Workers running `worker.js` (a module worker next to this module), where the platform has them. */
+function browserThreads(): ThreadSupport {
+  const g = globalThis as { Worker?: unknown; navigator?: { hardwareConcurrency?: number } };
+  const spawn =
+    typeof g.Worker !== 'function'
+      ? undefined
+      : (init: WorkerInit): PoolWorker => {
+          const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
+          const ready = new Promise<void>((resolve, reject) => {
+            worker.onmessage = () => resolve();
+            worker.onerror = (e) => reject(new Error(`backend-wasm: a kernel worker failed to start: ${e.message}`));
+          });
+          worker.postMessage(init);
+          return { ready, terminate: () => worker.terminate() };
+        };
+  return { spawn, defaultThreads: g.navigator?.hardwareConcurrency ?? 1 };
+}
+
 /**
  * Creates a wasm backend (browsers and bundlers). Register it with `setBackend(await createWasmBackend())`.
  *
@@ -61,5 +85,5 @@ function fetchSource(path: string | URL | undefined): KernelSource {
 export function createWasmBackend(options: WasmBackendLoadOptions = {}): Promise<WasmBackend> {
   const { wasmPath } = options;
   const source = typeof wasmPath === 'function' ? wasmPath : fetchSource(wasmPath);
-  return createBackendFrom(source, options);
+  return createBackendFrom(source, options, browserThreads());
 }

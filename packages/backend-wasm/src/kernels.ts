@@ -31,7 +31,7 @@ export interface WasmKernelExports {
   attentionForward(
     q: number, k: number, v: number, out: number, lse: number,
     N: number, d: number, dv: number, c: number, before: number, after: number, flags: number, scale: number,
-    positions: number, buckets: number, mask: number, scratch: number,
+    positions: number, buckets: number, mask: number, n0: number, n1: number, scratch: number,
   ): void;
   attentionBackward(
     q: number, k: number, v: number, out: number, lse: number, dOut: number, dLse: number,
@@ -39,10 +39,27 @@ export interface WasmKernelExports {
     N: number, d: number, dvSize: number, c: number, before: number, after: number, flags: number, scale: number,
     positions: number, buckets: number, mask: number, scratch: number,
   ): void;
+  attentionBackwardPartials(
+    q: number, k: number, v: number, out: number, lse: number, dOut: number, dLse: number, dq: number,
+    N: number, d: number, dvSize: number, c: number, before: number, after: number, flags: number, scale: number,
+    positions: number, buckets: number, mask: number, partK: number, partV: number, n0: number, n1: number, scratch: number,
+  ): void;
+  attentionBackwardReduce(
+    dk: number, dv: number, N: number, d: number, dvSize: number, c: number, before: number, after: number,
+    partK: number, partV: number, m0: number, m1: number,
+  ): void;
 }
 
 /** File names of the two builds in the package's `dist/`. */
 export const KERNEL_FILES = { simd: 'kernels-simd.wasm', 'relaxed-simd': 'kernels-relaxed.wasm' } as const;
+
+/** File names of the builds that import a shared memory (threads). */
+export const SHARED_KERNEL_FILES = { simd: 'kernels-simd-shared.wasm', 'relaxed-simd': 'kernels-relaxed-shared.wasm' } as const;
+
+/** Any of the kernel files. */
+export type KernelFile =
+  | (typeof KERNEL_FILES)[keyof typeof KERNEL_FILES]
+  | (typeof SHARED_KERNEL_FILES)[keyof typeof SHARED_KERNEL_FILES];
 
 /** Which build this engine runs: relaxed SIMD when it validates, else plain SIMD. */
 export function chooseVariant(prefer?: 'simd' | 'relaxed-simd'): WasmKernelFeatures {

@@ -1,10 +1,19 @@
 /**
  * Host side of the batched matmul: transpose flags become strides, broadcast batch axes become
- * per-matrix offsets, and each matrix pair runs the packed SIMD GEMM of `assembly/matmul.ts`.
+ * per-matrix offsets, and each matrix pair runs the packed SIMD GEMM of `assembly/matmul.ts`. With
+ * threads, the work is split over batch × row blocks: every output row is computed by one thread with
+ * the kernel's loop order (the K blocking does not depend on the split), so the bits do not depend on
+ * the thread count.
  */
 import type { Shape } from '@reformer/core';
-import type { WasmHeap, WasmStorage } from './heap.js';
+import type { WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
+import type { KernelRunner } from './pool.js';
+
+/** Rows of the packed kernel's A panels: row blocks of a split are multiples of it. */
+const MR = 4;
+/** Below this many multiply-adds a matmul runs on the calling thread alone. */
+const SPLIT_MIN_MADDS = 1 << 18;
 
 /** The offset (in elements) of batch `index` of a tensor of `batchShape` broadcast to `outBatch`. */
 function batchOffsets(batchShape: Shape, outBatch: Shape, matrixSize: number): Int32Array | number[] {
@@ -35,7 +44,7 @@ function batchOffsets(batchShape: Shape, outBatch: Shape, matrixSize: number): I
 /** `out = op(a)·op(b)` over broadcast batches into `out` (allocated by the caller, `outShape`). */
 export function batchedMatmul(
   kernels: WasmKernelExports,
-  heap: WasmHeap,
+  runner: KernelRunner,
   a: WasmStorage,
   aShape: Shape,
   b: WasmStorage,
@@ -55,8 +64,17 @@ export function batchedMatmul(
   const aOff = batchOffsets(aShape.slice(0, -2), outBatch, M * K);
   const bOff = batchOffsets(bShape.slice(0, -2), outBatch, K * N);
   if (M === 0 || N === 0) return;
-  const scratch = heap.scratch(kernels.matmulScratchBytes());
-  for (let i = 0; i < aOff.length; i++) {
-    kernels.matmul(a.ptr + 4 * aOff[i]!, b.ptr + 4 * bOff[i]!, out.ptr + 4 * i * M * N, M, N, K, rsA, csA, rsB, csB, scratch);
+  const count = aOff.length;
+  const threads = M * N * K * count < SPLIT_MIN_MADDS ? 1 : runner.threads;
+  // about four tasks per thread, so a thread slowed by other work does not hold the rest up
+  const blocks = threads === 1 ? 1 : Math.min(Math.ceil(M / MR), Math.ceil((4 * threads) / count));
+  const rows = Math.ceil(Math.ceil(M / blocks) / MR) * MR;
+  const tasks: number[][] = [];
+  for (let i = 0; i < count; i++) {
+    for (let i0 = 0; i0 < M; i0 += rows) {
+      const m = Math.min(rows, M - i0);
+      tasks.push([a.ptr + 4 * (aOff[i]! + i0 * rsA), b.ptr + 4 * bOff[i]!, out.ptr + 4 * (i * M * N + i0 * N), m, N, K, rsA, csA, rsB, csB]);
+    }
   }
+  runner.run('matmul', tasks, kernels.matmulScratchBytes());
 }

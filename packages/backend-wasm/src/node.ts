@@ -5,9 +5,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import { createBackendFrom, type WasmBackendOptions } from './create.js';
 import type { WasmBackend } from './backend.js';
-import { KERNEL_FILES } from './kernels.js';
+import type { KernelFile } from './kernels.js';
+import type { PoolWorker } from './pool.js';
+import type { WorkerInit } from './pool-protocol.js';
 
 export { WasmBackend } from './backend.js';
 export { WasmStorage } from './heap.js';
@@ -19,8 +24,25 @@ export type { WasmBackendOptions } from './create.js';
  * The path of a kernel file of the installed package (`dist/kernels-*.wasm`), resolved through the
  * package's own `exports` (so it also works from a bundle of a Node app that keeps the package external).
  */
-export function wasmFilePath(file: (typeof KERNEL_FILES)[keyof typeof KERNEL_FILES]): string {
-  return createRequire(import.meta.url).resolve(`@reformer/backend-wasm/${file}`);
+export function wasmFilePath(file: KernelFile): string {
+  return join(packageDist(), file);
+}
+
+/** The installed package's `dist/` (resolved through its own `package.json` export). */
+function packageDist(): string {
+  return join(dirname(createRequire(import.meta.url).resolve('@reformer/backend-wasm/package.json')), 'dist');
+}
+
+/** Starts a kernel worker (`dist/worker-node.js`); it does not keep the process alive. */
+function spawnNodeWorker(init: WorkerInit): PoolWorker {
+  const worker = new Worker(join(packageDist(), 'worker-node.js'), { workerData: init });
+  worker.unref();
+  const ready = new Promise<void>((resolve, reject) => {
+    worker.once('message', () => resolve());
+    worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`backend-wasm: a kernel worker exited (code ${code}) before it was ready.`)));
+  });
+  return { ready, terminate: () => void worker.terminate() };
 }
 
 /**
@@ -33,5 +55,8 @@ export function wasmFilePath(file: (typeof KERNEL_FILES)[keyof typeof KERNEL_FIL
  * ```
  */
 export function createWasmBackend(options: WasmBackendOptions = {}): Promise<WasmBackend> {
-  return createBackendFrom((file) => readFile(wasmFilePath(file)), options);
+  return createBackendFrom((file) => readFile(wasmFilePath(file)), options, {
+    spawn: spawnNodeWorker,
+    defaultThreads: availableParallelism(),
+  });
 }

@@ -1,0 +1,144 @@
+/**
+ * The calling thread's side of the kernel threads: a pool of workers over the backend's shared memory
+ * (the protocol is in `pool-protocol.ts`), and {@link KernelRunner}, through which the host code of the
+ * hot kernels runs its tasks — on the pool, or inline when the backend has one thread.
+ */
+import type { WasmHeap } from './heap.js';
+import type { WasmKernelExports } from './kernels.js';
+import {
+  CONTROL_BYTES, DONE, ERROR, FN, GEN, HEADER_BYTES, MAX_TASKS, NEXT, NTASKS, POOL_KERNELS, QUIT,
+  runTasks, SCRATCH_STRIDE, TASK_SLOTS, type PoolKernel, type WorkerInit,
+} from './pool-protocol.js';
+
+/** A started worker, as the entry points make one (`worker_threads` or a Web Worker). */
+export interface PoolWorker {
+  /** Resolves once the worker has instantiated the kernels. */
+  ready: Promise<void>;
+  terminate(): void;
+}
+
+/** Starts one worker with `init`; supplied by the entry point. */
+export type SpawnWorker = (init: WorkerInit) => PoolWorker;
+
+/** Workers sharing the backend's memory; the calling thread is thread 0 and runs tasks too. */
+export class WasmThreadPool {
+  private readonly ints: Int32Array;
+  private readonly floats: Float64Array;
+  private closed = false;
+
+  private constructor(
+    private readonly control: SharedArrayBuffer,
+    private readonly workers: PoolWorker[],
+    /** Whether this thread may block in `Atomics.wait` (not a browser's main thread). */
+    private readonly canWait: boolean,
+  ) {
+    this.ints = new Int32Array(control, 0, HEADER_BYTES / 4);
+    this.floats = new Float64Array(control);
+  }
+
+  /** Starts `threads − 1` workers over `memory` and waits until each has instantiated `module`. */
+  static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, spawn: SpawnWorker): Promise<WasmThreadPool> {
+    const control = new SharedArrayBuffer(CONTROL_BYTES);
+    const workers: PoolWorker[] = [];
+    try {
+      for (let index = 1; index < threads; index++) workers.push(spawn({ module, memory, control, index }));
+      await Promise.all(workers.map((w) => w.ready));
+    } catch (e) {
+      for (const w of workers) w.terminate();
+      throw e;
+    }
+    let canWait = true;
+    try {
+      Atomics.wait(new Int32Array(control, 0, 1), 0, 1, 0);
+    } catch {
+      canWait = false;
+    }
+    return new WasmThreadPool(control, workers, canWait);
+  }
+
+  /** Threads running tasks: the workers and the calling thread. */
+  get threads(): number {
+    return this.workers.length + 1;
+  }
+
+  /**
+   * Runs `fn` over `tasks` (each an argument list without the scratch base) on every thread and
+   * returns when all are done. Thread `i` gets scratch `scratch + i · stride`.
+   */
+  run(exports: WasmKernelExports, fn: PoolKernel, tasks: readonly (readonly number[])[], scratch: number, stride: number): void {
+    for (let first = 0; first < tasks.length; first += MAX_TASKS) {
+      const part = tasks.slice(first, first + MAX_TASKS);
+      const { ints, floats } = this;
+      floats[SCRATCH_STRIDE] = stride;
+      for (let t = 0; t < part.length; t++) {
+        const args = part[t]!;
+        const base = HEADER_BYTES / 8 + t * TASK_SLOTS;
+        floats[base] = args.length + 1;
+        for (let i = 0; i < args.length; i++) floats[base + 1 + i] = args[i]!;
+        floats[base + 1 + args.length] = scratch;
+      }
+      Atomics.store(ints, ERROR, 0);
+      Atomics.store(ints, FN, POOL_KERNELS.indexOf(fn));
+      Atomics.store(ints, NTASKS, part.length);
+      Atomics.store(ints, DONE, 0);
+      Atomics.store(ints, NEXT, 0);
+      Atomics.add(ints, GEN, 1);
+      Atomics.notify(ints, GEN);
+      runTasks(exports as unknown as Record<string, unknown>, this.control, 0);
+      for (;;) {
+        const done = Atomics.load(ints, DONE);
+        if (done >= part.length) break;
+        if (this.canWait) Atomics.wait(ints, DONE, done);
+      }
+      if (Atomics.load(ints, ERROR) !== 0) throw new Error(`backend-wasm: the ${fn} kernel failed on a worker thread.`);
+    }
+  }
+
+  /** Tells the workers to quit and terminates them. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    Atomics.store(this.ints, QUIT, 1);
+    Atomics.add(this.ints, GEN, 1);
+    Atomics.notify(this.ints, GEN);
+    for (const w of this.workers) w.terminate();
+  }
+}
+
+/** Rounds scratch sizes so every thread's block starts on a cache line. */
+function align(bytes: number): number {
+  return Math.ceil(bytes / 64) * 64;
+}
+
+/** Runs the tasks of the hot kernels on the pool, or inline on one thread. */
+export class KernelRunner {
+  constructor(
+    private readonly kernels: WasmKernelExports,
+    private readonly heap: WasmHeap,
+    private readonly pool: WasmThreadPool | undefined,
+  ) {}
+
+  /** Threads the tasks may run on. */
+  get threads(): number {
+    return this.pool?.threads ?? 1;
+  }
+
+  /** Runs `fn` over `tasks`; each thread has `scratchBytes` of its own scratch (passed as the last argument). */
+  run(fn: PoolKernel, tasks: readonly (readonly number[])[], scratchBytes: number): void {
+    if (tasks.length === 0) return;
+    const stride = align(scratchBytes);
+    if (this.pool === undefined || tasks.length === 1) {
+      const scratch = stride > 0 ? this.heap.scratch(stride) : 0;
+      const kernel = this.kernels[fn] as unknown as (...args: number[]) => void;
+      for (const args of tasks) kernel(...args, scratch);
+      return;
+    }
+    const scratch = stride > 0 ? this.heap.scratch(stride * this.pool.threads) : 0;
+    this.pool.run(this.kernels, fn, tasks, scratch, stride);
+  }
+
+  /** Stops the workers. */
+  close(): void {
+    this.pool?.close();
+  }
+}
