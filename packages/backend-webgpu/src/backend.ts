@@ -31,6 +31,7 @@ import { argSort } from './kernels/sort.js';
 import type { ReduceMode } from './kernels/rows.js';
 import { GpuRuntime } from './runtime.js';
 
+import { GPU_BUFFER_USAGE } from './buffers.js';
 type T = KernelTensor<GpuStorage>;
 
 /** What the backend reports about its adapter. */
@@ -144,7 +145,7 @@ export class WebGPUBackend implements Backend<GpuStorage> {
     this.onDispose = init.onDispose;
     this.runtime = new GpuRuntime(init.device, init.poolCapBytes ?? 256 * 1024 * 1024);
     const maxBytes = init.device.limits.maxStorageBufferBindingSize;
-    const dummy = init.device.createBuffer({ size: 16, usage: 0x80 | 0x08 });
+    const dummy = init.device.createBuffer({ size: 16, usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_DST });
     this.ctx = {
       rt: this.runtime,
       alloc: (size) => this.alloc(size),

@@ -5,11 +5,25 @@
  * buffer freed by one kernel can serve any other.
  */
 
+/**
+ * The `GPUBufferUsage` flags this package uses, by name, with the WebGPU specification's values (as
+ * numbers: the `GPU*` globals may not exist when this module loads in Node).
+ */
+export const GPU_BUFFER_USAGE = {
+  MAP_READ: 0x01,
+  COPY_SRC: 0x04,
+  COPY_DST: 0x08,
+  UNIFORM: 0x40,
+  STORAGE: 0x80,
+  QUERY_RESOLVE: 0x200,
+} as const;
+
+const U = GPU_BUFFER_USAGE;
 /** The usage of every buffer the backend allocates for tensors and parameters. */
-export const BUFFER_USAGE = 0x80 | 0x40 | 0x04 | 0x08; // STORAGE | UNIFORM | COPY_SRC | COPY_DST
-/** `GPUBufferUsage.MAP_READ | COPY_DST` (numeric: the `GPU*` globals may not exist when this module loads in Node). */
-export const READBACK_USAGE = 0x01 | 0x08;
-/** `GPUMapMode.READ`. */
+export const BUFFER_USAGE = U.STORAGE | U.UNIFORM | U.COPY_SRC | U.COPY_DST;
+/** Staging buffers that GPU results are copied into and mapped for reading. */
+export const READBACK_USAGE = U.MAP_READ | U.COPY_DST;
+/** `GPUMapMode.READ` (the argument of `mapAsync`, not a buffer usage). */
 export const MAP_READ = 0x01;
 
 /** Smallest allocation (a zero-element tensor still gets a bindable buffer). */

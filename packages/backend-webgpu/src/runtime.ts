@@ -14,7 +14,7 @@
  * readback copies along with the data; a set flag throws `InvalidArgumentError` from that readback.
  */
 import { InvalidArgumentError, type ReformerError } from '@reformer/core';
-import { BufferPool, MAP_READ, READBACK_USAGE } from './buffers.js';
+import { BufferPool, GPU_BUFFER_USAGE, MAP_READ, READBACK_USAGE } from './buffers.js';
 import { WebGPUDeviceLostError, WebGPUOutOfMemoryError, WebGPUValidationError } from './errors.js';
 import { MAX_PARAM_VEC4, Params, PipelineCache, type KernelDef } from './pipelines.js';
 
@@ -89,7 +89,7 @@ export class GpuRuntime {
   ) {
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device, poolCapBytes);
-    this.errorBuffer = device.createBuffer({ size: 32, usage: 0x80 | 0x04 | 0x08 });
+    this.errorBuffer = device.createBuffer({ size: 32, usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_SRC | GPU_BUFFER_USAGE.COPY_DST });
     void device.lost.then((info) => {
       this.lost = true;
       this.failure ??= new WebGPUDeviceLostError(
@@ -236,7 +236,7 @@ export class GpuRuntime {
     this.flush();
     const device = this.device;
     const querySet = device.createQuerySet({ type: 'timestamp', count: 2 });
-    const resolved = device.createBuffer({ size: 16, usage: 0x200 | 0x04 }); // QUERY_RESOLVE | COPY_SRC
+    const resolved = device.createBuffer({ size: 16, usage: GPU_BUFFER_USAGE.QUERY_RESOLVE | GPU_BUFFER_USAGE.COPY_SRC });
     const staging = device.createBuffer({ size: 16, usage: READBACK_USAGE });
     this.holdFlush = true;
     try {
