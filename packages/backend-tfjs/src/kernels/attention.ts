@@ -12,12 +12,13 @@
  * - `band` (attention-band.ts; host-memory backends: wasm, cpu): G consecutive chunks of one (batch,
  *   head) row against the key slots of all their windows (a band of width W around the block diagonal
  *   plus some waste). Only the matrix products run on tfjs, as batch-1 non-transposed 2-D matmuls
- *   (tfjs-wasm runs only those on XNNPACK, ≈ 40 GFLOP/s here; its batched/transposed matmul is a naive
- *   loop, ≈ 3 GFLOP/s); the masks, softmax and `ds` run on the host over the in-band keys only, with the
+ *   (tfjs-wasm runs only those on XNNPACK; its batched/transposed matmul is a naive loop, an order of
+ *   magnitude slower); the masks, softmax and `ds` run on the host over the in-band keys only, with the
  *   CPU reference's arithmetic (attention-band-softmax.ts), and so do the data movement (the group's
  *   rows, transposed operands, the scatter of window gradients; attention-host-io.ts): tfjs-wasm's
- *   Gather and Transpose cost 20–45 ns per element, a typed-array copy well under 1 ns, and each tfjs
- *   call 20–40 µs of dispatch.
+ *   Gather and Transpose cost far more per element than a typed-array copy, and every tfjs call pays
+ *   a fixed dispatch cost. The measurements behind this: docs/results/backend-tfjs.md, the tfjs-wasm
+ *   kernel table.
  */
 import type { ChunkedAttentionParams } from '@reformer/core';
 import { bandBackward, bandForward } from './attention-band.js';

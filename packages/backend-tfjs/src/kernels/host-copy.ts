@@ -50,8 +50,8 @@ export function broadcastHost(src: HostArray, from: readonly number[], shape: Sh
 
 /**
  * Slice of `src` (shape `shape`, dtype `dtype`) as a host copy of contiguous runs (tfjs-wasm's Slice
- * reads the WHOLE source into JS on every call and, above rank 4, indexes every element: a
- * [2, 16384, 24] → [.., 16] slice took 0.7 s).
+ * reads the WHOLE source into JS on every call and, above rank 4, indexes every element; measured
+ * costs: docs/results/backend-tfjs.md, the tfjs-wasm kernel table).
  */
 export function hostSlice(src: HostArray, shape: Shape, dtype: DType, begin: readonly number[], size: readonly number[]): HostArray {
   const rank = shape.length;

@@ -59,8 +59,8 @@ function broadcastStrides(shape: Shape, rank: number): number[] {
 
 /**
  * int32 arithmetic and comparisons on the host: tfjs-wasm's int32 kernels are generic per-element
- * paths (an int32 broadcast `Sub` of 4M elements: 240 ms), and floor division / Python modulo would
- * take a dozen of them. `x` of shape `aShape` and `y` of `bShape` broadcast to `outShape`. Results
+ * paths (measured costs: docs/results/backend-tfjs.md, the tfjs-wasm kernel table), and floor
+ * division / Python modulo would take a dozen of them. `x` of shape `aShape` and `y` of `bShape` broadcast to `outShape`. Results
  * wrap to 32 bits; division or modulo by 0 gives 0.
  */
 export function hostIntBinary(op: BinaryOp, x: Int32Array, aShape: Shape, y: Int32Array, bShape: Shape, outShape: Shape): Int32Array {

@@ -246,7 +246,7 @@ const EDGE_TILE = new Float64Array(MR * NR);
  * are stored (edge tiles).
  *
  * Its size (with the edge path) keeps the engine from inlining it into the driver loop, where register
- * allocation of the 12 accumulators gets worse (measured ~20% slower in V8).
+ * allocation of the 12 accumulators gets worse (measurably slower in V8).
  */
 function kernel3x4(
   a: Float64Array,
