@@ -52,7 +52,10 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --markdown FILE   write the markdown table
   --svg DIR         write the SVG charts into DIR
   --quick           small, fast run (lengths 256,1k, 2 repeats)
-  -h, --help        this text`;
+  -h, --help        this text
+
+  --suite NAME      attention (this run, the default) | kernels | reversible | chunked | model | load |
+                    generate; \`--suite NAME --help\` lists the flags of a suite`;
 
 const DEFAULTS: BenchConfig = {
   backends: ['cpu', 'tfjs-wasm', 'webgpu'],
@@ -254,3 +257,121 @@ export function validateConfig(config: BenchConfig): void {
   if (config.backends.length === 0) throw new UsageError('--backends: the list is empty.');
   config.lengths = [...new Set(config.lengths)].sort((a, b) => a - b);
 }
+
+// ---- suites: `pnpm bench -- --suite NAME [flags]` ----
+
+/** The suites of `pnpm bench -- --suite NAME`; `attention` is what `pnpm bench` runs without `--suite`. */
+export const SUITE_NAMES = ['attention', 'kernels', 'reversible', 'chunked', 'model', 'load', 'generate'] as const;
+/** A suite name. */
+export type SuiteName = (typeof SUITE_NAMES)[number];
+
+/**
+ * Takes `--suite NAME` (or `--suite=NAME`) out of the arguments.
+ *
+ * @param argv - the arguments after the program name (a leading `--`, as pnpm passes it, is dropped).
+ * @returns the suite (default `attention`) and the other arguments, in order.
+ * @throws {UsageError} for a missing or unknown suite name.
+ */
+export function splitSuite(argv: readonly string[]): { suite: SuiteName; rest: string[] } {
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  let suite: SuiteName = 'attention';
+  const rest: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg !== '--suite' && !arg.startsWith('--suite=')) {
+      rest.push(arg);
+      continue;
+    }
+    const value = arg === '--suite' ? args[++i] : arg.slice('--suite='.length);
+    if (value === undefined || value === '' || value.startsWith('--')) throw new UsageError(`--suite needs a name (${SUITE_NAMES.join(', ')}).`);
+    if (!(SUITE_NAMES as readonly string[]).includes(value)) throw new UsageError(`--suite: unknown suite '${value}' (allowed: ${SUITE_NAMES.join(', ')}).`);
+    suite = value as SuiteName;
+  }
+  return { suite, rest };
+}
+
+/** How a suite flag reads its value: a switch, a number or list of numbers, a string, or one/several of a list. */
+export type FlagKind = 'switch' | 'int' | 'count' | 'ints' | 'number' | 'string' | { oneOf: readonly string[] } | { listOf: readonly string[] };
+
+/** The flags a suite accepts, by name without the leading `--`. */
+export type FlagSpec = Record<string, FlagKind>;
+
+/** The values {@link parseFlags} read: only the flags that were given. */
+export type FlagValues<S extends FlagSpec> = {
+  [K in keyof S]?: S[K] extends 'switch'
+    ? true
+    : S[K] extends 'int' | 'count' | 'number'
+      ? number
+      : S[K] extends 'ints'
+        ? number[]
+        : S[K] extends { listOf: readonly (infer T)[] }
+          ? T[]
+          : S[K] extends { oneOf: readonly (infer T)[] }
+            ? T
+            : string;
+};
+
+/**
+ * Reads a suite's flags (`--flag value` or `--flag=value`). Integers accept `1k`/`1m` suffixes and must be
+ * ≥ 0 (`int`) or ≥ 1 (`count`, each of `ints`); `number` must be finite and positive.
+ *
+ * @param suite - the suite's name, for the messages.
+ * @param argv - the suite's arguments (without `--suite NAME`).
+ * @param spec - the accepted flags.
+ * @throws {UsageError} naming the flag and the bad value, or the unknown flag and the accepted ones.
+ */
+export function parseFlags<S extends FlagSpec>(suite: string, argv: readonly string[], spec: S): FlagValues<S> {
+  const out: Record<string, unknown> = {};
+  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  for (let i = 0; i < args.length; i++) {
+    let arg = args[i]!;
+    let value: string | undefined;
+    const eq = arg.indexOf('=');
+    if (arg.startsWith('--') && eq > 0) {
+      value = arg.slice(eq + 1);
+      arg = arg.slice(0, eq);
+    }
+    const name = arg === '-h' ? 'help' : arg.startsWith('--') ? arg.slice(2) : undefined;
+    const kind = name !== undefined && Object.hasOwn(spec, name) ? spec[name]! : undefined;
+    if (name === undefined || kind === undefined) {
+      const known = Object.keys(spec).map((k) => `--${k}`).join(', ');
+      throw new UsageError(`--suite ${suite}: unknown flag '${args[i]}' (accepted: ${known}).`);
+    }
+    if (kind === 'switch') {
+      if (value !== undefined) throw new UsageError(`${arg} takes no value; got '${value}'.`);
+      out[name] = true;
+      continue;
+    }
+    if (value === undefined) {
+      const next = args[i + 1];
+      if (next === undefined || next.startsWith('--')) throw new UsageError(`${arg} needs a value.`);
+      value = next;
+      i++;
+    }
+    if (kind === 'int') out[name] = positiveInt(arg, value, 0);
+    else if (kind === 'count') out[name] = positiveInt(arg, value, 1);
+    else if (kind === 'ints') {
+      const items = value.split(',').filter((s) => s.trim() !== '');
+      if (items.length === 0) throw new UsageError(`${arg} needs a comma-separated list of integers; got '${value}'.`);
+      out[name] = items.map((s) => positiveInt(arg, s));
+    } else if (kind === 'number') {
+      const n = Number(value);
+      if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${arg} needs a positive number; got '${value}'.`);
+      out[name] = n;
+    } else if (kind === 'string') out[name] = value;
+    else if ('oneOf' in kind) {
+      if (!kind.oneOf.includes(value)) throw new UsageError(`${arg}: unknown value '${value}' (allowed: ${kind.oneOf.join(', ')}).`);
+      out[name] = value;
+    } else out[name] = list(arg, value, kind.listOf);
+  }
+  return out as FlagValues<S>;
+}
+
+/** The flags every suite accepts besides its own. */
+export const COMMON_SUITE_FLAGS = {
+  quick: 'switch',
+  repeats: 'count',
+  warmup: 'int',
+  json: 'string',
+  help: 'switch',
+} as const satisfies FlagSpec;

@@ -8,7 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { createCpuBackend } from '@reformer/core';
-import { parseArgs, USAGE, UsageError } from './args.js';
+import { parseArgs, splitSuite, USAGE, UsageError, type SuiteName } from './args.js';
 import { tfjsPlainBaseline } from './baselines/tfjs.js';
 import { onnxBaseline } from './baselines/onnx.js';
 import { prepareTfjsWasm, startNodeBackend, tf } from './node/backends.js';
@@ -22,6 +22,7 @@ import { toJson } from './report/json.js';
 import { markdownReport, resultsTable, findings } from './report/markdown.js';
 import { runBenchmark, type RunEnvironment } from './runner.js';
 import { reportConfig, writeReport } from './node/report.js';
+import { suiteCli } from './node/suites.js';
 import type { BenchConfig, BenchResult } from './types.js';
 
 function write(file: string, text: string): void {
@@ -73,24 +74,27 @@ export async function runWithProgress(config: BenchConfig): Promise<BenchResult>
   }
 }
 
-async function main(argv: string[]): Promise<number> {
-  if (argv[0] === 'generate' || (argv[0] === '--' && argv[1] === 'generate')) {
-    let opts;
-    try {
-      opts = parseGenerateArgs(argv.slice(argv.indexOf('generate') + 1));
-    } catch (err) {
-      process.stderr.write(`reformer-bench generate: ${reasonOf(err)}\n`);
-      return 2;
-    }
-    const { rows, info } = await runGenerateBench(opts, (line) => process.stderr.write(`${line}\n`));
-    const m = nodeMachineInfo(info);
-    process.stdout.write(
-      `\nstreamText with the cache — google/reformer-crime-and-punishment architecture, random weights — ${m.cpuModel}, ${m.cores} cores, ${m.runtime}\n` +
-        Object.entries(m.backends).map(([k, v]) => `  ${k}: ${v}\n`).join('') +
-        `\n${generateTable(rows, opts.newTokens)}\n`,
-    );
-    return 0;
+/** `generate` (subcommand or `--suite generate`): streamText tokens/s with the cache per backend. */
+async function generateCli(args: readonly string[]): Promise<number> {
+  let opts;
+  try {
+    opts = parseGenerateArgs(args);
+  } catch (err) {
+    process.stderr.write(`reformer-bench generate: ${reasonOf(err)}\n`);
+    return 2;
   }
+  const { rows, info } = await runGenerateBench(opts, (line) => process.stderr.write(`${line}\n`));
+  const m = nodeMachineInfo(info);
+  process.stdout.write(
+    `\nstreamText with the cache — google/reformer-crime-and-punishment architecture, random weights — ${m.cpuModel}, ${m.cores} cores, ${m.runtime}\n` +
+      Object.entries(m.backends).map(([k, v]) => `  ${k}: ${v}\n`).join('') +
+      `\n${generateTable(rows, opts.newTokens)}\n`,
+  );
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  if (argv[0] === 'generate' || (argv[0] === '--' && argv[1] === 'generate')) return generateCli(argv.slice(argv.indexOf('generate') + 1));
   if (argv[0] === 'report' || (argv[0] === '--' && argv[1] === 'report')) {
     const rest = argv.slice(argv.indexOf('report') + 1);
     const outIdx = rest.indexOf('--out');
@@ -100,8 +104,12 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${resultsTable(result.records)}\n\nWrote ${join(outDir, 'bench.md')} and ${join(outDir, 'bench')}/*.svg\n`);
     return result.interrupted ? 130 : 0;
   }
+  let suite: SuiteName;
   let options;
   try {
+    ({ suite, rest: argv } = splitSuite(argv));
+    if (suite === 'generate') return generateCli(argv);
+    if (suite !== 'attention') return suiteCli(suite, argv, environment);
     options = parseArgs(argv);
   } catch (err) {
     if (err instanceof UsageError) {

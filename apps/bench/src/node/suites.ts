@@ -1,0 +1,94 @@
+/**
+ * Node-only: `pnpm bench -- --suite NAME [flags]` for the suites other than `attention` (the default
+ * run) and `generate` (index.ts): parse the suite's flags, run it, print its tables, write `--json`.
+ *
+ * @module
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { UsageError, type SuiteName } from '../args.js';
+import type { RunEnvironment } from '../runner.js';
+import { CHUNKED_USAGE, parseChunkedArgs, runChunkedSuite } from '../suites/chunked.js';
+import { kernelsReport, KERNELS_USAGE, parseKernelsArgs, runKernelsSuite } from '../suites/kernels.js';
+import { LOAD_USAGE, parseLoadArgs, runLoadSuite } from '../suites/load.js';
+import { MODEL_USAGE, parseModelSuiteArgs, runModelSuite } from '../suites/model.js';
+import { parseReversibleArgs, REVERSIBLE_USAGE, runReversibleSuite } from '../suites/reversible.js';
+import { formatReport, type SuiteContext, type SuiteReport } from '../suites/suite.js';
+import { startNodeBackend } from './backends.js';
+import { nodeKernelPeers } from './kernel-peers.js';
+import { nodeMachineInfo } from './machine.js';
+import { loadNodeModelBench } from './model.js';
+
+/** The suites this module runs. */
+export type NodeSuiteName = Exclude<SuiteName, 'attention' | 'generate'>;
+
+/** The usage text of each suite. */
+export const SUITE_USAGE: Record<NodeSuiteName, string> = {
+  kernels: KERNELS_USAGE,
+  reversible: REVERSIBLE_USAGE,
+  chunked: CHUNKED_USAGE,
+  model: MODEL_USAGE,
+  load: LOAD_USAGE,
+};
+
+/** Parses and runs one suite; returns the report (printing is the caller's). */
+export async function runNodeSuite(
+  suite: NodeSuiteName,
+  argv: readonly string[],
+  ctx: SuiteContext,
+  environment: () => Promise<RunEnvironment>,
+): Promise<{ report: SuiteReport | null; json?: string | undefined }> {
+  switch (suite) {
+    case 'kernels': {
+      const o = parseKernelsArgs(argv);
+      if (o.help) return { report: null };
+      return { report: kernelsReport(o, await runKernelsSuite(o, ctx, nodeKernelPeers())), json: o.json };
+    }
+    case 'reversible': {
+      const o = parseReversibleArgs(argv);
+      return o.help ? { report: null } : { report: await runReversibleSuite(o, ctx), json: o.json };
+    }
+    case 'chunked': {
+      const o = parseChunkedArgs(argv);
+      return o.help ? { report: null } : { report: await runChunkedSuite(o, ctx), json: o.json };
+    }
+    case 'model': {
+      const o = parseModelSuiteArgs(argv);
+      return o.help ? { report: null } : { report: await runModelSuite(o, ctx, await loadNodeModelBench(), await environment()), json: o.json };
+    }
+    case 'load': {
+      const o = parseLoadArgs(argv);
+      return o.help ? { report: null } : { report: await runLoadSuite(o, ctx), json: o.json };
+    }
+  }
+}
+
+/** The CLI of a suite: exit code 0, or 2 for a bad flag (with the suite's usage). */
+export async function suiteCli(suite: NodeSuiteName, argv: readonly string[], environment: () => Promise<RunEnvironment>): Promise<number> {
+  const ctx: SuiteContext = {
+    startBackend: startNodeBackend,
+    log: (line) => process.stderr.write(`${line}\n`),
+    gc: (globalThis as { gc?: () => void }).gc,
+  };
+  let out;
+  try {
+    out = await runNodeSuite(suite, argv, ctx, environment);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      process.stderr.write(`reformer-bench: ${err.message}\n\n${SUITE_USAGE[suite]}\n`);
+      return 2;
+    }
+    throw err;
+  }
+  if (!out.report) {
+    process.stdout.write(`${SUITE_USAGE[suite]}\n`);
+    return 0;
+  }
+  const m = nodeMachineInfo({});
+  process.stdout.write(`\n${m.cpuModel}, ${m.cores} cores, ${m.runtime}\n${formatReport(out.report)}\n`);
+  if (out.json) {
+    mkdirSync(dirname(resolve(out.json)), { recursive: true });
+    writeFileSync(out.json, `${JSON.stringify({ machine: m, ...out.report }, null, 2)}\n`);
+  }
+  return 0;
+}
