@@ -11,8 +11,9 @@ import {
   slice,
   tidy,
   type Tensor,
+  checkInteger,
 } from '@reformer/core';
-import { checkInteger, chunkBounds } from './util.js';
+import { chunkBounds } from './util.js';
 
 /** Options of {@link chunked}. */
 export interface ChunkedOptions {

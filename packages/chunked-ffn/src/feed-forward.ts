@@ -10,9 +10,11 @@ import {
   relu,
   type Tensor,
   type WeightInit,
+  checkInteger,
+  checkEnum,
+  checkRate,
 } from '@reformer/core';
 import { chunked } from './chunked.js';
-import { checkInteger } from './util.js';
 
 /** The feed-forward activation: `'relu'`, or `'gelu'` (the exact erf GELU, as Hugging Face's `"gelu"`). */
 export type FeedForwardActivation = 'relu' | 'gelu';
@@ -146,12 +148,9 @@ export class ChunkedFeedForward extends Module {
     checkInteger('ChunkedFeedForward', 'hiddenSize', hiddenSize, 1);
     checkInteger('ChunkedFeedForward', 'feedForwardSize', feedForwardSize, 1);
     checkInteger('ChunkedFeedForward', 'chunkSize', chunkSize, 0);
-    if (activation !== 'relu' && activation !== 'gelu') {
-      throw new InvalidArgumentError(`ChunkedFeedForward: activation must be 'relu' or 'gelu', got ${JSON.stringify(activation)}.`);
-    }
-    for (const [name, rate] of [['dropout', dropout], ['activationDropout', activationDropout]] as const) {
-      if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) throw new InvalidArgumentError(`ChunkedFeedForward: ${name} must be in [0, 1), got ${String(rate)}.`);
-    }
+    checkEnum('ChunkedFeedForward', 'activation', activation, ['relu', 'gelu']);
+    checkRate('ChunkedFeedForward', 'dropout', dropout);
+    checkRate('ChunkedFeedForward', 'activationDropout', activationDropout);
     if (initStd !== undefined && (typeof initStd !== 'number' || !Number.isFinite(initStd) || initStd < 0)) {
       throw new InvalidArgumentError(`ChunkedFeedForward: initStd must be a finite non-negative number, got ${String(initStd)}.`);
     }

@@ -22,8 +22,9 @@ import {
   zerosLike,
   type Tensor,
   type Variable,
+  checkInteger,
 } from '@reformer/core';
-import { checkInteger, chunkBounds } from './util.js';
+import { chunkBounds } from './util.js';
 
 /** Options of {@link chunkedCrossEntropy} and {@link ChunkedLMHead.loss}. */
 export interface ChunkedCrossEntropyOptions {

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import { ShapeMismatchError, chunkedAttention, ones, pad, slice, tidy, type Tensor } from '@reformer/core';
-import { checkAttentionTensor, checkSameLeading, fmt } from './validate.js';
+import { ShapeMismatchError, chunkedAttention, ones, pad, slice, tidy, type Tensor, formatShape } from '@reformer/core';
+import { checkAttentionTensor, checkSameLeading } from './validate.js';
 import { windowedAttention } from './windowed.js';
 
 /** Checks q, k, v of a separate-key attention and returns [B, H, L, d, dv]. @internal */
@@ -15,9 +15,9 @@ export function checkQKV(fn: string, q: Tensor, k: Tensor, v: Tensor): [number, 
   checkAttentionTensor(fn, 'k', k);
   const dv = checkAttentionTensor(fn, 'v', v)[3];
   if (k.shape.some((x, i) => x !== q.shape[i])) {
-    throw new ShapeMismatchError(`${fn}: k must have the shape of q ${fmt(q.shape)}, got ${fmt(k.shape)}.`);
+    throw new ShapeMismatchError(`${fn}: k must have the shape of q ${formatShape(q.shape)}, got ${formatShape(k.shape)}.`);
   }
-  checkSameLeading(fn, 'v', v, B, H, L, `q ${fmt(q.shape)}`);
+  checkSameLeading(fn, 'v', v, B, H, L, `q ${formatShape(q.shape)}`);
   return [B, H, L, d, dv];
 }
 

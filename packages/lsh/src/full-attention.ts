@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { InvalidArgumentError, maxAllocationBytes, type Tensor } from '@reformer/core';
+import { InvalidArgumentError, maxAllocationBytes, type Tensor, checkInteger, checkPaddingMask } from '@reformer/core';
 import { checkQKV, paddedChunked } from './chunked.js';
-import { checkChunkLogits, checkInteger, checkMask } from './validate.js';
+import { checkChunkLogits } from './validate.js';
 
 /** Options of {@link fullAttention}. */
 export interface FullAttentionOptions {
@@ -47,7 +47,7 @@ export interface FullAttentionOptions {
 export function fullAttention(q: Tensor, k: Tensor, v: Tensor, options: FullAttentionOptions = {}): Tensor {
   const fn = 'fullAttention';
   const [B, , L, d] = checkQKV(fn, q, k, v);
-  checkMask(fn, options.mask, B, L);
+  checkPaddingMask(fn, options.mask, B, L);
   const scale = options.scale ?? 1 / Math.sqrt(d);
   if (typeof scale !== 'number' || !Number.isFinite(scale)) {
     throw new InvalidArgumentError(`${fn}: scale must be a finite number (default 1/√dHead = ${1 / Math.sqrt(d)}), got ${String(scale)}.`);

@@ -30,8 +30,11 @@ import {
   transpose,
   type Backend,
   type Tensor,
+  checkInteger,
+  checkTensorDType,
+  formatShape,
 } from '@reformer/core';
-import { INT32_MAX, checkAttentionTensor, checkFloat, checkInteger, fmt } from './validate.js';
+import { INT32_MAX, checkAttentionTensor } from './validate.js';
 
 /**
  * A bucket count: an even integer, or a list of even factors (factorised buckets, mixed radix: the
@@ -134,10 +137,10 @@ export function checkHashSizes(
   const hint =
     `Use fewer buckets (nBuckets ${JSON.stringify(factors.length === 1 ? nb : factors)}) or fewer hashes (nHashes ${nR})` +
     (factors.length === 1 && nb >= 64 && Number.isInteger(nb / half) ? `; factorised buckets such as [${half}, ${nb / half}] need far fewer rotation columns` : '');
-  if (s.drawsRotations) checkAllocation(`${fn}: random rotations ${fmt([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
-  checkAllocation(`${fn}: hash projections ${fmt([B, H, L, nR * total])}`, tensorBytes([B, H, L, nR * total]), hint, backend);
+  if (s.drawsRotations) checkAllocation(`${fn}: random rotations ${formatShape([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
+  checkAllocation(`${fn}: hash projections ${formatShape([B, H, L, nR * total])}`, tensorBytes([B, H, L, nR * total]), hint, backend);
   const widest = Math.max(...factors);
-  checkAllocation(`${fn}: hash scores ${fmt([B, H, nR, L, widest])}`, tensorBytes([B, H, nR, L, widest]), hint, backend);
+  checkAllocation(`${fn}: hash scores ${formatShape([B, H, nR, L, widest])}`, tensorBytes([B, H, nR, L, widest]), hint, backend);
   if (nR * s.roundStride - 1 > INT32_MAX) {
     throw new InvalidArgumentError(
       `${fn}: bucket ids with round offsets run up to nHashes · ${s.roundStride} − 1 = ${nR * s.roundStride - 1}, beyond the int32 range (2^31 − 1). Use fewer buckets or hashes.`,
@@ -165,17 +168,17 @@ export function checkRotations(
 ): Tensor[] {
   const total = factors.reduce((s, f) => s + f / 2, 0);
   const list = isTensorList(rotations) ? [...rotations] : [rotations];
-  const expectOne = fmt([H, d, nHashes, total]);
-  const expectEach = factors.map((f) => fmt([H, d, nHashes, f / 2])).join(', ');
+  const expectOne = formatShape([H, d, nHashes, total]);
+  const expectEach = factors.map((f) => formatShape([H, d, nHashes, f / 2])).join(', ');
   const what =
     factors.length > 1
       ? `one tensor per factor (${expectEach}) or one tensor ${expectOne}`
       : `a tensor ${expectOne} = [heads, dHead, nHashes, nBuckets/2]`;
   const same = (t: Tensor, s: number[]) => t.rank === s.length && t.shape.every((x, i) => x === s[i]);
-  for (const t of list) checkFloat(fn, 'rotations', t);
+  for (const t of list) checkTensorDType(fn, 'rotations', t, 'float32');
   if (list.length === 1 && same(list[0]!, [H, d, nHashes, total])) return list;
   if (list.length === factors.length && list.every((t, j) => same(t, [H, d, nHashes, factors[j]! / 2]))) return list;
-  throw new ShapeMismatchError(`${fn}: rotations must be ${what}, got ${list.map((t) => fmt(t.shape)).join(', ')}.`);
+  throw new ShapeMismatchError(`${fn}: rotations must be ${what}, got ${list.map((t) => formatShape(t.shape)).join(', ')}.`);
 }
 
 /**

@@ -4,9 +4,9 @@
  *
  * @module
  */
-import { div, scalar, tidy, type Tensor } from '@reformer/core';
+import { div, scalar, tidy, type Tensor, checkPaddingMask } from '@reformer/core';
 import { checkQKV, localBand, paddedChunked } from './chunked.js';
-import { checkChunkLogits, checkChunking, checkMask } from './validate.js';
+import { checkChunkLogits, checkChunking } from './validate.js';
 
 /** Options of {@link localAttention}. */
 export interface LocalAttentionOptions {
@@ -47,7 +47,7 @@ export function localAttention(q: Tensor, k: Tensor, v: Tensor, options: LocalAt
   const fn = 'localAttention';
   const [B, , L, d] = checkQKV(fn, q, k, v);
   const { chunkLength, chunksBefore, chunksAfter } = checkChunking(fn, options.chunkLength, options.chunksBefore ?? 1, options.chunksAfter ?? 0);
-  checkMask(fn, options.mask, B, L);
+  checkPaddingMask(fn, options.mask, B, L);
   const band = localBand(L, chunkLength, chunksBefore, chunksAfter);
   checkChunkLogits(
     fn,

@@ -48,6 +48,9 @@ import {
   where,
   zeros,
   type Tensor,
+  checkInteger,
+  checkPaddingMask,
+  formatShape,
 } from '@reformer/core';
 import {
   bucketFactors,
@@ -58,7 +61,7 @@ import {
   roundOffsets,
   type NumBuckets,
 } from './hash.js';
-import { checkAttentionTensor, checkBucketValues, checkChunking, checkInteger, checkMask, checkSameLeading, fmt } from './validate.js';
+import { checkAttentionTensor, checkBucketValues, checkChunking, checkSameLeading } from './validate.js';
 import { checkLSHAttentionSizes } from './sizes.js';
 import { windowSlotTensor, windowedAttention } from './windowed.js';
 
@@ -262,7 +265,7 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   const fn = 'lshAttention';
   const [B, H, L, d] = checkAttentionTensor(fn, 'qk', qk);
   const dv = checkAttentionTensor(fn, 'v', v)[3];
-  checkSameLeading(fn, 'v', v, B, H, L, `qk ${fmt(qk.shape)}`);
+  checkSameLeading(fn, 'v', v, B, H, L, `qk ${formatShape(qk.shape)}`);
   const { chunkLength: c, chunksBefore, chunksAfter } = checkChunking(
     fn,
     options.chunkLength,
@@ -271,19 +274,19 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   );
   const causal = options.causal ?? false;
   const mask = options.mask;
-  checkMask(fn, mask, B, L);
+  checkPaddingMask(fn, mask, B, L);
   const replay = options.buckets;
   if (replay !== undefined) {
     if (replay.dtype !== 'int32') {
       throw new DTypeError(`${fn}: buckets must be the int32 buckets of an earlier call, got ${replay.dtype}; use cast(buckets, 'int32').`);
     }
     if (replay.rank !== 4 || replay.shape[0] !== B || replay.shape[1] !== H || replay.shape[3] !== L) {
-      throw new ShapeMismatchError(`${fn}: buckets must have shape [batch, heads, nHashes, length] = [${B}, ${H}, nHashes, ${L}], got ${fmt(replay.shape)}.`);
+      throw new ShapeMismatchError(`${fn}: buckets must have shape [batch, heads, nHashes, length] = [${B}, ${H}, nHashes, ${L}], got ${formatShape(replay.shape)}.`);
     }
   }
   const nHashes = checkInteger(fn, 'nHashes', options.nHashes ?? replay?.shape[2] ?? 1, 1);
   if (replay !== undefined && replay.shape[2] !== nHashes) {
-    throw new ShapeMismatchError(`${fn}: buckets ${fmt(replay.shape)} hold ${replay.shape[2]} rounds but nHashes is ${nHashes}.`);
+    throw new ShapeMismatchError(`${fn}: buckets ${formatShape(replay.shape)} hold ${replay.shape[2]} rounds but nHashes is ${nHashes}.`);
   }
   const nBucketsOpt = options.nBuckets ?? 'auto';
   if (nBucketsOpt !== 'auto') bucketFactors(fn, nBucketsOpt);

@@ -6,9 +6,9 @@
  *
  * @module
  */
-import { InvalidArgumentError, checkAllocation, getBackend, tensorBytes, type Backend } from '@reformer/core';
+import { InvalidArgumentError, checkAllocation, getBackend, tensorBytes, type Backend, formatShape } from '@reformer/core';
 import { bucketFactors, checkHashSizes, type NumBuckets } from './hash.js';
-import { INT32_MAX, checkChunkLogits, fmt } from './validate.js';
+import { INT32_MAX, checkChunkLogits } from './validate.js';
 
 /** The sizes of one `lshAttention` call (`nBuckets` already resolved, never `'auto'`). */
 export interface LSHAttentionSizes {
@@ -50,7 +50,7 @@ export function checkLSHAttentionSizes(fn: string, s: LSHAttentionSizes): void {
   const fewerHashes = `Use fewer hashes (nHashes is ${nR}): every round sorts its own copy of the sequence`;
   if (L <= c) {
     // Hugging Face's no-hash path: one chunk over the whole sequence, buckets all 0.
-    checkAllocation(`${fn}: buckets ${fmt([B, H, nR, L])}`, tensorBytes([B, H, nR, L]), fewerHashes, backend);
+    checkAllocation(`${fn}: buckets ${formatShape([B, H, nR, L])}`, tensorBytes([B, H, nR, L]), fewerHashes, backend);
     checkChunkLogits(fn, L, L, `Use a chunkLength below the length ${L}, so the sequence is hashed into chunks`, backend);
     return;
   }
@@ -62,13 +62,13 @@ export function checkLSHAttentionSizes(fn: string, s: LSHAttentionSizes): void {
   if (nR * Lp > INT32_MAX) {
     throw new InvalidArgumentError(`${fn}: nHashes · padded length = ${nR} · ${Lp} sorted slots, beyond the int32 range (2^31 − 1). Use fewer hashes or a shorter sequence.`);
   }
-  checkAllocation(`${fn}: sorted queries ${fmt([B, H, nR * Lp, Math.max(d, dv)])}`, tensorBytes([B, H, nR * Lp, Math.max(d, dv)]), fewerHashes, backend);
+  checkAllocation(`${fn}: sorted queries ${formatShape([B, H, nR * Lp, Math.max(d, dv)])}`, tensorBytes([B, H, nR * Lp, Math.max(d, dv)]), fewerHashes, backend);
   const W = c * (s.chunksBefore + 1 + s.chunksAfter);
   const shorterWindow = `Use fewer neighbour chunks (chunksBefore ${s.chunksBefore}, chunksAfter ${s.chunksAfter}) or a smaller chunkLength (${c})`;
   checkChunkLogits(fn, c, W, shorterWindow, backend);
   if (s.dedupe ?? false) {
     checkAllocation(
-      `${fn}: dedupe's duplicate counts ${fmt([B, H, nR * Lp, W, nR])}`,
+      `${fn}: dedupe's duplicate counts ${formatShape([B, H, nR * Lp, W, nR])}`,
       tensorBytes([B, H, nR * Lp, W, nR]),
       `${shorterWindow}, fewer hashes, or turn dedupe off (it materialises every window's logits)`,
       backend,

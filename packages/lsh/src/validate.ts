@@ -4,40 +4,31 @@
  *
  * @module
  */
-import { DTypeError, InvalidArgumentError, ShapeMismatchError, Variable, checkAllocation, tensorBytes, type Backend, type Tensor } from '@reformer/core';
-
-/** Formats a shape as `[2, 3, 4]`. @internal */
-export function fmt(shape: readonly (number | string)[]): string {
-  return `[${shape.join(', ')}]`;
-}
-
-/** Throws `InvalidArgumentError` unless `value` is an integer >= `min`. @internal */
-export function checkInteger(fn: string, name: string, value: unknown, min: number): number {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min) {
-    throw new InvalidArgumentError(`${fn}: ${name} must be an integer >= ${min}, got ${String(value)}.`);
-  }
-  return value;
-}
-
-/** Throws `DTypeError` unless `t` is float32. @internal */
-export function checkFloat(fn: string, name: string, t: Tensor): void {
-  if (t.dtype !== 'float32') {
-    throw new DTypeError(`${fn}: ${name} must be a float32 tensor, got ${t.dtype} ${fmt(t.shape)}; use cast(${name}, 'float32').`);
-  }
-}
+import {
+  InvalidArgumentError,
+  ShapeMismatchError,
+  checkAllocation,
+  checkInteger,
+  checkTensorDType,
+  formatShape,
+  hostInt32Values,
+  tensorBytes,
+  type Backend,
+  type Tensor,
+} from '@reformer/core';
 
 /**
  * Checks an attention input `[batch, heads, length, dim]` (float32, rank 4, length >= 1) and returns
  * its four sizes. @internal
  */
 export function checkAttentionTensor(fn: string, name: string, t: Tensor): [number, number, number, number] {
-  checkFloat(fn, name, t);
+  checkTensorDType(fn, name, t, 'float32');
   if (t.rank !== 4) {
-    throw new ShapeMismatchError(`${fn}: ${name} must have shape [batch, heads, length, dHead], got ${fmt(t.shape)}.`);
+    throw new ShapeMismatchError(`${fn}: ${name} must have shape [batch, heads, length, dHead], got ${formatShape(t.shape)}.`);
   }
   const [B, H, L, d] = t.shape as [number, number, number, number];
   if (L < 1 || d < 1) {
-    throw new ShapeMismatchError(`${fn}: ${name} ${fmt(t.shape)} needs length >= 1 and dHead >= 1.`);
+    throw new ShapeMismatchError(`${fn}: ${name} ${formatShape(t.shape)} needs length >= 1 and dHead >= 1.`);
   }
   return [B, H, L, d];
 }
@@ -46,53 +37,9 @@ export function checkAttentionTensor(fn: string, name: string, t: Tensor): [numb
 export function checkSameLeading(fn: string, name: string, t: Tensor, B: number, H: number, L: number, other: string): void {
   if (t.shape[0] !== B || t.shape[1] !== H || t.shape[2] !== L) {
     throw new ShapeMismatchError(
-      `${fn}: ${name} ${fmt(t.shape)} must have the batch, heads and length of ${other}: expected [${B}, ${H}, ${L}, dim].`,
+      `${fn}: ${name} ${formatShape(t.shape)} must have the batch, heads and length of ${other}: expected [${B}, ${H}, ${L}, dim].`,
     );
   }
-}
-
-/**
- * Checks a padding mask: int32 `[B, L]` (1 = real token, 0 = padding). @internal
- */
-export function checkMask(fn: string, mask: Tensor | undefined, B: number, L: number): void {
-  if (mask === undefined) return;
-  if (mask.dtype !== 'int32') {
-    throw new DTypeError(
-      `${fn}: mask must be an int32 tensor of shape [${B}, ${L}] (1 = real token, 0 = padding), got ${mask.dtype} ${fmt(mask.shape)}; use cast(mask, 'int32').`,
-    );
-  }
-  if (mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== L) {
-    throw new ShapeMismatchError(`${fn}: mask must have shape [batch, length] = [${B}, ${L}], got ${fmt(mask.shape)}.`);
-  }
-  if (checkedMasks.has(mask)) return;
-  const values = hostValues(mask);
-  if (values === undefined) return;
-  for (let i = 0; i < values.length; i++) {
-    const m = values[i]!;
-    if (m !== 0 && m !== 1) {
-      throw new InvalidArgumentError(
-        `${fn}: mask must hold only 1 (real token) and 0 (padding), got ${m} at [${Math.floor(i / L)}, ${i % L}]; ` +
-          'build it from a comparison, which gives 0/1: e.g. notEqual(ids, scalar(padId, "int32")).',
-      );
-    }
-  }
-  // Tensors are immutable (a Variable is not), so a mask read once need not be read again: a model
-  // passes the same mask to every layer.
-  if (!(mask instanceof Variable)) checkedMasks.add(mask);
-}
-
-/** Masks whose values were read and found 0/1. */
-const checkedMasks = new WeakSet<Tensor>();
-
-/**
- * The int32 values of `t` on the host when its backend reads synchronously (CPU, tfjs cpu/wasm/
- * tensorflow), else `undefined`. Value checks (mask values, replayed buckets) read through this: on
- * backends that only read asynchronously (WebGPU, tfjs webgl/webgpu) attention never waits for a
- * readback, so those values are not checked there. @internal
- */
-export function hostValues(t: Tensor): Int32Array | undefined {
-  if (t.backend.readSync === undefined || t.dtype !== 'int32') return undefined;
-  return t.dataSync() as Int32Array;
 }
 
 /**
@@ -102,11 +49,11 @@ export function hostValues(t: Tensor): Int32Array | undefined {
  * Throws `InvalidArgumentError` naming the first value out of range. @internal
  */
 export function checkBucketValues(fn: string, buckets: Tensor, nHashes: number, nBuckets: number, mask: Tensor | undefined): void {
-  const values = hostValues(buckets);
+  const values = hostInt32Values(buckets);
   if (values === undefined) return;
   let stride = nBuckets;
   if (mask !== undefined) {
-    const m = hostValues(mask);
+    const m = hostInt32Values(mask);
     if (m === undefined) return;
     if (m.includes(0)) stride = nBuckets + 1;
   }

@@ -37,13 +37,13 @@ describe('bad input', () => {
     expectError(() => hashVectors(qk, { nBuckets: [], nHashes: 1 }), InvalidArgumentError, /nBuckets/);
   });
 
-  it('chunkLength < 1 → InvalidArgumentError naming chunkLength and ">= 1"', () => {
-    expectError(() => lshAttention(qk, v, { chunkLength: 0 }), InvalidArgumentError, 'chunkLength', />= 1/, /got 0/);
+  it('chunkLength < 1 → InvalidArgumentError naming chunkLength and "a positive integer"', () => {
+    expectError(() => lshAttention(qk, v, { chunkLength: 0 }), InvalidArgumentError, 'chunkLength', /a positive integer/, /got 0/);
     expectError(() => lshAttention(qk, v, { chunkLength: 2.5 }), InvalidArgumentError, 'chunkLength');
-    expectError(() => localAttention(qk, qk, v, { chunkLength: -1 }), InvalidArgumentError, 'chunkLength', />= 1/);
-    expectError(() => lshAttention(qk, v, { chunkLength: 4, chunksBefore: -1 }), InvalidArgumentError, 'chunksBefore', />= 0/);
-    expectError(() => fullAttention(qk, qk, v, { queryChunk: 0 }), InvalidArgumentError, 'queryChunk', />= 1/);
-    expectError(() => lshAttention(qk, v, { chunkLength: 4, nHashes: 0 }), InvalidArgumentError, 'nHashes', />= 1/);
+    expectError(() => localAttention(qk, qk, v, { chunkLength: -1 }), InvalidArgumentError, 'chunkLength', /a positive integer/);
+    expectError(() => lshAttention(qk, v, { chunkLength: 4, chunksBefore: -1 }), InvalidArgumentError, 'chunksBefore', /a non-negative integer/);
+    expectError(() => fullAttention(qk, qk, v, { queryChunk: 0 }), InvalidArgumentError, 'queryChunk', /a positive integer/);
+    expectError(() => lshAttention(qk, v, { chunkLength: 4, nHashes: 0 }), InvalidArgumentError, 'nHashes', /a positive integer/);
     expectError(() => chooseNumBuckets(8, 8), InvalidArgumentError, 'length');
   });
 

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, add, clone, concat, mul, scalar, tidy, type Tensor } from '@reformer/core';
+import { add, checkEnum, clone, concat, mul, scalar, tidy, type Tensor } from '@reformer/core';
 import { checkHalves } from './block.js';
 
 /**
@@ -27,9 +27,6 @@ export interface MergeHalvesOptions {
 export function mergeHalves(y1: Tensor, y2: Tensor, options: MergeHalvesOptions = {}): Tensor {
   const { mode = 'concat' } = options;
   checkHalves('mergeHalves', y1, y2);
-  if (mode === 'concat') return concat([y1, y2], -1);
-  if (mode === 'mean') {
-    return tidy(() => mul(add(y1, y2), scalar(0.5)));
-  }
-  throw new InvalidArgumentError(`mergeHalves: mode must be 'concat' or 'mean', got ${JSON.stringify(mode)}.`);
+  if (checkEnum('mergeHalves', 'mode', mode, ['concat', 'mean']) === 'concat') return concat([y1, y2], -1);
+  return tidy(() => mul(add(y1, y2), scalar(0.5)));
 }

@@ -1,5 +1,5 @@
-import { Module, tidy, type Tensor } from '@reformer/core';
-import { checkHidden, checkMask, type AttentionForwardOptions, type AttentionLayer, type ResolvedAttentionConfig } from './config.js';
+import { Module, tidy, type Tensor, checkPaddingMask } from '@reformer/core';
+import { checkHidden, type AttentionForwardOptions, type AttentionLayer, type ResolvedAttentionConfig } from './config.js';
 import { AttentionOutput, projectionSeed, type ProjectionOptions } from './modules.js';
 
 /**
@@ -60,7 +60,7 @@ export abstract class AttentionLayerBase<Projection extends Module, Options exte
    */
   protected checkInputs(hidden: Tensor, mask: Tensor | undefined): [number, number] {
     const [batch, length] = checkHidden(this.#where, hidden, this.hiddenSize);
-    checkMask(this.#where, mask, batch, length);
+    checkPaddingMask(this.#where, mask, batch, length);
     return [batch, length];
   }
 }

@@ -1,4 +1,14 @@
-import { DTypeError, InvalidArgumentError, ShapeMismatchError, formatShape, formatValue, type Module, type Tensor } from '@reformer/core';
+import {
+  DTypeError,
+  InvalidArgumentError,
+  ShapeMismatchError,
+  checkInteger,
+  checkRate,
+  formatShape,
+  formatValue,
+  type Module,
+  type Tensor,
+} from '@reformer/core';
 
 /**
  * Per-call options of {@link AttentionLayer.forward}. Every attention layer accepts them, so a model
@@ -112,31 +122,6 @@ export interface ResolvedAttentionConfig {
   seed: number | undefined;
 }
 
-/** Throws an `InvalidArgumentError` unless `n` is an integer ≥ `min`. @internal */
-export function checkInt(where: string, name: string, n: unknown, min: number): number {
-  if (typeof n !== 'number' || !Number.isInteger(n) || n < min) {
-    const expected = min === 0 ? 'a non-negative integer' : min === 1 ? 'a positive integer' : `an integer ≥ ${min}`;
-    throw new InvalidArgumentError(`${where}: ${name} must be ${expected}, got ${formatValue(n)}.`);
-  }
-  return n;
-}
-
-/** Throws unless `p` is a probability in [0, 1). @internal */
-export function checkRate(where: string, name: string, p: unknown): number {
-  if (typeof p !== 'number' || !(p >= 0 && p < 1)) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a number in [0, 1), got ${formatValue(p)}.`);
-  }
-  return p;
-}
-
-/** Throws unless `seed` is a non-negative safe integer. @internal */
-export function checkSeedValue(where: string, name: string, seed: unknown): number {
-  if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a non-negative safe integer, got ${formatValue(seed)}.`);
-  }
-  return seed;
-}
-
 /** Validates and defaults the common configuration. @internal */
 export function resolveAttentionConfig(where: string, config: AttentionLayerConfig): ResolvedAttentionConfig {
   if (config === null || typeof config !== 'object') {
@@ -149,17 +134,17 @@ export function resolveAttentionConfig(where: string, config: AttentionLayerConf
     throw new InvalidArgumentError(`${where}: initStd must be a finite non-negative number, got ${formatValue(initStd)}.`);
   }
   return {
-    hiddenSize: checkInt(where, 'hiddenSize', config.hiddenSize, 1),
-    numHeads: checkInt(where, 'numHeads', config.numHeads, 1),
-    headSize: checkInt(where, 'headSize', config.headSize, 1),
+    hiddenSize: checkInteger(where, 'hiddenSize', config.hiddenSize, 1),
+    numHeads: checkInteger(where, 'numHeads', config.numHeads, 1),
+    headSize: checkInteger(where, 'headSize', config.headSize, 1),
     causal,
-    chunkLength: checkInt(where, 'chunkLength', config.chunkLength ?? ATTENTION_DEFAULTS.chunkLength, 1),
-    chunksBefore: checkInt(where, 'chunksBefore', config.chunksBefore ?? ATTENTION_DEFAULTS.chunksBefore, 0),
-    chunksAfter: checkInt(where, 'chunksAfter', config.chunksAfter ?? ATTENTION_DEFAULTS.chunksAfter, 0),
+    chunkLength: checkInteger(where, 'chunkLength', config.chunkLength ?? ATTENTION_DEFAULTS.chunkLength, 1),
+    chunksBefore: checkInteger(where, 'chunksBefore', config.chunksBefore ?? ATTENTION_DEFAULTS.chunksBefore, 0),
+    chunksAfter: checkInteger(where, 'chunksAfter', config.chunksAfter ?? ATTENTION_DEFAULTS.chunksAfter, 0),
     attentionDropout: checkRate(where, 'attentionDropout', config.attentionDropout ?? 0),
     outputDropout: checkRate(where, 'outputDropout', config.outputDropout ?? 0),
     initStd,
-    seed: config.seed === undefined ? undefined : checkSeedValue(where, 'seed', config.seed),
+    seed: config.seed === undefined ? undefined : checkInteger(where, 'seed', config.seed, 0),
   };
 }
 
@@ -186,13 +171,3 @@ export function checkHidden(where: string, hidden: Tensor, hiddenSize: number): 
   return [batch, length];
 }
 
-/** Checks a padding mask: int32 `[batch, length]`. @internal */
-export function checkMask(where: string, mask: Tensor | undefined, batch: number, length: number): void {
-  if (mask === undefined) return;
-  if (mask.dtype !== 'int32') {
-    throw new DTypeError(`${where}: mask must be int32 [${batch}, ${length}] (1 = real token, 0 = padding), got ${mask.dtype}.`);
-  }
-  if (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== length) {
-    throw new ShapeMismatchError(`${where}: mask must be [batch, length] = [${batch}, ${length}], got ${formatShape(mask.shape)}.`);
-  }
-}

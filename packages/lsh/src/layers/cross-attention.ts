@@ -1,7 +1,7 @@
-import { DTypeError, Linear, Module, ShapeMismatchError, formatShape, ones, pad, slice, tidy, type Tensor } from '@reformer/core';
+import { DTypeError, Linear, Module, ShapeMismatchError, formatShape, ones, pad, slice, tidy, type Tensor, checkInteger, checkPaddingMask, checkRate } from '@reformer/core';
 import { fullAttention } from '../full-attention.js';
-import { checkAttentionTensor, checkInteger, checkMask } from '../validate.js';
-import { checkHidden, checkInt, checkRate, checkSeedValue } from './config.js';
+import { checkAttentionTensor } from '../validate.js';
+import { checkHidden } from './config.js';
 import { AttentionOutput, mergeHeads, projectionSeed, splitHeads, weightInit } from './modules.js';
 
 /** Options of {@link crossAttention}. */
@@ -41,7 +41,7 @@ export function crossAttention(q: Tensor, k: Tensor, v: Tensor, options: CrossAt
   if (vB !== B || vH !== H || vL !== Lk) {
     throw new ShapeMismatchError(`${fn}: v ${formatShape(v.shape)} must be [${B}, ${H}, ${Lk}, dv] like k ${formatShape(k.shape)}.`);
   }
-  checkMask(fn, options.mask, B, Lk);
+  checkPaddingMask(fn, options.mask, B, Lk);
   if (options.queryChunk !== undefined) checkInteger(fn, 'queryChunk', options.queryChunk, 1);
   const base = { scale: options.scale ?? 1 / Math.sqrt(d), ...(options.queryChunk !== undefined ? { queryChunk: options.queryChunk } : {}) };
   if (Lq === Lk) return fullAttention(q, k, v, { ...base, ...(options.mask !== undefined ? { mask: options.mask } : {}) });
@@ -132,13 +132,13 @@ export class CrossAttention extends Module {
   constructor(config: CrossAttentionConfig) {
     super();
     const where = 'CrossAttention';
-    this.hiddenSize = checkInt(where, 'hiddenSize', config.hiddenSize, 1);
-    this.contextSize = checkInt(where, 'contextSize', config.contextSize ?? config.hiddenSize, 1);
-    this.numHeads = checkInt(where, 'numHeads', config.numHeads, 1);
-    this.headSize = checkInt(where, 'headSize', config.headSize, 1);
-    this.queryChunk = config.queryChunk === undefined ? undefined : checkInt(where, 'queryChunk', config.queryChunk, 1);
+    this.hiddenSize = checkInteger(where, 'hiddenSize', config.hiddenSize, 1);
+    this.contextSize = checkInteger(where, 'contextSize', config.contextSize ?? config.hiddenSize, 1);
+    this.numHeads = checkInteger(where, 'numHeads', config.numHeads, 1);
+    this.headSize = checkInteger(where, 'headSize', config.headSize, 1);
+    this.queryChunk = config.queryChunk === undefined ? undefined : checkInteger(where, 'queryChunk', config.queryChunk, 1);
     const dropout = checkRate(where, 'outputDropout', config.outputDropout ?? 0);
-    const seed = config.seed === undefined ? undefined : checkSeedValue(where, 'seed', config.seed);
+    const seed = config.seed === undefined ? undefined : checkInteger(where, 'seed', config.seed, 0);
     const init = weightInit(config.initStd);
     const all = this.numHeads * this.headSize;
     const linear = (inFeatures: number, i: number) => new Linear({ inFeatures, outFeatures: all, bias: false, init, seed: projectionSeed(seed, i) });
@@ -194,7 +194,7 @@ export class CrossAttention extends Module {
     if (cBatch !== batch) {
       throw new ShapeMismatchError(`${where}: the context ${formatShape(context.shape)} must have the hidden states' batch size ${batch}.`);
     }
-    checkMask(where, mask, cBatch, cLength);
+    checkPaddingMask(where, mask, cBatch, cLength);
   }
 }
 

@@ -1,7 +1,7 @@
-import type { Tensor } from '@reformer/core';
+import { checkInteger, type Tensor } from '@reformer/core';
 import type { ChunkBand } from '../chunked.js';
 import { fullAttention } from '../full-attention.js';
-import { checkInt, resolveAttentionConfig, type AttentionLayerConfig } from './config.js';
+import { resolveAttentionConfig, type AttentionLayerConfig } from './config.js';
 import { QKVSelfAttention } from './qkv-self-attention.js';
 
 /** Configuration of {@link FullSelfAttention}: the common options (chunk options ignored) plus `queryChunk`. */
@@ -37,7 +37,7 @@ export class FullSelfAttention extends QKVSelfAttention {
   constructor(config: FullSelfAttentionConfig) {
     const where = 'FullSelfAttention';
     const c = resolveAttentionConfig(where, config);
-    const queryChunk = config.queryChunk === undefined ? undefined : checkInt(where, 'queryChunk', config.queryChunk, 1);
+    const queryChunk = config.queryChunk === undefined ? undefined : checkInteger(where, 'queryChunk', config.queryChunk, 1);
     super(where, c);
     this.queryChunk = queryChunk;
   }

@@ -8,16 +8,11 @@ import {
   nextSeed,
   tidy,
   type Tensor,
+  checkInteger,
 } from '@reformer/core';
 import { lshAttention } from '../lsh-attention.js';
 import { AttentionLayerBase } from './attention-layer-base.js';
-import {
-  checkInt,
-  checkSeedValue,
-  resolveAttentionConfig,
-  type AttentionForwardOptions,
-  type AttentionLayerConfig,
-} from './config.js';
+import { resolveAttentionConfig, type AttentionForwardOptions, type AttentionLayerConfig } from './config.js';
 import { SharedQKProjection, mergeHeads, splitHeads } from './modules.js';
 
 /** Configuration of {@link LSHSelfAttention}: the common options plus the hashing ones. */
@@ -120,10 +115,10 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
   constructor(config: LSHSelfAttentionConfig) {
     const where = 'LSHSelfAttention';
     const c = resolveAttentionConfig(where, config);
-    const nHashes = checkInt(where, 'nHashes', config.nHashes ?? 1, 1);
+    const nHashes = checkInteger(where, 'nHashes', config.nHashes ?? 1, 1);
     const nBuckets = checkBuckets(where, config.nBuckets ?? 'auto');
-    const hashSeed = config.hashSeed === undefined ? undefined : checkSeedValue(where, 'hashSeed', config.hashSeed);
-    const maxPositionEmbeddings = checkInt(where, 'maxPositionEmbeddings', config.maxPositionEmbeddings ?? 4096, 1);
+    const hashSeed = config.hashSeed === undefined ? undefined : checkInteger(where, 'hashSeed', config.hashSeed, 0);
+    const maxPositionEmbeddings = checkInteger(where, 'maxPositionEmbeddings', config.maxPositionEmbeddings ?? 4096, 1);
     super(where, c, SharedQKProjection);
     this.chunkLength = c.chunkLength;
     this.chunksBefore = c.chunksBefore;
@@ -174,7 +169,7 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
   override attend(hidden: Tensor, options: LSHForwardOptions = {}): Tensor {
     const where = 'LSHSelfAttention.forward';
     const [batch, length] = this.checkInputs(hidden, options.mask);
-    let nHashes = options.nHashes === undefined ? undefined : checkInt(where, 'options.nHashes', options.nHashes, 1);
+    let nHashes = options.nHashes === undefined ? undefined : checkInteger(where, 'options.nHashes', options.nHashes, 1);
     const replay = options.buckets;
     if (replay !== undefined) {
       if (replay.dtype !== 'int32') {
