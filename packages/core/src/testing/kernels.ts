@@ -640,208 +640,244 @@ function matmulGroup(): KernelGroup {
 // Layout
 // ---------------------------------------------------------------------------------------------
 
+/** The layout kernels' cases, one group per kernel. */
 function layoutGroups(): KernelGroup[] {
-  return [
-    {
-      name: 'transpose (random perms up to rank 5)',
-      tol: 'exact',
-      build: (rng, full) => {
-        const cases: ForwardCase[] = [];
-        const count = full ? 24 : 10;
-        for (let t = 0; t < count; t++) {
-          const rank = rng.int(1, 5);
-          const shape = rng.shape(rank, 1, rank >= 4 ? 3 : 5);
-          const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
-          const perm = rng.perm(rank);
-          cases.push({ label: `transpose ${x.dtype} ${fmt(shape)} perm ${fmt(perm)}`, inputs: [x], run: ([a]) => transpose(a!, perm), want: () => [transposeRef(x, perm)] });
-        }
-        const e = randomFloats(rng, [2, 0, 3]);
-        cases.push({ label: 'transpose empty [2, 0, 3] perm [2, 0, 1]', inputs: [e], run: ([a]) => transpose(a!, [2, 0, 1]), want: () => [transposeRef(e, [2, 0, 1])] });
-        const m = randomFloats(rng, [17, 33]);
-        cases.push({ label: 'transpose [17, 33] (default perm)', inputs: [m], run: ([a]) => transpose(a!), want: () => [transposeRef(m, [1, 0])] });
-        const s = randomFloats(rng, [3, 1, 4]);
-        cases.push({ label: 'transpose negative axes [-1, 0, 1]', inputs: [s], run: ([a]) => transpose(a!, [-1, 0, 1]), want: () => [transposeRef(s, [2, 0, 1])] });
-        return cases;
-      },
+  return [transposeGroup(), sliceGroup(), concatGroup(), splitGroup(), padGroup(), broadcastToGroup(), reshapeGroup(), gatherGroup(), scatterAddGroup()];
+}
+
+/** Kernel cases: transpose (random perms up to rank 5). */
+function transposeGroup(): KernelGroup {
+  return {
+    name: 'transpose (random perms up to rank 5)',
+    tol: 'exact',
+    build: (rng, full) => {
+      const cases: ForwardCase[] = [];
+      const count = full ? 24 : 10;
+      for (let t = 0; t < count; t++) {
+        const rank = rng.int(1, 5);
+        const shape = rng.shape(rank, 1, rank >= 4 ? 3 : 5);
+        const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
+        const perm = rng.perm(rank);
+        cases.push({ label: `transpose ${x.dtype} ${fmt(shape)} perm ${fmt(perm)}`, inputs: [x], run: ([a]) => transpose(a!, perm), want: () => [transposeRef(x, perm)] });
+      }
+      const e = randomFloats(rng, [2, 0, 3]);
+      cases.push({ label: 'transpose empty [2, 0, 3] perm [2, 0, 1]', inputs: [e], run: ([a]) => transpose(a!, [2, 0, 1]), want: () => [transposeRef(e, [2, 0, 1])] });
+      const m = randomFloats(rng, [17, 33]);
+      cases.push({ label: 'transpose [17, 33] (default perm)', inputs: [m], run: ([a]) => transpose(a!), want: () => [transposeRef(m, [1, 0])] });
+      const s = randomFloats(rng, [3, 1, 4]);
+      cases.push({ label: 'transpose negative axes [-1, 0, 1]', inputs: [s], run: ([a]) => transpose(a!, [-1, 0, 1]), want: () => [transposeRef(s, [2, 0, 1])] });
+      return cases;
     },
-    {
-      name: 'slice (random boxes, size 0)',
-      tol: 'exact',
-      build: (rng, full) => {
-        const cases: ForwardCase[] = [];
-        const count = full ? 24 : 12;
-        for (let t = 0; t < count; t++) {
-          const shape = rng.shape(rng.int(1, 4), 1, 6);
-          const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
-          const begin = shape.map((d) => rng.int(0, d - 1));
-          const size = shape.map((d, i) => rng.int(t % 5 === 0 && i === 0 ? 0 : 1, d - begin[i]!));
-          cases.push({ label: `slice ${fmt(shape)} begin ${fmt(begin)} size ${fmt(size)}`, inputs: [x], run: ([a]) => slice(a!, begin, size), want: () => [sliceRef(x, begin, size)] });
-        }
-        const x = randomFloats(rng, [4, 5]);
-        cases.push({ label: 'slice with size -1 (to the end)', inputs: [x], run: ([a]) => slice(a!, [1, 2], [-1, 2]), want: () => [sliceRef(x, [1, 2], [3, 2])] });
-        cases.push({ label: 'slice of size 0 at the end', inputs: [x], run: ([a]) => slice(a!, [4, 0], [0, 5]), want: () => [sliceRef(x, [4, 0], [0, 5])] });
-        return cases;
-      },
+  };
+}
+
+/** Kernel cases: slice (random boxes, size 0). */
+function sliceGroup(): KernelGroup {
+  return {
+    name: 'slice (random boxes, size 0)',
+    tol: 'exact',
+    build: (rng, full) => {
+      const cases: ForwardCase[] = [];
+      const count = full ? 24 : 12;
+      for (let t = 0; t < count; t++) {
+        const shape = rng.shape(rng.int(1, 4), 1, 6);
+        const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
+        const begin = shape.map((d) => rng.int(0, d - 1));
+        const size = shape.map((d, i) => rng.int(t % 5 === 0 && i === 0 ? 0 : 1, d - begin[i]!));
+        cases.push({ label: `slice ${fmt(shape)} begin ${fmt(begin)} size ${fmt(size)}`, inputs: [x], run: ([a]) => slice(a!, begin, size), want: () => [sliceRef(x, begin, size)] });
+      }
+      const x = randomFloats(rng, [4, 5]);
+      cases.push({ label: 'slice with size -1 (to the end)', inputs: [x], run: ([a]) => slice(a!, [1, 2], [-1, 2]), want: () => [sliceRef(x, [1, 2], [3, 2])] });
+      cases.push({ label: 'slice of size 0 at the end', inputs: [x], run: ([a]) => slice(a!, [4, 0], [0, 5]), want: () => [sliceRef(x, [4, 0], [0, 5])] });
+      return cases;
     },
-    {
-      name: 'concat (several axes, empty pieces)',
-      tol: 'exact',
-      build: (rng) => {
-        const cases: ForwardCase[] = [];
-        for (let t = 0; t < 12; t++) {
-          const rank = rng.int(1, 4);
-          const shape = rng.shape(rank, 1, 4);
-          const axis = rng.int(0, rank - 1);
-          const n = rng.int(2, 4);
-          const dtype = rng.chance(0.8) ? 'float32' : 'int32';
-          const pieces = Array.from({ length: n }, (_, i) => {
-            const s = [...shape];
-            s[axis] = i === 1 && t % 3 === 0 ? 0 : rng.int(1, 4);
-            return dtype === 'float32' ? randomFloats(rng, s) : randomInts(rng, s, -9, 9);
-          });
-          const ax = rng.chance(0.3) ? axis - rank : axis;
-          cases.push({ label: `concat ${dtype} ${pieces.map((p) => fmt(p.shape)).join(' + ')} axis ${ax}`, inputs: pieces, run: (xs) => concat(xs, ax), want: () => [concatRef(pieces, axis)] });
-        }
-        return cases;
-      },
-    },
-    {
-      name: 'split (equal pieces and size lists)',
-      tol: 'exact',
-      build: (rng) => {
-        const cases: ForwardCase[] = [];
-        const x = randomFloats(rng, [6, 4, 5]);
-        for (const [sizes, axis] of [[3, 0], [2, 1], [[1, 0, 4], 2], [[2, 2, 2], -3], [1, 1], [[4, 0], 1]] as [number | number[], number][]) {
-          const ax = axis < 0 ? axis + 3 : axis;
-          const list = typeof sizes === 'number' ? new Array<number>(sizes).fill(x.shape[ax]! / sizes) : sizes;
-          cases.push({
-            label: `split [6, 4, 5] into ${JSON.stringify(sizes)} along ${axis}`,
-            inputs: [x],
-            run: ([a]) => split(a!, sizes, axis),
-            want: () => {
-              let off = 0;
-              return list.map((n) => {
-                const begin = x.shape.map((_, i) => (i === ax ? off : 0));
-                const size = x.shape.map((d, i) => (i === ax ? n : d));
-                off += n;
-                return sliceRef(x, begin, size);
-              });
-            },
-          });
-        }
-        return cases;
-      },
-    },
-    {
-      name: 'pad',
-      tol: 'exact',
-      build: (rng) => {
-        const cases: ForwardCase[] = [];
-        for (let t = 0; t < 10; t++) {
-          const shape = rng.shape(rng.int(1, 4), t === 0 ? 0 : 1, 4);
-          const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -9, 9);
-          const paddings = shape.map(() => [rng.int(0, 2), rng.int(0, 2)] as [number, number]);
-          const value = x.dtype === 'int32' ? rng.int(-5, 5) : Math.fround(rng.uniform(-5, 5));
-          cases.push({ label: `pad ${x.dtype} ${fmt(shape)} ${JSON.stringify(paddings)} value ${value}`, inputs: [x], run: ([a]) => pad(a!, paddings, value), want: () => [padRef(x, paddings, value)] });
-        }
-        const e = randomFloats(rng, [0, 3]);
-        cases.push({ label: 'pad empty [0, 3] → [2, 4]', inputs: [e], run: ([a]) => pad(a!, [[1, 1], [0, 1]], 9), want: () => [padRef(e, [[1, 1], [0, 1]], 9)] });
-        return cases;
-      },
-    },
-    {
-      name: 'broadcastTo',
-      tol: 'exact',
-      build: (rng) =>
-        (
-          [
-            [[3, 1], [2, 3, 4]],
-            [[], [2, 2]],
-            [[1], [5]],
-            [[2, 1, 3], [2, 4, 3]],
-            [[4], [4]],
-            [[1, 3], [0, 3]],
-            [[17], [2, 17]],
-          ] as [number[], number[]][]
-        ).flatMap(([from, to]) => {
-          const xs = [randomFloats(rng, from), randomInts(rng, from, -9, 9)];
-          return xs.map((x): ForwardCase => ({ label: `broadcastTo ${x.dtype} ${fmt(from)} → ${fmt(to)}`, inputs: [x], run: ([a]) => broadcastTo(a!, to), want: () => [broadcastToRef(x, to)] }));
-        }),
-    },
-    {
-      name: 'reshape / expandDims / squeeze / stack',
-      tol: 'exact',
-      build: (rng) => {
-        const x = randomFloats(rng, [2, 3, 4]);
-        const s = randomFloats(rng, [1, 3, 1]);
-        const parts = [randomFloats(rng, [2, 3]), randomFloats(rng, [2, 3]), randomFloats(rng, [2, 3])];
-        return [
-          { label: 'reshape [2, 3, 4] → [4, -1]', inputs: [x], run: ([a]) => reshape(a!, [4, -1]), want: () => [reshapeRef(x, [4, 6])] },
-          { label: 'reshape [2, 3, 4] → [24]', inputs: [x], run: ([a]) => reshape(a!, [24]), want: () => [reshapeRef(x, [24])] },
-          { label: 'expandDims axis 1', inputs: [x], run: ([a]) => expandDims(a!, 1), want: () => [reshapeRef(x, [2, 1, 3, 4])] },
-          { label: 'expandDims axis -1', inputs: [x], run: ([a]) => expandDims(a!, -1), want: () => [reshapeRef(x, [2, 3, 4, 1])] },
-          { label: 'squeeze all', inputs: [s], run: ([a]) => squeeze(a!), want: () => [reshapeRef(s, [3])] },
-          { label: 'squeeze axis 2', inputs: [s], run: ([a]) => squeeze(a!, [2]), want: () => [reshapeRef(s, [1, 3])] },
-          { label: 'stack axis 0', inputs: parts, run: (xs) => stack(xs, 0), want: () => [concatRef(parts.map((p) => reshapeRef(p, [1, 2, 3])), 0)] },
-          { label: 'stack axis 2', inputs: parts, run: (xs) => stack(xs, 2), want: () => [concatRef(parts.map((p) => reshapeRef(p, [2, 3, 1])), 2)] },
-        ];
-      },
-    },
-    {
-      name: 'gather (batched along axis 0, 1, 2; repeated indices)',
-      tol: 'exact',
-      build: (rng) => {
-        const cases: ForwardCase[] = [];
-        const x = randomFloats(rng, [4, 5, 3]);
-        const xi = randomInts(rng, [4, 5, 3], -99, 99);
-        for (const axis of [0, 1, 2]) {
-          for (const n of [1, 7, 0]) {
-            const idxShape = [...x.shape.slice(0, axis), n];
-            const idx = randomInts(rng, idxShape, 0, x.shape[axis]! - 1);
-            for (const src of [x, xi]) {
-              cases.push({ label: `gather ${src.dtype} [4, 5, 3] axis ${axis} indices ${fmt(idxShape)}`, inputs: [src, idx], run: ([a, i]) => gather(a!, i!, axis), want: () => [gatherRef(src, idx, axis)] });
-            }
-          }
-        }
-        const rows = randomInts(rng, [2, 3], 0, 3);
-        cases.push({
-          label: 'gather axis 0 with 2-D indices (embedding lookup)',
-          inputs: [x, rows],
-          run: ([a, i]) => gather(a!, i!, 0),
-          want: () => [reshapeRef(gatherRef(x, reshapeRef(rows, [6]), 0), [2, 3, 5, 3])],
+  };
+}
+
+/** Kernel cases: concat (several axes, empty pieces). */
+function concatGroup(): KernelGroup {
+  return {
+    name: 'concat (several axes, empty pieces)',
+    tol: 'exact',
+    build: (rng) => {
+      const cases: ForwardCase[] = [];
+      for (let t = 0; t < 12; t++) {
+        const rank = rng.int(1, 4);
+        const shape = rng.shape(rank, 1, 4);
+        const axis = rng.int(0, rank - 1);
+        const n = rng.int(2, 4);
+        const dtype = rng.chance(0.8) ? 'float32' : 'int32';
+        const pieces = Array.from({ length: n }, (_, i) => {
+          const s = [...shape];
+          s[axis] = i === 1 && t % 3 === 0 ? 0 : rng.int(1, 4);
+          return dtype === 'float32' ? randomFloats(rng, s) : randomInts(rng, s, -9, 9);
         });
-        const neg = randomInts(rng, [4, 2], 0, 2);
-        cases.push({ label: 'gather axis -2', inputs: [x, neg], run: ([a, i]) => gather(a!, i!, -2), want: () => [gatherRef(x, neg, 1)] });
-        return cases;
-      },
+        const ax = rng.chance(0.3) ? axis - rank : axis;
+        cases.push({ label: `concat ${dtype} ${pieces.map((p) => fmt(p.shape)).join(' + ')} axis ${ax}`, inputs: pieces, run: (xs) => concat(xs, ax), want: () => [concatRef(pieces, axis)] });
+      }
+      return cases;
     },
-    {
-      name: 'scatterAdd (batched along axis 0, 1, 2; repeated indices accumulate)',
-      tol: 'basic',
-      build: (rng) => {
-        const cases: ForwardCase[] = [];
-        for (const axis of [0, 1, 2]) {
-          for (const n of [1, 9, 0]) {
-            const updShape = [3, 4, 2];
-            updShape[axis] = n;
-            const upd = randomFloats(rng, updShape);
-            const size = rng.int(1, 4);
-            const idx = randomInts(rng, updShape.slice(0, axis + 1), 0, size - 1);
-            cases.push({
-              label: `scatterAdd updates ${fmt(updShape)} axis ${axis} size ${size}`,
-              inputs: [upd, idx],
-              run: ([u, i]) => scatterAdd(u!, i!, axis, size),
-              want: () => [scatterAddRef(upd, idx, axis, size)],
+  };
+}
+
+/** Kernel cases: split (equal pieces and size lists). */
+function splitGroup(): KernelGroup {
+  return {
+    name: 'split (equal pieces and size lists)',
+    tol: 'exact',
+    build: (rng) => {
+      const cases: ForwardCase[] = [];
+      const x = randomFloats(rng, [6, 4, 5]);
+      for (const [sizes, axis] of [[3, 0], [2, 1], [[1, 0, 4], 2], [[2, 2, 2], -3], [1, 1], [[4, 0], 1]] as [number | number[], number][]) {
+        const ax = axis < 0 ? axis + 3 : axis;
+        const list = typeof sizes === 'number' ? new Array<number>(sizes).fill(x.shape[ax]! / sizes) : sizes;
+        cases.push({
+          label: `split [6, 4, 5] into ${JSON.stringify(sizes)} along ${axis}`,
+          inputs: [x],
+          run: ([a]) => split(a!, sizes, axis),
+          want: () => {
+            let off = 0;
+            return list.map((n) => {
+              const begin = x.shape.map((_, i) => (i === ax ? off : 0));
+              const size = x.shape.map((d, i) => (i === ax ? n : d));
+              off += n;
+              return sliceRef(x, begin, size);
             });
+          },
+        });
+      }
+      return cases;
+    },
+  };
+}
+
+/** Kernel cases: pad. */
+function padGroup(): KernelGroup {
+  return {
+    name: 'pad',
+    tol: 'exact',
+    build: (rng) => {
+      const cases: ForwardCase[] = [];
+      for (let t = 0; t < 10; t++) {
+        const shape = rng.shape(rng.int(1, 4), t === 0 ? 0 : 1, 4);
+        const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -9, 9);
+        const paddings = shape.map(() => [rng.int(0, 2), rng.int(0, 2)] as [number, number]);
+        const value = x.dtype === 'int32' ? rng.int(-5, 5) : Math.fround(rng.uniform(-5, 5));
+        cases.push({ label: `pad ${x.dtype} ${fmt(shape)} ${JSON.stringify(paddings)} value ${value}`, inputs: [x], run: ([a]) => pad(a!, paddings, value), want: () => [padRef(x, paddings, value)] });
+      }
+      const e = randomFloats(rng, [0, 3]);
+      cases.push({ label: 'pad empty [0, 3] → [2, 4]', inputs: [e], run: ([a]) => pad(a!, [[1, 1], [0, 1]], 9), want: () => [padRef(e, [[1, 1], [0, 1]], 9)] });
+      return cases;
+    },
+  };
+}
+
+/** Kernel cases: broadcastTo. */
+function broadcastToGroup(): KernelGroup {
+  return {
+    name: 'broadcastTo',
+    tol: 'exact',
+    build: (rng) =>
+      (
+        [
+          [[3, 1], [2, 3, 4]],
+          [[], [2, 2]],
+          [[1], [5]],
+          [[2, 1, 3], [2, 4, 3]],
+          [[4], [4]],
+          [[1, 3], [0, 3]],
+          [[17], [2, 17]],
+        ] as [number[], number[]][]
+      ).flatMap(([from, to]) => {
+        const xs = [randomFloats(rng, from), randomInts(rng, from, -9, 9)];
+        return xs.map((x): ForwardCase => ({ label: `broadcastTo ${x.dtype} ${fmt(from)} → ${fmt(to)}`, inputs: [x], run: ([a]) => broadcastTo(a!, to), want: () => [broadcastToRef(x, to)] }));
+      }),
+  };
+}
+
+/** Kernel cases: reshape / expandDims / squeeze / stack. */
+function reshapeGroup(): KernelGroup {
+  return {
+    name: 'reshape / expandDims / squeeze / stack',
+    tol: 'exact',
+    build: (rng) => {
+      const x = randomFloats(rng, [2, 3, 4]);
+      const s = randomFloats(rng, [1, 3, 1]);
+      const parts = [randomFloats(rng, [2, 3]), randomFloats(rng, [2, 3]), randomFloats(rng, [2, 3])];
+      return [
+        { label: 'reshape [2, 3, 4] → [4, -1]', inputs: [x], run: ([a]) => reshape(a!, [4, -1]), want: () => [reshapeRef(x, [4, 6])] },
+        { label: 'reshape [2, 3, 4] → [24]', inputs: [x], run: ([a]) => reshape(a!, [24]), want: () => [reshapeRef(x, [24])] },
+        { label: 'expandDims axis 1', inputs: [x], run: ([a]) => expandDims(a!, 1), want: () => [reshapeRef(x, [2, 1, 3, 4])] },
+        { label: 'expandDims axis -1', inputs: [x], run: ([a]) => expandDims(a!, -1), want: () => [reshapeRef(x, [2, 3, 4, 1])] },
+        { label: 'squeeze all', inputs: [s], run: ([a]) => squeeze(a!), want: () => [reshapeRef(s, [3])] },
+        { label: 'squeeze axis 2', inputs: [s], run: ([a]) => squeeze(a!, [2]), want: () => [reshapeRef(s, [1, 3])] },
+        { label: 'stack axis 0', inputs: parts, run: (xs) => stack(xs, 0), want: () => [concatRef(parts.map((p) => reshapeRef(p, [1, 2, 3])), 0)] },
+        { label: 'stack axis 2', inputs: parts, run: (xs) => stack(xs, 2), want: () => [concatRef(parts.map((p) => reshapeRef(p, [2, 3, 1])), 2)] },
+      ];
+    },
+  };
+}
+
+/** Kernel cases: gather (batched along axis 0, 1, 2; repeated indices). */
+function gatherGroup(): KernelGroup {
+  return {
+    name: 'gather (batched along axis 0, 1, 2; repeated indices)',
+    tol: 'exact',
+    build: (rng) => {
+      const cases: ForwardCase[] = [];
+      const x = randomFloats(rng, [4, 5, 3]);
+      const xi = randomInts(rng, [4, 5, 3], -99, 99);
+      for (const axis of [0, 1, 2]) {
+        for (const n of [1, 7, 0]) {
+          const idxShape = [...x.shape.slice(0, axis), n];
+          const idx = randomInts(rng, idxShape, 0, x.shape[axis]! - 1);
+          for (const src of [x, xi]) {
+            cases.push({ label: `gather ${src.dtype} [4, 5, 3] axis ${axis} indices ${fmt(idxShape)}`, inputs: [src, idx], run: ([a, i]) => gather(a!, i!, axis), want: () => [gatherRef(src, idx, axis)] });
           }
         }
-        const ones4 = fromValues([4, 2], [1, 1, 1, 1, 1, 1, 1, 1]);
-        const same = fromValues([4], [2, 2, 2, 0], 'int32');
-        cases.push({ label: 'scatterAdd all to one row', inputs: [ones4, same], run: ([u, i]) => scatterAdd(u!, i!, 0, 3), want: () => [fromValues([3, 2], [1, 1, 0, 0, 3, 3])] });
-        return cases;
-      },
+      }
+      const rows = randomInts(rng, [2, 3], 0, 3);
+      cases.push({
+        label: 'gather axis 0 with 2-D indices (embedding lookup)',
+        inputs: [x, rows],
+        run: ([a, i]) => gather(a!, i!, 0),
+        want: () => [reshapeRef(gatherRef(x, reshapeRef(rows, [6]), 0), [2, 3, 5, 3])],
+      });
+      const neg = randomInts(rng, [4, 2], 0, 2);
+      cases.push({ label: 'gather axis -2', inputs: [x, neg], run: ([a, i]) => gather(a!, i!, -2), want: () => [gatherRef(x, neg, 1)] });
+      return cases;
     },
-  ];
+  };
+}
+
+/** Kernel cases: scatterAdd (batched along axis 0, 1, 2; repeated indices accumulate). */
+function scatterAddGroup(): KernelGroup {
+  return {
+    name: 'scatterAdd (batched along axis 0, 1, 2; repeated indices accumulate)',
+    tol: 'basic',
+    build: (rng) => {
+      const cases: ForwardCase[] = [];
+      for (const axis of [0, 1, 2]) {
+        for (const n of [1, 9, 0]) {
+          const updShape = [3, 4, 2];
+          updShape[axis] = n;
+          const upd = randomFloats(rng, updShape);
+          const size = rng.int(1, 4);
+          const idx = randomInts(rng, updShape.slice(0, axis + 1), 0, size - 1);
+          cases.push({
+            label: `scatterAdd updates ${fmt(updShape)} axis ${axis} size ${size}`,
+            inputs: [upd, idx],
+            run: ([u, i]) => scatterAdd(u!, i!, axis, size),
+            want: () => [scatterAddRef(upd, idx, axis, size)],
+          });
+        }
+      }
+      const ones4 = fromValues([4, 2], [1, 1, 1, 1, 1, 1, 1, 1]);
+      const same = fromValues([4], [2, 2, 2, 0], 'int32');
+      cases.push({ label: 'scatterAdd all to one row', inputs: [ones4, same], run: ([u, i]) => scatterAdd(u!, i!, 0, 3), want: () => [fromValues([3, 2], [1, 1, 0, 0, 3, 3])] });
+      return cases;
+    },
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
