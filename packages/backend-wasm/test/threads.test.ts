@@ -1,0 +1,156 @@
+/**
+ * Results do not depend on the thread count: matmul and the fused attention forward and backward give
+ * the same bits on 1, 2 and 3 threads (each output element is computed by one thread with the
+ * single-threaded loop order). Also: a Node process that used a 2-thread backend exits on its own after
+ * `dispose()`.
+ */
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Backend, ChunkedAttentionParams, KernelTensor, Shape } from '@reformer/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { WasmBackend } from '../src/index.js';
+import { createWasm } from './setup.js';
+
+function random(n: number, seed: number, scale = 1): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
+  }
+  return out;
+}
+
+const size = (shape: Shape) => shape.reduce((p, d) => p * d, 1);
+
+/** The raw bits of float results, for exact comparison (NaN payloads and −0 included). */
+const bits = (x: Float32Array) => new Uint32Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+
+function runMatmul(be: Backend, aShape: Shape, bShape: Shape, tA: boolean, tB: boolean, outShape: Shape): Uint32Array {
+  const x = { storage: be.write(random(size(aShape), 1), 'float32'), shape: aShape, dtype: 'float32' as const };
+  const y = { storage: be.write(random(size(bShape), 2), 'float32'), shape: bShape, dtype: 'float32' as const };
+  const z = be.matmul(x, y, tA, tB, outShape);
+  const out = bits(be.readSync!(z.storage, 'float32', size(outShape)) as Float32Array);
+  for (const s of [x.storage, y.storage, z.storage]) be.free(s);
+  return out;
+}
+
+interface Problem {
+  B: number; H: number; N: number; d: number; dv: number;
+  chunkLength: number; chunksBefore: number; chunksAfter: number;
+  causal: boolean; excludeSelf: boolean; permute: boolean; mask: boolean;
+}
+
+/** Forward and backward of `p`: out, lse, dq, dk, dv as bits. */
+function runAttention(be: Backend, p: Problem): Uint32Array[] {
+  const { B, H, N, d, dv } = p;
+  const f = (data: Float32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
+  const i = (data: Int32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
+  const q = f(random(B * H * N * d, 1, 2), [B, H, N, d]);
+  const k = f(random(B * H * N * d, 2, 2), [B, H, N, d]);
+  const v = f(random(B * H * N * dv, 3), [B, H, N, dv]);
+  const positions = new Int32Array(B * H * N);
+  for (let r = 0; r < B * H; r++) {
+    const perm = Array.from({ length: N }, (_, j) => j);
+    if (p.permute) perm.sort((x, y) => ((x * 7919 + r * 13) % N) - ((y * 7919 + r * 13) % N));
+    positions.set(perm, r * N);
+  }
+  const params: ChunkedAttentionParams = {
+    chunkLength: p.chunkLength,
+    chunksBefore: p.chunksBefore,
+    chunksAfter: p.chunksAfter,
+    causal: p.causal,
+    excludeSelf: p.excludeSelf,
+    scale: 0.7,
+    positions: p.permute ? i(positions, [B, H, N]) : undefined,
+    buckets: p.permute ? i(Int32Array.from(positions, (x) => (x * 31) % 4), [B, H, N]) : undefined,
+    keyMask: p.mask ? i(Int32Array.from({ length: B * N }, (_, j) => (j % 11 === 5 ? 0 : 1)), [B, N]) : undefined,
+  };
+  const { out, lse } = be.chunkedAttention!(q, k, v, params);
+  const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
+  const dLse = f(random(B * H * N, 5), [B, H, N]);
+  const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
+  const read = (t: KernelTensor) => bits(be.readSync!(t.storage, 'float32', size(t.shape)) as Float32Array);
+  const result = [out, lse, g.dq, g.dk, g.dv].map(read);
+  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask]) if (t) be.free(t.storage);
+  return result;
+}
+
+/** Index of the first differing element, or −1. */
+function firstDifference(a: Uint32Array, b: Uint32Array): number {
+  if (a.length !== b.length) return 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return i;
+  return -1;
+}
+
+const matmuls: [string, Shape, Shape, boolean, boolean, Shape][] = [
+  ['300×517 · 517×260', [300, 517], [517, 260], false, false, [300, 260]],
+  ['Aᵀ·Bᵀ, 203×97 (K 301)', [301, 203], [97, 301], true, true, [203, 97]],
+  ['batched 3×(130×64 · 64×70), B broadcast', [3, 130, 64], [64, 70], false, false, [3, 130, 70]],
+  ['A·Bᵀ, 1030×40 (N past one NC block: 1030)', [40, 1030], [1030, 40], true, false, [1030, 1030]],
+];
+
+const attentions: [string, Problem][] = [
+  ['LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf', { B: 1, H: 2, N: 512, d: 64, dv: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, permute: true, mask: false }],
+  ['one head, 16 chunks of 16, before 1 after 1, mask, d 32 dv 48', { B: 1, H: 1, N: 256, d: 32, dv: 48, chunkLength: 16, chunksBefore: 1, chunksAfter: 1, causal: false, excludeSelf: false, permute: true, mask: true }],
+  ['duplicated window chunks: 2 chunks of 3, before 2 after 1, d 5 dv 7', { B: 2, H: 1, N: 6, d: 5, dv: 7, chunkLength: 3, chunksBefore: 2, chunksAfter: 1, causal: false, excludeSelf: true, permute: false, mask: false }],
+  ['5 chunks of 8 (uneven split), causal, d 9', { B: 1, H: 3, N: 40, d: 9, dv: 9, chunkLength: 8, chunksBefore: 2, chunksAfter: 0, causal: true, excludeSelf: false, permute: false, mask: true }],
+];
+
+for (const kernels of ['simd', 'relaxed-simd'] as const) {
+  describe(`bit-identical results on 1, 2 and 3 threads (${kernels})`, () => {
+    const backends: WasmBackend[] = [];
+    beforeAll(async () => {
+      for (const threads of [1, 2, 3]) backends.push(await createWasm({ kernels, threads }));
+    });
+    afterAll(() => {
+      for (const be of backends) be.dispose();
+    });
+    it('runs the asked-for threads', () => {
+      expect(backends.map((be) => be.kernelFeatures.threads)).toEqual([1, 2, 3]);
+    });
+    for (const [name, aShape, bShape, tA, tB, outShape] of matmuls) {
+      it(`matmul ${name}`, () => {
+        const [one, ...more] = backends.map((be) => runMatmul(be, aShape, bShape, tA, tB, outShape));
+        more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+      });
+    }
+    for (const [name, p] of attentions) {
+      it(`attention forward and backward: ${name}`, () => {
+        const [one, ...more] = backends.map((be) => runAttention(be, p));
+        const names = ['out', 'lse', 'dq', 'dk', 'dv'];
+        more.forEach((r, j) =>
+          r.forEach((x, t) => expect(firstDifference(x, one![t]!), `${names[t]}: ${j + 2} threads vs 1, first differing element`).toBe(-1)),
+        );
+        for (const be of backends) expect(be.memory().liveBytes).toBe(0);
+      });
+    }
+  });
+}
+
+describe('threads option', () => {
+  it('rejects a thread count that is not a positive integer, with a named error', async () => {
+    await expect(createWasm({ threads: 0 })).rejects.toThrow(/threads must be an integer/);
+    await expect(createWasm({ threads: 1.5 })).rejects.toThrow(/threads must be an integer/);
+  });
+
+  it('a process with a 2-thread backend exits on its own after dispose()', async () => {
+    const child = fileURLToPath(new URL('./fixtures/two-threads-exit.mjs', import.meta.url));
+    const started = Date.now();
+    const code = await new Promise<number | string>((resolve) => {
+      const p = spawn(process.execPath, [child], { stdio: ['ignore', 'pipe', 'inherit'] });
+      let out = '';
+      p.stdout.on('data', (b: Buffer) => (out += b.toString()));
+      const timer = setTimeout(() => {
+        p.kill('SIGKILL');
+        resolve('still running after 20 s');
+      }, 20_000);
+      p.on('exit', (c) => {
+        clearTimeout(timer);
+        resolve(out.includes('threads 2 ok') ? (c ?? -1) : `exit ${c}, output ${JSON.stringify(out)}`);
+      });
+    });
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(20_000);
+  }, 30_000);
+});
