@@ -55,7 +55,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   -h, --help        this text
 
   --suite NAME      attention (this run, the default) | kernels | reversible | chunked | model | load |
-                    generate; \`--suite NAME --help\` lists the flags of a suite`;
+                    profile | generate; \`--suite NAME --help\` lists the flags of a suite`;
 
 const DEFAULTS: BenchConfig = {
   backends: ['cpu', 'tfjs-wasm', 'webgpu'],
@@ -261,7 +261,7 @@ export function validateConfig(config: BenchConfig): void {
 // ---- suites: `pnpm bench -- --suite NAME [flags]` ----
 
 /** The suites of `pnpm bench -- --suite NAME`; `attention` is what `pnpm bench` runs without `--suite`. */
-export const SUITE_NAMES = ['attention', 'kernels', 'reversible', 'chunked', 'model', 'load', 'generate'] as const;
+export const SUITE_NAMES = ['attention', 'kernels', 'reversible', 'chunked', 'model', 'load', 'profile', 'generate'] as const;
 /** A suite name. */
 export type SuiteName = (typeof SUITE_NAMES)[number];
 

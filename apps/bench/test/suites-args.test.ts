@@ -4,6 +4,7 @@ import { kernelCases, parseKernelsArgs } from '../src/suites/kernels.js';
 import { parseReversibleArgs } from '../src/suites/reversible.js';
 import { parseChunkedArgs } from '../src/suites/chunked.js';
 import { parseModelSuiteArgs } from '../src/suites/model.js';
+import { parseProfileArgs } from '../src/suites/profile.js';
 import { ENWIK8_CONFIG, parseLoadArgs, SMALL_CONFIG } from '../src/suites/load.js';
 
 describe('splitSuite', () => {
@@ -84,5 +85,10 @@ describe('suite options', () => {
     const q = parseLoadArgs(['--quick', '--no-torch']);
     expect(q.config).toBe(SMALL_CONFIG);
     expect(q.python).toBeNull();
+  });
+
+  it('profile: tfjs-wasm at 4096 by default; the length must be a multiple of the chunk', () => {
+    expect(parseProfileArgs([])).toMatchObject({ backend: 'tfjs-wasm', length: 4096, hashes: 2, forwardOnly: false });
+    expect(() => parseProfileArgs(['--length', '100'])).toThrow(/multiple of the chunk length 64/);
   });
 });

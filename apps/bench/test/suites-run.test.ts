@@ -6,9 +6,12 @@ import { KERNEL_REFERENCE, kernelCases, kernelsReport, parseKernelsArgs, runKern
 import { parseLoadArgs, runLoadSuite } from '../src/suites/load.js';
 import { parseModelSuiteArgs, runModelSuite } from '../src/suites/model.js';
 import { parseReversibleArgs, runReversibleSuite } from '../src/suites/reversible.js';
+import { instrument, parseProfileArgs, runProfileSuite } from '../src/suites/profile.js';
 import { formatReport, formatTable, type SuiteContext } from '../src/suites/suite.js';
 import { onnxKernelPeer, tfjsKernelPeer } from '../src/node/kernel-peers.js';
 import { loadNodeModelBench } from '../src/node/model.js';
+import { tfjsKernelProfiler } from '../src/node/suites.js';
+import { startNodeBackend } from '../src/node/backends.js';
 import type { RunEnvironment } from '../src/runner.js';
 
 const ctx: SuiteContext = {
@@ -92,4 +95,33 @@ describe('suites at tiny sizes', () => {
     expect(rows[0]!.tensors).toBeGreaterThan(0);
     expect(r.notes).toEqual(['pytorch_model.bin rows skipped (--no-torch).']);
   }, 60_000);
+
+  it('profile: the Backend methods of an LSH step with their calls, and the backend is restored afterwards', async () => {
+    const cpu = createCpuBackend();
+    const original = cpu.matmul;
+    const r = await runProfileSuite(parseProfileArgs(['--backend', 'cpu', '--length', '128', '--hashes', '1']), { ...ctx, startBackend: async () => ({ backend: cpu, info: 'cpu' }) });
+    const rows = r.tables[0]!.rows;
+    const methods = rows.map((x) => x.method);
+    expect(methods).toContain('matmul');
+    for (const row of rows) expect(row.calls).toBeGreaterThan(0);
+    expect(cpu.matmul).toBe(original);
+    expect(Object.hasOwn(cpu, 'matmul')).toBe(false);
+  }, 60_000);
+
+  it('profile on tfjs-wasm adds tfjs kernels', async () => {
+    const r = await runProfileSuite(parseProfileArgs(['--backend', 'tfjs-wasm', '--length', '128', '--hashes', '1', '--forward-only']), { ...ctx, startBackend: startNodeBackend }, tfjsKernelProfiler);
+    expect(r.tables).toHaveLength(2);
+    expect(r.tables[1]!.rows.length).toBeGreaterThan(0);
+  }, 60_000);
+
+  it('instrument counts every call of a method', () => {
+    const cpu = createCpuBackend();
+    const { tally, restore } = instrument(cpu);
+    const s = cpu.write(new Float32Array([1, 2]), 'float32');
+    cpu.free(s);
+    cpu.free(cpu.write(new Float32Array([3]), 'float32'));
+    restore();
+    expect(tally.get('write')?.calls).toBe(2);
+    expect(tally.get('free')?.calls).toBe(2);
+  });
 });

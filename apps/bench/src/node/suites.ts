@@ -12,9 +12,10 @@ import { CHUNKED_USAGE, parseChunkedArgs, runChunkedSuite } from '../suites/chun
 import { kernelsReport, KERNELS_USAGE, parseKernelsArgs, runKernelsSuite } from '../suites/kernels.js';
 import { LOAD_USAGE, parseLoadArgs, runLoadSuite } from '../suites/load.js';
 import { MODEL_USAGE, parseModelSuiteArgs, runModelSuite } from '../suites/model.js';
+import { parseProfileArgs, PROFILE_USAGE, runProfileSuite, type KernelProfiler } from '../suites/profile.js';
 import { parseReversibleArgs, REVERSIBLE_USAGE, runReversibleSuite } from '../suites/reversible.js';
 import { formatReport, type SuiteContext, type SuiteReport } from '../suites/suite.js';
-import { startNodeBackend } from './backends.js';
+import { startNodeBackend, tf } from './backends.js';
 import { nodeKernelPeers } from './kernel-peers.js';
 import { nodeMachineInfo } from './machine.js';
 import { loadNodeModelBench } from './model.js';
@@ -29,6 +30,20 @@ export const SUITE_USAGE: Record<NodeSuiteName, string> = {
   chunked: CHUNKED_USAGE,
   model: MODEL_USAGE,
   load: LOAD_USAGE,
+  profile: PROFILE_USAGE,
+};
+
+/** tfjs's own per-kernel profile (`tf.profile`) of a step, summed by kernel name. */
+export const tfjsKernelProfiler: KernelProfiler = async (step) => {
+  const info = await tf.profile(step);
+  const byName = new Map<string, { calls: number; ms: number }>();
+  for (const k of info.kernels) {
+    const e = byName.get(k.name) ?? { calls: 0, ms: 0 };
+    e.calls++;
+    e.ms += typeof k.kernelTimeMs === 'number' ? k.kernelTimeMs : 0;
+    byName.set(k.name, e);
+  }
+  return [...byName].map(([name, e]) => ({ name, ...e }));
 };
 
 /** Parses and runs one suite; returns the report (printing is the caller's). */
@@ -59,6 +74,11 @@ export async function runNodeSuite(
     case 'load': {
       const o = parseLoadArgs(argv);
       return o.help ? { report: null } : { report: await runLoadSuite(o, ctx), json: o.json };
+    }
+    case 'profile': {
+      const o = parseProfileArgs(argv);
+      if (o.help) return { report: null };
+      return { report: await runProfileSuite(o, ctx, o.backend.startsWith('tfjs') ? tfjsKernelProfiler : undefined), json: o.json };
     }
   }
 }
