@@ -168,6 +168,16 @@ export function findings(records: readonly MeasurementRecord[]): string {
   if (pairs.length) {
     out.push('', '**One training step, Reformer vs the same model without its techniques** (reformer vs transformer):', '', ...pairs);
   }
+  // Each backend against the CPU reference on the same attention variant (e.g. tfjs-wasm's speed-up over cpu).
+  const vsCpu: string[] = [];
+  if (backends.includes('cpu'))
+    for (const b of backends.filter((x) => x !== 'cpu'))
+      for (const v of [...new Set(att.map((r) => r.variant))])
+        for (const p of passes) {
+          const rs = peerRatios(records, { backend: b, variant: v }, { backend: 'cpu', variant: v }, p);
+          if (rs.length) vsCpu.push(`- ${b} vs cpu, ${v}, ${passLabel(p)}: ${rs.map((r) => `${lengthLabel(r.length)} ×${sig(r.speedup, 2)}`).join(', ')}`);
+        }
+  if (vsCpu.length) out.push('', '**Each backend against the CPU reference** (cpu time ÷ its time, same variant and length; > 1 means faster than cpu):', '', ...vsCpu);
   // Drop repeated bullet lines (the peer fallback can name the same pair twice), keep blank lines.
   return out.filter((line, i) => line === '' || !line.startsWith('- ') || out.indexOf(line) === i).join('\n');
 }
