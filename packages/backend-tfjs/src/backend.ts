@@ -12,6 +12,7 @@
  */
 import {
   InvalidArgumentError,
+  isCompareOp,
   sizeOf,
   type ActivationOp,
   type Backend,
@@ -333,7 +334,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   }
 
   binary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
-    const compare = op === 'equal' || op === 'notEqual' || op === 'less' || op === 'lessEqual' || op === 'greater' || op === 'greaterEqual';
+    const compare = isCompareOp(op);
     const dtype: DType = compare ? 'int32' : a.dtype;
     if (this.movesDataOnHost && a.dtype === 'int32' && sizeOf(outShape) > 0) {
       const out = hostIntBinary(op, this.hostValues(a) as Int32Array, a.shape, this.hostValues(b) as Int32Array, b.shape, outShape);

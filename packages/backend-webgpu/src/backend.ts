@@ -3,18 +3,19 @@
  * pooled GPU buffer per tensor; kernels are recorded into the runtime's queue and submitted in
  * batches; `read()` is the only readback.
  */
-import type {
-  ActivationOp,
-  Backend,
-  BackendMemory,
-  BinaryOp,
-  ChunkedAttentionParams,
-  DType,
-  KernelTensor,
-  ReduceOp,
-  Shape,
-  TypedArray,
-  UnaryOp,
+import {
+  isCompareOp,
+  type ActivationOp,
+  type Backend,
+  type BackendMemory,
+  type BinaryOp,
+  type ChunkedAttentionParams,
+  type DType,
+  type KernelTensor,
+  type ReduceOp,
+  type Shape,
+  type TypedArray,
+  type UnaryOp,
 } from '@reformer/core';
 import type { GpuStorage, KernelContext } from './context.js';
 import { WebGPUBufferTooLargeError, WebGPUFeatureError, WebGPUOutOfMemoryError } from './errors.js';
@@ -249,7 +250,7 @@ export class WebGPUBackend implements Backend<GpuStorage> {
   }
 
   binary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
-    const isCompare = ['equal', 'notEqual', 'less', 'lessEqual', 'greater', 'greaterEqual'].includes(op);
+    const isCompare = isCompareOp(op);
     return this.out(ew.binary(this.ctx, op, a, b, outShape, a.dtype), outShape, isCompare ? 'int32' : a.dtype);
   }
 

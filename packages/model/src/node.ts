@@ -8,7 +8,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, ReformerError, serializeSafetensors, type Optimizer, type SafetensorsFile } from '@reformer/core';
+import { InvalidArgumentError, ReformerError, checkInteger, serializeSafetensors, type Optimizer, type SafetensorsFile } from '@reformer/core';
 import { readSafetensorsFile, writeFileAtomic } from '@reformer/core/node';
 import { CheckpointError, hostTensors, loadModel, serializeModel, type AnyReformerModel } from './checkpoint.js';
 import { nodeCheckpointFs, type CheckpointFs } from './durable-fs.js';
@@ -166,9 +166,9 @@ export async function saveCheckpoint(
 ): Promise<string> {
   const fs = options.fs ?? nodeCheckpointFs;
   const { keep } = options;
-  if (keep !== undefined && (!Number.isSafeInteger(keep) || keep < 1)) throw new InvalidArgumentError(`saveCheckpoint: keep must be an integer ≥ 1, got ${String(keep)}.`);
+  if (keep !== undefined) checkInteger('saveCheckpoint', 'keep', keep, 1);
   const step = parts.state.step;
-  if (!Number.isSafeInteger(step) || step < 0) throw new InvalidArgumentError(`saveCheckpoint: state.step must be an integer ≥ 0, got ${String(step)}.`);
+  checkInteger('saveCheckpoint', 'state.step', step, 0);
   const stepName = `checkpoint-${String(step).padStart(8, '0')}`;
   // Everything that can fail without touching the disk first.
   const { config, weights } = await serializeModel(parts.model);

@@ -16,6 +16,7 @@ import {
   tidy,
   transpose,
   uniformValues,
+  checkInteger,
 } from '@reformer/core';
 import { LSHSelfAttention, chooseNumBuckets, hashVectors, lshNormalisedKeys, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
 import type { ReformerConfig } from '../config.js';
@@ -177,10 +178,10 @@ export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | 
   const c = model.config;
   const rows = await promptRows(where, prompt, c.vocab_size);
   const { maxNewTokens } = options;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`${where}: maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}.`);
+  checkInteger(where, 'maxNewTokens', maxNewTokens, 0);
   const sampling = checkSampling(where, options, c.vocab_size);
   const nHashes = options.nHashes ?? c.num_hashes;
-  if (!Number.isInteger(nHashes) || nHashes < 1) throw new InvalidArgumentError(`${where}: nHashes must be a positive integer, got ${String(nHashes)}.`);
+  checkInteger(where, 'nHashes', nHashes, 1);
   if (options.eosTokenId !== undefined && !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < c.vocab_size)) {
     throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${c.vocab_size}), got ${String(options.eosTokenId)}.`);
   }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@reformer/core';
+import { InvalidArgumentError, checkInteger } from '@reformer/core';
 
 /** How the next token is chosen from the logits. */
 export interface SamplingOptions {
@@ -18,7 +18,7 @@ export function checkSampling(where: string, o: SamplingOptions, vocab: number):
   if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0) {
     throw new InvalidArgumentError(`${where}: temperature must be a finite number ≥ 0 (0 = greedy), got ${String(temperature)}.`);
   }
-  if (!Number.isInteger(topK) || topK < 0 || topK > vocab) throw new InvalidArgumentError(`${where}: topK must be an integer in [0, ${vocab}], got ${String(topK)}.`);
+  checkInteger(where, 'topK', topK, 0, vocab);
   if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new InvalidArgumentError(`${where}: topP must be in (0, 1], got ${String(topP)}.`);
   return { temperature, topK, topP };
 }

@@ -4,9 +4,9 @@
  * training part, and the validation metric is bits per character (here: per byte).
  * @module
  */
-import { InvalidArgumentError, deriveSeed, randomBits } from '@reformer/core';
+import { InvalidArgumentError, deriveSeed, randomBits, checkEnum, checkInteger } from '@reformer/core';
 import type { TrainBatch } from '../train/batch.js';
-import { checkInt, evaluateCausal, type EvaluateOptions, type LanguageModel, type Metrics, type Task } from './task.js';
+import { evaluateCausal, type EvaluateOptions, type LanguageModel, type Metrics, type Task } from './task.js';
 
 /** Options of {@link charLMTask}. */
 export interface CharLMOptions {
@@ -65,12 +65,12 @@ export function charLMTask(options: CharLMOptions): CharLMTask {
   if (typeof text === 'string') bytes = new TextEncoder().encode(text);
   else if (text instanceof Uint8Array) bytes = text;
   else throw new InvalidArgumentError(`${where}: text must be a string or a Uint8Array, got ${text === undefined ? 'undefined' : typeof text}.`);
-  const length = checkInt(where, 'length', options.length ?? 256, 2);
+  const length = checkInteger(where, 'length', options.length ?? 256, 2);
   const validFraction = options.validFraction ?? 0.1;
   if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) {
     throw new InvalidArgumentError(`${where}: validFraction must be a number in (0, 1), got ${String(validFraction)}.`);
   }
-  const seed = checkInt(where, 'seed', options.seed ?? 0, 0);
+  const seed = checkInteger(where, 'seed', options.seed ?? 0, 0);
   const n = bytes.length;
   const split = n - Math.ceil(validFraction * n);
   const train = bytes.subarray(0, split);
@@ -82,8 +82,8 @@ export function charLMTask(options: CharLMOptions): CharLMTask {
     );
   }
   const validWindows = Math.floor(valid.length / length);
-  const evalBatchSize = checkInt(where, 'evalBatchSize', options.evalBatchSize ?? 8, 1);
-  const evalBatches = checkInt(where, 'evalBatches', options.evalBatches ?? Math.min(8, Math.ceil(validWindows / evalBatchSize)), 1);
+  const evalBatchSize = checkInteger(where, 'evalBatchSize', options.evalBatchSize ?? 8, 1);
+  const evalBatches = checkInteger(where, 'evalBatches', options.evalBatches ?? Math.min(8, Math.ceil(validWindows / evalBatchSize)), 1);
   const trainOffsets = train.length - length + 1;
 
   const task: CharLMTask = {
@@ -95,9 +95,9 @@ export function charLMTask(options: CharLMOptions): CharLMTask {
     seed,
     batch(splitName, index, batchSize) {
       const w = `${where}.batch`;
-      if (splitName !== 'train' && splitName !== 'valid') throw new InvalidArgumentError(`${w}: split must be 'train' or 'valid', got ${String(splitName)}.`);
-      checkInt(w, 'index', index, 0);
-      checkInt(w, 'batchSize', batchSize, 1);
+      checkEnum(w, 'split', splitName, ['train', 'valid']);
+      checkInteger(w, 'index', index, 0);
+      checkInteger(w, 'batchSize', batchSize, 1);
       const ids = new Int32Array(batchSize * length);
       if (splitName === 'train') {
         const bits = randomBits(deriveSeed(seed, index), batchSize);

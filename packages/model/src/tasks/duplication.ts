@@ -5,10 +5,10 @@
  * accuracy are measured on the second copy of `w` only.
  * @module
  */
-import { InvalidArgumentError, deriveSeed, randomBits } from '@reformer/core';
+import { InvalidArgumentError, deriveSeed, randomBits, checkEnum, checkInteger } from '@reformer/core';
 import { IGNORE_INDEX } from '../labels.js';
 import type { TrainBatch } from '../train/batch.js';
-import { checkInt, evaluateCausal, type EvaluateOptions, type LanguageModel, type Metrics, type Task } from './task.js';
+import { evaluateCausal, type EvaluateOptions, type LanguageModel, type Metrics, type Task } from './task.js';
 
 /** Options of {@link duplicationTask}. */
 export interface DuplicationOptions {
@@ -58,12 +58,12 @@ const SPLIT_STREAM = { train: 0, valid: 1 } as const;
  */
 export function duplicationTask(options: DuplicationOptions = {}): DuplicationTask {
   const where = 'duplicationTask';
-  const length = checkInt(where, 'length', options.length ?? 256, 4);
+  const length = checkInteger(where, 'length', options.length ?? 256, 4);
   if (length % 2 !== 0) throw new InvalidArgumentError(`${where}: length must be even (two copies of 0 w), got ${length}.`);
-  const vocabSize = checkInt(where, 'vocabSize', options.vocabSize ?? 64, 2);
-  const seed = checkInt(where, 'seed', options.seed ?? 0, 0);
-  const evalBatchSize = checkInt(where, 'evalBatchSize', options.evalBatchSize ?? 16, 1);
-  const evalBatches = checkInt(where, 'evalBatches', options.evalBatches ?? 4, 1);
+  const vocabSize = checkInteger(where, 'vocabSize', options.vocabSize ?? 64, 2);
+  const seed = checkInteger(where, 'seed', options.seed ?? 0, 0);
+  const evalBatchSize = checkInteger(where, 'evalBatchSize', options.evalBatchSize ?? 16, 1);
+  const evalBatches = checkInteger(where, 'evalBatches', options.evalBatches ?? 4, 1);
   const half = length / 2;
   const wordLength = half - 1;
   const symbols = vocabSize - 1;
@@ -76,9 +76,9 @@ export function duplicationTask(options: DuplicationOptions = {}): DuplicationTa
     seed,
     batch(split, index, batchSize) {
       const w = `${where}.batch`;
-      if (split !== 'train' && split !== 'valid') throw new InvalidArgumentError(`${w}: split must be 'train' or 'valid', got ${String(split)}.`);
-      checkInt(w, 'index', index, 0);
-      checkInt(w, 'batchSize', batchSize, 1);
+      checkEnum(w, 'split', split, ['train', 'valid']);
+      checkInteger(w, 'index', index, 0);
+      checkInteger(w, 'batchSize', batchSize, 1);
       const bits = randomBits(deriveSeed(seed, index), batchSize * wordLength, SPLIT_STREAM[split]);
       const ids = new Int32Array(batchSize * length);
       const labels = new Int32Array(batchSize * length).fill(IGNORE_INDEX);

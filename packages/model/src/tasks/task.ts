@@ -1,4 +1,4 @@
-import { InvalidArgumentError, deriveSeed, noGrad, seedScope, tidy } from '@reformer/core';
+import { InvalidArgumentError, checkInteger, deriveSeed, noGrad, seedScope, tidy } from '@reformer/core';
 import type { ReformerForMaskedLM, ReformerModelWithLMHead } from '../model.js';
 import { IGNORE_INDEX } from '../labels.js';
 import { batchTensors, checkBatch, type TrainBatch } from '../train/batch.js';
@@ -106,9 +106,8 @@ export async function evaluateCausal(
   const batchSize = options.batchSize ?? defaults.batchSize;
   const batches = options.batches ?? defaults.batches;
   const seed = options.seed ?? 0;
-  for (const [name, v] of [['batchSize', batchSize], ['batches', batches]] as const) {
-    if (!Number.isInteger(v) || v < 1) throw new InvalidArgumentError(`${where}: ${name} must be a positive integer, got ${v}.`);
-  }
+  checkInteger(where, 'batchSize', batchSize, 1);
+  checkInteger(where, 'batches', batches, 1);
   if (!model.config.is_decoder) {
     throw new InvalidArgumentError(`${where}: the task scores a causal LM (position t predicts token t + 1); this model has is_decoder: false.`);
   }
@@ -150,12 +149,4 @@ export async function evaluateCausal(
     model.train(wasTraining);
   }
   return total;
-}
-
-/** Checks an integer option. @internal */
-export function checkInt(where: string, name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new InvalidArgumentError(`${where}: ${name} must be an integer ≥ ${min}, got ${String(v)}.`);
-  }
-  return v;
 }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '@reformer/core';
+import { InvalidArgumentError, checkInteger } from '@reformer/core';
 import type { Tokenizer } from './tokenizer.js';
 
 /** Options of {@link ByteTokenizer}. */
@@ -28,7 +28,7 @@ export class ByteTokenizer implements Tokenizer {
 
   constructor(options: ByteTokenizerOptions = {}) {
     const offset = options.offset ?? 2;
-    if (!Number.isSafeInteger(offset) || offset < 0) throw new InvalidArgumentError(`ByteTokenizer: offset must be a non-negative integer, got ${String(offset)}.`);
+    checkInteger('ByteTokenizer', 'offset', offset, 0);
     this.offset = offset;
     this.vocabSize = 256 + offset;
     if (offset > 0) this.padTokenId = 0;

@@ -16,6 +16,7 @@ import {
   type Module,
   type Optimizer,
   type Tensor,
+  checkInteger,
 } from '@reformer/core';
 import type { LanguageModel, Metrics, Task } from '../tasks/task.js';
 import { batchTensors, batchTokens, checkBatch, type TrainBatch } from './batch.js';
@@ -162,13 +163,6 @@ export class TrainError extends ReformerError {}
 
 const now = (): number => (typeof performance !== 'undefined' ? performance.now() : Date.now());
 
-function checkInteger(name: string, v: unknown, min: number): number {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min) {
-    throw new InvalidArgumentError(`train: ${name} must be an integer ≥ ${min}, got ${String(v)}.`);
-  }
-  return v;
-}
-
 /** The global L2 norm of a list of gradients, as a scalar tensor. */
 function globalNorm(grads: readonly Tensor[]): Tensor {
   let total = scalar(0);
@@ -216,12 +210,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   if (typeof data !== 'function' && (data === null || typeof data !== 'object' || typeof data.batch !== 'function')) {
     throw new InvalidArgumentError('train: options.data must be a Task or a function (step) => TrainBatch.');
   }
-  const steps = checkInteger('steps', options.steps, 0);
-  const batchSize = checkInteger('batchSize', options.batchSize ?? 8, 1);
-  const seed = checkInteger('seed', options.seed ?? 0, 0);
-  const evalEvery = checkInteger('evalEvery', options.evalEvery ?? 0, 0);
-  const progressEvery = checkInteger('progressEvery', options.progressEvery ?? 1, 1);
-  const checkpointEvery = checkInteger('checkpointEvery', options.checkpointEvery ?? 0, 0);
+  const steps = checkInteger('train', 'steps', options.steps, 0);
+  const batchSize = checkInteger('train', 'batchSize', options.batchSize ?? 8, 1);
+  const seed = checkInteger('train', 'seed', options.seed ?? 0, 0);
+  const evalEvery = checkInteger('train', 'evalEvery', options.evalEvery ?? 0, 0);
+  const progressEvery = checkInteger('train', 'progressEvery', options.progressEvery ?? 1, 1);
+  const checkpointEvery = checkInteger('train', 'checkpointEvery', options.checkpointEvery ?? 0, 0);
   const clipNorm = options.clipNorm;
   if (clipNorm !== undefined && (typeof clipNorm !== 'number' || !(clipNorm > 0))) {
     throw new InvalidArgumentError(`train: clipNorm must be a positive number, got ${String(clipNorm)}.`);
@@ -255,7 +249,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
         throw new TrainError(`train: the checkpoint was made with seed ${String(savedSeed)}, this run has seed ${seed}; resume with the same seed for an exact continuation.`);
       }
       try {
-        start = checkInteger('the checkpoint state step', point.state.step, 0);
+        start = checkInteger('train', 'the checkpoint state step', point.state.step, 0);
         model.loadStateDict(point.model.stateDict());
         point.restoreOptimizer?.(optimizer);
       } finally {
