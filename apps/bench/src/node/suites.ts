@@ -7,6 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError, type SuiteName } from '../args.js';
+import { describeAdapter, type BackendStarter } from '../backends.js';
 import type { RunEnvironment } from '../runner.js';
 import { CHUNKED_USAGE, parseChunkedArgs, runChunkedSuite } from '../suites/chunked.js';
 import { kernelsReport, KERNELS_USAGE, parseKernelsArgs, runKernelsSuite } from '../suites/kernels.js';
@@ -46,6 +47,16 @@ export const tfjsKernelProfiler: KernelProfiler = async (step) => {
   return [...byName].map(([name, e]) => ({ name, ...e }));
 };
 
+/** `start`, except that WebGPU starts on Dawn's `adapter` backend and/or with float16 matmul tiles. */
+function webgpuStarter(start: BackendStarter, adapter: string | undefined, f16: boolean): BackendStarter {
+  return async (name) => {
+    if (name !== 'webgpu') return start(name);
+    const { createNodeWebGPUBackend } = await import('@reformer/backend-webgpu/node');
+    const backend = await createNodeWebGPUBackend({ ...(adapter ? { flags: [`backend=${adapter}`] } : {}), ...(f16 ? { matmulPrecision: 'f16' as const } : {}) });
+    return { backend, info: `${describeAdapter(backend.adapterInfo, backend.hasTimestamps)}${f16 ? ', float16 matmul tiles' : ''}` };
+  };
+}
+
 /** Parses and runs one suite; returns the report (printing is the caller's). */
 export async function runNodeSuite(
   suite: NodeSuiteName,
@@ -57,7 +68,8 @@ export async function runNodeSuite(
     case 'kernels': {
       const o = parseKernelsArgs(argv);
       if (o.help) return { report: null };
-      return { report: kernelsReport(o, await runKernelsSuite(o, ctx, nodeKernelPeers())), json: o.json };
+      const kernelCtx = o.adapter || o.f16 ? { ...ctx, startBackend: webgpuStarter(ctx.startBackend, o.adapter, o.f16) } : ctx;
+      return { report: kernelsReport(o, await runKernelsSuite(o, kernelCtx, nodeKernelPeers())), json: o.json };
     }
     case 'reversible': {
       const o = parseReversibleArgs(argv);

@@ -51,6 +51,11 @@ export interface KernelsOptions {
   repeats: number;
   warmup: number;
   budgetMs: number;
+  /** The card's FP32 peak: GFLOP/s rows then also give the fraction of it. */
+  peakGflops?: number | undefined;
+  /** WebGPU only: Dawn's backend, and float16 matmul tiles. */
+  adapter?: 'vulkan' | 'opengles' | undefined;
+  f16: boolean;
   json?: string | undefined;
   help: boolean;
 }
@@ -63,6 +68,9 @@ const KERNEL_FLAGS = {
   batched: 'count',
   elements: 'count',
   slots: 'count',
+  'peak-gflops': 'number',
+  adapter: { oneOf: ['vulkan', 'opengles'] },
+  f16: 'switch',
 } as const;
 
 /** The flags of `--suite kernels`. */
@@ -73,6 +81,9 @@ export const KERNELS_USAGE = `--suite kernels: GFLOP/s and GB/s of single kernel
   --batched N       batch of the attention-shaped matmul [N × (64×64 · 64×64)] (default 1024; --quick 256)
   --elements N      elements of add, mul, exp (default 4m = 2^22; --quick 1m)
   --slots N         slots of the fused chunked attention [1, 1, N, 64] (default 16k; --quick 4k)
+  --peak-gflops X   the device's FP32 peak: GFLOP/s rows also give the fraction of it
+  --adapter A       webgpu: Dawn's backend, vulkan | opengles (default: Dawn's default adapter)
+  --f16             webgpu: matmul with float16 workgroup tiles (needs shader-f16)
   --repeats N       most timed runs per case (default 9; --quick 3)   --warmup N (default 2; --quick 1)
   --json FILE       write the report as JSON`;
 
@@ -90,6 +101,9 @@ export function parseKernelsArgs(argv: readonly string[]): KernelsOptions {
     repeats: f.repeats ?? (q ? 3 : 9),
     warmup: f.warmup ?? (q ? 1 : 2),
     budgetMs: q ? 2000 : 8000,
+    peakGflops: f['peak-gflops'],
+    adapter: f.adapter,
+    f16: f.f16 === true,
     json: f.json,
     help: f.help === true,
   };
@@ -230,7 +244,7 @@ export async function runKernelsSuite(o: KernelsOptions, ctx: SuiteContext, peer
       continue;
     }
     for (const c of cases) {
-      const row: SuiteRow = { case: c.name, unit: c.unit, implementation: impl.name, ms: null, figure: null, [`÷ ${KERNEL_REFERENCE}`]: null, note: '' };
+      const row: SuiteRow = { case: c.name, unit: c.unit, implementation: impl.name, ms: null, figure: null, [`÷ ${KERNEL_REFERENCE}`]: null, '% of peak': null, note: '' };
       rows.push(row);
       let prepared: PreparedKernel | string;
       try {
@@ -247,6 +261,7 @@ export async function runKernelsSuite(o: KernelsOptions, ctx: SuiteContext, peer
         const t = await timeRuns(prepared.run, { warmup: o.warmup, repeats: o.repeats, budgetMs: o.budgetMs, beforeRun: ctx.gc });
         row.ms = t.medianMs;
         row.figure = c.work / (t.medianMs * 1e6);
+        if (o.peakGflops && c.unit === 'GFLOP/s') row['% of peak'] = (100 * row.figure) / o.peakGflops;
         figures.set(`${impl.name}\n${c.name}`, row.figure);
         ctx.log(`  ${impl.name.padEnd(24)} ${c.name.padEnd(28)} ${t.medianMs.toFixed(2).padStart(9)} ms`);
       } catch (err) {
@@ -275,7 +290,7 @@ export function kernelsReport(o: KernelsOptions, data: KernelsReportData): Suite
   return {
     suite: 'kernels',
     title: `Kernel rates (median of ≤ ${o.repeats} timed runs after ${o.warmup} warm-up; a run ends when its output is readable on the host)\n${data.info.map((l) => `  ${l}`).join('\n')}`,
-    tables: [{ title: 'GFLOP/s (matmul, fused attention: useful work) and GB/s (element-wise: inputs read + output written)', columns: ['case', 'unit', 'implementation', 'ms', 'figure', `÷ ${KERNEL_REFERENCE}`, 'note'], rows: data.rows }],
+    tables: [{ title: 'GFLOP/s (matmul, fused attention: useful work) and GB/s (element-wise: inputs read + output written)', columns: ['case', 'unit', 'implementation', 'ms', 'figure', `÷ ${KERNEL_REFERENCE}`, ...(o.peakGflops ? [`% of peak`] : []), 'note'], rows: data.rows }],
     notes: [
       'Our backends run through the Backend kernel contract (no tensor layer); tfjs-wasm and onnxruntime run one thread.',
       'Fused attention: [1, 1, N, 64], chunk 64, one chunk before, causal, self excluded; useful flops 4·W·d per query forward (W = 128 window keys), twice that backward.',
