@@ -6,7 +6,7 @@ import { createWasmBackend } from '@reformer/backend-wasm/node';
 const N = Number(process.argv[2] ?? 65536);
 const d = 64;
 const c = 64;
-const be = await createWasmBackend();
+const be = await createWasmBackend({ threads: 1 });
 const rand = (n) => Float32Array.from({ length: n }, () => Math.random() - 0.5);
 const put = (n, shape) => ({ storage: be.write(rand(n), 'float32'), shape, dtype: 'float32' });
 

@@ -31,7 +31,7 @@ async function cpuMs(fn, runs) {
   return times[Math.floor(times.length / 2)];
 }
 
-const wasm = await createWasmBackend();
+const wasm = await createWasmBackend({ threads: 1 });
 const backends = [
   [`wasm (${wasm.kernelFeatures.variant})`, wasm],
   ['tfjs-wasm (XNNPACK)', await createTfjsBackend({ tf, backendName: 'wasm' })],

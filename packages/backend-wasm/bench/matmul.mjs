@@ -48,7 +48,7 @@ async function time(be, n) {
 }
 
 const backends = [
-  ['wasm', await createWasmBackend()],
+  ['wasm', await createWasmBackend({ threads: 1 })],
   ['tfjs-wasm (XNNPACK)', await createTfjsBackend({ tf, backendName: 'wasm' })],
   ['cpu (reference)', createCpuBackend()],
 ];

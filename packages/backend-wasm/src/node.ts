@@ -35,7 +35,9 @@ function packageDist(): string {
 
 /** Starts a kernel worker (`dist/worker-node.js`); it does not keep the process alive. */
 function spawnNodeWorker(init: WorkerInit): PoolWorker {
-  const worker = new Worker(join(packageDist(), 'worker-node.js'), { workerData: init });
+  // No execArgv: the worker is plain JavaScript, and some of the parent's options (--input-type, -e)
+  // are refused in workers. V8 flags such as --experimental-wasm-relaxed-simd are process-wide anyway.
+  const worker = new Worker(join(packageDist(), 'worker-node.js'), { workerData: init, execArgv: [] });
   worker.unref();
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
