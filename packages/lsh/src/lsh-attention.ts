@@ -62,7 +62,7 @@ import {
   type NumBuckets,
 } from './hash.js';
 import { checkAttentionTensor, checkBucketValues, checkChunking, checkSameLeading } from './validate.js';
-import { checkLSHAttentionSizes } from './sizes.js';
+import { checkLSHAttentionSizes, type LSHAttentionSizes } from './sizes.js';
 import { windowSlotTensor, windowedAttention } from './windowed.js';
 
 /** Options of {@link lshAttention}. */
@@ -262,6 +262,42 @@ function dedupeLogCounts(args: {
  *   (see {@link checkLSHAttentionSizes}); nothing is allocated then.
  */
 export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHAttentionResult {
+  const call = checkLSHCall(qk, v, options);
+  if (call.L <= call.c) return shortSequenceAttention(qk, v, options, call);
+  const plan = planHashedCall(options, call);
+  return tidy(() => {
+    const { within, buckets } = bucketsWithinRounds(qk, call, plan);
+    const sort = sortSlots(within, call, plan);
+    const { outS, lseS } = attendSorted(qk, v, call, plan, sort);
+    const { output, lse } = combineRounds(outS, lseS, call, plan, sort);
+    const result: LSHAttentionResult = { output, buckets };
+    if (plan.inspect) Object.assign(result, inspection(lse, sort.order, call, plan));
+    return result;
+  });
+}
+
+/** The validated arguments of one `lshAttention` call. */
+interface LSHCall {
+  readonly fn: string;
+  readonly B: number;
+  readonly H: number;
+  readonly L: number;
+  readonly d: number;
+  readonly dv: number;
+  readonly c: number;
+  readonly chunksBefore: number;
+  readonly chunksAfter: number;
+  readonly causal: boolean;
+  readonly mask: Tensor | undefined;
+  /** Buckets of an earlier call to reuse instead of hashing. */
+  readonly replay: Tensor | undefined;
+  readonly nHashes: number;
+  readonly nBucketsOpt: NumBuckets | 'auto';
+  readonly sizes: Omit<LSHAttentionSizes, 'nBuckets'>;
+}
+
+/** Step 0: every argument checked (shapes, chunking, mask, replayed buckets, bucket counts, seed). */
+function checkLSHCall(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHCall {
   const fn = 'lshAttention';
   const [B, H, L, d] = checkAttentionTensor(fn, 'qk', qk);
   const dv = checkAttentionTensor(fn, 'v', v)[3];
@@ -293,136 +329,215 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   if (options.maxPositionEmbeddings !== undefined) checkInteger(fn, 'maxPositionEmbeddings', options.maxPositionEmbeddings, 1);
   if (options.seed !== undefined) checkSeed(options.seed, fn);
   const sizes = { batch: B, heads: H, length: L, dHead: d, dValue: dv, nHashes, chunkLength: c, chunksBefore, chunksAfter, dedupe: options.dedupe ?? false, backend: qk.backend };
+  return { fn, B, H, L, d, dv, c, chunksBefore, chunksAfter, causal, mask, replay, nHashes, nBucketsOpt, sizes };
+}
 
-  if (L <= c) {
-    checkLSHAttentionSizes(fn, { ...sizes, nBuckets: 2 });
-    const dropout = checkDropout(fn, options.dropout, false);
-    return noHashAttention(qk, v, { B, H, L, nHashes, causal, mask, inspect: options.inspect ?? false, dropout });
-  }
+/** `length <= chunkLength`: Hugging Face's plain attention over every position, no hashing. */
+function shortSequenceAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions, call: LSHCall): LSHAttentionResult {
+  const { fn, B, H, L, nHashes, causal, mask } = call;
+  checkLSHAttentionSizes(fn, { ...call.sizes, nBuckets: 2 });
+  const dropout = checkDropout(fn, options.dropout, false);
+  return noHashAttention(qk, v, { B, H, L, nHashes, causal, mask, inspect: options.inspect ?? false, dropout });
+}
 
+/** What a hashed call needs besides its arguments: the padded length, the bucket counts, the seed. */
+interface HashedPlan {
+  /** The length padded to a multiple of the chunk length. */
+  readonly Lp: number;
+  readonly padded: boolean;
+  readonly factors: number[];
+  /** Buckets per round (the product of the factors); bucket `nb` is the padding bucket. */
+  readonly nb: number;
+  /** Round stride of the internal sort key: always room for the padding bucket. */
+  readonly sortStride: number;
+  /** Rotations given by the caller (and checked), unless the buckets are replayed. */
+  readonly given: Tensor[] | undefined;
+  readonly dedupe: boolean;
+  readonly sameBucketOnly: boolean;
+  readonly inspect: boolean;
+  readonly dropout: { rate: number; seed: number } | undefined;
+  /** Seed of the drawn rotations (0 when none are drawn). */
+  readonly seed: number;
+}
+
+/** Step 1: bucket counts, size checks before any allocation, rotations and the seed. */
+function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan {
+  const { fn, L, c, H, d, nHashes, mask, replay, nBucketsOpt } = call;
   const Lp = Math.ceil(L / c) * c;
-  const padded = Lp !== L;
   const factors = bucketFactors(
     fn,
     nBucketsOpt === 'auto' ? chooseNumBuckets(Lp, c, options.maxPositionEmbeddings ?? 4096) : nBucketsOpt,
   );
   const nb = factors.reduce((p, f) => p * f, 1);
-  // The internal sort key always has room for the padding bucket nb; the returned buckets' round
-  // stride is Hugging Face's (see returnedOffsets).
-  const sortStride = nb + 1;
-  checkLSHAttentionSizes(fn, { ...sizes, nBuckets: factors, drawsRotations: replay === undefined && options.rotations === undefined });
+  checkLSHAttentionSizes(fn, { ...call.sizes, nBuckets: factors, drawsRotations: replay === undefined && options.rotations === undefined });
   if (replay !== undefined) checkBucketValues(fn, replay, nHashes, nb, mask);
   const given = options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
   const dedupe = options.dedupe ?? false;
-  const sameBucketOnly = options.sameBucketOnly ?? false;
-  const inspect = options.inspect ?? false;
   const dropout = checkDropout(fn, options.dropout, dedupe);
   // Drawn outside replayable() so the seed stream is the same whether the buckets are hashed or replayed.
   const seed = replay === undefined && given === undefined ? (options.seed ?? nextSeed()) : 0;
+  return {
+    Lp,
+    padded: Lp !== L,
+    factors,
+    nb,
+    // The internal sort key always has room for the padding bucket nb; the returned buckets' round
+    // stride is Hugging Face's (see returnedOffsets).
+    sortStride: nb + 1,
+    given,
+    dedupe,
+    sameBucketOnly: options.sameBucketOnly ?? false,
+    inspect: options.inspect ?? false,
+    dropout,
+    seed,
+  };
+}
 
-  return tidy(() => {
-    const int = (x: number) => scalar(x, 'int32');
-    const padLength = (t: Tensor, value: number, axis: number): Tensor =>
-      padded ? pad(t, t.shape.map((_, i) => (i === axis ? [0, Lp - L] : [0, 0]) as [number, number]), value) : t;
+/** An int32 scalar. */
+const int32 = (x: number): Tensor => scalar(x, 'int32');
 
-    // 1. Buckets within each round, [B, H, nR, L], padding bucket nb at masked positions.
-    const offsets = returnedOffsets(nHashes, nb, mask);
-    let within: Tensor;
-    if (replay !== undefined) {
-      within = sub(replay, offsets);
-    } else {
-      // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
-      // recorded forward come back instead of being hashed again.
-      within = replayable(() => {
-        const rotations = given ?? drawRotations(H, d, nHashes, factors, seed);
-        const hashed = hashWithinRound(qk, factors, nHashes, rotations);
-        return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int(nb));
-      });
-    }
-    const buckets = add(within, offsets);
+/** `t` padded along `axis` from the call's length to `plan.Lp` with `value` (itself when not padded). */
+function padLength(t: Tensor, value: number, axis: number, call: LSHCall, plan: HashedPlan): Tensor {
+  return plan.padded ? pad(t, t.shape.map((_, i) => (i === axis ? [0, plan.Lp - call.L] : [0, 0]) as [number, number]), value) : t;
+}
 
-    // 2. Sort every round by (bucket, position): a stable argsort of the offset buckets.
-    const withinP = padLength(within, nb, 3); // [B, H, nR, Lp]
-    const key = reshape(add(withinP, roundOffsets(nHashes, sortStride)), [B, H, nHashes * Lp]);
-    const order = argSort(key, -1); // sorted slot j holds flat slot r·Lp + t
-    const undo = argSort(order, -1); // inverse permutation
-    const pos = mod(order, int(Lp)); // original position of every sorted slot
+/**
+ * Step 2: the buckets within each round, `[B, H, nR, L]` with the padding bucket nb at masked
+ * positions (hashed, or the replayed ones), and the returned buckets with Hugging Face's round offsets.
+ */
+function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan): { within: Tensor; buckets: Tensor } {
+  const { B, H, L, d, nHashes, mask, replay } = call;
+  const { nb, factors, given, seed } = plan;
+  const offsets = returnedOffsets(nHashes, nb, mask);
+  let within: Tensor;
+  if (replay !== undefined) {
+    within = sub(replay, offsets);
+  } else {
+    // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
+    // recorded forward come back instead of being hashed again.
+    within = replayable(() => {
+      const rotations = given ?? drawRotations(H, d, nHashes, factors, seed);
+      const hashed = hashWithinRound(qk, factors, nHashes, rotations);
+      return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int32(nb));
+    });
+  }
+  return { within, buckets: add(within, offsets) };
+}
 
-    // 3. Gather sorted queries, keys (RMS-normalised / √d, from the gathered slots) and values.
-    const qS = gather(padLength(qk, 0, 2), pos, 2);
-    const vS = gather(padLength(v, 0, 2), pos, 2);
-    const kS = lshNormalisedKeys(qS);
-    let keyMask: Tensor | undefined;
-    if (mask !== undefined) keyMask = padLength(mask, 0, 1);
-    else if (padded) keyMask = padLength(ones([B, L], 'int32'), 0, 1);
-    const sortedBuckets = sameBucketOnly ? gather(key, order, 2) : undefined;
+/** The sort of the slots of every round by (bucket, position). */
+interface SlotSort {
+  /** The within-round buckets padded to Lp, `[B, H, nR, Lp]`. */
+  readonly withinP: Tensor;
+  /** The sort key, `[B, H, nR·Lp]`. */
+  readonly key: Tensor;
+  /** Sorted slot j holds flat slot `order[j]` = r·Lp + t. */
+  readonly order: Tensor;
+  /** The inverse permutation. */
+  readonly undo: Tensor;
+  /** The original position of every sorted slot. */
+  readonly pos: Tensor;
+}
 
-    // 4. Chunked attention over the sorted slots.
-    // Dropout rounds are the blocks of Lp sorted slots (the sort key keeps every round in its block).
-    const common = {
-      chunkLength: c,
-      chunksBefore,
-      chunksAfter,
-      causal,
-      excludeSelf: true,
-      scale: 1,
-      positions: pos,
-      keyMask,
-      buckets: sortedBuckets,
-      ...(dropout !== undefined ? { dropout: { ...dropout, roundLength: Lp } } : {}),
-    };
-    const { out: outS, lse: lseS } = dedupe
-      ? windowedAttention(qS, kS, vS, {
-          ...common,
-          logitOffset: dedupeLogCounts({
-            B,
-            H,
-            Lp,
-            nHashes,
-            c,
-            before: chunksBefore,
-            after: chunksAfter,
-            undo,
-            pos,
-            within: sameBucketOnly ? withinP : undefined,
-          }),
-        })
-      : chunkedAttention(qS, kS, vS, common);
-    // Full-size intermediates go as soon as they are used (a recording tape holds its own handles).
-    dispose([qS, kS, vS]);
+/** Step 3: sort every round by (bucket, position), a stable argsort of the offset buckets. */
+function sortSlots(within: Tensor, call: LSHCall, plan: HashedPlan): SlotSort {
+  const { B, H, nHashes } = call;
+  const { Lp, nb, sortStride } = plan;
+  const withinP = padLength(within, nb, 3, call, plan); // [B, H, nR, Lp]
+  const key = reshape(add(withinP, roundOffsets(nHashes, sortStride)), [B, H, nHashes * Lp]);
+  const order = argSort(key, -1); // sorted slot j holds flat slot r·Lp + t
+  const undo = argSort(order, -1); // inverse permutation
+  const pos = mod(order, int32(Lp)); // original position of every sorted slot
+  return { withinP, key, order, undo, pos };
+}
 
-    // 5. Unsort and combine the rounds: w_r = exp(lse_r − logsumexp_r(lse)), applied in sorted order
-    // (so autograd keeps no second full-size copy of the outputs), then unsorted and summed over rounds.
-    const lse = reshape(gather(lseS, undo, 2), [B, H, nHashes, Lp]);
-    let combined: Tensor;
-    if (nHashes === 1) {
-      combined = gather(outS, undo, 2);
-      outS.dispose();
-    } else {
-      const total = logSumExp(lse, 2); // [B, H, Lp]
-      const wS = exp(sub(lseS, gather(total, pos, 2))); // [B, H, nR·Lp], the weight of every sorted slot
-      const weighted = mul(outS, expandDims(wS, -1));
-      outS.dispose();
-      const unsorted = gather(weighted, undo, 2);
-      weighted.dispose();
-      combined = sum(reshape(unsorted, [B, H, nHashes, Lp, dv]), 2);
-      unsorted.dispose();
-    }
-    const output = padded ? slice(combined, [0, 0, 0, 0], [B, H, L, dv]) : combined;
-    const result: LSHAttentionResult = { output, buckets };
-    if (inspect) {
-      result.lse = padded ? slice(lse, [0, 0, 0, 0], [B, H, nHashes, L]) : lse;
-      if (padded) {
-        // Padding slots are the last Lp − L of every round's block; renumber r·Lp + t as r·L + t.
-        const real = slice(reshape(order, [B, H, nHashes, Lp]), [0, 0, 0, 0], [B, H, nHashes, L]);
-        const renumbered = add(mul(floorDiv(real, int(Lp)), int(L)), mod(real, int(Lp)));
-        result.sortIndices = reshape(renumbered, [B, H, nHashes * L]);
-      } else {
-        result.sortIndices = order;
-      }
-    }
-    return result;
-  });
+/**
+ * Step 4: gather the sorted queries, keys (RMS-normalised / √d, from the gathered slots) and values,
+ * and run chunked attention over the sorted slots. Returns the sorted outputs and logsumexps.
+ */
+function attendSorted(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, sort: SlotSort): { outS: Tensor; lseS: Tensor } {
+  const { B, H, L, c, chunksBefore, chunksAfter, causal, mask, nHashes } = call;
+  const { Lp, padded, dropout, dedupe, sameBucketOnly } = plan;
+  const { pos, key, order, undo, withinP } = sort;
+  const qS = gather(padLength(qk, 0, 2, call, plan), pos, 2);
+  const vS = gather(padLength(v, 0, 2, call, plan), pos, 2);
+  const kS = lshNormalisedKeys(qS);
+  let keyMask: Tensor | undefined;
+  if (mask !== undefined) keyMask = padLength(mask, 0, 1, call, plan);
+  else if (padded) keyMask = padLength(ones([B, L], 'int32'), 0, 1, call, plan);
+  const sortedBuckets = sameBucketOnly ? gather(key, order, 2) : undefined;
+
+  // Dropout rounds are the blocks of Lp sorted slots (the sort key keeps every round in its block).
+  const common = {
+    chunkLength: c,
+    chunksBefore,
+    chunksAfter,
+    causal,
+    excludeSelf: true,
+    scale: 1,
+    positions: pos,
+    keyMask,
+    buckets: sortedBuckets,
+    ...(dropout !== undefined ? { dropout: { ...dropout, roundLength: Lp } } : {}),
+  };
+  const { out: outS, lse: lseS } = dedupe
+    ? windowedAttention(qS, kS, vS, {
+        ...common,
+        logitOffset: dedupeLogCounts({
+          B,
+          H,
+          Lp,
+          nHashes,
+          c,
+          before: chunksBefore,
+          after: chunksAfter,
+          undo,
+          pos,
+          within: sameBucketOnly ? withinP : undefined,
+        }),
+      })
+    : chunkedAttention(qS, kS, vS, common);
+  // Full-size intermediates go as soon as they are used (a recording tape holds its own handles).
+  dispose([qS, kS, vS]);
+  return { outS, lseS };
+}
+
+/**
+ * Step 5: unsort and combine the rounds: w_r = exp(lse_r − logsumexp_r(lse)), applied in sorted order
+ * (so autograd keeps no second full-size copy of the outputs), then unsorted and summed over rounds.
+ * Returns the output cut back to the call's length and the per-round lse `[B, H, nR, Lp]`.
+ */
+function combineRounds(outS: Tensor, lseS: Tensor, call: LSHCall, plan: HashedPlan, sort: SlotSort): { output: Tensor; lse: Tensor } {
+  const { B, H, L, dv, nHashes } = call;
+  const { Lp, padded } = plan;
+  const { undo, pos } = sort;
+  const lse = reshape(gather(lseS, undo, 2), [B, H, nHashes, Lp]);
+  let combined: Tensor;
+  if (nHashes === 1) {
+    combined = gather(outS, undo, 2);
+    outS.dispose();
+  } else {
+    const total = logSumExp(lse, 2); // [B, H, Lp]
+    const wS = exp(sub(lseS, gather(total, pos, 2))); // [B, H, nR·Lp], the weight of every sorted slot
+    const weighted = mul(outS, expandDims(wS, -1));
+    outS.dispose();
+    const unsorted = gather(weighted, undo, 2);
+    weighted.dispose();
+    combined = sum(reshape(unsorted, [B, H, nHashes, Lp, dv]), 2);
+    unsorted.dispose();
+  }
+  const output = padded ? slice(combined, [0, 0, 0, 0], [B, H, L, dv]) : combined;
+  return { output, lse };
+}
+
+/** Step 6 (`inspect`): the per-round lse and the sort permutation, without the internal padding slots. */
+function inspection(lse: Tensor, order: Tensor, call: LSHCall, plan: HashedPlan): Pick<LSHAttentionResult, 'lse' | 'sortIndices'> {
+  const { B, H, L, nHashes } = call;
+  const { Lp, padded } = plan;
+  if (!padded) return { lse, sortIndices: order };
+  // Padding slots are the last Lp − L of every round's block; renumber r·Lp + t as r·L + t.
+  const real = slice(reshape(order, [B, H, nHashes, Lp]), [0, 0, 0, 0], [B, H, nHashes, L]);
+  const renumbered = add(mul(floorDiv(real, int32(Lp)), int32(L)), mod(real, int32(Lp)));
+  return { lse: slice(lse, [0, 0, 0, 0], [B, H, nHashes, L]), sortIndices: reshape(renumbered, [B, H, nHashes * L]) };
 }
 
 /** Validates the dropout option; undefined when there is none (or rate 0). */
