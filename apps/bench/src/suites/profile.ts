@@ -126,7 +126,7 @@ export async function runProfileSuite(o: ProfileOptions, ctx: SuiteContext, prof
       suite: 'profile',
       title: `LSH attention ${o.forwardOnly ? 'forward' : 'forward + backward'}, L ${o.length}, 1 head of ${d}, chunk 64, ${o.hashes} hashes — ${started.info}: ${total.toFixed(1)} ms (one warm step)`,
       tables,
-      notes: ['A method is timed until it returns: on WebGPU that is the time to enqueue its work.'],
+      notes: ['A method is timed until it returns (on WebGPU: the time to enqueue its work); a method that calls others (e.g. a tidy helper) includes their time, so the shares can sum past 1.'],
     };
   } finally {
     for (const t of [qk, v, dy]) t.dispose();
