@@ -73,7 +73,8 @@ function stream(s) {
     x >>>= 0;
     x ^= x >>> 17;
     x ^= x << 5;
-    return (x >>>= 0);
+    x >>>= 0;
+    return x;
   };
 }
 

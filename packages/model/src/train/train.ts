@@ -198,6 +198,90 @@ function globalNorm(grads: readonly Tensor[]): Tensor {
  */
 export async function train(options: TrainOptions): Promise<TrainResult> {
   const started = now();
+  const run = checkTrainOptions(options);
+  const { model, optimizer, steps } = run;
+  const start = await resume(options, run);
+  const params = [...model.namedParameters().values()];
+
+  let trainSeconds = 0;
+  let tokens = 0;
+  let loss = Number.NaN;
+  let lastEval: Metrics | undefined;
+  let stopped = false;
+  let stopReason: unknown;
+  let step = start;
+  model.train();
+  while (step < steps) {
+    if (options.signal?.aborted) {
+      stopped = true;
+      stopReason = options.signal.reason;
+      break;
+    }
+    step += 1;
+    const t0 = now();
+    const batch = run.getBatch(step);
+    checkBatch(`train: the batch of step ${step}`, batch);
+    const lr = optimizer.learningRate();
+    const result = await trainStep(run, params, batch, step);
+    loss = result.loss;
+    trainSeconds += (now() - t0) / 1000;
+    tokens += batchTokens(batch);
+    if (!Number.isFinite(loss)) throw new TrainError(`train: the loss at step ${step} is ${loss}; lower the learning rate or set clipNorm.`);
+    // One macrotask per step: timers, an abort and signal handlers run here, between steps (and a
+    // browser page stays responsive), at the cost of microseconds.
+    await nextMacrotask();
+
+    const last = step === steps || options.signal?.aborted === true;
+    const evaluation = await evaluateIfDue(run, step);
+    const evalMetrics = evaluation?.metrics;
+    if (evaluation !== undefined) lastEval = evaluation.metrics;
+    if (options.onProgress !== undefined && (step % run.progressEvery === 0 || last || evalMetrics !== undefined)) {
+      const perStep = trainSeconds / (step - start);
+      await options.onProgress({
+        step,
+        steps,
+        loss,
+        gradNorm: result.gradNorm,
+        lr,
+        tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0,
+        etaSeconds: perStep * (steps - step),
+        elapsedSeconds: (now() - started) / 1000,
+        ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}),
+      });
+    }
+    // A stop requested during this step (or its progress report) saves the step's state before returning.
+    const stopping = options.signal?.aborted === true;
+    if ((run.checkpointEvery > 0 && step % run.checkpointEvery === 0) || last || stopping) await save(options, run, step, loss, evalMetrics ?? lastEval);
+  }
+  return {
+    step,
+    startStep: start,
+    loss,
+    ...(lastEval !== undefined ? { eval: lastEval } : {}),
+    stopped,
+    ...(stopped ? { stopReason } : {}),
+    elapsedSeconds: (now() - started) / 1000,
+  };
+}
+
+/** The checked settings of a `train` call. */
+interface TrainRun {
+  readonly model: LanguageModel;
+  readonly optimizer: Optimizer;
+  readonly steps: number;
+  readonly seed: number;
+  readonly evalEvery: number;
+  readonly progressEvery: number;
+  readonly checkpointEvery: number;
+  readonly clipNorm: number | undefined;
+  /** The batch of step s (1-based). */
+  readonly getBatch: (step: number) => TrainBatch;
+  /** The evaluation, if the options give one (a function, `evalData` or a task's own). */
+  readonly evaluate: ((model: LanguageModel, step: number) => Metrics | Promise<Metrics>) | undefined;
+}
+
+/** Checks every option (and applies `lr` to the optimizer) before anything runs. */
+function checkTrainOptions(options: TrainOptions): TrainRun {
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError('train: expected an options object { model, optimizer, data, steps, ... }.');
   const { model, optimizer, data } = options;
   if (model === undefined || typeof (model as { loss?: unknown }).loss !== 'function') {
@@ -237,132 +321,85 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       : task !== undefined
         ? (m: LanguageModel) => task.evaluate(m, { seed: evalSeed })
         : undefined);
+  return { model, optimizer, steps, seed, evalEvery, progressEvery, checkpointEvery, clipNorm, getBatch, evaluate };
+}
 
-  // Resume.
-  let start = 0;
-  if (options.loadCheckpoint !== undefined) {
-    const point = await options.loadCheckpoint();
-    if (point !== null) {
-      const savedSeed = point.state['seed'];
-      if (savedSeed !== undefined && savedSeed !== seed) {
-        point.model.dispose();
-        throw new TrainError(`train: the checkpoint was made with seed ${String(savedSeed)}, this run has seed ${seed}; resume with the same seed for an exact continuation.`);
-      }
-      try {
-        start = checkInteger('train', 'the checkpoint state step', point.state.step, 0);
-        model.loadStateDict(point.model.stateDict());
-        point.restoreOptimizer?.(optimizer);
-      } finally {
-        point.model.dispose();
-      }
-    }
+/**
+ * Loads the checkpoint `loadCheckpoint` gives, if any, into the model and the optimizer; returns the
+ * step to continue from (0 without one).
+ */
+async function resume(options: TrainOptions, run: TrainRun): Promise<number> {
+  if (options.loadCheckpoint === undefined) return 0;
+  const point = await options.loadCheckpoint();
+  if (point === null) return 0;
+  const savedSeed = point.state['seed'];
+  if (savedSeed !== undefined && savedSeed !== run.seed) {
+    point.model.dispose();
+    throw new TrainError(`train: the checkpoint was made with seed ${String(savedSeed)}, this run has seed ${run.seed}; resume with the same seed for an exact continuation.`);
   }
-
-  const params = [...model.namedParameters().values()];
-  const state = (step: number, loss: number, evalMetrics?: Metrics): TrainState => ({
-    step,
-    seed,
-    loss,
-    ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}),
-  });
-  const save = async (step: number, loss: number, evalMetrics?: Metrics): Promise<void> => {
-    if (options.saveCheckpoint !== undefined) await options.saveCheckpoint({ model, optimizer, state: state(step, loss, evalMetrics) });
-  };
-
-  let trainSeconds = 0;
-  let tokens = 0;
-  let loss = Number.NaN;
-  let lastEval: Metrics | undefined;
-  let stopped = false;
-  let stopReason: unknown;
-  let step = start;
-  model.train();
-  while (step < steps) {
-    if (options.signal?.aborted) {
-      stopped = true;
-      stopReason = options.signal.reason;
-      break;
-    }
-    step += 1;
-    const t0 = now();
-    const batch = getBatch(step);
-    checkBatch(`train: the batch of step ${step}`, batch);
-    const lr = optimizer.learningRate();
-    const [lossT, normT] = seedScope(deriveSeed(seed, step), () =>
-      tidy(() => {
-        const t = batchTensors(batch);
-        const { value, grads } = gradients(
-          () =>
-            model.loss(t.ids, {
-              ...(t.labels !== undefined ? { labels: t.labels } : {}),
-              ...(t.attentionMask !== undefined ? { attentionMask: t.attentionMask } : {}),
-            }),
-          params,
-        );
-        let norm: Tensor;
-        let update = grads;
-        if (clipNorm !== undefined) ({ grads: update, norm } = clipGradNorm(grads, clipNorm));
-        else norm = noGrad(() => globalNorm(grads));
-        optimizer.step(update);
-        return [value, norm] as const;
-      }),
-    );
-    let gradNorm: number;
-    try {
-      const [l, g] = await Promise.all([lossT.data(), normT.data()]);
-      loss = l[0]!;
-      gradNorm = g[0]!;
-    } finally {
-      lossT.dispose();
-      normT.dispose();
-    }
-    trainSeconds += (now() - t0) / 1000;
-    tokens += batchTokens(batch);
-    if (!Number.isFinite(loss)) throw new TrainError(`train: the loss at step ${step} is ${loss}; lower the learning rate or set clipNorm.`);
-    // One macrotask per step: timers, an abort and signal handlers run here, between steps (and a
-    // browser page stays responsive), at the cost of microseconds.
-    await nextMacrotask();
-
-    const last = step === steps || options.signal?.aborted === true;
-    let evalMetrics: Metrics | undefined;
-    if (evaluate !== undefined && ((evalEvery > 0 && step % evalEvery === 0) || step === steps)) {
-      const wasTraining = model.training;
-      model.eval();
-      try {
-        evalMetrics = await evaluate(model, step);
-      } finally {
-        model.train(wasTraining);
-      }
-      lastEval = evalMetrics;
-    }
-    if (options.onProgress !== undefined && (step % progressEvery === 0 || last || evalMetrics !== undefined)) {
-      const done = step - start;
-      const perStep = trainSeconds / done;
-      await options.onProgress({
-        step,
-        steps,
-        loss,
-        gradNorm,
-        lr,
-        tokensPerSecond: trainSeconds > 0 ? tokens / trainSeconds : 0,
-        etaSeconds: perStep * (steps - step),
-        elapsedSeconds: (now() - started) / 1000,
-        ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}),
-      });
-    }
-    // A stop requested during this step (or its progress report) saves the step's state before returning.
-    const stopping = options.signal?.aborted === true;
-    if ((checkpointEvery > 0 && step % checkpointEvery === 0) || last || stopping) await save(step, loss, evalMetrics ?? lastEval);
+  try {
+    const start = checkInteger('train', 'the checkpoint state step', point.state.step, 0);
+    run.model.loadStateDict(point.model.stateDict());
+    point.restoreOptimizer?.(run.optimizer);
+    return start;
+  } finally {
+    point.model.dispose();
   }
-  return {
-    step,
-    startStep: start,
-    loss,
-    ...(lastEval !== undefined ? { eval: lastEval } : {}),
-    stopped,
-    ...(stopped ? { stopReason } : {}),
-    elapsedSeconds: (now() - started) / 1000,
-  };
+}
+
+/**
+ * One optimisation step under `seedScope(deriveSeed(seed, step))` and one `tidy`: the loss and its
+ * gradients, clipping (or just the global norm), the optimizer's update. Returns the loss and the
+ * gradient norm read back.
+ */
+async function trainStep(run: TrainRun, params: Tensor[], batch: TrainBatch, step: number): Promise<{ loss: number; gradNorm: number }> {
+  const { model, optimizer, clipNorm } = run;
+  const [lossT, normT] = seedScope(deriveSeed(run.seed, step), () =>
+    tidy(() => {
+      const t = batchTensors(batch);
+      const { value, grads } = gradients(
+        () =>
+          model.loss(t.ids, {
+            ...(t.labels !== undefined ? { labels: t.labels } : {}),
+            ...(t.attentionMask !== undefined ? { attentionMask: t.attentionMask } : {}),
+          }),
+        params,
+      );
+      let norm: Tensor;
+      let update = grads;
+      if (clipNorm !== undefined) ({ grads: update, norm } = clipGradNorm(grads, clipNorm));
+      else norm = noGrad(() => globalNorm(grads));
+      optimizer.step(update);
+      return [value, norm] as const;
+    }),
+  );
+  try {
+    const [l, g] = await Promise.all([lossT.data(), normT.data()]);
+    return { loss: l[0]!, gradNorm: g[0]! };
+  } finally {
+    lossT.dispose();
+    normT.dispose();
+  }
+}
+
+/** The evaluation, run in eval mode when one is due at `step` (every `evalEvery` steps and at the last). */
+async function evaluateIfDue(run: TrainRun, step: number): Promise<{ metrics: Metrics } | undefined> {
+  const { evaluate, model, evalEvery, steps } = run;
+  if (evaluate === undefined || !((evalEvery > 0 && step % evalEvery === 0) || step === steps)) return undefined;
+  const wasTraining = model.training;
+  model.eval();
+  try {
+    return { metrics: await evaluate(model, step) };
+  } finally {
+    model.train(wasTraining);
+  }
+}
+
+/** Hands the state after `step` to the `saveCheckpoint` hook, if there is one. */
+async function save(options: TrainOptions, run: TrainRun, step: number, loss: number, evalMetrics: Metrics | undefined): Promise<void> {
+  if (options.saveCheckpoint === undefined) return;
+  const state: TrainState = { step, seed: run.seed, loss, ...(evalMetrics !== undefined ? { eval: evalMetrics } : {}) };
+  await options.saveCheckpoint({ model: run.model, optimizer: run.optimizer, state });
 }
 
 /** The mean of the batches' losses (each batch's loss is the mean over its scored positions). */
