@@ -227,7 +227,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   /**
    * Whether data movement (gather, scatter-add, the band attention's blocks) is done on the host:
    * on tfjs `cpu` and `wasm` tensors live in host memory and `dataSync` is a copy, while their Gather,
-   * ScatterNd, Transpose and Tile kernels compute an index per element (20–45 ns per element on wasm).
+   * ScatterNd, Transpose and Tile kernels compute an index per element (measured costs:
+   * docs/results/backend-tfjs.md).
    */
   private get movesDataOnHost(): boolean {
     return this.backendName === 'wasm' || this.backendName === 'cpu';

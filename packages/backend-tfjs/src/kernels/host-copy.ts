@@ -1,8 +1,8 @@
 /**
  * Data movement on the host, for the tfjs backends that keep tensors in host memory (cpu, wasm):
  * broadcast, slice, concat, gather and scatter-add as typed-array copies of contiguous runs (their
- * tfjs kernels compute an index per element, 20–45 ns per element on wasm), and the conversion of a
- * tfjs read to the contract's typed array.
+ * tfjs kernels compute an index per element: docs/results/backend-tfjs.md has the costs), and the
+ * conversion of a tfjs read to the contract's typed array.
  */
 import { sizeOf, type DType, type Shape, type TypedArray } from '@reformer/core';
 
