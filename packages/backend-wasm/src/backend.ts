@@ -24,7 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { binaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import { binaryFloat, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 import type { KernelRunner } from './pool.js';
@@ -162,7 +162,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const code = x.dtype === 'float32' ? WASM_UNARY_OPS.get(op) : undefined;
     if (code !== undefined) {
       const out = this.alloc(x.shape, 'float32');
-      if (out.storage.length > 0) this.kernels.unaryFloat(code, x.storage.ptr, out.storage.ptr, out.storage.length);
+      if (out.storage.length > 0) unaryFloat(this.kernels, this.runner, code, x.storage.ptr, out.storage.ptr, out.storage.length);
       return out;
     }
     return this.adopt(this.reference.unary(op, this.cpu(x)));
@@ -173,7 +173,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const code = a.dtype === 'float32' ? WASM_BINARY_OPS.get(op) : undefined;
     if (code !== undefined) {
       const out = this.alloc(outShape, 'float32');
-      binaryFloat(this.kernels, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape);
+      binaryFloat(this.kernels, this.runner, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape);
       return out;
     }
     return this.adopt(this.reference.binary(op, this.cpu(a), this.cpu(b), outShape));

@@ -5,6 +5,7 @@
 import type { BinaryOp, Shape, UnaryOp } from '@reformer/core';
 import type { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
+import { SPLIT_MIN_ELEMENTS, splitRange, type KernelRunner } from './pool.js';
 
 /** The float32 ops the binary kernel runs, by its op code. */
 export const WASM_BINARY_OPS: ReadonlyMap<BinaryOp, number> = new Map<BinaryOp, number>([
@@ -84,8 +85,11 @@ export function broadcastWalk(aShape: Shape, bShape: Shape, outShape: Shape): Br
   return { sizes: sizes.reverse(), aStrides: aStrides.reverse(), bStrides: bStrides.reverse() };
 }
 
-/** `out = a op b` (float32) over a broadcast to `outShape`. */
-export function binaryFloat(kernels: WasmKernelExports, op: number, a: WasmStorage, aShape: Shape, b: WasmStorage, bShape: Shape, out: WasmStorage, outShape: Shape): void {
+/**
+ * `out = a op b` (float32) over a broadcast to `outShape`. With threads, large calls split over rows
+ * (or over the columns of a single row, in blocks of four); every element is computed once, as in one call.
+ */
+export function binaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op: number, a: WasmStorage, aShape: Shape, b: WasmStorage, bShape: Shape, out: WasmStorage, outShape: Shape): void {
   if (out.length === 0) return;
   const { sizes, aStrides, bStrides } = broadcastWalk(aShape, bShape, outShape);
   const r = sizes.length;
@@ -102,6 +106,9 @@ export function binaryFloat(kernels: WasmKernelExports, op: number, a: WasmStora
   const outerRank = Math.max(0, r - 2);
   let outer = 1;
   for (let i = 0; i < outerRank; i++) outer *= sizes[i]!;
+  const threads = out.length < SPLIT_MIN_ELEMENTS ? 1 : runner.threads;
+  const tasks: number[][] = [];
+  const rowBlock = threads === 1 ? d0 : Math.max(1, Math.ceil((d0 * outer) / (4 * threads)));
   for (let o = 0; o < outer; o++) {
     let rem = o;
     let ao = 0;
@@ -112,8 +119,37 @@ export function binaryFloat(kernels: WasmKernelExports, op: number, a: WasmStora
       ao += idx * aStrides[i]!;
       bo += idx * bStrides[i]!;
     }
-    kernels.binary2d(op, a.ptr + 4 * ao, as0, as1, b.ptr + 4 * bo, bs0, bs1, out.ptr + 4 * o * d0 * d1, d0, d1);
+    const pa = a.ptr + 4 * ao;
+    const pb = b.ptr + 4 * bo;
+    const po = out.ptr + 4 * o * d0 * d1;
+    if (threads > 1 && d0 * outer < 2 * threads) {
+      for (let r = 0; r < d0; r++) {
+        for (const [j0, j1] of splitRange(d1, threads)) {
+          tasks.push([op, pa + 4 * (r * as0 + j0 * as1), as0, as1, pb + 4 * (r * bs0 + j0 * bs1), bs0, bs1, po + 4 * (r * d1 + j0), 1, j1 - j0]);
+        }
+      }
+      continue;
+    }
+    for (let r0 = 0; r0 < d0; r0 += rowBlock) {
+      const rows = Math.min(rowBlock, d0 - r0);
+      tasks.push([op, pa + 4 * r0 * as0, as0, as1, pb + 4 * r0 * bs0, bs0, bs1, po + 4 * r0 * d1, rows, d1]);
+    }
   }
+  if (threads === 1) {
+    for (const t of tasks) kernels.binary2d(...(t as Parameters<WasmKernelExports['binary2d']>));
+  } else {
+    runner.run('binary2d', tasks, 0);
+  }
+}
+
+/** `out = op(x)` on float32 (`n` elements); with threads, large calls split into blocks of four. */
+export function unaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op: number, x: number, out: number, n: number): void {
+  const ranges = splitRange(n, runner.threads);
+  if (ranges.length === 1) {
+    kernels.unaryFloat(op, x, out, n);
+    return;
+  }
+  runner.run('unaryFloat', ranges.map(([i0, i1]) => [op, x + 4 * i0, out + 4 * i0, i1 - i0]), 0);
 }
 
 /** Whether every value of the int32 storage lies in `[0, size)`. */

@@ -110,6 +110,21 @@ function align(bytes: number): number {
   return Math.ceil(bytes / 64) * 64;
 }
 
+/** Below this many elements an element-wise op runs on the calling thread alone. */
+export const SPLIT_MIN_ELEMENTS = 1 << 16;
+
+/**
+ * Splits `[0, n)` into about `4 · threads` ranges whose lengths are multiples of 4 (the last excepted),
+ * so every element takes the same path (four lanes or the scalar tail) as in one unsplit call.
+ */
+export function splitRange(n: number, threads: number): [number, number][] {
+  if (threads === 1 || n < SPLIT_MIN_ELEMENTS) return [[0, n]];
+  const size = Math.ceil(n / (4 * threads) / 4) * 4;
+  const ranges: [number, number][] = [];
+  for (let i = 0; i < n; i += size) ranges.push([i, Math.min(n, i + size)]);
+  return ranges;
+}
+
 /** Runs the tasks of the hot kernels on the pool, or inline on one thread. */
 export class KernelRunner {
   constructor(

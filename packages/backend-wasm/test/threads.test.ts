@@ -1,6 +1,6 @@
 /**
- * Results do not depend on the thread count: matmul and the fused attention forward and backward give
- * the same bits on 1, 2 and 3 threads (each output element is computed by one thread with the
+ * Results do not depend on the thread count: matmul, the fused attention forward and backward and the
+ * split element-wise kernels give the same bits on 1, 2 and 3 threads (each output element is computed by one thread with the
  * single-threaded loop order). Also: a Node process that used a 2-thread backend exits on its own after
  * `dispose()`.
  */
@@ -32,6 +32,16 @@ function runMatmul(be: Backend, aShape: Shape, bShape: Shape, tA: boolean, tB: b
   const z = be.matmul(x, y, tA, tB, outShape);
   const out = bits(be.readSync!(z.storage, 'float32', size(outShape)) as Float32Array);
   for (const s of [x.storage, y.storage, z.storage]) be.free(s);
+  return out;
+}
+
+function runBinary(be: Backend, op: 'add' | 'div' | 'maximum', aShape: Shape, bShape: Shape, outShape: Shape): Uint32Array {
+  const x = { storage: be.write(random(size(aShape), 3), 'float32'), shape: aShape, dtype: 'float32' as const };
+  const y = { storage: be.write(random(size(bShape), 4), 'float32'), shape: bShape, dtype: 'float32' as const };
+  const z = be.binary(op, x, y, outShape);
+  const u = be.unary('sqrt', z);
+  const out = bits(be.readSync!(u.storage, 'float32', size(outShape)) as Float32Array);
+  for (const s of [x.storage, y.storage, z.storage, u.storage]) be.free(s);
   return out;
 }
 
@@ -90,6 +100,13 @@ const matmuls: [string, Shape, Shape, boolean, boolean, Shape][] = [
   ['A·Bᵀ, 1030×40 (N past one NC block: 1030)', [40, 1030], [1030, 40], true, false, [1030, 1030]],
 ];
 
+const binaries: [string, 'add' | 'div' | 'maximum', Shape, Shape, Shape][] = [
+  ['same shape 300×333 add', 'add', [300, 333], [300, 333], [300, 333]],
+  ['row broadcast 3×257×129 div 129', 'div', [3, 257, 129], [129], [3, 257, 129]],
+  ['column broadcast 517×255 maximum 517×1', 'maximum', [517, 255], [517, 1], [517, 255]],
+  ['one long row of 100,003 div a scalar', 'div', [100003], [], [100003]],
+];
+
 const attentions: [string, Problem][] = [
   ['LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf', { B: 1, H: 2, N: 512, d: 64, dv: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, permute: true, mask: false }],
   ['one head, 16 chunks of 16, before 1 after 1, mask, d 32 dv 48', { B: 1, H: 1, N: 256, d: 32, dv: 48, chunkLength: 16, chunksBefore: 1, chunksAfter: 1, causal: false, excludeSelf: false, permute: true, mask: true }],
@@ -112,6 +129,12 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
     for (const [name, aShape, bShape, tA, tB, outShape] of matmuls) {
       it(`matmul ${name}`, () => {
         const [one, ...more] = backends.map((be) => runMatmul(be, aShape, bShape, tA, tB, outShape));
+        more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+      });
+    }
+    for (const [name, op, aShape, bShape, outShape] of binaries) {
+      it(`binary then sqrt: ${name}`, () => {
+        const [one, ...more] = backends.map((be) => runBinary(be, op, aShape, bShape, outShape));
         more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
       });
     }
