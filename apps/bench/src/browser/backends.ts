@@ -44,6 +44,7 @@ export const startBrowserBackend: BackendStarter = async (name: BackendName) => 
     case 'wasm': {
       const { createWasmBackend } = await import('@reformer/backend-wasm');
       const backend = await createWasmBackend({
+        threads: 1, // the files below are the one-thread builds
         wasmPath: async (file) => (await fetch(file === 'kernels-simd.wasm' ? reformerWasmSimd : reformerWasmRelaxed)).arrayBuffer(),
       });
       return { backend, info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), main thread` };

@@ -39,8 +39,10 @@ export const startNodeBackend: BackendStarter = async (name: BackendName): Promi
       return { backend: createCpuBackend(), info: 'reference CPU backend (TypeScript, one thread)' };
     case 'wasm': {
       const { createWasmBackend } = await import('@reformer/backend-wasm/node');
-      const backend = await createWasmBackend();
-      return { backend, info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), one thread` };
+      // One thread, like the other CPU backends here, unless BENCH_WASM_THREADS asks for more.
+      const backend = await createWasmBackend({ threads: Number(process.env['BENCH_WASM_THREADS'] ?? 1) });
+      const { threads } = backend.kernelFeatures;
+      return { backend, info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), ${threads === 1 ? 'one thread' : `${threads} threads`}` };
     }
     case 'tfjs-wasm': {
       await prepareTfjsWasm();
