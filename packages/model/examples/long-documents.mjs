@@ -17,7 +17,8 @@
 // during a training step.
 //
 // Run after `pnpm --filter @reformer/model build`, from packages/model:
-//   node examples/long-documents.mjs                       # 8192 tokens, batch 2, budget 128 MiB
+//   node examples/long-documents.mjs                       # 1024 tokens, batch 2, 200 steps, 3 MiB bound
+//   node examples/long-documents.mjs --length 8192 --steps 120 --budget-mib 128
 //   node examples/long-documents.mjs --length 256 --steps 80 --batch 2 --budget-mib 0.2   # about a minute
 import { parseArgs } from 'node:util';
 import {
@@ -38,12 +39,13 @@ import { ReformerForSequenceClassification } from '@reformer/model';
 
 const { values: args } = parseArgs({
   options: {
-    length: { type: 'string', default: '8192' },
-    steps: { type: 'string', default: '120' },
+    length: { type: 'string', default: '1024' },
+    steps: { type: 'string', default: '200' },
     batch: { type: 'string', default: '2' },
     lr: { type: 'string', default: '3e-3' },
-    'budget-mib': { type: 'string', default: '128' },
-    'eval-docs': { type: 'string', default: '32' },
+    'budget-mib': { type: 'string', default: '3' },
+    'eval-docs': { type: 'string', default: '64' },
+    vocab: { type: 'string', default: '256' },
     seed: { type: 'string', default: '1' },
     json: { type: 'boolean', default: false },
   },
@@ -63,7 +65,7 @@ await setBackend('cpu-budget');
 const A = 2;
 const B = 3;
 const FILLER = 4; // fillers are 4 … vocab − 1
-const vocab = 256;
+const vocab = Number(args.vocab);
 
 /** A seeded xorshift stream of uint32s. */
 function stream(s) {
