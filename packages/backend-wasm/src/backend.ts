@@ -24,7 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { binaryFloat, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import { binaryFloat, gatherRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 import type { KernelRunner } from './pool.js';
@@ -280,7 +280,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     return out;
   }
 
-  /** Batched gather along `axis` (block copies in wasm; a bad index gets the reference's error). */
+  /** Batched gather along `axis` (block copies in wasm, split over the threads; a bad index gets the reference's error). */
   gather(x: T, indices: T, axis: number): T {
     const size = x.shape[axis]!;
     const n = indices.shape[indices.shape.length - 1]!;
@@ -288,7 +288,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     if (indices.storage.length === outer * n && indicesInRange(this.heap, indices.storage, size)) {
       const out = this.alloc([...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)], x.dtype);
       if (out.storage.length > 0) {
-        this.kernels.gatherBlocks(x.storage.ptr, indices.storage.ptr, out.storage.ptr, outer, size, n, span(x.shape, axis + 1, x.shape.length));
+        gatherRows(this.kernels, this.runner, x.storage.ptr, indices.storage.ptr, out.storage.ptr, outer, size, n, span(x.shape, axis + 1, x.shape.length));
       }
       return out;
     }

@@ -152,6 +152,30 @@ export function unaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op:
   runner.run('unaryFloat', ranges.map(([i0, i1]) => [op, x + 4 * i0, out + 4 * i0, i1 - i0]), 0);
 }
 
+/**
+ * `out[p, j, :] = x[p, idx[p, j], :]` (4-byte elements, `inner` per block). With threads, large calls
+ * split over blocks of `j` in each `p` (copies: the same bits however split).
+ */
+export function gatherRows(
+  kernels: WasmKernelExports, runner: KernelRunner,
+  x: number, idx: number, out: number, outer: number, size: number, n: number, inner: number,
+): void {
+  const threads = outer * n * inner < SPLIT_MIN_ELEMENTS ? 1 : runner.threads;
+  if (threads === 1) {
+    kernels.gatherBlocks(x, idx, out, outer, size, n, inner);
+    return;
+  }
+  const block = Math.max(1, Math.ceil((outer * n) / (4 * threads)));
+  const tasks: number[][] = [];
+  for (let p = 0; p < outer; p++) {
+    for (let j0 = 0; j0 < n; j0 += block) {
+      const j1 = Math.min(n, j0 + block);
+      tasks.push([x + 4 * p * size * inner, idx + 4 * (p * n + j0), out + 4 * (p * n + j0) * inner, 1, size, j1 - j0, inner]);
+    }
+  }
+  runner.run('gatherBlocks', tasks, 0);
+}
+
 /** Whether every value of the int32 storage lies in `[0, size)`. */
 export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: number): boolean {
   const view = heap.i32(indices.ptr, indices.length);

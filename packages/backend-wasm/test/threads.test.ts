@@ -45,6 +45,17 @@ function runBinary(be: Backend, op: 'add' | 'div' | 'maximum', aShape: Shape, bS
   return out;
 }
 
+/** A gather of `n` rows (of `inner` floats) out of `size`, per each of `outer` blocks, with indices in any order. */
+function runGather(be: Backend, outer: number, size: number, n: number, inner: number): Uint32Array {
+  const x = { storage: be.write(random(outer * size * inner, 6), 'float32'), shape: [outer, size, inner], dtype: 'float32' as const };
+  const idx = Int32Array.from({ length: outer * n }, (_, j) => (j * 7919) % size);
+  const i = { storage: be.write(idx, 'int32'), shape: [outer, n], dtype: 'int32' as const };
+  const z = be.gather(x, i, 1);
+  const out = bits(be.readSync!(z.storage, 'float32', outer * n * inner) as Float32Array);
+  for (const s of [x.storage, i.storage, z.storage]) be.free(s);
+  return out;
+}
+
 interface Problem {
   B: number; H: number; N: number; d: number; dv: number;
   chunkLength: number; chunksBefore: number; chunksAfter: number;
@@ -138,6 +149,10 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
         more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
       });
     }
+    it('gather of 2 × 4,099 rows of 17 out of 3,001', () => {
+      const [one, ...more] = backends.map((be) => runGather(be, 2, 3001, 4099, 17));
+      more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+    });
     for (const [name, p] of attentions) {
       it(`attention forward and backward: ${name}`, () => {
         const [one, ...more] = backends.map((be) => runAttention(be, p));
