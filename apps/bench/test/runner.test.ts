@@ -91,6 +91,7 @@ describe('Progress', () => {
     const q = new Progress({ write: (s: string) => tty.push(s), isTTY: true, columns: 80 });
     q.update({ type: 'start', total: 2 });
     q.update({ type: 'case', label: 'x', done: 1, total: 2 });
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress bar's terminal escape sequence is what is checked
     expect(tty.at(-1)).toMatch(/^\r\x1b\[K\[#{12}\.{12}\] 1\/2/);
   });
 });

@@ -79,7 +79,10 @@ export class BufferPool {
       return;
     }
     let list = this.idle.get(size);
-    if (!list) this.idle.set(size, (list = []));
+    if (!list) {
+      list = [];
+      this.idle.set(size, list);
+    }
     list.push(buf);
     this.order.set(buf, true);
     this.pooled += size;

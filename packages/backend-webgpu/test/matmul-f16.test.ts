@@ -23,7 +23,10 @@ afterAll(() => [f16, f32].forEach((g) => g?.dispose()));
 /** Deterministic N(0, σ²) values (Box–Muller over a 32-bit LCG), with a few exact zeros and tiny values. */
 function normals(n: number, seed: number, sigma: number): Float32Array {
   let s = seed >>> 0;
-  const u = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) + 0.5) / 4294967296;
+  const u = () => {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    return (s + 0.5) / 4294967296;
+  };
   const out = new Float32Array(n);
   for (let i = 0; i < n; i++) out[i] = i % 97 === 0 ? 0 : i % 89 === 0 ? 3e-6 : sigma * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   return out;

@@ -263,7 +263,7 @@ function entryData(bytes: Uint8Array, suffix: string): number {
 }
 
 /** A ZIP archive of stored (uncompressed) entries, written here independently of the reader. */
-export function storedZip(files: Record<string, Uint8Array>, zip64 = false): Uint8Array {
+function storedZip(files: Record<string, Uint8Array>, zip64 = false): Uint8Array {
   const crcTable = Array.from({ length: 256 }, (_, n) => {
     let c = n;
     for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;

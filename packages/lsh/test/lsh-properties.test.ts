@@ -176,7 +176,10 @@ describe('lshAttention properties', () => {
         const r = lshAttention(qkT, vT, base({ mask: maskT, causal: false, chunksAfter: 1 }));
         out = keep(r.output);
         // Objective over real positions only.
-        return sum(mul(mul(r.output, W), tensor(Float32Array.from(real.reduce((m, i) => ((m[i] = 1), m), new Array<number>(B * H * L * dv).fill(0))), [B, H, L, dv])));
+        return sum(mul(mul(r.output, W), tensor(Float32Array.from(real.reduce((m, i) => {
+          m[i] = 1;
+          return m;
+        }, new Array<number>(B * H * L * dv).fill(0))), [B, H, L, dv])));
       }, [qkT, vT]);
       return { out: await host(out!), gqk: await host(grads[0]!), gv: await host(grads[1]!) };
     };

@@ -125,6 +125,7 @@ describe('reformer-train output helpers', () => {
     expect(written).not.toContain('ERR');
     for (let s = 1; s <= 3; s++) expect(written).toContain(`\r\x1b[2K[${'#'.repeat(Math.round((24 * s) / 3)).padEnd(24, '.')}] step ${s}/3  loss `);
     // The bar is erased before the evaluation line and the summary, which are plain lines.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress bar's terminal escape sequence is what is checked
     expect(written).toMatch(/ETA \S+\r\x1b\[2Keval @ step 3: loss \S+  accuracy \S+%\ndone at step 3 in \S+; loss/);
   });
 });

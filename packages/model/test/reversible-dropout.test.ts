@@ -70,7 +70,12 @@ describe('the reversible stack replays dropout and buckets in its backward', () 
     const [gd, gk] = [valueGrads(dropped), valueGrads(kept)];
     let diff = 0;
     let norm = 0;
-    gd.forEach((g, i) => g.forEach((x, j) => ((diff += Math.abs(x - gk[i]![j]!)), (norm += Math.abs(gk[i]![j]!)))));
+    gd.forEach((g, i) =>
+      g.forEach((x, j) => {
+        diff += Math.abs(x - gk[i]![j]!);
+        norm += Math.abs(gk[i]![j]!);
+      }),
+    );
     expect(diff / norm).toBeGreaterThan(0.1);
     dropped.dispose();
     kept.dispose();

@@ -32,7 +32,9 @@ describe('train: interrupting a run', () => {
     const reason = new Error('stop requested');
     let completed = 0;
     let completedAtAbort = -1;
-    controller.signal.addEventListener('abort', () => void (completedAtAbort = completed));
+    controller.signal.addEventListener('abort', () => {
+      completedAtAbort = completed;
+    });
     const timer = setTimeout(() => controller.abort(reason), delay);
     const started = performance.now();
     const saved: number[] = [];
@@ -47,7 +49,9 @@ describe('train: interrupting a run', () => {
         return task.batch('train', step - 1, 2);
       },
       signal: controller.signal,
-      onProgress: (p) => void (completed = p.step),
+      onProgress: (p) => {
+        completed = p.step;
+      },
       saveCheckpoint: async (c) => {
         saved.push(c.state.step);
         await saveCheckpoint(dir, c);

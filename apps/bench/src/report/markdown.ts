@@ -52,11 +52,11 @@ export function rowCells(r: MeasurementRecord): string[] {
   ];
 }
 
-const escape = (s: string) => s.replace(/\|/g, '\\|');
+const escapePipes = (s: string) => s.replace(/\|/g, '\\|');
 
 /** A markdown table; numeric columns right-aligned, padded so it also reads as plain text. */
 export function markdownTable(headers: readonly string[], rows: readonly string[][], numeric: (i: number) => boolean = () => false): string {
-  const cells = rows.map((r) => r.map(escape));
+  const cells = rows.map((r) => r.map(escapePipes));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) => `| ${r.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (numeric(i) ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
