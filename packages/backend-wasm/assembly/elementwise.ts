@@ -94,6 +94,32 @@ export function scatterAddBlocks(upd: usize, idx: usize, out: usize, acc: usize,
 }
 
 /**
+ * Columns `[c0, c1)` of {@link scatterAddBlocks}, for threads: each element's sum adds the same
+ * updates in the same order, so any split over columns gives the same bits. `acc` covers the whole
+ * output (threads touch disjoint columns of it).
+ */
+export function scatterAddColumns(upd: usize, idx: usize, out: usize, acc: usize, outer: i32, n: i32, size: i32, inner: i32, c0: i32, c1: i32): void {
+  const w = c1 - c0;
+  for (let row = 0; row < outer * size; row++) memory.fill(acc + (<usize>(row * inner + c0) << 3), 0, <usize>w << 3);
+  for (let p = 0; p < outer; p++) {
+    for (let j = 0; j < n; j++) {
+      const k = load<i32>(idx + (<usize>(p * n + j) << 2));
+      const dst = acc + (<usize>((p * size + k) * inner + c0) << 3);
+      const src = upd + (<usize>((p * n + j) * inner + c0) << 2);
+      for (let r = 0; r < w; r++) {
+        const d = dst + (<usize>r << 3);
+        store<f64>(d, load<f64>(d) + <f64>load<f32>(src + (<usize>r << 2)));
+      }
+    }
+  }
+  for (let row = 0; row < outer * size; row++) {
+    const from = acc + (<usize>(row * inner + c0) << 3);
+    const to = out + (<usize>(row * inner + c0) << 2);
+    for (let r = 0; r < w; r++) store<f32>(to + (<usize>r << 2), <f32>load<f64>(from + (<usize>r << 3)));
+  }
+}
+
+/**
  * Float32 unary ops that round exactly as the reference: 0 neg, 1 abs, 2 sqrt, 3 square,
  * 4 reciprocal, 5 floor, 6 ceil, 7 round (half to even; a nonzero value rounding to zero gives +0),
  * 8 relu (x < 0 ? 0 : x; NaN and −0 kept).

@@ -24,7 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { binaryFloat, gatherRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import { binaryFloat, gatherRows, scatterAddRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 import type { KernelRunner } from './pool.js';
@@ -306,7 +306,7 @@ export class WasmBackend implements Backend<WasmStorage> {
       if (out.storage.length > 0) {
         const inner = span(updates.shape, axis + 1, updates.shape.length);
         const acc = this.heap.scratch(8 * out.storage.length);
-        this.kernels.scatterAddBlocks(updates.storage.ptr, indices.storage.ptr, out.storage.ptr, acc, outer, n, size, inner);
+        scatterAddRows(this.kernels, this.runner, updates.storage.ptr, indices.storage.ptr, out.storage.ptr, acc, outer, n, size, inner);
         this.heap.trimScratch();
       }
       return out;

@@ -176,6 +176,26 @@ export function gatherRows(
   runner.run('gatherBlocks', tasks, 0);
 }
 
+/**
+ * Float32 scatter-add of `updates[p, j, :]` into rows `idx[p, j]` of `out` (`outer × size × inner`),
+ * summed in doubles in `acc`. With threads, large calls split over blocks of columns (each element's
+ * sum keeps its order, so the bits are the same).
+ */
+export function scatterAddRows(
+  kernels: WasmKernelExports, runner: KernelRunner,
+  upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number,
+): void {
+  const threads = outer * n * inner < SPLIT_MIN_ELEMENTS || inner < 8 ? 1 : runner.threads;
+  if (threads === 1) {
+    kernels.scatterAddBlocks(upd, idx, out, acc, outer, n, size, inner);
+    return;
+  }
+  const block = Math.ceil(inner / Math.min(2 * threads, Math.floor(inner / 4)) / 4) * 4;
+  const tasks: number[][] = [];
+  for (let c0 = 0; c0 < inner; c0 += block) tasks.push([upd, idx, out, acc, outer, n, size, inner, c0, Math.min(inner, c0 + block)]);
+  runner.run('scatterAddColumns', tasks, 0);
+}
+
 /** Whether every value of the int32 storage lies in `[0, size)`. */
 export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: number): boolean {
   const view = heap.i32(indices.ptr, indices.length);

@@ -56,6 +56,16 @@ function runGather(be: Backend, outer: number, size: number, n: number, inner: n
   return out;
 }
 
+/** Scatter-add of `n` rows of `inner` floats into `size` rows (indices with repeats). */
+function runScatterAdd(be: Backend, n: number, size: number, inner: number): Uint32Array {
+  const u = { storage: be.write(random(n * inner, 7), 'float32'), shape: [1, n, inner], dtype: 'float32' as const };
+  const i = { storage: be.write(Int32Array.from({ length: n }, (_, j) => (j * 7919) % size), 'int32'), shape: [1, n], dtype: 'int32' as const };
+  const z = be.scatterAdd(u, i, 1, size);
+  const out = bits(be.readSync!(z.storage, 'float32', size * inner) as Float32Array);
+  for (const s of [u.storage, i.storage, z.storage]) be.free(s);
+  return out;
+}
+
 interface Problem {
   B: number; H: number; N: number; d: number; dv: number;
   chunkLength: number; chunksBefore: number; chunksAfter: number;
@@ -151,6 +161,10 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
     }
     it('gather of 2 × 4,099 rows of 17 out of 3,001', () => {
       const [one, ...more] = backends.map((be) => runGather(be, 2, 3001, 4099, 17));
+      more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+    });
+    it('scatter-add of 8,192 rows of 66 into 1,000 (about 8 updates per row)', () => {
+      const [one, ...more] = backends.map((be) => runScatterAdd(be, 8192, 1000, 66));
       more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
     });
     for (const [name, p] of attentions) {
