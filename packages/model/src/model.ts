@@ -9,6 +9,7 @@ import {
   seedScope,
   tidy,
   type Tensor,
+  checkInteger,
 } from '@reformer/core';
 import { ChunkedLMHead } from '@reformer/chunked-ffn';
 import { ReversibleSequence, duplicate, mergeHalves } from '@reformer/reversible';
@@ -57,7 +58,7 @@ export function checkIds(where: string, ids: Tensor, maxLength: number, start: n
     throw new ShapeMismatchError(`${where}: input ids must be [batch, length] with batch, length ≥ 1, got ${formatShape(ids.shape)}.`);
   }
   const [batch, length] = ids.shape as [number, number];
-  if (!Number.isInteger(start) || start < 0) throw new InvalidArgumentError(`${where}: start must be a non-negative integer, got ${start}.`);
+  checkInteger(where, 'start', start, 0);
   if (start + length > maxLength) {
     throw new ShapeMismatchError(
       `${where}: ${start + length} positions, but the position embeddings cover ${maxLength} (axial_pos_shape product, or max_position_embeddings).`,

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, ShapeMismatchError, tensor, type Tensor } from '@reformer/core';
+import { InvalidArgumentError, ShapeMismatchError, tensor, type Tensor, checkInteger } from '@reformer/core';
 
 /**
  * One training or evaluation batch, as host arrays (browser-safe, backend-independent): token ids,
@@ -35,9 +35,8 @@ export interface BatchTensors {
 export function checkBatch(where: string, batch: TrainBatch): void {
   if (batch === null || typeof batch !== 'object') throw new InvalidArgumentError(`${where}: a batch must be an object { batchSize, length, ids, labels?, attentionMask? }, got ${String(batch)}.`);
   const { batchSize, length } = batch;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || !Number.isInteger(length) || length < 1) {
-    throw new InvalidArgumentError(`${where}: batchSize and length must be positive integers, got ${String(batchSize)} × ${String(length)}.`);
-  }
+  checkInteger(where, 'batchSize', batchSize, 1);
+  checkInteger(where, 'length', length, 1);
   const n = batchSize * length;
   for (const field of ['ids', 'labels', 'attentionMask'] as const) {
     const a = batch[field];
