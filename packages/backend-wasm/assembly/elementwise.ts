@@ -94,28 +94,27 @@ export function scatterAddBlocks(upd: usize, idx: usize, out: usize, acc: usize,
 }
 
 /**
- * Columns `[c0, c1)` of {@link scatterAddBlocks}, for threads: each element's sum adds the same
- * updates in the same order, so any split over columns gives the same bits. `acc` covers the whole
- * output (threads touch disjoint columns of it).
+ * Output rows `[k0, k1)` (of every outer block) of {@link scatterAddBlocks}, for threads: each thread
+ * reads every index and adds the updates that land in its rows, in the same order as the whole
+ * kernel, so any split over rows gives the same bits. `acc` covers the whole output (threads touch
+ * disjoint rows of it).
  */
-export function scatterAddColumns(upd: usize, idx: usize, out: usize, acc: usize, outer: i32, n: i32, size: i32, inner: i32, c0: i32, c1: i32): void {
-  const w = c1 - c0;
-  for (let row = 0; row < outer * size; row++) memory.fill(acc + (<usize>(row * inner + c0) << 3), 0, <usize>w << 3);
+export function scatterAddRowRange(upd: usize, idx: usize, out: usize, acc: usize, outer: i32, n: i32, size: i32, inner: i32, k0: i32, k1: i32): void {
+  const span = <usize>(k1 - k0) * <usize>inner;
   for (let p = 0; p < outer; p++) {
+    const first = <usize>(p * size + k0) * <usize>inner;
+    memory.fill(acc + (first << 3), 0, span << 3);
     for (let j = 0; j < n; j++) {
       const k = load<i32>(idx + (<usize>(p * n + j) << 2));
-      const dst = acc + (<usize>((p * size + k) * inner + c0) << 3);
-      const src = upd + (<usize>((p * n + j) * inner + c0) << 2);
-      for (let r = 0; r < w; r++) {
+      if (k < k0 || k >= k1) continue;
+      const dst = acc + (<usize>((p * size + k) * inner) << 3);
+      const src = upd + (<usize>((p * n + j) * inner) << 2);
+      for (let r = 0; r < inner; r++) {
         const d = dst + (<usize>r << 3);
         store<f64>(d, load<f64>(d) + <f64>load<f32>(src + (<usize>r << 2)));
       }
     }
-  }
-  for (let row = 0; row < outer * size; row++) {
-    const from = acc + (<usize>(row * inner + c0) << 3);
-    const to = out + (<usize>(row * inner + c0) << 2);
-    for (let r = 0; r < w; r++) store<f32>(to + (<usize>r << 2), <f32>load<f64>(from + (<usize>r << 3)));
+    for (let i: usize = 0; i < span; i++) store<f32>(out + ((first + i) << 2), <f32>load<f64>(acc + ((first + i) << 3)));
   }
 }
 

@@ -178,22 +178,23 @@ export function gatherRows(
 
 /**
  * Float32 scatter-add of `updates[p, j, :]` into rows `idx[p, j]` of `out` (`outer × size × inner`),
- * summed in doubles in `acc`. With threads, large calls split over blocks of columns (each element's
- * sum keeps its order, so the bits are the same).
+ * summed in doubles in `acc`. With threads, large calls split over blocks of output rows (every thread
+ * reads all indices and adds those in its rows in the same order, so the bits are the same).
  */
 export function scatterAddRows(
   kernels: WasmKernelExports, runner: KernelRunner,
   upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number,
 ): void {
-  const threads = outer * n * inner < SPLIT_MIN_ELEMENTS || inner < 8 ? 1 : runner.threads;
+  const threads = outer * n * inner < SPLIT_MIN_ELEMENTS || size < 2 ? 1 : runner.threads;
   if (threads === 1) {
     kernels.scatterAddBlocks(upd, idx, out, acc, outer, n, size, inner);
     return;
   }
-  const block = Math.ceil(inner / Math.min(2 * threads, Math.floor(inner / 4)) / 4) * 4;
+  // each task reads all outer·n indices: a few tasks per thread only
+  const block = Math.ceil(size / Math.min(size, 2 * threads));
   const tasks: number[][] = [];
-  for (let c0 = 0; c0 < inner; c0 += block) tasks.push([upd, idx, out, acc, outer, n, size, inner, c0, Math.min(inner, c0 + block)]);
-  runner.run('scatterAddColumns', tasks, 0);
+  for (let k0 = 0; k0 < size; k0 += block) tasks.push([upd, idx, out, acc, outer, n, size, inner, k0, Math.min(size, k0 + block)]);
+  runner.run('scatterAddRowRange', tasks, 0);
 }
 
 /** Whether every value of the int32 storage lies in `[0, size)`. */

@@ -13,7 +13,7 @@ export interface WasmKernelExports {
   gatherBlocks(x: number, idx: number, out: number, outer: number, size: number, n: number, inner: number): void;
   scatterAddBlocks(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number): void;
   unaryFloat(op: number, x: number, out: number, n: number): void;
-  scatterAddColumns(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number, c0: number, c1: number): void;
+  scatterAddRowRange(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number, k0: number, k1: number): void;
   reluBackward(x: number, dy: number, out: number, n: number): void;
   reduceSum(x: number, out: number, acc: number, outer: number, r: number, inner: number): void;
   argSortScratchBytes(n: number): number;
