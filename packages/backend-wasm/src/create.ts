@@ -64,11 +64,22 @@ export async function createBackendFrom(source: KernelSource, options: WasmBacke
       threads = 1;
     }
   }
-  const shared = threads > 1;
   const initialBytes = Math.min(limit, Math.max(STATIC_BYTES, options.initialMemoryBytes ?? 16 * 2 ** 20));
+  const pages = { initial: Math.ceil(initialBytes / PAGE), maximum: Math.floor(limit / PAGE) };
+  let memory: WebAssembly.Memory | undefined;
+  if (threads > 1) {
+    try {
+      // a shared memory reserves its maximum up front, which some engines (32-bit, mobile) refuse
+      memory = new WebAssembly.Memory({ ...pages, shared: true });
+    } catch (e) {
+      features.threadsNote = `${asked} threads were asked for but this engine refused a shared memory of up to ${limit} bytes (${(e as Error).message}); lower maxMemoryBytes to use threads. The kernels run on one thread.`;
+      threads = 1;
+    }
+  }
+  const shared = memory !== undefined;
+  memory ??= new WebAssembly.Memory(pages);
   const loaded = await source((shared ? SHARED_KERNEL_FILES : KERNEL_FILES)[features.variant]);
   const module = loaded instanceof WebAssembly.Module ? loaded : await WebAssembly.compile(loaded);
-  const memory = new WebAssembly.Memory({ initial: Math.ceil(initialBytes / PAGE), maximum: Math.floor(limit / PAGE), shared });
   const kernels = await instantiateKernels(module, memory);
   const heap = new WasmHeap(memory, STATIC_BYTES, limit);
   const pool = shared ? await WasmThreadPool.start(module, memory, threads, support!.spawn!) : undefined;

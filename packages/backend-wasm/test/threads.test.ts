@@ -4,7 +4,7 @@
  * single-threaded loop order). Also: a Node process that used a 2-thread backend exits on its own after
  * `dispose()`.
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Backend, ChunkedAttentionParams, KernelTensor, Shape } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -184,6 +184,21 @@ describe('threads option', () => {
   it('rejects a thread count that is not a positive integer, with a named error', async () => {
     await expect(createWasm({ threads: 0 })).rejects.toThrow(/threads must be an integer/);
     await expect(createWasm({ threads: 1.5 })).rejects.toThrow(/threads must be an integer/);
+  });
+
+  it('without SharedArrayBuffer (as on a page without cross-origin isolation) one thread runs, and threadsNote says why', () => {
+    const script = `
+      import { createWasmBackend } from '@reformer/backend-wasm/node';
+      const be = await createWasmBackend({ threads: 2 });
+      const s = be.write(Float32Array.of(1, 2, 3), 'float32');
+      console.log(JSON.stringify({ sab: typeof SharedArrayBuffer, features: be.kernelFeatures, data: Array.from(be.readSync(s, 'float32', 3)) }));
+      be.dispose();`;
+    const out = execFileSync(process.execPath, ['--no-harmony-sharedarraybuffer', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const r = JSON.parse(out.trim()) as { sab: string; features: { threads: number; threadsNote?: string }; data: number[] };
+    expect(r.sab).toBe('undefined');
+    expect(r.features.threads).toBe(1);
+    expect(r.features.threadsNote).toMatch(/2 threads were asked for but SharedArrayBuffer is unavailable.*Cross-Origin-Opener-Policy/);
+    expect(r.data).toEqual([1, 2, 3]);
   });
 
   it('a process with a 2-thread backend exits on its own after dispose()', async () => {
