@@ -216,3 +216,8 @@ export function reduceSum(x: usize, out: usize, acc: usize, outer: i32, r: i32, 
     for (let i = 0; i < inner; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
   }
 }
+
+/** {@link reduceSum} with the scratch last (how the thread pool passes each thread its own): outer blocks on threads. */
+export function reduceSumRange(x: usize, out: usize, outer: i32, r: i32, inner: i32, acc: usize): void {
+  reduceSum(x, out, acc, outer, r, inner);
+}

@@ -24,7 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { binaryFloat, gatherRows, scatterAddRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import { binaryFloat, gatherRows, reduceSumRows, scatterAddRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 import type { KernelRunner } from './pool.js';
@@ -195,7 +195,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     if (block !== undefined) {
       const [outer, r, inner] = block;
       const out = this.alloc(x.shape.filter((_, i) => !axes.includes(i)), 'float32');
-      if (out.storage.length > 0) this.kernels.reduceSum(x.storage.ptr, out.storage.ptr, this.heap.scratch(8 * inner), outer, r, inner);
+      if (out.storage.length > 0) reduceSumRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, outer, r, inner);
       return out;
     }
     return this.adopt(this.reference.reduce(op, this.cpu(x), axes));

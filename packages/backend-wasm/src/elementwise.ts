@@ -197,6 +197,24 @@ export function scatterAddRows(
   runner.run('scatterAddRowRange', tasks, 0);
 }
 
+/**
+ * Float32 sums over the middle axis of `[outer, r, inner]` (doubles, the reference's order). With
+ * threads, large calls split over blocks of `outer` (each output element summed by one thread).
+ */
+export function reduceSumRows(
+  kernels: WasmKernelExports, runner: KernelRunner, heap: WasmHeap, x: number, out: number, outer: number, r: number, inner: number,
+): void {
+  const threads = outer * r * inner < SPLIT_MIN_ELEMENTS || outer < 2 ? 1 : runner.threads;
+  if (threads === 1) {
+    kernels.reduceSum(x, out, heap.scratch(8 * inner), outer, r, inner);
+    return;
+  }
+  const block = Math.ceil(outer / Math.min(outer, 4 * threads));
+  const tasks: number[][] = [];
+  for (let o0 = 0; o0 < outer; o0 += block) tasks.push([x + 4 * o0 * r * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), r, inner]);
+  runner.run('reduceSumRange', tasks, 8 * inner);
+}
+
 /** Whether every value of the int32 storage lies in `[0, size)`. */
 export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: number): boolean {
   const view = heap.i32(indices.ptr, indices.length);

@@ -66,6 +66,15 @@ function runScatterAdd(be: Backend, n: number, size: number, inner: number): Uin
   return out;
 }
 
+/** Sums of `x` `[a, b, c]` over `axes`. */
+function runSum(be: Backend, shape: Shape, axes: number[]): Uint32Array {
+  const x = { storage: be.write(random(size(shape), 8), 'float32'), shape, dtype: 'float32' as const };
+  const z = be.reduce('sum', x, axes);
+  const out = bits(be.readSync!(z.storage, 'float32', size(z.shape)) as Float32Array);
+  for (const s of [x.storage, z.storage]) be.free(s);
+  return out;
+}
+
 interface Problem {
   B: number; H: number; N: number; d: number; dv: number;
   chunkLength: number; chunksBefore: number; chunksAfter: number;
@@ -167,6 +176,12 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
       const [one, ...more] = backends.map((be) => runScatterAdd(be, 8192, 1001, 66));
       more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
     });
+    for (const [shape, axes] of [[[4099, 65], [1]], [[301, 50, 13], [1]], [[3, 7, 4001, 3], [2, 3]]] as [Shape, number[]][]) {
+      it(`sum of ${shape.join('×')} over axes ${axes.join(',')}`, () => {
+        const [one, ...more] = backends.map((be) => runSum(be, shape, axes));
+        more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+      });
+    }
     for (const [name, p] of attentions) {
       it(`attention forward and backward: ${name}`, () => {
         const [one, ...more] = backends.map((be) => runAttention(be, p));
