@@ -221,3 +221,31 @@ export function reduceSum(x: usize, out: usize, acc: usize, outer: i32, r: i32, 
 export function reduceSumRange(x: usize, out: usize, outer: i32, r: i32, inner: i32, acc: usize): void {
   reduceSum(x, out, acc, outer, r, inner);
 }
+
+/**
+ * Columns `[c0, c1)` of {@link reduceSum} (for threads when the outer size is small): each element is
+ * summed over the same rows in the same order, in doubles, so any split over columns gives the same bits.
+ * `acc` holds `c1 − c0` doubles.
+ */
+export function reduceSumColumns(x: usize, out: usize, outer: i32, r: i32, inner: i32, c0: i32, c1: i32, acc: usize): void {
+  const w = c1 - c0;
+  for (let o = 0; o < outer; o++) {
+    memory.fill(acc, 0, <usize>w << 3);
+    for (let j = 0; j < r; j++) {
+      const row = x + (<usize>((o * r + j) * inner + c0) << 2);
+      let i = 0;
+      for (; i + 4 <= w; i += 4) {
+        const v = v128.load(row + (<usize>i << 2));
+        const a = acc + (<usize>i << 3);
+        v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(v)));
+        v128.store(a, f64x2.add(v128.load(a, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
+      }
+      for (; i < w; i++) {
+        const a = acc + (<usize>i << 3);
+        store<f64>(a, load<f64>(a) + <f64>load<f32>(row + (<usize>i << 2)));
+      }
+    }
+    const dst = out + (<usize>(o * inner + c0) << 2);
+    for (let i = 0; i < w; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
+  }
+}

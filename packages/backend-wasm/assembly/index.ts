@@ -4,6 +4,6 @@
 export { matmul, matmulScratchBytes } from './matmul';
 export { attentionForward, attentionBackward, attentionBackwardPartials, attentionBackwardReduce, attentionScratchBytes } from './attention';
 export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows } from './rows';
-export { binary2d, gatherBlocks, scatterAddBlocks, scatterAddRowRange, unaryFloat, reluBackward, reduceSum, reduceSumRange } from './elementwise';
+export { binary2d, gatherBlocks, scatterAddBlocks, scatterAddRowRange, unaryFloat, reluBackward, reduceSum, reduceSumRange, reduceSumColumns } from './elementwise';
 export { argSortRows, argSortScratchBytes, argMaxFloat } from './sort';
 export { stridedCopy, fill32 } from './layout';

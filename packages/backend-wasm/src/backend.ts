@@ -24,7 +24,7 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { binaryFloat, gatherRows, reduceSumRows, scatterAddRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import { argMaxRows, binaryFloat, gatherRows, reduceSumRows, scatterAddRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 import type { KernelRunner } from './pool.js';
@@ -207,7 +207,7 @@ export class WasmBackend implements Backend<WasmStorage> {
       const out = this.alloc(x.shape.filter((_, i) => i !== axis), 'int32');
       const inner = span(x.shape, axis + 1, x.shape.length);
       if (out.storage.length > 0) {
-        this.kernels.argMaxFloat(x.storage.ptr, out.storage.ptr, span(x.shape, 0, axis), x.shape[axis]!, inner, this.heap.scratch(4 * inner));
+        argMaxRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, span(x.shape, 0, axis), x.shape[axis]!, inner);
       }
       return out;
     }

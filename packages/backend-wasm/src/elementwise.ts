@@ -204,8 +204,16 @@ export function scatterAddRows(
 export function reduceSumRows(
   kernels: WasmKernelExports, runner: KernelRunner, heap: WasmHeap, x: number, out: number, outer: number, r: number, inner: number,
 ): void {
-  const threads = outer * r * inner < SPLIT_MIN_ELEMENTS || outer < 2 ? 1 : runner.threads;
-  if (threads === 1) {
+  const threads = outer * r * inner < SPLIT_MIN_ELEMENTS ? 1 : runner.threads;
+  if (threads > 1 && outer < 2 * threads && inner >= 64 * threads) {
+    // few outer blocks, wide rows: split the columns
+    const width = Math.ceil(inner / (4 * threads) / 4) * 4;
+    const tasks: number[][] = [];
+    for (let c0 = 0; c0 < inner; c0 += width) tasks.push([x, out, outer, r, inner, c0, Math.min(inner, c0 + width)]);
+    runner.run('reduceSumColumns', tasks, 8 * width);
+    return;
+  }
+  if (threads === 1 || outer < 2) {
     kernels.reduceSum(x, out, heap.scratch(8 * inner), outer, r, inner);
     return;
   }
@@ -213,6 +221,21 @@ export function reduceSumRows(
   const tasks: number[][] = [];
   for (let o0 = 0; o0 < outer; o0 += block) tasks.push([x + 4 * o0 * r * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), r, inner]);
   runner.run('reduceSumRange', tasks, 8 * inner);
+}
+
+/** Index of the first maximum of float32 `x` `[outer, len, inner]` along `len`; with threads, blocks of `outer`. */
+export function argMaxRows(
+  kernels: WasmKernelExports, runner: KernelRunner, heap: WasmHeap, x: number, out: number, outer: number, len: number, inner: number,
+): void {
+  const threads = outer * len * inner < SPLIT_MIN_ELEMENTS || outer < 2 ? 1 : runner.threads;
+  if (threads === 1) {
+    kernels.argMaxFloat(x, out, outer, len, inner, heap.scratch(4 * inner));
+    return;
+  }
+  const block = Math.ceil(outer / Math.min(outer, 4 * threads));
+  const tasks: number[][] = [];
+  for (let o0 = 0; o0 < outer; o0 += block) tasks.push([x + 4 * o0 * len * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), len, inner]);
+  runner.run('argMaxFloat', tasks, 4 * inner);
 }
 
 /** Whether every value of the int32 storage lies in `[0, size)`. */

@@ -17,6 +17,7 @@ export interface WasmKernelExports {
   reluBackward(x: number, dy: number, out: number, n: number): void;
   reduceSum(x: number, out: number, acc: number, outer: number, r: number, inner: number): void;
   reduceSumRange(x: number, out: number, outer: number, r: number, inner: number, acc: number): void;
+  reduceSumColumns(x: number, out: number, outer: number, r: number, inner: number, c0: number, c1: number, acc: number): void;
   argSortScratchBytes(n: number): number;
   argSortRows(x: number, out: number, rows: number, n: number, isFloat: boolean, scratch: number): void;
   argMaxFloat(x: number, out: number, outer: number, len: number, inner: number, best: number): void;

@@ -75,6 +75,16 @@ function runSum(be: Backend, shape: Shape, axes: number[]): Uint32Array {
   return out;
 }
 
+/** Index of the first maximum of `x` along `axis` (ties made likely by rounding the values). */
+function runArgMax(be: Backend, shape: Shape, axis: number): Int32Array {
+  const data = random(size(shape), 9).map((v) => Math.round(v * 8));
+  const x = { storage: be.write(data, 'float32'), shape, dtype: 'float32' as const };
+  const z = be.argMax(x, axis);
+  const out = Int32Array.from(be.readSync!(z.storage, 'int32', size(z.shape)) as Int32Array);
+  for (const s of [x.storage, z.storage]) be.free(s);
+  return out;
+}
+
 interface Problem {
   B: number; H: number; N: number; d: number; dv: number;
   chunkLength: number; chunksBefore: number; chunksAfter: number;
@@ -176,10 +186,16 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
       const [one, ...more] = backends.map((be) => runScatterAdd(be, 8192, 1001, 66));
       more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
     });
-    for (const [shape, axes] of [[[4099, 65], [1]], [[301, 50, 13], [1]], [[3, 7, 4001, 3], [2, 3]]] as [Shape, number[]][]) {
+    for (const [shape, axes] of [[[4099, 65], [1]], [[301, 50, 13], [1]], [[3, 7, 4001, 3], [2, 3]], [[4, 30001], [0]], [[2, 3, 16411], [1]]] as [Shape, number[]][]) {
       it(`sum of ${shape.join('×')} over axes ${axes.join(',')}`, () => {
         const [one, ...more] = backends.map((be) => runSum(be, shape, axes));
         more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+      });
+    }
+    for (const [shape, axis] of [[[65536, 32], 1], [[301, 40, 9], 1]] as [Shape, number][]) {
+      it(`argMax of ${shape.join('×')} along axis ${axis}`, () => {
+        const [one, ...more] = backends.map((be) => runArgMax(be, shape, axis));
+        more.forEach((r) => expect(Array.from(r)).toEqual(Array.from(one!)));
       });
     }
     for (const [name, p] of attentions) {
