@@ -241,7 +241,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const shape = perm.map((p) => x.shape[p]!);
     const out = this.alloc(shape, x.dtype);
     const strides = contiguous(x.shape);
-    copyBox(this.kernels, this.heap, x.storage.ptr, out.storage.ptr, shape, perm.map((p) => strides[p]!), contiguous(shape));
+    copyBox(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, shape, perm.map((p) => strides[p]!), contiguous(shape));
     return out;
   }
 
@@ -250,7 +250,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const out = this.alloc(size, x.dtype);
     const strides = contiguous(x.shape);
     const offset = begin.reduce((o, b, i) => o + b * strides[i]!, 0);
-    copyBox(this.kernels, this.heap, x.storage.ptr + 4 * offset, out.storage.ptr, size, strides, contiguous(size));
+    copyBox(this.kernels, this.runner, this.heap, x.storage.ptr + 4 * offset, out.storage.ptr, size, strides, contiguous(size));
     return out;
   }
 
@@ -263,7 +263,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const outStrides = contiguous(shape);
     let at = 0;
     for (const x of xs) {
-      copyBox(this.kernels, this.heap, x.storage.ptr, out.storage.ptr + 4 * at * outStrides[axis]!, x.shape, contiguous(x.shape), outStrides);
+      copyBox(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr + 4 * at * outStrides[axis]!, x.shape, contiguous(x.shape), outStrides);
       at += x.shape[axis]!;
     }
     return out;
@@ -276,7 +276,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     if (out.storage.length > 0) this.kernels.fill32(out.storage.ptr, bitsOf(value, x.dtype), out.storage.length);
     const outStrides = contiguous(shape);
     const offset = paddings.reduce((o, p, i) => o + p[0] * outStrides[i]!, 0);
-    copyBox(this.kernels, this.heap, x.storage.ptr, out.storage.ptr + 4 * offset, x.shape, contiguous(x.shape), outStrides);
+    copyBox(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr + 4 * offset, x.shape, contiguous(x.shape), outStrides);
     return out;
   }
 

@@ -5,6 +5,7 @@
 import type { DType, Shape } from '@reformer/core';
 import type { WasmHeap } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
+import type { KernelRunner } from './pool.js';
 
 /** Row-major strides of a shape, in elements. */
 export function contiguous(shape: Shape): number[] {
@@ -35,9 +36,16 @@ export function mergeBox(sizes: Shape, srcStrides: readonly number[], dstStrides
   return out;
 }
 
-/** Copies a box of 4-byte elements from byte offset `src` to byte offset `dst`. */
+/** Below this many elements a copy runs on the calling thread alone. */
+const SPLIT_MIN_COPY = 1 << 16;
+
+/**
+ * Copies a box of 4-byte elements from byte offset `src` to byte offset `dst`. With threads, large
+ * boxes split over blocks of their outermost axis (copies: the same bits however split).
+ */
 export function copyBox(
   kernels: WasmKernelExports,
+  runner: KernelRunner,
   heap: WasmHeap,
   src: number,
   dst: number,
@@ -48,9 +56,30 @@ export function copyBox(
   if (sizes.some((n) => n === 0)) return;
   const triples = mergeBox(sizes, srcStrides, dstStrides);
   const rank = triples.length / 3;
-  const at = heap.scratch(4 * Math.max(3, triples.length));
-  heap.i32(at, triples.length).set(triples);
-  kernels.stridedCopy(src, dst, rank, at);
+  let total = 1;
+  for (let k = 0; k < triples.length; k += 3) total *= triples[k]!;
+  const outerSize = rank === 0 ? 1 : triples[0]!;
+  const threads = total < SPLIT_MIN_COPY || outerSize < 2 ? 1 : runner.threads;
+  if (threads === 1) {
+    const at = heap.scratch(4 * Math.max(3, triples.length));
+    heap.i32(at, triples.length).set(triples);
+    kernels.stridedCopy(src, dst, rank, at);
+    return;
+  }
+  // one descriptor per block of the outermost axis (only its size differs), then one task per block
+  const block = Math.ceil(outerSize / Math.min(outerSize, 4 * threads));
+  const blocks = Math.ceil(outerSize / block);
+  const at = heap.scratch(4 * triples.length * blocks);
+  const view = heap.i32(at, triples.length * blocks);
+  const tasks: number[][] = [];
+  for (let b = 0; b < blocks; b++) {
+    const b0 = b * block;
+    const desc = at + 4 * triples.length * b;
+    view.set(triples, triples.length * b);
+    view[triples.length * b] = Math.min(block, outerSize - b0);
+    tasks.push([src + 4 * b0 * triples[1]!, dst + 4 * b0 * triples[2]!, rank, desc]);
+  }
+  runner.run('stridedCopy', tasks, 0);
 }
 
 /** The 32 bits `value` is stored as in a tensor of `dtype`. */

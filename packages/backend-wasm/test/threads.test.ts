@@ -85,6 +85,19 @@ function runArgMax(be: Backend, shape: Shape, axis: number): Int32Array {
   return out;
 }
 
+/** A transpose, a slice and a concat of large tensors, read back as bits. */
+function runLayout(be: Backend): Uint32Array[] {
+  const shape = [3, 1025, 4, 24];
+  const x = { storage: be.write(random(size(shape), 10), 'float32'), shape, dtype: 'float32' as const };
+  const t = be.transpose(x, [0, 2, 1, 3]);
+  const s = be.slice(x, [1, 3, 0, 5], [2, 1000, 4, 17]);
+  const c = be.concat([x, x], 1);
+  const read = (z: KernelTensor) => bits(be.readSync!(z.storage, 'float32', size(z.shape)) as Float32Array);
+  const out = [t, s, c].map(read);
+  for (const z of [x, t, s, c]) be.free(z.storage);
+  return out;
+}
+
 interface Problem {
   B: number; H: number; N: number; d: number; dv: number;
   chunkLength: number; chunksBefore: number; chunksAfter: number;
@@ -198,6 +211,10 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
         more.forEach((r) => expect(Array.from(r)).toEqual(Array.from(one!)));
       });
     }
+    it('transpose, slice and concat of 3×1025×4×24', () => {
+      const [one, ...more] = backends.map((be) => runLayout(be));
+      more.forEach((r, j) => r.forEach((x, t) => expect(firstDifference(x, one![t]!), `copy ${t}: ${j + 2} threads vs 1`).toBe(-1)));
+    });
     for (const [name, p] of attentions) {
       it(`attention forward and backward: ${name}`, () => {
         const [one, ...more] = backends.map((be) => runAttention(be, p));
