@@ -31,8 +31,8 @@ import { logSumExp, softmax } from './kernels/softmax.js';
 import { argSort } from './kernels/sort.js';
 import type { ReduceMode } from './kernels/rows.js';
 import { GpuRuntime } from './runtime.js';
-
 import { GPU_BUFFER_USAGE } from './buffers.js';
+
 type T = KernelTensor<GpuStorage>;
 
 /** What the backend reports about its adapter. */
