@@ -83,7 +83,10 @@ export function defaultConfig(): BenchConfig {
 }
 
 function list<T extends string>(flag: string, value: string, allowed: readonly T[]): T[] {
-  const items = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  const items = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
   if (items.length === 0) throw new UsageError(`${flag} needs a comma-separated list of ${allowed.join(', ')}; got '${value}'.`);
   for (const item of items) {
     if (!(allowed as readonly string[]).includes(item)) {
@@ -210,10 +213,14 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       }
       case '--model-lengths':
-        config.modelLengths = take().split(',').map((x) => positiveInt(arg, x));
+        config.modelLengths = take()
+          .split(',')
+          .map((x) => positiveInt(arg, x));
         break;
       case '--model-depths':
-        config.modelDepths = take().split(',').map((x) => positiveInt(arg, x));
+        config.modelDepths = take()
+          .split(',')
+          .map((x) => positiveInt(arg, x));
         break;
       case '--json':
         out.json = take();
@@ -283,15 +290,25 @@ export function splitSuite(argv: readonly string[]): { suite: SuiteName; rest: s
       continue;
     }
     const value = arg === '--suite' ? args[++i] : arg.slice('--suite='.length);
-    if (value === undefined || value === '' || value.startsWith('--')) throw new UsageError(`--suite needs a name (${SUITE_NAMES.join(', ')}).`);
-    if (!(SUITE_NAMES as readonly string[]).includes(value)) throw new UsageError(`--suite: unknown suite '${value}' (allowed: ${SUITE_NAMES.join(', ')}).`);
+    if (value === undefined || value === '' || value.startsWith('--'))
+      throw new UsageError(`--suite needs a name (${SUITE_NAMES.join(', ')}).`);
+    if (!(SUITE_NAMES as readonly string[]).includes(value))
+      throw new UsageError(`--suite: unknown suite '${value}' (allowed: ${SUITE_NAMES.join(', ')}).`);
     suite = value as SuiteName;
   }
   return { suite, rest };
 }
 
 /** How a suite flag reads its value: a switch, a number or list of numbers, a string, or one/several of a list. */
-export type FlagKind = 'switch' | 'int' | 'count' | 'ints' | 'number' | 'string' | { oneOf: readonly string[] } | { listOf: readonly string[] };
+export type FlagKind =
+  | 'switch'
+  | 'int'
+  | 'count'
+  | 'ints'
+  | 'number'
+  | 'string'
+  | { oneOf: readonly string[] }
+  | { listOf: readonly string[] };
 
 /** The flags a suite accepts, by name without the leading `--`. */
 export type FlagSpec = Record<string, FlagKind>;
@@ -334,7 +351,9 @@ export function parseFlags<S extends FlagSpec>(suite: string, argv: readonly str
     const name = arg === '-h' ? 'help' : arg.startsWith('--') ? arg.slice(2) : undefined;
     const kind = name !== undefined && Object.hasOwn(spec, name) ? spec[name]! : undefined;
     if (name === undefined || kind === undefined) {
-      const known = Object.keys(spec).map((k) => `--${k}`).join(', ');
+      const known = Object.keys(spec)
+        .map((k) => `--${k}`)
+        .join(', ');
       throw new UsageError(`--suite ${suite}: unknown flag '${args[i]}' (accepted: ${known}).`);
     }
     if (kind === 'switch') {

@@ -87,7 +87,9 @@ async function generateCli(args: readonly string[]): Promise<number> {
   const m = nodeMachineInfo(info);
   process.stdout.write(
     `\nstreamText with the cache — google/reformer-crime-and-punishment architecture, random weights — ${m.cpuModel}, ${m.cores} cores, ${m.runtime}\n` +
-      Object.entries(m.backends).map(([k, v]) => `  ${k}: ${v}\n`).join('') +
+      Object.entries(m.backends)
+        .map(([k, v]) => `  ${k}: ${v}\n`)
+        .join('') +
       `\n${generateTable(rows, opts.newTokens)}\n`,
   );
   return 0;
@@ -126,7 +128,9 @@ async function main(argv: string[]): Promise<number> {
   const m = result.machine;
   process.stdout.write(
     `\nReformer attention benchmark — ${m.cpuModel}, ${m.cores} cores, ${m.runtime}; ${result.wallSeconds.toFixed(0)} s${result.interrupted ? ' (interrupted: what finished so far)' : ''}\n` +
-      Object.entries(m.backends).map(([k, v]) => `  ${k}: ${v}\n`).join('') +
+      Object.entries(m.backends)
+        .map(([k, v]) => `  ${k}: ${v}\n`)
+        .join('') +
       `\n${resultsTable(result.records)}\n\n${findings(result.records)}\n`,
   );
   if (options.json) write(options.json, toJson(result));
@@ -135,7 +139,9 @@ async function main(argv: string[]): Promise<number> {
   if (options.markdown) {
     // Chart links relative to the markdown file, so the document renders where it is written.
     const from = dirname(resolve(options.markdown));
-    const links = options.svg ? charts.map((c) => ({ title: c.title, file: relative(from, resolve(options.svg!, c.file)).split('\\').join('/') })) : [];
+    const links = options.svg
+      ? charts.map((c) => ({ title: c.title, file: relative(from, resolve(options.svg!, c.file)).split('\\').join('/') }))
+      : [];
     write(options.markdown, markdownReport(result, links));
   }
   return result.interrupted ? 130 : 0;

@@ -45,8 +45,18 @@ function unavailableModelBench(why: string): ModelBench {
     count: () => 1,
     async run(config, _env, sink) {
       sink.info('model', `unavailable: ${why}`);
-      const base = { kind: 'model' as const, backend: config.backends[0] ?? 'cpu', variant: 'reformer-lm', length: 0, pass: 'backward' as const };
-      sink.push({ ...emptyRecord({ ...base, batch: config.batch, heads: config.heads, dHead: config.dHead }), status: 'unavailable', reason: why });
+      const base = {
+        kind: 'model' as const,
+        backend: config.backends[0] ?? 'cpu',
+        variant: 'reformer-lm',
+        length: 0,
+        pass: 'backward' as const,
+      };
+      sink.push({
+        ...emptyRecord({ ...base, batch: config.batch, heads: config.heads, dHead: config.dHead }),
+        status: 'unavailable',
+        reason: why,
+      });
     },
   };
 }
@@ -60,7 +70,11 @@ export const MODEL_VARIANTS = ['reformer', 'transformer'] as const;
  * feed-forward and LM head chunked by 64 positions. `transformer`: full attention, plain residual
  * stack, nothing chunked — the same weights' shapes, so the same parameter count.
  */
-export function modelConfig(variant: (typeof MODEL_VARIANTS)[number], length: number, depth: number): { config: Partial<ReformerConfig>; reversible: boolean } {
+export function modelConfig(
+  variant: (typeof MODEL_VARIANTS)[number],
+  length: number,
+  depth: number,
+): { config: Partial<ReformerConfig>; reversible: boolean } {
   const reformer = variant === 'reformer';
   const a1 = Math.min(64, length);
   return {
@@ -113,7 +127,10 @@ function realModelBench(mod: ModelModule): ModelBench {
         sink.push({ ...emptyRecord({ ...base, variant: 'reformer-lm', length: 0 }), status: 'unavailable', reason: reasonOf(err) });
         return;
       }
-      sink.info('model', `one AdamW training step of a causal LM (hidden 64, 2 heads × 32, d_ff 256, vocab 256, batch 1) on ${backendName}; reformer = LSH (2 hashes, chunk 64) + reversible + chunked FF/LM head (64); transformer = full attention, plain residuals, unchunked`);
+      sink.info(
+        'model',
+        `one AdamW training step of a causal LM (hidden 64, 2 heads × 32, d_ff 256, vocab 256, batch 1) on ${backendName}; reformer = LSH (2 hashes, chunk 64) + reversible + chunked FF/LM head (64); transformer = full attention, plain residuals, unchunked`,
+      );
       /** Last measured step per (variant, depth), to skip quadratic steps past the full-attention budget. */
       const last = new Map<string, { L: number; ms: number }>();
       for (const depth of g.depths)
@@ -126,7 +143,11 @@ function realModelBench(mod: ModelModule): ModelBench {
             const prev = last.get(`${variant}:${depth}`);
             const est = variant === 'transformer' && prev ? prev.ms * (L / prev.L) ** 2 : 0;
             if (est > config.fullBudgetMs) {
-              sink.push({ ...rec, status: 'skipped', reason: `step estimated at ${(est / 1000).toFixed(0)} s > --full-budget ${(config.fullBudgetMs / 1000).toFixed(0)} s` });
+              sink.push({
+                ...rec,
+                status: 'skipped',
+                reason: `step estimated at ${(est / 1000).toFixed(0)} s > --full-budget ${(config.fullBudgetMs / 1000).toFixed(0)} s`,
+              });
               continue;
             }
             sink.emit(`model ${variant} ×${depth} L=${L} on ${backendName}`);
@@ -157,7 +178,11 @@ function realModelBench(mod: ModelModule): ModelBench {
                 warmup: config.warmup,
                 repeats: config.repeats,
                 budgetMs: config.caseBudgetMs,
-                memory: { reset: () => core.resetPeak(backend), live: () => core.memory(backend).liveBytes, peak: () => core.memory(backend).peakBytes },
+                memory: {
+                  reset: () => core.resetPeak(backend),
+                  live: () => core.memory(backend).liveBytes,
+                  peak: () => core.memory(backend).peakBytes,
+                },
                 beforeRun: env.gc,
               });
               last.set(`${variant}:${depth}`, { L, ms: t.medianMs });

@@ -54,7 +54,9 @@ export interface RunOutput {
 const DENSE_LOGIT_LIMIT = 2 ** 31; // bytes of one [L, L] float32 logit matrix we allow
 
 /** A record with every measured field empty. */
-export function emptyRecord(base: Pick<MeasurementRecord, 'kind' | 'backend' | 'variant' | 'length' | 'pass' | 'batch' | 'heads' | 'dHead'>): MeasurementRecord {
+export function emptyRecord(
+  base: Pick<MeasurementRecord, 'kind' | 'backend' | 'variant' | 'length' | 'pass' | 'batch' | 'heads' | 'dHead'>,
+): MeasurementRecord {
   return {
     ...base,
     status: 'ok',
@@ -111,7 +113,9 @@ export function gpuTimerOf(backend: Backend): ((record: () => void) => Promise<n
 /** Number of cases a run will attempt (for progress). */
 export function countCases(config: BenchConfig, env: RunEnvironment): number {
   const attention = config.backends.length * config.lengths.length * config.variants.length * config.passes.length;
-  const baselines = config.baselines ? env.baselines.reduce((n, b) => n + b.passes.filter((p) => config.passes.includes(p)).length, 0) * config.lengths.length : 0;
+  const baselines = config.baselines
+    ? env.baselines.reduce((n, b) => n + b.passes.filter((p) => config.passes.includes(p)).length, 0) * config.lengths.length
+    : 0;
   const model = config.model && env.model ? env.model.count(config) : 0;
   return attention + baselines + model;
 }
@@ -210,7 +214,8 @@ class BenchmarkRun {
   private fullFits(who: string, L: number): string | undefined {
     if (L * L * 4 > DENSE_LOGIT_LIMIT) return `full attention's ${L}×${L} logits exceed 2 GiB`;
     const est = this.estimateMs(who, L);
-    if (est > this.config.fullBudgetMs) return `full attention estimated at ${(est / 1000).toFixed(0)} s > --full-budget ${(this.config.fullBudgetMs / 1000).toFixed(0)} s`;
+    if (est > this.config.fullBudgetMs)
+      return `full attention estimated at ${(est / 1000).toFixed(0)} s > --full-budget ${(this.config.fullBudgetMs / 1000).toFixed(0)} s`;
     return undefined;
   }
 
@@ -248,7 +253,11 @@ class BenchmarkRun {
     } catch (err) {
       const reason = reasonOf(err);
       this.backendInfo[name] = `unavailable: ${reason}`;
-      const r = { ...emptyRecord({ kind: 'attention', backend: name, variant: '*', length: 0, pass: config.passes[0]!, ...this.shape }), status: 'unavailable' as const, reason };
+      const r = {
+        ...emptyRecord({ kind: 'attention', backend: name, variant: '*', length: 0, pass: config.passes[0]!, ...this.shape }),
+        status: 'unavailable' as const,
+        reason,
+      };
       this.pushUnavailable(r, config.lengths.length * config.variants.length * config.passes.length);
       return;
     }
@@ -264,7 +273,12 @@ class BenchmarkRun {
     const config = this.config;
     const h = this.host(L);
     const [qk, v, dOut] = [h.qk, h.v, h.dOut].map((a) => tensor(a, h.shape)) as [Tensor, Tensor, Tensor];
-    const ctx: VariantContext = { length: L, chunkLength: config.chunkLength, queryChunk: Math.min(config.queryChunk, L), seed: config.seed * 7919 + L };
+    const ctx: VariantContext = {
+      length: L,
+      chunkLength: config.chunkLength,
+      queryChunk: Math.min(config.queryChunk, L),
+      seed: config.seed * 7919 + L,
+    };
     try {
       for (const vName of config.variants) {
         if (await this.stopNow()) break;
@@ -302,7 +316,13 @@ class BenchmarkRun {
    * One untimed forward of the variant (the forward's warm-up) and its error against the exact
    * reference where that fits; `failure` if the variant threw.
    */
-  private async variantAccuracy(backend: Backend, name: string, L: number, vName: VariantName, { qk, v, ctx }: VariantInputs): Promise<VariantAccuracy> {
+  private async variantAccuracy(
+    backend: Backend,
+    name: string,
+    L: number,
+    vName: VariantName,
+    { qk, v, ctx }: VariantInputs,
+  ): Promise<VariantAccuracy> {
     const variant = VARIANTS[vName];
     const result: VariantAccuracy = { err: null, forwardMs: 0 };
     try {
@@ -351,12 +371,22 @@ class BenchmarkRun {
       // The accuracy run already warmed the forward pass up; a case whose forward alone takes half
       // the budget gets no further warm-up (compilation is noise next to it).
       const warmup = pass === 'forward' || forwardMs * 2 > config.caseBudgetMs ? Math.max(0, config.warmup - 1) : config.warmup;
-      const t = await timeRuns(run, { warmup, repeats: config.repeats, budgetMs: config.caseBudgetMs, memory: probeOf(backend), beforeRun: this.env.gc });
+      const t = await timeRuns(run, {
+        warmup,
+        repeats: config.repeats,
+        budgetMs: config.caseBudgetMs,
+        memory: probeOf(backend),
+        beforeRun: this.env.gc,
+      });
       // The warmed-up median is the better basis for the next length's estimate: the first run
       // includes pipeline compilation (seconds on a software GPU under load).
       if (vName === 'full' && pass === 'forward') this.fullEstimate.set(name, { L, ms: t.medianMs });
       const timer = gpuTimerOf(backend);
-      const gpuMs = timer ? await gpuMedianMs(timer, t.timesMs.length, () => (pass === 'forward' ? variant.run(qk, v, ctx) : gradients(() => variant.run(qk, v, ctx), [qk, v], dOut))) : null;
+      const gpuMs = timer
+        ? await gpuMedianMs(timer, t.timesMs.length, () =>
+            pass === 'forward' ? variant.run(qk, v, ctx) : gradients(() => variant.run(qk, v, ctx), [qk, v], dOut),
+          )
+        : null;
       this.push({
         ...withTiming(rec, t),
         maxAbsError: err?.maxAbs ?? null,
@@ -384,7 +414,11 @@ class BenchmarkRun {
     } catch (err) {
       const reason = reasonOf(err);
       this.backendInfo[`${b.backend} (${b.name})`] = `unavailable: ${reason}`;
-      const r = { ...emptyRecord({ kind: 'baseline', backend: b.backend, variant: b.name, length: 0, pass: passes[0]!, ...this.shape }), status: 'unavailable' as const, reason };
+      const r = {
+        ...emptyRecord({ kind: 'baseline', backend: b.backend, variant: b.name, length: 0, pass: passes[0]!, ...this.shape }),
+        status: 'unavailable' as const,
+        reason,
+      };
       this.pushUnavailable(r, passes.length * config.lengths.length);
       return;
     }
@@ -401,7 +435,8 @@ class BenchmarkRun {
     const base = { kind: 'baseline' as const, backend: b.backend, variant: b.name, length: L, ...this.shape };
     const tooBig = this.fullFits(who, L);
     if (tooBig) {
-      for (const pass of passes) this.push({ ...emptyRecord({ ...base, pass }), status: 'skipped', reason: tooBig.replace('full attention', 'dense attention') });
+      for (const pass of passes)
+        this.push({ ...emptyRecord({ ...base, pass }), status: 'skipped', reason: tooBig.replace('full attention', 'dense attention') });
       return;
     }
     this.emitCase(`${b.backend} ${b.name} L=${L}`);
@@ -419,7 +454,12 @@ class BenchmarkRun {
         this.emitCase(`${b.backend} ${b.name} L=${L} ${pass}`);
         try {
           const warmup = pass === 'forward' ? Math.max(0, config.warmup - 1) : config.warmup;
-          const t = await timeRuns(() => p.run(pass), { warmup, repeats: config.repeats, budgetMs: config.caseBudgetMs, beforeRun: this.env.gc });
+          const t = await timeRuns(() => p.run(pass), {
+            warmup,
+            repeats: config.repeats,
+            budgetMs: config.caseBudgetMs,
+            beforeRun: this.env.gc,
+          });
           const peak = await p.peakBytes(pass);
           this.push({
             ...withTiming(emptyRecord({ ...base, pass }), t),

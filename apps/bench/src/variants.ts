@@ -52,8 +52,7 @@ const lsh = (name: VariantName, nHashes: number): Variant => ({
   name,
   reference: 'full-excl-self',
   quadratic: false,
-  run: (qk, v, ctx) =>
-    tidy(() => lshAttention(qk, v, { chunkLength: ctx.chunkLength, nHashes, nBuckets: 'auto', seed: ctx.seed }).output),
+  run: (qk, v, ctx) => tidy(() => lshAttention(qk, v, { chunkLength: ctx.chunkLength, nHashes, nBuckets: 'auto', seed: ctx.seed }).output),
 });
 
 /** Every variant, by name. */

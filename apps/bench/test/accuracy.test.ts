@@ -101,7 +101,9 @@ describe('error against full attention', () => {
       expect(rec.status).toBe('ok');
       expect(rec.maxAbsError!).toBeLessThan(1e-5);
       await setBackend(createCpuBackend());
-      const y = await VARIANTS[name].run(tensor(host.qk, host.shape), tensor(host.v, host.shape), { length: 128, chunkLength: 16, queryChunk: 32, seed: 0 }).data();
+      const y = await VARIANTS[name]
+        .run(tensor(host.qk, host.shape), tensor(host.v, host.shape), { length: 128, chunkLength: 16, queryChunk: 32, seed: 0 })
+        .data();
       expect(independentError(y, ref, 8).maxAbs).toBeLessThan(1e-5);
     }
   });
@@ -111,12 +113,14 @@ describe('error against full attention', () => {
     expect(rec.status).toBe('ok');
     const ref = bruteForce(host, VARIANTS[name].reference === 'full-excl-self');
     await setBackend(createCpuBackend());
-    const y = await VARIANTS[name].run(tensor(host.qk, host.shape), tensor(host.v, host.shape), {
-      length: 128,
-      chunkLength: config.chunkLength,
-      queryChunk: 32,
-      seed: config.seed * 7919 + 128,
-    }).data();
+    const y = await VARIANTS[name]
+      .run(tensor(host.qk, host.shape), tensor(host.v, host.shape), {
+        length: 128,
+        chunkLength: config.chunkLength,
+        queryChunk: 32,
+        seed: config.seed * 7919 + 128,
+      })
+      .data();
     const expected = independentError(y, ref, 8);
     expect(expected.meanRel).toBeGreaterThan(1e-4); // an approximation: the check below can fail
     expect(rec.maxAbsError!).toBeCloseTo(expected.maxAbs, 4);

@@ -9,9 +9,34 @@ describe('parseArgs', () => {
 
   it('reads every flag, in both --flag value and --flag=value forms', () => {
     const o = parseArgs([
-      '--backends', 'cpu,tfjs-cpu', '--variants=lsh-2,full', '--lengths', '2k,128', '--pass', 'forward', '--batch', '3',
-      '--heads=4', '--dhead', '16', '--repeats', '7', '--chunk', '32', '--json', 'a.json', '--markdown', 'b.md', '--svg', 'charts',
-      '--no-baselines', '--no-model', '--inputs', 'gaussian', '--full-budget', '2.5',
+      '--backends',
+      'cpu,tfjs-cpu',
+      '--variants=lsh-2,full',
+      '--lengths',
+      '2k,128',
+      '--pass',
+      'forward',
+      '--batch',
+      '3',
+      '--heads=4',
+      '--dhead',
+      '16',
+      '--repeats',
+      '7',
+      '--chunk',
+      '32',
+      '--json',
+      'a.json',
+      '--markdown',
+      'b.md',
+      '--svg',
+      'charts',
+      '--no-baselines',
+      '--no-model',
+      '--inputs',
+      'gaussian',
+      '--full-budget',
+      '2.5',
     ]);
     expect(o.config.backends).toEqual(['cpu', 'tfjs-cpu']);
     expect(o.config.variants).toEqual(['lsh-2', 'full']);

@@ -17,7 +17,13 @@ import { checkWellFormedXml } from './xml.js';
 
 const appDir = fileURLToPath(new URL('..', import.meta.url));
 const resultsDir = join(appDir, 'test-results');
-const MIME: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.wasm': 'application/wasm', '.css': 'text/css', '.svg': 'image/svg+xml' };
+const MIME: Record<string, string> = {
+  '.html': 'text/html',
+  '.js': 'text/javascript',
+  '.wasm': 'application/wasm',
+  '.css': 'text/css',
+  '.svg': 'image/svg+xml',
+};
 
 let server: Server;
 let browser: Browser;
@@ -40,7 +46,16 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--enable-unsafe-webgpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--enable-unsafe-webgpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
   page = await browser.newPage({ viewport: { width: 1400, height: 1000 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
@@ -54,9 +69,12 @@ afterAll(async () => {
 describe('browser page', () => {
   it('runs a tiny configuration and renders the table and the charts', async () => {
     // A generous full-attention budget: this test is about the page, not about skipping slow cases.
-    const query = 'autorun&backends=cpu,wasm,tfjs-cpu,webgpu&variants=full,lsh-1,lsh-2&lengths=64,128&chunk=16&dhead=8&repeats=1&pass=forward&full-budget=600';
+    const query =
+      'autorun&backends=cpu,wasm,tfjs-cpu,webgpu&variants=full,lsh-1,lsh-2&lengths=64,128&chunk=16&dhead=8&repeats=1&pass=forward&full-budget=600';
     await page.goto(`${base}/?${query}`);
-    await page.waitForFunction(() => /^(done|failed)/.test(document.getElementById('status')?.textContent ?? ''), undefined, { timeout: 90_000 });
+    await page.waitForFunction(() => /^(done|failed)/.test(document.getElementById('status')?.textContent ?? ''), undefined, {
+      timeout: 90_000,
+    });
     expect(await page.textContent('#status')).toMatch(/^done/);
     const result = (await page.evaluate(() => window.__benchResult)) as BenchResult;
     for (const backend of ['cpu', 'wasm', 'tfjs-cpu']) {
@@ -85,7 +103,9 @@ describe('browser page', () => {
 
     const rows = await page.locator('#table tbody tr').count();
     expect(rows).toBe(result.records.length);
-    const svgs = await page.evaluate(() => Array.from(document.querySelectorAll('#charts svg'), (s) => new XMLSerializer().serializeToString(s)));
+    const svgs = await page.evaluate(() =>
+      Array.from(document.querySelectorAll('#charts svg'), (s) => new XMLSerializer().serializeToString(s)),
+    );
     expect(svgs.length).toBeGreaterThanOrEqual(3);
     for (const svg of svgs) expect(checkWellFormedXml(svg)).toEqual([]);
     const drawn = await page.evaluate(() => document.querySelectorAll('#charts svg path').length);

@@ -28,8 +28,25 @@ describe('reformer-bench CLI', () => {
   it('runs a tiny configuration and writes JSON, markdown and SVG charts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
     const r = await run([
-      '--backends', 'cpu,webgpu', '--variants', 'full,lsh-1,lsh-2', '--lengths', '64,128', '--chunk', '16', '--dhead', '8', '--repeats', '1',
-      '--no-model', '--json', join(dir, 'out.json'), '--markdown', join(dir, 'out.md'), '--svg', join(dir, 'svg'),
+      '--backends',
+      'cpu,webgpu',
+      '--variants',
+      'full,lsh-1,lsh-2',
+      '--lengths',
+      '64,128',
+      '--chunk',
+      '16',
+      '--dhead',
+      '8',
+      '--repeats',
+      '1',
+      '--no-model',
+      '--json',
+      join(dir, 'out.json'),
+      '--markdown',
+      join(dir, 'out.md'),
+      '--svg',
+      join(dir, 'svg'),
     ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('| backend');
@@ -56,9 +73,13 @@ describe('reformer-bench CLI', () => {
 
   it('Ctrl-C prints the table of what finished so far and exits 130', async () => {
     const lengths = '64,128,256,512,1k,2k,4k,8k,16k,32k';
-    const child = spawn(process.execPath, [cli, '--backends', 'cpu', '--variants', 'lsh-1,lsh-2', '--lengths', lengths, '--chunk', '16', '--no-baselines', '--no-model'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      process.execPath,
+      [cli, '--backends', 'cpu', '--variants', 'lsh-1,lsh-2', '--lengths', lengths, '--chunk', '16', '--no-baselines', '--no-model'],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
     let stdout = '';
     let stderr = '';
     let sent = false;
@@ -79,4 +100,3 @@ describe('reformer-bench CLI', () => {
     expect(rows.length).toBeLessThan(2 * 2 * lengths.split(',').length);
   });
 });
-

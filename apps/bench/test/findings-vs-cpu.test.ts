@@ -12,7 +12,12 @@ const rec = (backend: string, variant: string, length: number, medianMs: number)
 
 describe('findings: each backend against the CPU reference', () => {
   it('gives cpu time ÷ the backend time per variant and length', () => {
-    const records = [rec('cpu', 'lsh-2', 1024, 100), rec('tfjs-wasm', 'lsh-2', 1024, 25), rec('cpu', 'lsh-2', 2048, 200), rec('tfjs-wasm', 'lsh-2', 2048, 40)];
+    const records = [
+      rec('cpu', 'lsh-2', 1024, 100),
+      rec('tfjs-wasm', 'lsh-2', 1024, 25),
+      rec('cpu', 'lsh-2', 2048, 200),
+      rec('tfjs-wasm', 'lsh-2', 2048, 40),
+    ];
     expect(findings(records)).toContain(`- tfjs-wasm vs cpu, lsh-2, fwd: 1K ×${(100 / 25).toFixed(1)}, 2K ×${(200 / 40).toFixed(1)}`);
   });
 

@@ -4,7 +4,11 @@ import { generateTable, parseGenerateArgs } from '../src/node/generate-text.js';
 describe('reformer-bench generate: flags and table', () => {
   it('parses backends, contexts and the token count, with defaults', () => {
     expect(parseGenerateArgs([])).toEqual({ backends: ['cpu', 'wasm', 'tfjs-wasm', 'webgpu'], contexts: [1024, 16384], newTokens: 32 });
-    expect(parseGenerateArgs(['--backends', 'cpu', '--contexts', '512,2048', '--new-tokens', '8'])).toEqual({ backends: ['cpu'], contexts: [512, 2048], newTokens: 8 });
+    expect(parseGenerateArgs(['--backends', 'cpu', '--contexts', '512,2048', '--new-tokens', '8'])).toEqual({
+      backends: ['cpu'],
+      contexts: [512, 2048],
+      newTokens: 8,
+    });
   });
 
   it('rejects unknown backends, non-integers and unknown flags', () => {
@@ -15,7 +19,13 @@ describe('reformer-bench generate: flags and table', () => {
   });
 
   it('writes measured rows and failed rows', () => {
-    const table = generateTable([{ backend: 'cpu', context: 1024, prefillMs: 1234.4, tokensPerSecond: 12.34 }, { backend: 'webgpu', context: 16384, error: 'too large' }], 32);
+    const table = generateTable(
+      [
+        { backend: 'cpu', context: 1024, prefillMs: 1234.4, tokensPerSecond: 12.34 },
+        { backend: 'webgpu', context: 16384, error: 'too large' },
+      ],
+      32,
+    );
     expect(table.split('\n')).toEqual([
       '| backend | context (tokens) | prefill + first token (ms) | tokens/s after the first (32 new, cache) |',
       '| --- | ---: | ---: | ---: |',

@@ -20,7 +20,8 @@ function attention(q: Float32Array, k: Float32Array, v: Float32Array, [B, H, L, 
       const m = Math.max(...s);
       const e = s.map((x) => Math.exp(x - m));
       const z = e.reduce((a, b) => a + b, 0);
-      for (let j = 0; j < L!; j++) for (let c = 0; c < d!; c++) out[o + i * d! + c] = out[o + i * d! + c]! + (e[j]! / z) * v[o + j * d! + c]!;
+      for (let j = 0; j < L!; j++)
+        for (let c = 0; c < d!; c++) out[o + i * d! + c] = out[o + i * d! + c]! + (e[j]! / z) * v[o + j * d! + c]!;
     }
   return out;
 }
@@ -45,7 +46,11 @@ describe('ONNX protobuf writer', () => {
     const session = await ort.InferenceSession.create(serializeOnnxModel(attentionGraph(form, B, H, L, d, 1)));
     const lay = (x: Float32Array) => (form === 'mha' ? toHeadsLast(x, B, H, L, d) : x);
     const dims = form === 'mha' ? [B, L, H * d] : [B, H, L, d];
-    const res = await session.run({ q: new ort.Tensor('float32', lay(h.qk), dims), k: new ort.Tensor('float32', lay(h.keys), dims), v: new ort.Tensor('float32', lay(h.v), dims) });
+    const res = await session.run({
+      q: new ort.Tensor('float32', lay(h.qk), dims),
+      k: new ort.Tensor('float32', lay(h.keys), dims),
+      v: new ort.Tensor('float32', lay(h.v), dims),
+    });
     const got = form === 'mha' ? toHeadsLast(res.out!.data as Float32Array, B, H, L, d, true) : (res.out!.data as Float32Array);
     const want = attention(h.qk, h.keys, h.v, [B, H, L, d], 1);
     for (let i = 0; i < want.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-5);

@@ -81,7 +81,18 @@ describe('Progress', () => {
   it('writes plain lines off a TTY and redraws a bar on a TTY', () => {
     const plain: string[] = [];
     const p = new Progress({ write: (s: string) => plain.push(s) }, false);
-    const rec = { kind: 'attention', backend: 'cpu', variant: 'full', length: 1024, pass: 'forward', status: 'ok', medianMs: 2, usPerToken: 2, peakBytes: 1024, meanRelError: 0 } as never;
+    const rec = {
+      kind: 'attention',
+      backend: 'cpu',
+      variant: 'full',
+      length: 1024,
+      pass: 'forward',
+      status: 'ok',
+      medianMs: 2,
+      usPerToken: 2,
+      peakBytes: 1024,
+      meanRelError: 0,
+    } as never;
     p.update({ type: 'start', total: 2 });
     p.update({ type: 'case', label: 'x', done: 0, total: 2 });
     p.update({ type: 'record', record: rec, done: 1, total: 2 });

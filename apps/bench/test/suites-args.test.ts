@@ -28,7 +28,15 @@ describe('splitSuite', () => {
 });
 
 describe('parseFlags', () => {
-  const spec = { n: 'count', k: 'int', list: 'ints', x: 'number', on: 'switch', pick: { oneOf: ['a', 'b'] }, many: { listOf: ['p', 'q'] } } as const;
+  const spec = {
+    n: 'count',
+    k: 'int',
+    list: 'ints',
+    x: 'number',
+    on: 'switch',
+    pick: { oneOf: ['a', 'b'] },
+    many: { listOf: ['p', 'q'] },
+  } as const;
 
   it('reads every kind, with 1k suffixes and --flag=value', () => {
     expect(parseFlags('t', ['--n', '2k', '--k=0', '--list', '1,4', '--x', '0.5', '--on', '--pick', 'b', '--many', 'q,p,q'], spec)).toEqual({
@@ -61,14 +69,30 @@ describe('suite options', () => {
     const q = parseKernelsArgs(['--quick', '--backends', 'cpu', '--no-peers', '--sizes', '64']);
     expect(q).toMatchObject({ backends: ['cpu'], peers: false, sizes: [64], repeats: 3, warmup: 1 });
     const cases = kernelCases({ sizes: [8], batched: 2, elements: 10, slots: 128 });
-    expect(cases.map((c) => c.name)).toEqual(['matmul 8³', 'matmul 2×(64×64·64×64)', 'add 10', 'mul 10', 'exp 10', 'attention fwd N 128', 'attention bwd N 128']);
+    expect(cases.map((c) => c.name)).toEqual([
+      'matmul 8³',
+      'matmul 2×(64×64·64×64)',
+      'add 10',
+      'mul 10',
+      'exp 10',
+      'attention fwd N 128',
+      'attention bwd N 128',
+    ]);
     // Work: 2·n³ flops; add reads two and writes one float32 per element, exp reads one; backward twice forward.
     expect(cases.map((c) => c.work)).toEqual([2 * 512, 2 * 2 * 64 ** 3, 120, 120, 80, 2 * 128 * 128 * 128, 4 * 128 * 128 * 128]);
     expect(() => parseKernelsArgs(['--backends', 'gpu'])).toThrow(/unknown value 'gpu'/);
   });
 
   it('reversible: chunk L/8 and chunk depth 4 by default, the first depth when 4 is not swept', () => {
-    expect(parseReversibleArgs(['--length', '1024', '--dmodel', '32'])).toMatchObject({ length: 1024, dModel: 32, dFF: 64, fHidden: 16, chunk: 128, chunkDepth: 4, repeatDepth: 1 });
+    expect(parseReversibleArgs(['--length', '1024', '--dmodel', '32'])).toMatchObject({
+      length: 1024,
+      dModel: 32,
+      dFF: 64,
+      fHidden: 16,
+      chunk: 128,
+      chunkDepth: 4,
+      repeatDepth: 1,
+    });
     expect(parseReversibleArgs(['--quick', '--depths', '2,3'])).toMatchObject({ length: 2048, dModel: 64, chunkDepth: 2, repeatDepth: 24 });
     expect(() => parseReversibleArgs(['--f', 'lsh'])).toThrow(/allowed: mlp, local/);
   });
@@ -76,7 +100,15 @@ describe('suite options', () => {
   it('chunked and model: defaults and checks', () => {
     expect(parseChunkedArgs(['--quick'])).toMatchObject({ length: 1024, hidden: 64, headLength: 512, vocab: 1024, repeats: 2 });
     const m = parseModelSuiteArgs(['--backend', 'cpu', '--lengths', '128', '--depths', '1', '--repeats', '1']);
-    expect(m.config).toMatchObject({ backends: ['cpu'], modelBackend: 'cpu', modelLengths: [128], modelDepths: [1], repeats: 1, model: true, baselines: false });
+    expect(m.config).toMatchObject({
+      backends: ['cpu'],
+      modelBackend: 'cpu',
+      modelLengths: [128],
+      modelDepths: [1],
+      repeats: 1,
+      model: true,
+      baselines: false,
+    });
     expect(() => parseModelSuiteArgs(['--lengths', '100'])).toThrow(/not a multiple of the model's chunk length 64/);
   });
 

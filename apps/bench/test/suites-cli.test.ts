@@ -32,7 +32,27 @@ describe('reformer-bench --suite', () => {
 
   it('runs a tiny chunked suite and writes its JSON report', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-suite-'));
-    const r = await run(['--suite=chunked', '--length', '32', '--hidden', '8', '--divisors', '1,4', '--head-length', '16', '--head-hidden', '8', '--vocab', '32', '--head-chunks', '4', '--repeats', '1', '--json', join(dir, 'c.json')]);
+    const r = await run([
+      '--suite=chunked',
+      '--length',
+      '32',
+      '--hidden',
+      '8',
+      '--divisors',
+      '1,4',
+      '--head-length',
+      '16',
+      '--head-hidden',
+      '8',
+      '--vocab',
+      '32',
+      '--head-chunks',
+      '4',
+      '--repeats',
+      '1',
+      '--json',
+      join(dir, 'c.json'),
+    ]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('| L/4 (8)');
     const doc = JSON.parse(readFileSync(join(dir, 'c.json'), 'utf8'));

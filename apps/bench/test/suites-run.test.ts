@@ -24,7 +24,22 @@ const ctx: SuiteContext = {
 
 describe('suites at tiny sizes', () => {
   it('kernels: one row per case and implementation, figure = work / time, ratio to plain tfjs-wasm, reasons for what cannot run', async () => {
-    const o = parseKernelsArgs(['--backends', 'cpu,webgpu', '--sizes', '8', '--batched', '2', '--elements', '64', '--slots', '128', '--repeats', '1', '--warmup', '0']);
+    const o = parseKernelsArgs([
+      '--backends',
+      'cpu,webgpu',
+      '--sizes',
+      '8',
+      '--batched',
+      '2',
+      '--elements',
+      '64',
+      '--slots',
+      '128',
+      '--repeats',
+      '1',
+      '--warmup',
+      '0',
+    ]);
     const peers: KernelImpl[] = [tfjsKernelPeer('wasm'), onnxKernelPeer(1)];
     const data = await runKernelsSuite(o, ctx, peers);
     const cases = kernelCases(o);
@@ -48,7 +63,20 @@ describe('suites at tiny sizes', () => {
   }, 60_000);
 
   it('reversible: a row per depth; the parameters of two blocks are twice those of one', async () => {
-    const o = parseReversibleArgs(['--length', '64', '--dmodel', '8', '--depths', '1,2', '--repeats', '1', '--chunk', '16', '--chunk-depth', '2']);
+    const o = parseReversibleArgs([
+      '--length',
+      '64',
+      '--dmodel',
+      '8',
+      '--depths',
+      '1,2',
+      '--repeats',
+      '1',
+      '--chunk',
+      '16',
+      '--chunk-depth',
+      '2',
+    ]);
     const r = await runReversibleSuite(o, ctx);
     const [sweep, chunk] = r.tables;
     expect(sweep!.rows.map((x) => x.depth)).toEqual([1, 2]);
@@ -63,7 +91,26 @@ describe('suites at tiny sizes', () => {
   }, 60_000);
 
   it('chunked: a row per chunk size of the feed-forward and per LM-head variant', async () => {
-    const o = parseChunkedArgs(['--length', '32', '--hidden', '8', '--divisors', '1,2,8', '--head-length', '16', '--head-hidden', '8', '--vocab', '32', '--head-chunks', '4', '--repeats', '1', '--warmup', '0']);
+    const o = parseChunkedArgs([
+      '--length',
+      '32',
+      '--hidden',
+      '8',
+      '--divisors',
+      '1,2,8',
+      '--head-length',
+      '16',
+      '--head-hidden',
+      '8',
+      '--vocab',
+      '32',
+      '--head-chunks',
+      '4',
+      '--repeats',
+      '1',
+      '--warmup',
+      '0',
+    ]);
     const r = await runChunkedSuite(o, ctx);
     const [ff, head] = r.tables;
     expect(ff!.rows.map((x) => x.chunkSize)).toEqual(['L/1 (0)', 'L/2 (16)', 'L/8 (4)']);
@@ -71,7 +118,9 @@ describe('suites at tiny sizes', () => {
     expect(head!.rows.map((x) => x.variant)).toEqual(['materialised logits', 'chunked, chunkSize 4']);
     for (const row of [...ff!.rows, ...head!.rows]) expect(row['peak MiB']).toBeGreaterThan(0);
     expect(r.notes[0]).toMatch(/peak\(L\/8\)/);
-    await expect(runChunkedSuite(parseChunkedArgs(['--length', '30', '--divisors', '4']), ctx)).rejects.toThrow(/does not divide --length 30/);
+    await expect(runChunkedSuite(parseChunkedArgs(['--length', '30', '--divisors', '4']), ctx)).rejects.toThrow(
+      /does not divide --length 30/,
+    );
   }, 60_000);
 
   it('model: both models, measured', async () => {
@@ -99,7 +148,10 @@ describe('suites at tiny sizes', () => {
   it('profile: the Backend methods of an LSH step with their calls, and the backend is restored afterwards', async () => {
     const cpu = createCpuBackend();
     const original = cpu.matmul;
-    const r = await runProfileSuite(parseProfileArgs(['--backend', 'cpu', '--length', '128', '--hashes', '1']), { ...ctx, startBackend: async () => ({ backend: cpu, info: 'cpu' }) });
+    const r = await runProfileSuite(parseProfileArgs(['--backend', 'cpu', '--length', '128', '--hashes', '1']), {
+      ...ctx,
+      startBackend: async () => ({ backend: cpu, info: 'cpu' }),
+    });
     const rows = r.tables[0]!.rows;
     const methods = rows.map((x) => x.method);
     expect(methods).toContain('matmul');
@@ -109,7 +161,11 @@ describe('suites at tiny sizes', () => {
   }, 60_000);
 
   it('profile on tfjs-wasm adds tfjs kernels', async () => {
-    const r = await runProfileSuite(parseProfileArgs(['--backend', 'tfjs-wasm', '--length', '128', '--hashes', '1', '--forward-only']), { ...ctx, startBackend: startNodeBackend }, tfjsKernelProfiler);
+    const r = await runProfileSuite(
+      parseProfileArgs(['--backend', 'tfjs-wasm', '--length', '128', '--hashes', '1', '--forward-only']),
+      { ...ctx, startBackend: startNodeBackend },
+      tfjsKernelProfiler,
+    );
     expect(r.tables).toHaveLength(2);
     expect(r.tables[1]!.rows.length).toBeGreaterThan(0);
   }, 60_000);

@@ -4,7 +4,13 @@ import { findings, resultsTable } from '../src/report/markdown.js';
 import { emptyRecord } from '../src/runner.js';
 import type { MeasurementRecord } from '../src/types.js';
 
-const rec = (backend: string, variant: string, length: number, medianMs: number, kind: MeasurementRecord['kind'] = 'attention'): MeasurementRecord => ({
+const rec = (
+  backend: string,
+  variant: string,
+  length: number,
+  medianMs: number,
+  kind: MeasurementRecord['kind'] = 'attention',
+): MeasurementRecord => ({
   ...emptyRecord({ kind, backend, variant, length, pass: 'forward', batch: 1, heads: 1, dHead: 8 }),
   medianMs,
   usPerToken: (medianMs * 1000) / length,
@@ -14,7 +20,11 @@ const rec = (backend: string, variant: string, length: number, medianMs: number,
 describe('summary', () => {
   // full grows quadratically (L²/1e6 ms), LSH linearly (L/500 ms): LSH is faster where L > 2000.
   const lengths = [512, 1024, 2048, 4096];
-  const records = lengths.flatMap((L) => [rec('cpu', 'full', L, (L * L) / 1e6), rec('cpu', 'lsh-4', L, L / 500), rec('onnx', 'ort', L, (L * L) / 2e6, 'baseline')]);
+  const records = lengths.flatMap((L) => [
+    rec('cpu', 'full', L, (L * L) / 1e6),
+    rec('cpu', 'lsh-4', L, L / 500),
+    rec('onnx', 'ort', L, (L * L) / 2e6, 'baseline'),
+  ]);
 
   it('crossover is the first length from which LSH stays faster', () => {
     const c = crossover(records, 'cpu', 'lsh-4', 'forward');
@@ -34,7 +44,11 @@ describe('summary', () => {
   });
 
   it('the table lists unavailable backends with their reason, and the findings name the crossover', () => {
-    const un = { ...emptyRecord({ kind: 'attention', backend: 'webgpu', variant: '*', length: 0, pass: 'forward', batch: 1, heads: 1, dHead: 8 }), status: 'unavailable' as const, reason: 'no adapter' };
+    const un = {
+      ...emptyRecord({ kind: 'attention', backend: 'webgpu', variant: '*', length: 0, pass: 'forward', batch: 1, heads: 1, dHead: 8 }),
+      status: 'unavailable' as const,
+      reason: 'no adapter',
+    };
     const table = resultsTable([...records, un]);
     expect(table).toContain('unavailable: no adapter');
     expect(table.split('\n')).toHaveLength(records.length + 1 + 2);

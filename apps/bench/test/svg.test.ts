@@ -20,8 +20,22 @@ describe('lineChart', () => {
       logX: true,
       logY: true,
       series: [
-        { name: 'up', points: [{ x: 1024, y: 1 }, { x: 2048, y: 2 }, { x: 4096, y: 4 }] },
-        { name: 'flat', points: [{ x: 1024, y: 3 }, { x: 4096, y: 3 }], dashed: true },
+        {
+          name: 'up',
+          points: [
+            { x: 1024, y: 1 },
+            { x: 2048, y: 2 },
+            { x: 4096, y: 4 },
+          ],
+        },
+        {
+          name: 'flat',
+          points: [
+            { x: 1024, y: 3 },
+            { x: 4096, y: 3 },
+          ],
+          dashed: true,
+        },
       ],
     });
     expect(checkWellFormedXml(svg)).toEqual([]);
@@ -38,7 +52,21 @@ describe('lineChart', () => {
   });
 
   it('leaves out non-positive values on log axes and says when there is no data', () => {
-    const svg = lineChart({ title: 't', xLabel: 'x', yLabel: 'y', logY: true, series: [{ name: 's', points: [{ x: 1, y: 0 }, { x: 2, y: -1 }] }] });
+    const svg = lineChart({
+      title: 't',
+      xLabel: 'x',
+      yLabel: 'y',
+      logY: true,
+      series: [
+        {
+          name: 's',
+          points: [
+            { x: 1, y: 0 },
+            { x: 2, y: -1 },
+          ],
+        },
+      ],
+    });
     expect(checkWellFormedXml(svg)).toEqual([]);
     expect(svg).toContain('no data');
   });

@@ -26,7 +26,13 @@ import {
   type TypedArray,
   type UnaryOp,
 } from '@reformer/core';
-import { attentionBackward, attentionForward, type AttentionConfig, type AttentionInputs, type AttentionStrategy } from './kernels/attention.js';
+import {
+  attentionBackward,
+  attentionForward,
+  type AttentionConfig,
+  type AttentionInputs,
+  type AttentionStrategy,
+} from './kernels/attention.js';
 import { activationGrad, binaryOp, castOp, unaryOp } from './kernels/elementwise.js';
 import { gatherOp, scatterAddOp } from './kernels/gather.js';
 import { broadcastHost, convert, hostConcat, hostGather, hostScatterAdd, hostSlice, type HostArray } from './kernels/host-copy.js';
@@ -132,13 +138,16 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     };
     const maxAllocationBytes = tuning.maxAllocationBytes ?? (backendName === 'wasm' ? 2 ** 31 : 2 ** 32);
     if (!(maxAllocationBytes > 0)) {
-      throw new InvalidArgumentError(`TfjsBackend: maxAllocationBytes must be a positive number of bytes, got ${String(maxAllocationBytes)}.`);
+      throw new InvalidArgumentError(
+        `TfjsBackend: maxAllocationBytes must be a positive number of bytes, got ${String(maxAllocationBytes)}.`,
+      );
     }
     this.maxAllocationBytes = maxAllocationBytes;
     this.backendName = backendName;
     this.name = `tfjs-${backendName}`;
     const heap = wasmHeapOf(tf, backendName);
-    this.kernelFeatures = heap.heap !== undefined ? { hostReads: heap.hostReads } : { hostReads: heap.hostReads, hostReadsReason: heap.reason };
+    this.kernelFeatures =
+      heap.heap !== undefined ? { hostReads: heap.hostReads } : { hostReads: heap.hostReads, hostReadsReason: heap.reason };
     if (this.canReadSync) {
       this.readSync = (storage: TfjsStorage, dtype: DType, size: number): TypedArray => convert(storage.dataSync(), dtype, size);
     }
@@ -249,7 +258,6 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const data = await storage.data();
     return convert(data, dtype, size);
   }
-
 
   /** Disposes the tfjs tensor (a repeated free is ignored). */
   free(storage: TfjsStorage): void {
@@ -409,7 +417,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   }
 
   slice(x: T, begin: readonly number[], size: readonly number[]): T {
-    if (this.movesDataOnHost && sizeOf(size) > 0) return this.fromHost(hostSlice(this.hostValues(x), x.shape, x.dtype, begin, size), size, x.dtype);
+    if (this.movesDataOnHost && sizeOf(size) > 0)
+      return this.fromHost(hostSlice(this.hostValues(x), x.shape, x.dtype, begin, size), size, x.dtype);
     return this.runInTidy(size, x.dtype, () => this.tf.slice(this.tfView(x), [...begin], [...size]));
   }
 
@@ -418,7 +427,11 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const shape = [...first.shape];
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
     if (this.movesDataOnHost && sizeOf(shape) > 0) {
-      return this.fromHost(hostConcat(xs, axis, shape, first.dtype, (x) => this.hostValues(x)), shape, first.dtype);
+      return this.fromHost(
+        hostConcat(xs, axis, shape, first.dtype, (x) => this.hostValues(x)),
+        shape,
+        first.dtype,
+      );
     }
     return this.runInTidy(shape, first.dtype, () => {
       const parts = xs.filter((x) => sizeOf(x.shape) > 0).map((x) => this.tfView(x));
@@ -430,7 +443,13 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     const shape = x.shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
     const v = x.dtype === 'int32' ? Math.trunc(value) : value;
     if (sizeOf(x.shape) === 0) return this.wrapResult(this.tf.fill(shape, v, x.dtype), shape, x.dtype);
-    return this.runInTidy(shape, x.dtype, () => this.tf.pad(this.tfView(x), paddings.map(([a, b]) => [a, b] as [number, number]), v));
+    return this.runInTidy(shape, x.dtype, () =>
+      this.tf.pad(
+        this.tfView(x),
+        paddings.map(([a, b]) => [a, b] as [number, number]),
+        v,
+      ),
+    );
   }
 
   /** Throws InvalidArgumentError if an index is outside [0, size) (only where a sync read is possible). */
@@ -440,7 +459,9 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     for (let i = 0; i < data.length; i++) {
       const j = data[i]!;
       if (j < 0 || j >= size) {
-        throw new InvalidArgumentError(`${op}: index ${j} is out of range for axis ${axis} of size ${size}; indices must be in 0..${size - 1}.`);
+        throw new InvalidArgumentError(
+          `${op}: index ${j} is out of range for axis ${axis} of size ${size}; indices must be in 0..${size - 1}.`,
+        );
       }
     }
     return data;
@@ -501,7 +522,11 @@ export class TfjsBackend implements Backend<TfjsStorage> {
       };
     }
     const [y, mean, rstd] = tf.tidy(() => layerNormOp(tf, this.tfView(x), this.tfView(gamma), this.tfView(beta), eps, stats));
-    return { y: this.wrapResult(y, x.shape, 'float32'), mean: this.wrapResult(mean, stats, 'float32'), rstd: this.wrapResult(rstd, stats, 'float32') };
+    return {
+      y: this.wrapResult(y, x.shape, 'float32'),
+      mean: this.wrapResult(mean, stats, 'float32'),
+      rstd: this.wrapResult(rstd, stats, 'float32'),
+    };
   }
 
   layerNormBackward(dy: T, x: T, gamma: T, mean: T, rstd: T): { dx: T; dGamma: T; dBeta: T } {
@@ -513,7 +538,9 @@ export class TfjsBackend implements Backend<TfjsStorage> {
         dBeta: this.wrapResult(tf.zeros([...gamma.shape]), gamma.shape, 'float32'),
       };
     }
-    const [dx, dGamma, dBeta] = tf.tidy(() => layerNormGrad(tf, this.tfView(dy), this.tfView(x), this.tfView(gamma), this.tfView(mean), this.tfView(rstd), x.shape));
+    const [dx, dGamma, dBeta] = tf.tidy(() =>
+      layerNormGrad(tf, this.tfView(dy), this.tfView(x), this.tfView(gamma), this.tfView(mean), this.tfView(rstd), x.shape),
+    );
     return {
       dx: this.wrapResult(dx, x.shape, 'float32'),
       dGamma: this.wrapResult(this.reshapeOwned(dGamma, gamma.shape), gamma.shape, 'float32'),
@@ -629,7 +656,16 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     this.checkChunk(q, params);
     const [dq, dk, dvv] = tf.tidy(() => {
       const x = this.attentionInputs(q, k, v, params);
-      const [a, b, c] = attentionBackward(tf, params, x, this.tfView(out), this.tfView(lse), this.tfView(dOut), this.tfView(dLse), this.attention);
+      const [a, b, c] = attentionBackward(
+        tf,
+        params,
+        x,
+        this.tfView(out),
+        this.tfView(lse),
+        this.tfView(dOut),
+        this.tfView(dLse),
+        this.attention,
+      );
       return [this.shaped(a, q.shape), this.shaped(b, k.shape), this.shaped(c, v.shape)];
     });
     return {

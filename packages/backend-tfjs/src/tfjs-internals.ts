@@ -31,7 +31,9 @@ export interface WasmHeap {
 export type HostReads = 'wasm-heap' | 'copy';
 
 /** The outcome of {@link wasmHeapOf}: the heap reader, or why there is none. */
-export type WasmHeapProbe = { readonly heap: WasmHeap; readonly hostReads: 'wasm-heap' } | { readonly heap: undefined; readonly hostReads: 'copy'; readonly reason: string };
+export type WasmHeapProbe =
+  | { readonly heap: WasmHeap; readonly hostReads: 'wasm-heap' }
+  | { readonly heap: undefined; readonly hostReads: 'copy'; readonly reason: string };
 
 /** The shape of the tfjs-wasm internals this module reads (nothing else of the backend object is used). */
 interface WasmBackendInternals {
@@ -64,7 +66,11 @@ export function wasmHeapOf(tf: TfModule, backendName?: string): WasmHeapProbe {
 }
 
 function copyBecause(reason: string): WasmHeapProbe {
-  return { heap: undefined, hostReads: 'copy', reason: `tfjs-wasm internals changed (${reason}): host reads use dataSync, correct but slower` };
+  return {
+    heap: undefined,
+    hostReads: 'copy',
+    reason: `tfjs-wasm internals changed (${reason}): host reads use dataSync, correct but slower`,
+  };
 }
 
 /** Values whose bits a wrong offset, stride or element type cannot reproduce (signs, ±0, a subnormal, NaN). */

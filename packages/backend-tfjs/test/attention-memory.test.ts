@@ -39,11 +39,22 @@ function values(n: number, seed: number): Float32Array {
 /** Peak tfjs bytes allocated above the inputs by one forward and one backward call. */
 async function peakOf(be: TfjsBackend, N: number): Promise<number> {
   const shape = [B, H, N, D];
-  const t = (n: number, seed: number, sh: number[]): KernelTensor<TfjsStorage> => ({ storage: be.write(values(n, seed), 'float32'), shape: sh, dtype: 'float32' });
+  const t = (n: number, seed: number, sh: number[]): KernelTensor<TfjsStorage> => ({
+    storage: be.write(values(n, seed), 'float32'),
+    shape: sh,
+    dtype: 'float32',
+  });
   const S = B * H * N;
   const [q, k, v, dOut] = [1, 2, 3, 4].map((seed) => t(S * D, seed, shape)) as KernelTensor<TfjsStorage>[];
   const dLse = t(S, 5, [B, H, N]);
-  const params: ChunkedAttentionParams<TfjsStorage> = { chunkLength: C, chunksBefore: BEFORE, chunksAfter: 0, causal: true, excludeSelf: true, scale: 0.5 };
+  const params: ChunkedAttentionParams<TfjsStorage> = {
+    chunkLength: C,
+    chunksBefore: BEFORE,
+    chunksAfter: 0,
+    causal: true,
+    excludeSelf: true,
+    scale: 0.5,
+  };
   const start = tf.memory().numBytes;
   const prof = await tf.profile(() => {
     const { out, lse } = be.chunkedAttention(q!, k!, v!, params);

@@ -69,7 +69,7 @@ describe('interop with tfjs tensors', () => {
     const before = tf.memory().numDataBuffers;
     const x = fromTf(t, be);
     expect(tf.memory().numDataBuffers).toBe(before); // shared buffer, no copy
-    expect((toTfDataId(x))).toBe(t.dataId);
+    expect(toTfDataId(x)).toBe(t.dataId);
     expect(x.shape).toEqual([2, 2]);
     t.dispose(); // the core tensor keeps its own reference
     const y: Tensor = await onBackend(be, () => add(x, x));

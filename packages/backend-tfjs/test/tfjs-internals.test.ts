@@ -45,7 +45,9 @@ function bits(a: Float32Array): Uint32Array {
 
 describe('supported tfjs versions', () => {
   it('the installed tfjs packages are inside the peerDependencies range', () => {
-    const own = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { peerDependencies: Record<string, string> };
+    const own = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+      peerDependencies: Record<string, string>;
+    };
     const require = createRequire(import.meta.url);
     for (const name of TFJS_PACKAGES) {
       const range = own.peerDependencies[name];
@@ -94,7 +96,11 @@ describe('when the tfjs-wasm internals change, reads fall back to dataSync, visi
       },
       /differs from dataSync/,
     ],
-    ['memoryOffset is not a number', () => ({ dataIdMap: { get: () => ({ memoryOffset: '0' }) }, wasm: wasmInternals().wasm }), /no numeric memoryOffset/],
+    [
+      'memoryOffset is not a number',
+      () => ({ dataIdMap: { get: () => ({ memoryOffset: '0' }) }, wasm: wasmInternals().wasm }),
+      /no numeric memoryOffset/,
+    ],
   ];
   for (const [what, backendObject, reason] of cases) {
     it(what, async () => {
@@ -123,14 +129,26 @@ describe('when the tfjs-wasm internals change, reads fall back to dataSync, visi
     const [B, H, N, d] = [1, 2, 16, 4];
     const run = (be: TfjsBackend): Uint32Array[] => {
       const make = (seed: number): KernelTensor<TfjsStorage> => ({
-        storage: be.write(Float32Array.from({ length: B * H * N * d }, (_, i) => Math.sin(seed * 31 + i * 0.7)), 'float32'),
+        storage: be.write(
+          Float32Array.from({ length: B * H * N * d }, (_, i) => Math.sin(seed * 31 + i * 0.7)),
+          'float32',
+        ),
         shape: [B, H, N, d],
         dtype: 'float32',
       });
       const [q, k, v] = [make(1), make(2), make(3)];
       const params = { chunkLength: 4, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, scale: 0.5 };
       const { out, lse } = be.chunkedAttention(q, k, v, params);
-      const g = be.chunkedAttentionBackward(q, k, v, out, lse, make(4), { ...lse, storage: be.write(new Float32Array(B * H * N).fill(0.25), 'float32') }, params);
+      const g = be.chunkedAttentionBackward(
+        q,
+        k,
+        v,
+        out,
+        lse,
+        make(4),
+        { ...lse, storage: be.write(new Float32Array(B * H * N).fill(0.25), 'float32') },
+        params,
+      );
       const read = (x: KernelTensor<TfjsStorage>) => bits((x.storage as TfTensor).dataSync() as Float32Array);
       const result = [out, lse, g.dq, g.dk, g.dv].map(read);
       be.dispose();

@@ -55,5 +55,9 @@ console.log(`wasm kernels: ${be.kernelFeatures.variant}; ${N} slots, chunk ${c},
 console.log(`| kernel | CPU ms | useful GFLOP/s | / matmul 512³ |`);
 console.log(`|---|---:|---:|---:|`);
 console.log(`| matmul 512³ | ${(mm * 1e3).toFixed(1)} | ${mmRate.toFixed(1)} | 1.00 |`);
-console.log(`| attention forward | ${(fwd * 1e3).toFixed(1)} | ${(fwdFlops / fwd / 1e9).toFixed(1)} | ${(fwdFlops / fwd / 1e9 / mmRate).toFixed(2)} |`);
-console.log(`| attention backward | ${(bwd * 1e3).toFixed(1)} | ${((2 * fwdFlops) / bwd / 1e9).toFixed(1)} | ${((2 * fwdFlops) / bwd / 1e9 / mmRate).toFixed(2)} |`);
+console.log(
+  `| attention forward | ${(fwd * 1e3).toFixed(1)} | ${(fwdFlops / fwd / 1e9).toFixed(1)} | ${(fwdFlops / fwd / 1e9 / mmRate).toFixed(2)} |`,
+);
+console.log(
+  `| attention backward | ${(bwd * 1e3).toFixed(1)} | ${((2 * fwdFlops) / bwd / 1e9).toFixed(1)} | ${((2 * fwdFlops) / bwd / 1e9 / mmRate).toFixed(2)} |`,
+);

@@ -48,35 +48,53 @@ async function measure(fn) {
 function cases() {
   const list = [];
   for (const L of lengths) {
-    list.push([`LSH-4 forward, L ${L}`, () => {
-      const qk = randomNormal([1, 1, L, 64], { seed: 1 });
-      const v = randomNormal([1, 1, L, 64], { seed: 2 });
-      return [async () => {
-        const out = tidy(() => lshAttention(qk, v, options).output);
-        await out.data();
-        dispose(out);
-      }, () => dispose([qk, v])];
-    }]);
-    list.push([`LSH-4 forward+backward, L ${L}`, () => {
-      const qk = randomNormal([1, 1, L, 64], { seed: 1 });
-      const v = randomNormal([1, 1, L, 64], { seed: 2 });
-      return [async () => {
-        const r = tidy(() => valueAndGrad((a, b) => sum(lshAttention(a, b, options).output))(qk, v));
-        await r.value.data();
-        for (const g of r.grads) await g.data();
-        dispose([r.value, ...r.grads]);
-      }, () => dispose([qk, v])];
-    }]);
+    list.push([
+      `LSH-4 forward, L ${L}`,
+      () => {
+        const qk = randomNormal([1, 1, L, 64], { seed: 1 });
+        const v = randomNormal([1, 1, L, 64], { seed: 2 });
+        return [
+          async () => {
+            const out = tidy(() => lshAttention(qk, v, options).output);
+            await out.data();
+            dispose(out);
+          },
+          () => dispose([qk, v]),
+        ];
+      },
+    ]);
+    list.push([
+      `LSH-4 forward+backward, L ${L}`,
+      () => {
+        const qk = randomNormal([1, 1, L, 64], { seed: 1 });
+        const v = randomNormal([1, 1, L, 64], { seed: 2 });
+        return [
+          async () => {
+            const r = tidy(() => valueAndGrad((a, b) => sum(lshAttention(a, b, options).output))(qk, v));
+            await r.value.data();
+            for (const g of r.grads) await g.data();
+            dispose([r.value, ...r.grads]);
+          },
+          () => dispose([qk, v]),
+        ];
+      },
+    ]);
   }
-  list.push([`matmul ${n}³`, () => {
-    const a = randomNormal([n, n], { seed: 1 });
-    const b = randomNormal([n, n], { seed: 2 });
-    return [async () => {
-      const c = matmul(a, b);
-      await c.data();
-      dispose(c);
-    }, () => dispose([a, b])];
-  }]);
+  list.push([
+    `matmul ${n}³`,
+    () => {
+      const a = randomNormal([n, n], { seed: 1 });
+      const b = randomNormal([n, n], { seed: 2 });
+      return [
+        async () => {
+          const c = matmul(a, b);
+          await c.data();
+          dispose(c);
+        },
+        () => dispose([a, b]),
+      ];
+    },
+  ]);
   return list;
 }
 
@@ -90,18 +108,32 @@ console.log('|---|---:|---:|---:|---:|---:|---:|');
 for (const [name, make] of cases()) {
   const runs = { 1: [], [threads]: [] };
   const work = {};
-  for (const [t, be] of [[1, one], [threads, many]]) {
+  for (const [t, be] of [
+    [1, one],
+    [threads, many],
+  ]) {
     await setBackend(be);
     work[t] = make();
     await work[t][0](); // warm-up
   }
   for (let r = 0; r < rounds; r++) {
-    for (const [t, be] of r % 2 === 0 ? [[1, one], [threads, many]] : [[threads, many], [1, one]]) {
+    for (const [t, be] of r % 2 === 0
+      ? [
+          [1, one],
+          [threads, many],
+        ]
+      : [
+          [threads, many],
+          [1, one],
+        ]) {
       await setBackend(be);
       runs[t].push(await measure(work[t][0]));
     }
   }
-  for (const [t, be] of [[1, one], [threads, many]]) {
+  for (const [t, be] of [
+    [1, one],
+    [threads, many],
+  ]) {
     await setBackend(be);
     work[t][1]();
   }

@@ -12,13 +12,18 @@ mkdirSync(join(root, 'dist'), { recursive: true });
 
 const common = [
   'assembly/index.ts',
-  '--optimizeLevel', '3',
-  '--shrinkLevel', '0',
-  '--runtime', 'stub',
+  '--optimizeLevel',
+  '3',
+  '--shrinkLevel',
+  '0',
+  '--runtime',
+  'stub',
   '--importMemory',
   '--noAssert',
-  '--use', 'abort=',
-  '--enable', 'simd',
+  '--use',
+  'abort=',
+  '--enable',
+  'simd',
 ];
 
 // A shared memory must declare its maximum: the whole wasm32 address space (the host's memory may be

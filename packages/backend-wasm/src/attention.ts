@@ -35,7 +35,9 @@ function prepare(kernels: WasmKernelExports, heap: WasmHeap, q: T, v: T, p: Chun
     throw new InvalidArgumentError(`chunkedAttention: chunkLength ${c} must be a positive integer that divides the sequence length ${N}.`);
   }
   if (!(Number.isInteger(p.chunksBefore) && Number.isInteger(p.chunksAfter) && p.chunksBefore >= 0 && p.chunksAfter >= 0)) {
-    throw new InvalidArgumentError(`chunkedAttention: chunksBefore (${p.chunksBefore}) and chunksAfter (${p.chunksAfter}) must be integers >= 0.`);
+    throw new InvalidArgumentError(
+      `chunkedAttention: chunksBefore (${p.chunksBefore}) and chunksAfter (${p.chunksAfter}) must be integers >= 0.`,
+    );
   }
   const maskLength = p.keyMask === undefined ? 0 : p.keyMask.shape[p.keyMask.shape.length - 1]!;
   const maskRows = p.keyMask === undefined || p.keyMask.shape.length < 2 ? 1 : p.keyMask.shape[0]!;
@@ -79,8 +81,15 @@ function chunkRanges(chunks: number, heads: number, threads: number): [number, n
 
 /** Forward into `out` `[B, H, N, dv]` and `lse` `[B, H, N]` (allocated by the caller). */
 export function attentionForward(
-  kernels: WasmKernelExports, heap: WasmHeap, runner: KernelRunner,
-  q: T, k: T, v: T, out: T, lse: T, p: ChunkedAttentionParams<WasmStorage>,
+  kernels: WasmKernelExports,
+  heap: WasmHeap,
+  runner: KernelRunner,
+  q: T,
+  k: T,
+  v: T,
+  out: T,
+  lse: T,
+  p: ChunkedAttentionParams<WasmStorage>,
 ): void {
   const call = prepare(kernels, heap, q, v, p);
   const { B, H, N, d, dv } = call;
@@ -97,11 +106,19 @@ export function attentionForward(
           v.storage.ptr + 4 * bh * N * dv,
           out.storage.ptr + 4 * bh * N * dv,
           lse.storage.ptr + 4 * bh * N,
-          N, d, dv, p.chunkLength, p.chunksBefore, p.chunksAfter, call.flags, p.scale,
+          N,
+          d,
+          dv,
+          p.chunkLength,
+          p.chunksBefore,
+          p.chunksAfter,
+          call.flags,
+          p.scale,
           at(p.positions, bh * N),
           at(p.buckets, bh * N),
           at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
-          n0, n1,
+          n0,
+          n1,
         ]);
       }
     }
@@ -114,8 +131,16 @@ export function attentionBackward(
   kernels: WasmKernelExports,
   heap: WasmHeap,
   runner: KernelRunner,
-  q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T,
-  dq: T, dk: T, dvOut: T,
+  q: T,
+  k: T,
+  v: T,
+  out: T,
+  lse: T,
+  dOut: T,
+  dLse: T,
+  dq: T,
+  dk: T,
+  dvOut: T,
   p: ChunkedAttentionParams<WasmStorage>,
 ): void {
   const call = prepare(kernels, heap, q, v, p);
@@ -128,12 +153,19 @@ export function attentionBackward(
     const qk = 4 * bh * N * d;
     const vo = 4 * bh * N * dv;
     return [
-      q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vo, out.storage.ptr + vo,
-      lse.storage.ptr + 4 * bh * N, dOut.storage.ptr + vo, dLse.storage.ptr + 4 * bh * N,
+      q.storage.ptr + qk,
+      k.storage.ptr + qk,
+      v.storage.ptr + vo,
+      out.storage.ptr + vo,
+      lse.storage.ptr + 4 * bh * N,
+      dOut.storage.ptr + vo,
+      dLse.storage.ptr + 4 * bh * N,
     ];
   };
   const sides = (b: number, bh: number): number[] => [
-    at(p.positions, bh * N), at(p.buckets, bh * N), at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
+    at(p.positions, bh * N),
+    at(p.buckets, bh * N),
+    at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
   ];
   if (runner.threads === 1) {
     const tasks: number[][] = [];
@@ -142,8 +174,13 @@ export function attentionBackward(
         const bh = b * H + h;
         tasks.push([
           ...args(b, h),
-          dq.storage.ptr + 4 * bh * N * d, dk.storage.ptr + 4 * bh * N * d, dvOut.storage.ptr + 4 * bh * N * dv,
-          ...shape, call.flags, p.scale, ...sides(b, bh),
+          dq.storage.ptr + 4 * bh * N * d,
+          dk.storage.ptr + 4 * bh * N * d,
+          dvOut.storage.ptr + 4 * bh * N * dv,
+          ...shape,
+          call.flags,
+          p.scale,
+          ...sides(b, bh),
         ]);
       }
     }
@@ -171,7 +208,11 @@ export function attentionBackward(
         );
         const dkPtr = dk.storage.ptr + 4 * bh * N * d;
         const dvPtr = dvOut.storage.ptr + 4 * bh * N * dv;
-        runner.run('attentionBackwardReduce', ranges.map(([m0, m1]) => [dkPtr, dvPtr, ...shape, partK, partV, m0, m1]), 0);
+        runner.run(
+          'attentionBackwardReduce',
+          ranges.map(([m0, m1]) => [dkPtr, dvPtr, ...shape, partK, partV, m0, m1]),
+          0,
+        );
       }
     }
   } finally {

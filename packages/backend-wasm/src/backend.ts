@@ -24,7 +24,19 @@ type CpuStorage = Float32Array | Int32Array;
 import { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
-import { argMaxRows, binaryFloat, gatherRows, reduceSumRows, scatterAddRows, unaryFloat, indicesInRange, reductionBlock, span, WASM_BINARY_OPS, WASM_UNARY_OPS } from './elementwise.js';
+import {
+  argMaxRows,
+  binaryFloat,
+  gatherRows,
+  reduceSumRows,
+  scatterAddRows,
+  unaryFloat,
+  indicesInRange,
+  reductionBlock,
+  span,
+  WASM_BINARY_OPS,
+  WASM_UNARY_OPS,
+} from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
 import { batchedMatmul } from './matmul.js';
 import type { KernelRunner } from './pool.js';
@@ -194,7 +206,10 @@ export class WasmBackend implements Backend<WasmStorage> {
     const block = op === 'sum' && x.dtype === 'float32' ? reductionBlock(x.shape, axes) : undefined;
     if (block !== undefined) {
       const [outer, r, inner] = block;
-      const out = this.alloc(x.shape.filter((_, i) => !axes.includes(i)), 'float32');
+      const out = this.alloc(
+        x.shape.filter((_, i) => !axes.includes(i)),
+        'float32',
+      );
       if (out.storage.length > 0) reduceSumRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, outer, r, inner);
       return out;
     }
@@ -204,7 +219,10 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** Index of the first maximum along `axis` (float32 in wasm; NaN never counts as greater). */
   argMax(x: T, axis: number): T {
     if (x.dtype === 'float32') {
-      const out = this.alloc(x.shape.filter((_, i) => i !== axis), 'int32');
+      const out = this.alloc(
+        x.shape.filter((_, i) => i !== axis),
+        'int32',
+      );
       const inner = span(x.shape, axis + 1, x.shape.length);
       if (out.storage.length > 0) {
         argMaxRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, span(x.shape, 0, axis), x.shape[axis]!, inner);
@@ -241,7 +259,16 @@ export class WasmBackend implements Backend<WasmStorage> {
     const shape = perm.map((p) => x.shape[p]!);
     const out = this.alloc(shape, x.dtype);
     const strides = contiguous(x.shape);
-    copyBox(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, shape, perm.map((p) => strides[p]!), contiguous(shape));
+    copyBox(
+      this.kernels,
+      this.runner,
+      this.heap,
+      x.storage.ptr,
+      out.storage.ptr,
+      shape,
+      perm.map((p) => strides[p]!),
+      contiguous(shape),
+    );
     return out;
   }
 
@@ -263,7 +290,16 @@ export class WasmBackend implements Backend<WasmStorage> {
     const outStrides = contiguous(shape);
     let at = 0;
     for (const x of xs) {
-      copyBox(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr + 4 * at * outStrides[axis]!, x.shape, contiguous(x.shape), outStrides);
+      copyBox(
+        this.kernels,
+        this.runner,
+        this.heap,
+        x.storage.ptr,
+        out.storage.ptr + 4 * at * outStrides[axis]!,
+        x.shape,
+        contiguous(x.shape),
+        outStrides,
+      );
       at += x.shape[axis]!;
     }
     return out;
@@ -288,7 +324,17 @@ export class WasmBackend implements Backend<WasmStorage> {
     if (indices.storage.length === outer * n && indicesInRange(this.heap, indices.storage, size)) {
       const out = this.alloc([...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)], x.dtype);
       if (out.storage.length > 0) {
-        gatherRows(this.kernels, this.runner, x.storage.ptr, indices.storage.ptr, out.storage.ptr, outer, size, n, span(x.shape, axis + 1, x.shape.length));
+        gatherRows(
+          this.kernels,
+          this.runner,
+          x.storage.ptr,
+          indices.storage.ptr,
+          out.storage.ptr,
+          outer,
+          size,
+          n,
+          span(x.shape, axis + 1, x.shape.length),
+        );
       }
       return out;
     }
@@ -339,7 +385,17 @@ export class WasmBackend implements Backend<WasmStorage> {
     const rstd = this.alloc(stats, 'float32');
     const n = lastAxis(x.shape);
     if (n > 0 && mean.storage.length > 0) {
-      this.kernels.layerNormRows(x.storage.ptr, gamma.storage.ptr, beta.storage.ptr, y.storage.ptr, mean.storage.ptr, rstd.storage.ptr, mean.storage.length, n, eps);
+      this.kernels.layerNormRows(
+        x.storage.ptr,
+        gamma.storage.ptr,
+        beta.storage.ptr,
+        y.storage.ptr,
+        mean.storage.ptr,
+        rstd.storage.ptr,
+        mean.storage.length,
+        n,
+        eps,
+      );
     }
     return { y, mean, rstd };
   }
@@ -354,8 +410,17 @@ export class WasmBackend implements Backend<WasmStorage> {
     if (n > 0) {
       const acc = this.heap.scratch(16 * n);
       this.kernels.layerNormBackwardRows(
-        dy.storage.ptr, x.storage.ptr, gamma.storage.ptr, mean.storage.ptr, rstd.storage.ptr,
-        dx.storage.ptr, dGamma.storage.ptr, dBeta.storage.ptr, rows, n, acc,
+        dy.storage.ptr,
+        x.storage.ptr,
+        gamma.storage.ptr,
+        mean.storage.ptr,
+        rstd.storage.ptr,
+        dx.storage.ptr,
+        dGamma.storage.ptr,
+        dBeta.storage.ptr,
+        rows,
+        n,
+        acc,
       );
     }
     return { dx, dGamma, dBeta };
@@ -399,10 +464,26 @@ export class WasmBackend implements Backend<WasmStorage> {
   }
 
   /** Backward of `chunkedAttention`, recomputing the logits chunk pair by chunk pair. */
-  chunkedAttentionBackward(q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T, params: ChunkedAttentionParams<WasmStorage>): { dq: T; dk: T; dv: T } {
+  chunkedAttentionBackward(
+    q: T,
+    k: T,
+    v: T,
+    out: T,
+    lse: T,
+    dOut: T,
+    dLse: T,
+    params: ChunkedAttentionParams<WasmStorage>,
+  ): { dq: T; dk: T; dv: T } {
     if (hasDropout(params)) {
       const r = this.reference.chunkedAttentionBackward(
-        this.cpu(q), this.cpu(k), this.cpu(v), this.cpu(out), this.cpu(lse), this.cpu(dOut), this.cpu(dLse), this.cpuParams(params),
+        this.cpu(q),
+        this.cpu(k),
+        this.cpu(v),
+        this.cpu(out),
+        this.cpu(lse),
+        this.cpu(dOut),
+        this.cpu(dLse),
+        this.cpuParams(params),
       );
       return { dq: this.adopt(r.dq), dk: this.adopt(r.dk), dv: this.adopt(r.dv) };
     }

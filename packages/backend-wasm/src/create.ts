@@ -46,11 +46,17 @@ const STATIC_BYTES = PAGE;
 export type KernelSource = (file: KernelFile) => Promise<BufferSource | WebAssembly.Module>;
 
 /** Shared by both entry points: picks the build, loads it through `source`, sets up the memory and the threads. */
-export async function createBackendFrom(source: KernelSource, options: WasmBackendOptions = {}, support?: ThreadSupport): Promise<WasmBackend> {
+export async function createBackendFrom(
+  source: KernelSource,
+  options: WasmBackendOptions = {},
+  support?: ThreadSupport,
+): Promise<WasmBackend> {
   const features = chooseVariant(options.kernels);
   const limit = options.maxMemoryBytes ?? WASM32_LIMIT;
   if (!(limit > STATIC_BYTES && limit <= WASM32_LIMIT)) {
-    throw new InvalidArgumentError(`backend-wasm: maxMemoryBytes must be in (${STATIC_BYTES}, ${WASM32_LIMIT}] (4 GiB, the wasm32 address space), got ${limit}.`);
+    throw new InvalidArgumentError(
+      `backend-wasm: maxMemoryBytes must be in (${STATIC_BYTES}, ${WASM32_LIMIT}] (4 GiB, the wasm32 address space), got ${limit}.`,
+    );
   }
   const asked = options.threads ?? Math.max(1, support?.defaultThreads ?? 1);
   if (!Number.isInteger(asked) || asked < 1 || asked > MAX_THREADS) {
@@ -58,7 +64,8 @@ export async function createBackendFrom(source: KernelSource, options: WasmBacke
   }
   let threads = asked;
   if (threads > 1) {
-    const why = support?.spawn === undefined ? 'this platform has no workers, so the kernels run on one thread.' : sharedMemoryUnavailable();
+    const why =
+      support?.spawn === undefined ? 'this platform has no workers, so the kernels run on one thread.' : sharedMemoryUnavailable();
     if (why !== undefined) {
       features.threadsNote = `${asked} threads were asked for but ${why}`;
       threads = 1;

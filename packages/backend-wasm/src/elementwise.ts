@@ -89,7 +89,17 @@ export function broadcastWalk(aShape: Shape, bShape: Shape, outShape: Shape): Br
  * `out = a op b` (float32) over a broadcast to `outShape`. With threads, large calls split over rows
  * (or over the columns of a single row, in blocks of four); every element is computed once, as in one call.
  */
-export function binaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op: number, a: WasmStorage, aShape: Shape, b: WasmStorage, bShape: Shape, out: WasmStorage, outShape: Shape): void {
+export function binaryFloat(
+  kernels: WasmKernelExports,
+  runner: KernelRunner,
+  op: number,
+  a: WasmStorage,
+  aShape: Shape,
+  b: WasmStorage,
+  bShape: Shape,
+  out: WasmStorage,
+  outShape: Shape,
+): void {
   if (out.length === 0) return;
   const { sizes, aStrides, bStrides } = broadcastWalk(aShape, bShape, outShape);
   const r = sizes.length;
@@ -125,7 +135,18 @@ export function binaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op
     if (threads > 1 && d0 * outer < 2 * threads) {
       for (let r = 0; r < d0; r++) {
         for (const [j0, j1] of splitRange(d1, threads)) {
-          tasks.push([op, pa + 4 * (r * as0 + j0 * as1), as0, as1, pb + 4 * (r * bs0 + j0 * bs1), bs0, bs1, po + 4 * (r * d1 + j0), 1, j1 - j0]);
+          tasks.push([
+            op,
+            pa + 4 * (r * as0 + j0 * as1),
+            as0,
+            as1,
+            pb + 4 * (r * bs0 + j0 * bs1),
+            bs0,
+            bs1,
+            po + 4 * (r * d1 + j0),
+            1,
+            j1 - j0,
+          ]);
         }
       }
       continue;
@@ -149,7 +170,11 @@ export function unaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op:
     kernels.unaryFloat(op, x, out, n);
     return;
   }
-  runner.run('unaryFloat', ranges.map(([i0, i1]) => [op, x + 4 * i0, out + 4 * i0, i1 - i0]), 0);
+  runner.run(
+    'unaryFloat',
+    ranges.map(([i0, i1]) => [op, x + 4 * i0, out + 4 * i0, i1 - i0]),
+    0,
+  );
 }
 
 /**
@@ -157,8 +182,15 @@ export function unaryFloat(kernels: WasmKernelExports, runner: KernelRunner, op:
  * split over blocks of `j` in each `p` (copies: the same bits however split).
  */
 export function gatherRows(
-  kernels: WasmKernelExports, runner: KernelRunner,
-  x: number, idx: number, out: number, outer: number, size: number, n: number, inner: number,
+  kernels: WasmKernelExports,
+  runner: KernelRunner,
+  x: number,
+  idx: number,
+  out: number,
+  outer: number,
+  size: number,
+  n: number,
+  inner: number,
 ): void {
   const threads = outer * n * inner < SPLIT_MIN_ELEMENTS ? 1 : runner.threads;
   if (threads === 1) {
@@ -182,8 +214,16 @@ export function gatherRows(
  * reads all indices and adds those in its rows in the same order, so the bits are the same).
  */
 export function scatterAddRows(
-  kernels: WasmKernelExports, runner: KernelRunner,
-  upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number,
+  kernels: WasmKernelExports,
+  runner: KernelRunner,
+  upd: number,
+  idx: number,
+  out: number,
+  acc: number,
+  outer: number,
+  n: number,
+  size: number,
+  inner: number,
 ): void {
   const threads = outer * n * inner < SPLIT_MIN_ELEMENTS || size < 2 ? 1 : runner.threads;
   if (threads === 1) {
@@ -202,7 +242,14 @@ export function scatterAddRows(
  * threads, large calls split over blocks of `outer` (each output element summed by one thread).
  */
 export function reduceSumRows(
-  kernels: WasmKernelExports, runner: KernelRunner, heap: WasmHeap, x: number, out: number, outer: number, r: number, inner: number,
+  kernels: WasmKernelExports,
+  runner: KernelRunner,
+  heap: WasmHeap,
+  x: number,
+  out: number,
+  outer: number,
+  r: number,
+  inner: number,
 ): void {
   const threads = outer * r * inner < SPLIT_MIN_ELEMENTS ? 1 : runner.threads;
   if (threads > 1 && outer < 2 * threads && inner >= 64 * threads) {
@@ -219,13 +266,21 @@ export function reduceSumRows(
   }
   const block = Math.ceil(outer / Math.min(outer, 4 * threads));
   const tasks: number[][] = [];
-  for (let o0 = 0; o0 < outer; o0 += block) tasks.push([x + 4 * o0 * r * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), r, inner]);
+  for (let o0 = 0; o0 < outer; o0 += block)
+    tasks.push([x + 4 * o0 * r * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), r, inner]);
   runner.run('reduceSumRange', tasks, 8 * inner);
 }
 
 /** Index of the first maximum of float32 `x` `[outer, len, inner]` along `len`; with threads, blocks of `outer`. */
 export function argMaxRows(
-  kernels: WasmKernelExports, runner: KernelRunner, heap: WasmHeap, x: number, out: number, outer: number, len: number, inner: number,
+  kernels: WasmKernelExports,
+  runner: KernelRunner,
+  heap: WasmHeap,
+  x: number,
+  out: number,
+  outer: number,
+  len: number,
+  inner: number,
 ): void {
   const threads = outer * len * inner < SPLIT_MIN_ELEMENTS || outer < 2 ? 1 : runner.threads;
   if (threads === 1) {
@@ -234,7 +289,8 @@ export function argMaxRows(
   }
   const block = Math.ceil(outer / Math.min(outer, 4 * threads));
   const tasks: number[][] = [];
-  for (let o0 = 0; o0 < outer; o0 += block) tasks.push([x + 4 * o0 * len * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), len, inner]);
+  for (let o0 = 0; o0 < outer; o0 += block)
+    tasks.push([x + 4 * o0 * len * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), len, inner]);
   runner.run('argMaxFloat', tasks, 4 * inner);
 }
 

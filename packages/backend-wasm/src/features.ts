@@ -8,10 +8,30 @@ function probe(opcode: readonly number[], operands: number): Uint8Array<ArrayBuf
   const zero = [0xfd, 0x0c, ...new Array<number>(16).fill(0)]; // v128.const 0
   const body = [0x00, ...Array.from({ length: operands }, () => zero).flat(), 0xfd, ...opcode, 0x0b];
   return new Uint8Array([
-    0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
-    0x01, 0x05, 0x01, 0x60, 0x00, 0x01, 0x7b, // type section: () -> v128
-    0x03, 0x02, 0x01, 0x00, // function section
-    0x0a, body.length + 2, 0x01, body.length, ...body, // code section
+    0x00,
+    0x61,
+    0x73,
+    0x6d,
+    0x01,
+    0x00,
+    0x00,
+    0x00, // magic, version
+    0x01,
+    0x05,
+    0x01,
+    0x60,
+    0x00,
+    0x01,
+    0x7b, // type section: () -> v128
+    0x03,
+    0x02,
+    0x01,
+    0x00, // function section
+    0x0a,
+    body.length + 2,
+    0x01,
+    body.length,
+    ...body, // code section
   ]);
 }
 

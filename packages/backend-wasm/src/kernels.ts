@@ -8,12 +8,35 @@ import { hasRelaxedSimd, hasSimd, type WasmKernelFeatures } from './features.js'
 /** The functions of the kernel module. */
 export interface WasmKernelExports {
   matmulScratchBytes(): number;
-  matmul(a: number, b: number, c: number, M: number, N: number, K: number, rsA: number, csA: number, rsB: number, csB: number, scratch: number): void;
+  matmul(
+    a: number,
+    b: number,
+    c: number,
+    M: number,
+    N: number,
+    K: number,
+    rsA: number,
+    csA: number,
+    rsB: number,
+    csB: number,
+    scratch: number,
+  ): void;
   binary2d(op: number, a: number, as0: number, as1: number, b: number, bs0: number, bs1: number, out: number, d0: number, d1: number): void;
   gatherBlocks(x: number, idx: number, out: number, outer: number, size: number, n: number, inner: number): void;
   scatterAddBlocks(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number): void;
   unaryFloat(op: number, x: number, out: number, n: number): void;
-  scatterAddRowRange(upd: number, idx: number, out: number, acc: number, outer: number, n: number, size: number, inner: number, k0: number, k1: number): void;
+  scatterAddRowRange(
+    upd: number,
+    idx: number,
+    out: number,
+    acc: number,
+    outer: number,
+    n: number,
+    size: number,
+    inner: number,
+    k0: number,
+    k1: number,
+  ): void;
   reluBackward(x: number, dy: number, out: number, n: number): void;
   reduceSum(x: number, out: number, acc: number, outer: number, r: number, inner: number): void;
   reduceSumRange(x: number, out: number, outer: number, r: number, inner: number, acc: number): void;
@@ -27,29 +50,103 @@ export interface WasmKernelExports {
   logSumExpRows(x: number, out: number, rows: number, n: number): void;
   layerNormRows(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, n: number, eps: number): void;
   layerNormBackwardRows(
-    dy: number, x: number, gamma: number, mean: number, rstd: number,
-    dx: number, dGamma: number, dBeta: number, rows: number, n: number, acc: number,
+    dy: number,
+    x: number,
+    gamma: number,
+    mean: number,
+    rstd: number,
+    dx: number,
+    dGamma: number,
+    dBeta: number,
+    rows: number,
+    n: number,
+    acc: number,
   ): void;
   attentionScratchBytes(N: number, d: number, dv: number, c: number, before: number, after: number): number;
   attentionForward(
-    q: number, k: number, v: number, out: number, lse: number,
-    N: number, d: number, dv: number, c: number, before: number, after: number, flags: number, scale: number,
-    positions: number, buckets: number, mask: number, n0: number, n1: number, scratch: number,
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    lse: number,
+    N: number,
+    d: number,
+    dv: number,
+    c: number,
+    before: number,
+    after: number,
+    flags: number,
+    scale: number,
+    positions: number,
+    buckets: number,
+    mask: number,
+    n0: number,
+    n1: number,
+    scratch: number,
   ): void;
   attentionBackward(
-    q: number, k: number, v: number, out: number, lse: number, dOut: number, dLse: number,
-    dq: number, dk: number, dv: number,
-    N: number, d: number, dvSize: number, c: number, before: number, after: number, flags: number, scale: number,
-    positions: number, buckets: number, mask: number, scratch: number,
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    lse: number,
+    dOut: number,
+    dLse: number,
+    dq: number,
+    dk: number,
+    dv: number,
+    N: number,
+    d: number,
+    dvSize: number,
+    c: number,
+    before: number,
+    after: number,
+    flags: number,
+    scale: number,
+    positions: number,
+    buckets: number,
+    mask: number,
+    scratch: number,
   ): void;
   attentionBackwardPartials(
-    q: number, k: number, v: number, out: number, lse: number, dOut: number, dLse: number, dq: number,
-    N: number, d: number, dvSize: number, c: number, before: number, after: number, flags: number, scale: number,
-    positions: number, buckets: number, mask: number, partK: number, partV: number, n0: number, n1: number, scratch: number,
+    q: number,
+    k: number,
+    v: number,
+    out: number,
+    lse: number,
+    dOut: number,
+    dLse: number,
+    dq: number,
+    N: number,
+    d: number,
+    dvSize: number,
+    c: number,
+    before: number,
+    after: number,
+    flags: number,
+    scale: number,
+    positions: number,
+    buckets: number,
+    mask: number,
+    partK: number,
+    partV: number,
+    n0: number,
+    n1: number,
+    scratch: number,
   ): void;
   attentionBackwardReduce(
-    dk: number, dv: number, N: number, d: number, dvSize: number, c: number, before: number, after: number,
-    partK: number, partV: number, m0: number, m1: number,
+    dk: number,
+    dv: number,
+    N: number,
+    d: number,
+    dvSize: number,
+    c: number,
+    before: number,
+    after: number,
+    partK: number,
+    partV: number,
+    m0: number,
+    m1: number,
   ): void;
 }
 
@@ -60,9 +157,7 @@ export const KERNEL_FILES = { simd: 'kernels-simd.wasm', 'relaxed-simd': 'kernel
 export const SHARED_KERNEL_FILES = { simd: 'kernels-simd-shared.wasm', 'relaxed-simd': 'kernels-relaxed-shared.wasm' } as const;
 
 /** Any of the kernel files. */
-export type KernelFile =
-  | (typeof KERNEL_FILES)[keyof typeof KERNEL_FILES]
-  | (typeof SHARED_KERNEL_FILES)[keyof typeof SHARED_KERNEL_FILES];
+export type KernelFile = (typeof KERNEL_FILES)[keyof typeof KERNEL_FILES] | (typeof SHARED_KERNEL_FILES)[keyof typeof SHARED_KERNEL_FILES];
 
 /** Which build this engine runs: relaxed SIMD when it validates, else plain SIMD. */
 export function chooseVariant(prefer?: 'simd' | 'relaxed-simd'): WasmKernelFeatures {

@@ -73,7 +73,18 @@ export function batchedMatmul(
   for (let i = 0; i < count; i++) {
     for (let i0 = 0; i0 < M; i0 += rows) {
       const m = Math.min(rows, M - i0);
-      tasks.push([a.ptr + 4 * (aOff[i]! + i0 * rsA), b.ptr + 4 * bOff[i]!, out.ptr + 4 * (i * M * N + i0 * N), m, N, K, rsA, csA, rsB, csB]);
+      tasks.push([
+        a.ptr + 4 * (aOff[i]! + i0 * rsA),
+        b.ptr + 4 * bOff[i]!,
+        out.ptr + 4 * (i * M * N + i0 * N),
+        m,
+        N,
+        K,
+        rsA,
+        csA,
+        rsB,
+        csB,
+      ]);
     }
   }
   runner.run('matmul', tasks, kernels.matmulScratchBytes());

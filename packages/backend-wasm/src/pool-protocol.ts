@@ -28,8 +28,19 @@ export const CONTROL_BYTES = HEADER_BYTES + MAX_TASKS * TASK_SLOTS * 8;
 
 /** The kernels a job may run (index = the `FN` value). */
 export const POOL_KERNELS = [
-  'matmul', 'attentionForward', 'attentionBackward', 'attentionBackwardPartials', 'attentionBackwardReduce', 'binary2d', 'unaryFloat', 'gatherBlocks', 'scatterAddRowRange', 'reduceSumRange',
-  'reduceSumColumns', 'argMaxFloat', 'stridedCopy',
+  'matmul',
+  'attentionForward',
+  'attentionBackward',
+  'attentionBackwardPartials',
+  'attentionBackwardReduce',
+  'binary2d',
+  'unaryFloat',
+  'gatherBlocks',
+  'scatterAddRowRange',
+  'reduceSumRange',
+  'reduceSumColumns',
+  'argMaxFloat',
+  'stridedCopy',
 ] as const;
 /** One of {@link POOL_KERNELS}. */
 export type PoolKernel = (typeof POOL_KERNELS)[number];

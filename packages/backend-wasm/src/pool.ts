@@ -6,8 +6,22 @@
 import type { WasmHeap } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import {
-  CONTROL_BYTES, DONE, ERROR, FN, GEN, HEADER_BYTES, MAX_TASKS, NEXT, NTASKS, POOL_KERNELS, QUIT,
-  runTasks, SCRATCH_STRIDE, TASK_SLOTS, type PoolKernel, type WorkerInit,
+  CONTROL_BYTES,
+  DONE,
+  ERROR,
+  FN,
+  GEN,
+  HEADER_BYTES,
+  MAX_TASKS,
+  NEXT,
+  NTASKS,
+  POOL_KERNELS,
+  QUIT,
+  runTasks,
+  SCRATCH_STRIDE,
+  TASK_SLOTS,
+  type PoolKernel,
+  type WorkerInit,
 } from './pool-protocol.js';
 
 /** A started worker, as the entry points make one (`worker_threads` or a Web Worker). */

@@ -65,17 +65,91 @@ function run(be: Backend, p: Problem): Float32Array[] {
   const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
   const dLse = f(random(B * H * N, 5), [B, H, N]);
   const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
-  const read = (t: KernelTensor) => be.readSync!(t.storage, 'float32', t.shape.reduce((a, b) => a * b, 1)) as Float32Array;
+  const read = (t: KernelTensor) =>
+    be.readSync!(
+      t.storage,
+      'float32',
+      t.shape.reduce((a, b) => a * b, 1),
+    ) as Float32Array;
   const result = [out, lse, g.dq, g.dk, g.dv].map(read);
-  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask]) if (t) be.free(t.storage);
+  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask])
+    if (t) be.free(t.storage);
   return result;
 }
 
 const problems: [string, Problem][] = [
-  ['LSH layer: chunk 64, d 64, 2 heads, permuted, buckets, causal, excludeSelf', { B: 1, H: 2, N: 512, d: 64, dv: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, permute: true, buckets: 4, mask: false }],
-  ['padding mask, chunk 32, before 1 after 1, d 32 dv 48', { B: 2, H: 1, N: 256, d: 32, dv: 48, chunkLength: 32, chunksBefore: 1, chunksAfter: 1, causal: false, excludeSelf: false, permute: true, buckets: 0, mask: true }],
-  ['odd sizes: chunk 3, d 5, dv 7, before 2 after 1 (duplicated chunks)', { B: 1, H: 2, N: 6, d: 5, dv: 7, chunkLength: 3, chunksBefore: 2, chunksAfter: 1, causal: false, excludeSelf: true, permute: false, buckets: 0, mask: false }],
-  ['one chunk covering the sequence, causal, d 9', { B: 1, H: 1, N: 40, d: 9, dv: 9, chunkLength: 40, chunksBefore: 0, chunksAfter: 0, causal: true, excludeSelf: false, permute: false, buckets: 0, mask: true }],
+  [
+    'LSH layer: chunk 64, d 64, 2 heads, permuted, buckets, causal, excludeSelf',
+    {
+      B: 1,
+      H: 2,
+      N: 512,
+      d: 64,
+      dv: 64,
+      chunkLength: 64,
+      chunksBefore: 1,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      permute: true,
+      buckets: 4,
+      mask: false,
+    },
+  ],
+  [
+    'padding mask, chunk 32, before 1 after 1, d 32 dv 48',
+    {
+      B: 2,
+      H: 1,
+      N: 256,
+      d: 32,
+      dv: 48,
+      chunkLength: 32,
+      chunksBefore: 1,
+      chunksAfter: 1,
+      causal: false,
+      excludeSelf: false,
+      permute: true,
+      buckets: 0,
+      mask: true,
+    },
+  ],
+  [
+    'odd sizes: chunk 3, d 5, dv 7, before 2 after 1 (duplicated chunks)',
+    {
+      B: 1,
+      H: 2,
+      N: 6,
+      d: 5,
+      dv: 7,
+      chunkLength: 3,
+      chunksBefore: 2,
+      chunksAfter: 1,
+      causal: false,
+      excludeSelf: true,
+      permute: false,
+      buckets: 0,
+      mask: false,
+    },
+  ],
+  [
+    'one chunk covering the sequence, causal, d 9',
+    {
+      B: 1,
+      H: 1,
+      N: 40,
+      d: 9,
+      dv: 9,
+      chunkLength: 40,
+      chunksBefore: 0,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: false,
+      permute: false,
+      buckets: 0,
+      mask: true,
+    },
+  ],
 ];
 
 describe('chunkedAttention (SIMD tiles) against the CPU reference kernel', () => {

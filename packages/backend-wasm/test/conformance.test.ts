@@ -8,5 +8,7 @@ import { createWasm } from './setup.js';
 
 backendConformance('wasm (relaxed-simd)', () => createWasm({ kernels: 'relaxed-simd' }), { reference: () => createCpuBackend() });
 backendConformance('wasm (simd)', () => createWasm({ kernels: 'simd' }), { reference: () => createCpuBackend() });
-backendConformance('wasm (relaxed-simd, 2 threads)', () => createWasm({ kernels: 'relaxed-simd', threads: 2 }), { reference: () => createCpuBackend() });
+backendConformance('wasm (relaxed-simd, 2 threads)', () => createWasm({ kernels: 'relaxed-simd', threads: 2 }), {
+  reference: () => createCpuBackend(),
+});
 backendConformance('wasm (simd, 2 threads)', () => createWasm({ kernels: 'simd', threads: 2 }), { reference: () => createCpuBackend() });

@@ -20,7 +20,11 @@ function random(n: number, seed: number): Float32Array {
   return out;
 }
 const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
-const put = (be: Backend, data: Float32Array | Int32Array, shape: Shape, dtype: 'float32' | 'int32' = 'float32'): KernelTensor => ({ storage: be.write(data, dtype), shape, dtype });
+const put = (be: Backend, data: Float32Array | Int32Array, shape: Shape, dtype: 'float32' | 'int32' = 'float32'): KernelTensor => ({
+  storage: be.write(data, dtype),
+  shape,
+  dtype,
+});
 const get = (be: Backend, t: KernelTensor) => Array.from(be.readSync!(t.storage, t.dtype, size(t.shape)));
 
 describe('element-wise and indexing kernels are bit-identical to the CPU reference', () => {
@@ -33,9 +37,21 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
   const cases: [Shape, Shape, Shape][] = [
     [[7], [7], [7]],
     [[], [5, 3], [5, 3]],
-    [[2, 1, 3, 1], [1, 4, 1, 5], [2, 4, 3, 5]],
-    [[3, 1, 6], [3, 9, 6], [3, 9, 6]],
-    [[4, 1], [1, 1, 13], [1, 4, 13]],
+    [
+      [2, 1, 3, 1],
+      [1, 4, 1, 5],
+      [2, 4, 3, 5],
+    ],
+    [
+      [3, 1, 6],
+      [3, 9, 6],
+      [3, 9, 6],
+    ],
+    [
+      [4, 1],
+      [1, 1, 13],
+      [1, 4, 13],
+    ],
   ];
   for (const [aShape, bShape, outShape] of cases) {
     for (const op of ['add', 'sub', 'mul', 'div', 'maximum', 'minimum'] as BinaryOp[]) {
@@ -77,7 +93,10 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
     const run = (be: Backend) => {
       const t = put(be, x, shape);
       const d = put(be, dy, shape);
-      const outs = [be.activationBackward!('relu', t, d), ...[[0], [1, 2], [3], [2, 3], [0, 1, 2, 3], [0, 2]].map((axes) => be.reduce('sum', t, axes))];
+      const outs = [
+        be.activationBackward!('relu', t, d),
+        ...[[0], [1, 2], [3], [2, 3], [0, 1, 2, 3], [0, 2]].map((axes) => be.reduce('sum', t, axes)),
+      ];
       const r = outs.map((o) => get(be, o));
       for (const v of [t, d, ...outs]) be.free(v.storage);
       return r;
@@ -99,8 +118,25 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
         be.transpose(t, [0, 1, 2, 3]),
         be.slice(t, [1, 0, 1, 2], [1, 3, 2, 3]),
         be.concat([a, b, a], 1),
-        be.pad(t, [[0, 1], [2, 0], [0, 0], [1, 1]], -1.5),
-        be.pad(a, [[1, 0], [0, 0], [0, 2]], 9),
+        be.pad(
+          t,
+          [
+            [0, 1],
+            [2, 0],
+            [0, 0],
+            [1, 1],
+          ],
+          -1.5,
+        ),
+        be.pad(
+          a,
+          [
+            [1, 0],
+            [0, 0],
+            [0, 2],
+          ],
+          9,
+        ),
       ];
       const r = outs.map((o) => get(be, o));
       for (const v of [t, a, b, ...outs]) be.free(v.storage);

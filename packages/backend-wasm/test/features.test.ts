@@ -22,7 +22,9 @@ it('without relaxed SIMD in the engine the plain build is chosen, and asking for
     try { await createWasmBackend({ kernels: 'relaxed-simd' }); } catch (e) { message = e.name + ': ' + e.message; }
     console.log(JSON.stringify({ features: be.kernelFeatures, message }));
     be.dispose();`;
-  const out = execFileSync(process.execPath, ['--no-experimental-wasm-relaxed-simd', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  const out = execFileSync(process.execPath, ['--no-experimental-wasm-relaxed-simd', '--input-type=module', '-e', script], {
+    encoding: 'utf8',
+  });
   const r = JSON.parse(out.trim()) as { features: unknown; message: string };
   // threads: the default, the machine's cores
   expect(r.features).toEqual({ variant: 'simd', relaxedSimdAvailable: false, threads: availableParallelism() });

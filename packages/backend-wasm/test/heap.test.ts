@@ -91,7 +91,14 @@ describe('WasmBackend storage', () => {
     const be = await createWasm();
     const n = 2 ** 20; // 8 MiB of doubles
     const updates = { storage: be.write(new Float32Array(n).fill(1), 'float32'), shape: [n], dtype: 'float32' as const };
-    const indices = { storage: be.write(Int32Array.from({ length: n }, (_, i) => i), 'int32'), shape: [n], dtype: 'int32' as const };
+    const indices = {
+      storage: be.write(
+        Int32Array.from({ length: n }, (_, i) => i),
+        'int32',
+      ),
+      shape: [n],
+      dtype: 'int32' as const,
+    };
     const out = be.scatterAdd(updates, indices, 0, n);
     expect(be.readSync(out.storage, 'float32', 3)).toEqual(Float32Array.of(1, 1, 1));
     expect(be.memory().scratchBytes).toBeLessThanOrEqual(4 * 2 ** 20);

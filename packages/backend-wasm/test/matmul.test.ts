@@ -17,11 +17,24 @@ function random(n: number, seed: number): Float32Array {
   return out;
 }
 
-function run(be: Backend, a: Float32Array, aShape: Shape, b: Float32Array, bShape: Shape, tA: boolean, tB: boolean, outShape: Shape): Float32Array {
+function run(
+  be: Backend,
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array,
+  bShape: Shape,
+  tA: boolean,
+  tB: boolean,
+  outShape: Shape,
+): Float32Array {
   const x = { storage: be.write(a, 'float32'), shape: aShape, dtype: 'float32' as const };
   const y = { storage: be.write(b, 'float32'), shape: bShape, dtype: 'float32' as const };
   const z = be.matmul(x, y, tA, tB, outShape);
-  const out = be.readSync!(z.storage, 'float32', outShape.reduce((p, d) => p * d, 1)) as Float32Array;
+  const out = be.readSync!(
+    z.storage,
+    'float32',
+    outShape.reduce((p, d) => p * d, 1),
+  ) as Float32Array;
   be.free(x.storage);
   be.free(y.storage);
   be.free(z.storage);

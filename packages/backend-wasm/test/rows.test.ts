@@ -18,8 +18,17 @@ function random(n: number, seed: number, scale = 1, offset = 0): Float32Array {
   return out;
 }
 
-const put = (be: Backend, data: Float32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
-const get = (be: Backend, t: KernelTensor) => be.readSync!(t.storage, 'float32', t.shape.reduce((a, b) => a * b, 1)) as Float32Array;
+const put = (be: Backend, data: Float32Array, shape: number[]): KernelTensor => ({
+  storage: be.write(data, 'float32'),
+  shape,
+  dtype: 'float32',
+});
+const get = (be: Backend, t: KernelTensor) =>
+  be.readSync!(
+    t.storage,
+    'float32',
+    t.shape.reduce((a, b) => a * b, 1),
+  ) as Float32Array;
 
 function worstRelative(got: Float32Array, want: Float32Array): number {
   expect(got.length).toBe(want.length);

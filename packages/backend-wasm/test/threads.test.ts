@@ -59,7 +59,14 @@ function runGather(be: Backend, outer: number, size: number, n: number, inner: n
 /** Scatter-add of `n` rows of `inner` floats into `size` rows (indices with repeats). */
 function runScatterAdd(be: Backend, n: number, size: number, inner: number): Uint32Array {
   const u = { storage: be.write(random(n * inner, 7), 'float32'), shape: [1, n, inner], dtype: 'float32' as const };
-  const i = { storage: be.write(Int32Array.from({ length: n }, (_, j) => (j * 7919) % size), 'int32'), shape: [1, n], dtype: 'int32' as const };
+  const i = {
+    storage: be.write(
+      Int32Array.from({ length: n }, (_, j) => (j * 7919) % size),
+      'int32',
+    ),
+    shape: [1, n],
+    dtype: 'int32' as const,
+  };
   const z = be.scatterAdd(u, i, 1, size);
   const out = bits(be.readSync!(z.storage, 'float32', size * inner) as Float32Array);
   for (const s of [u.storage, i.storage, z.storage]) be.free(s);
@@ -99,9 +106,18 @@ function runLayout(be: Backend): Uint32Array[] {
 }
 
 interface Problem {
-  B: number; H: number; N: number; d: number; dv: number;
-  chunkLength: number; chunksBefore: number; chunksAfter: number;
-  causal: boolean; excludeSelf: boolean; permute: boolean; mask: boolean;
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+  dv: number;
+  chunkLength: number;
+  chunksBefore: number;
+  chunksAfter: number;
+  causal: boolean;
+  excludeSelf: boolean;
+  permute: boolean;
+  mask: boolean;
 }
 
 /** Forward and backward of `p`: out, lse, dq, dk, dv as bits. */
@@ -126,8 +142,18 @@ function runAttention(be: Backend, p: Problem): Uint32Array[] {
     excludeSelf: p.excludeSelf,
     scale: 0.7,
     positions: p.permute ? i(positions, [B, H, N]) : undefined,
-    buckets: p.permute ? i(Int32Array.from(positions, (x) => (x * 31) % 4), [B, H, N]) : undefined,
-    keyMask: p.mask ? i(Int32Array.from({ length: B * N }, (_, j) => (j % 11 === 5 ? 0 : 1)), [B, N]) : undefined,
+    buckets: p.permute
+      ? i(
+          Int32Array.from(positions, (x) => (x * 31) % 4),
+          [B, H, N],
+        )
+      : undefined,
+    keyMask: p.mask
+      ? i(
+          Int32Array.from({ length: B * N }, (_, j) => (j % 11 === 5 ? 0 : 1)),
+          [B, N],
+        )
+      : undefined,
   };
   const { out, lse } = be.chunkedAttention!(q, k, v, params);
   const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
@@ -135,7 +161,8 @@ function runAttention(be: Backend, p: Problem): Uint32Array[] {
   const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
   const read = (t: KernelTensor) => bits(be.readSync!(t.storage, 'float32', size(t.shape)) as Float32Array);
   const result = [out, lse, g.dq, g.dk, g.dv].map(read);
-  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask]) if (t) be.free(t.storage);
+  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask])
+    if (t) be.free(t.storage);
   return result;
 }
 
@@ -161,10 +188,74 @@ const binaries: [string, 'add' | 'div' | 'maximum', Shape, Shape, Shape][] = [
 ];
 
 const attentions: [string, Problem][] = [
-  ['LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf', { B: 1, H: 2, N: 512, d: 64, dv: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, permute: true, mask: false }],
-  ['one head, 16 chunks of 16, before 1 after 1, mask, d 32 dv 48', { B: 1, H: 1, N: 256, d: 32, dv: 48, chunkLength: 16, chunksBefore: 1, chunksAfter: 1, causal: false, excludeSelf: false, permute: true, mask: true }],
-  ['duplicated window chunks: 2 chunks of 3, before 2 after 1, d 5 dv 7', { B: 2, H: 1, N: 6, d: 5, dv: 7, chunkLength: 3, chunksBefore: 2, chunksAfter: 1, causal: false, excludeSelf: true, permute: false, mask: false }],
-  ['5 chunks of 8 (uneven split), causal, d 9', { B: 1, H: 3, N: 40, d: 9, dv: 9, chunkLength: 8, chunksBefore: 2, chunksAfter: 0, causal: true, excludeSelf: false, permute: false, mask: true }],
+  [
+    'LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf',
+    {
+      B: 1,
+      H: 2,
+      N: 512,
+      d: 64,
+      dv: 64,
+      chunkLength: 64,
+      chunksBefore: 1,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      permute: true,
+      mask: false,
+    },
+  ],
+  [
+    'one head, 16 chunks of 16, before 1 after 1, mask, d 32 dv 48',
+    {
+      B: 1,
+      H: 1,
+      N: 256,
+      d: 32,
+      dv: 48,
+      chunkLength: 16,
+      chunksBefore: 1,
+      chunksAfter: 1,
+      causal: false,
+      excludeSelf: false,
+      permute: true,
+      mask: true,
+    },
+  ],
+  [
+    'duplicated window chunks: 2 chunks of 3, before 2 after 1, d 5 dv 7',
+    {
+      B: 2,
+      H: 1,
+      N: 6,
+      d: 5,
+      dv: 7,
+      chunkLength: 3,
+      chunksBefore: 2,
+      chunksAfter: 1,
+      causal: false,
+      excludeSelf: true,
+      permute: false,
+      mask: false,
+    },
+  ],
+  [
+    '5 chunks of 8 (uneven split), causal, d 9',
+    {
+      B: 1,
+      H: 3,
+      N: 40,
+      d: 9,
+      dv: 9,
+      chunkLength: 8,
+      chunksBefore: 2,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: false,
+      permute: false,
+      mask: true,
+    },
+  ],
 ];
 
 for (const kernels of ['simd', 'relaxed-simd'] as const) {
@@ -199,13 +290,25 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
       const [one, ...more] = backends.map((be) => runScatterAdd(be, 8192, 1001, 66));
       more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
     });
-    for (const [shape, axes] of [[[4099, 65], [1]], [[301, 50, 13], [1]], [[3, 7, 4001, 3], [2, 3]], [[4, 30001], [0]], [[2, 3, 16411], [1]]] as [Shape, number[]][]) {
+    for (const [shape, axes] of [
+      [[4099, 65], [1]],
+      [[301, 50, 13], [1]],
+      [
+        [3, 7, 4001, 3],
+        [2, 3],
+      ],
+      [[4, 30001], [0]],
+      [[2, 3, 16411], [1]],
+    ] as [Shape, number[]][]) {
       it(`sum of ${shape.join('×')} over axes ${axes.join(',')}`, () => {
         const [one, ...more] = backends.map((be) => runSum(be, shape, axes));
         more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
       });
     }
-    for (const [shape, axis] of [[[65536, 32], 1], [[301, 40, 9], 1]] as [Shape, number][]) {
+    for (const [shape, axis] of [
+      [[65536, 32], 1],
+      [[301, 40, 9], 1],
+    ] as [Shape, number][]) {
       it(`argMax of ${shape.join('×')} along axis ${axis}`, () => {
         const [one, ...more] = backends.map((be) => runArgMax(be, shape, axis));
         more.forEach((r) => expect(Array.from(r)).toEqual(Array.from(one!)));
@@ -241,7 +344,9 @@ describe('threads option', () => {
       const s = be.write(Float32Array.of(1, 2, 3), 'float32');
       console.log(JSON.stringify({ sab: typeof SharedArrayBuffer, features: be.kernelFeatures, data: Array.from(be.readSync(s, 'float32', 3)) }));
       be.dispose();`;
-    const out = execFileSync(process.execPath, ['--no-harmony-sharedarraybuffer', '--input-type=module', '-e', script], { encoding: 'utf8' });
+    const out = execFileSync(process.execPath, ['--no-harmony-sharedarraybuffer', '--input-type=module', '-e', script], {
+      encoding: 'utf8',
+    });
     const r = JSON.parse(out.trim()) as { sab: string; features: { threads: number; threadsNote?: string }; data: number[] };
     expect(r.sab).toBe('undefined');
     expect(r.features.threads).toBe(1);

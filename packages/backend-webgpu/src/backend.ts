@@ -133,7 +133,8 @@ export class WebGPUBackend implements Backend<GpuStorage> {
     this.features = init.features;
     this.hasTimestamps = init.features.has('timestamp-query');
     const subgroupsAvailable = init.features.has('subgroups');
-    const reduceMode: ReduceMode = subgroupsAvailable && (init.useSubgroups ?? true) ? (init.subgroupIdBuiltin ? 'subgroup' : 'subgroupSlots') : 'tree';
+    const reduceMode: ReduceMode =
+      subgroupsAvailable && (init.useSubgroups ?? true) ? (init.subgroupIdBuiltin ? 'subgroup' : 'subgroupSlots') : 'tree';
     const shaderF16Available = init.features.has('shader-f16');
     const matmulPrecision = init.matmulPrecision ?? 'f32';
     if (matmulPrecision === 'f16' && !shaderF16Available) {
@@ -196,7 +197,14 @@ export class WebGPUBackend implements Backend<GpuStorage> {
   write(values: TypedArray, dtype: DType): GpuStorage {
     const s = this.alloc(values.length);
     if (values.length > 0) {
-      const data = dtype === 'int32' ? (values instanceof Int32Array ? values : Int32Array.from(values, Math.trunc)) : values instanceof Float32Array ? values : Float32Array.from(values);
+      const data =
+        dtype === 'int32'
+          ? values instanceof Int32Array
+            ? values
+            : Int32Array.from(values, Math.trunc)
+          : values instanceof Float32Array
+            ? values
+            : Float32Array.from(values);
       this.device.queue.writeBuffer(s.buffer, 0, data.buffer, data.byteOffset, data.byteLength);
     }
     return s;
@@ -217,7 +225,13 @@ export class WebGPUBackend implements Backend<GpuStorage> {
 
   /** Exact live and peak bytes of tensor storage; `pooledBytes` are idle buffers kept for reuse. */
   memory(): BackendMemory {
-    return { liveBytes: this.liveBytes, peakBytes: this.peakBytes, liveBuffers: this.live.size, pooledBytes: this.runtime.pool.pooledBytes, pipelines: this.runtime.pipelines.size };
+    return {
+      liveBytes: this.liveBytes,
+      peakBytes: this.peakBytes,
+      liveBuffers: this.live.size,
+      pooledBytes: this.runtime.pool.pooledBytes,
+      pipelines: this.runtime.pipelines.size,
+    };
   }
 
   /** Sets `peakBytes` to `liveBytes`. */
@@ -287,7 +301,11 @@ export class WebGPUBackend implements Backend<GpuStorage> {
   // ---- layout ----
 
   transpose(x: T, perm: readonly number[]): T {
-    return this.out(layout.transpose(this.ctx, x.storage, x.shape, perm, x.dtype), perm.map((a) => x.shape[a]!), x.dtype);
+    return this.out(
+      layout.transpose(this.ctx, x.storage, x.shape, perm, x.dtype),
+      perm.map((a) => x.shape[a]!),
+      x.dtype,
+    );
   }
 
   slice(x: T, begin: readonly number[], size: readonly number[]): T {
@@ -334,7 +352,11 @@ export class WebGPUBackend implements Backend<GpuStorage> {
 
   layerNormBackward(dy: T, x: T, gamma: T, mean: T, rstd: T): { dx: T; dGamma: T; dBeta: T } {
     const r = layerNormBackward(this.ctx, dy.storage, x.storage, x.shape, gamma.storage, mean.storage, rstd.storage);
-    return { dx: this.out(r.dx, x.shape, 'float32'), dGamma: this.out(r.dGamma, gamma.shape, 'float32'), dBeta: this.out(r.dBeta, gamma.shape, 'float32') };
+    return {
+      dx: this.out(r.dx, x.shape, 'float32'),
+      dGamma: this.out(r.dGamma, gamma.shape, 'float32'),
+      dBeta: this.out(r.dBeta, gamma.shape, 'float32'),
+    };
   }
 
   activationBackward(op: ActivationOp, x: T, dy: T): T {
@@ -349,7 +371,11 @@ export class WebGPUBackend implements Backend<GpuStorage> {
 
   crossEntropyBackward(logits: T, labels: T, lse: T, dLoss: T, ignoreIndex: number): T {
     const [N, V] = logits.shape as [number, number];
-    return this.out(crossEntropyBackward(this.ctx, logits.storage, labels.storage, lse.storage, dLoss.storage, N, V, ignoreIndex), logits.shape, 'float32');
+    return this.out(
+      crossEntropyBackward(this.ctx, logits.storage, labels.storage, lse.storage, dLoss.storage, N, V, ignoreIndex),
+      logits.shape,
+      'float32',
+    );
   }
 
   chunkedAttention(q: T, k: T, v: T, params: ChunkedAttentionParams<GpuStorage>): { out: T; lse: T } {
@@ -357,7 +383,16 @@ export class WebGPUBackend implements Backend<GpuStorage> {
     return { out: this.out(r.out, v.shape, 'float32'), lse: this.out(r.lse, q.shape.slice(0, 3), 'float32') };
   }
 
-  chunkedAttentionBackward(q: T, k: T, v: T, out: T, lse: T, dOut: T, dLse: T, params: ChunkedAttentionParams<GpuStorage>): { dq: T; dk: T; dv: T } {
+  chunkedAttentionBackward(
+    q: T,
+    k: T,
+    v: T,
+    out: T,
+    lse: T,
+    dOut: T,
+    dLse: T,
+    params: ChunkedAttentionParams<GpuStorage>,
+  ): { dq: T; dk: T; dv: T } {
     const r = attention.chunkedAttentionBackward(this.ctx, q, k, v, out, lse, dOut, dLse, params);
     return { dq: this.out(r.dq, q.shape, 'float32'), dk: this.out(r.dk, k.shape, 'float32'), dv: this.out(r.dv, v.shape, 'float32') };
   }

@@ -45,7 +45,9 @@ export async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
   }
   const storage = requiredLimits['maxStorageBuffersPerShaderStage'] ?? 0;
   if (storage < MIN_STORAGE_BUFFERS) {
-    throw new WebGPUUnavailableError(`the adapter offers ${storage} storage buffers per shader stage; the kernels need ${MIN_STORAGE_BUFFERS}`);
+    throw new WebGPUUnavailableError(
+      `the adapter offers ${storage} storage buffers per shader stage; the kernels need ${MIN_STORAGE_BUFFERS}`,
+    );
   }
   const requiredFeatures = OPTIONAL_FEATURES.filter((f) => adapter.features.has(f));
   try {
@@ -56,7 +58,10 @@ export async function requestDevice(adapter: GPUAdapter): Promise<GPUDevice> {
 }
 
 /** Asks `gpu` for an adapter; undefined when it has none. */
-export async function requestAdapter(gpu: GPU, options: { powerPreference?: GPUPowerPreference; featureLevel?: 'core' | 'compatibility' }): Promise<GPUAdapter | undefined> {
+export async function requestAdapter(
+  gpu: GPU,
+  options: { powerPreference?: GPUPowerPreference; featureLevel?: 'core' | 'compatibility' },
+): Promise<GPUAdapter | undefined> {
   const req: GPURequestAdapterOptions & { featureLevel?: string } = {};
   if (options.powerPreference) req.powerPreference = options.powerPreference;
   if (options.featureLevel) req.featureLevel = options.featureLevel;

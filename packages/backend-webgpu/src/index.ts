@@ -18,7 +18,14 @@ import type { MatmulPrecision } from './kernels/matmul.js';
 export { WebGPUBackend, type WebGPUAdapterInfo, type WebGPUBackendInit, type WebGPUKernelFeatures } from './backend.js';
 export type { ReduceMode } from './kernels/rows.js';
 export type { GpuStorage } from './context.js';
-export { WebGPUBufferTooLargeError, WebGPUDeviceLostError, WebGPUFeatureError, WebGPUOutOfMemoryError, WebGPUUnavailableError, WebGPUValidationError } from './errors.js';
+export {
+  WebGPUBufferTooLargeError,
+  WebGPUDeviceLostError,
+  WebGPUFeatureError,
+  WebGPUOutOfMemoryError,
+  WebGPUUnavailableError,
+  WebGPUValidationError,
+} from './errors.js';
 export type { MatmulPrecision } from './kernels/matmul.js';
 
 /** Options of {@link createWebGPUBackend}. */
@@ -73,7 +80,10 @@ export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): P
     if (!adapter) {
       if (!gpu) throw new WebGPUUnavailableError('there is no navigator.gpu and no `gpu` option was given');
       adapter = await requestAdapter(gpu, options);
-      if (!adapter) throw new WebGPUUnavailableError(`requestAdapter(${JSON.stringify({ featureLevel: options.featureLevel, powerPreference: options.powerPreference })}) returned no adapter`);
+      if (!adapter)
+        throw new WebGPUUnavailableError(
+          `requestAdapter(${JSON.stringify({ featureLevel: options.featureLevel, powerPreference: options.powerPreference })}) returned no adapter`,
+        );
     }
     device = await requestDevice(adapter);
   }

@@ -11,7 +11,8 @@ import { createWebGPUBackend, WebGPUUnavailableError, type WebGPUBackend, type W
  * Options of {@link createNodeWebGPUBackend}: those of `createWebGPUBackend` (pool cap, subgroups,
  * matmul precision, ...) except how the adapter is found, plus Dawn's flags.
  */
-export interface NodeWebGPUBackendOptions extends Omit<WebGPUBackendOptions, 'gpu' | 'adapter' | 'device' | 'featureLevel' | 'backendLabel'> {
+export interface NodeWebGPUBackendOptions
+  extends Omit<WebGPUBackendOptions, 'gpu' | 'adapter' | 'device' | 'featureLevel' | 'backendLabel'> {
   /**
    * Dawn toggles for `create(flags)`; when given, only these are tried (e.g. `['backend=vulkan']`, or
    * `['backend=opengles']`, which is requested at the compatibility feature level).
@@ -35,13 +36,21 @@ export async function createNodeWebGPUBackend(options: NodeWebGPUBackendOptions 
   try {
     mod = (await import('webgpu')) as unknown as WebGPUModule;
   } catch (err) {
-    throw new WebGPUUnavailableError(`the optional peer dependency 'webgpu' could not be loaded (${err instanceof Error ? err.message : String(err)})`);
+    throw new WebGPUUnavailableError(
+      `the optional peer dependency 'webgpu' could not be loaded (${err instanceof Error ? err.message : String(err)})`,
+    );
   }
   for (const [k, v] of Object.entries(mod.globals)) {
     if (!(k in globalThis)) (globalThis as Record<string, unknown>)[k] = v;
   }
   const attempts: { flags: string[]; featureLevel: 'core' | 'compatibility'; label: string }[] = flags
-    ? [{ flags, featureLevel: flags.includes('backend=opengles') ? 'compatibility' : 'core', label: flags.map((f) => f.replace(/^backend=/, '')).join(',') || 'default' }]
+    ? [
+        {
+          flags,
+          featureLevel: flags.includes('backend=opengles') ? 'compatibility' : 'core',
+          label: flags.map((f) => f.replace(/^backend=/, '')).join(',') || 'default',
+        },
+      ]
     : [
         { flags: [], featureLevel: 'core', label: 'default' },
         { flags: ['backend=opengles'], featureLevel: 'compatibility', label: 'opengles' },

@@ -96,7 +96,10 @@ function constName(prefix: string, field: string): string {
  * Named WGSL `u32` constants: `names[key]` is the constant's name to write into a kernel's source,
  * `wgsl` declares them all (`const PREFIX_KEY = <value>u;`), for a kernel to include once.
  */
-export function wgslConstants<K extends string>(prefix: string, values: Readonly<Record<K, number>>): { names: Readonly<Record<K, string>>; wgsl: string } {
+export function wgslConstants<K extends string>(
+  prefix: string,
+  values: Readonly<Record<K, number>>,
+): { names: Readonly<Record<K, string>>; wgsl: string } {
   const names = {} as Record<K, string>;
   const lines: string[] = [];
   for (const key of Object.keys(values) as K[]) {
@@ -118,7 +121,10 @@ export class ParamSlots<F extends string> {
   readonly wgsl: string;
   private readonly fields: readonly F[];
 
-  constructor(prefix: string, private readonly types: Readonly<Record<F, ParamType>>) {
+  constructor(
+    prefix: string,
+    private readonly types: Readonly<Record<F, ParamType>>,
+  ) {
     this.fields = Object.keys(types) as F[];
     const index = {} as Record<F, number>;
     this.fields.forEach((f, i) => (index[f] = i));
@@ -212,12 +218,16 @@ export class PipelineCache {
   }
 }
 
-
 /**
  * Generated WGSL that turns a flat index `idx` over a shape (`rank` extents at word `shapeAt`) into
  * offsets: for each operand j, `o{j} = word(baseAt[j]) + Σ coord_d · word(strideAt[j] + d)`.
  */
-export function stridedOffsets(rank: number, shapeAt: string, operands: { base: string; strides: string; name: string }[], idx = 'idx'): string {
+export function stridedOffsets(
+  rank: number,
+  shapeAt: string,
+  operands: { base: string; strides: string; name: string }[],
+  idx = 'idx',
+): string {
   const lines: string[] = [`var rem: u32 = ${idx};`];
   for (const o of operands) lines.push(`var ${o.name}: u32 = pu(${o.base});`);
   for (let d = rank - 1; d >= 0; d--) {

@@ -89,7 +89,10 @@ export class GpuRuntime {
   ) {
     this.pipelines = new PipelineCache(device);
     this.pool = new BufferPool(device, poolCapBytes);
-    this.errorBuffer = device.createBuffer({ size: 32, usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_SRC | GPU_BUFFER_USAGE.COPY_DST });
+    this.errorBuffer = device.createBuffer({
+      size: 32,
+      usage: GPU_BUFFER_USAGE.STORAGE | GPU_BUFFER_USAGE.COPY_SRC | GPU_BUFFER_USAGE.COPY_DST,
+    });
     void device.lost.then((info) => {
       this.lost = true;
       this.failure ??= new WebGPUDeviceLostError(
@@ -160,7 +163,9 @@ export class GpuRuntime {
         const pass = encoder.beginComputePass(timestampWrites ? { timestampWrites } : {});
         work.forEach((w, i) => {
           const { pipeline, layout } = this.pipelines.get(w.def);
-          const entries: GPUBindGroupEntry[] = [{ binding: 0, resource: { buffer: uniforms!, offset: i * PARAM_BYTES, size: PARAM_BYTES } }];
+          const entries: GPUBindGroupEntry[] = [
+            { binding: 0, resource: { buffer: uniforms!, offset: i * PARAM_BYTES, size: PARAM_BYTES } },
+          ];
           w.buffers.forEach((b, j) => entries.push({ binding: j + 1, resource: { buffer: b } }));
           pass.setPipeline(pipeline);
           pass.setBindGroup(0, device.createBindGroup({ layout, entries }));
@@ -177,10 +182,13 @@ export class GpuRuntime {
       const validation = device.popErrorScope();
       const oom = device.popErrorScope();
       this.scopes.push(
-        Promise.all([validation, oom]).then(([v, o]) => {
-          if (o) this.failure ??= new WebGPUOutOfMemoryError(`webgpu: the GPU ran out of memory: ${o.message}`);
-          if (v) this.failure ??= new WebGPUValidationError(`webgpu: validation error in a kernel: ${v.message}`);
-        }, () => undefined),
+        Promise.all([validation, oom]).then(
+          ([v, o]) => {
+            if (o) this.failure ??= new WebGPUOutOfMemoryError(`webgpu: the GPU ran out of memory: ${o.message}`);
+            if (v) this.failure ??= new WebGPUValidationError(`webgpu: validation error in a kernel: ${v.message}`);
+          },
+          () => undefined,
+        ),
       );
       if (uniforms) this.pool.release(uniforms);
       for (const b of this.deferred) this.pool.release(b);
@@ -291,7 +299,9 @@ function recordedError(err: Uint32Array): InvalidArgumentError {
     );
   }
   const what = op.startsWith('crossEntropy') ? `label ${value} of row ${pos}` : `index ${value} (at flat position ${pos})`;
-  const valid = op.startsWith('crossEntropy') ? `labels must be in 0..${size - 1} or equal ignoreIndex` : `valid indices are 0..${size - 1}`;
+  const valid = op.startsWith('crossEntropy')
+    ? `labels must be in 0..${size - 1} or equal ignoreIndex`
+    : `valid indices are 0..${size - 1}`;
   return new InvalidArgumentError(
     `${op}: ${what} is out of range; ${valid}. (Checked on the GPU: reported by the first readback after the kernel ran; ` +
       `the kernel's output for that index was 0.)`,

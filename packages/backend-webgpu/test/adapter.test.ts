@@ -5,7 +5,15 @@
 import { InvalidArgumentError, ReformerError, type KernelTensor } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Params } from '../src/pipelines.js';
-import { WebGPUBackend, WebGPUBufferTooLargeError, type GpuStorage, WebGPUDeviceLostError, WebGPUUnavailableError, WebGPUValidationError, createWebGPUBackend } from '../src/index.js';
+import {
+  WebGPUBackend,
+  WebGPUBufferTooLargeError,
+  type GpuStorage,
+  WebGPUDeviceLostError,
+  WebGPUUnavailableError,
+  WebGPUValidationError,
+  createWebGPUBackend,
+} from '../src/index.js';
 import { createTestBackend } from './setup.js';
 
 let be: WebGPUBackend;
@@ -88,7 +96,11 @@ describe('named errors', () => {
 describe('device errors surface as named errors on the next call', () => {
   it('a validation error in a flush: WebGPUValidationError from the next readback, then the backend works again', async () => {
     const x = be.write(Float32Array.of(1, 2), 'float32');
-    const broken = { key: 'test:broken', bindings: [{ name: 'X', type: 'f32', access: 'read_write' as const }], source: () => 'this is not WGSL' };
+    const broken = {
+      key: 'test:broken',
+      bindings: [{ name: 'X', type: 'f32', access: 'read_write' as const }],
+      source: () => 'this is not WGSL',
+    };
     be.runtime.dispatch(broken, [x.buffer], new Params(), [1, 1, 1]);
     const err = await be.read(x, 'float32', 2).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WebGPUValidationError);
@@ -125,7 +137,9 @@ describe('device errors surface as named errors on the next call', () => {
     expect(be.runtime.flushCount).toBe(flushes + 1);
     expect(be.runtime.dispatchCount).toBe(dispatches + 10);
     // Ten squarings: x^1024 (float32 rounding at each step: agree to 1e-4).
-    [1, 1.001, 0.999, -1].forEach((v, i) => expect(Math.abs(got[i]! - Math.fround(v) ** 1024)).toBeLessThanOrEqual(1e-4 * Math.fround(v) ** 1024));
+    [1, 1.001, 0.999, -1].forEach((v, i) =>
+      expect(Math.abs(got[i]! - Math.fround(v) ** 1024)).toBeLessThanOrEqual(1e-4 * Math.fround(v) ** 1024),
+    );
     for (const s of made) be.free(s);
   });
 

@@ -5,7 +5,22 @@
  * positions, a padding mask and buckets — forward and every gradient against the CPU backend, on both
  * of Mesa's adapters.
  */
-import { argSort, cast, chunkedAttention, gradients, mul, randomNormal, randomUniform, reshape, scalar, seedScope, sum, tidy, add, type Tensor } from '@reformer/core';
+import {
+  argSort,
+  cast,
+  chunkedAttention,
+  gradients,
+  mul,
+  randomNormal,
+  randomUniform,
+  reshape,
+  scalar,
+  seedScope,
+  sum,
+  tidy,
+  add,
+  type Tensor,
+} from '@reformer/core';
 import { expect, it } from 'vitest';
 import { cpu, expectClose, host, onBackend } from './helpers.js';
 import { describeEachAdapter } from './setup.js';
@@ -35,17 +50,23 @@ function run(s: Spec): Tensor[] {
       ? {
           // A random permutation of the positions per (batch, head), a padding mask and 3 buckets.
           positions: cast(reshape(argSort(seedScope(6, () => randomUniform([s.B, s.H, s.N]))), [s.B, s.H, s.N]), 'int32'),
-          keyMask: cast(seedScope(7, () => randomUniform([s.B, s.N], { min: 0.2, max: 1.2 })), 'int32'),
-          buckets: cast(mul(seedScope(8, () => randomUniform([s.B, s.H, s.N])), scalar(3)), 'int32'),
+          keyMask: cast(
+            seedScope(7, () => randomUniform([s.B, s.N], { min: 0.2, max: 1.2 })),
+            'int32',
+          ),
+          buckets: cast(
+            mul(
+              seedScope(8, () => randomUniform([s.B, s.H, s.N])),
+              scalar(3),
+            ),
+            'int32',
+          ),
         }
       : {};
-    const { value, grads } = gradients(
-      () => {
-        const { out, lse } = chunkedAttention(q, k, v, { ...s, scale: 1 / Math.sqrt(s.d), ...extras });
-        return add(sum(mul(out, wOut)), sum(mul(lse, wLse)));
-      },
-      [q, k, v],
-    );
+    const { value, grads } = gradients(() => {
+      const { out, lse } = chunkedAttention(q, k, v, { ...s, scale: 1 / Math.sqrt(s.d), ...extras });
+      return add(sum(mul(out, wOut)), sum(mul(lse, wLse)));
+    }, [q, k, v]);
     return [value, ...grads];
   });
 }

@@ -38,7 +38,14 @@ interface PageResult {
     exactMismatches: string[];
     nondeterministic: string[];
     subgroupVsTree: { name: string; path: string; maxDiff: number }[];
-    paths: { path: string; reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean; subgroupDispatches: number; pipelineKeys: string[] }[];
+    paths: {
+      path: string;
+      reduceMode: string;
+      subgroupsAvailable: boolean;
+      shaderF16Available: boolean;
+      subgroupDispatches: number;
+      pipelineKeys: string[];
+    }[];
   };
 }
 
@@ -87,13 +94,17 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
   page.on('console', (m) => logs.push(m.text()));
   page.on('pageerror', (e) => logs.push(e.message));
   await page.goto(url);
-  await page.waitForFunction(() => (window as unknown as { __reformerResult?: unknown }).__reformerResult !== undefined, undefined, { timeout: 240_000 });
+  await page.waitForFunction(() => (window as unknown as { __reformerResult?: unknown }).__reformerResult !== undefined, undefined, {
+    timeout: 240_000,
+  });
   const result = (await page.evaluate(() => (window as unknown as { __reformerResult: unknown }).__reformerResult)) as PageResult;
   await page.close();
   expect(result.error, `page error; console:\n${logs.join('\n')}`).toBeUndefined();
   expect(result.adapter?.backend).toBe('navigator.gpu');
   const checks = result.checks ?? [];
-  expect(checks.map((c) => c.name)).toEqual(expect.arrayContaining(['lshAttention forward and backward (causal false)', 'lshAttention forward and backward (causal true)']));
+  expect(checks.map((c) => c.name)).toEqual(
+    expect.arrayContaining(['lshAttention forward and backward (causal false)', 'lshAttention forward and backward (causal true)']),
+  );
   expect(checks.length).toBe(10);
   for (const c of checks) expect(c.maxError, c.name).toBeLessThanOrEqual(c.tol);
   expect(result.liveBytesAfter).toBe(0);
@@ -104,7 +115,12 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
 
   // SwiftShader offers `subgroups` (size 4) and WGSL's `subgroup_id`, but not `shader-f16`: the default
   // backend (which ran the checks above) uses the subgroup variants of the reductions.
-  expect(result.kernelFeatures).toEqual({ reduceMode: 'subgroup', subgroupsAvailable: true, shaderF16Available: false, matmulPrecision: 'f32' });
+  expect(result.kernelFeatures).toEqual({
+    reduceMode: 'subgroup',
+    subgroupsAvailable: true,
+    shaderF16Available: false,
+    matmulPrecision: 'f32',
+  });
   const sg = result.subgroups!;
   // The three reduce paths on the same adapter, each against the CPU backend.
   expect(sg.paths.map((p) => [p.path, p.reduceMode])).toEqual([
@@ -118,7 +134,8 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
   // Subgroup paths against the tree path: max/min/argMax and int32 sums identical; float sums differ
   // only by summation order (the same tolerance as against the CPU).
   expect(sg.exactMismatches).toEqual([]);
-  for (const d of sg.subgroupVsTree) expect(d.maxDiff, `${d.name} (${d.path} vs tree)`).toBeLessThanOrEqual(sg.checks.find((c) => c.name === d.name)!.tol);
+  for (const d of sg.subgroupVsTree)
+    expect(d.maxDiff, `${d.name} (${d.path} vs tree)`).toBeLessThanOrEqual(sg.checks.find((c) => c.name === d.name)!.tol);
   // Every path is deterministic run to run.
   expect(sg.nondeterministic).toEqual([]);
   // The subgroup pipelines were the ones used: no subgroup dispatch on the tree path, and on the
@@ -128,8 +145,20 @@ it('kernels and LSH attention forward/backward on the browser adapter agree with
   expect(tree!.pipelineKeys.filter((k) => /:subgroup/.test(k))).toEqual([]);
   for (const p of [sub!, slots!]) {
     expect(p.subgroupDispatches, p.path).toBeGreaterThanOrEqual(20);
-    for (const kernel of ['reduce:sum:f32', 'reduce:max:i32', 'softmax', 'logSumExp', 'layerNorm', 'layerNormDx', 'layerNormDGamma', 'crossEntropy']) {
-      expect(p.pipelineKeys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(`:${p.path}`)), `${p.path}: ${kernel}`).toBe(true);
+    for (const kernel of [
+      'reduce:sum:f32',
+      'reduce:max:i32',
+      'softmax',
+      'logSumExp',
+      'layerNorm',
+      'layerNormDx',
+      'layerNormDGamma',
+      'crossEntropy',
+    ]) {
+      expect(
+        p.pipelineKeys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(`:${p.path}`)),
+        `${p.path}: ${kernel}`,
+      ).toBe(true);
     }
     expect(p.pipelineKeys.filter((k) => k.endsWith(':tree') && !k.startsWith('reduce:argMax:'))).toEqual([]);
   }

@@ -8,5 +8,9 @@ import { backendConformance } from '@reformer/core/testing';
 import { createTestBackend, TEST_ADAPTERS } from './setup.js';
 
 for (const adapter of TEST_ADAPTERS) {
-  backendConformance(`webgpu (${adapter}, full sizes)`, () => createTestBackend(adapter), { reference: () => createCpuBackend(), indexErrors: 'readback', sizes: 'full' });
+  backendConformance(`webgpu (${adapter}, full sizes)`, () => createTestBackend(adapter), {
+    reference: () => createCpuBackend(),
+    indexErrors: 'readback',
+    sizes: 'full',
+  });
 }

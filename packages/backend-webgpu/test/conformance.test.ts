@@ -9,5 +9,8 @@ import { backendConformance } from '@reformer/core/testing';
 import { createTestBackend, TEST_ADAPTERS } from './setup.js';
 
 for (const adapter of TEST_ADAPTERS) {
-  backendConformance(`webgpu (${adapter})`, () => createTestBackend(adapter), { reference: () => createCpuBackend(), indexErrors: 'readback' });
+  backendConformance(`webgpu (${adapter})`, () => createTestBackend(adapter), {
+    reference: () => createCpuBackend(),
+    indexErrors: 'readback',
+  });
 }

@@ -6,7 +6,25 @@
  * the tree path's results — max/min/argMax and int32 bit for bit, float sums up to summation order —
  * and the CPU backend's.
  */
-import { argMax, cast, crossEntropy, gradients, layerNorm, logSumExp, max, min, mul, randomNormal, randomUniform, scalar, seedScope, softmax, sum, tidy, type Tensor } from '@reformer/core';
+import {
+  argMax,
+  cast,
+  crossEntropy,
+  gradients,
+  layerNorm,
+  logSumExp,
+  max,
+  min,
+  mul,
+  randomNormal,
+  randomUniform,
+  scalar,
+  seedScope,
+  softmax,
+  sum,
+  tidy,
+  type Tensor,
+} from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebGPUBackend } from '../src/index.js';
 import { cpu, expectClose, host, onBackend } from './helpers.js';
@@ -21,21 +39,56 @@ const EXACT = ['max', 'min', 'argMax', 'int32 sum', 'int32 max'];
 function run(): Tensor[] {
   return tidy(() => {
     const x = rn([6, 300], 1);
-    const xi = cast(mul(seedScope(9, () => randomUniform([6, 300], { min: -1, max: 1 })), scalar(1000)), 'int32');
+    const xi = cast(
+      mul(
+        seedScope(9, () => randomUniform([6, 300], { min: -1, max: 1 })),
+        scalar(1000),
+      ),
+      'int32',
+    );
     const g = rn([300], 2);
     const b = rn([300], 3);
     const ln = gradients(() => layerNorm(x, g, b, 1e-5), [x, g, b], rn([6, 300], 4));
     const z = rn([5, 40], 5);
-    const y = cast(mul(seedScope(6, () => randomUniform([5])), scalar(40)), 'int32');
+    const y = cast(
+      mul(
+        seedScope(6, () => randomUniform([5])),
+        scalar(40),
+      ),
+      'int32',
+    );
     const ce = gradients(() => crossEntropy(z, y), [z]);
-    return [max(x, 1), min(x, 1), argMax(x, 1), sum(xi, 1), max(xi, 1), sum(x, 1), softmax(z), logSumExp(x, -1), ln.value, ...ln.grads, ce.value, ...ce.grads];
+    return [
+      max(x, 1),
+      min(x, 1),
+      argMax(x, 1),
+      sum(xi, 1),
+      max(xi, 1),
+      sum(x, 1),
+      softmax(z),
+      logSumExp(x, -1),
+      ln.value,
+      ...ln.grads,
+      ce.value,
+      ...ce.grads,
+    ];
   });
 }
 
 /** Reads {@link run}'s outputs on `gpu` as float arrays. */
 const runOn = (gpu: WebGPUBackend) => onBackend(gpu, async () => host(run()));
 
-const REDUCING_KERNELS = ['reduce:sum:f32', 'reduce:max:f32', 'reduce:sum:i32', 'softmax', 'logSumExp', 'layerNorm', 'layerNormDx', 'layerNormDGamma', 'crossEntropy'];
+const REDUCING_KERNELS = [
+  'reduce:sum:f32',
+  'reduce:max:f32',
+  'reduce:sum:i32',
+  'softmax',
+  'logSumExp',
+  'layerNorm',
+  'layerNormDx',
+  'layerNormDGamma',
+  'crossEntropy',
+];
 
 describe('opengles (llvmpipe)', () => {
   let gpu: WebGPUBackend;
@@ -48,7 +101,12 @@ describe('opengles (llvmpipe)', () => {
   it('reports subgroups and shader-f16 as unavailable', () => {
     expect(gpu.features.has('subgroups')).toBe(false);
     expect(gpu.features.has('shader-f16')).toBe(false);
-    expect(gpu.kernelFeatures).toEqual({ subgroupsAvailable: false, shaderF16Available: false, matmulPrecision: 'f32', reduceMode: 'tree' });
+    expect(gpu.kernelFeatures).toEqual({
+      subgroupsAvailable: false,
+      shaderF16Available: false,
+      matmulPrecision: 'f32',
+      reduceMode: 'tree',
+    });
   });
 
   it('runs the tree variants of every reducing kernel (no subgroup pipeline, no subgroup dispatch)', async () => {
@@ -56,13 +114,21 @@ describe('opengles (llvmpipe)', () => {
     expectClose(await runOn(gpu), want, 1e-4, 'tree path against the CPU backend');
     expect(gpu.runtime.subgroupDispatches).toBe(0);
     const keys = gpu.runtime.pipelines.keys();
-    for (const kernel of REDUCING_KERNELS) expect(keys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(':tree')), kernel).toBe(true);
+    for (const kernel of REDUCING_KERNELS)
+      expect(
+        keys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(':tree')),
+        kernel,
+      ).toBe(true);
     expect(keys.filter((k) => k.includes(':subgroup'))).toEqual([]);
   });
 });
 
 describe('vulkan (lavapipe)', () => {
-  const paths: Record<'tree' | 'subgroup' | 'subgroupSlots', WebGPUBackend | undefined> = { tree: undefined, subgroup: undefined, subgroupSlots: undefined };
+  const paths: Record<'tree' | 'subgroup' | 'subgroupSlots', WebGPUBackend | undefined> = {
+    tree: undefined,
+    subgroup: undefined,
+    subgroupSlots: undefined,
+  };
   beforeAll(async () => {
     paths.tree = await createTestBackend('vulkan', { useSubgroups: false });
     paths.subgroup = await createTestBackend('vulkan');
@@ -74,12 +140,17 @@ describe('vulkan (lavapipe)', () => {
     const { tree, subgroup, subgroupSlots } = paths as Record<string, WebGPUBackend>;
     for (const f of ['subgroups', 'shader-f16', 'timestamp-query']) expect(subgroup!.features.has(f), f).toBe(true);
     expect(subgroup!.hasTimestamps).toBe(true);
-    expect(subgroup!.kernelFeatures).toEqual({ subgroupsAvailable: true, shaderF16Available: true, matmulPrecision: 'f32', reduceMode: 'subgroup' });
+    expect(subgroup!.kernelFeatures).toEqual({
+      subgroupsAvailable: true,
+      shaderF16Available: true,
+      matmulPrecision: 'f32',
+      reduceMode: 'subgroup',
+    });
     expect(subgroupSlots!.kernelFeatures.reduceMode).toBe('subgroupSlots');
     expect(tree!.kernelFeatures.reduceMode).toBe('tree');
   });
 
-  it('the subgroup paths give the tree path\'s and the CPU backend\'s results', async () => {
+  it("the subgroup paths give the tree path's and the CPU backend's results", async () => {
     const want = await onBackend(cpu, async () => host(run()));
     const got: Partial<Record<keyof typeof paths, Float32Array[]>> = {};
     for (const [path, gpu] of Object.entries(paths) as [keyof typeof paths, WebGPUBackend][]) {
@@ -99,7 +170,11 @@ describe('vulkan (lavapipe)', () => {
       const gpu = paths[path]!;
       expect(gpu.runtime.subgroupDispatches, path).toBeGreaterThan(0);
       const keys = gpu.runtime.pipelines.keys();
-      for (const kernel of REDUCING_KERNELS) expect(keys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(`:${path}`)), `${path}: ${kernel}`).toBe(true);
+      for (const kernel of REDUCING_KERNELS)
+        expect(
+          keys.some((k) => k.startsWith(`${kernel}:`) && k.endsWith(`:${path}`)),
+          `${path}: ${kernel}`,
+        ).toBe(true);
     }
   });
 });

@@ -28,7 +28,8 @@ function normals(n: number, seed: number, sigma: number): Float32Array {
     return (s + 0.5) / 4294967296;
   };
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = i % 97 === 0 ? 0 : i % 89 === 0 ? 3e-6 : sigma * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
+  for (let i = 0; i < n; i++)
+    out[i] = i % 97 === 0 ? 0 : i % 89 === 0 ? 3e-6 : sigma * Math.sqrt(-2 * Math.log(u())) * Math.cos(2 * Math.PI * u());
   return out;
 }
 
@@ -91,7 +92,15 @@ it('stages the tiles as float16: every output within the float16 rounding bound 
       for (const tb of [false, true]) {
         const a = normals((c.ba[0] ?? 1) * c.m * c.k, c.m * 31 + c.k, c.sigma);
         const b = normals((c.bb[0] ?? 1) * c.k * c.n, c.k * 17 + c.n, c.sigma);
-        const run = () => tidy(() => [matmul(tensor(a, [...c.ba, ...(ta ? [c.k, c.m] : [c.m, c.k])]), tensor(b, [...c.bb, ...(tb ? [c.n, c.k] : [c.k, c.n])]), ta, tb)]);
+        const run = () =>
+          tidy(() => [
+            matmul(
+              tensor(a, [...c.ba, ...(ta ? [c.k, c.m] : [c.m, c.k])]),
+              tensor(b, [...c.bb, ...(tb ? [c.n, c.k] : [c.k, c.n])]),
+              ta,
+              tb,
+            ),
+          ]);
         const [got] = await host(await onBackend(f16, run));
         const [full] = await host(await onBackend(f32, run));
         const { exact, bound } = reference(c, a, b, ta, tb);
@@ -100,7 +109,8 @@ it('stages the tiles as float16: every output within the float16 rounding bound 
           worst = Math.max(worst, Math.abs(got![i]! - exact[i]!) / bound[i]!);
           differs = Math.max(differs, Math.abs(got![i]! - full![i]!));
         }
-        if (!(worst <= 1) || got!.length !== exact.length) failures.push(`M${c.m} K${c.k} N${c.n} σ ${c.sigma} ta ${ta} tb ${tb}: ${worst} of the bound`);
+        if (!(worst <= 1) || got!.length !== exact.length)
+          failures.push(`M${c.m} K${c.k} N${c.n} σ ${c.sigma} ta ${ta} tb ${tb}: ${worst} of the bound`);
       }
     }
   }
@@ -108,7 +118,12 @@ it('stages the tiles as float16: every output within the float16 rounding bound 
   // The inputs are not float16 values: a kernel that did not round them would equal the float32 path.
   expect(differs).toBeGreaterThan(0);
   expect(f16.kernelFeatures.matmulPrecision).toBe('f16');
-  expect(f16.runtime.pipelines.keys().filter((k) => k.startsWith('matmul:')).every((k) => k.endsWith(':f16'))).toBe(true);
+  expect(
+    f16.runtime.pipelines
+      .keys()
+      .filter((k) => k.startsWith('matmul:'))
+      .every((k) => k.endsWith(':f16')),
+  ).toBe(true);
 }, 120_000);
 
 it('the small-matrix variant (M or N below 16) stays float32: bit-identical to the float32 backend', async () => {
@@ -141,7 +156,9 @@ it('an input float16 cannot hold is reported by the readback (operand and value 
     expect((err as Error).message).toMatch(/matmulPrecision 'f32'/);
   }
   // The error was reported once: the next product reads back normally.
-  const ok = await onBackend(f16, async () => host([matmul(tensor(normals(32 * 32, 7, 1), [32, 32]), tensor(normals(32 * 32, 8, 1), [32, 32]))]));
+  const ok = await onBackend(f16, async () =>
+    host([matmul(tensor(normals(32 * 32, 7, 1), [32, 32]), tensor(normals(32 * 32, 8, 1), [32, 32]))]),
+  );
   expect(ok[0]!.every(Number.isFinite)).toBe(true);
 });
 

@@ -43,7 +43,8 @@ it('matmul: vec4 and scalar loads, tiled and small variants, all transpose combo
         let worst = 0;
         for (let i = 0; i < want!.length; i++) worst = Math.max(worst, Math.abs(got![i]! - want![i]!) / (1 + Math.abs(want![i]!)));
         // Float32 sums of K products of N(0,1) values, accumulated in another order: ~1e-6 relative.
-        if (!(worst <= 1e-5) || got!.length !== want!.length) failures.push(`M${m} K${k} N${n} batch ${JSON.stringify(ba)}×${JSON.stringify(bb)} ta ${ta} tb ${tb}: worst ${worst}`);
+        if (!(worst <= 1e-5) || got!.length !== want!.length)
+          failures.push(`M${m} K${k} N${n} batch ${JSON.stringify(ba)}×${JSON.stringify(bb)} ta ${ta} tb ${tb}: worst ${worst}`);
       }
     }
   }
@@ -73,18 +74,42 @@ it('split-K matmul (few output tiles, long K) matches the CPU backend, every tra
   ];
   const failures: string[] = [];
   for (const [m, k, n, batch] of cases) {
-    expect(splitK(m, n, k, batch.reduce((x, y) => x * y, 1), 1 << 30).splits, `M${m} K${k} N${n} splits`).toBeGreaterThan(1);
+    expect(
+      splitK(
+        m,
+        n,
+        k,
+        batch.reduce((x, y) => x * y, 1),
+        1 << 30,
+      ).splits,
+      `M${m} K${k} N${n} splits`,
+    ).toBeGreaterThan(1);
     for (const ta of [false, true]) {
       for (const tb of [false, true]) {
-        const operands = () => [seedScope(m + k, () => randomNormal(ta ? [...batch, k, m] : [...batch, m, k])), seedScope(k + n, () => randomNormal(tb ? [...batch, n, k] : [...batch, k, n]))];
-        const run = () => tidy(() => { const [a, b] = operands(); return [matmul(a!, b!, ta, tb)]; });
+        const operands = () => [
+          seedScope(m + k, () => randomNormal(ta ? [...batch, k, m] : [...batch, m, k])),
+          seedScope(k + n, () => randomNormal(tb ? [...batch, n, k] : [...batch, k, n])),
+        ];
+        const run = () =>
+          tidy(() => {
+            const [a, b] = operands();
+            return [matmul(a!, b!, ta, tb)];
+          });
         const [want] = await host(await onBackend(cpu, run));
         const [got] = await host(await onBackend(gpu, run));
         // The conformance suite's bound: 1e-5 + 1e-5·(|A|·|B|), the error scale of a float32 dot product.
-        const [scale] = await host(await onBackend(cpu, () => tidy(() => { const [a, b] = operands(); return [matmul(abs(a!), abs(b!), ta, tb)]; })));
+        const [scale] = await host(
+          await onBackend(cpu, () =>
+            tidy(() => {
+              const [a, b] = operands();
+              return [matmul(abs(a!), abs(b!), ta, tb)];
+            }),
+          ),
+        );
         let worst = 0;
         for (let i = 0; i < want!.length; i++) worst = Math.max(worst, Math.abs(got![i]! - want![i]!) / (1e-5 + 1e-5 * scale![i]!));
-        if (!(worst <= 1) || got!.length !== want!.length) failures.push(`M${m} K${k} N${n} ta ${ta} tb ${tb}: worst ${worst} of the bound`);
+        if (!(worst <= 1) || got!.length !== want!.length)
+          failures.push(`M${m} K${k} N${n} ta ${ta} tb ${tb}: worst ${worst} of the bound`);
       }
     }
   }

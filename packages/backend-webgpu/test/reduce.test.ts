@@ -16,18 +16,38 @@ afterAll(() => gpu?.dispose());
 
 /** Each case: outputs, and per output the number of values summed into each element (0: max/min or int32, exact). */
 const cases: [string, () => Tensor[], number[]][] = [
-  ['float32 [3, 40000] over axis 1, all axes, axis 0', () => {
-    const x = seedScope(1, () => randomNormal([3, 40000]));
-    return [sum(x, 1), max(x, 1), min(x, 1), sum(x), max(x), sum(x, 0)];
-  }, [40000, 0, 0, 120000, 0, 3]],
-  ['float32 [50000, 5] over axis 0', () => {
-    const x = seedScope(2, () => randomNormal([50000, 5]));
-    return [sum(x, 0), max(x, 0), min(x, 0)];
-  }, [50000, 0, 0]],
-  ['int32 [2, 3, 30000] over axes [0, 2]', () => {
-    const x = tidy(() => cast(mul(seedScope(3, () => randomUniform([2, 3, 30000], { min: -1, max: 1 })), scalar(1000)), 'int32'));
-    return [sum(x, [0, 2]), max(x, [0, 2]), min(x, [0, 2])];
-  }, [0, 0, 0]],
+  [
+    'float32 [3, 40000] over axis 1, all axes, axis 0',
+    () => {
+      const x = seedScope(1, () => randomNormal([3, 40000]));
+      return [sum(x, 1), max(x, 1), min(x, 1), sum(x), max(x), sum(x, 0)];
+    },
+    [40000, 0, 0, 120000, 0, 3],
+  ],
+  [
+    'float32 [50000, 5] over axis 0',
+    () => {
+      const x = seedScope(2, () => randomNormal([50000, 5]));
+      return [sum(x, 0), max(x, 0), min(x, 0)];
+    },
+    [50000, 0, 0],
+  ],
+  [
+    'int32 [2, 3, 30000] over axes [0, 2]',
+    () => {
+      const x = tidy(() =>
+        cast(
+          mul(
+            seedScope(3, () => randomUniform([2, 3, 30000], { min: -1, max: 1 })),
+            scalar(1000),
+          ),
+          'int32',
+        ),
+      );
+      return [sum(x, [0, 2]), max(x, [0, 2]), min(x, [0, 2])];
+    },
+    [0, 0, 0],
+  ],
 ];
 
 for (const [name, make, terms] of cases) {

@@ -15,7 +15,10 @@ export const TEST_ADAPTERS = ['opengles', 'vulkan'] as const;
 export type TestAdapter = (typeof TEST_ADAPTERS)[number];
 
 /** A new backend on `adapter`; fails (never skips) when the machine does not have it. */
-export async function createTestBackend(adapter: TestAdapter = 'opengles', options: Omit<NodeWebGPUBackendOptions, 'flags'> = {}): Promise<WebGPUBackend> {
+export async function createTestBackend(
+  adapter: TestAdapter = 'opengles',
+  options: Omit<NodeWebGPUBackendOptions, 'flags'> = {},
+): Promise<WebGPUBackend> {
   return createNodeWebGPUBackend({ ...options, flags: [`backend=${adapter}`] });
 }
 

@@ -77,7 +77,9 @@ export function chunked(fn: (slice: Tensor) => Tensor, x: Tensor, options: Chunk
   const { chunkSize, axis = 1, params = [] } = options;
   checkInteger('chunked', 'chunkSize', chunkSize, 1);
   if (!Number.isInteger(axis) || axis < -x.rank || axis >= x.rank) {
-    throw new InvalidArgumentError(`chunked: axis ${String(axis)} is out of range for an input of rank ${x.rank} (valid: ${-x.rank}..${x.rank - 1}).`);
+    throw new InvalidArgumentError(
+      `chunked: axis ${String(axis)} is out of range for an input of rank ${x.rank} (valid: ${-x.rank}..${x.rank - 1}).`,
+    );
   }
   const ax = axis < 0 ? axis + x.rank : axis;
   const length = x.shape[ax]!;
@@ -111,7 +113,9 @@ export function chunked(fn: (slice: Tensor) => Tensor, x: Tensor, options: Chunk
             }
             const first = pieces[0];
             if (first && !sameShapeBut(first.shape, y.shape, ax)) {
-              throw new ShapeMismatchError(`chunked: fn gave slices of inconsistent shapes [${first.shape.join(', ')}] and [${y.shape.join(', ')}].`);
+              throw new ShapeMismatchError(
+                `chunked: fn gave slices of inconsistent shapes [${first.shape.join(', ')}] and [${y.shape.join(', ')}].`,
+              );
             }
             return y;
           }),

@@ -63,7 +63,14 @@ export class FeedForwardDense extends Module {
   readonly activation: FeedForwardActivation;
 
   /** Creates the layer. */
-  constructor(hiddenSize: number, feedForwardSize: number, activation: FeedForwardActivation, dropout: number, init: WeightInit, seed: number | undefined) {
+  constructor(
+    hiddenSize: number,
+    feedForwardSize: number,
+    activation: FeedForwardActivation,
+    dropout: number,
+    init: WeightInit,
+    seed: number | undefined,
+  ) {
     super();
     this.dense = this.addModule('dense', new Linear({ inFeatures: hiddenSize, outFeatures: feedForwardSize, init, seed }));
     this.dropout = this.addModule('dropout', new Dropout({ rate: dropout }));
@@ -144,7 +151,17 @@ export class ChunkedFeedForward extends Module {
   /** Creates the block and its parameters on the current backend. */
   constructor(options: ChunkedFeedForwardOptions) {
     super();
-    const { hiddenSize, feedForwardSize, activation, dropout = 0, activationDropout = dropout, chunkSize = 0, layerNormEps = 1e-12, initStd, seed } = options;
+    const {
+      hiddenSize,
+      feedForwardSize,
+      activation,
+      dropout = 0,
+      activationDropout = dropout,
+      chunkSize = 0,
+      layerNormEps = 1e-12,
+      initStd,
+      seed,
+    } = options;
     checkInteger('ChunkedFeedForward', 'hiddenSize', hiddenSize, 1);
     checkInteger('ChunkedFeedForward', 'feedForwardSize', feedForwardSize, 1);
     checkInteger('ChunkedFeedForward', 'chunkSize', chunkSize, 0);
@@ -160,8 +177,21 @@ export class ChunkedFeedForward extends Module {
     this.feedForwardSize = feedForwardSize;
     this.#chunkSize = chunkSize;
     this.layer_norm = this.addModule('layer_norm', new LayerNorm({ dim: hiddenSize, eps: layerNormEps }));
-    this.dense = this.addModule('dense', new FeedForwardDense(hiddenSize, feedForwardSize, activation, activationDropout, init, seed === undefined ? undefined : deriveSeed(seed, 0)));
-    this.output = this.addModule('output', new FeedForwardOutput(hiddenSize, feedForwardSize, dropout, init, seed === undefined ? undefined : deriveSeed(seed, 1)));
+    this.dense = this.addModule(
+      'dense',
+      new FeedForwardDense(
+        hiddenSize,
+        feedForwardSize,
+        activation,
+        activationDropout,
+        init,
+        seed === undefined ? undefined : deriveSeed(seed, 0),
+      ),
+    );
+    this.output = this.addModule(
+      'output',
+      new FeedForwardOutput(hiddenSize, feedForwardSize, dropout, init, seed === undefined ? undefined : deriveSeed(seed, 1)),
+    );
   }
 
   /** Positions per chunk (0: unchunked). Settable; must be an integer ≥ 0. */
@@ -191,7 +221,9 @@ export class ChunkedFeedForward extends Module {
    */
   forward(x: Tensor, options: { chunkSize?: number } = {}): Tensor {
     if (x.rank < 1 || x.shape[x.rank - 1] !== this.hiddenSize) {
-      throw new ShapeMismatchError(`ChunkedFeedForward.forward: input [${x.shape.join(', ')}] must end with hiddenSize = ${this.hiddenSize}.`);
+      throw new ShapeMismatchError(
+        `ChunkedFeedForward.forward: input [${x.shape.join(', ')}] must end with hiddenSize = ${this.hiddenSize}.`,
+      );
     }
     const chunkSize = options.chunkSize ?? this.#chunkSize;
     checkInteger('ChunkedFeedForward.forward', 'chunkSize', chunkSize, 0);

@@ -71,8 +71,13 @@ export function chunkedCrossEntropy(hidden: Tensor, weight: Tensor, labels: Tens
   const { shift = false, ignoreIndex = -100, chunkSize = DEFAULT_LM_HEAD_CHUNK_SIZE, bias } = options;
   const where = 'chunkedCrossEntropy';
   checkInteger(where, 'chunkSize', chunkSize, 0);
-  if (!Number.isInteger(ignoreIndex)) throw new InvalidArgumentError(`${where}: ignoreIndex must be an integer, got ${String(ignoreIndex)}.`);
-  for (const [name, t] of [['hidden', hidden], ['weight', weight], ['bias', bias]] as const) {
+  if (!Number.isInteger(ignoreIndex))
+    throw new InvalidArgumentError(`${where}: ignoreIndex must be an integer, got ${String(ignoreIndex)}.`);
+  for (const [name, t] of [
+    ['hidden', hidden],
+    ['weight', weight],
+    ['bias', bias],
+  ] as const) {
     if (t && t.dtype !== 'float32') throw new DTypeError(`${where}: ${name} must be float32, got ${t.dtype}.`);
   }
   if (labels.dtype !== 'int32') throw new DTypeError(`${where}: labels must be int32, got ${labels.dtype}. Use cast(labels, 'int32').`);
@@ -80,10 +85,14 @@ export function chunkedCrossEntropy(hidden: Tensor, weight: Tensor, labels: Tens
   const d = hidden.shape[hidden.rank - 1]!;
   const lead = hidden.shape.slice(0, -1);
   if (labels.rank !== lead.length || labels.shape.some((n, i) => n !== lead[i])) {
-    throw new ShapeMismatchError(`${where}: labels [${labels.shape.join(', ')}] must have shape [${lead.join(', ')}] for hidden [${hidden.shape.join(', ')}].`);
+    throw new ShapeMismatchError(
+      `${where}: labels [${labels.shape.join(', ')}] must have shape [${lead.join(', ')}] for hidden [${hidden.shape.join(', ')}].`,
+    );
   }
   if (weight.rank !== 2 || weight.shape[1] !== d) {
-    throw new ShapeMismatchError(`${where}: weight [${weight.shape.join(', ')}] must be [V, ${d}] for hidden [${hidden.shape.join(', ')}].`);
+    throw new ShapeMismatchError(
+      `${where}: weight [${weight.shape.join(', ')}] must be [V, ${d}] for hidden [${hidden.shape.join(', ')}].`,
+    );
   }
   const v = weight.shape[0]!;
   if (bias && (bias.rank !== 1 || bias.shape[0] !== v)) {
@@ -244,7 +253,13 @@ export class ChunkedLMHead extends Module {
     this.#chunkSize = chunkSize;
     this.decoder = this.addModule(
       'decoder',
-      new Linear({ inFeatures: hiddenSize, outFeatures: vocabSize, bias: false, init: initStd === undefined ? 'uniform' : { std: initStd }, seed }),
+      new Linear({
+        inFeatures: hiddenSize,
+        outFeatures: vocabSize,
+        bias: false,
+        init: initStd === undefined ? 'uniform' : { std: initStd },
+        seed,
+      }),
     );
     this.bias = this.addParameter('bias', zeros([vocabSize]));
   }
@@ -262,7 +277,9 @@ export class ChunkedLMHead extends Module {
   /** `hidden` `[..., hiddenSize]` → logits `[..., V]` (materialised: for inference). */
   forward(hidden: Tensor): Tensor {
     if (hidden.rank < 1 || hidden.shape[hidden.rank - 1] !== this.hiddenSize) {
-      throw new ShapeMismatchError(`ChunkedLMHead.forward: hidden [${hidden.shape.join(', ')}] must end with hiddenSize = ${this.hiddenSize}.`);
+      throw new ShapeMismatchError(
+        `ChunkedLMHead.forward: hidden [${hidden.shape.join(', ')}] must end with hiddenSize = ${this.hiddenSize}.`,
+      );
     }
     const z = this.decoder.forward(hidden);
     if (!this.useBias) return z;

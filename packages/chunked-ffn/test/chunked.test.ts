@@ -82,7 +82,11 @@ describe('chunked(fn, x)', () => {
 
   it('int32 input (ids → embeddings, rank grows): parameter gradients equal the unchunked ones', () => {
     const table = rand([7, 3], 40);
-    const ids = tensor(Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 5) % 7), [2, 9], 'int32');
+    const ids = tensor(
+      Int32Array.from({ length: 2 * 9 }, (_, i) => (i * 5) % 7),
+      [2, 9],
+      'int32',
+    );
     const fn = (s: Tensor): Tensor => tanh(gather(table, s, 0));
     const dy = rand([2, 9, 3], 41);
     const want = gradients(() => fn(ids), [table], dy);
@@ -134,7 +138,9 @@ describe('chunked(fn, x)', () => {
     const dir = rand([2, 11, 4], 23);
     const objective = (t: Tensor): number =>
       tidy(() => seedScope(9, () => sum(mul(chunked(fn, t, { chunkSize: 3, params: block.params }), dy))).dataSync()[0]!);
-    const { value, grads } = seedScope(9, () => gradients(() => sum(mul(chunked(fn, x, { chunkSize: 3, params: block.params }), dy)), [x, ...block.params]));
+    const { value, grads } = seedScope(9, () =>
+      gradients(() => sum(mul(chunked(fn, x, { chunkSize: 3, params: block.params }), dy)), [x, ...block.params]),
+    );
     expect(value.dataSync()[0]).toBeCloseTo(objective(x), 5);
     const eps = 1e-2;
     const shifted = (e: number): number => tidy(() => objective(add(x, mul(dir, scalar(e)))));
@@ -173,7 +179,11 @@ describe('chunked(fn, x)', () => {
     const dy = rand([2, 10, 6], 32);
     for (const chunkSize of [3, 10]) {
       const before = memory().liveTensors;
-      const { value, grads } = gradients(() => chunked((s) => dropout(block.fn(s), 0.2), x, { chunkSize, params: block.params }), [x, ...block.params], dy);
+      const { value, grads } = gradients(
+        () => chunked((s) => dropout(block.fn(s), 0.2), x, { chunkSize, params: block.params }),
+        [x, ...block.params],
+        dy,
+      );
       dispose([value, grads]);
       const y = chunked(block.fn, x, { chunkSize });
       y.dispose();

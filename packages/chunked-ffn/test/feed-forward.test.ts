@@ -34,7 +34,14 @@ function erf(x: number): number {
 function hostFeedForward(ff: ChunkedFeedForward, x: Tensor, act: FeedForwardActivation, eps = 1e-12): Float64Array {
   const p = ff.namedParameters();
   const get = (n: string): Float32Array => p.get(n)!.dataSync() as Float32Array;
-  const [g, b, w1, b1, w2, b2] = ['layer_norm.weight', 'layer_norm.bias', 'dense.dense.weight', 'dense.dense.bias', 'output.dense.weight', 'output.dense.bias'].map(get) as Float32Array[];
+  const [g, b, w1, b1, w2, b2] = [
+    'layer_norm.weight',
+    'layer_norm.bias',
+    'dense.dense.weight',
+    'dense.dense.bias',
+    'output.dense.weight',
+    'output.dense.bias',
+  ].map(get) as Float32Array[];
   const h = ff.hiddenSize;
   const f = ff.feedForwardSize;
   const xv = x.dataSync();
@@ -161,7 +168,15 @@ describe('ChunkedFeedForward', () => {
     // pre-activation without dropout; dropout after the activation would give gelu(z) / (1 − p).
     const p = 0.5;
     const ff = makeFF('gelu', 0, { dropout: 0 });
-    const drop = new ChunkedFeedForward({ hiddenSize: 8, feedForwardSize: 32, activation: 'gelu', activationDropout: p, dropout: 0, seed: 5, initStd: 0.3 });
+    const drop = new ChunkedFeedForward({
+      hiddenSize: 8,
+      feedForwardSize: 32,
+      activation: 'gelu',
+      activationDropout: p,
+      dropout: 0,
+      seed: 5,
+      initStd: 0.3,
+    });
     drop.loadStateDict(ff.stateDict());
     const n = rand([1, 6, 8], 18, 2);
     const z = ff.dense.dense.forward(n);

@@ -14,7 +14,14 @@ export function hostRandom(n: number, seed: number, scale = 1): Float32Array {
 
 /** A float32 tensor of deterministic values. */
 export function rand(shape: number[], seed: number, scale = 1): Tensor {
-  return tensor(hostRandom(shape.reduce((a, b) => a * b, 1), seed, scale), shape);
+  return tensor(
+    hostRandom(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+      scale,
+    ),
+    shape,
+  );
 }
 
 /** Int labels in [0, v), with every `ignoreEvery`-th one set to -100 (0: none). */
@@ -22,7 +29,8 @@ export function labelsOf(shape: number[], v: number, seed: number, ignoreEvery =
   const n = shape.reduce((a, b) => a * b, 1);
   const u = hostRandom(n, seed);
   const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) out[i] = ignoreEvery > 0 && i % ignoreEvery === ignoreEvery - 1 ? -100 : Math.floor(((u[i]! + 1) / 2) * v) % v;
+  for (let i = 0; i < n; i++)
+    out[i] = ignoreEvery > 0 && i % ignoreEvery === ignoreEvery - 1 ? -100 : Math.floor(((u[i]! + 1) / 2) * v) % v;
   return tensor(out, shape, 'int32');
 }
 

@@ -45,7 +45,10 @@ describe('chunkedCrossEntropy / ChunkedLMHead.loss', () => {
         const want = gradients(() => referenceLoss(hidden, weight, labels, shift, withBias ? bias : undefined), wrt);
         expect(want.value.dataSync()[0]).toBeGreaterThan(0.5);
         for (const chunkSize of [1, 3, 4, 0, 64]) {
-          const got = gradients(() => chunkedCrossEntropy(hidden, weight, labels, { shift, chunkSize, bias: withBias ? bias : undefined }), wrt);
+          const got = gradients(
+            () => chunkedCrossEntropy(hidden, weight, labels, { shift, chunkSize, bias: withBias ? bias : undefined }),
+            wrt,
+          );
           expect(got.value.shape).toEqual([]);
           expectClose(got.value, want.value, { atol: 1e-6, rtol: 1e-5 }, `loss, chunk ${chunkSize}`);
           want.grads.forEach((g, i) => {

@@ -36,7 +36,13 @@ export function attentionWindowSlots(nChunks: number, chunkLength: number, chunk
  * else {@link MASKED_LOGIT} where the key is not allowed — `causal` and its position after the
  * query's, or `keyAllowed` false (padding mask 0 at the key's position, another bucket, a padding slot).
  */
-export function attentionLogitRule(causal: boolean, excludeSelf: boolean, queryPos: number, keyPos: number, keyAllowed: boolean): number | undefined {
+export function attentionLogitRule(
+  causal: boolean,
+  excludeSelf: boolean,
+  queryPos: number,
+  keyPos: number,
+  keyAllowed: boolean,
+): number | undefined {
   if (excludeSelf && keyPos === queryPos) return SELF_LOGIT;
   if (!keyAllowed || (causal && keyPos > queryPos)) return MASKED_LOGIT;
   return undefined;
@@ -74,7 +80,11 @@ export interface AttentionMaskInputs<T> {
  * and then the query's own position by {@link SELF_LOGIT} under `excludeSelf` (overriding the
  * first rule), and `replaced`, int32 1 where a logit was replaced (undefined when no rule applies).
  */
-export function maskAttentionLogits<T>(o: AttentionMaskOps<T>, logits: T, m: AttentionMaskInputs<T>): { logits: T; replaced: T | undefined } {
+export function maskAttentionLogits<T>(
+  o: AttentionMaskOps<T>,
+  logits: T,
+  m: AttentionMaskInputs<T>,
+): { logits: T; replaced: T | undefined } {
   let notAllowed: T | undefined;
   const or = (t: T) => {
     notAllowed = notAllowed === undefined ? t : o.binary('maximum', notAllowed, t);
@@ -92,4 +102,3 @@ export function maskAttentionLogits<T>(o: AttentionMaskOps<T>, logits: T, m: Att
   }
   return { logits: out, replaced };
 }
-

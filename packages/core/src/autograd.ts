@@ -27,7 +27,8 @@ export interface ValueAndGrads {
 export function gradients(f: () => Tensor, wrt: readonly Tensor[], dy?: Tensor): ValueAndGrads {
   for (const w of wrt) {
     w.ref();
-    if (w.dtype !== 'float32') throw new GradientError(`gradients: can only differentiate with respect to float32 tensors, got ${w.toString()}.`);
+    if (w.dtype !== 'float32')
+      throw new GradientError(`gradients: can only differentiate with respect to float32 tensors, got ${w.toString()}.`);
   }
   const tape: Tape = { tracked: new Set(wrt.map((w) => w.id)), nodes: [] };
   state.tapes.push(tape);
@@ -162,4 +163,3 @@ export function customGrad<A extends Tensor[]>(f: (...args: A) => CustomGradResu
     return Array.isArray(result.value) ? outputs : outputs[0]!;
   };
 }
-

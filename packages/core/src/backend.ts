@@ -281,11 +281,7 @@ export interface Backend<S = unknown> {
    * labels `[N]`; rows whose label equals `ignoreIndex` give loss 0. Returns the loss `[N]` and the row
    * logsumexp `[N]`.
    */
-  crossEntropy?(
-    logits: KernelTensor<S>,
-    labels: KernelTensor<S>,
-    ignoreIndex: number,
-  ): { loss: KernelTensor<S>; lse: KernelTensor<S> };
+  crossEntropy?(logits: KernelTensor<S>, labels: KernelTensor<S>, ignoreIndex: number): { loss: KernelTensor<S>; lse: KernelTensor<S> };
   /** `dLogits[i] = dLoss[i] · (softmax(logits[i]) − onehot(labels[i]))`, zero on ignored rows. */
   crossEntropyBackward?(
     logits: KernelTensor<S>,

@@ -69,8 +69,6 @@ export class PickleSecurityError extends CheckpointFormatError {}
 /** Throws a `ShapeMismatchError` naming both shapes unless they are equal. */
 export function assertSameShape(op: string, a: Shape, b: Shape, what = 'inputs'): void {
   if (a.length !== b.length || a.some((d, i) => d !== b[i])) {
-    throw new ShapeMismatchError(
-      `${op}: ${what} must have the same shape, got ${formatShape(a)} and ${formatShape(b)}.`,
-    );
+    throw new ShapeMismatchError(`${op}: ${what} must have the same shape, got ${formatShape(a)} and ${formatShape(b)}.`);
   }
 }

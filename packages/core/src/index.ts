@@ -42,7 +42,17 @@ export {
   type AttentionMaskInputs,
   type AttentionMaskOps,
 } from './attention-rules.js';
-export { seedScope, nextSeed, setGlobalSeed, deriveSeed, randomBits, uniformValues, normalValues, philox4x32, checkSeed } from './random.js';
+export {
+  seedScope,
+  nextSeed,
+  setGlobalSeed,
+  deriveSeed,
+  randomBits,
+  uniformValues,
+  normalValues,
+  philox4x32,
+  checkSeed,
+} from './random.js';
 export * from './ops/index.js';
 export { CpuBackend, createCpuBackend, DEFAULT_CPU_MAX_ALLOCATION_BYTES, type CpuBackendOptions } from './cpu/index.js';
 export {

@@ -27,15 +27,7 @@ function mulhi(a: number, b: number): number {
  * One Philox4x32-10 block: four 32-bit outputs for counter (c0, c1, c2, c3) and key (k0, k1),
  * written to `out[0..4)`.
  */
-export function philox4x32(
-  c0: number,
-  c1: number,
-  c2: number,
-  c3: number,
-  k0: number,
-  k1: number,
-  out: Uint32Array,
-): void {
+export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: number, k1: number, out: Uint32Array): void {
   let x0 = c0 >>> 0;
   let x1 = c1 >>> 0;
   let x2 = c2 >>> 0;
@@ -127,7 +119,15 @@ let globalCounter = 0;
 /** Derives a child seed from (seed, counter) through one Philox block (53 bits). */
 export function deriveSeed(seed: number, counter: number): number {
   const bits = new Uint32Array(4);
-  philox4x32(counter >>> 0, Math.floor(counter / 0x100000000) >>> 0, 0x243f6a88, 0x85a308d3, seed >>> 0, Math.floor(seed / 0x100000000) >>> 0, bits);
+  philox4x32(
+    counter >>> 0,
+    Math.floor(counter / 0x100000000) >>> 0,
+    0x243f6a88,
+    0x85a308d3,
+    seed >>> 0,
+    Math.floor(seed / 0x100000000) >>> 0,
+    bits,
+  );
   return (bits[0]! & 0x1fffff) * 0x100000000 + bits[1]!;
 }
 

@@ -87,9 +87,7 @@ export class Tensor {
   dataSync(): TypedArray {
     const ref = this.ref();
     if (!ref.backend.readSync) {
-      throw new SyncReadError(
-        `dataSync(): backend '${ref.backend.name}' reads asynchronously only; use 'await tensor.data()'.`,
-      );
+      throw new SyncReadError(`dataSync(): backend '${ref.backend.name}' reads asynchronously only; use 'await tensor.data()'.`);
     }
     return ref.backend.readSync(ref.storage, this.dtype, this.size);
   }
@@ -140,9 +138,7 @@ export class Variable extends Tensor {
     const what = this.name ? `Variable '${this.name}'` : `Variable #${this.id}`;
     if (value.dtype !== this.dtype) throw new DTypeError(`${what}.assign(): dtype ${value.dtype} given, ${this.dtype} expected.`);
     if (value.shape.length !== this.shape.length || value.shape.some((d, i) => d !== this.shape[i])) {
-      throw new ShapeMismatchError(
-        `${what}.assign(): shape ${formatShape(value.shape)} given, ${formatShape(this.shape)} expected.`,
-      );
+      throw new ShapeMismatchError(`${what}.assign(): shape ${formatShape(value.shape)} given, ${formatShape(this.shape)} expected.`);
     }
     const next = value.ref();
     const prev = this.ref();

@@ -105,7 +105,9 @@ export function checkEnum<T extends string | number | boolean>(where: string, na
  */
 export function checkTensorDType(where: string, name: string, t: Tensor, dtype: DType): void {
   if (t.dtype !== dtype) {
-    throw new DTypeError(`${where}: ${name} must be a ${dtype} tensor, got ${t.dtype} ${formatShape(t.shape)}; use cast(${name}, '${dtype}').`);
+    throw new DTypeError(
+      `${where}: ${name} must be a ${dtype} tensor, got ${t.dtype} ${formatShape(t.shape)}; use cast(${name}, '${dtype}').`,
+    );
   }
 }
 

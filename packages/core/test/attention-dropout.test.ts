@@ -125,7 +125,10 @@ describe('fused chunkedAttention with dropout equals an op-built reference that 
             z[at] = dropoutOf(p, b, h, i, j);
             const pq = p.positions ? p.positions[bh * N + i]! : i;
             const pk = p.positions ? p.positions[bh * N + j]! : j;
-            const masked = (p.causal && pk > pq) || (p.keyMask !== undefined && p.keyMask[b * p.L + pk] === 0) || (p.buckets !== undefined && p.buckets[bh * N + j] !== p.buckets[bh * N + i]);
+            const masked =
+              (p.causal && pk > pq) ||
+              (p.keyMask !== undefined && p.keyMask[b * p.L + pk] === 0) ||
+              (p.buckets !== undefined && p.buckets[bh * N + j] !== p.buckets[bh * N + i]);
             if (p.excludeSelf && pk === pq) [replaced[at], replacement[at]] = [1, -1e5];
             else if (masked) [replaced[at], replacement[at]] = [1, -1e9];
           }
@@ -146,8 +149,33 @@ describe('fused chunkedAttention with dropout equals an op-built reference that 
 
   const rng = new Rng(1717);
   const specs: ProblemSpec[] = [
-    { B: 2, H: 2, nChunks: 4, chunkLength: 4, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, rounds: 2, keyMask: 'random', buckets: 0, scale: 1, dropout: 0.3 },
-    { nChunks: 1, chunkLength: 8, chunksBefore: 2, chunksAfter: 1, rounds: 0, keyMask: 'none', buckets: 0, causal: false, excludeSelf: false, dropout: 0.5 },
+    {
+      B: 2,
+      H: 2,
+      nChunks: 4,
+      chunkLength: 4,
+      chunksBefore: 1,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      rounds: 2,
+      keyMask: 'random',
+      buckets: 0,
+      scale: 1,
+      dropout: 0.3,
+    },
+    {
+      nChunks: 1,
+      chunkLength: 8,
+      chunksBefore: 2,
+      chunksAfter: 1,
+      rounds: 0,
+      keyMask: 'none',
+      buckets: 0,
+      causal: false,
+      excludeSelf: false,
+      dropout: 0.5,
+    },
     { B: 1, H: 2, d: 8, dv: 5, nChunks: 3, chunkLength: 4, chunksBefore: 1, chunksAfter: 1, rounds: 3, buckets: 2, dropout: 0.2 },
   ];
   for (const spec of specs) {
@@ -156,13 +184,25 @@ describe('fused chunkedAttention with dropout equals an op-built reference that 
       const q = tensor(Float32Array.from(p.q), [p.B, p.H, p.N, p.d]);
       const k = tensor(Float32Array.from(p.k), [p.B, p.H, p.N, p.d]);
       const v = tensor(Float32Array.from(p.v), [p.B, p.H, p.N, p.dv]);
-      const dOut = tensor(Float32Array.from({ length: p.B * p.H * p.N * p.dv }, () => rng.uniform(-1, 1)), [p.B, p.H, p.N, p.dv]);
+      const dOut = tensor(
+        Float32Array.from({ length: p.B * p.H * p.N * p.dv }, () => rng.uniform(-1, 1)),
+        [p.B, p.H, p.N, p.dv],
+      );
       const extras = {
         ...(p.positions ? { positions: tensor(p.positions, [p.B, p.H, p.N], 'int32') } : {}),
         ...(p.keyMask ? { keyMask: tensor(p.keyMask, [p.B, p.L], 'int32') } : {}),
         ...(p.buckets ? { buckets: tensor(p.buckets, [p.B, p.H, p.N], 'int32') } : {}),
       };
-      const options = { chunkLength: p.chunkLength, chunksBefore: p.chunksBefore, chunksAfter: p.chunksAfter, causal: p.causal, excludeSelf: p.excludeSelf, scale: p.scale, dropout: p.dropout!, ...extras };
+      const options = {
+        chunkLength: p.chunkLength,
+        chunksBefore: p.chunksBefore,
+        chunksAfter: p.chunksAfter,
+        causal: p.causal,
+        excludeSelf: p.excludeSelf,
+        scale: p.scale,
+        dropout: p.dropout!,
+        ...extras,
+      };
       const objective = (r: { out: Tensor; lse: Tensor }) => add(sum(mul(r.out, dOut)), mul(sum(r.lse), scalar(0.25)));
       const fused = gradients(() => objective(chunkedAttention(q, k, v, options)), [q, k, v]);
       const ref = gradients(() => objective(opReference(p, q, k, v)), [q, k, v]);
@@ -176,7 +216,21 @@ describe('fused chunkedAttention with dropout equals an op-built reference that 
       };
       await close(fusedOut.out, refOut.out, 'out');
       for (let g = 0; g < 3; g++) await close(fused.grads[g]!, ref.grads[g]!, `d${'qkv'[g]}`);
-      dispose([q, k, v, dOut, ...Object.values(extras), fused.value, ...fused.grads, ref.value, ...ref.grads, fusedOut.out, fusedOut.lse, refOut.out, refOut.lse]);
+      dispose([
+        q,
+        k,
+        v,
+        dOut,
+        ...Object.values(extras),
+        fused.value,
+        ...fused.grads,
+        ref.value,
+        ...ref.grads,
+        fusedOut.out,
+        fusedOut.lse,
+        refOut.out,
+        refOut.lse,
+      ]);
     });
   }
 });

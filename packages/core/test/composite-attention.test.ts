@@ -19,10 +19,26 @@ describe('composite chunkedAttention memory is bounded per chunk group', () => {
 
   function setup() {
     const be = createCpuBackend();
-    const t = (seed: number): KernelTensor => ({ storage: be.write(hostRandom(B * H * N * d, seed), 'float32'), shape: [B, H, N, d], dtype: 'float32' });
-    return { be, q: t(1), k: t(2), v: t(3), dOut: t(4), dLse: { storage: be.write(hostRandom(B * H * N, 5), 'float32'), shape: [B, H, N], dtype: 'float32' } as KernelTensor };
+    const t = (seed: number): KernelTensor => ({
+      storage: be.write(hostRandom(B * H * N * d, seed), 'float32'),
+      shape: [B, H, N, d],
+      dtype: 'float32',
+    });
+    return {
+      be,
+      q: t(1),
+      k: t(2),
+      v: t(3),
+      dOut: t(4),
+      dLse: { storage: be.write(hostRandom(B * H * N, 5), 'float32'), shape: [B, H, N], dtype: 'float32' } as KernelTensor,
+    };
   }
-  const host = (be: ReturnType<typeof createCpuBackend>, t: KernelTensor) => be.readSync(t.storage as CpuStorage, 'float32', t.shape.reduce((a, b) => a * b, 1));
+  const host = (be: ReturnType<typeof createCpuBackend>, t: KernelTensor) =>
+    be.readSync(
+      t.storage as CpuStorage,
+      'float32',
+      t.shape.reduce((a, b) => a * b, 1),
+    );
 
   it('forward: peak below the whole logits, outputs identical to one group, nothing left behind', () => {
     const { be, q, k, v } = setup();
@@ -36,7 +52,12 @@ describe('composite chunkedAttention memory is bounded per chunk group', () => {
     const whole = chunkedAttentionComposite(be, q, k, v, params, Infinity);
     expect(Array.from(host(be, grouped.out))).toEqual(Array.from(host(be, whole.out)));
     expect(Array.from(host(be, grouped.lse))).toEqual(Array.from(host(be, whole.lse)));
-    const fused = be.chunkedAttention(q as KernelTensor<CpuStorage>, k as KernelTensor<CpuStorage>, v as KernelTensor<CpuStorage>, params as ChunkedAttentionParams<CpuStorage>);
+    const fused = be.chunkedAttention(
+      q as KernelTensor<CpuStorage>,
+      k as KernelTensor<CpuStorage>,
+      v as KernelTensor<CpuStorage>,
+      params as ChunkedAttentionParams<CpuStorage>,
+    );
     expectClose(host(be, grouped.out), host(be, fused.out), 1e-5, 1e-6, 'out vs fused CPU kernel');
     expectClose(host(be, grouped.lse), host(be, fused.lse), 1e-6, 1e-6, 'lse vs fused CPU kernel');
   });
@@ -51,7 +72,15 @@ describe('composite chunkedAttention memory is bounded per chunk group', () => {
     expect(be.memory().liveBytes - live0).toBe(3 * B * H * N * d * 4);
     const whole = chunkedAttentionBackwardComposite(be, q, k, v, f.out, f.lse, dOut, dLse, params, Infinity);
     const fused = be.chunkedAttentionBackward(
-      ...([q, k, v, f.out, f.lse, dOut, dLse] as KernelTensor<CpuStorage>[]) as [KernelTensor<CpuStorage>, KernelTensor<CpuStorage>, KernelTensor<CpuStorage>, KernelTensor<CpuStorage>, KernelTensor<CpuStorage>, KernelTensor<CpuStorage>, KernelTensor<CpuStorage>],
+      ...([q, k, v, f.out, f.lse, dOut, dLse] as KernelTensor<CpuStorage>[] as [
+        KernelTensor<CpuStorage>,
+        KernelTensor<CpuStorage>,
+        KernelTensor<CpuStorage>,
+        KernelTensor<CpuStorage>,
+        KernelTensor<CpuStorage>,
+        KernelTensor<CpuStorage>,
+        KernelTensor<CpuStorage>,
+      ]),
       params as ChunkedAttentionParams<CpuStorage>,
     );
     for (const g of ['dq', 'dk', 'dv'] as const) {
@@ -69,10 +98,27 @@ describe('composite chunkedAttention over one chunk (full attention) splits its 
   it('peak far below L × L logits; forward identical to one group; backward equal to the fused CPU kernel', () => {
     const be = createCpuBackend();
     const [B, H, N, d] = [1, 1, 1024, 4];
-    const t = (seed: number, shape: number[]): KernelTensor => ({ storage: be.write(hostRandom(shape.reduce((a, b) => a * b, 1), seed), 'float32'), shape, dtype: 'float32' });
+    const t = (seed: number, shape: number[]): KernelTensor => ({
+      storage: be.write(
+        hostRandom(
+          shape.reduce((a, b) => a * b, 1),
+          seed,
+        ),
+        'float32',
+      ),
+      shape,
+      dtype: 'float32',
+    });
     const [q, k, v, dOut] = [1, 2, 3, 4].map((s) => t(s, [B, H, N, d]));
     const dLse = t(5, [B, H, N]);
-    const params: ChunkedAttentionParams = { chunkLength: N, chunksBefore: 0, chunksAfter: 0, causal: true, excludeSelf: false, scale: 0.5 };
+    const params: ChunkedAttentionParams = {
+      chunkLength: N,
+      chunksBefore: 0,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: false,
+      scale: 0.5,
+    };
     const squareBytes = B * H * N * N * 4;
     const budget = 16 * N; // 16 query rows per group
     const live0 = be.memory().liveBytes;
@@ -81,13 +127,28 @@ describe('composite chunkedAttention over one chunk (full attention) splits its 
     expect(be.memory().peakBytes - live0).toBeLessThan(squareBytes / 4);
     const g = chunkedAttentionBackwardComposite(be, q!, k!, v!, grouped.out, grouped.lse, dOut!, dLse!, params, budget);
     expect(be.memory().peakBytes - live0).toBeLessThan(squareBytes / 4);
-    const host = (x: KernelTensor) => be.readSync(x.storage as CpuStorage, 'float32', x.shape.reduce((a, b) => a * b, 1));
+    const host = (x: KernelTensor) =>
+      be.readSync(
+        x.storage as CpuStorage,
+        'float32',
+        x.shape.reduce((a, b) => a * b, 1),
+      );
     const whole = chunkedAttentionComposite(be, q!, k!, v!, params, Infinity);
     expect(Array.from(host(grouped.out))).toEqual(Array.from(host(whole.out)));
     expect(Array.from(host(grouped.lse))).toEqual(Array.from(host(whole.lse)));
-    const C = <T,>(x: T) => x as unknown as KernelTensor<CpuStorage>;
-    const fused = be.chunkedAttentionBackward(C(q), C(k), C(v), C(grouped.out), C(grouped.lse), C(dOut), C(dLse), params as ChunkedAttentionParams<CpuStorage>);
-    for (const name of ['dq', 'dk', 'dv'] as const) expectClose(host(g[name]), host(fused[name]), 1e-4, 1e-5, `${name} vs fused CPU kernel`);
+    const C = <T>(x: T) => x as unknown as KernelTensor<CpuStorage>;
+    const fused = be.chunkedAttentionBackward(
+      C(q),
+      C(k),
+      C(v),
+      C(grouped.out),
+      C(grouped.lse),
+      C(dOut),
+      C(dLse),
+      params as ChunkedAttentionParams<CpuStorage>,
+    );
+    for (const name of ['dq', 'dk', 'dv'] as const)
+      expectClose(host(g[name]), host(fused[name]), 1e-4, 1e-5, `${name} vs fused CPU kernel`);
   });
 });
 

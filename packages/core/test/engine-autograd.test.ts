@@ -54,7 +54,9 @@ describe('grad / valueAndGrad of a composite function', () => {
     const shapes = [[3, 4], [4, 5], [5], [3, 5]];
     const inputs = host.map((h, i) => tensor(Float32Array.from(h), shapes[i]));
     const before = live();
-    const { value, grads } = valueAndGrad((x: Tensor, W: Tensor, b: Tensor, c: Tensor) => deviceF(x, W, b, c))(...(inputs as [Tensor, Tensor, Tensor, Tensor]));
+    const { value, grads } = valueAndGrad((x: Tensor, W: Tensor, b: Tensor, c: Tensor) => deviceF(x, W, b, c))(
+      ...(inputs as [Tensor, Tensor, Tensor, Tensor]),
+    );
     expect(value.dataSync()[0]).toBeCloseTo(hostF(host[0]!, host[1]!, host[2]!, host[3]!), 4);
     const eps = 1e-4;
     grads.forEach((g, i) => {
@@ -69,7 +71,9 @@ describe('grad / valueAndGrad of a composite function', () => {
       expect(Math.abs(analytic - fd), `input ${i}: ${analytic} vs ${fd}`).toBeLessThanOrEqual(1e-4 * scale + 1e-6);
     });
     // grad() gives the same gradients.
-    const again = grad((x: Tensor, W: Tensor, b: Tensor, c: Tensor) => deviceF(x, W, b, c))(...(inputs as [Tensor, Tensor, Tensor, Tensor]));
+    const again = grad((x: Tensor, W: Tensor, b: Tensor, c: Tensor) => deviceF(x, W, b, c))(
+      ...(inputs as [Tensor, Tensor, Tensor, Tensor]),
+    );
     again.forEach((g, i) => expect(values(g)).toEqual(values(grads[i]!)));
     dispose([value, grads, again]);
     expect(live()).toEqual(before);
@@ -125,7 +129,14 @@ describe('autograd rules', () => {
   it('noGrad records nothing: its results are constants for the gradient', () => {
     const x = tensor([1, 2, 3]);
     // f = Σ x · stop(2x): gradient 2x (not 4x).
-    const [g] = grad((t: Tensor) => sum(mul(t, noGrad(() => mul(t, scalar(2))))))(x);
+    const [g] = grad((t: Tensor) =>
+      sum(
+        mul(
+          t,
+          noGrad(() => mul(t, scalar(2))),
+        ),
+      ),
+    )(x);
     expect(values(g!)).toEqual([2, 4, 6]);
     // Entirely under noGrad: the gradient is zero.
     const [z] = grad((t: Tensor) => noGrad(() => sum(square(t))))(x);

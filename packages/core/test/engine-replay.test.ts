@@ -54,7 +54,7 @@ describe('replayable state', () => {
 });
 
 describe('ReplayRecord.values and ReplayRecord.from', () => {
-  it('moves a record\'s state out and back in', async () => {
+  it("moves a record's state out and back in", async () => {
     const rec = new ReplayRecord();
     const a = rec.record(() => layer());
     const copies = rec.values.map((t) => t);

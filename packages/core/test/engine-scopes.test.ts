@@ -27,7 +27,9 @@ describe('tidy', () => {
     expect(a.isDisposed).toBe(true);
     expect(b.isDisposed).toBe(true);
     expect(out.isDisposed).toBe(false);
-    expect(Array.from(out.dataSync())).toEqual(Array.from(new Float32Array(4).fill(Math.fround(Math.E) * Math.fround(Math.E))).map(Math.fround));
+    expect(Array.from(out.dataSync())).toEqual(
+      Array.from(new Float32Array(4).fill(Math.fround(Math.E) * Math.fround(Math.E))).map(Math.fround),
+    );
     expect(live().tensors).toBe(before.tensors + 1);
     out.dispose();
     expect(live()).toEqual(before);

@@ -69,7 +69,8 @@ function mutations(original: Uint8Array): fc.Arbitrary<Mutation> {
 
 function bitsOf(file: SafetensorsFile): Map<string, { shape: number[]; bits: number[] }> {
   const out = new Map<string, { shape: number[]; bits: number[] }>();
-  for (const [k, t] of file.tensors) out.set(k, { shape: t.shape, bits: Array.from(new Uint32Array(t.values.buffer, t.values.byteOffset, t.values.length)) });
+  for (const [k, t] of file.tensors)
+    out.set(k, { shape: t.shape, bits: Array.from(new Uint32Array(t.values.buffer, t.values.byteOffset, t.values.length)) });
   return out;
 }
 
@@ -110,7 +111,7 @@ describe('parsePyTorchCheckpoint under damage (property-based)', () => {
     if (file !== 'malicious.pt') expect(loaded).toBeGreaterThan(0);
   });
 
-  it('the portable CRC-32 equals zlib\'s on random data of every length mod 4', () => {
+  it("the portable CRC-32 equals zlib's on random data of every length mod 4", () => {
     const native = (zlib as { crc32?: (d: Uint8Array) => number }).crc32!;
     expect(crc32(new TextEncoder().encode('123456789'))).toBe(0xcbf43926); // the standard check value
     fc.assert(
@@ -121,7 +122,7 @@ describe('parsePyTorchCheckpoint under damage (property-based)', () => {
     );
   });
 
-  it('random bytes behind either format\'s magic are a CheckpointFormatError', () => {
+  it("random bytes behind either format's magic are a CheckpointFormatError", () => {
     fc.assert(
       fc.property(fc.constantFrom([0x50, 0x4b, 0x03, 0x04], [0x80, 0x02, 0x8a, 0x0a]), fc.uint8Array({ maxLength: 256 }), (magic, rest) => {
         expect(() => parsePyTorchCheckpoint(new Uint8Array([...magic, ...rest]))).toThrow(CheckpointFormatError);

@@ -67,7 +67,12 @@ describe('parsePyTorchCheckpoint on files written by torch.save', () => {
     for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) expect(t.values[i * 3 + j]).toBe(w.values[j * 4 + i]);
     // The transpose shares linear.weight's storage in the file; the results must not alias.
     expect(t.values.buffer).not.toBe(w.values.buffer);
-    expect(tensors.get('expanded')!.values.slice(0, 4).every((v, _, a) => v === a[0])).toBe(true);
+    expect(
+      tensors
+        .get('expanded')!
+        .values.slice(0, 4)
+        .every((v, _, a) => v === a[0]),
+    ).toBe(true);
   });
 
   it('reads float16 specials (-0, subnormal, max, ±inf, NaN) exactly', () => {
@@ -84,7 +89,11 @@ describe('parsePyTorchCheckpoint on files written by torch.save', () => {
     expect(pytorchCheckpointFormat(read('state_dict.pt'))).toBe('zip');
     expect(pytorchCheckpointFormat(read('state_dict_legacy.pt'))).toBe('legacy');
     expect(pytorchCheckpointFormat(read('state_dict.safetensors'))).toBeNull();
-    expectThrows(() => parsePyTorchCheckpoint(read('state_dict.safetensors')), CheckpointFormatError, /neither a zip archive .* nor a legacy PyTorch pickle/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(read('state_dict.safetensors')),
+      CheckpointFormatError,
+      /neither a zip archive .* nor a legacy PyTorch pickle/,
+    );
   });
 
   it('accepts an ArrayBuffer and a Uint8Array at a byte offset', () => {
@@ -100,7 +109,11 @@ describe('parsePyTorchCheckpoint on files written by torch.save', () => {
 describe('malicious pickles', () => {
   it.each(['malicious.pt', 'malicious_legacy.pt'])('%s: PickleSecurityError naming posix.system, and its command never runs', (file) => {
     rmSync(MARKER, { force: true });
-    const e = expectThrows(() => parsePyTorchCheckpoint(read(file)), PickleSecurityError, /posix\.system.*not on the allow-list.*Nothing was executed/);
+    const e = expectThrows(
+      () => parsePyTorchCheckpoint(read(file)),
+      PickleSecurityError,
+      /posix\.system.*not on the allow-list.*Nothing was executed/,
+    );
     expect(e).toBeInstanceOf(CheckpointFormatError);
     expect(existsSync(MARKER)).toBe(false);
   });
@@ -116,7 +129,11 @@ describe('malicious pickles', () => {
   it('refuses calling something that is not an allowed function (REDUCE of a storage class)', () => {
     const g = (m: string, n: string): number[] => [0x63, ...new TextEncoder().encode(`${m}\n${n}\n`)];
     const pkl = new Uint8Array([0x80, 2, ...g('torch', 'FloatStorage'), 0x29, 0x52, 0x2e]);
-    expectThrows(() => parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': pkl })), CheckpointFormatError, /REDUCE of something that is not an allowed callable/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': pkl })),
+      CheckpointFormatError,
+      /REDUCE of something that is not an allowed callable/,
+    );
   });
 });
 
@@ -130,24 +147,58 @@ describe('hostile pickles are bounded', () => {
     const pkl = new Uint8Array(head.length + (1 << 20) + 1);
     pkl.set(head);
     pkl[pkl.length - 1] = 0x2e;
-    expectThrows(() => parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': pkl })), CheckpointFormatError, /an integer of 1048576 bytes/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': pkl })),
+      CheckpointFormatError,
+      /an integer of 1048576 bytes/,
+    );
   });
 
   it('a stride-0 view asking for 2^28 elements of a 4-element storage is refused before allocating', () => {
     // {'x': _rebuild_tensor_v2(persistent('storage', FloatStorage, '0', 'cpu', 4), 0, (2^14, 2^14), (0, 0), False, OrderedDict())}
     const int = (v: number): number[] => [0x4a, ...u32(v)];
     const pkl = new Uint8Array([
-      0x80, 2, 0x7d, ...str('x'), ...g('torch._utils', '_rebuild_tensor_v2'),
-      0x28, 0x28, ...str('storage'), ...g('torch', 'FloatStorage'), ...str('0'), ...str('cpu'), ...int(4), 0x74, 0x51,
-      ...int(0), ...int(1 << 14), ...int(1 << 14), 0x86, ...int(0), ...int(0), 0x86, 0x89, ...g('collections', 'OrderedDict'), 0x29, 0x52, 0x74, 0x52,
-      0x73, 0x2e,
+      0x80,
+      2,
+      0x7d,
+      ...str('x'),
+      ...g('torch._utils', '_rebuild_tensor_v2'),
+      0x28,
+      0x28,
+      ...str('storage'),
+      ...g('torch', 'FloatStorage'),
+      ...str('0'),
+      ...str('cpu'),
+      ...int(4),
+      0x74,
+      0x51,
+      ...int(0),
+      ...int(1 << 14),
+      ...int(1 << 14),
+      0x86,
+      ...int(0),
+      ...int(0),
+      0x86,
+      0x89,
+      ...g('collections', 'OrderedDict'),
+      0x29,
+      0x52,
+      0x74,
+      0x52,
+      0x73,
+      0x2e,
     ]);
     const zip = storedZip({ 'archive/data.pkl': pkl, 'archive/data/0': new Uint8Array(16) });
-    expectThrows(() => parsePyTorchCheckpoint(zip), CheckpointFormatError, /tensor "x": shape \[16384, 16384\] has 268435456 elements over a storage of 4/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(zip),
+      CheckpointFormatError,
+      /tensor "x": shape \[16384, 16384\] has 268435456 elements over a storage of 4/,
+    );
     // The same pickle with a 4 x 4 view loads: the bound is what is refused, not the layout.
     const small = pkl.slice();
     const view = new DataView(small.buffer);
-    for (let i = 0; i + 5 <= small.length; i++) if (small[i] === 0x4a && view.getInt32(i + 1, true) === 1 << 14) view.setInt32(i + 1, 4, true);
+    for (let i = 0; i + 5 <= small.length; i++)
+      if (small[i] === 0x4a && view.getInt32(i + 1, true) === 1 << 14) view.setInt32(i + 1, 4, true);
     const t = parsePyTorchCheckpoint(storedZip({ 'archive/data.pkl': small, 'archive/data/0': new Uint8Array(16) })).tensors.get('x')!;
     expect(t.shape).toEqual([4, 4]);
   });
@@ -155,11 +206,19 @@ describe('hostile pickles are bounded', () => {
 
 describe('files that are not state dicts, or are damaged', () => {
   it('a training checkpoint (int and nested dict entries) names the entry and what to do', () => {
-    expectThrows(() => parsePyTorchCheckpoint(read('training_checkpoint.pt')), CheckpointFormatError, /entry "epoch" is a number, not a tensor.*state dict/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(read('training_checkpoint.pt')),
+      CheckpointFormatError,
+      /entry "epoch" is a number, not a tensor.*state dict/,
+    );
   });
 
   it('an int64 value outside int32 is named', () => {
-    expectThrows(() => parsePyTorchCheckpoint(read('big_int.pt')), CheckpointFormatError, /tensor "ids": element 1 is 1099511627776, which does not fit in int32/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(read('big_int.pt')),
+      CheckpointFormatError,
+      /tensor "ids": element 1 is 1099511627776, which does not fit in int32/,
+    );
   });
 
   it('every truncation of both formats is a CheckpointFormatError', () => {
@@ -183,7 +242,9 @@ describe('files that are not state dicts, or are damaged', () => {
     bytes[data + 3]! ^= 0x40;
     expectThrows(() => parsePyTorchCheckpoint(bytes), CheckpointFormatError, /data\/0" fails its CRC-32 check/);
     const loose = parsePyTorchCheckpoint(bytes, { verifyChecksums: false });
-    expect(loose.tensors.get('linear.weight')!.values[0]).not.toBe(parsePyTorchCheckpoint(read('state_dict.pt')).tensors.get('linear.weight')!.values[0]);
+    expect(loose.tensors.get('linear.weight')!.values[0]).not.toBe(
+      parsePyTorchCheckpoint(read('state_dict.pt')).tensors.get('linear.weight')!.values[0],
+    );
   });
 
   it('reads a ZIP64 archive (as PyTorch writes checkpoints over 4 GiB): the same tensors', () => {
@@ -218,7 +279,11 @@ describe('files that are not state dicts, or are damaged', () => {
   });
 
   it('a zip without data.pkl is not a checkpoint', () => {
-    expectThrows(() => parsePyTorchCheckpoint(storedZip({ 'a/b.txt': new Uint8Array([1]) })), CheckpointFormatError, /no <name>\/data\.pkl entry/);
+    expectThrows(
+      () => parsePyTorchCheckpoint(storedZip({ 'a/b.txt': new Uint8Array([1]) })),
+      CheckpointFormatError,
+      /no <name>\/data\.pkl entry/,
+    );
   });
 
   it('readPyTorchFile prefixes the path, keeps the class and the cause', async () => {
@@ -289,15 +354,29 @@ function storedZip(files: Record<string, Uint8Array>, zip64 = false): Uint8Array
     const centralExtra: number[] = [];
     if (zip64) {
       u16(localExtra, 1), u16(localExtra, 16), u64(localExtra, data.length), u64(localExtra, data.length);
-      u16(centralExtra, 1), u16(centralExtra, 24), u64(centralExtra, data.length), u64(centralExtra, data.length), u64(centralExtra, offset);
+      u16(centralExtra, 1),
+        u16(centralExtra, 24),
+        u64(centralExtra, data.length),
+        u64(centralExtra, data.length),
+        u64(centralExtra, offset);
     }
     const size = zip64 ? FULL : data.length;
     u32(locals, 0x04034b50), u16(locals, zip64 ? 45 : 20), u16(locals, 0), u16(locals, 0), u32(locals, 0), u32(locals, crc(data));
     u32(locals, size), u32(locals, size), u16(locals, n.length), u16(locals, localExtra.length), locals.push(...n, ...localExtra);
     for (const b of data) locals.push(b);
-    u32(central, 0x02014b50), u16(central, zip64 ? 45 : 20), u16(central, zip64 ? 45 : 20), u16(central, 0), u16(central, 0), u32(central, 0);
+    u32(central, 0x02014b50),
+      u16(central, zip64 ? 45 : 20),
+      u16(central, zip64 ? 45 : 20),
+      u16(central, 0),
+      u16(central, 0),
+      u32(central, 0);
     u32(central, crc(data)), u32(central, size), u32(central, size), u16(central, n.length);
-    u16(central, centralExtra.length), u16(central, 0), u16(central, 0), u16(central, 0), u32(central, 0), u32(central, zip64 ? FULL : offset);
+    u16(central, centralExtra.length),
+      u16(central, 0),
+      u16(central, 0),
+      u16(central, 0),
+      u32(central, 0),
+      u32(central, zip64 ? FULL : offset);
     central.push(...n, ...centralExtra);
     count++;
   }

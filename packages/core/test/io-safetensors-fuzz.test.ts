@@ -61,7 +61,21 @@ function withEntry(l: Layout, name: string, edit: (e: RawEntry) => unknown): Uin
 
 // ---------------------------------------------------------------- the independent reading
 
-const ITEMSIZE: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8, U64: 8, I32: 4, U32: 4, I16: 2, U16: 2, I8: 1, U8: 1, BOOL: 1 };
+const ITEMSIZE: Record<string, number> = {
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  U64: 8,
+  I32: 4,
+  U32: 4,
+  I16: 2,
+  U16: 2,
+  I8: 1,
+  U8: 1,
+  BOOL: 1,
+};
 
 function isIndex(v: unknown): v is number {
   return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
@@ -204,7 +218,8 @@ function check(bytes: Uint8Array, mustFail: boolean): void {
   try {
     parsed = parseSafetensors(bytes);
   } catch (e) {
-    if (!(e instanceof SafetensorsError)) throw new Error(`not a SafetensorsError: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
+    if (!(e instanceof SafetensorsError))
+      throw new Error(`not a SafetensorsError: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}`);
     expect(e.message).toMatch(/^safetensors/);
   }
   const want = independentReading(bytes);
@@ -246,7 +261,9 @@ function mutations(l: Layout): fc.Arbitrary<Mutation> {
     const o = (l.header[k] as RawEntry).data_offsets;
     return o[1] > o[0];
   });
-  const truncate = fc.integer({ min: 0, max: total - 1 }).map((n) => ({ label: `truncate to ${n}`, bytes: l.bytes.slice(0, n), mustFail: true }));
+  const truncate = fc
+    .integer({ min: 0, max: total - 1 })
+    .map((n) => ({ label: `truncate to ${n}`, bytes: l.bytes.slice(0, n), mustFail: true }));
   const headerByte = fc.tuple(fc.integer({ min: 8, max: 8 + l.headerLen - 1 }), fc.integer({ min: 0, max: 255 })).map(([i, b]) => {
     const bytes = l.bytes.slice();
     bytes[i] = b;
@@ -274,14 +291,19 @@ function mutations(l: Layout): fc.Arbitrary<Mutation> {
       }),
       mustFail: true, // the span no longer matches the shape
     }));
-  const shift = fc.tuple(fc.constantFrom(...nonEmpty), fc.integer({ min: -64, max: 64 }).filter((d) => d !== 0)).map(([k, d]) => ({
-    label: `${k} moved by ${d}`,
-    bytes: withEntry(l, k, (e) => {
-      e.data_offsets = [e.data_offsets[0] + d, e.data_offsets[1] + d];
-      return e;
-    }),
-    mustFail: true, // a gap or an overlap
-  }));
+  const shift = fc
+    .tuple(
+      fc.constantFrom(...nonEmpty),
+      fc.integer({ min: -64, max: 64 }).filter((d) => d !== 0),
+    )
+    .map(([k, d]) => ({
+      label: `${k} moved by ${d}`,
+      bytes: withEntry(l, k, (e) => {
+        e.data_offsets = [e.data_offsets[0] + d, e.data_offsets[1] + d];
+        return e;
+      }),
+      mustFail: true, // a gap or an overlap
+    }));
   const dtype = fc.tuple(name, fc.constantFrom(...DTYPES)).map(([k, dt]) => ({
     label: `${k}.dtype = ${JSON.stringify(dt)}`,
     bytes: withEntry(l, k, (e) => {
@@ -291,7 +313,11 @@ function mutations(l: Layout): fc.Arbitrary<Mutation> {
     mustFail: false,
   }));
   const nesting = fc
-    .tuple(name, fc.constantFrom('shape', 'data_offsets', 'dtype', 'entry', 'header'), fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 6000 })))
+    .tuple(
+      name,
+      fc.constantFrom('shape', 'data_offsets', 'dtype', 'entry', 'header'),
+      fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 6000 })),
+    )
     .map(([k, where, depth]) => {
       const nested = `${'['.repeat(depth)}"x"${']'.repeat(depth)}`; // never a valid shape, offsets, dtype or entry
       const text =
@@ -321,8 +347,16 @@ function ownCheckpoint(): Uint8Array {
   return serializeSafetensors(
     {
       'embeddings.word_embeddings.weight': { dtype: 'float32', shape: [6, 4], values: values(24, (i) => Math.sin(i + 1) * 0.1) },
-      'encoder.layers.0.attention.self_attention.query_key.weight': { dtype: 'float32', shape: [4, 4], values: values(16, (i) => (i - 8) / 9) },
-      'encoder.layers.0.feed_forward.dense.bias': { dtype: 'float32', shape: [8], values: Float32Array.of(0, -0, 1e-40, -1, 3.5, Infinity, -Infinity, NaN) },
+      'encoder.layers.0.attention.self_attention.query_key.weight': {
+        dtype: 'float32',
+        shape: [4, 4],
+        values: values(16, (i) => (i - 8) / 9),
+      },
+      'encoder.layers.0.feed_forward.dense.bias': {
+        dtype: 'float32',
+        shape: [8],
+        values: Float32Array.of(0, -0, 1e-40, -1, 3.5, Infinity, -Infinity, NaN),
+      },
       'encoder.layer_norm.weight': { dtype: 'float32', shape: [0, 4], values: new Float32Array(0) },
       step: { dtype: 'int32', shape: [], values: Int32Array.of(120) },
       'replay.buckets': { dtype: 'int32', shape: [2, 3], values: Int32Array.of(0, 7, -3, 2147483647, -2147483648, 5) },

@@ -136,14 +136,19 @@ describe('safetensors: header JSON', () => {
   });
 
   it('equal keys in different objects are fine', () => {
-    const json = '{"__metadata__":{"dtype":"x"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}';
+    const json =
+      '{"__metadata__":{"dtype":"x"},"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[0],"data_offsets":[4,4]}}';
     expect(parseSafetensors(fileFromText(json, F32_4)).tensors.size).toBe(2);
   });
 
   for (const depth of [SAFETENSORS_MAX_HEADER_DEPTH + 1, 5_000, 200_000]) {
     it(`${depth} nested arrays are rejected with a SafetensorsError (no stack overflow)`, () => {
       const nested = `${'['.repeat(depth)}${']'.repeat(depth)}`;
-      expectSafetensorsError(() => parseSafetensors(fileFromText(nested, [])), /nests/, new RegExp(`${SAFETENSORS_MAX_HEADER_DEPTH} levels`));
+      expectSafetensorsError(
+        () => parseSafetensors(fileFromText(nested, [])),
+        /nests/,
+        new RegExp(`${SAFETENSORS_MAX_HEADER_DEPTH} levels`),
+      );
       const inShape = `{"a":{"dtype":"F32","shape":${nested},"data_offsets":[0,4]}}`;
       expectSafetensorsError(() => parseSafetensors(fileFromText(inShape, F32_4)), /nests/);
       // Unclosed brackets too.
@@ -169,7 +174,10 @@ describe('safetensors: errors name the file', () => {
   it('parseSafetensors with a source, and readSafetensorsFile, start the message with it', async () => {
     const bytes = ownFile();
     const bad = withPrefix(bytes, headerLength(bytes) - 2);
-    const err = expectSafetensorsError(() => parseSafetensors(bad, { source: 'weights/model.safetensors' }), /^weights\/model\.safetensors: safetensors: /);
+    const err = expectSafetensorsError(
+      () => parseSafetensors(bad, { source: 'weights/model.safetensors' }),
+      /^weights\/model\.safetensors: safetensors: /,
+    );
     expect(err.cause).toBeInstanceOf(SafetensorsError);
 
     const path = join(dir, 'model.safetensors');

@@ -341,13 +341,29 @@ describe('16-bit float and other dtype decoding', () => {
       },
       [
         ...i64,
-        0x80, 0x7f, 0xff, // I8: -128, 127, -1
-        0xff, 0x00, // U8: 255, 0
-        0x01, 0x00, 0x02, // BOOL (any non-zero byte is true)
+        0x80,
+        0x7f,
+        0xff, // I8: -128, 127, -1
+        0xff,
+        0x00, // U8: 255, 0
+        0x01,
+        0x00,
+        0x02, // BOOL (any non-zero byte is true)
         ...i16,
-        0xff, 0xff, // U16 65535
-        0xff, 0xff, 0xff, 0x7f, // U32 2^31-1
-        0x05, 0, 0, 0, 0, 0, 0, 0, // U64 5
+        0xff,
+        0xff, // U16 65535
+        0xff,
+        0xff,
+        0xff,
+        0x7f, // U32 2^31-1
+        0x05,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
+        0, // U64 5
       ],
     );
     const ts = parseSafetensors(file).tensors;

@@ -20,10 +20,15 @@ import {
 } from '../src/index.js';
 import { expectClose, hostRandom } from './helpers.js';
 
-
-
 /** y[n, o] = Σ_i x[n, i]·W[o, i] + b[o] in float64. */
-function hostLinear(x: ArrayLike<number>, w: ArrayLike<number>, b: ArrayLike<number> | null, rows: number, inF: number, outF: number): Float64Array {
+function hostLinear(
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+  rows: number,
+  inF: number,
+  outF: number,
+): Float64Array {
   const y = new Float64Array(rows * outF);
   for (let n = 0; n < rows; n++) {
     for (let o = 0; o < outF; o++) {
@@ -73,7 +78,7 @@ describe('Linear', () => {
     expect(Array.from(await a.bias!.data()).every((v) => Math.abs(v) <= bound)).toBe(true);
     // uniform on [−bound, bound): variance bound²/3
     const varA = Array.from(wa).reduce((s, v) => s + v * v, 0) / wa.length;
-    expect(Math.abs(varA - bound ** 2 / 3)).toBeLessThan(0.2 * bound ** 2 / 3);
+    expect(Math.abs(varA - bound ** 2 / 3)).toBeLessThan((0.2 * bound ** 2) / 3);
     expect(Array.from(await b.weight.data())).toEqual(Array.from(wa));
     expect(Array.from(await b.bias!.data())).toEqual(Array.from(await a.bias!.data()));
     expect(Array.from(await c.weight.data())).not.toEqual(Array.from(wa));
@@ -133,7 +138,12 @@ describe('LayerNorm', () => {
       expect(Array.from(await ln.bias.data())).toEqual(new Array(D).fill(0));
       const g = hostRandom(D, 2).map((v) => v + 1.5);
       const b = hostRandom(D, 3);
-      ln.loadStateDict(new Map([['weight', { shape: [D], values: g }], ['bias', { shape: [D], values: b }]]));
+      ln.loadStateDict(
+        new Map([
+          ['weight', { shape: [D], values: g }],
+          ['bias', { shape: [D], values: b }],
+        ]),
+      );
       const xv = hostRandom(4 * D, 4).map((v, i) => v * (1 + (i % 5)));
       const x = tensor(xv, [2, 2, D]);
       const y = ln.forward(x);

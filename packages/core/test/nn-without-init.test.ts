@@ -5,7 +5,9 @@ import { nextSeed, setGlobalSeed } from '../src/random.js';
 
 describe('withoutInit (build modules whose weights a checkpoint will overwrite)', () => {
   it('gives zero-filled parameters instead of random draws', () => {
-    const [lin, emb] = withoutInit(() => [new Linear({ inFeatures: 3, outFeatures: 2 }), new Embedding({ numEmbeddings: 4, dim: 3 })] as const);
+    const [lin, emb] = withoutInit(
+      () => [new Linear({ inFeatures: 3, outFeatures: 2 }), new Embedding({ numEmbeddings: 4, dim: 3 })] as const,
+    );
     for (const p of [...lin.parameters(), ...emb.parameters()]) expect(Array.from(p.dataSync()).every((v) => v === 0)).toBe(true);
     const random = new Linear({ inFeatures: 3, outFeatures: 2, seed: 1 });
     expect(Array.from(random.weight.dataSync()).some((v) => v !== 0)).toBe(true);

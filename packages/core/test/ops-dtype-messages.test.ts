@@ -70,7 +70,14 @@ describe('error messages print NaN and Infinity, not null', () => {
     expect(s).toBeInstanceOf(InvalidArgumentError);
     expect(s.message).toContain('begin [0,NaN]');
     expect(s.message).not.toContain('null');
-    expect(thrown(() => pad(x, [[0, 0], [Infinity, 0]])).message).toContain('[[0,0],[Infinity,0]]');
+    expect(
+      thrown(() =>
+        pad(x, [
+          [0, 0],
+          [Infinity, 0],
+        ]),
+      ).message,
+    ).toContain('[[0,0],[Infinity,0]]');
     expect(thrown(() => split(x, [1, -Infinity], 1)).message).toContain('[1,-Infinity]');
     expect(thrown(() => transpose(x, [0, 0])).message).toContain('perm [0,0]');
   });

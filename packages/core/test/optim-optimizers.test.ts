@@ -25,8 +25,6 @@ import {
 } from '../src/index.js';
 import { expectClose, hostRandom } from './helpers.js';
 
-
-
 type Vec = Float64Array<ArrayBuffer>;
 const rms = (a: Vec): number => Math.sqrt(a.reduce((s, v) => s + v * v, 0) / a.length);
 
@@ -115,7 +113,13 @@ function adafactorRef(
 }
 
 /** Runs `opt` for the gradient sequence `gs` on `param`, comparing with `ref` after every step. */
-async function compareSteps(opt: Optimizer, param: Variable, ref: (p: Vec, g: Vec) => Vec, gs: Float32Array[], tol = { rtol: 2e-5, atol: 1e-6 }) {
+async function compareSteps(
+  opt: Optimizer,
+  param: Variable,
+  ref: (p: Vec, g: Vec) => Vec,
+  gs: Float32Array[],
+  tol = { rtol: 2e-5, atol: 1e-6 },
+) {
   let p = Float64Array.from(await param.data());
   for (let k = 0; k < gs.length; k++) {
     const g = tensor(gs[k]!, param.shape);
@@ -128,13 +132,20 @@ async function compareSteps(opt: Optimizer, param: Variable, ref: (p: Vec, g: Ve
 }
 
 function makeParam(shape: number[], seed: number): Variable {
-  const init = tensor(hostRandom(shape.reduce((a, b) => a * b, 1), seed), shape);
+  const init = tensor(
+    hostRandom(
+      shape.reduce((a, b) => a * b, 1),
+      seed,
+    ),
+    shape,
+  );
   const v = variable(init, 'p');
   init.dispose();
   return v;
 }
 
-const gradSeq = (n: number, seed: number, scale = 1): Float32Array[] => [0, 1, 2].map((k) => hostRandom(n, seed + 17 * k).map((x) => x * scale));
+const gradSeq = (n: number, seed: number, scale = 1): Float32Array[] =>
+  [0, 1, 2].map((k) => hostRandom(n, seed + 17 * k).map((x) => x * scale));
 
 describe('optimizers match float64 reference implementations over 3 steps', () => {
   const n = 6;
@@ -209,17 +220,35 @@ describe('Optimizer', () => {
   it('rejects gradients of the wrong shape, count or name before changing anything', async () => {
     const a = makeParam([2, 3], 1);
     const b = makeParam([4], 2);
-    const opt = new Adam(new Map([['a', a], ['b', b]]), { lr: 0.1 });
+    const opt = new Adam(
+      new Map([
+        ['a', a],
+        ['b', b],
+      ]),
+      { lr: 0.1 },
+    );
     const before = Array.from(await a.data());
     const ga = tensor(new Float32Array(6), [2, 3]);
     const gWrong = tensor(new Float32Array(4), [2, 2]);
     const gb = tensor(new Float32Array(4), [4]);
     expect(() => opt.step([ga, gWrong])).toThrow(ShapeMismatchError);
     expect(() => opt.step([ga])).toThrow(InvalidArgumentError);
-    expect(() => opt.step(new Map([['a', ga], ['c', gb]]))).toThrow(InvalidArgumentError);
+    expect(() =>
+      opt.step(
+        new Map([
+          ['a', ga],
+          ['c', gb],
+        ]),
+      ),
+    ).toThrow(InvalidArgumentError);
     expect(opt.stepCount).toBe(0);
     expect(Array.from(await a.data())).toEqual(before);
-    opt.step(new Map([['b', gb], ['a', ga]]));
+    opt.step(
+      new Map([
+        ['b', gb],
+        ['a', ga],
+      ]),
+    );
     expect(opt.stepCount).toBe(1);
     expect(() => new SGD([a, a], { lr: 1 })).toThrow(InvalidArgumentError);
     expect(() => new SGD([a], { lr: 1, nesterov: true })).toThrow(InvalidArgumentError);
@@ -333,7 +362,12 @@ describe('Optimizer', () => {
 describe('clipGradNorm', () => {
   it('scales by min(1, maxNorm/(norm + 1e-6)) like a host computation and leaves inputs alone', async () => {
     const shapes = [[2, 3], [4], [1, 2, 2]];
-    const hosts = shapes.map((s, k) => hostRandom(s.reduce((a, b) => a * b, 1), 30 + k).map((x) => x * 3));
+    const hosts = shapes.map((s, k) =>
+      hostRandom(
+        s.reduce((a, b) => a * b, 1),
+        30 + k,
+      ).map((x) => x * 3),
+    );
     const gs = hosts.map((h, k) => tensor(h, shapes[k]));
     const norm64 = Math.sqrt(hosts.reduce((s, h) => s + h.reduce((a, v) => a + v * v, 0), 0));
     for (const maxNorm of [0.5, 1e3]) {
@@ -343,7 +377,13 @@ describe('clipGradNorm', () => {
       for (let k = 0; k < gs.length; k++) {
         expect(grads[k]).not.toBe(gs[k]);
         expect(grads[k]!.shape).toEqual(shapes[k]);
-        expectClose(await grads[k]!.data(), Array.from(hosts[k]!, (v) => v * scale), 1e-5, 1e-7, `clip ${maxNorm}`);
+        expectClose(
+          await grads[k]!.data(),
+          Array.from(hosts[k]!, (v) => v * scale),
+          1e-5,
+          1e-7,
+          `clip ${maxNorm}`,
+        );
         expect(Array.from(await gs[k]!.data())).toEqual(Array.from(hosts[k]!));
       }
       for (const t of [...grads, norm]) t.dispose();

@@ -1,10 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  constantSchedule,
-  cosineSchedule,
-  InvalidArgumentError,
-  warmupRsqrtSchedule,
-} from '../src/index.js';
+import { constantSchedule, cosineSchedule, InvalidArgumentError, warmupRsqrtSchedule } from '../src/index.js';
 
 describe('learning-rate schedules', () => {
   it('constantSchedule returns its rate at every step', () => {

@@ -62,13 +62,33 @@ export function paddedChunked(
   o: PaddedBand & { causal: boolean; mask: Tensor | undefined; scale: number; dropout?: { rate: number; seed: number } },
 ): Tensor {
   const { L, Lp } = o;
-  const [B, H, , ] = q.shape as [number, number, number, number];
+  const [B, H, ,] = q.shape as [number, number, number, number];
   const dv = v.shape[3]!;
   return tidy(() => {
     const padded = Lp !== L;
-    const padSeq = (t: Tensor) => (padded ? pad(t, [[0, 0], [0, 0], [0, Lp - L], [0, 0]], 0) : t);
+    const padSeq = (t: Tensor) =>
+      padded
+        ? pad(
+            t,
+            [
+              [0, 0],
+              [0, 0],
+              [0, Lp - L],
+              [0, 0],
+            ],
+            0,
+          )
+        : t;
     let keyMask = o.mask;
-    if (padded) keyMask = pad(o.mask ?? ones([B, L], 'int32'), [[0, 0], [0, Lp - L]], 0);
+    if (padded)
+      keyMask = pad(
+        o.mask ?? ones([B, L], 'int32'),
+        [
+          [0, 0],
+          [0, Lp - L],
+        ],
+        0,
+      );
     const options = {
       chunkLength: o.chunkLength,
       chunksBefore: o.chunksBefore,

@@ -86,7 +86,9 @@ export function bucketFactors(fn: string, nBuckets: NumBuckets): number[] {
   for (const f of list) {
     if (typeof f !== 'number' || !Number.isInteger(f) || f < 2 || f % 2 !== 0) {
       const what = typeof nBuckets === 'number' ? 'nBuckets' : `every factor of nBuckets ${JSON.stringify(nBuckets)}`;
-      throw new InvalidArgumentError(`${fn}: ${what} must be an even integer >= 2 (bucket = argmax([xR; −xR]) gives an even count), got ${String(f)}.`);
+      throw new InvalidArgumentError(
+        `${fn}: ${what} must be an even integer >= 2 (bucket = argmax([xR; −xR]) gives an even count), got ${String(f)}.`,
+      );
     }
   }
   return list;
@@ -127,7 +129,16 @@ export function chooseNumBuckets(length: number, chunkLength: number, maxPositio
  */
 export function checkHashSizes(
   fn: string,
-  s: { batch: number; heads: number; length: number; dHead: number; nHashes: number; factors: readonly number[]; roundStride: number; drawsRotations: boolean },
+  s: {
+    batch: number;
+    heads: number;
+    length: number;
+    dHead: number;
+    nHashes: number;
+    factors: readonly number[];
+    roundStride: number;
+    drawsRotations: boolean;
+  },
   backend: Backend = getBackend(),
 ): void {
   const { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors } = s;
@@ -136,8 +147,11 @@ export function checkHashSizes(
   const half = 2 ** Math.floor(Math.log2(nb) / 2);
   const hint =
     `Use fewer buckets (nBuckets ${JSON.stringify(factors.length === 1 ? nb : factors)}) or fewer hashes (nHashes ${nR})` +
-    (factors.length === 1 && nb >= 64 && Number.isInteger(nb / half) ? `; factorised buckets such as [${half}, ${nb / half}] need far fewer rotation columns` : '');
-  if (s.drawsRotations) checkAllocation(`${fn}: random rotations ${formatShape([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
+    (factors.length === 1 && nb >= 64 && Number.isInteger(nb / half)
+      ? `; factorised buckets such as [${half}, ${nb / half}] need far fewer rotation columns`
+      : '');
+  if (s.drawsRotations)
+    checkAllocation(`${fn}: random rotations ${formatShape([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
   checkAllocation(`${fn}: hash projections ${formatShape([B, H, L, nR * total])}`, tensorBytes([B, H, L, nR * total]), hint, backend);
   const widest = Math.max(...factors);
   checkAllocation(`${fn}: hash scores ${formatShape([B, H, nR, L, widest])}`, tensorBytes([B, H, nR, L, widest]), hint, backend);
@@ -190,7 +204,11 @@ export function drawRotations(H: number, d: number, nHashes: number, factors: re
   const total = factors.reduce((s, f) => s + f / 2, 0);
   const all = randomNormal([H, d, nHashes, total], { seed });
   if (factors.length === 1) return [all];
-  const parts = split(all, factors.map((f) => f / 2), 3);
+  const parts = split(
+    all,
+    factors.map((f) => f / 2),
+    3,
+  );
   all.dispose();
   return parts;
 }
@@ -251,7 +269,20 @@ export function hashVectors(x: Tensor, options: HashVectorsOptions): HashVectors
   const nHashes = checkInteger(fn, 'nHashes', options.nHashes, 1);
   const nb = factors.reduce((p, f) => p * f, 1);
   if (options.seed !== undefined) checkSeed(options.seed, fn);
-  checkHashSizes(fn, { batch: x.shape[0]!, heads: H, length: x.shape[2]!, dHead: d, nHashes, factors, roundStride: nb, drawsRotations: options.rotations === undefined }, x.backend);
+  checkHashSizes(
+    fn,
+    {
+      batch: x.shape[0]!,
+      heads: H,
+      length: x.shape[2]!,
+      dHead: d,
+      nHashes,
+      factors,
+      roundStride: nb,
+      drawsRotations: options.rotations === undefined,
+    },
+    x.backend,
+  );
   let rotations: Tensor[];
   let drawn = false;
   if (options.rotations !== undefined) {

@@ -46,7 +46,12 @@ export interface LocalAttentionOptions {
 export function localAttention(q: Tensor, k: Tensor, v: Tensor, options: LocalAttentionOptions): Tensor {
   const fn = 'localAttention';
   const [B, , L, d] = checkQKV(fn, q, k, v);
-  const { chunkLength, chunksBefore, chunksAfter } = checkChunking(fn, options.chunkLength, options.chunksBefore ?? 1, options.chunksAfter ?? 0);
+  const { chunkLength, chunksBefore, chunksAfter } = checkChunking(
+    fn,
+    options.chunkLength,
+    options.chunksBefore ?? 1,
+    options.chunksAfter ?? 0,
+  );
   checkPaddingMask(fn, options.mask, B, L);
   const band = localBand(L, chunkLength, chunksBefore, chunksAfter);
   checkChunkLogits(

@@ -52,15 +52,7 @@ import {
   checkPaddingMask,
   formatShape,
 } from '@reformer/core';
-import {
-  bucketFactors,
-  checkRotations,
-  chooseNumBuckets,
-  drawRotations,
-  hashWithinRound,
-  roundOffsets,
-  type NumBuckets,
-} from './hash.js';
+import { bucketFactors, checkRotations, chooseNumBuckets, drawRotations, hashWithinRound, roundOffsets, type NumBuckets } from './hash.js';
 import { checkAttentionTensor, checkBucketValues, checkChunking, checkSameLeading } from './validate.js';
 import { checkLSHAttentionSizes, type LSHAttentionSizes } from './sizes.js';
 import { windowSlotTensor, windowedAttention } from './windowed.js';
@@ -302,12 +294,11 @@ function checkLSHCall(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHC
   const [B, H, L, d] = checkAttentionTensor(fn, 'qk', qk);
   const dv = checkAttentionTensor(fn, 'v', v)[3];
   checkSameLeading(fn, 'v', v, B, H, L, `qk ${formatShape(qk.shape)}`);
-  const { chunkLength: c, chunksBefore, chunksAfter } = checkChunking(
-    fn,
-    options.chunkLength,
-    options.chunksBefore ?? 1,
-    options.chunksAfter ?? 0,
-  );
+  const {
+    chunkLength: c,
+    chunksBefore,
+    chunksAfter,
+  } = checkChunking(fn, options.chunkLength, options.chunksBefore ?? 1, options.chunksAfter ?? 0);
   const causal = options.causal ?? false;
   const mask = options.mask;
   checkPaddingMask(fn, mask, B, L);
@@ -317,7 +308,9 @@ function checkLSHCall(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHC
       throw new DTypeError(`${fn}: buckets must be the int32 buckets of an earlier call, got ${replay.dtype}; use cast(buckets, 'int32').`);
     }
     if (replay.rank !== 4 || replay.shape[0] !== B || replay.shape[1] !== H || replay.shape[3] !== L) {
-      throw new ShapeMismatchError(`${fn}: buckets must have shape [batch, heads, nHashes, length] = [${B}, ${H}, nHashes, ${L}], got ${formatShape(replay.shape)}.`);
+      throw new ShapeMismatchError(
+        `${fn}: buckets must have shape [batch, heads, nHashes, length] = [${B}, ${H}, nHashes, ${L}], got ${formatShape(replay.shape)}.`,
+      );
     }
   }
   const nHashes = checkInteger(fn, 'nHashes', options.nHashes ?? replay?.shape[2] ?? 1, 1);
@@ -328,7 +321,19 @@ function checkLSHCall(qk: Tensor, v: Tensor, options: LSHAttentionOptions): LSHC
   if (nBucketsOpt !== 'auto') bucketFactors(fn, nBucketsOpt);
   if (options.maxPositionEmbeddings !== undefined) checkInteger(fn, 'maxPositionEmbeddings', options.maxPositionEmbeddings, 1);
   if (options.seed !== undefined) checkSeed(options.seed, fn);
-  const sizes = { batch: B, heads: H, length: L, dHead: d, dValue: dv, nHashes, chunkLength: c, chunksBefore, chunksAfter, dedupe: options.dedupe ?? false, backend: qk.backend };
+  const sizes = {
+    batch: B,
+    heads: H,
+    length: L,
+    dHead: d,
+    dValue: dv,
+    nHashes,
+    chunkLength: c,
+    chunksBefore,
+    chunksAfter,
+    dedupe: options.dedupe ?? false,
+    backend: qk.backend,
+  };
   return { fn, B, H, L, d, dv, c, chunksBefore, chunksAfter, causal, mask, replay, nHashes, nBucketsOpt, sizes };
 }
 
@@ -364,14 +369,12 @@ interface HashedPlan {
 function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan {
   const { fn, L, c, H, d, nHashes, mask, replay, nBucketsOpt } = call;
   const Lp = Math.ceil(L / c) * c;
-  const factors = bucketFactors(
-    fn,
-    nBucketsOpt === 'auto' ? chooseNumBuckets(Lp, c, options.maxPositionEmbeddings ?? 4096) : nBucketsOpt,
-  );
+  const factors = bucketFactors(fn, nBucketsOpt === 'auto' ? chooseNumBuckets(Lp, c, options.maxPositionEmbeddings ?? 4096) : nBucketsOpt);
   const nb = factors.reduce((p, f) => p * f, 1);
   checkLSHAttentionSizes(fn, { ...call.sizes, nBuckets: factors, drawsRotations: replay === undefined && options.rotations === undefined });
   if (replay !== undefined) checkBucketValues(fn, replay, nHashes, nb, mask);
-  const given = options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
+  const given =
+    options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
   const dedupe = options.dedupe ?? false;
   const dropout = checkDropout(fn, options.dropout, dedupe);
   // Drawn outside replayable() so the seed stream is the same whether the buckets are hashed or replayed.
@@ -398,7 +401,13 @@ const int32 = (x: number): Tensor => scalar(x, 'int32');
 
 /** `t` padded along `axis` from the call's length to `plan.Lp` with `value` (itself when not padded). */
 function padLength(t: Tensor, value: number, axis: number, call: LSHCall, plan: HashedPlan): Tensor {
-  return plan.padded ? pad(t, t.shape.map((_, i) => (i === axis ? [0, plan.Lp - call.L] : [0, 0]) as [number, number]), value) : t;
+  return plan.padded
+    ? pad(
+        t,
+        t.shape.map((_, i) => (i === axis ? [0, plan.Lp - call.L] : [0, 0]) as [number, number]),
+        value,
+      )
+    : t;
 }
 
 /**
@@ -541,7 +550,11 @@ function inspection(lse: Tensor, order: Tensor, call: LSHCall, plan: HashedPlan)
 }
 
 /** Validates the dropout option; undefined when there is none (or rate 0). */
-function checkDropout(fn: string, dropout: { rate: number; seed: number } | undefined, dedupe: boolean): { rate: number; seed: number } | undefined {
+function checkDropout(
+  fn: string,
+  dropout: { rate: number; seed: number } | undefined,
+  dedupe: boolean,
+): { rate: number; seed: number } | undefined {
   if (dropout === undefined) return undefined;
   const { rate, seed } = dropout;
   if (typeof rate !== 'number' || !(rate >= 0 && rate < 1)) {

@@ -58,11 +58,22 @@ export function checkLSHAttentionSizes(fn: string, s: LSHAttentionSizes): void {
   const nb = factors.reduce((p, f) => p * f, 1);
   const Lp = Math.ceil(L / c) * c;
   // Returned and sorted bucket ids use the round stride nBuckets + 1 (room for the padding bucket).
-  checkHashSizes(fn, { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors, roundStride: nb + 1, drawsRotations: s.drawsRotations ?? true }, backend);
+  checkHashSizes(
+    fn,
+    { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors, roundStride: nb + 1, drawsRotations: s.drawsRotations ?? true },
+    backend,
+  );
   if (nR * Lp > INT32_MAX) {
-    throw new InvalidArgumentError(`${fn}: nHashes · padded length = ${nR} · ${Lp} sorted slots, beyond the int32 range (2^31 − 1). Use fewer hashes or a shorter sequence.`);
+    throw new InvalidArgumentError(
+      `${fn}: nHashes · padded length = ${nR} · ${Lp} sorted slots, beyond the int32 range (2^31 − 1). Use fewer hashes or a shorter sequence.`,
+    );
   }
-  checkAllocation(`${fn}: sorted queries ${formatShape([B, H, nR * Lp, Math.max(d, dv)])}`, tensorBytes([B, H, nR * Lp, Math.max(d, dv)]), fewerHashes, backend);
+  checkAllocation(
+    `${fn}: sorted queries ${formatShape([B, H, nR * Lp, Math.max(d, dv)])}`,
+    tensorBytes([B, H, nR * Lp, Math.max(d, dv)]),
+    fewerHashes,
+    backend,
+  );
   const W = c * (s.chunksBefore + 1 + s.chunksAfter);
   const shorterWindow = `Use fewer neighbour chunks (chunksBefore ${s.chunksBefore}, chunksAfter ${s.chunksAfter}) or a smaller chunkLength (${c})`;
   checkChunkLogits(fn, c, W, shorterWindow, backend);

@@ -83,7 +83,12 @@ export const INT32_MAX = 2 ** 31 - 1;
  * float32) against `backend`'s allocation bound; `hint` says what to change. @internal
  */
 export function checkChunkLogits(fn: string, chunkLength: number, window: number, hint: string, backend: Backend): void {
-  checkAllocation(`${fn}: the logits of one chunk of attention [${chunkLength}, ${window}]`, tensorBytes([chunkLength, window]), hint, backend);
+  checkAllocation(
+    `${fn}: the logits of one chunk of attention [${chunkLength}, ${window}]`,
+    tensorBytes([chunkLength, window]),
+    hint,
+    backend,
+  );
 }
 
 /** Options shared by the chunked functions: chunk length and neighbour counts, validated. @internal */

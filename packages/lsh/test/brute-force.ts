@@ -439,7 +439,15 @@ export function referenceLocal(
           const kj = row(p.k, j, d);
           return qi.reduce((acc, e, x) => acc + (e * kj[x]!) / Math.sqrt(d), 0);
         });
-        out.set(attendRow(logits, keys.map((j) => row(p.v, j, dv)), dv, rounder).out, (bh * L + i) * dv);
+        out.set(
+          attendRow(
+            logits,
+            keys.map((j) => row(p.v, j, dv)),
+            dv,
+            rounder,
+          ).out,
+          (bh * L + i) * dv,
+        );
       }
     }
   }
@@ -475,7 +483,12 @@ export function weightedSum(x: ArrayLike<number>, w: ArrayLike<number>): number 
 }
 
 /** Worst `|got − want| − (atol + rtol·|want|)` and the worst absolute error, with its index. */
-export function compare(got: ArrayLike<number>, want: ArrayLike<number>, atol: number, rtol: number): { excess: number; maxAbs: number; at: number } {
+export function compare(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  atol: number,
+  rtol: number,
+): { excess: number; maxAbs: number; at: number } {
   if (got.length !== want.length) throw new Error(`length ${got.length} != ${want.length}`);
   let excess = -Infinity;
   let maxAbs = 0;

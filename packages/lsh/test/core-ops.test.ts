@@ -35,9 +35,24 @@ describe('core ops used by lshAttention', () => {
   });
 
   it('gather along axis 2 with [B, H, n] indices, gradient = scatter-add (repeated indices accumulate)', async () => {
-    const x = tensor(Float32Array.from({ length: 2 * 2 * 3 * 2 }, (_, i) => i), [2, 2, 3, 2]);
+    const x = tensor(
+      Float32Array.from({ length: 2 * 2 * 3 * 2 }, (_, i) => i),
+      [2, 2, 3, 2],
+    );
     const idx = tensor(Int32Array.from([2, 0, 2, 2, 1, 1, 0, 0, 0, 1, 2, 0]), [2, 2, 3], 'int32');
-    const { value, grads } = gradients(() => sum(mul(gather(x, idx, 2), tensor(Float32Array.from({ length: 24 }, () => 1), [2, 2, 3, 2]))), [x]);
+    const { value, grads } = gradients(
+      () =>
+        sum(
+          mul(
+            gather(x, idx, 2),
+            tensor(
+              Float32Array.from({ length: 24 }, () => 1),
+              [2, 2, 3, 2],
+            ),
+          ),
+        ),
+      [x],
+    );
     const g = Array.from(await grads[0]!.data());
     // Row (b, h) counts how often each of its 3 positions is gathered.
     expect(g).toEqual([1, 1, 0, 0, 2, 2, 0, 0, 2, 2, 1, 1, 3, 3, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1]);
@@ -48,7 +63,14 @@ describe('core ops used by lshAttention', () => {
 
   it('chunkedAttention rounds the logsumexp to float32 at the self logit', async () => {
     // Two slots holding position 0 in one chunk: the window holds nothing but two copies of the query.
-    const q = tensor([[[[1, 0], [1, 0]]]]);
+    const q = tensor([
+      [
+        [
+          [1, 0],
+          [1, 0],
+        ],
+      ],
+    ]);
     const v = tensor([[[[2], [2]]]]);
     const positions = tensor(Int32Array.from([0, 0]), [1, 1, 2], 'int32');
     const { out, lse } = chunkedAttention(q, q, v, { chunkLength: 2, chunksBefore: 0, excludeSelf: true, positions });

@@ -20,7 +20,14 @@ import {
 import { CrossAttention, crossAttention } from '../src/index.js';
 
 /** Brute force in float64: softmax over every unmasked key of scale·q·k (masked: −1e9), times v. */
-function bruteForce(q: Float32Array, k: Float32Array, v: Float32Array, [B, H, Lq, Lk, d]: [number, number, number, number, number], mask: Int32Array | null, scale: number): Float64Array {
+function bruteForce(
+  q: Float32Array,
+  k: Float32Array,
+  v: Float32Array,
+  [B, H, Lq, Lk, d]: [number, number, number, number, number],
+  mask: Int32Array | null,
+  scale: number,
+): Float64Array {
   const out = new Float64Array(B * H * Lq * d);
   for (let b = 0; b < B; b++)
     for (let h = 0; h < H; h++)
@@ -81,7 +88,14 @@ describe('crossAttention (fused kernel) against brute force and plain-op gradien
       const options = { scale, ...(mask ? { mask } : {}), ...(queryChunk ? { queryChunk } : {}) };
       const fused = gradients(() => crossAttention(q, k, v, options), [q, k, v], dy);
       const ref = gradients(() => plainOps(q, k, v, mask, scale), [q, k, v], dy);
-      const brute = bruteForce(q.dataSync() as Float32Array, k.dataSync() as Float32Array, v.dataSync() as Float32Array, [B, H, Lq, Lk, d], mask ? maskValues : null, scale);
+      const brute = bruteForce(
+        q.dataSync() as Float32Array,
+        k.dataSync() as Float32Array,
+        v.dataSync() as Float32Array,
+        [B, H, Lq, Lk, d],
+        mask ? maskValues : null,
+        scale,
+      );
       expect(fused.value.shape).toEqual([B, H, Lq, d]);
       expect(maxDiff(fused.value.dataSync(), brute)).toBeLessThan(1e-5);
       fused.grads.forEach((g, i) => expect(maxDiff(g.dataSync(), ref.grads[i]!.dataSync()), `gradient ${i}`).toBeLessThan(1e-5));

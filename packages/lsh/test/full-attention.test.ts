@@ -35,13 +35,20 @@ describe('fullAttention against brute-force softmax attention', () => {
     const maskHost = withMask ? Int32Array.from({ length: B * L }, (_, i) => (i % L < L - 2 || i % L === 0 ? 1 : 0)) : undefined;
     const real = (b: number, t: number) => !maskHost || maskHost[b * L + t] !== 0;
     const W = rng.normals(B * H * L * dv);
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < L; t++) if (!real(b, t)) W.fill(0, ((b * H + h) * L + t) * dv, ((b * H + h) * L + t + 1) * dv);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let t = 0; t < L; t++) if (!real(b, t)) W.fill(0, ((b * H + h) * L + t) * dv, ((b * H + h) * L + t + 1) * dv);
     const q = up(p.q, [B, H, L, d]);
     const k = up(p.k, [B, H, L, d]);
     const v = up(p.v, [B, H, L, dv]);
     const Wt = up(W, [B, H, L, dv]);
     const mask = maskHost ? tensor(maskHost, [B, L], 'int32') : undefined;
-    const options = { causal, ...(mask ? { mask } : {}), ...(queryChunk !== undefined ? { queryChunk } : {}), ...(scale !== undefined ? { scale } : {}) };
+    const options = {
+      causal,
+      ...(mask ? { mask } : {}),
+      ...(queryChunk !== undefined ? { queryChunk } : {}),
+      ...(scale !== undefined ? { scale } : {}),
+    };
     const live = memory().liveTensors;
     let out: Tensor | undefined;
     const { value, grads } = gradients(() => {
@@ -57,8 +64,15 @@ describe('fullAttention against brute-force softmax attention', () => {
     const o = { scale: scale ?? 1 / Math.sqrt(d), allowed: (b: number, i: number, j: number) => !(causal && j > i) && real(b, j) };
     const want = referenceDense(p, o);
     const idx: number[] = [];
-    for (let b = 0; b < B; b++) for (let h = 0; h < H; h++) for (let t = 0; t < L; t++) if (real(b, t)) for (let e = 0; e < dv; e++) idx.push(((b * H + h) * L + t) * dv + e);
-    const cmp = compare(idx.map((i) => got[i]!), idx.map((i) => want.out[i]!), 1e-5, 1e-4);
+    for (let b = 0; b < B; b++)
+      for (let h = 0; h < H; h++)
+        for (let t = 0; t < L; t++) if (real(b, t)) for (let e = 0; e < dv; e++) idx.push(((b * H + h) * L + t) * dv + e);
+    const cmp = compare(
+      idx.map((i) => got[i]!),
+      idx.map((i) => want.out[i]!),
+      1e-5,
+      1e-4,
+    );
     expect(cmp.excess, `output max abs ${cmp.maxAbs}`).toBeLessThanOrEqual(0);
     const x = { ...p, q: Float64Array.from(p.q), k: Float64Array.from(p.k), v: Float64Array.from(p.v) };
     const fd = finiteDifferences(() => weightedSum(referenceDense(x, o, want.shifts).out, W), [x.q, x.k, x.v]);

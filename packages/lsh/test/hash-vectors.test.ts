@@ -64,7 +64,11 @@ describe('hashVectors', () => {
     expect(memory().liveTensors).toBe(live);
     if (factors.length > 1) {
       // One rotations tensor per factor gives the same buckets as the concatenated one.
-      const parts = split(rot, factors.map((f) => f / 2), 3);
+      const parts = split(
+        rot,
+        factors.map((f) => f / 2),
+        3,
+      );
       const again = hashVectors(x, { nBuckets, nHashes: nR, rotations: parts });
       expect(Array.from(await again.buckets.data())).toEqual(want);
       dispose([parts, again.buckets]);
@@ -74,7 +78,15 @@ describe('hashVectors', () => {
 
   it('breaks ties on the first maximum (argmax of [xR; −xR])', async () => {
     // Two identical rotation columns: rot = [a, a, −a, −a]. a > 0 → bucket 0; a < 0 → bucket 2; a = 0 → 0.
-    const x = tensor([[[[1, 0], [-1, 0], [0, 0]]]]);
+    const x = tensor([
+      [
+        [
+          [1, 0],
+          [-1, 0],
+          [0, 0],
+        ],
+      ],
+    ]);
     const rot = tensor(Float32Array.from([1, 1, 0, 0]), [1, 2, 1, 2]);
     const { buckets } = hashVectors(x, { nBuckets: 4, nHashes: 1, rotations: rot });
     expect(Array.from(await buckets.data())).toEqual([0, 2, 0]);

@@ -6,7 +6,22 @@
  */
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { add, dispose, gradients, keep, layerNorm, matmul, memory, mul, reshape, sum, tensor, transpose, type HostTensor, type Tensor } from '@reformer/core';
+import {
+  add,
+  dispose,
+  gradients,
+  keep,
+  layerNorm,
+  matmul,
+  memory,
+  mul,
+  reshape,
+  sum,
+  tensor,
+  transpose,
+  type HostTensor,
+  type Tensor,
+} from '@reformer/core';
 import { readSafetensorsFile } from '@reformer/core/node';
 import { lshAttention } from '../src/lsh-attention.js';
 
@@ -123,7 +138,13 @@ describe('fixture tiny-lsh-causal (Hugging Face ReformerModelWithLMHead): the at
       const h = layerNorm(x2, p('layer_norm.weight'), p('layer_norm.bias'), 1e-12);
       const qk = splitHeads(matmul(h, p('self_attention.query_key.weight'), false, true));
       const v = splitHeads(matmul(h, p('self_attention.value.weight'), false, true));
-      const r = lshAttention(qk, v, { chunkLength: 8, nBuckets: 8, nHashes: 1, causal: true, rotations: upload(get(trot, `layers.${i}.rotations`)) });
+      const r = lshAttention(qk, v, {
+        chunkLength: 8,
+        nBuckets: 8,
+        nHashes: 1,
+        causal: true,
+        rotations: upload(get(trot, `layers.${i}.rotations`)),
+      });
       expect(Array.from(await r.buckets.data())).toEqual(Array.from(get(tio, `layers.${i}.buckets`).values));
       const y1 = add(x1, matmul(mergeHeads(r.output), p('output.dense.weight'), false, true));
       errors.push(maxAbsDiff(await y1.data(), get(tio, `layers.${i}.attn_output`).values));

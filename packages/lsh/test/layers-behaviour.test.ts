@@ -131,9 +131,9 @@ describe('LSHSelfAttention: hash rounds, buckets and their replay', () => {
     const layer = new LSHSelfAttention({ ...CONFIG, nBuckets: 4 });
     const x = tensor(X, [B, L, 16]);
     const before = memory().liveTensors;
-    (layer.forward(x)).dispose();
+    layer.forward(x).dispose();
     const first = layer.lastBuckets!;
-    (layer.forward(x)).dispose();
+    layer.forward(x).dispose();
     expect(first.isDisposed).toBe(true);
     expect(memory().liveTensors - before).toBe(1);
     layer.dispose();
@@ -193,7 +193,10 @@ describe('dropout and seed scopes', () => {
 
   const dropoutLayers: [string, (rate: number) => AttentionLayer][] = [
     ['LocalSelfAttention', (rate) => new LocalSelfAttention({ ...CONFIG, chunkLength: 4, chunksAfter: 1, attentionDropout: rate })],
-    ['LocalSelfAttention causal, length not a multiple', (rate) => new LocalSelfAttention({ ...CONFIG, chunkLength: 6, causal: true, attentionDropout: rate })],
+    [
+      'LocalSelfAttention causal, length not a multiple',
+      (rate) => new LocalSelfAttention({ ...CONFIG, chunkLength: 6, causal: true, attentionDropout: rate }),
+    ],
     ['FullSelfAttention', (rate) => new FullSelfAttention({ ...CONFIG, causal: true, attentionDropout: rate })],
   ];
   for (const [name, make] of dropoutLayers) {
@@ -228,17 +231,41 @@ describe('dropout and seed scopes', () => {
     const mask = tensor(maskHost, [b, l], 'int32');
     const real = (batch: number, pos: number): boolean => maskHost[batch * l + pos] === 1;
     for (const causal of [false, true]) {
-      for (const [before, after] of [[1, 0], [0, 1], [2, 1]] as const) {
-        const local = await values(() => localAttention(q, k, v, { chunkLength: 3, chunksBefore: before, chunksAfter: after, causal, mask }));
+      for (const [before, after] of [
+        [1, 0],
+        [0, 1],
+        [2, 1],
+      ] as const) {
+        const local = await values(() =>
+          localAttention(q, k, v, { chunkLength: 3, chunksBefore: before, chunksAfter: after, causal, mask }),
+        );
         const ours = await values(() =>
-          windowedAttentionWithDropout(q, k, v, { chunkLength: 3, chunksBefore: before, chunksAfter: after, causal, mask, scale: 1 / Math.sqrt(d), dropoutRate: 0, dropoutSeed: 0 }),
+          windowedAttentionWithDropout(q, k, v, {
+            chunkLength: 3,
+            chunksBefore: before,
+            chunksAfter: after,
+            causal,
+            mask,
+            scale: 1 / Math.sqrt(d),
+            dropoutRate: 0,
+            dropoutSeed: 0,
+          }),
         );
         expect(maxDiffReal(ours, local, [b, h, l, d], real)).toBeLessThan(1e-5);
         expect(ours.every((z) => Number.isFinite(z))).toBe(true); // padded queries: finite, not compared
       }
       const full = await values(() => fullAttention(q, k, v, { causal, mask, scale: 0.5 }));
       const ours = await values(() =>
-        windowedAttentionWithDropout(q, k, v, { chunkLength: l, chunksBefore: 0, chunksAfter: 0, causal, mask, scale: 0.5, dropoutRate: 0, dropoutSeed: 0 }),
+        windowedAttentionWithDropout(q, k, v, {
+          chunkLength: l,
+          chunksBefore: 0,
+          chunksAfter: 0,
+          causal,
+          mask,
+          scale: 0.5,
+          dropoutRate: 0,
+          dropoutSeed: 0,
+        }),
       );
       expect(maxDiffReal(ours, full, [b, h, l, d], real)).toBeLessThan(1e-5);
     }
@@ -293,7 +320,9 @@ describe('bad input: named errors naming the parameter and the expected value', 
     const lsh = new LSHSelfAttention({ ...CONFIG, nBuckets: 4 });
     expect(() => lsh.forward(xt, { nHashes: 0 })).toThrow(/options\.nHashes must be a positive integer, got 0/);
     const badBuckets = zeros([B, 3, 1, L], 'int32');
-    expect(() => lsh.forward(xt, { buckets: badBuckets })).toThrow(/options\.buckets must be \[batch, numHeads, nHashes, length\] = \[2, 2, nHashes, 16\], got \[2, 3, 1, 16\]/);
+    expect(() => lsh.forward(xt, { buckets: badBuckets })).toThrow(
+      /options\.buckets must be \[batch, numHeads, nHashes, length\] = \[2, 2, nHashes, 16\], got \[2, 3, 1, 16\]/,
+    );
     const floatBuckets = zeros([B, 2, 1, L]);
     expect(() => lsh.forward(xt, { buckets: floatBuckets })).toThrow(DTypeError);
     const twoRounds = zeros([B, 2, 2, L], 'int32');

@@ -1,15 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import {
-  Linear,
-  Module,
-  add,
-  gradients,
-  memory,
-  sum,
-  tensor,
-  tidy,
-  type Tensor,
-} from '@reformer/core';
+import { Linear, Module, add, gradients, memory, sum, tensor, tidy, type Tensor } from '@reformer/core';
 import {
   FullSelfAttention,
   LSHSelfAttention,
@@ -73,7 +63,15 @@ interface RefAttentionOptions {
  * With a window, the sequence is padded to a multiple of the chunk (padding masked) and each chunk
  * sees chunks n−before..n+after mod N, duplicates kept.
  */
-function refAttention(q: Float64Array, k: Float64Array, v: Float64Array, H: number, L: number, d: number, o: RefAttentionOptions): Float64Array {
+function refAttention(
+  q: Float64Array,
+  k: Float64Array,
+  v: Float64Array,
+  H: number,
+  L: number,
+  d: number,
+  o: RefAttentionOptions,
+): Float64Array {
   const out = new Float64Array(H * L * d);
   for (let h = 0; h < H; h++) {
     const keys: Float64Array[] = [];
@@ -205,7 +203,11 @@ describe('parameter names and shapes (Hugging Face, docs/attention-semantics.md 
       ['self_attention.value.weight', [10, 12]],
       ['output.dense.weight', [12, 10]],
     ]);
-    expect([...layer.stateDict().keys()]).toEqual(['self_attention.query_key.weight', 'self_attention.value.weight', 'output.dense.weight']);
+    expect([...layer.stateDict().keys()]).toEqual([
+      'self_attention.query_key.weight',
+      'self_attention.value.weight',
+      'output.dense.weight',
+    ]);
     layer.dispose();
   });
 
@@ -318,9 +320,17 @@ describe('LSH attention equals full attention with the self-exclusion rule when 
     { name: '2 buckets, causal', config: { nBuckets: 2, causal: true, chunkLength: 8 } },
     { name: '8 buckets, bidirectional', config: { nBuckets: 8, chunkLength: 8 } },
     { name: 'factorised [2, 4] buckets, causal, padding mask', config: { nBuckets: [2, 4], causal: true, chunkLength: 8 }, mask: true },
-    { name: 'one chunk after instead of before, bidirectional, mask', config: { nBuckets: 4, chunkLength: 8, chunksBefore: 0, chunksAfter: 1 }, mask: true },
+    {
+      name: 'one chunk after instead of before, bidirectional, mask',
+      config: { nBuckets: 4, chunkLength: 8, chunksBefore: 0, chunksAfter: 1 },
+      mask: true,
+    },
     { name: '3 rounds, chunk = L, no neighbours, bidirectional', config: { nBuckets: 4, nHashes: 3, chunkLength: 16, chunksBefore: 0 } },
-    { name: '1 round, chunk = L, no neighbours, causal, mask', config: { nBuckets: 2, chunkLength: 16, chunksBefore: 0, causal: true }, mask: true },
+    {
+      name: '1 round, chunk = L, no neighbours, causal, mask',
+      config: { nBuckets: 2, chunkLength: 16, chunksBefore: 0, causal: true },
+      mask: true,
+    },
   ];
 
   for (const c of cases) {
@@ -350,7 +360,13 @@ describe('local and full attention equal plain references', () => {
   ];
   for (const c of configs) {
     it(`LocalSelfAttention: ${c.name}`, async () => {
-      const layer = new LocalSelfAttention({ ...CONFIG, chunkLength: c.chunk, chunksBefore: c.before, chunksAfter: c.after, causal: c.causal });
+      const layer = new LocalSelfAttention({
+        ...CONFIG,
+        chunkLength: c.chunk,
+        chunksBefore: c.before,
+        chunksAfter: c.after,
+        causal: c.causal,
+      });
       const x = hostRandom(B * c.L * HIDDEN, 21 + c.L);
       const maskHost = Int32Array.from({ length: B * c.L }, (_, i) => (i % 5 === 2 ? 0 : 1));
       const xt = tensor(x, [B, c.L, HIDDEN]);

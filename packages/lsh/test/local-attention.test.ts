@@ -65,7 +65,12 @@ describe('localAttention against brute-force windows', () => {
 
     const want = referenceLocal(p, o);
     const idx = rowsWhere(p, p.dv, real);
-    const cmp = compare(idx.map((i) => got[i]!), idx.map((i) => want.out[i]!), 1e-5, 1e-4);
+    const cmp = compare(
+      idx.map((i) => got[i]!),
+      idx.map((i) => want.out[i]!),
+      1e-5,
+      1e-4,
+    );
     expect(cmp.excess, `output max abs ${cmp.maxAbs}`).toBeLessThanOrEqual(0);
     const x = { ...p, q: Float64Array.from(p.q), k: Float64Array.from(p.k), v: Float64Array.from(p.v) };
     const fd = finiteDifferences(() => weightedSum(referenceLocal(x, o, want.shifts).out, W), [x.q, x.k, x.v]);
@@ -85,8 +90,14 @@ describe('localAttention properties', () => {
       [10, 3],
     ] as const) {
       const p = problem(2, 2, L, 4, 3);
-      const want = referenceDense(p, { scale: 1 / Math.sqrt(p.d), allowed: (_b, i, j) => j <= i && Math.floor(j / c) >= Math.floor(i / c) - 1 }).out;
-      const got = await localAttention(up(p.q, [2, 2, L, 4]), up(p.k, [2, 2, L, 4]), up(p.v, [2, 2, L, 3]), { chunkLength: c, causal: true }).data();
+      const want = referenceDense(p, {
+        scale: 1 / Math.sqrt(p.d),
+        allowed: (_b, i, j) => j <= i && Math.floor(j / c) >= Math.floor(i / c) - 1,
+      }).out;
+      const got = await localAttention(up(p.q, [2, 2, L, 4]), up(p.k, [2, 2, L, 4]), up(p.v, [2, 2, L, 3]), {
+        chunkLength: c,
+        causal: true,
+      }).data();
       const cmp = compare(got, want, 1e-5, 1e-4);
       expect(cmp.excess, `L ${L} c ${c}: max abs ${cmp.maxAbs}`).toBeLessThanOrEqual(0);
     }
@@ -96,7 +107,14 @@ describe('localAttention properties', () => {
     const [B, H, L, d, dv] = [2, 1, 19, 4, 3];
     const p = problem(B, H, L, d, dv);
     const run = async (x: RefQKV, mask?: Tensor) =>
-      Array.from(await localAttention(up(x.q, [B, H, L, d]), up(x.k, [B, H, L, d]), up(x.v, [B, H, L, dv]), { chunkLength: 4, chunksAfter: 1, causal: !mask, ...(mask ? { mask } : {}) }).data());
+      Array.from(
+        await localAttention(up(x.q, [B, H, L, d]), up(x.k, [B, H, L, d]), up(x.v, [B, H, L, dv]), {
+          chunkLength: 4,
+          chunksAfter: 1,
+          causal: !mask,
+          ...(mask ? { mask } : {}),
+        }).data(),
+      );
     const base = await run(p);
     const future = { ...p, q: Float64Array.from(p.q), k: Float64Array.from(p.k), v: Float64Array.from(p.v) };
     const cut = 8;

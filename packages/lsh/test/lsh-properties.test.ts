@@ -5,18 +5,7 @@
  * finite-difference gradient check; no leaked tensors.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  dispose,
-  gradients,
-  keep,
-  memory,
-  mul,
-  randomNormal,
-  seedScope,
-  sum,
-  tensor,
-  type Tensor,
-} from '@reformer/core';
+import { dispose, gradients, keep, memory, mul, randomNormal, seedScope, sum, tensor, type Tensor } from '@reformer/core';
 import { chooseNumBuckets } from '../src/hash.js';
 import { lshAttention, type LSHAttentionOptions } from '../src/lsh-attention.js';
 import { Rng, compare, referenceDense } from './brute-force.js';
@@ -32,7 +21,17 @@ async function host(t: Tensor): Promise<number[]> {
 }
 
 /** Dense attention with the LSH rules: keys RMS-normalised / √d, self −1e5, causal / padding −1e9. */
-function denseLSH(qk: Float64Array, v: Float64Array, B: number, H: number, L: number, d: number, dv: number, causal: boolean, mask?: Int32Array) {
+function denseLSH(
+  qk: Float64Array,
+  v: Float64Array,
+  B: number,
+  H: number,
+  L: number,
+  d: number,
+  dv: number,
+  causal: boolean,
+  mask?: Int32Array,
+) {
   const k = new Float64Array(qk.length);
   for (let r = 0; r < qk.length / d; r++) {
     let ms = 0;
@@ -66,10 +65,21 @@ describe('lshAttention with a chunk or window covering the sequence equals dense
     const mask = withMask ? Int32Array.from({ length: B * L }, (_, i) => (i % L < L - 2 ? 1 : 0)) : undefined;
     const want = denseLSH(qk, v, B, H, L, d, dv, causal, mask);
     const maskT = mask ? tensor(mask, [B, L], 'int32') : undefined;
-    const r = lshAttention(up(qk, [B, H, L, d]), up(v, [B, H, L, dv]), { chunkLength: 8, nHashes, causal, ...(maskT ? { mask: maskT } : {}), inspect: true });
+    const r = lshAttention(up(qk, [B, H, L, d]), up(v, [B, H, L, dv]), {
+      chunkLength: 8,
+      nHashes,
+      causal,
+      ...(maskT ? { mask: maskT } : {}),
+      inspect: true,
+    });
     const idx = realIndex(B, H, L, dv, (b, t) => !mask || mask[b * L + t] !== 0);
     const got = await host(r.output);
-    const cmp = compare(idx.map((i) => got[i]!), idx.map((i) => want[i]!), 1e-5, 1e-4);
+    const cmp = compare(
+      idx.map((i) => got[i]!),
+      idx.map((i) => want[i]!),
+      1e-5,
+      1e-4,
+    );
     expect(cmp.excess, `max abs ${cmp.maxAbs}`).toBeLessThanOrEqual(0);
     expect(r.buckets.shape).toEqual([B, H, nHashes, L]);
     expect((await host(r.buckets)).every((x) => x === 0)).toBe(true);
@@ -109,11 +119,21 @@ describe('lshAttention with a chunk or window covering the sequence equals dense
         // at −1e5 is rounded (docs/attention-semantics.md §6), so the copies' weights sum to 1 only
         // within ~1%.
         const idx = realIndex(B, H, L, dv, (_b, t) => !causal || t > 0);
-        const cmp = compare(idx.map((i) => got[i]!), idx.map((i) => want[i]!), 1e-5, 1e-4);
+        const cmp = compare(
+          idx.map((i) => got[i]!),
+          idx.map((i) => want[i]!),
+          1e-5,
+          1e-4,
+        );
         expect(cmp.excess, `causal ${causal}: max abs ${cmp.maxAbs}`).toBeLessThanOrEqual(0);
         if (causal) {
           const first = realIndex(B, H, L, dv, (_b, t) => t === 0);
-          const loose = compare(first.map((i) => got[i]!), first.map((i) => want[i]!), 1e-6, 2e-2);
+          const loose = compare(
+            first.map((i) => got[i]!),
+            first.map((i) => want[i]!),
+            1e-6,
+            2e-2,
+          );
           expect(loose.excess).toBeLessThanOrEqual(0);
         }
       }
@@ -176,10 +196,23 @@ describe('lshAttention properties', () => {
         const r = lshAttention(qkT, vT, base({ mask: maskT, causal: false, chunksAfter: 1 }));
         out = keep(r.output);
         // Objective over real positions only.
-        return sum(mul(mul(r.output, W), tensor(Float32Array.from(real.reduce((m, i) => {
-          m[i] = 1;
-          return m;
-        }, new Array<number>(B * H * L * dv).fill(0))), [B, H, L, dv])));
+        return sum(
+          mul(
+            mul(r.output, W),
+            tensor(
+              Float32Array.from(
+                real.reduce(
+                  (m, i) => {
+                    m[i] = 1;
+                    return m;
+                  },
+                  new Array<number>(B * H * L * dv).fill(0),
+                ),
+              ),
+              [B, H, L, dv],
+            ),
+          ),
+        );
       }, [qkT, vT]);
       return { out: await host(out!), gqk: await host(grads[0]!), gv: await host(grads[1]!) };
     };
@@ -216,7 +249,11 @@ describe('lshAttention properties', () => {
     for (const causal of [false, true]) {
       const opts = base({ causal, chunksAfter: 1, inspect: true });
       const short = lshAttention(up(cutRows(qk, d), [B, H, Lr, d]), up(cutRows(v, dv), [B, H, Lr, dv]), opts);
-      const mask = tensor(Int32Array.from({ length: B * Lx }, (_, i) => (i % Lx < Lr ? 1 : 0)), [B, Lx], 'int32');
+      const mask = tensor(
+        Int32Array.from({ length: B * Lx }, (_, i) => (i % Lx < Lr ? 1 : 0)),
+        [B, Lx],
+        'int32',
+      );
       const long = lshAttention(up(qk, [B, H, Lx, d]), up(v, [B, H, Lx, dv]), { ...opts, mask });
       const longOut = await host(long.output);
       const want = realIndex(B, H, Lx, dv, (_b, t) => t < Lr).map((i) => longOut[i]!);
@@ -252,7 +289,11 @@ describe('lshAttention properties', () => {
     expect(await host(g2.grads[0]!)).toEqual(await host(g1.grads[0]!));
     expect(await host(g2.grads[1]!)).toEqual(await host(g1.grads[1]!));
     // Replay with a padding mask (buckets in Hugging Face's masked convention, stride nBuckets + 1).
-    const mask = tensor(Int32Array.from({ length: B * L }, (_, i) => (i % L < L - 3 || i % 5 === 0 ? 1 : 0)), [B, L], 'int32');
+    const mask = tensor(
+      Int32Array.from({ length: B * L }, (_, i) => (i % L < L - 3 || i % 5 === 0 ? 1 : 0)),
+      [B, L],
+      'int32',
+    );
     const m1 = lshAttention(qkT, vT, base({ seed: 21, mask, causal: false, chunksAfter: 1 }));
     const m2 = lshAttention(qkT, vT, base({ seed: 1234, mask, causal: false, chunksAfter: 1, buckets: m1.buckets }));
     expect(await host(m2.output)).toEqual(await host(m1.output));
@@ -294,8 +335,14 @@ describe('lshAttention properties', () => {
     const dvT = randomNormal(vT.shape, { seed: 35 });
     const eps = 1e-2;
     const shifted = async (s: number) => {
-      const a = tensor(Float32Array.from(await qkT.data(), (x, i) => x + s * (dqH[i] ?? 0)), qkT.shape);
-      const b = tensor(Float32Array.from(await vT.data(), (x, i) => x + s * (dvH[i] ?? 0)), vT.shape);
+      const a = tensor(
+        Float32Array.from(await qkT.data(), (x, i) => x + s * (dqH[i] ?? 0)),
+        qkT.shape,
+      );
+      const b = tensor(
+        Float32Array.from(await vT.data(), (x, i) => x + s * (dvH[i] ?? 0)),
+        vT.shape,
+      );
       const y = await f(a, b).item();
       dispose([a, b]);
       return y;

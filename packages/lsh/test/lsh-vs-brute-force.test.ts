@@ -62,7 +62,7 @@ function makeCase(rng: Rng, i: number): Case {
     dedupe: i % 3 === 2,
     splitRotations: factors.length > 1 && rng.bool(0.5),
     // Attention-probability dropout on a third of the cases (not with dedupe, which refuses it).
-    dropout: i % 3 === 1 ? { rate: [0.1, 0.3, 0.5][i % 5 % 3]!, seed: 1_000_003 * (i + 1) } : undefined,
+    dropout: i % 3 === 1 ? { rate: [0.1, 0.3, 0.5][(i % 5) % 3]!, seed: 1_000_003 * (i + 1) } : undefined,
   };
   c.label =
     `#${i} B${B} H${H} L${L} d${d} dv${dv} c${chunkLength} nR${nHashes} nb[${factors.join(',')}] ` +
@@ -86,7 +86,13 @@ async function runLibrary(c: Case, weights: Float64Array): Promise<Run> {
   const v = tensor(Float32Array.from(c.v), [c.B, c.H, c.L, c.dv]);
   const rotSize = c.factors.reduce((a, f) => a + f / 2, 0);
   const rotAll = tensor(Float32Array.from(c.rotations), [c.H, c.d, c.nHashes, rotSize]);
-  const rotations: Tensor | Tensor[] = c.splitRotations ? split(rotAll, c.factors.map((f) => f / 2), 3) : rotAll;
+  const rotations: Tensor | Tensor[] = c.splitRotations
+    ? split(
+        rotAll,
+        c.factors.map((f) => f / 2),
+        3,
+      )
+    : rotAll;
   const mask = c.mask ? tensor(c.mask, [c.B, c.L], 'int32') : undefined;
   const W = tensor(Float32Array.from(weights), [c.B, c.H, c.L, c.dv]);
   const options: LSHAttentionOptions = {
@@ -137,7 +143,8 @@ describe('lshAttention against the brute-force reference', () => {
     if (c.mask) {
       for (let b = 0; b < c.B; b++)
         for (let h = 0; h < c.H; h++)
-          for (let t = 0; t < c.L; t++) if (c.mask[b * c.L + t] === 0) weights.fill(0, ((b * c.H + h) * c.L + t) * c.dv, ((b * c.H + h) * c.L + t + 1) * c.dv);
+          for (let t = 0; t < c.L; t++)
+            if (c.mask[b * c.L + t] === 0) weights.fill(0, ((b * c.H + h) * c.L + t) * c.dv, ((b * c.H + h) * c.L + t + 1) * c.dv);
     }
     const got = await runLibrary(c, weights);
     expect(memory().liveTensors).toBe(live);
@@ -152,14 +159,25 @@ describe('lshAttention against the brute-force reference', () => {
         for (let h = 0; h < c.H; h++)
           for (let r = 0; r < rounds; r++)
             for (let t = 0; t < c.L; t++)
-              if (!c.mask || c.mask[b * c.L + t] !== 0) for (let e = 0; e < n; e++) keepIdx.push((((b * c.H + h) * rounds + r) * c.L + t) * n + e);
+              if (!c.mask || c.mask[b * c.L + t] !== 0)
+                for (let e = 0; e < n; e++) keepIdx.push((((b * c.H + h) * rounds + r) * c.L + t) * n + e);
       return keepIdx;
     };
     const outIdx = realRows(c.dv, 1);
-    const outCmp = compare(outIdx.map((i) => got.out[i]!), outIdx.map((i) => want.out[i]!), 2e-5, 1e-4);
+    const outCmp = compare(
+      outIdx.map((i) => got.out[i]!),
+      outIdx.map((i) => want.out[i]!),
+      2e-5,
+      1e-4,
+    );
     expect(outCmp.excess, `output max abs ${outCmp.maxAbs}`).toBeLessThanOrEqual(0);
     const lseIdx = realRows(1, c.nHashes);
-    const lseCmp = compare(lseIdx.map((i) => got.lse[i]!), lseIdx.map((i) => want.lse[i]!), 1e-5, 2e-8);
+    const lseCmp = compare(
+      lseIdx.map((i) => got.lse[i]!),
+      lseIdx.map((i) => want.lse[i]!),
+      1e-5,
+      2e-8,
+    );
     expect(lseCmp.excess, `lse max abs ${lseCmp.maxAbs}`).toBeLessThanOrEqual(0);
 
     // Gradients: central differences of the reference with buckets and float32 roundings frozen.
@@ -169,7 +187,7 @@ describe('lshAttention against the brute-force reference', () => {
     const [gQK, gV] = finiteDifferences(f, [qk, v]);
     const gq = compare(got.gQK, gQK!, 2e-5, 2e-4);
     const gv = compare(got.gV, gV!, 2e-5, 2e-4);
-    if (process.env.LSH_DEBUG) console.log(c.label, "out", outCmp.maxAbs, "lse", lseCmp.maxAbs, "gqk", gq.maxAbs, "gv", gv.maxAbs);
+    if (process.env.LSH_DEBUG) console.log(c.label, 'out', outCmp.maxAbs, 'lse', lseCmp.maxAbs, 'gqk', gq.maxAbs, 'gv', gv.maxAbs);
     expect(gq.excess, `d qk max abs ${gq.maxAbs} at ${gq.at}`).toBeLessThanOrEqual(0);
     expect(gv.excess, `d v max abs ${gv.maxAbs} at ${gv.at}`).toBeLessThanOrEqual(0);
   });

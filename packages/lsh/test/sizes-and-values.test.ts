@@ -56,9 +56,20 @@ describe('lshAttention sizes', () => {
   it('nBuckets whose ids overflow int32 (with room under the bound) → InvalidArgumentError', () => {
     // 2^30 buckets · 2 rounds of ids (with the padding bucket) > 2^31 − 1, on a backend whose bound allows the tensors.
     const big = createCpuBackend({ maxAllocationBytes: 2 ** 50 });
-    expect(() => checkLSHAttentionSizes('t', { batch: 1, heads: 1, length: 16, dHead: 1, nHashes: 2, nBuckets: 2 ** 30, chunkLength: 4, chunksBefore: 1, chunksAfter: 0, backend: big })).toThrow(
-      /int32 range/,
-    );
+    expect(() =>
+      checkLSHAttentionSizes('t', {
+        batch: 1,
+        heads: 1,
+        length: 16,
+        dHead: 1,
+        nHashes: 2,
+        nBuckets: 2 ** 30,
+        chunkLength: 4,
+        chunksBefore: 1,
+        chunksAfter: 0,
+        backend: big,
+      }),
+    ).toThrow(/int32 range/);
   });
 
   it('nHashes 1e5 → AllocationTooLargeError for the sorted copies, advising fewer hashes', () => {
@@ -84,12 +95,16 @@ describe('lshAttention sizes', () => {
     // chunksAfter 1e6 (64 MB of logits per chunk) under a 16 MiB bound.
     const small = createCpuBackend({ maxAllocationBytes: 16 * 2 ** 20 });
     const [a, b] = withBackend(small, () => [randomNormal([1, 2, 16, 4], { seed: 1 }), randomNormal([1, 2, 16, 4], { seed: 2 })] as const);
-    expect(expectFailFast(() => lshAttention(a, b, { chunkLength: 4, chunksAfter: 1e6 }), AllocationTooLargeError, small).message).toMatch(/chunksAfter 1000000/);
+    expect(expectFailFast(() => lshAttention(a, b, { chunkLength: 4, chunksAfter: 1e6 }), AllocationTooLargeError, small).message).toMatch(
+      /chunksAfter 1000000/,
+    );
     dispose([a, b]);
   });
 
   it('hashVectors checks its rotations the same way', () => {
-    expect(expectFailFast(() => hashVectors(qk, { nBuckets: 2 ** 31, nHashes: 1 }), AllocationTooLargeError).message).toMatch(/hashVectors: random rotations/);
+    expect(expectFailFast(() => hashVectors(qk, { nBuckets: 2 ** 31, nHashes: 1 }), AllocationTooLargeError).message).toMatch(
+      /hashVectors: random rotations/,
+    );
   });
 
   it('seed NaN / 1.5 / −1 / 2^60 → InvalidArgumentError naming lshAttention', () => {
@@ -111,7 +126,7 @@ describe('fullAttention sizes', () => {
     q.dispose();
   });
 
-  it('the bound is the backend\'s: the advised queryChunk runs and equals dense attention on an unbounded backend', async () => {
+  it("the bound is the backend's: the advised queryChunk runs and equals dense attention on an unbounded backend", async () => {
     const small = createCpuBackend({ maxAllocationBytes: 2 ** 20 });
     const L = 1024;
     const values = await randomNormal([1, 1, L, 4], { seed: 5 }).data();
@@ -142,7 +157,12 @@ describe('localAttention sizes', () => {
 });
 
 describe('mask values', () => {
-  const mask = (bad: number): Tensor => tensor(Int32Array.from({ length: 16 }, (_, i) => (i === 5 ? bad : 1)), [1, 16], 'int32');
+  const mask = (bad: number): Tensor =>
+    tensor(
+      Int32Array.from({ length: 16 }, (_, i) => (i === 5 ? bad : 1)),
+      [1, 16],
+      'int32',
+    );
   for (const bad of [2, -1]) {
     it(`a mask value ${bad} → InvalidArgumentError naming the value and its position (lsh, local, full)`, () => {
       const m = mask(bad);
@@ -161,8 +181,17 @@ describe('mask values', () => {
   }
 
   it('a 0/1 mask is accepted', () => {
-    const m = tensor(Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 1 : 0)), [1, 16], 'int32');
-    dispose([lshAttention(qk, v, { chunkLength: 4, mask: m }), localAttention(qk, qk, v, { chunkLength: 4, mask: m }), fullAttention(qk, qk, v, { mask: m }), m]);
+    const m = tensor(
+      Int32Array.from({ length: 16 }, (_, i) => (i < 12 ? 1 : 0)),
+      [1, 16],
+      'int32',
+    );
+    dispose([
+      lshAttention(qk, v, { chunkLength: 4, mask: m }),
+      localAttention(qk, qk, v, { chunkLength: 4, mask: m }),
+      fullAttention(qk, qk, v, { mask: m }),
+      m,
+    ]);
   });
 });
 
@@ -182,7 +211,11 @@ describe('replayed buckets', () => {
   }
 
   it('with a padding mask the padding bucket is in range, one past it is not', () => {
-    const m = tensor(Int32Array.from({ length: 16 }, (_, i) => (i < 14 ? 1 : 0)), [1, 16], 'int32');
+    const m = tensor(
+      Int32Array.from({ length: 16 }, (_, i) => (i < 14 ? 1 : 0)),
+      [1, 16],
+      'int32',
+    );
     const first = lshAttention(qk, v, { ...opts, mask: m, seed: 8 });
     const values = first.buckets.dataSync().slice() as Int32Array;
     // Round strides are nBuckets + 1 = 5 with padding; position 15 of round 0 holds the padding bucket 4.
@@ -190,7 +223,9 @@ describe('replayed buckets', () => {
     const ok = lshAttention(qk, v, { ...opts, mask: m, buckets: tensor(values, first.buckets.shape, 'int32') });
     values[0] = 5;
     const bad = tensor(values, first.buckets.shape, 'int32');
-    expect(expectFailFast(() => lshAttention(qk, v, { ...opts, mask: m, buckets: bad }), InvalidArgumentError).message).toMatch(/must lie in 0\.\.4/);
+    expect(expectFailFast(() => lshAttention(qk, v, { ...opts, mask: m, buckets: bad }), InvalidArgumentError).message).toMatch(
+      /must lie in 0\.\.4/,
+    );
     dispose([m, first, ok, bad]);
   });
 });

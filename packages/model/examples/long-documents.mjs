@@ -124,7 +124,9 @@ const config = {
 const model = new ReformerForSequenceClassification(config, { seed });
 const optimizer = new Adam(model.namedParameters(), { lr: Number(args.lr) });
 const params = [...model.parameters()];
-log(`Reformer (${config.attn_layers.join(' + ')}) on ${length}-token documents, ${model.numParameters()} parameters, budget ${args['budget-mib']} MiB per allocation`);
+log(
+  `Reformer (${config.attn_layers.join(' + ')}) on ${length}-token documents, ${model.numParameters()} parameters, budget ${args['budget-mib']} MiB per allocation`,
+);
 
 // --- full attention at this length ----------------------------------------------------------------
 let fullAttention;
@@ -135,7 +137,9 @@ try {
 } catch (e) {
   if (!(e instanceof AllocationTooLargeError)) throw e;
   fullAttention = { fits: false, bytes: e.bytes, limit: e.limit };
-  log(`Full attention at ${length} tokens: refused, one [${length}, ${length}] block of logits needs ${(e.bytes / 2 ** 20).toFixed(0)} MiB.`);
+  log(
+    `Full attention at ${length} tokens: refused, one [${length}, ${length}] block of logits needs ${(e.bytes / 2 ** 20).toFixed(0)} MiB.`,
+  );
 }
 dense.dispose();
 
@@ -187,7 +191,9 @@ log(`Accuracy on ${evalDocs} unseen documents: ${(100 * accuracy).toFixed(1)}% (
 log(
   `Peak tensor memory of a whole training step (weights, Adam state, activations, gradients): ${(peakBytes / 2 ** 20).toFixed(1)} MiB, ` +
     `every allocation within the ${args['budget-mib']} MiB bound` +
-    (fullBlockBytes === undefined ? '.' : `; one block of full-attention logits alone (one head, one document) is ${(fullBlockBytes / 2 ** 20).toFixed(0)} MiB.`),
+    (fullBlockBytes === undefined
+      ? '.'
+      : `; one block of full-attention logits alone (one head, one document) is ${(fullBlockBytes / 2 ** 20).toFixed(0)} MiB.`),
 );
 if (args.json) console.log(JSON.stringify(report));
 model.dispose();

@@ -71,7 +71,10 @@ for (; step < Number(args.steps) && loss > Number(args['target-loss']); step++) 
     optimizer.step(grads);
     return value.dataSync()[0];
   });
-  if (step % 50 === 0) console.log(`step ${step}  loss ${loss.toFixed(4)}  ${((Date.now() - start) / 1000).toFixed(0)} s  peak ${(memory().peakBytes / 2 ** 20).toFixed(1)} MiB`);
+  if (step % 50 === 0)
+    console.log(
+      `step ${step}  loss ${loss.toFixed(4)}  ${((Date.now() - start) / 1000).toFixed(0)} s  peak ${(memory().peakBytes / 2 ** 20).toFixed(1)} MiB`,
+    );
 }
 console.log(`trained: ${step} steps, loss ${loss.toFixed(4)}, ${((Date.now() - start) / 1000).toFixed(0)} s`);
 
@@ -90,6 +93,8 @@ out.forEach((r, b) => {
   tokens += ok;
   exact += ok === L ? 1 : 0;
 });
-console.log(`held-out: ${exact}/${n} sequences exactly reversed, ${((100 * tokens) / (n * L)).toFixed(2)}% of tokens (cached greedy decoding, ${((Date.now() - t0) / 1000).toFixed(1)} s)`);
+console.log(
+  `held-out: ${exact}/${n} sequences exactly reversed, ${((100 * tokens) / (n * L)).toFixed(2)}% of tokens (cached greedy decoding, ${((Date.now() - t0) / 1000).toFixed(1)} s)`,
+);
 source.dispose();
 labels.dispose();

@@ -105,7 +105,9 @@ async function job(kind) {
     progressEvery: 10,
     onProgress: (p) => {
       const e = p.eval ? ` eval loss ${p.eval.loss.toFixed(4)} acc ${(100 * p.eval.accuracy).toFixed(2)}%` : '';
-      console.log(`[${label(kind)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} |g| ${p.gradNorm.toFixed(3)} lr ${p.lr.toExponential(2)} ${Math.round(p.tokensPerSecond)} tok/s eta ${Math.round(p.etaSeconds)}s${e}`);
+      console.log(
+        `[${label(kind)}] step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)} |g| ${p.gradNorm.toFixed(3)} lr ${p.lr.toExponential(2)} ${Math.round(p.tokensPerSecond)} tok/s eta ${Math.round(p.etaSeconds)}s${e}`,
+      );
       if (p.eval) curve.push({ step: p.step, loss: p.eval.loss, accuracy: p.eval.accuracy });
     },
   });
@@ -149,14 +151,29 @@ async function main() {
   );
   const wall = (Date.now() - started) / 1000;
   const results = await Promise.all(rows.map(async (r) => JSON.parse(await readFile(join(args.dir, `result-${r}.json`), 'utf8'))));
-  const cpu = (await readFile('/proc/cpuinfo', 'utf8').catch(() => '')).match(/model name\s*:\s*(.*)/)?.[1] ?? cpus()[0]?.model ?? 'unknown';
+  const cpu =
+    (await readFile('/proc/cpuinfo', 'utf8').catch(() => '')).match(/model name\s*:\s*(.*)/)?.[1] ?? cpus()[0]?.model ?? 'unknown';
   const report = {
     command: `node scripts/duplication-table.mjs ${process.argv.slice(2).join(' ')}`,
     wallSeconds: wall,
     cpu,
     cores: cpus().length,
     loadAverage: loadavg(),
-    settings: { length, vocab, dModel, heads, chunk, seed, steps: num('steps'), batch: num('batch'), lr: num('lr'), warmup: num('warmup'), evalBatches: num('eval-batches'), evalBatchSize: num('eval-batch-size'), parallel: num('parallel') },
+    settings: {
+      length,
+      vocab,
+      dModel,
+      heads,
+      chunk,
+      seed,
+      steps: num('steps'),
+      batch: num('batch'),
+      lr: num('lr'),
+      warmup: num('warmup'),
+      evalBatches: num('eval-batches'),
+      evalBatchSize: num('eval-batch-size'),
+      parallel: num('parallel'),
+    },
     rows,
     cols,
     results,
@@ -178,10 +195,24 @@ function markdown(report) {
   const loss = [
     `${head} train time |`,
     `${rule} ---: |`,
-    ...rows.map((r) => `| ${label(r)} | ${cols.map((c) => byKind.get(r).evals[c].loss.toFixed(4)).join(' | ')} | ${(byKind.get(r).trainSeconds / 60).toFixed(1)} min |`),
+    ...rows.map(
+      (r) =>
+        `| ${label(r)} | ${cols.map((c) => byKind.get(r).evals[c].loss.toFixed(4)).join(' | ')} | ${(byKind.get(r).trainSeconds / 60).toFixed(1)} min |`,
+    ),
   ];
-  const curves = rows.map((r) => `- ${label(r)}: ${byKind.get(r).curve.map((c) => `step ${c.step} ${pct(c.accuracy)}`).join(', ')}`);
-  const s = report.settings ?? { length, evalBatches: num('eval-batches'), evalBatchSize: num('eval-batch-size'), parallel: num('parallel') };
+  const curves = rows.map(
+    (r) =>
+      `- ${label(r)}: ${byKind
+        .get(r)
+        .curve.map((c) => `step ${c.step} ${pct(c.accuracy)}`)
+        .join(', ')}`,
+  );
+  const s = report.settings ?? {
+    length,
+    evalBatches: num('eval-batches'),
+    evalBatchSize: num('eval-batch-size'),
+    parallel: num('parallel'),
+  };
   const scored = s.evalBatches && s.evalBatchSize ? s.evalBatches * s.evalBatchSize * (s.length / 2 - 1) : undefined;
   return [
     '### Accuracy on the second copy of w',

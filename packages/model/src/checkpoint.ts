@@ -113,7 +113,9 @@ function parseConfig(config: CheckpointFiles['config']): Record<string, unknown>
     if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('not an object');
     return parsed as Record<string, unknown>;
   } catch (e) {
-    throw new CheckpointError(`config.json is not a JSON object (${(e as Error).message}); the checkpoint is damaged or not a Reformer checkpoint.`);
+    throw new CheckpointError(
+      `config.json is not a JSON object (${(e as Error).message}); the checkpoint is damaged or not a Reformer checkpoint.`,
+    );
   }
 }
 
@@ -136,7 +138,13 @@ const LEGACY_MASK_BUFFER = /\.attention\.self_attention\.(?:self_)?mask_value_fl
 export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): AnyReformerModel {
   const raw = parseConfig(files.config);
   const archs = raw['architectures'];
-  const arch = (Array.isArray(archs) && typeof archs[0] === 'string' ? archs[0] : raw['is_decoder'] === true ? 'ReformerModelWithLMHead' : 'ReformerForMaskedLM') as string;
+  const arch = (
+    Array.isArray(archs) && typeof archs[0] === 'string'
+      ? archs[0]
+      : raw['is_decoder'] === true
+        ? 'ReformerModelWithLMHead'
+        : 'ReformerForMaskedLM'
+  ) as string;
   const w = files.weights;
   const tensors = new Map((w instanceof ArrayBuffer || w instanceof Uint8Array ? parseSafetensors(w) : w).tensors);
   const legacyBias = tensors.get('lm_head.decoder.bias');
@@ -151,7 +159,9 @@ export function loadModel(files: CheckpointFiles, options: ModelOptions = {}): A
   for (const name of [...tensors.keys()]) if (LEGACY_MASK_BUFFER.test(name)) tensors.delete(name);
   const config = resolveConfig(raw as Partial<ReformerConfig>);
   if (!Object.hasOwn(ARCHITECTURES, arch)) {
-    throw new CheckpointError(`config.json names architecture ${JSON.stringify(arch)}; expected one of ${Object.keys(ARCHITECTURES).join(', ')}.`);
+    throw new CheckpointError(
+      `config.json names architecture ${JSON.stringify(arch)}; expected one of ${Object.keys(ARCHITECTURES).join(', ')}.`,
+    );
   }
   // No random initialisation: every parameter is about to be overwritten by the checkpoint.
   const model: AnyReformerModel = withoutInit(() => new ARCHITECTURES[arch as ReformerArchitecture](config, options));

@@ -70,7 +70,8 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
   let task: Task;
   if (taskName === 'duplication') {
     if (flags.text !== undefined) throw new UsageError('--text is for char-lm; duplication makes its own data.');
-    if (flags['valid-fraction'] !== undefined) throw new UsageError('--valid-fraction is for char-lm; duplication draws its validation sequences from their own seed.');
+    if (flags['valid-fraction'] !== undefined)
+      throw new UsageError('--valid-fraction is for char-lm; duplication draws its validation sequences from their own seed.');
     if (length % 2 !== 0 || length < 4) throw new UsageError(`--length must be even and ≥ 4 for duplication, got '${flags.length}'.`);
     const vocab = int(flags, 'vocab', 64, 2);
     run['vocab'] = vocab;
@@ -107,7 +108,8 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
   }
   const chunk = int(flags, 'chunk', 32, 1);
   const hashes = int(flags, 'hashes', 1, 1);
-  if (attention !== 'lsh' && flags.hashes !== undefined) throw new UsageError(`--hashes needs --attention lsh, got --attention ${attention}.`);
+  if (attention !== 'lsh' && flags.hashes !== undefined)
+    throw new UsageError(`--hashes needs --attention lsh, got --attention ${attention}.`);
   let buckets: number | null = null;
   if (flags.buckets !== undefined) {
     buckets = int(flags, 'buckets', 0, 2);
@@ -118,7 +120,8 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
     const m = /^(\d+)x(\d+)$/.exec(flags.axial);
     if (!m || Number(m[1]) < 1 || Number(m[2]) < 1) throw new UsageError(`--axial must be A0xA1 (e.g. 16x16), got '${flags.axial}'.`);
     axial = [Number(m[1]), Number(m[2])];
-    if (axial[0] * axial[1] < length) throw new UsageError(`--axial ${flags.axial} covers ${axial[0] * axial[1]} positions, fewer than --length ${length}.`);
+    if (axial[0] * axial[1] < length)
+      throw new UsageError(`--axial ${flags.axial} covers ${axial[0] * axial[1]} positions, fewer than --length ${length}.`);
   }
   const dropout = num(flags, 'dropout', 0, 0, 0.99);
   const config: Partial<ReformerConfig> = {
@@ -139,7 +142,11 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
     eos_token_id: null,
     pad_token_id: 0,
     ...(axial !== undefined
-      ? { axial_pos_embds: true, axial_pos_shape: axial, axial_pos_embds_dim: [Math.floor(dModel / 2), dModel - Math.floor(dModel / 2)] as [number, number] }
+      ? {
+          axial_pos_embds: true,
+          axial_pos_shape: axial,
+          axial_pos_embds_dim: [Math.floor(dModel / 2), dModel - Math.floor(dModel / 2)] as [number, number],
+        }
       : { axial_pos_embds: false, max_position_embeddings: length }),
   };
   const lr = num(flags, 'lr', 1e-3, 0);
@@ -159,7 +166,8 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
     const parts = flags['eval-hashes'].split(',');
     evalHashes = parts.map((p) => {
       const v = Number(p);
-      if (p.trim() === '' || !Number.isSafeInteger(v) || v < 1) throw new UsageError(`--eval-hashes must be a comma-separated list of integers ≥ 1, got '${flags['eval-hashes']}'.`);
+      if (p.trim() === '' || !Number.isSafeInteger(v) || v < 1)
+        throw new UsageError(`--eval-hashes must be a comma-separated list of integers ≥ 1, got '${flags['eval-hashes']}'.`);
       return v;
     });
   }
@@ -167,7 +175,8 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
   const checkpointDir = flags['checkpoint-dir'];
   if (flags.resume && checkpointDir === undefined) throw new UsageError('--resume needs --checkpoint-dir.');
   if (flags.overwrite && checkpointDir === undefined) throw new UsageError('--overwrite needs --checkpoint-dir.');
-  if (flags.overwrite && flags.resume) throw new UsageError('--overwrite starts a new run and --resume continues the old one: give one of them.');
+  if (flags.overwrite && flags.resume)
+    throw new UsageError('--overwrite starts a new run and --resume continues the old one: give one of them.');
   const batch = int(flags, 'batch', 8, 1);
   const clip = num(flags, 'clip', 1, 0);
   Object.assign(run, {
@@ -191,7 +200,8 @@ export async function planRun({ task: taskName, flags }: CliOptions, resumed?: R
     seed,
   });
   const machine = totalmem();
-  if (checkpointDir === undefined && flags['checkpoint-every'] !== undefined) throw new UsageError('--checkpoint-every needs --checkpoint-dir.');
+  if (checkpointDir === undefined && flags['checkpoint-every'] !== undefined)
+    throw new UsageError('--checkpoint-every needs --checkpoint-dir.');
   return {
     task,
     config,
@@ -330,7 +340,9 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
     clearBar();
     if (!controller.signal.aborted && !saving) {
       controller.abort(new Error('interrupted (SIGINT)'));
-      err.write(`reformer-train: interrupted; stopping after this step and saving ${plan.checkpointDir !== undefined ? 'a checkpoint' : 'the model'}\n`);
+      err.write(
+        `reformer-train: interrupted; stopping after this step and saving ${plan.checkpointDir !== undefined ? 'a checkpoint' : 'the model'}\n`,
+      );
     } else {
       err.write(
         'reformer-train: still saving; waiting for the save to finish so that the files stay complete ' +
@@ -357,7 +369,11 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
         ? {
             checkpointEvery: plan.checkpointEvery,
             saveCheckpoint: async (ck) => {
-              lastCheckpoint = await saveCheckpoint(dir, { ...ck, state: { ...ck.state, task: task.name, run: plan.run } }, { keep: plan.keep });
+              lastCheckpoint = await saveCheckpoint(
+                dir,
+                { ...ck, state: { ...ck.state, task: task.name, run: plan.run } },
+                { keep: plan.keep },
+              );
             },
             ...(plan.resume
               ? {
@@ -376,7 +392,9 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
                       }
                       if (changes.length > 0) out.write(`resuming with changed settings: ${changes.map(formatChange).join(', ')}\n`);
                     } else {
-                      err.write(`reformer-train: warning: ${point.path} records no run settings (an older version wrote it); the flags cannot be checked against it\n`);
+                      err.write(
+                        `reformer-train: warning: ${point.path} records no run settings (an older version wrote it); the flags cannot be checked against it\n`,
+                      );
                     }
                     out.write(`resuming from ${point.path} (step ${point.state.step})\n`);
                     return point;
@@ -413,7 +431,8 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
       );
       return 130;
     }
-    if (result.step === result.startStep && result.startStep >= plan.steps) out.write(`nothing to do: the checkpoint is at step ${result.startStep} ≥ --steps ${plan.steps}\n`);
+    if (result.step === result.startStep && result.startStep >= plan.steps)
+      out.write(`nothing to do: the checkpoint is at step ${result.startStep} ≥ --steps ${plan.steps}\n`);
     await saveModel(plan.out, model);
     out.write(`${summary}saved the model to ${plan.out}\n`);
     return result.stopped ? 130 : 0;
@@ -424,7 +443,10 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
   }
 }
 
-const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:^|[\\/])(?:cli\.[cm]?js|reformer-train(?:\.js)?)$/.test(process.argv[1]);
+const invokedDirectly =
+  typeof process !== 'undefined' &&
+  process.argv[1] !== undefined &&
+  /(?:^|[\\/])(?:cli\.[cm]?js|reformer-train(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => {

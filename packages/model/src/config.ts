@@ -156,14 +156,33 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
     if (!ok) problems.push(`${field} must be ${expected}, got ${show(c[field])}`);
   };
 
-  need(Array.isArray(c.attn_layers) && c.attn_layers.length > 0 && c.attn_layers.every((t) => t === 'lsh' || t === 'local' || t === 'full'),
-    'attn_layers', 'a non-empty list of "lsh", "local" or "full"');
-  for (const f of ['hidden_size', 'num_attention_heads', 'attention_head_size', 'feed_forward_size', 'vocab_size',
-    'lsh_attn_chunk_length', 'local_attn_chunk_length', 'num_hashes', 'max_position_embeddings'] as const) {
+  need(
+    Array.isArray(c.attn_layers) && c.attn_layers.length > 0 && c.attn_layers.every((t) => t === 'lsh' || t === 'local' || t === 'full'),
+    'attn_layers',
+    'a non-empty list of "lsh", "local" or "full"',
+  );
+  for (const f of [
+    'hidden_size',
+    'num_attention_heads',
+    'attention_head_size',
+    'feed_forward_size',
+    'vocab_size',
+    'lsh_attn_chunk_length',
+    'local_attn_chunk_length',
+    'num_hashes',
+    'max_position_embeddings',
+  ] as const) {
     need(isInt(c[f], 1), f, 'a positive integer');
   }
-  for (const f of ['lsh_num_chunks_before', 'lsh_num_chunks_after', 'local_num_chunks_before', 'local_num_chunks_after',
-    'chunk_size_feed_forward', 'chunk_size_lm_head', 'pad_token_id'] as const) {
+  for (const f of [
+    'lsh_num_chunks_before',
+    'lsh_num_chunks_after',
+    'local_num_chunks_before',
+    'local_num_chunks_after',
+    'chunk_size_feed_forward',
+    'chunk_size_lm_head',
+    'pad_token_id',
+  ] as const) {
     need(isInt(c[f], 0), f, 'a non-negative integer');
   }
   for (const f of ['hidden_dropout_prob', 'lsh_attention_probs_dropout_prob', 'local_attention_probs_dropout_prob'] as const) {
@@ -176,8 +195,13 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
   for (const f of ['layer_norm_eps', 'initializer_range', 'axial_norm_std'] as const) {
     need(typeof c[f] === 'number' && Number.isFinite(c[f]) && c[f] >= 0, f, 'a finite non-negative number');
   }
-  need(c.num_buckets === null || isEven(c.num_buckets) || (Array.isArray(c.num_buckets) && c.num_buckets.length > 0 && c.num_buckets.every(isEven)),
-    'num_buckets', 'an even integer ≥ 2, a list of even integers ≥ 2 (factorised buckets), or null (chosen from the length)');
+  need(
+    c.num_buckets === null ||
+      isEven(c.num_buckets) ||
+      (Array.isArray(c.num_buckets) && c.num_buckets.length > 0 && c.num_buckets.every(isEven)),
+    'num_buckets',
+    'an even integer ≥ 2, a list of even integers ≥ 2 (factorised buckets), or null (chosen from the length)',
+  );
   need(c.hash_seed === null || isInt(c.hash_seed, 0), 'hash_seed', 'a non-negative integer or null');
   need(c.eos_token_id === null || isInt(c.eos_token_id, 0), 'eos_token_id', 'a non-negative integer or null');
   if (isInt(c.vocab_size, 1)) {
@@ -190,7 +214,9 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
     if (pair(c.axial_pos_embds_dim)) {
       const [d0, d1] = c.axial_pos_embds_dim;
       if (d0 + d1 !== c.hidden_size) {
-        problems.push(`axial_pos_embds_dim ${show(c.axial_pos_embds_dim)} must sum to hidden_size = ${show(c.hidden_size)} (got ${d0 + d1})`);
+        problems.push(
+          `axial_pos_embds_dim ${show(c.axial_pos_embds_dim)} must sum to hidden_size = ${show(c.hidden_size)} (got ${d0 + d1})`,
+        );
       }
     } else {
       need(false, 'axial_pos_embds_dim', 'two positive integers [d0, d1] summing to hidden_size');

@@ -60,7 +60,9 @@ async function resolveInput(input: string): Promise<string> {
   for (const name of ['pytorch_model.bin', 'pytorch_model.bin.index.json']) {
     if ((await exists(join(input, name))) !== null) return join(input, name);
   }
-  throw new ConvertUsageError(`${input}: no pytorch_model.bin or pytorch_model.bin.index.json in this folder; pass the PyTorch file itself.`);
+  throw new ConvertUsageError(
+    `${input}: no pytorch_model.bin or pytorch_model.bin.index.json in this folder; pass the PyTorch file itself.`,
+  );
 }
 
 /**
@@ -135,7 +137,10 @@ export async function main(argv: readonly string[], out: Output = process.stdout
   }
 }
 
-const invokedDirectly = typeof process !== 'undefined' && process.argv[1] !== undefined && /(?:^|[\\/])(?:convert-cli\.[cm]?js|reformer-convert(?:\.js)?)$/.test(process.argv[1]);
+const invokedDirectly =
+  typeof process !== 'undefined' &&
+  process.argv[1] !== undefined &&
+  /(?:^|[\\/])(?:convert-cli\.[cm]?js|reformer-convert(?:\.js)?)$/.test(process.argv[1]);
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => {

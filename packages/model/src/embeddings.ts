@@ -75,7 +75,8 @@ export class AxialPositionEmbeddings extends Module {
       const u = uniformValues(nextSeed(), batch * a1);
       const scale = 1 / (1 - this.dropout);
       const m = new Float32Array(batch * length);
-      for (let b = 0; b < batch; b++) for (let i = 0; i < length; i++) m[b * length + i] = u[b * a1 + cols[i]!]! >= this.dropout ? scale : 0;
+      for (let b = 0; b < batch; b++)
+        for (let i = 0; i < length; i++) m[b * length + i] = u[b * a1 + cols[i]!]! >= this.dropout ? scale : 0;
       return mul(pos, fromHost(m, [batch, length, 1], 'float32'));
     });
   }
@@ -113,7 +114,12 @@ export class PositionEmbeddings extends Module {
     super();
     this.embedding = this.addModule(
       'embedding',
-      new Embedding({ numEmbeddings: config.max_position_embeddings, dim: config.hidden_size, init: { std: config.initializer_range }, seed }),
+      new Embedding({
+        numEmbeddings: config.max_position_embeddings,
+        dim: config.hidden_size,
+        init: { std: config.initializer_range },
+        seed,
+      }),
     );
     this.dropout = this.addModule('dropout', new Dropout({ rate: config.hidden_dropout_prob }));
   }
@@ -122,9 +128,7 @@ export class PositionEmbeddings extends Module {
   forward(_batch: number, length: number, start = 0): Tensor {
     const n = this.embedding.numEmbeddings;
     if (start + length > n) {
-      throw new ShapeMismatchError(
-        `PositionEmbeddings: positions up to ${start + length} requested, but max_position_embeddings is ${n}.`,
-      );
+      throw new ShapeMismatchError(`PositionEmbeddings: positions up to ${start + length} requested, but max_position_embeddings is ${n}.`);
     }
     const ids = new Int32Array(length).map((_, i) => start + i);
     return tidy(() => this.dropout.forward(expandDims(this.embedding.forward(ints(ids, [length])), 0)));
@@ -154,7 +158,8 @@ export class ReformerEmbeddings extends Module {
     super();
     this.word_embeddings = this.addModule(
       'word_embeddings',
-      wordEmbeddings ?? new Embedding({ numEmbeddings: config.vocab_size, dim: config.hidden_size, init: { std: config.initializer_range } }),
+      wordEmbeddings ??
+        new Embedding({ numEmbeddings: config.vocab_size, dim: config.hidden_size, init: { std: config.initializer_range } }),
     );
     this.position_embeddings = this.addModule(
       'position_embeddings',

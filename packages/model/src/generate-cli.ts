@@ -113,7 +113,9 @@ export function parseGenerateCommandLine(argv: readonly string[]): GenerateComma
 function byteTokenizerFor(vocabSize: number): Tokenizer {
   if (vocabSize === 258) return new ByteTokenizer();
   if (vocabSize === 256) return new ByteTokenizer({ offset: 0 });
-  throw new GenerateUsageError(`--tokenizer bytes needs a model vocabulary of 256 (raw bytes) or 258 (bytes + 2, the enwik8 layout); this model has ${vocabSize}.`);
+  throw new GenerateUsageError(
+    `--tokenizer bytes needs a model vocabulary of 256 (raw bytes) or 258 (bytes + 2, the enwik8 layout); this model has ${vocabSize}.`,
+  );
 }
 
 async function tokenizerFor(which: string, modelDir: string, vocabSize: number): Promise<Tokenizer> {
@@ -151,7 +153,9 @@ export async function generateMain(
     const lm = expectArchitecture(loaded, ReformerModelWithLMHead);
     const tokenizer = await tokenizerFor(command.tokenizer, command.model, lm.config.vocab_size);
     if (tokenizer.vocabSize > lm.config.vocab_size) {
-      err.write(`reformer-generate: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${lm.config.vocab_size}: they do not belong together.\n`);
+      err.write(
+        `reformer-generate: the tokenizer has ${tokenizer.vocabSize} ids but the model's vocabulary is ${lm.config.vocab_size}: they do not belong together.\n`,
+      );
       return 2;
     }
     out.write(command.prompt);

@@ -44,8 +44,33 @@ export {
   type CheckpointFiles,
   type ReformerArchitecture,
 } from './checkpoint.js';
-export { train, TrainError, checkBatch, batchTokens, type TrainBatch, type TrainOptions, type TrainProgress, type TrainResult, type TrainState, type TrainCheckpoint, type ResumePoint } from './train/index.js';
-export { duplicationTask, charLMTask, scoreCausalLM, type Task, type Metrics, type EvaluateOptions, type LanguageModel, type CausalScores, type DuplicationOptions, type DuplicationTask, type CharLMOptions, type CharLMTask } from './tasks/index.js';
+export {
+  train,
+  TrainError,
+  checkBatch,
+  batchTokens,
+  type TrainBatch,
+  type TrainOptions,
+  type TrainProgress,
+  type TrainResult,
+  type TrainState,
+  type TrainCheckpoint,
+  type ResumePoint,
+} from './train/index.js';
+export {
+  duplicationTask,
+  charLMTask,
+  scoreCausalLM,
+  type Task,
+  type Metrics,
+  type EvaluateOptions,
+  type LanguageModel,
+  type CausalScores,
+  type DuplicationOptions,
+  type DuplicationTask,
+  type CharLMOptions,
+  type CharLMTask,
+} from './tasks/index.js';
 export { generate, type GenerateOptions } from './generate/generate.js';
 export { sampleToken, type SamplingOptions } from './generate/sampling.js';
 export {
@@ -68,5 +93,11 @@ export {
 export { ByteTokenizer, SentencePieceTokenizer, TokenizerError, type ByteTokenizerOptions, type Tokenizer } from './tokenizers/index.js';
 export { generateText, streamText, type GenerateTextOptions } from './generate/text.js';
 export { createReformerLM, reformerLMConfig, type ReformerLMOptions } from './reformer-lm.js';
-export { fromPretrained, type FromPretrainedOptions, type PretrainedFileData, type PretrainedProgress, type PretrainedSource } from './pretrained.js';
+export {
+  fromPretrained,
+  type FromPretrainedOptions,
+  type PretrainedFileData,
+  type PretrainedProgress,
+  type PretrainedSource,
+} from './pretrained.js';
 export { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, parseShardIndex, type WeightsFileName } from './weights-names.js';

@@ -65,7 +65,8 @@ export function checkIds(where: string, ids: Tensor, maxLength: number, start: n
     );
   }
   if (mask !== undefined) {
-    if (mask.dtype !== 'int32') throw new DTypeError(`${where}: attentionMask must be int32 [batch, length] (1 = token, 0 = padding), got ${mask.dtype}.`);
+    if (mask.dtype !== 'int32')
+      throw new DTypeError(`${where}: attentionMask must be int32 [batch, length] (1 = token, 0 = padding), got ${mask.dtype}.`);
     if (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== length) {
       throw new ShapeMismatchError(`${where}: attentionMask must be [${batch}, ${length}] like the ids, got ${formatShape(mask.shape)}.`);
     }
@@ -134,7 +135,10 @@ export class ReformerModel extends Module {
     const resolved = resolveConfig(config);
     checkModelSizes('ReformerModel', resolved, false);
     this.config = resolved;
-    const build = (): [ReformerEmbeddings, ReformerEncoder] => [new ReformerEmbeddings(resolved), new ReformerEncoder(resolved, options.reversible ?? true)];
+    const build = (): [ReformerEmbeddings, ReformerEncoder] => [
+      new ReformerEmbeddings(resolved),
+      new ReformerEncoder(resolved, options.reversible ?? true),
+    ];
     const [embeddings, encoder] = options.seed === undefined ? build() : seedScope(options.seed, build);
     this.embeddings = this.addModule('embeddings', embeddings);
     this.encoder = this.addModule('encoder', encoder);
@@ -236,7 +240,9 @@ export abstract class ReformerLM extends Module {
       throw new InvalidArgumentError(`${where}: a masked LM needs options.labels (int32 [batch, length], −100 = not scored).`);
     }
     if (labels !== undefined && (labels.rank !== 2 || labels.shape[0] !== ids.shape[0] || labels.shape[1] !== ids.shape[1])) {
-      throw new ShapeMismatchError(`${where}: labels must have the ids' shape ${formatShape(ids.shape)}, got ${formatShape(labels.shape)}.`);
+      throw new ShapeMismatchError(
+        `${where}: labels must have the ids' shape ${formatShape(ids.shape)}, got ${formatShape(labels.shape)}.`,
+      );
     }
     return tidy(() => {
       labels ??= options.attentionMask !== undefined ? ignorePadding(ids, options.attentionMask) : ids;

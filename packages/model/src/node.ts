@@ -8,7 +8,14 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { InvalidArgumentError, ReformerError, checkInteger, serializeSafetensors, type Optimizer, type SafetensorsFile } from '@reformer/core';
+import {
+  InvalidArgumentError,
+  ReformerError,
+  checkInteger,
+  serializeSafetensors,
+  type Optimizer,
+  type SafetensorsFile,
+} from '@reformer/core';
 import { readSafetensorsFile, writeFileAtomic } from '@reformer/core/node';
 import { CheckpointError, hostTensors, loadModel, serializeModel, type AnyReformerModel } from './checkpoint.js';
 import { nodeCheckpointFs, type CheckpointFs } from './durable-fs.js';
@@ -250,7 +257,14 @@ export async function readTrainerState(checkpointPath: string): Promise<TrainerS
     throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message}); the file is truncated or damaged.`);
   }
   const step = (state as { step?: unknown } | null)?.step;
-  if (state === null || typeof state !== 'object' || Array.isArray(state) || typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
+  if (
+    state === null ||
+    typeof state !== 'object' ||
+    Array.isArray(state) ||
+    typeof step !== 'number' ||
+    !Number.isSafeInteger(step) ||
+    step < 0
+  ) {
     throw new CheckpointError(`${file}: expected a JSON object with an integer "step" ≥ 0; the file is damaged or not a trainer state.`);
   }
   return state as TrainerState;

@@ -18,7 +18,14 @@ import {
 } from '@reformer/core';
 import { CheckpointError, loadModel, type AnyReformerModel } from './checkpoint.js';
 import type { ModelOptions } from './model.js';
-import { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, checkShard, missingWeightsMessage, parseShardIndex } from './weights-names.js';
+import {
+  MissingWeightsError,
+  ShardIndexError,
+  WEIGHTS_FILE_NAMES,
+  checkShard,
+  missingWeightsMessage,
+  parseShardIndex,
+} from './weights-names.js';
 
 /** Download progress of one file. */
 export interface PretrainedProgress {
@@ -56,7 +63,8 @@ function parseWeights(name: string, bytes: Uint8Array): SafetensorsFile {
     return name.endsWith('.safetensors') ? parseSafetensors(bytes) : parsePyTorchCheckpoint(bytes);
   } catch (e) {
     if (e instanceof SafetensorsError || e instanceof CheckpointFormatError) {
-      const Wrap = e instanceof PickleSecurityError ? PickleSecurityError : e instanceof SafetensorsError ? SafetensorsError : CheckpointFormatError;
+      const Wrap =
+        e instanceof PickleSecurityError ? PickleSecurityError : e instanceof SafetensorsError ? SafetensorsError : CheckpointFormatError;
       const wrapped = new Wrap(`${name}: ${e.message}`);
       wrapped.cause = e;
       throw wrapped;
@@ -83,7 +91,8 @@ async function loadFrom(
     const tensors = new Map<string, HostTensor>();
     for (const [file, names] of shards) {
       const shard = await get(file);
-      if (shard === null) throw new ShardIndexError(`${where}: ${name} names shard ${file}, which is missing; all ${shards.size} shards are needed.`);
+      if (shard === null)
+        throw new ShardIndexError(`${where}: ${name} names shard ${file}, which is missing; all ${shards.size} shards are needed.`);
       const parsed = parseWeights(file, shard);
       checkShard(file, name, names, parsed.tensors);
       for (const [k, t] of parsed.tensors) tensors.set(k, t);
@@ -98,7 +107,10 @@ async function download(url: URL, name: string, options: FromPretrainedOptions):
   const doFetch = options.fetch ?? globalThis.fetch;
   const response = await doFetch(url, options.signal ? { signal: options.signal } : {});
   if (response.status === 404) return null;
-  if (!response.ok) throw new CheckpointError(`${url.href}: HTTP ${response.status} ${response.statusText}; check the URL and that the server allows the download.`);
+  if (!response.ok)
+    throw new CheckpointError(
+      `${url.href}: HTTP ${response.status} ${response.statusText}; check the URL and that the server allows the download.`,
+    );
   const header = response.headers.get('content-length');
   const total = header !== null && /^\d+$/.test(header) ? Number(header) : null;
   const report = (loaded: number): void => options.onProgress?.({ file: name, loaded, total });
@@ -179,10 +191,18 @@ export async function fromPretrained(source: PretrainedSource, options: FromPret
     return loadFrom(base.href, (name) => download(new URL(name, base), name, options), null, modelOptions);
   }
   const files = new Map<string, PretrainedFileData>();
-  const iterable = Symbol.iterator in (source as object) ? (source as Iterable<unknown>) : typeof (source as ArrayLike<unknown>).length === 'number' ? Array.from(source as ArrayLike<unknown>) : null;
+  const iterable =
+    Symbol.iterator in (source as object)
+      ? (source as Iterable<unknown>)
+      : typeof (source as ArrayLike<unknown>).length === 'number'
+        ? Array.from(source as ArrayLike<unknown>)
+        : null;
   if (iterable !== null) {
     for (const f of iterable) {
-      if (!isFileLike(f)) throw new InvalidArgumentError('fromPretrained: expected File objects (with a name), e.g. the files of an <input type="file" multiple>.');
+      if (!isFileLike(f))
+        throw new InvalidArgumentError(
+          'fromPretrained: expected File objects (with a name), e.g. the files of an <input type="file" multiple>.',
+        );
       files.set(f.name, f);
     }
   } else {

@@ -53,7 +53,8 @@ const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number
  * problem.
  */
 export function reformerLMConfig(options: ReformerLMOptions): ReformerConfig {
-  if (options === null || typeof options !== 'object') throw new ReformerConfigError([`options must be an object with vocabSize and maxSeqLen, got ${String(options)}`]);
+  if (options === null || typeof options !== 'object')
+    throw new ReformerConfigError([`options must be an object with vocabSize and maxSeqLen, got ${String(options)}`]);
   const { vocabSize, maxSeqLen, dim = 256, depth = 6, heads = 8, bucketSize = 64, nHashes = 4, ffMult = 4 } = options;
   const problems: string[] = [];
   const need = (ok: boolean, name: string, value: unknown, expected: string) => {
@@ -65,8 +66,14 @@ export function reformerLMConfig(options: ReformerLMOptions): ReformerConfig {
   const dimHead = options.dimHead ?? dim / heads;
   need(positiveInt(dimHead), options.dimHead === undefined ? 'dim / heads' : 'dimHead', dimHead, 'a positive integer (or give dimHead)');
   need(positiveInt(dim) && dim >= 2, 'dim', dim, 'at least 2 (the axial embeddings split it in two)');
-  const pattern = typeof options.attention === 'string' || options.attention === undefined ? [options.attention ?? 'lsh'] : [...options.attention];
-  need(pattern.length > 0 && pattern.every((t) => t === 'lsh' || t === 'local' || t === 'full'), 'attention', options.attention, "'lsh', 'local', 'full' or a non-empty list of them");
+  const pattern =
+    typeof options.attention === 'string' || options.attention === undefined ? [options.attention ?? 'lsh'] : [...options.attention];
+  need(
+    pattern.length > 0 && pattern.every((t) => t === 'lsh' || t === 'local' || t === 'full'),
+    'attention',
+    options.attention,
+    "'lsh', 'local', 'full' or a non-empty list of them",
+  );
   if (problems.length > 0) throw new ReformerConfigError(problems);
 
   const attnLayers = Array.from({ length: depth }, (_, i) => pattern[i % pattern.length]!);
@@ -114,7 +121,10 @@ export function reformerLMConfig(options: ReformerLMOptions): ReformerConfig {
 export function createReformerLM(options: ReformerLMOptions & { causal?: true }, modelOptions?: ModelOptions): ReformerModelWithLMHead;
 export function createReformerLM(options: ReformerLMOptions & { causal: false }, modelOptions?: ModelOptions): ReformerForMaskedLM;
 export function createReformerLM(options: ReformerLMOptions, modelOptions?: ModelOptions): ReformerModelWithLMHead | ReformerForMaskedLM;
-export function createReformerLM(options: ReformerLMOptions, modelOptions: ModelOptions = {}): ReformerModelWithLMHead | ReformerForMaskedLM {
+export function createReformerLM(
+  options: ReformerLMOptions,
+  modelOptions: ModelOptions = {},
+): ReformerModelWithLMHead | ReformerForMaskedLM {
   const config = reformerLMConfig(options);
   return config.is_decoder ? new ReformerModelWithLMHead(config, modelOptions) : new ReformerForMaskedLM(config, modelOptions);
 }

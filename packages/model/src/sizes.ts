@@ -25,15 +25,35 @@ function parameterSizes(c: ReformerConfig, lmHead: boolean): ParameterSize[] {
   ];
   if (c.axial_pos_embds) {
     list.push(
-      { name: 'embeddings.position_embeddings.weights.0', shape: [c.axial_pos_shape[0], 1, c.axial_pos_embds_dim[0]], fields: 'axial_pos_shape[0] or axial_pos_embds_dim[0]' },
-      { name: 'embeddings.position_embeddings.weights.1', shape: [1, c.axial_pos_shape[1], c.axial_pos_embds_dim[1]], fields: 'axial_pos_shape[1] or axial_pos_embds_dim[1]' },
+      {
+        name: 'embeddings.position_embeddings.weights.0',
+        shape: [c.axial_pos_shape[0], 1, c.axial_pos_embds_dim[0]],
+        fields: 'axial_pos_shape[0] or axial_pos_embds_dim[0]',
+      },
+      {
+        name: 'embeddings.position_embeddings.weights.1',
+        shape: [1, c.axial_pos_shape[1], c.axial_pos_embds_dim[1]],
+        fields: 'axial_pos_shape[1] or axial_pos_embds_dim[1]',
+      },
     );
   } else {
-    list.push({ name: 'embeddings.position_embeddings.embedding.weight', shape: [c.max_position_embeddings, H], fields: 'max_position_embeddings or hidden_size' });
+    list.push({
+      name: 'embeddings.position_embeddings.embedding.weight',
+      shape: [c.max_position_embeddings, H],
+      fields: 'max_position_embeddings or hidden_size',
+    });
   }
   list.push(
-    { name: 'encoder.layers.*.attention projections (weight)', shape: [inner, H], fields: 'num_attention_heads, attention_head_size or hidden_size' },
-    { name: 'encoder.layers.*.feed_forward.dense.dense.weight', shape: [c.feed_forward_size, H], fields: 'feed_forward_size or hidden_size' },
+    {
+      name: 'encoder.layers.*.attention projections (weight)',
+      shape: [inner, H],
+      fields: 'num_attention_heads, attention_head_size or hidden_size',
+    },
+    {
+      name: 'encoder.layers.*.feed_forward.dense.dense.weight',
+      shape: [c.feed_forward_size, H],
+      fields: 'feed_forward_size or hidden_size',
+    },
   );
   if (lmHead) list.push({ name: 'lm_head.decoder.weight', shape: [c.vocab_size, 2 * H], fields: 'vocab_size or hidden_size' });
   return list;
@@ -55,21 +75,29 @@ function parameterSizes(c: ReformerConfig, lmHead: boolean): ParameterSize[] {
  */
 export function checkModelSizes(where: string, c: ReformerConfig, lmHead: boolean, backend: Backend = getBackend()): void {
   for (const p of parameterSizes(c, lmHead)) {
-    checkAllocation(`${where}: parameter ${p.name} [${p.shape.join(', ')}]`, tensorBytes(p.shape), `Lower ${p.fields} in the config`, backend);
+    checkAllocation(
+      `${where}: parameter ${p.name} [${p.shape.join(', ')}]`,
+      tensorBytes(p.shape),
+      `Lower ${p.fields} in the config`,
+      backend,
+    );
   }
   if (!c.attn_layers.includes('lsh')) return;
   const chunk = c.lsh_attn_chunk_length;
   const length = chunk + 1; // the shortest sequence that is hashed (shorter ones attend without hashing)
-  checkLSHAttentionSizes(`${where}: LSH layers (num_hashes ${c.num_hashes}, num_buckets ${JSON.stringify(c.num_buckets)}) on the shortest hashed sequence, ${length} tokens,`, {
-    batch: 1,
-    heads: c.num_attention_heads,
-    length,
-    dHead: c.attention_head_size,
-    nHashes: c.num_hashes,
-    nBuckets: c.num_buckets ?? chooseNumBuckets(2 * chunk, chunk, c.max_position_embeddings),
-    chunkLength: chunk,
-    chunksBefore: c.lsh_num_chunks_before,
-    chunksAfter: c.lsh_num_chunks_after,
-    backend,
-  });
+  checkLSHAttentionSizes(
+    `${where}: LSH layers (num_hashes ${c.num_hashes}, num_buckets ${JSON.stringify(c.num_buckets)}) on the shortest hashed sequence, ${length} tokens,`,
+    {
+      batch: 1,
+      heads: c.num_attention_heads,
+      length,
+      dHead: c.attention_head_size,
+      nHashes: c.num_hashes,
+      nBuckets: c.num_buckets ?? chooseNumBuckets(2 * chunk, chunk, c.max_position_embeddings),
+      chunkLength: chunk,
+      chunksBefore: c.lsh_num_chunks_before,
+      chunksAfter: c.lsh_num_chunks_after,
+      backend,
+    },
+  );
 }

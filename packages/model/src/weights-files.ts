@@ -9,7 +9,15 @@ import { readFile, readdir } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { HostTensor, SafetensorsFile } from '@reformer/core';
 import { readPyTorchFile, readSafetensorsFile } from '@reformer/core/node';
-import { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, checkShard, missingWeightsMessage, parseShardIndex, type WeightsFileName } from './weights-names.js';
+import {
+  MissingWeightsError,
+  ShardIndexError,
+  WEIGHTS_FILE_NAMES,
+  checkShard,
+  missingWeightsMessage,
+  parseShardIndex,
+  type WeightsFileName,
+} from './weights-names.js';
 
 export { MissingWeightsError, ShardIndexError, WEIGHTS_FILE_NAMES, parseShardIndex, type WeightsFileName } from './weights-names.js';
 
@@ -27,7 +35,8 @@ export async function findWeightsFile(dir: string): Promise<WeightsFileName> {
   try {
     names = await readdir(dir);
   } catch (e) {
-    if ((e as { code?: string }).code === 'ENOENT') throw new MissingWeightsError(`${dir}: no such folder; pass the folder that holds config.json and the weights.`);
+    if ((e as { code?: string }).code === 'ENOENT')
+      throw new MissingWeightsError(`${dir}: no such folder; pass the folder that holds config.json and the weights.`);
     throw e;
   }
   const found = WEIGHTS_FILE_NAMES.find((n) => names.includes(n));
@@ -35,7 +44,11 @@ export async function findWeightsFile(dir: string): Promise<WeightsFileName> {
   throw new MissingWeightsError(missingWeightsMessage(dir, names));
 }
 
-async function readSharded(dir: string, index: string, read: (path: string) => Promise<SafetensorsFile>): Promise<{ tensors: Map<string, HostTensor>; files: string[] }> {
+async function readSharded(
+  dir: string,
+  index: string,
+  read: (path: string) => Promise<SafetensorsFile>,
+): Promise<{ tensors: Map<string, HostTensor>; files: string[] }> {
   const shards = parseShardIndex(await readFile(join(dir, index), 'utf8'), join(dir, index));
   const tensors = new Map<string, HostTensor>();
   const files: string[] = [];
@@ -46,7 +59,9 @@ async function readSharded(dir: string, index: string, read: (path: string) => P
       shard = await read(path);
     } catch (e) {
       if ((e as { code?: string }).code === 'ENOENT') {
-        throw new ShardIndexError(`${join(dir, index)} names shard ${file}, which is missing from ${dir}; download all ${shards.size} shards.`);
+        throw new ShardIndexError(
+          `${join(dir, index)} names shard ${file}, which is missing from ${dir}; download all ${shards.size} shards.`,
+        );
       }
       throw e;
     }

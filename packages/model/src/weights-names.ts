@@ -7,7 +7,12 @@
 import { CheckpointError } from './checkpoint.js';
 
 /** The weight files looked for, in order of preference (safetensors first: it loads faster and holds no code). */
-export const WEIGHTS_FILE_NAMES = ['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin', 'pytorch_model.bin.index.json'] as const;
+export const WEIGHTS_FILE_NAMES = [
+  'model.safetensors',
+  'model.safetensors.index.json',
+  'pytorch_model.bin',
+  'pytorch_model.bin.index.json',
+] as const;
 
 /** One of {@link WEIGHTS_FILE_NAMES}. */
 export type WeightsFileName = (typeof WEIGHTS_FILE_NAMES)[number];
@@ -21,7 +26,8 @@ export class ShardIndexError extends CheckpointError {}
 /** The message of a {@link MissingWeightsError}: what was looked for in `where`, and what is there. */
 export function missingWeightsMessage(where: string, found: readonly string[] | null): string {
   const shown = (found ?? []).filter((n) => !n.startsWith('.')).sort();
-  const list = shown.length === 0 ? 'nothing' : `${shown.slice(0, 20).join(', ')}${shown.length > 20 ? `, and ${shown.length - 20} more` : ''}`;
+  const list =
+    shown.length === 0 ? 'nothing' : `${shown.slice(0, 20).join(', ')}${shown.length > 20 ? `, and ${shown.length - 20} more` : ''}`;
   return (
     `${where}: no weights file. Looked for ${WEIGHTS_FILE_NAMES.join(', ')}; ` +
     `${found === null ? 'the server had none of them (HTTP 404)' : `found ${list}`}. ` +
@@ -53,7 +59,9 @@ export function parseShardIndex(text: string, indexName: string): Map<string, st
   for (const [name, file] of Object.entries(map as Record<string, unknown>)) {
     // Shards live next to the index: a path (or "..") could read files outside the folder.
     if (typeof file !== 'string' || file === '' || file === '.' || file === '..' || /[/\\]/.test(file)) {
-      throw new ShardIndexError(`${indexName}: tensor ${JSON.stringify(name)} maps to ${JSON.stringify(file)}, expected a file name in the same folder.`);
+      throw new ShardIndexError(
+        `${indexName}: tensor ${JSON.stringify(name)} maps to ${JSON.stringify(file)}, expected a file name in the same folder.`,
+      );
     }
     const list = shards.get(file) ?? [];
     list.push(name);

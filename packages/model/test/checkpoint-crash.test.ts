@@ -74,55 +74,67 @@ describe('saveCheckpoint: a crash at any operation leaves a complete checkpoint'
   it.each([
     ['re-saving step 4', 4],
     ['saving step 6 with keep 2', 6],
-  ])('%s: crash before / during every operation of the sequence', async (_what, newStep) => {
-    const a = model(1);
-    const b = model(2);
-    const c = model(3);
-    const [wa, wb, wc] = await Promise.all([weightsOf(a.model), weightsOf(b.model), weightsOf(c.model)]);
-    // A clean save: how many operations the sequence has.
-    const probeDir = await tempDir();
-    await saveCheckpoint(probeDir, { ...a, state: { step: 2 } });
-    await saveCheckpoint(probeDir, { ...b, state: { step: 4 } });
-    const probe = crashingFs(-1, 'before');
-    await saveCheckpoint(probeDir, { ...c, state: { step: newStep } }, { keep: 2, fs: probe.fs });
-    const total = probe.ops.length;
-    expect(total).toBeGreaterThan(8);
+  ])(
+    '%s: crash before / during every operation of the sequence',
+    async (_what, newStep) => {
+      const a = model(1);
+      const b = model(2);
+      const c = model(3);
+      const [wa, wb, wc] = await Promise.all([weightsOf(a.model), weightsOf(b.model), weightsOf(c.model)]);
+      // A clean save: how many operations the sequence has.
+      const probeDir = await tempDir();
+      await saveCheckpoint(probeDir, { ...a, state: { step: 2 } });
+      await saveCheckpoint(probeDir, { ...b, state: { step: 4 } });
+      const probe = crashingFs(-1, 'before');
+      await saveCheckpoint(probeDir, { ...c, state: { step: newStep } }, { keep: 2, fs: probe.fs });
+      const total = probe.ops.length;
+      expect(total).toBeGreaterThan(8);
 
-    for (const how of ['before', 'during'] as const) {
-      for (let at = 0; at < total; at++) {
-        const dir = await tempDir();
-        await saveCheckpoint(dir, { ...a, state: { step: 2 } });
-        await saveCheckpoint(dir, { ...b, state: { step: 4 } });
-        const { fs, ops } = crashingFs(at, how);
-        await expect(saveCheckpoint(dir, { ...c, state: { step: newStep } }, { keep: 2, fs }), `crash ${how} ${at}`).rejects.toThrow(Crash);
-        const where = `crash ${how} operation ${at} (${ops[at]})`;
-        // What a reader finds: the old newest checkpoint (step 4, b) or the new one (c), complete.
-        const warnings: string[] = [];
-        const ck = await loadLatestCheckpoint(dir, { onWarning: (m) => void warnings.push(m) });
-        expect(ck, where).not.toBeNull();
-        expect(warnings, where).toEqual([]);
-        const onDisk = await readFile(join(ck!.path, 'model.safetensors'));
-        if (ck!.state.step === newStep && onDisk.equals(wc)) {
-          // the new one
-        } else {
-          expect(ck!.state.step, where).toBe(4);
-          expect(onDisk.equals(wb), `${where}: the step-4 checkpoint holds the old weights`).toBe(true);
+      for (const how of ['before', 'during'] as const) {
+        for (let at = 0; at < total; at++) {
+          const dir = await tempDir();
+          await saveCheckpoint(dir, { ...a, state: { step: 2 } });
+          await saveCheckpoint(dir, { ...b, state: { step: 4 } });
+          const { fs, ops } = crashingFs(at, how);
+          await expect(saveCheckpoint(dir, { ...c, state: { step: newStep } }, { keep: 2, fs }), `crash ${how} ${at}`).rejects.toThrow(
+            Crash,
+          );
+          const where = `crash ${how} operation ${at} (${ops[at]})`;
+          // What a reader finds: the old newest checkpoint (step 4, b) or the new one (c), complete.
+          const warnings: string[] = [];
+          const ck = await loadLatestCheckpoint(dir, { onWarning: (m) => void warnings.push(m) });
+          expect(ck, where).not.toBeNull();
+          expect(warnings, where).toEqual([]);
+          const onDisk = await readFile(join(ck!.path, 'model.safetensors'));
+          if (ck!.state.step === newStep && onDisk.equals(wc)) {
+            // the new one
+          } else {
+            expect(ck!.state.step, where).toBe(4);
+            expect(onDisk.equals(wb), `${where}: the step-4 checkpoint holds the old weights`).toBe(true);
+          }
+          expect(onDisk.equals(wa), where).toBe(false);
+          ck!.model.dispose();
+          // The next save cleans up whatever the crashed one left behind.
+          await saveCheckpoint(dir, { ...c, state: { step: 8 } }, { keep: 2 });
+          const left = (await readdir(dir)).sort();
+          expect(
+            left.filter((n) => n.startsWith('.')),
+            `${where}: scratch directories left`,
+          ).toEqual([]);
+          expect(left.length, where).toBe(2);
+          expect(
+            left.every((n) => /^checkpoint-\d{8}(\.\d+)?$/.test(n)),
+            where,
+          ).toBe(true);
         }
-        expect(onDisk.equals(wa), where).toBe(false);
-        ck!.model.dispose();
-        // The next save cleans up whatever the crashed one left behind.
-        await saveCheckpoint(dir, { ...c, state: { step: 8 } }, { keep: 2 });
-        const left = (await readdir(dir)).sort();
-        expect(left.filter((n) => n.startsWith('.')), `${where}: scratch directories left`).toEqual([]);
-        expect(left.length, where).toBe(2);
-        expect(left.every((n) => /^checkpoint-\d{8}(\.\d+)?$/.test(n)), where).toBe(true);
       }
-    }
-    for (const s of [a, b, c]) {
-      s.model.dispose();
-      s.optimizer.dispose();
-    }
-  }, 120_000);
+      for (const s of [a, b, c]) {
+        s.model.dispose();
+        s.optimizer.dispose();
+      }
+    },
+    120_000,
+  );
 
   it('a re-save is visible as the newest checkpoint and replaces the old one', async () => {
     const dir = await tempDir();
@@ -151,12 +163,18 @@ describe('loadLatestCheckpoint: incomplete checkpoints', () => {
 
   it.each([
     ['config.json removed', async (p: string) => rm(join(p, 'config.json'))],
-    ['model.safetensors truncated', async (p: string) => writeFile(join(p, 'model.safetensors'), (await readFile(join(p, 'model.safetensors'))).subarray(0, 100))],
+    [
+      'model.safetensors truncated',
+      async (p: string) => writeFile(join(p, 'model.safetensors'), (await readFile(join(p, 'model.safetensors'))).subarray(0, 100)),
+    ],
     ['trainer_state.json truncated', async (p: string) => writeFile(join(p, 'trainer_state.json'), '{\n  "step": 3,\n  "lo')],
-    ['an empty directory', async (p: string) => {
-      await rm(p, { recursive: true });
-      await mkdir(p);
-    }],
+    [
+      'an empty directory',
+      async (p: string) => {
+        await rm(p, { recursive: true });
+        await mkdir(p);
+      },
+    ],
   ])('newest with %s: skipped with a warning naming it, the previous one loads', async (_what, damage) => {
     const dir = await threeCheckpoints();
     const newest = join(dir, 'checkpoint-00000003');

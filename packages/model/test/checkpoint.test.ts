@@ -51,7 +51,9 @@ describe('checkpoints', () => {
     const full = await readFile(join(dir, 'model.safetensors'));
     await writeFile(join(bad, 'model.safetensors'), full.subarray(0, full.length - 100));
     await expect(loadModelFromDir(bad)).rejects.toThrow(SafetensorsError);
-    await expect(loadModelFromDir(bad)).rejects.toThrow(/truncated[\s\S]*model\.safetensors|model\.safetensors[\s\S]*(truncated|end|short|bytes)/i);
+    await expect(loadModelFromDir(bad)).rejects.toThrow(
+      /truncated[\s\S]*model\.safetensors|model\.safetensors[\s\S]*(truncated|end|short|bytes)/i,
+    );
     model.dispose();
   });
 

@@ -14,7 +14,23 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const tiny = ['duplication', '--length', '16', '--layers', '1', '--d-model', '16', '--heads', '2', '--chunk', '4', '--batch', '2', '--vocab', '8'];
+const tiny = [
+  'duplication',
+  '--length',
+  '16',
+  '--layers',
+  '1',
+  '--d-model',
+  '16',
+  '--heads',
+  '2',
+  '--chunk',
+  '4',
+  '--batch',
+  '2',
+  '--vocab',
+  '8',
+];
 /** `tiny` with some flags' values replaced. */
 function tinyWith(over: string[]): string[] {
   const args = [...tiny];
@@ -80,7 +96,10 @@ describe('reformer-train: sizes checked before allocating', () => {
   });
 
   it('the bound is --max-memory: the tiny model is refused under 1M and trains under 64G', async () => {
-    expectRefused(await run([...tiny, '--steps', '1', '--max-memory', '1K', '--out', join(dir, 'mm')]), /more than --max-memory 1\.0 KiB \(1,024 bytes\) \(from --max-memory\)/);
+    expectRefused(
+      await run([...tiny, '--steps', '1', '--max-memory', '1K', '--out', join(dir, 'mm')]),
+      /more than --max-memory 1\.0 KiB \(1,024 bytes\) \(from --max-memory\)/,
+    );
     expect((await run([...tiny, '--steps', '1', '--max-memory', '64G', '--out', join(dir, 'mm')])).code).toBe(0);
   });
 });
@@ -90,8 +109,14 @@ describe('reformer-train: output paths checked before the first step', () => {
     const file = join(dir, 'a-file');
     await writeFile(file, 'not a directory');
     expectRefused(await run([...tiny, '--steps', '2', '--out', file]), new RegExp(`--out ${file}: exists and is a file, not a directory`));
-    expectRefused(await run([...tiny, '--steps', '2', '--out', join(file, 'model')]), new RegExp(`--out ${file}/model: ${file} is a file, not a directory`));
-    expectRefused(await run([...tiny, '--steps', '2', '--checkpoint-dir', file]), new RegExp(`--checkpoint-dir ${file}: exists and is a file`));
+    expectRefused(
+      await run([...tiny, '--steps', '2', '--out', join(file, 'model')]),
+      new RegExp(`--out ${file}/model: ${file} is a file, not a directory`),
+    );
+    expectRefused(
+      await run([...tiny, '--steps', '2', '--checkpoint-dir', file]),
+      new RegExp(`--checkpoint-dir ${file}: exists and is a file`),
+    );
     expect(await readFile(file, 'utf8')).toBe('not a directory');
   });
 

@@ -41,11 +41,33 @@ afterAll(async () => {
 describe('reformer-train', () => {
   it('trains duplication with checkpoints and evaluation, saves a loadable model, and resumes', async () => {
     const ck = join(dir, 'dup');
-    const first = await run(['duplication', ...tiny, '--vocab', '8', '--hashes', '2', '--steps', '4', '--eval-every', '2', '--eval-hashes', '1,2', '--eval-batches', '1', '--checkpoint-dir', ck, '--log-every', '1']);
+    const first = await run([
+      'duplication',
+      ...tiny,
+      '--vocab',
+      '8',
+      '--hashes',
+      '2',
+      '--steps',
+      '4',
+      '--eval-every',
+      '2',
+      '--eval-hashes',
+      '1,2',
+      '--eval-batches',
+      '1',
+      '--checkpoint-dir',
+      ck,
+      '--log-every',
+      '1',
+    ]);
     expect(first.stderr).toBe('');
     expect(first.code).toBe(0);
-    expect(first.stdout).toMatch(/^reformer-train duplication: 2 × lsh layer\(s\), d_model 16, 2 heads, 2 hash round\(s\), length 16, vocab 8/);
-    for (let s = 1; s <= 4; s++) expect(first.stdout).toMatch(new RegExp(`^step ${s}/4  loss \\d+\\.\\d{4}  lr \\S+  \\|g\\| \\S+  \\S+ tok/s  ETA \\S+$`, 'm'));
+    expect(first.stdout).toMatch(
+      /^reformer-train duplication: 2 × lsh layer\(s\), d_model 16, 2 heads, 2 hash round\(s\), length 16, vocab 8/,
+    );
+    for (let s = 1; s <= 4; s++)
+      expect(first.stdout).toMatch(new RegExp(`^step ${s}/4  loss \\d+\\.\\d{4}  lr \\S+  \\|g\\| \\S+  \\S+ tok/s  ETA \\S+$`, 'm'));
     expect(first.stdout).toMatch(/^eval @ step 2: loss@1 \d\.\d{4}  accuracy@1 \d+\.\d{2}%  loss@2 \d\.\d{4}  accuracy@2 \d+\.\d{2}%$/m);
     expect(first.stdout).toMatch(/^eval @ step 4: /m);
     expect(first.stdout).toContain(`saved the model to ${join(ck, 'final')}`);
@@ -58,7 +80,21 @@ describe('reformer-train', () => {
     expect(model.config.vocab_size).toBe(8);
     model.dispose();
 
-    const resumed = await run(['duplication', ...tiny, '--vocab', '8', '--hashes', '2', '--steps', '6', '--checkpoint-dir', ck, '--resume', '--log-every', '1']);
+    const resumed = await run([
+      'duplication',
+      ...tiny,
+      '--vocab',
+      '8',
+      '--hashes',
+      '2',
+      '--steps',
+      '6',
+      '--checkpoint-dir',
+      ck,
+      '--resume',
+      '--log-every',
+      '1',
+    ]);
     expect(resumed.code).toBe(0);
     expect(resumed.stdout).toContain(`resuming from ${join(ck, 'checkpoint-00000004')} (step 4)`);
     expect(resumed.stdout).not.toMatch(/^step [1-4]\/6/m);
@@ -109,7 +145,12 @@ describe('reformer-train', () => {
 describe('reformer-train output helpers', () => {
   it('formats durations, progress lines and the TTY progress bar', async () => {
     const { formatDuration, progressBar, progressLine } = await import('../src/cli.js');
-    expect([formatDuration(45), formatDuration(192), formatDuration(3720), formatDuration(Infinity)]).toEqual(['45s', '3m12s', '1h02m', '?']);
+    expect([formatDuration(45), formatDuration(192), formatDuration(3720), formatDuration(Infinity)]).toEqual([
+      '45s',
+      '3m12s',
+      '1h02m',
+      '?',
+    ]);
     const p = { step: 5, steps: 20, loss: 1.23456, gradNorm: 0.5, lr: 0.001, tokensPerSecond: 12345, etaSeconds: 75, elapsedSeconds: 25 };
     expect(progressLine(p)).toBe('step  5/20  loss 1.2346  lr 1.00e-3  |g| 0.500  12.3k tok/s  ETA 1m15s');
     expect(progressBar(p, 8)).toBe(`[##......] ${progressLine(p)}`);
@@ -123,7 +164,8 @@ describe('reformer-train output helpers', () => {
     const code = await main(['duplication', ...tiny, '--vocab', '8', '--steps', '3', '--out', join(dir, 'tty')], out, err);
     expect(code).toBe(0);
     expect(written).not.toContain('ERR');
-    for (let s = 1; s <= 3; s++) expect(written).toContain(`\r\x1b[2K[${'#'.repeat(Math.round((24 * s) / 3)).padEnd(24, '.')}] step ${s}/3  loss `);
+    for (let s = 1; s <= 3; s++)
+      expect(written).toContain(`\r\x1b[2K[${'#'.repeat(Math.round((24 * s) / 3)).padEnd(24, '.')}] step ${s}/3  loss `);
     // The bar is erased before the evaluation line and the summary, which are plain lines.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: the progress bar's terminal escape sequence is what is checked
     expect(written).toMatch(/ETA \S+\r\x1b\[2Keval @ step 3: loss \S+  accuracy \S+%\ndone at step 3 in \S+; loss/);

@@ -28,14 +28,23 @@ describe('ReformerConfig', () => {
     expect(resolveConfig({ output_attentions: false } as Partial<ReformerConfig>)['output_attentions']).toBe(false);
     let error: ReformerConfigError | undefined;
     try {
-      resolveConfig({ hidden_size: 32, axial_pos_embds_dim: [8, 8], num_buckets: 7, attn_layers: ['lsh', 'dense' as 'lsh'], hidden_dropout_prob: 1, hidden_act: 'swish' as 'relu', pad_token_id: 500 });
+      resolveConfig({
+        hidden_size: 32,
+        axial_pos_embds_dim: [8, 8],
+        num_buckets: 7,
+        attn_layers: ['lsh', 'dense' as 'lsh'],
+        hidden_dropout_prob: 1,
+        hidden_act: 'swish' as 'relu',
+        pad_token_id: 500,
+      });
     } catch (e) {
       error = e as ReformerConfigError;
     }
     expect(error).toBeInstanceOf(ReformerConfigError);
     const text = error!.problems.join('\n');
     expect(error!.problems).toHaveLength(6);
-    for (const field of ['axial_pos_embds_dim', 'num_buckets', 'attn_layers', 'hidden_dropout_prob', 'hidden_act', 'pad_token_id']) expect(text).toContain(field);
+    for (const field of ['axial_pos_embds_dim', 'num_buckets', 'attn_layers', 'hidden_dropout_prob', 'hidden_act', 'pad_token_id'])
+      expect(text).toContain(field);
     expect(text).toContain('must sum to hidden_size = 32 (got 16)');
   });
 
@@ -57,7 +66,10 @@ describe('embeddings', () => {
       const got = emb.forward(1, 20, 9).dataSync();
       for (let i = 0; i < 20; i++) {
         const t = 9 + i;
-        const want = [...w0.subarray(Math.floor(t / a1) * d0, Math.floor(t / a1) * d0 + d0), ...w1.subarray((t % a1) * d1, (t % a1) * d1 + d1)];
+        const want = [
+          ...w0.subarray(Math.floor(t / a1) * d0, Math.floor(t / a1) * d0 + d0),
+          ...w1.subarray((t % a1) * d1, (t % a1) * d1 + d1),
+        ];
         expect(Array.from(got.subarray(i * 16, i * 16 + 16))).toEqual(want);
       }
     });
@@ -87,7 +99,10 @@ describe('embeddings', () => {
   });
 
   it('plain learned position embeddings when axial_pos_embds is false', () => {
-    const model = new ReformerModelWithLMHead({ ...small, axial_pos_embds: false, max_position_embeddings: 40, is_decoder: true }, { seed: 1 });
+    const model = new ReformerModelWithLMHead(
+      { ...small, axial_pos_embds: false, max_position_embeddings: 40, is_decoder: true },
+      { seed: 1 },
+    );
     expect(model.stateDict().get('reformer.embeddings.position_embeddings.embedding.weight')!.shape).toEqual([40, 16]);
     tidy(() => expect(model.forward(tensor(randomIds(1, 40, 0, 24), [1, 40], 'int32')).shape).toEqual([1, 40, 24]));
     expect(() => model.forward(tensor(randomIds(1, 41, 0, 24), [1, 41], 'int32'))).toThrow(/41 positions/);
@@ -122,11 +137,12 @@ describe('masked LM and legacy checkpoints', () => {
     model.dispose();
   });
 
-  it("a Hugging Face 4.x checkpoint (lm_head.decoder.bias) loads with the bias applied to the logits", async () => {
+  it('a Hugging Face 4.x checkpoint (lm_head.decoder.bias) loads with the bias applied to the logits', async () => {
     const model = new ReformerModelWithLMHead({ ...small, is_decoder: true }, { seed: 6 });
     const { config } = await serializeModel(model);
     const tensors = new Map<string, HostTensor>();
-    for (const [k, v] of model.stateDict()) tensors.set(k, { dtype: 'float32', shape: [...v.shape], values: Float32Array.from(v.dataSync()) });
+    for (const [k, v] of model.stateDict())
+      tensors.set(k, { dtype: 'float32', shape: [...v.shape], values: Float32Array.from(v.dataSync()) });
     const bias = Float32Array.from({ length: 24 }, (_, i) => i / 10);
     tensors.set('lm_head.bias', { dtype: 'float32', shape: [24], values: bias });
     tensors.set('lm_head.decoder.bias', { dtype: 'float32', shape: [24], values: bias });

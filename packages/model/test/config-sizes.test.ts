@@ -27,10 +27,25 @@ function expectFailFast<E extends Error>(f: () => unknown, type: new (...args: n
 
 // Hugging Face's default config with one field made absurd (the issue's cases).
 const cases: [string, Partial<ReformerConfig>, RegExp, number][] = [
-  ['hidden_size 2^31', { hidden_size: 2 ** 31, axial_pos_embds_dim: [2 ** 30, 2 ** 30] }, /word_embeddings\.weight \[320, 2147483648\].*Lower vocab_size or hidden_size/s, 320 * 2 ** 31 * 4],
+  [
+    'hidden_size 2^31',
+    { hidden_size: 2 ** 31, axial_pos_embds_dim: [2 ** 30, 2 ** 30] },
+    /word_embeddings\.weight \[320, 2147483648\].*Lower vocab_size or hidden_size/s,
+    320 * 2 ** 31 * 4,
+  ],
   ['vocab_size 1e9', { vocab_size: 1e9 }, /word_embeddings\.weight \[1000000000, 256\].*Lower vocab_size or hidden_size/s, 1e9 * 256 * 4],
-  ['feed_forward_size 1e10', { feed_forward_size: 1e10 }, /feed_forward\.dense\.dense\.weight \[10000000000, 256\].*Lower feed_forward_size/s, 1e10 * 256 * 4],
-  ['attention_head_size 1e7', { attention_head_size: 1e7 }, /attention projections \(weight\) \[120000000, 256\].*attention_head_size/s, 12e7 * 256 * 4],
+  [
+    'feed_forward_size 1e10',
+    { feed_forward_size: 1e10 },
+    /feed_forward\.dense\.dense\.weight \[10000000000, 256\].*Lower feed_forward_size/s,
+    1e10 * 256 * 4,
+  ],
+  [
+    'attention_head_size 1e7',
+    { attention_head_size: 1e7 },
+    /attention projections \(weight\) \[120000000, 256\].*attention_head_size/s,
+    12e7 * 256 * 4,
+  ],
   // num_buckets null: the shortest hashed sequence (65 tokens, padded to 128) gets 4 buckets → 2 rotation columns.
   ['num_hashes 1e6', { num_hashes: 1e6 }, /random rotations \[12, 64, 1000000, 2\].*fewer hashes/s, 12 * 64 * 1e6 * 2 * 4],
   ['num_buckets 2^40', { num_buckets: 2 ** 40 }, /random rotations \[12, 64, 1, 549755813888\].*fewer buckets/s, 12 * 64 * 2 ** 39 * 4],
@@ -39,7 +54,11 @@ const cases: [string, Partial<ReformerConfig>, RegExp, number][] = [
 describe('model sizes are checked before anything is allocated', () => {
   for (const [name, config, message, bytes] of cases) {
     it(`${name} → AllocationTooLargeError with the bytes and the field to change (ReformerModel and the LM heads)`, () => {
-      for (const make of [() => new ReformerModel(config), () => new ReformerForMaskedLM(config), () => new ReformerModelWithLMHead({ ...config, is_decoder: true })]) {
+      for (const make of [
+        () => new ReformerModel(config),
+        () => new ReformerForMaskedLM(config),
+        () => new ReformerModelWithLMHead({ ...config, is_decoder: true }),
+      ]) {
         const e = expectFailFast(make, AllocationTooLargeError);
         expect(e.message).toMatch(message);
         expect(e.bytes).toBe(bytes);
@@ -48,7 +67,7 @@ describe('model sizes are checked before anything is allocated', () => {
     });
   }
 
-  it('the bound is the backend\'s maxAllocationBytes: raising it lets the same config through', () => {
+  it("the bound is the backend's maxAllocationBytes: raising it lets the same config through", () => {
     const config = tinyConfig({ vocab_size: 4096 }); // word embeddings [4096, 16] = 256 KiB, LM head [4096, 32] = 512 KiB
     const backend = createCpuBackend({ maxAllocationBytes: 128 * 1024 });
     const e = expectFailFast(() => withBackend(backend, () => new ReformerModelWithLMHead(config)), AllocationTooLargeError, backend);

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { CheckpointError, ReformerForMaskedLM, ReformerModelWithLMHead, expectArchitecture, loadModel, serializeModel } from '../src/index.js';
+import {
+  CheckpointError,
+  ReformerForMaskedLM,
+  ReformerModelWithLMHead,
+  expectArchitecture,
+  loadModel,
+  serializeModel,
+} from '../src/index.js';
 import { tinyConfig } from './helpers.js';
 
 describe('expectArchitecture', () => {
@@ -9,7 +16,9 @@ describe('expectArchitecture', () => {
     const typed: ReformerModelWithLMHead = expectArchitecture(loaded, ReformerModelWithLMHead);
     expect(typed).toBe(loaded);
     expect(() => expectArchitecture(loaded, ReformerForMaskedLM)).toThrow(CheckpointError);
-    expect(() => expectArchitecture(loaded, ReformerForMaskedLM)).toThrow(/expected a ReformerForMaskedLM, but the checkpoint holds a ReformerModelWithLMHead/);
+    expect(() => expectArchitecture(loaded, ReformerForMaskedLM)).toThrow(
+      /expected a ReformerForMaskedLM, but the checkpoint holds a ReformerModelWithLMHead/,
+    );
     lm.dispose();
     loaded.dispose();
   });

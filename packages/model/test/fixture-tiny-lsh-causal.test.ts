@@ -54,7 +54,10 @@ describe('tiny-lsh-causal: parity with Hugging Face', () => {
       model.reformer.reversible = reversible;
       const named = [...model.namedParameters()];
       tidy(() => {
-        const { value, grads } = gradients(() => model.loss(ids, { rotations }), named.map(([, p]) => p));
+        const { value, grads } = gradients(
+          () => model.loss(ids, { rotations }),
+          named.map(([, p]) => p),
+        );
         expectClose(value.dataSync(), get(fx.io, 'loss').values, 1e-5, 0, 'loss');
         named.forEach(([name], i) => expectClose(grads[i]!.dataSync(), get(fx.io, `grad.${name}`).values, 1e-4, 1e-3, `grad.${name}`));
       });

@@ -94,7 +94,9 @@ describe('reformer-generate', () => {
     dirs.push(dir);
     const encoder = new ReformerModel(tinyConfig({ vocab_size: 258, axial_pos_shape: [8, 8] }), { seed: 1 });
     await saveModel(dir, encoder);
-    expect(run(['--model', dir, '--prompt', 'x', '--tokenizer', 'bytes']).stderr).toMatch(/expected a ReformerModelWithLMHead, but the checkpoint holds a ReformerModel/);
+    expect(run(['--model', dir, '--prompt', 'x', '--tokenizer', 'bytes']).stderr).toMatch(
+      /expected a ReformerModelWithLMHead, but the checkpoint holds a ReformerModel/,
+    );
     encoder.dispose();
     const small = await savedModel(100, 6, true);
     const r = run(['--model', small.dir, '--prompt', 'x']);

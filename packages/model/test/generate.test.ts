@@ -17,7 +17,11 @@ describe('generate: the cache gives the tokens of a full re-run', () => {
     ['local then LSH (LSH on top)', ['local', 'lsh'], {}],
     ['full then local', ['full', 'local'], {}],
     ['one LSH layer, factorised buckets, 3 rounds', ['lsh'], { num_buckets: [2, 4], num_hashes: 3 }],
-    ['one local layer with a chunk after (its wrap-around to chunk 0 is not masked by causality)', ['local'], { local_num_chunks_after: 1 }],
+    [
+      'one local layer with a chunk after (its wrap-around to chunk 0 is not masked by causality)',
+      ['local'],
+      { local_num_chunks_after: 1 },
+    ],
   ];
   for (const [name, layers, extra] of exact) {
     it(`${name}: greedy and sampled, across the short (≤ chunk) and chunked regimes`, async () => {
@@ -113,7 +117,10 @@ describe("generate with Hugging Face's default num_buckets: null", () => {
 
 describe('causality and padding', () => {
   it('a causal LM never sees the future: logits at t do not change when tokens after t change (local, full, and LSH layers up to their chunk length)', () => {
-    for (const layers of [['local', 'full'], ['lsh', 'local']] as ReformerConfig['attn_layers'][]) {
+    for (const layers of [
+      ['local', 'full'],
+      ['lsh', 'local'],
+    ] as ReformerConfig['attn_layers'][]) {
       const model = new ReformerModelWithLMHead(config(layers, { lsh_attn_chunk_length: 64, hash_seed: 1 }), { seed: 16 });
       model.eval();
       tidy(() => {
@@ -134,7 +141,10 @@ describe('causality and padding', () => {
   // longer padding moves the round boundaries of the sorted layout, which changes windows (Hugging Face's
   // semantics), so rows of a batch are padded to a common multiple of the chunk length.
   it('a right-padded batch row (attention mask, up to the chunk multiple) gives the logits of the unpadded row', () => {
-    for (const layers of [['lsh', 'local'], ['full', 'lsh']] as ReformerConfig['attn_layers'][]) {
+    for (const layers of [
+      ['lsh', 'local'],
+      ['full', 'lsh'],
+    ] as ReformerConfig['attn_layers'][]) {
       const model = new ReformerModelWithLMHead(config(layers, { hash_seed: 3 }), { seed: 17 });
       model.eval();
       tidy(() => {

@@ -20,7 +20,12 @@ const ids = () => tensor(randomIds(9, 2 * 32, 0, 24), [2, 32], 'int32');
 describe('heads: checkpoints with Hugging Face names and config fields', () => {
   it('sequence classification: config.json has architectures, num_labels, id2label, label2id, problem_type; round trip is exact', async () => {
     const model = new ReformerForSequenceClassification(
-      { ...tiny, id2label: { 0: 'negative', 1: 'neutral', 2: 'positive' }, problem_type: 'single_label_classification', classifier_dropout: 0.1 },
+      {
+        ...tiny,
+        id2label: { 0: 'negative', 1: 'neutral', 2: 'positive' },
+        problem_type: 'single_label_classification',
+        classifier_dropout: 0.1,
+      },
       { seed: 3 },
     );
     const dir = await mkdtemp(join(tmpdir(), 'reformer-heads-'));
@@ -83,7 +88,9 @@ describe('heads: checkpoints with Hugging Face names and config fields', () => {
     expect((error as StateDictError).missing).toEqual(expect.arrayContaining(['lm_head.decoder.weight']));
     const unknown = JSON.stringify({ ...JSON.parse(files.config), architectures: ['ReformerForTokenClassification'] });
     expect(() => loadModel({ config: unknown, weights: files.weights })).toThrow(CheckpointError);
-    expect(() => loadModel({ config: unknown, weights: files.weights })).toThrow(/ReformerForSequenceClassification.*ReformerForQuestionAnswering|ReformerForQuestionAnswering.*ReformerForSequenceClassification/);
+    expect(() => loadModel({ config: unknown, weights: files.weights })).toThrow(
+      /ReformerForSequenceClassification.*ReformerForQuestionAnswering|ReformerForQuestionAnswering.*ReformerForSequenceClassification/,
+    );
     const dir = await mkdtemp(join(tmpdir(), 'reformer-heads-'));
     await saveModel(dir, model);
     await writeFile(join(dir, 'config.json'), asMlm);
@@ -108,10 +115,16 @@ describe('heads: config rules', () => {
   });
 
   it('inconsistent or invalid head fields are refused with every problem named', () => {
-    expect(() => new ReformerForSequenceClassification({ ...tiny, num_labels: 3, id2label: { 0: 'a', 1: 'b' } })).toThrow(/num_labels 3 disagrees with id2label/);
+    expect(() => new ReformerForSequenceClassification({ ...tiny, num_labels: 3, id2label: { 0: 'a', 1: 'b' } })).toThrow(
+      /num_labels 3 disagrees with id2label/,
+    );
     expect(() => new ReformerForSequenceClassification({ ...tiny, num_labels: 0 })).toThrow(ReformerConfigError);
-    expect(() => new ReformerForSequenceClassification({ ...tiny, id2label: { 0: 'a', 2: 'b' } })).toThrow(/id2label must map the class indices/);
-    expect(() => new ReformerForSequenceClassification({ ...tiny, problem_type: 'ranking' as never })).toThrow(/problem_type must be null or one of/);
+    expect(() => new ReformerForSequenceClassification({ ...tiny, id2label: { 0: 'a', 2: 'b' } })).toThrow(
+      /id2label must map the class indices/,
+    );
+    expect(() => new ReformerForSequenceClassification({ ...tiny, problem_type: 'ranking' as never })).toThrow(
+      /problem_type must be null or one of/,
+    );
     expect(() => new ReformerForSequenceClassification({ ...tiny, classifier_dropout: 1.5 })).toThrow(/classifier_dropout/);
     expect(() => new ReformerForQuestionAnswering({ ...tiny, num_labels: 3 })).toThrow(/num_labels must be 2/);
   });
@@ -142,15 +155,22 @@ describe('heads: bad labels and positions get named errors', () => {
     expect(() => model.loss(ids(), { labels: tensor([0.5, 1], [2]) })).toThrow(DTypeError);
     expect(() => model.loss(ids(), { labels: tensor([0, 1, 2], [3], 'int32') })).toThrow(ShapeMismatchError);
     expect(() => model.loss(ids(), { labels: tensor([0, 3], [2], 'int32') })).toThrow(/label 3 of row 1 is out of range for 3 classes/);
-    const multi = new ReformerForSequenceClassification({ ...tiny, num_labels: 3, problem_type: 'multi_label_classification' }, { seed: 6 });
+    const multi = new ReformerForSequenceClassification(
+      { ...tiny, num_labels: 3, problem_type: 'multi_label_classification' },
+      { seed: 6 },
+    );
     expect(() => multi.loss(ids(), { labels: tensor([1, 0], [2]) })).toThrow(/multi-hot labels \[2, 3\]/);
     multi.dispose();
   });
 
   it('question answering', () => {
-    expect(() => qa.loss(ids(), { startPositions: tensor([0, 1], [2], 'int32') } as never)).toThrow(/startPositions and options.endPositions are both required/);
+    expect(() => qa.loss(ids(), { startPositions: tensor([0, 1], [2], 'int32') } as never)).toThrow(
+      /startPositions and options.endPositions are both required/,
+    );
     expect(() => qa.loss(ids(), { startPositions: tensor([0, 1], [2]), endPositions: tensor([0, 1], [2], 'int32') })).toThrow(DTypeError);
-    expect(() => qa.loss(ids(), { startPositions: tensor([0, 1, 2], [3], 'int32'), endPositions: tensor([0, 1], [2], 'int32') })).toThrow(ShapeMismatchError);
+    expect(() => qa.loss(ids(), { startPositions: tensor([0, 1, 2], [3], 'int32'), endPositions: tensor([0, 1], [2], 'int32') })).toThrow(
+      ShapeMismatchError,
+    );
   });
 
   it('the reversible backward of a head loss equals plain backprop', () => {

@@ -18,8 +18,11 @@ describe('examples/long-documents.mjs', () => {
   it('learns the long-range matching task under a per-allocation budget that refuses full attention', async () => {
     const args = ['--length', '256', '--steps', '80', '--batch', '2', '--budget-mib', '0.2', '--eval-docs', '32', '--json'];
     const stdout = await new Promise<string>((resolve, reject) => {
-      execFile(process.execPath, [script, ...args], { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 280_000 }, (error, out, err) =>
-        error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out),
+      execFile(
+        process.execPath,
+        [script, ...args],
+        { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 280_000 },
+        (error, out, err) => (error ? reject(new Error(`${error.message}\n${err}`)) : resolve(out)),
       );
     });
     const report = JSON.parse(stdout.trim().split('\n').pop()!) as {

@@ -78,9 +78,14 @@ describe('seqcls-mixed: ReformerForSequenceClassification matches Hugging Face',
       const named = [...model.namedParameters()];
       expect(named.length).toBe(32);
       tidy(() => {
-        const { value, grads } = gradients(() => model.loss(ids, { labels, rotations }), named.map(([, p]) => p));
+        const { value, grads } = gradients(
+          () => model.loss(ids, { labels, rotations }),
+          named.map(([, p]) => p),
+        );
         track('loss', expectClose(value.dataSync(), get(fx.io, 'loss').values, 1e-5, 0, 'loss'));
-        named.forEach(([name], i) => track('grads', expectClose(grads[i]!.dataSync(), get(fx.io, `grad.${name}`).values, 1e-4, 1e-3, `grad.${name}`)));
+        named.forEach(([name], i) =>
+          track('grads', expectClose(grads[i]!.dataSync(), get(fx.io, `grad.${name}`).values, 1e-4, 1e-3, `grad.${name}`)),
+        );
       });
       model.reformer.reversible = true;
     });

@@ -53,7 +53,8 @@ let hidden: Tensor;
 let rotations: (Tensor | undefined)[];
 
 const host = (values: number[], shape: number[]): HostTensor => ({ dtype: 'float32', shape, values: Float32Array.from(values) });
-const labelsTensor = (l: Labels): Tensor => tensor(l.dtype === 'float32' ? Float32Array.from(l.values) : Int32Array.from(l.values), l.shape, l.dtype ?? 'int32');
+const labelsTensor = (l: Labels): Tensor =>
+  tensor(l.dtype === 'float32' ? Float32Array.from(l.values) : Int32Array.from(l.values), l.shape, l.dtype ?? 'int32');
 
 /** The fixture's encoder weights and `head` in place of its classifier. */
 function weightsWith(head: Record<string, HostTensor>): Map<string, HostTensor> {
@@ -82,7 +83,9 @@ describe('ReformerForSequenceClassification: every problem_type against the PyTo
   for (const [name, c] of cases.filter(([, c]) => c.kind === 'classification')) {
     it(name, () => {
       const n = c.num_labels!;
-      const model = new ReformerForSequenceClassification(configWith({ num_labels: n, problem_type: c.problem_type_given ?? null }), { seed: 3 });
+      const model = new ReformerForSequenceClassification(configWith({ num_labels: n, problem_type: c.problem_type_given ?? null }), {
+        seed: 3,
+      });
       model.loadStateDict(
         weightsWith({
           'classifier.dense.weight': host(w['classifier.dense.weight']!, [32, 64]),
@@ -95,7 +98,10 @@ describe('ReformerForSequenceClassification: every problem_type against the PyTo
       tidy(() => {
         close(model.forward(ids, { rotations }).dataSync(), c.logits!, 1e-5, 0, 'logits');
         const named = [...model.classifier.namedParameters()].map(([k, p]) => [`classifier.${k}`, p] as const);
-        const { value, grads } = gradients(() => model.loss(ids, { labels, rotations }), named.map(([, p]) => p));
+        const { value, grads } = gradients(
+          () => model.loss(ids, { labels, rotations }),
+          named.map(([, p]) => p),
+        );
         expect(model.config.problem_type).toBe(c.problem_type);
         if (c.loss === null) {
           expect(Number.isNaN(value.dataSync()[0]!), 'loss is NaN, as in PyTorch').toBe(true);
@@ -107,7 +113,10 @@ describe('ReformerForSequenceClassification: every problem_type against the PyTo
         });
         const dHidden = c.grad!['hidden_states[:, 0, :]'];
         if (dHidden !== undefined) {
-          const [g] = gradients(() => sequenceClassificationLoss(model.classifier.forward(hidden), labels, c.problem_type!), [hidden]).grads;
+          const [g] = gradients(
+            () => sequenceClassificationLoss(model.classifier.forward(hidden), labels, c.problem_type!),
+            [hidden],
+          ).grads;
           close(slice(g!, [0, 0, 0], [2, 1, 64]).dataSync(), dHidden, 1e-4, 1e-3, 'grad.hidden_states[:, 0, :]');
           expect(Math.max(...slice(g!, [0, 1, 0], [2, 63, 64]).dataSync().map(Math.abs)), 'only position 0 gets a gradient').toBe(0);
         }

@@ -10,7 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError, PickleSecurityError } from '@reformer/core';
-import { MissingWeightsError, ShardIndexError, fromPretrained as fromPretrainedBrowser, type AnyReformerModel, type PretrainedProgress } from '../src/index.js';
+import {
+  MissingWeightsError,
+  ShardIndexError,
+  fromPretrained as fromPretrainedBrowser,
+  type AnyReformerModel,
+  type PretrainedProgress,
+} from '../src/index.js';
 import { fromPretrained, loadModelFromDir } from '../src/node.js';
 import { fixtureDir } from './helpers.js';
 
@@ -102,7 +108,9 @@ describe('fromPretrained', () => {
   it('a URL base without weights, or with a malicious pickle: named errors', async () => {
     const missing = await failure(fromPretrainedBrowser(`${base}/empty`));
     expect(missing).toBeInstanceOf(MissingWeightsError);
-    expect(missing.message).toMatch(/Looked for model\.safetensors, .*pytorch_model\.bin\.index\.json; the server had none of them \(HTTP 404\)/);
+    expect(missing.message).toMatch(
+      /Looked for model\.safetensors, .*pytorch_model\.bin\.index\.json; the server had none of them \(HTTP 404\)/,
+    );
     const evil = await failure(fromPretrainedBrowser(`${base}/malicious`));
     expect(evil).toBeInstanceOf(PickleSecurityError);
     expect(evil.message).toMatch(/^pytorch_model\.bin: .*posix\.system/);
@@ -110,7 +118,14 @@ describe('fromPretrained', () => {
 
   it('files by name (bytes, Blobs, Files), and a missing shard among them', async () => {
     const files = served.sharded!;
-    expect(await stateBits(await fromPretrainedBrowser({ ...files, 'pytorch_model-00002-of-00002.bin': new Blob([files['pytorch_model-00002-of-00002.bin']!]) }))).toEqual(reference);
+    expect(
+      await stateBits(
+        await fromPretrainedBrowser({
+          ...files,
+          'pytorch_model-00002-of-00002.bin': new Blob([files['pytorch_model-00002-of-00002.bin']!]),
+        }),
+      ),
+    ).toEqual(reference);
     const asFiles = Object.entries(served.zip!).map(([name, data]) => new File([data], name));
     expect(await stateBits(await fromPretrainedBrowser(asFiles))).toEqual(reference);
     const { ['pytorch_model-00001-of-00002.bin']: _dropped, ...partial } = files;
@@ -126,6 +141,8 @@ describe('fromPretrained', () => {
     expect(await stateBits(await fromPretrained(`${base}/zip`))).toEqual(reference);
     const hub = await failure(fromPretrained('google/reformer-enwik8'));
     expect(hub).toBeInstanceOf(InvalidArgumentError);
-    expect(hub.message).toMatch(/google\/reformer-enwik8 is not a folder.*huggingface-cli download.*https:\/\/huggingface\.co\/<id>\/resolve\/main\//);
+    expect(hub.message).toMatch(
+      /google\/reformer-enwik8 is not a folder.*huggingface-cli download.*https:\/\/huggingface\.co\/<id>\/resolve\/main\//,
+    );
   });
 });

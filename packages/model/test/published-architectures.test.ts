@@ -37,29 +37,35 @@ describe('published architectures at full size, random weights', () => {
   it.each([
     ['reformer-crime-and-punishment', 6, 24],
     ['reformer-enwik8', 12, 16],
-  ])('%s: builds, loads its own checkpoint back bit-exactly and runs forward', async (name, layers, length) => {
-    const config = published(name);
-    expect(config.attn_layers).toHaveLength(layers);
-    expect(config.num_hidden_layers).toBe(layers);
-    const model = new ReformerModelWithLMHead(config, { seed: 11 });
-    model.eval();
-    const params = model.numParameters();
-    expect(params).toBe(expectedParameters(config));
-    const ids = tensor(randomIds(7, length, 0, config.vocab_size), [1, length], 'int32');
-    const before = tidy(() => model.forward(ids).dataSync().slice());
-    expect(before.length).toBe(length * config.vocab_size);
-    expect(before.every(Number.isFinite)).toBe(true);
+  ])(
+    '%s: builds, loads its own checkpoint back bit-exactly and runs forward',
+    async (name, layers, length) => {
+      const config = published(name);
+      expect(config.attn_layers).toHaveLength(layers);
+      expect(config.num_hidden_layers).toBe(layers);
+      const model = new ReformerModelWithLMHead(config, { seed: 11 });
+      model.eval();
+      const params = model.numParameters();
+      expect(params).toBe(expectedParameters(config));
+      const ids = tensor(randomIds(7, length, 0, config.vocab_size), [1, length], 'int32');
+      const before = tidy(() => model.forward(ids).dataSync().slice());
+      expect(before.length).toBe(length * config.vocab_size);
+      expect(before.every(Number.isFinite)).toBe(true);
 
-    const files = await serializeModel(model);
-    model.dispose();
-    const loaded = loadModel(files) as ReformerModelWithLMHead;
-    loaded.eval();
-    expect(loaded).toBeInstanceOf(ReformerModelWithLMHead);
-    expect(loaded.numParameters()).toBe(params);
-    const after = tidy(() => loaded.forward(ids).dataSync().slice());
-    expect(after).toEqual(before);
-    loaded.dispose();
-    ids.dispose();
-    console.log(`${name}: ${params.toLocaleString('en-US')} parameters, checkpoint ${(files.weights.byteLength / 2 ** 20).toFixed(1)} MiB`);
-  }, 300_000);
+      const files = await serializeModel(model);
+      model.dispose();
+      const loaded = loadModel(files) as ReformerModelWithLMHead;
+      loaded.eval();
+      expect(loaded).toBeInstanceOf(ReformerModelWithLMHead);
+      expect(loaded.numParameters()).toBe(params);
+      const after = tidy(() => loaded.forward(ids).dataSync().slice());
+      expect(after).toEqual(before);
+      loaded.dispose();
+      ids.dispose();
+      console.log(
+        `${name}: ${params.toLocaleString('en-US')} parameters, checkpoint ${(files.weights.byteLength / 2 ** 20).toFixed(1)} MiB`,
+      );
+    },
+    300_000,
+  );
 });

@@ -34,8 +34,20 @@ describe('reformerLMConfig', () => {
 
   it('repeats an attention pattern over the depth and honours every option', () => {
     const c = reformerLMConfig({
-      vocabSize: 10, maxSeqLen: 300, dim: 48, depth: 5, heads: 3, dimHead: 20, attention: ['local', 'lsh'],
-      bucketSize: 32, nHashes: 2, causal: false, ffMult: 2, dropout: 0.1, activation: 'relu', ffChunkSize: 16,
+      vocabSize: 10,
+      maxSeqLen: 300,
+      dim: 48,
+      depth: 5,
+      heads: 3,
+      dimHead: 20,
+      attention: ['local', 'lsh'],
+      bucketSize: 32,
+      nHashes: 2,
+      causal: false,
+      ffMult: 2,
+      dropout: 0.1,
+      activation: 'relu',
+      ffChunkSize: 16,
     });
     expect(c.attn_layers).toEqual(['local', 'lsh', 'local', 'lsh', 'local']);
     expect([c.hidden_size, c.num_attention_heads, c.attention_head_size, c.feed_forward_size]).toEqual([48, 3, 20, 96]);

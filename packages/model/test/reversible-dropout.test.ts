@@ -45,7 +45,11 @@ describe('the reversible stack replays dropout and buckets in its backward', () 
       { seed: 4 },
     );
     const ids = tensor(randomIds(6, 2 * 28, 0, 24), [2, 28], 'int32');
-    const attentionMask = tensor(Int32Array.from({ length: 2 * 28 }, (_, i) => (i >= 28 + 24 ? 0 : 1)), [2, 28], 'int32');
+    const attentionMask = tensor(
+      Int32Array.from({ length: 2 * 28 }, (_, i) => (i >= 28 + 24 ? 0 : 1)),
+      [2, 28],
+      'int32',
+    );
     const params = model.parameters();
     const run = (reversible: boolean, seed = 7) =>
       tidy(() => {
@@ -60,7 +64,10 @@ describe('the reversible stack replays dropout and buckets in its backward', () 
     // The attention dropout is active: with fixed rotations and no other dropout, the same weights get
     // other gradients of the attention value projections with rate 0.3 than with rate 0.
     const fixed = (rate: number) =>
-      new ReformerModelWithLMHead(tinyConfig({ attn_layers: ['lsh', 'lsh'], num_hashes: 2, hash_seed: 5, lsh_attention_probs_dropout_prob: rate }), { seed: 4 });
+      new ReformerModelWithLMHead(
+        tinyConfig({ attn_layers: ['lsh', 'lsh'], num_hashes: 2, hash_seed: 5, lsh_attention_probs_dropout_prob: rate }),
+        { seed: 4 },
+      );
     const [dropped, kept] = [fixed(0.3), fixed(0)];
     const valueGrads = (m: ReformerModelWithLMHead) => {
       const values = [...m.namedParameters()].filter(([name]) => name.endsWith('self_attention.value.weight')).map(([, p]) => p);

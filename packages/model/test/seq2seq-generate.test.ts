@@ -5,7 +5,10 @@ import { randomIds, tinyConfig } from './helpers.js';
 
 function config(overrides: Partial<EncoderDecoderConfig>): Partial<EncoderDecoderConfig> {
   // Large initial weights: peaked, input-dependent logits.
-  return { ...tinyConfig({ vocab_size: 20, axial_pos_shape: [8, 8], initializer_range: 0.5, num_hashes: 2 }), ...overrides } as Partial<EncoderDecoderConfig>;
+  return {
+    ...tinyConfig({ vocab_size: 20, axial_pos_shape: [8, 8], initializer_range: 0.5, num_hashes: 2 }),
+    ...overrides,
+  } as Partial<EncoderDecoderConfig>;
 }
 
 const source = (rows: number, length: number, seed: number): number[][] =>
@@ -13,15 +16,29 @@ const source = (rows: number, length: number, seed: number): number[][] =>
 
 describe('generateSeq2Seq: the cache gives the tokens of a full decoder re-run', () => {
   const exact: [string, Partial<EncoderDecoderConfig>][] = [
-    ['LSH + local encoder, local + full decoder (dense cross-attention)', { attn_layers: ['lsh', 'local'], decoder_attn_layers: ['local', 'full'] }],
-    ['full encoder, 3 local decoder layers (odd half-residual chain), query-chunked cross-attention, separate embeddings', {
-      attn_layers: ['full'], decoder_attn_layers: ['local', 'local', 'local'], cross_attn_chunk_length: 4, share_embeddings: false, decoder_vocab_size: 17,
-    }],
+    [
+      'LSH + local encoder, local + full decoder (dense cross-attention)',
+      { attn_layers: ['lsh', 'local'], decoder_attn_layers: ['local', 'full'] },
+    ],
+    [
+      'full encoder, 3 local decoder layers (odd half-residual chain), query-chunked cross-attention, separate embeddings',
+      {
+        attn_layers: ['full'],
+        decoder_attn_layers: ['local', 'local', 'local'],
+        cross_attn_chunk_length: 4,
+        share_embeddings: false,
+        decoder_vocab_size: 17,
+      },
+    ],
   ];
   for (const [name, extra] of exact) {
     it(`${name}: greedy and sampled, across the short (≤ chunk) and chunked regimes`, async () => {
       const model = new ReformerEncoderDecoder(config(extra), { seed: 11 });
-      const mask = tensor(Int32Array.from({ length: 2 * 13 }, (_, i) => (i >= 23 ? 0 : 1)), [2, 13], 'int32');
+      const mask = tensor(
+        Int32Array.from({ length: 2 * 13 }, (_, i) => (i >= 23 ? 0 : 1)),
+        [2, 13],
+        'int32',
+      );
       for (const sampling of [{ temperature: 0 }, { temperature: 1, topK: 8, topP: 0.9 }]) {
         const src = source(2, 13, 5);
         const cached = await generateSeq2Seq(model, src, { maxNewTokens: 24, seed: 3, attentionMask: mask, ...sampling });

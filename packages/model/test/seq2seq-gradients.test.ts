@@ -13,10 +13,16 @@ function config(overrides: Partial<EncoderDecoderConfig> = {}): Partial<EncoderD
   } as Partial<EncoderDecoderConfig>;
 }
 
-const ids = (seed: number, batch: number, length: number, vocab = 12): Tensor => tensor(randomIds(seed, batch * length, 1, vocab), [batch, length], 'int32');
+const ids = (seed: number, batch: number, length: number, vocab = 12): Tensor =>
+  tensor(randomIds(seed, batch * length, 1, vocab), [batch, length], 'int32');
 
 /** Loss and every parameter gradient (host copies) under a fixed seed stream (same LSH rotations). */
-function lossAndGrads(model: ReformerEncoderDecoder, src: Tensor, labels: Tensor, mask?: Tensor): { loss: number; grads: Map<string, Float32Array> } {
+function lossAndGrads(
+  model: ReformerEncoderDecoder,
+  src: Tensor,
+  labels: Tensor,
+  mask?: Tensor,
+): { loss: number; grads: Map<string, Float32Array> } {
   const named = model.namedParameters();
   return tidy(() => {
     const { value, grads } = gradients(
@@ -39,11 +45,19 @@ function relErr(a: Float32Array, b: Float32Array): number {
 }
 
 describe('ReformerEncoderDecoder: gradients', () => {
-  it('the reversible backward of both stacks gives plain backprop\'s loss and every parameter gradient (masked source, odd decoder chain)', () => {
+  it("the reversible backward of both stacks gives plain backprop's loss and every parameter gradient (masked source, odd decoder chain)", () => {
     const model = new ReformerEncoderDecoder(config({ cross_attn_chunk_length: 4, hidden_dropout_prob: 0.1 }), { seed: 3 });
     const src = ids(1, 2, 20);
-    const labels = tensor(Int32Array.from(randomIds(2, 2 * 12, 1, 12)).map((v, i) => (i % 12 >= 10 ? -100 : v)), [2, 12], 'int32');
-    const mask = tensor(Int32Array.from({ length: 40 }, (_, i) => (i >= 37 ? 0 : 1)), [2, 20], 'int32');
+    const labels = tensor(
+      Int32Array.from(randomIds(2, 2 * 12, 1, 12)).map((v, i) => (i % 12 >= 10 ? -100 : v)),
+      [2, 12],
+      'int32',
+    );
+    const mask = tensor(
+      Int32Array.from({ length: 40 }, (_, i) => (i >= 37 ? 0 : 1)),
+      [2, 20],
+      'int32',
+    );
     lossAndGrads(model, src, labels, mask); // the LSH layers now hold their last buckets
     const before = memory().liveTensors;
     const rev = lossAndGrads(model, src, labels, mask);
@@ -70,7 +84,13 @@ describe('ReformerEncoderDecoder: gradients', () => {
 
   it('matches central finite differences along a random direction (full and local attention, GELU: smooth; separate embeddings)', () => {
     const model = new ReformerEncoderDecoder(
-      config({ attn_layers: ['full', 'local'], decoder_attn_layers: ['local', 'full'], share_embeddings: false, decoder_vocab_size: 10, hidden_act: 'gelu' }),
+      config({
+        attn_layers: ['full', 'local'],
+        decoder_attn_layers: ['local', 'full'],
+        share_embeddings: false,
+        decoder_vocab_size: 10,
+        hidden_act: 'gelu',
+      }),
       { seed: 4 },
     );
     const src = ids(3, 1, 9);
@@ -103,7 +123,9 @@ describe('ReformerEncoderDecoder: gradients', () => {
   });
 
   it('bad configs and calls get named errors', () => {
-    expect(() => new ReformerEncoderDecoder(config({ share_embeddings: true, decoder_vocab_size: 7 }))).toThrow(/share_embeddings needs one vocabulary/);
+    expect(() => new ReformerEncoderDecoder(config({ share_embeddings: true, decoder_vocab_size: 7 }))).toThrow(
+      /share_embeddings needs one vocabulary/,
+    );
     expect(() => new ReformerEncoderDecoder(config({ decoder_attn_layers: ['dense' as never] }))).toThrow(ReformerConfigError);
     const model = new ReformerEncoderDecoder(config(), { seed: 1 });
     const src = ids(1, 2, 8);

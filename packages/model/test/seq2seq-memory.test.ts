@@ -54,7 +54,10 @@ describe('ReformerEncoderDecoder: activation memory is flat in the depth of both
     const rev = { base: peakOf(1, 1, true), encoder6: peakOf(6, 1, true), decoder6: peakOf(1, 6, true) };
     const plain = { base: peakOf(1, 1, false), encoder6: peakOf(6, 1, false), decoder6: peakOf(1, 6, false) };
     const mib = (b: number) => +(b / 2 ** 20).toFixed(2);
-    console.log('peak MiB', { reversible: Object.fromEntries(Object.entries(rev).map(([k, v]) => [k, mib(v)])), plain: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, mib(v)])) });
+    console.log('peak MiB', {
+      reversible: Object.fromEntries(Object.entries(rev).map(([k, v]) => [k, mib(v)])),
+      plain: Object.fromEntries(Object.entries(plain).map(([k, v]) => [k, mib(v)])),
+    });
     expect(rev.encoder6).toBeLessThanOrEqual(1.25 * rev.base);
     expect(rev.decoder6).toBeLessThanOrEqual(1.25 * rev.base);
     // Without reversibility the same depth costs memory (every layer's activations are kept) ...

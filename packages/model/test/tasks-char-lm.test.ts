@@ -69,7 +69,9 @@ describe('charLMTask', () => {
   });
 
   it('rejects a text too short for a window, and bad options, by name', () => {
-    expect(() => charLMTask({ text: 'short text', length: 16 })).toThrow(/10 bytes: 9 for training and 1 for validation, but a window needs 16/);
+    expect(() => charLMTask({ text: 'short text', length: 16 })).toThrow(
+      /10 bytes: 9 for training and 1 for validation, but a window needs 16/,
+    );
     expect(() => charLMTask({ text: bytes, validFraction: 1 })).toThrow(/validFraction must be a number in \(0, 1\)/);
     expect(() => charLMTask({ text: 42 as unknown as string })).toThrow(InvalidArgumentError);
     expect(() => charLMTask({ text: bytes, length: 1 })).toThrow(/length must be an integer ≥ 2/);

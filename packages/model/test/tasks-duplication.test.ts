@@ -26,7 +26,10 @@ describe('duplicationTask: batches', () => {
 
   it('draws the documented Philox symbols: bits mod (V − 1) + 1 from deriveSeed(seed, index), stream 0 train / 1 valid', () => {
     const n = 4 * (L / 2 - 1);
-    for (const [split, stream] of [['train', 0], ['valid', 1]] as const) {
+    for (const [split, stream] of [
+      ['train', 0],
+      ['valid', 1],
+    ] as const) {
       const bits = randomBits(deriveSeed(9, 7), n, stream);
       const b = task.batch(split, 7, 4);
       for (let r = 0; r < 4; r++) {

@@ -101,7 +101,9 @@ describe('generateText and streamText', () => {
     const firstEos = ids[0]!.slice(1).indexOf(stopAt);
     expect(text).toBe(tok.decode(ids[0]!.slice(1, 1 + firstEos)));
     // eosTokenId: null generates every token.
-    expect(await generateText(model, eosTok, 'q', { maxNewTokens: 12, temperature: 0, seed: 2, eosTokenId: null })).toBe(tok.decode(ids[0]!.slice(1)));
+    expect(await generateText(model, eosTok, 'q', { maxNewTokens: 12, temperature: 0, seed: 2, eosTokenId: null })).toBe(
+      tok.decode(ids[0]!.slice(1)),
+    );
     model.dispose();
   });
 

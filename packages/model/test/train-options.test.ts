@@ -1,5 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { InvalidArgumentError, SGD, ShapeMismatchError, cosineSchedule, deriveSeed, gradients, seedScope, tensor, tidy } from '@reformer/core';
+import {
+  InvalidArgumentError,
+  SGD,
+  ShapeMismatchError,
+  cosineSchedule,
+  deriveSeed,
+  gradients,
+  seedScope,
+  tensor,
+  tidy,
+} from '@reformer/core';
 import { ReformerModelWithLMHead, duplicationTask, train, type TrainBatch, type TrainProgress } from '../src/index.js';
 import { randomIds, trainConfig } from './helpers.js';
 
@@ -128,7 +138,9 @@ describe('train: options', () => {
     await expect(train({ ...base, steps: 1, clipNorm: 0 })).rejects.toThrow(/clipNorm must be a positive number/);
     await expect(train({ ...base, steps: 1, data: {} as never })).rejects.toThrow(InvalidArgumentError);
     await expect(train({ ...base, steps: 1, data: () => ({ ...batch, ids: batch.ids.subarray(1) }) })).rejects.toThrow(ShapeMismatchError);
-    await expect(train({ ...base, steps: 1, data: () => ({ ...batch, ids: batch.ids.subarray(1) }) })).rejects.toThrow(/batch of step 1: batch\.ids holds 31 values/);
+    await expect(train({ ...base, steps: 1, data: () => ({ ...batch, ids: batch.ids.subarray(1) }) })).rejects.toThrow(
+      /batch of step 1: batch\.ids holds 31 values/,
+    );
     model.dispose();
     optimizer.dispose();
   });

@@ -9,7 +9,14 @@ describe('train: a 2-layer model overfits a tiny batch', () => {
     const optimizer = new Adam(model.namedParameters(), { lr: 1e-2 });
     const batch: TrainBatch = { batchSize: 2, length: 16, ids: randomIds(5, 32, 1, 12) };
     const losses: number[] = [];
-    const result = await train({ model, optimizer, data: () => batch, steps: 200, clipNorm: 1, onProgress: (p) => void losses.push(p.loss) });
+    const result = await train({
+      model,
+      optimizer,
+      data: () => batch,
+      steps: 200,
+      clipNorm: 1,
+      onProgress: (p) => void losses.push(p.loss),
+    });
     expect(losses).toHaveLength(200);
     // Random tokens over 11 symbols start near ln 12 ≈ 2.48 and can only go to ~0 by memorising.
     expect(losses[0]).toBeGreaterThan(2);

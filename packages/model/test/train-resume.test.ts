@@ -90,7 +90,9 @@ describe('train: resuming from a checkpoint', () => {
     await run(a.model, a.optimizer, 1, { saveCheckpoint: (c) => saveCheckpoint(dir, c) });
     const b = setup(1);
     await expect(run(b.model, b.optimizer, 2, { seed: 9, loadCheckpoint: () => loadLatestCheckpoint(dir) })).rejects.toThrow(TrainError);
-    await expect(run(b.model, b.optimizer, 2, { seed: 9, loadCheckpoint: () => loadLatestCheckpoint(dir) })).rejects.toThrow(/seed 5.*seed 9/);
+    await expect(run(b.model, b.optimizer, 2, { seed: 9, loadCheckpoint: () => loadLatestCheckpoint(dir) })).rejects.toThrow(
+      /seed 5.*seed 9/,
+    );
     for (const s of [a, b]) {
       s.model.dispose();
       s.optimizer.dispose();

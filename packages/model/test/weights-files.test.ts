@@ -73,7 +73,11 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
 
   it('a 2020-era checkpoint with the attention mask constants saved as buffers (0-d float16/float32) loads the same weights', async () => {
     const got = await readWeightsFromDir(PT('legacy-buffers'));
-    expect(got.tensors.get('reformer.encoder.layers.0.attention.self_attention.self_mask_value_float16')).toEqual({ dtype: 'float32', shape: [], values: Float32Array.of(-1000) });
+    expect(got.tensors.get('reformer.encoder.layers.0.attention.self_attention.self_mask_value_float16')).toEqual({
+      dtype: 'float32',
+      shape: [],
+      values: Float32Array.of(-1000),
+    });
     expect(got.tensors.size).toBe(29 + 2 * 4);
     expect(await stateBits(PT('legacy-buffers'))).toEqual(await stateBits(ORIGINAL));
   });
@@ -118,7 +122,9 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     await writeFile(join(dir, 'tf_model.h5'), 'not ours');
     const e = await failure(loadModelFromDir(dir));
     expect(e).toBeInstanceOf(MissingWeightsError);
-    expect(e.message).toContain('Looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json');
+    expect(e.message).toContain(
+      'Looked for model.safetensors, model.safetensors.index.json, pytorch_model.bin, pytorch_model.bin.index.json',
+    );
     expect(e.message).toContain('found README.md, config.json, tf_model.h5');
     const missing = await failure(readWeightsFromDir(join(dir, 'nope')));
     expect(missing).toBeInstanceOf(MissingWeightsError);
@@ -164,7 +170,9 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
     it('a missing shard', async () => {
       const dir = await shardedCopy(() => undefined, 'pytorch_model-00002-of-00002.bin');
       await expect(readWeightsFromDir(dir)).rejects.toThrow(ShardIndexError);
-      await expect(readWeightsFromDir(dir)).rejects.toThrow(/names shard pytorch_model-00002-of-00002\.bin, which is missing.*download all 2 shards/);
+      await expect(readWeightsFromDir(dir)).rejects.toThrow(
+        /names shard pytorch_model-00002-of-00002\.bin, which is missing.*download all 2 shards/,
+      );
     });
 
     it('a shard path outside the folder', async () => {
@@ -172,7 +180,9 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
         const first = Object.keys(i.weight_map)[0]!;
         i.weight_map[first] = '../pytorch_model-00001-of-00002.bin';
       });
-      await expect(readWeightsFromDir(dir)).rejects.toThrow(/maps to "\.\.\/pytorch_model-00001-of-00002\.bin", expected a file name in the same folder/);
+      await expect(readWeightsFromDir(dir)).rejects.toThrow(
+        /maps to "\.\.\/pytorch_model-00001-of-00002\.bin", expected a file name in the same folder/,
+      );
     });
 
     it('a tensor the index puts in the wrong shard', async () => {
@@ -181,7 +191,9 @@ describe('readWeightsFromDir / loadModelFromDir', () => {
         expect(file).toBe('pytorch_model-00002-of-00002.bin');
         i.weight_map[name] = 'pytorch_model-00001-of-00002.bin';
       });
-      await expect(readWeightsFromDir(dir)).rejects.toThrow(/pytorch_model-00001-of-00002\.bin lacks 1 tensor\(s\) that pytorch_model\.bin\.index\.json puts in it/);
+      await expect(readWeightsFromDir(dir)).rejects.toThrow(
+        /pytorch_model-00001-of-00002\.bin lacks 1 tensor\(s\) that pytorch_model\.bin\.index\.json puts in it/,
+      );
     });
 
     it('an index that is not JSON or has no weight_map', async () => {

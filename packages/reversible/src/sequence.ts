@@ -102,7 +102,8 @@ export class ReversibleSequence<O = unknown> extends ModuleList<ReversibleBlock<
     });
     super(list);
     const { reversible = true, onReconstruct, contextKeys = [] } = options;
-    if (typeof reversible !== 'boolean') throw new InvalidArgumentError(`ReversibleSequence: reversible must be a boolean, got ${JSON.stringify(reversible)}.`);
+    if (typeof reversible !== 'boolean')
+      throw new InvalidArgumentError(`ReversibleSequence: reversible must be a boolean, got ${JSON.stringify(reversible)}.`);
     if (!Array.isArray(contextKeys) || contextKeys.some((k) => typeof k !== 'string')) {
       throw new InvalidArgumentError(`ReversibleSequence: contextKeys must be a list of option names, got ${JSON.stringify(contextKeys)}.`);
     }
@@ -222,7 +223,13 @@ function contextIndices<O>(options: O | undefined, keys: readonly string[], tens
 }
 
 /** The non-reversible forward: plain residuals through ordinary autograd, with the same seeds. */
-function plainForward<O>(blocks: ReversibleBlock<O>[], seeds: BlockSeeds[], x1: Tensor, x2: Tensor, options: O | undefined): [Tensor, Tensor] {
+function plainForward<O>(
+  blocks: ReversibleBlock<O>[],
+  seeds: BlockSeeds[],
+  x1: Tensor,
+  x2: Tensor,
+  options: O | undefined,
+): [Tensor, Tensor] {
   let a = x1;
   let b = x2;
   try {

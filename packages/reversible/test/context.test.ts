@@ -1,5 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { Linear, Module, add, concat, dispose, gradients, matmul, memory, randomNormal, seedScope, tidy, transpose, type Tensor } from '@reformer/core';
+import {
+  Linear,
+  Module,
+  add,
+  concat,
+  dispose,
+  gradients,
+  matmul,
+  memory,
+  randomNormal,
+  seedScope,
+  tidy,
+  transpose,
+  type Tensor,
+} from '@reformer/core';
 import { ReversibleBlock, ReversibleSequence } from '../src/index.js';
 import { Mlp, closeness, problem } from './helpers.js';
 

@@ -50,7 +50,10 @@ describe('module structure', () => {
 
   it('eval() reaches the sub-layers (dropout off: two calls agree without a seed scope)', () => {
     const seq = new ReversibleSequence([new ReversibleBlock(new Mlp(4, 8, 0.5, 1), new Mlp(4, 8, 0.5, 2))]).eval();
-    const x = tensor(new Float32Array(8).map((_, i) => i / 8), [1, 2, 4]);
+    const x = tensor(
+      new Float32Array(8).map((_, i) => i / 8),
+      [1, 2, 4],
+    );
     const [a1, a2] = seq.forward(x, x);
     const [b1, b2] = seq.forward(x, x);
     expect([...host(a1), ...host(a2)]).toEqual([...host(b1), ...host(b2)]);

@@ -96,14 +96,7 @@ export interface RunResult {
  * Runs `seq` (in its current mode) under `seedScope(seed)` on halves (x1, x2), with a fixed random
  * cotangent on concat(y1, y2), and returns the output and the gradients w.r.t. [x1, x2, ...params].
  */
-export function runWithGrads<O>(
-  seq: ReversibleSequence<O>,
-  x1: Tensor,
-  x2: Tensor,
-  dy: Tensor,
-  options?: () => O,
-  seed = 1234,
-): RunResult {
+export function runWithGrads<O>(seq: ReversibleSequence<O>, x1: Tensor, x2: Tensor, dy: Tensor, options?: () => O, seed = 1234): RunResult {
   const params = [...seq].flatMap((b) => b.gradientParameters());
   return tidy(() => {
     const { value, grads } = gradients(
@@ -145,7 +138,13 @@ export function problem(batch: number, length: number, d: number, seed = 7): { x
   };
 }
 
-export function compareModes<O>(seq: ReversibleSequence<O>, batch: number, length: number, d: number, options?: () => O): { rev: RunResult; ref: RunResult } {
+export function compareModes<O>(
+  seq: ReversibleSequence<O>,
+  batch: number,
+  length: number,
+  d: number,
+  options?: () => O,
+): { rev: RunResult; ref: RunResult } {
   const { x1, x2, dy } = problem(batch, length, d);
   try {
     seq.reversible = false;
@@ -166,4 +165,3 @@ export function expectSame(rev: RunResult, ref: RunResult): void {
     if (!(c <= 1)) throw new Error(`gradient #${i} differs: closeness ${c}`);
   });
 }
-

@@ -13,9 +13,12 @@ describe('no leaks', () => {
     const mode = reversible ? 'reversible' : 'non-reversible';
     it(`${mode}: live tensors and bytes back to baseline after forward + gradients, forward alone, and an unused output`, () => {
       // MLP blocks, and one block whose sub-layers record replayable() state
-      const seq = new ReversibleSequence([...mlpStack(3, 8, 16, 0.2, 9), new ReversibleBlock(new RandomGather(8, 1), new Mlp(8, 16, 0.2, 2))], {
-        reversible,
-      });
+      const seq = new ReversibleSequence(
+        [...mlpStack(3, 8, 16, 0.2, 9), new ReversibleBlock(new RandomGather(8, 1), new Mlp(8, 16, 0.2, 2))],
+        {
+          reversible,
+        },
+      );
       const { x1, x2, dy } = problem(2, 6, 8, 1);
       const params = seq.parameters();
       try {
@@ -41,13 +44,10 @@ describe('no leaks', () => {
         expect(snapshot()).toEqual(base);
 
         // under a tape, but the loss does not use the outputs: the backward never reaches the stack
-        const unused = gradients(
-          () => {
-            seq.forward(x1, x2, { mask: ones([1]) });
-            return sum(x1);
-          },
-          [x1, ...params],
-        );
+        const unused = gradients(() => {
+          seq.forward(x1, x2, { mask: ones([1]) });
+          return sum(x1);
+        }, [x1, ...params]);
         dispose([unused.value, unused.grads]);
         expect(snapshot()).toEqual(base);
 

@@ -17,7 +17,17 @@ class LshSubLayer extends Module {
     this.layer_norm = this.addModule('layer_norm', new LayerNorm({ dim: d }));
     this.attention = this.addModule(
       'attention',
-      new LSHSelfAttention({ hiddenSize: d, numHeads: 2, headSize: 8, causal: true, chunkLength: 8, nHashes: 2, nBuckets: 4, outputDropout: 0.1, seed }),
+      new LSHSelfAttention({
+        hiddenSize: d,
+        numHeads: 2,
+        headSize: 8,
+        causal: true,
+        chunkLength: 8,
+        nHashes: 2,
+        nBuckets: 4,
+        outputDropout: 0.1,
+        seed,
+      }),
     );
   }
   forward(x: Tensor, options?: MaskOptions): Tensor {
@@ -29,11 +39,25 @@ describe('replay of layer state', () => {
   it('LSH attention as f (causal, 2 hashes, chunk 8, L 32, output dropout), with a mask made inside the differentiated function', () => {
     const d = 16;
     const blocks = [0, 1, 2].map(
-      (i) => new ReversibleBlock<MaskOptions>(new LshSubLayer(d, 40 + i), new Mlp(d, 32, 0.1, 60 + i), { f: 'attention', g: 'feed_forward' }),
+      (i) =>
+        new ReversibleBlock<MaskOptions>(new LshSubLayer(d, 40 + i), new Mlp(d, 32, 0.1, 60 + i), { f: 'attention', g: 'feed_forward' }),
     );
     const seq = new ReversibleSequence<MaskOptions>(blocks);
     // mask: the last 5 positions of batch entry 1 are padding
-    const mask = (): MaskOptions => ({ mask: tidy(() => concat([ones([1, 32], 'int32'), pad(ones([1, 27], 'int32'), [[0, 0], [0, 5]])], 0)) });
+    const mask = (): MaskOptions => ({
+      mask: tidy(() =>
+        concat(
+          [
+            ones([1, 32], 'int32'),
+            pad(ones([1, 27], 'int32'), [
+              [0, 0],
+              [0, 5],
+            ]),
+          ],
+          0,
+        ),
+      ),
+    });
     try {
       const { rev, ref } = compareModes(seq, 2, 32, d, mask);
       expectSame(rev, ref);
@@ -58,9 +82,18 @@ describe('replay of layer state', () => {
       });
 
     const n = 2 * 12 * d;
-    const x1 = tensor(new Float32Array(n).map((_, i) => Math.sin(i)), [2, 12, d]);
-    const x2 = tensor(new Float32Array(n).map((_, i) => Math.cos(0.7 * i)), [2, 12, d]);
-    const dy = tensor(new Float32Array(2 * n).map((_, i) => Math.sin(0.3 * i)), [2, 12, 2 * d]);
+    const x1 = tensor(
+      new Float32Array(n).map((_, i) => Math.sin(i)),
+      [2, 12, d],
+    );
+    const x2 = tensor(
+      new Float32Array(n).map((_, i) => Math.cos(0.7 * i)),
+      [2, 12, d],
+    );
+    const dy = tensor(
+      new Float32Array(2 * n).map((_, i) => Math.sin(0.3 * i)),
+      [2, 12, 2 * d],
+    );
     const run = (s: ReversibleSequence, ls: RandomGather[], reversible: boolean): RunResult => {
       s.reversible = reversible;
       reset(ls);

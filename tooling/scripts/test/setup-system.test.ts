@@ -35,10 +35,7 @@ function run(fake: { uid: number; installedVersion: string | null }) {
   tool('sudo', `echo "sudo $*" >> ${log}; exit 1`);
   tool('apt-get', `echo "apt-get $*" >> ${log}`);
   tool('tee', `echo "tee $*" >> ${log}; cat > /dev/null`);
-  tool(
-    'dpkg-query',
-    fake.installedVersion === null ? 'exit 1' : `echo "install ok installed ${fake.installedVersion}"`,
-  );
+  tool('dpkg-query', fake.installedVersion === null ? 'exit 1' : `echo "install ok installed ${fake.installedVersion}"`);
   const r = spawnSync('bash', [script], { env: { PATH: `${bin}:/usr/bin:/bin` }, encoding: 'utf8' });
   const calls = existsSync(log) ? readFileSync(log, 'utf8').trim().split('\n') : [];
   return { status: r.status, stdout: r.stdout, stderr: r.stderr, calls };

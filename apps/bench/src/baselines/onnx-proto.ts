@@ -17,7 +17,8 @@ export class ProtoWriter {
 
   /** An unsigned integer as a varint (exact up to 2^53). */
   varint(n: number): this {
-    if (!Number.isInteger(n) || n < 0 || n > Number.MAX_SAFE_INTEGER) throw new RangeError(`varint: ${n} is not a non-negative safe integer`);
+    if (!Number.isInteger(n) || n < 0 || n > Number.MAX_SAFE_INTEGER)
+      throw new RangeError(`varint: ${n} is not a non-negative safe integer`);
     while (n >= 0x80) {
       this.bytes.push((n % 0x80) | 0x80);
       n = Math.floor(n / 0x80);
@@ -103,13 +104,19 @@ const ATTR_INTS = 7;
 
 function valueInfo(w: ProtoWriter, v: OnnxValue): void {
   w.string(1, v.name); // ValueInfoProto.name
-  w.message(2, (type) => // ValueInfoProto.type: TypeProto
-    type.message(1, (tensor) => { // TypeProto.tensor_type
-      tensor.int(1, ONNX_FLOAT); // elem_type
-      tensor.message(2, (shape) => { // shape: TensorShapeProto
-        for (const d of v.shape) shape.message(1, (dim) => dim.int(1, d)); // dim { dim_value }
-      });
-    }),
+  w.message(
+    2,
+    (
+      type, // ValueInfoProto.type: TypeProto
+    ) =>
+      type.message(1, (tensor) => {
+        // TypeProto.tensor_type
+        tensor.int(1, ONNX_FLOAT); // elem_type
+        tensor.message(2, (shape) => {
+          // shape: TensorShapeProto
+          for (const d of v.shape) shape.message(1, (dim) => dim.int(1, d)); // dim { dim_value }
+        });
+      }),
   );
 }
 
@@ -121,9 +128,11 @@ export function serializeOnnxModel(model: OnnxModel): Uint8Array {
   const w = new ProtoWriter();
   w.int(1, 10); // ir_version
   w.string(2, 'reformer-bench'); // producer_name
-  w.message(7, (g) => { // graph
+  w.message(7, (g) => {
+    // graph
     model.nodes.forEach((node, i) =>
-      g.message(1, (n) => { // GraphProto.node
+      g.message(1, (n) => {
+        // GraphProto.node
         for (const x of node.inputs) n.string(1, x);
         for (const y of node.outputs) n.string(2, y);
         n.string(3, `${node.opType}_${i}`);
@@ -170,12 +179,22 @@ export function attentionGraph(form: 'mha' | 'matmul', B: number, H: number, L: 
           domain: 'com.microsoft',
           inputs: ['q', 'k', 'v'],
           outputs: ['out'],
-          attributes: [{ name: 'num_heads', int: H }, { name: 'scale', float: scale }],
+          attributes: [
+            { name: 'num_heads', int: H },
+            { name: 'scale', float: scale },
+          ],
         },
       ],
-      inputs: [{ name: 'q', shape }, { name: 'k', shape }, { name: 'v', shape }],
+      inputs: [
+        { name: 'q', shape },
+        { name: 'k', shape },
+        { name: 'v', shape },
+      ],
       outputs: [{ name: 'out', shape }],
-      opsets: [{ domain: '', version: 17 }, { domain: 'com.microsoft', version: 1 }],
+      opsets: [
+        { domain: '', version: 17 },
+        { domain: 'com.microsoft', version: 1 },
+      ],
     };
   }
   if (scale !== 1) throw new RangeError(`attentionGraph: the matmul form supports scale 1 only, got ${scale}.`);
@@ -187,7 +206,11 @@ export function attentionGraph(form: 'mha' | 'matmul', B: number, H: number, L: 
       { opType: 'Softmax', inputs: ['logits'], outputs: ['p'], attributes: [{ name: 'axis', int: 3 }] },
       { opType: 'MatMul', inputs: ['p', 'v'], outputs: ['out'] },
     ],
-    inputs: [{ name: 'q', shape }, { name: 'k', shape }, { name: 'v', shape }],
+    inputs: [
+      { name: 'q', shape },
+      { name: 'k', shape },
+      { name: 'v', shape },
+    ],
     outputs: [{ name: 'out', shape }],
     opsets: [{ domain: '', version: 17 }],
   };

@@ -59,7 +59,9 @@ export function onnxBaseline(threads = 1): Baseline {
       if (!ort) throw new Error('onnx baseline: start() first');
       const o = ort;
       const [B, H, L, d] = inputs.shape;
-      const session = await o.InferenceSession.create(serializeOnnxModel(attentionGraph(form, B, H, L, d, 1)), { intraOpNumThreads: threads });
+      const session = await o.InferenceSession.create(serializeOnnxModel(attentionGraph(form, B, H, L, d, 1)), {
+        intraOpNumThreads: threads,
+      });
       const layout = (x: Float32Array) => (form === 'mha' ? toHeadsLast(x, B, H, L, d) : x);
       const dims = form === 'mha' ? [B, L, H * d] : [B, H, L, d];
       const feeds = {

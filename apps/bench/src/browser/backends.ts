@@ -33,7 +33,9 @@ export async function prepareBrowserWasm(): Promise<void> {
 }
 
 interface WebGPUModule {
-  createWebGPUBackend?: (options?: unknown) => Promise<StartedBackend['backend'] & { adapterInfo?: AdapterInfoLike; hasTimestamps?: boolean }>;
+  createWebGPUBackend?: (
+    options?: unknown,
+  ) => Promise<StartedBackend['backend'] & { adapterInfo?: AdapterInfoLike; hasTimestamps?: boolean }>;
 }
 
 /** Starts backends in the page. */

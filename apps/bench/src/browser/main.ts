@@ -55,15 +55,24 @@ const checked = (containerId: string) => Array.from($(containerId).querySelector
 /** The configuration the form describes (validated by the CLI's parser). */
 function configFromForm(base: BenchConfig): BenchConfig {
   const argv = [
-    '--backends', checked('backends').join(','),
-    '--variants', checked('variants').join(','),
-    '--lengths', $<HTMLInputElement>('lengths').value,
-    '--pass', $<HTMLSelectElement>('pass').value,
-    '--repeats', $<HTMLInputElement>('repeats').value,
-    '--chunk', String(base.chunkLength),
-    '--dhead', String(base.dHead),
-    '--heads', String(base.heads),
-    '--batch', String(base.batch),
+    '--backends',
+    checked('backends').join(','),
+    '--variants',
+    checked('variants').join(','),
+    '--lengths',
+    $<HTMLInputElement>('lengths').value,
+    '--pass',
+    $<HTMLSelectElement>('pass').value,
+    '--repeats',
+    $<HTMLInputElement>('repeats').value,
+    '--chunk',
+    String(base.chunkLength),
+    '--dhead',
+    String(base.dHead),
+    '--heads',
+    String(base.heads),
+    '--batch',
+    String(base.batch),
   ];
   if (!$<HTMLInputElement>('baselines').checked) argv.push('--no-baselines');
   if (!$<HTMLInputElement>('model').checked) argv.push('--no-model');
@@ -91,7 +100,9 @@ function renderTable(result: BenchResult): void {
   }
   $('table').replaceChildren(table);
   $('findings').replaceChildren(...findingsBlocks(findings(result.records)).map(renderBlock));
-  $('charts').innerHTML = buildCharts(result.records).map((c) => c.svg).join('\n');
+  $('charts').innerHTML = buildCharts(result.records)
+    .map((c) => c.svg)
+    .join('\n');
 }
 
 async function run(config: BenchConfig): Promise<void> {
@@ -150,7 +161,9 @@ async function run(config: BenchConfig): Promise<void> {
       },
       records: out.records,
     };
-    $('machine').textContent = Object.entries(out.backendInfo).map(([k, v]) => `${k}: ${v}`).join(' · ');
+    $('machine').textContent = Object.entries(out.backendInfo)
+      .map(([k, v]) => `${k}: ${v}`)
+      .join(' · ');
     renderTable(result);
     window.__benchResult = result;
     status.textContent = `done${out.interrupted ? ' (stopped: partial results)' : ''}: ${out.records.length} records in ${result.wallSeconds.toFixed(1)} s`;

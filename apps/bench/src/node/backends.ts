@@ -29,7 +29,9 @@ export function prepareTfjsWasm(): Promise<void> {
 
 /** What `@reformer/backend-webgpu/node` is expected to export. */
 interface WebGPUNodeModule {
-  createNodeWebGPUBackend?: (options?: unknown) => Promise<{ adapterInfo?: AdapterInfoLike; hasTimestamps?: boolean } & StartedBackend['backend']>;
+  createNodeWebGPUBackend?: (
+    options?: unknown,
+  ) => Promise<{ adapterInfo?: AdapterInfoLike; hasTimestamps?: boolean } & StartedBackend['backend']>;
 }
 
 /** Starts backends in Node. */
@@ -42,7 +44,10 @@ export const startNodeBackend: BackendStarter = async (name: BackendName): Promi
       // One thread, like the other CPU backends here, unless BENCH_WASM_THREADS asks for more.
       const backend = await createWasmBackend({ threads: Number(process.env['BENCH_WASM_THREADS'] ?? 1) });
       const { threads } = backend.kernelFeatures;
-      return { backend, info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), ${threads === 1 ? 'one thread' : `${threads} threads`}` };
+      return {
+        backend,
+        info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), ${threads === 1 ? 'one thread' : `${threads} threads`}`,
+      };
     }
     case 'tfjs-wasm': {
       await prepareTfjsWasm();
@@ -63,7 +68,9 @@ export const startNodeBackend: BackendStarter = async (name: BackendName): Promi
         const specifier = '@reformer/backend-webgpu/node';
         mod = (await import(specifier)) as WebGPUNodeModule;
       } catch (err) {
-        throw new Error(`@reformer/backend-webgpu/node could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+        throw new Error(
+          `@reformer/backend-webgpu/node could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+        );
       }
       if (typeof mod.createNodeWebGPUBackend !== 'function') {
         throw new Error('@reformer/backend-webgpu/node does not export createNodeWebGPUBackend yet');

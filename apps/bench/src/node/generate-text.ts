@@ -79,7 +79,9 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateBenchOptions
       });
     if (flag === '--backends') {
       const names = value.split(',');
-      for (const n of names) if (!(BACKEND_NAMES as readonly string[]).includes(n)) throw new Error(`--backends: unknown backend '${n}' (${BACKEND_NAMES.join(', ')})`);
+      for (const n of names)
+        if (!(BACKEND_NAMES as readonly string[]).includes(n))
+          throw new Error(`--backends: unknown backend '${n}' (${BACKEND_NAMES.join(', ')})`);
       opts.backends = names as BackendName[];
     } else if (flag === '--contexts') opts.contexts = ints();
     else if (flag === '--new-tokens') opts.newTokens = ints()[0]!;
@@ -90,7 +92,10 @@ export function parseGenerateArgs(argv: readonly string[]): GenerateBenchOptions
 }
 
 /** Measures every backend × context; a backend that cannot start or a case that fails is a row with its error. */
-export async function runGenerateBench(opts: GenerateBenchOptions, log: (line: string) => void): Promise<{ rows: GenerateRow[]; info: Record<string, string> }> {
+export async function runGenerateBench(
+  opts: GenerateBenchOptions,
+  log: (line: string) => void,
+): Promise<{ rows: GenerateRow[]; info: Record<string, string> }> {
   const rows: GenerateRow[] = [];
   const info: Record<string, string> = {};
   const previous = getBackend();
@@ -113,12 +118,22 @@ export async function runGenerateBench(opts: GenerateBenchOptions, log: (line: s
           const start = performance.now();
           let first: number | undefined;
           let pieces = 0;
-          for await (const piece of streamText(model, charTokenizer, prompt, { maxNewTokens: opts.newTokens, temperature: 0, seed: 1, eosTokenId: null })) {
+          for await (const piece of streamText(model, charTokenizer, prompt, {
+            maxNewTokens: opts.newTokens,
+            temperature: 0,
+            seed: 1,
+            eosTokenId: null,
+          })) {
             first ??= performance.now();
             pieces += piece.length;
           }
           const end = performance.now();
-          const row: GenerateRow = { backend: name, context, prefillMs: first! - start, tokensPerSecond: ((pieces - 1) * 1000) / (end - first!) };
+          const row: GenerateRow = {
+            backend: name,
+            context,
+            prefillMs: first! - start,
+            tokensPerSecond: ((pieces - 1) * 1000) / (end - first!),
+          };
           rows.push(row);
           log(`${name} ${context}: prefill ${row.prefillMs!.toFixed(0)} ms, ${row.tokensPerSecond!.toFixed(1)} tokens/s`);
         } catch (err) {
@@ -142,7 +157,11 @@ export function generateTable(rows: readonly GenerateRow[], newTokens: number): 
     '| --- | ---: | ---: | ---: |',
   ];
   for (const r of rows) {
-    lines.push(r.error !== undefined ? `| ${r.backend} | ${r.context} | — | ${r.error} |` : `| ${r.backend} | ${r.context} | ${r.prefillMs!.toFixed(0)} | ${r.tokensPerSecond!.toFixed(1)} |`);
+    lines.push(
+      r.error !== undefined
+        ? `| ${r.backend} | ${r.context} | — | ${r.error} |`
+        : `| ${r.backend} | ${r.context} | ${r.prefillMs!.toFixed(0)} | ${r.tokensPerSecond!.toFixed(1)} |`,
+    );
   }
   return lines.join('\n');
 }

@@ -15,7 +15,8 @@ const NO_ATTENTION = 'no fused chunked attention in this library';
 /** Plain tfjs on its `wasm` or `cpu` backend. */
 export function tfjsKernelPeer(backendName: 'wasm' | 'cpu'): KernelImpl {
   const use = async () => {
-    if (tf.getBackend() !== backendName && !(await tf.setBackend(backendName))) throw new Error(`tfjs backend ${backendName} failed to initialise`);
+    if (tf.getBackend() !== backendName && !(await tf.setBackend(backendName)))
+      throw new Error(`tfjs backend ${backendName} failed to initialise`);
     await tf.ready();
   };
   return {
@@ -30,8 +31,17 @@ export function tfjsKernelPeer(backendName: 'wasm' | 'cpu'): KernelImpl {
       await use();
       if (!isPlainCase(c)) return NO_ATTENTION;
       let seed = 1;
-      const rand = (shape: number[]) => tf.tensor(hostRandom(shape.reduce((p, x) => p * x, 1), seed++), shape, 'float32');
-      const inputs = c.op === 'matmul' ? [rand(c.a), rand(c.b)] : c.op === 'exp' ? [rand([c.elements])] : [rand([c.elements]), rand([c.elements])];
+      const rand = (shape: number[]) =>
+        tf.tensor(
+          hostRandom(
+            shape.reduce((p, x) => p * x, 1),
+            seed++,
+          ),
+          shape,
+          'float32',
+        );
+      const inputs =
+        c.op === 'matmul' ? [rand(c.a), rand(c.b)] : c.op === 'exp' ? [rand([c.elements])] : [rand([c.elements]), rand([c.elements])];
       const [a, b] = inputs as [ReturnType<typeof rand>, ReturnType<typeof rand>];
       const op = () => (c.op === 'matmul' ? tf.matMul(a, b) : c.op === 'add' ? tf.add(a, b) : c.op === 'mul' ? tf.mul(a, b) : tf.exp(a));
       return {
@@ -59,12 +69,25 @@ type Ort = typeof import('onnxruntime-node');
 export function kernelGraph(c: PlainKernelCase): OnnxModel {
   if (c.op === 'matmul') {
     const out = [...c.a.slice(0, -1), c.b[c.b.length - 1]!];
-    return { nodes: [{ opType: 'MatMul', inputs: ['a', 'b'], outputs: ['out'] }], inputs: [{ name: 'a', shape: c.a }, { name: 'b', shape: c.b }], outputs: [{ name: 'out', shape: out }], opsets: [{ domain: '', version: 17 }] };
+    return {
+      nodes: [{ opType: 'MatMul', inputs: ['a', 'b'], outputs: ['out'] }],
+      inputs: [
+        { name: 'a', shape: c.a },
+        { name: 'b', shape: c.b },
+      ],
+      outputs: [{ name: 'out', shape: out }],
+      opsets: [{ domain: '', version: 17 }],
+    };
   }
   const shape = [c.elements];
   const opType = c.op === 'add' ? 'Add' : c.op === 'mul' ? 'Mul' : 'Exp';
   const inputs = c.op === 'exp' ? ['a'] : ['a', 'b'];
-  return { nodes: [{ opType, inputs, outputs: ['out'] }], inputs: inputs.map((name) => ({ name, shape })), outputs: [{ name: 'out', shape }], opsets: [{ domain: '', version: 17 }] };
+  return {
+    nodes: [{ opType, inputs, outputs: ['out'] }],
+    inputs: inputs.map((name) => ({ name, shape })),
+    outputs: [{ name: 'out', shape }],
+    opsets: [{ domain: '', version: 17 }],
+  };
 }
 
 /** onnxruntime-node on the CPU, one intra-op thread. */
@@ -85,7 +108,17 @@ export function onnxKernelPeer(threads = 1): KernelImpl {
       const graph = kernelGraph(c);
       const session = await o.InferenceSession.create(serializeOnnxModel(graph), { intraOpNumThreads: threads });
       const feeds = Object.fromEntries(
-        graph.inputs.map((v, i) => [v.name, new o.Tensor('float32', hostRandom(v.shape.reduce((p, x) => p * x, 1), i + 1), v.shape)]),
+        graph.inputs.map((v, i) => [
+          v.name,
+          new o.Tensor(
+            'float32',
+            hostRandom(
+              v.shape.reduce((p, x) => p * x, 1),
+              i + 1,
+            ),
+            v.shape,
+          ),
+        ]),
       );
       return {
         async run() {

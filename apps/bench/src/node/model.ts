@@ -12,6 +12,9 @@ export async function loadNodeModelBench(): Promise<ModelBench> {
     const mod: ModelModule = await import('@reformer/model');
     return modelBenchFrom(mod);
   } catch (err) {
-    return modelBenchFrom(undefined, `@reformer/model could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`);
+    return modelBenchFrom(
+      undefined,
+      `@reformer/model could not be loaded (${err instanceof Error ? err.message.split('\n')[0] : String(err)})`,
+    );
   }
 }

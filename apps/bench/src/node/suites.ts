@@ -52,7 +52,10 @@ function webgpuStarter(start: BackendStarter, adapter: string | undefined, f16: 
   return async (name) => {
     if (name !== 'webgpu') return start(name);
     const { createNodeWebGPUBackend } = await import('@reformer/backend-webgpu/node');
-    const backend = await createNodeWebGPUBackend({ ...(adapter ? { flags: [`backend=${adapter}`] } : {}), ...(f16 ? { matmulPrecision: 'f16' as const } : {}) });
+    const backend = await createNodeWebGPUBackend({
+      ...(adapter ? { flags: [`backend=${adapter}`] } : {}),
+      ...(f16 ? { matmulPrecision: 'f16' as const } : {}),
+    });
     return { backend, info: `${describeAdapter(backend.adapterInfo, backend.hasTimestamps)}${f16 ? ', float16 matmul tiles' : ''}` };
   };
 }
@@ -81,7 +84,9 @@ export async function runNodeSuite(
     }
     case 'model': {
       const o = parseModelSuiteArgs(argv);
-      return o.help ? { report: null } : { report: await runModelSuite(o, ctx, await loadNodeModelBench(), await environment()), json: o.json };
+      return o.help
+        ? { report: null }
+        : { report: await runModelSuite(o, ctx, await loadNodeModelBench(), await environment()), json: o.json };
     }
     case 'load': {
       const o = parseLoadArgs(argv);

@@ -21,7 +21,12 @@ const ok = (r: MeasurementRecord) => r.status === 'ok';
 const passLabel = (p: Pass) => (p === 'forward' ? 'forward' : 'forward + backward');
 const slug = (s: string) => s.replace(/[^a-zA-Z0-9]+/g, '-').replace(/^-|-$/g, '');
 
-function seriesBy(records: MeasurementRecord[], key: (r: MeasurementRecord) => string, y: (r: MeasurementRecord) => number | null, dashed = false): Series[] {
+function seriesBy(
+  records: MeasurementRecord[],
+  key: (r: MeasurementRecord) => string,
+  y: (r: MeasurementRecord) => number | null,
+  dashed = false,
+): Series[] {
   const groups = new Map<string, { x: number; y: number }[]>();
   for (const r of records) {
     const v = y(r);
@@ -60,7 +65,19 @@ export function buildCharts(records: readonly MeasurementRecord[]): Chart[] {
           logX: true,
           logY: true,
           xTickLabel: lengthLabel,
-          series: [...seriesBy(rs, (r) => r.variant, (r) => r.usPerToken), ...seriesBy(ps, (r) => `${r.variant} (peer)`, (r) => r.usPerToken, true)],
+          series: [
+            ...seriesBy(
+              rs,
+              (r) => r.variant,
+              (r) => r.usPerToken,
+            ),
+            ...seriesBy(
+              ps,
+              (r) => `${r.variant} (peer)`,
+              (r) => r.usPerToken,
+              true,
+            ),
+          ],
         }),
       });
       const mtitle = `Peak memory vs length — ${b}, ${passLabel(p)}`;
@@ -75,14 +92,25 @@ export function buildCharts(records: readonly MeasurementRecord[]): Chart[] {
           logY: true,
           xTickLabel: lengthLabel,
           series: [
-            ...seriesBy(rs, (r) => r.variant, (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20)),
-            ...seriesBy(ps, (r) => `${r.variant} (peer)`, (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20), true),
+            ...seriesBy(
+              rs,
+              (r) => r.variant,
+              (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20),
+            ),
+            ...seriesBy(
+              ps,
+              (r) => `${r.variant} (peer)`,
+              (r) => (r.peakBytes === null ? null : r.peakBytes / 2 ** 20),
+              true,
+            ),
           ],
         }),
       });
     }
   for (const b of backends) {
-    const rs = att.filter((r) => r.backend === b && r.pass === (passes[0] ?? 'forward') && hashesOf(r.variant) !== undefined && r.meanRelError !== null);
+    const rs = att.filter(
+      (r) => r.backend === b && r.pass === (passes[0] ?? 'forward') && hashesOf(r.variant) !== undefined && r.meanRelError !== null,
+    );
     if (rs.length === 0) continue;
     const byLength = new Map<number, { x: number; y: number }[]>();
     for (const r of rs) {

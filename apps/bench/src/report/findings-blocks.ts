@@ -2,9 +2,7 @@
  * The findings text (`findings()` in markdown.ts) as blocks a page can render without a markdown
  * library: it only ever writes paragraphs that start with a `**bold**` title and `- ` bullet lists.
  */
-export type FindingsBlock =
-  | { kind: 'paragraph'; strong: string; rest: string }
-  | { kind: 'list'; items: string[] };
+export type FindingsBlock = { kind: 'paragraph'; strong: string; rest: string } | { kind: 'list'; items: string[] };
 
 /** Splits the findings text into paragraphs (a bold title and the rest of the line) and bullet lists. */
 export function findingsBlocks(text: string): FindingsBlock[] {

@@ -55,7 +55,11 @@ export function rowCells(r: MeasurementRecord): string[] {
 const escapePipes = (s: string) => s.replace(/\|/g, '\\|');
 
 /** A markdown table; numeric columns right-aligned, padded so it also reads as plain text. */
-export function markdownTable(headers: readonly string[], rows: readonly string[][], numeric: (i: number) => boolean = () => false): string {
+export function markdownTable(
+  headers: readonly string[],
+  rows: readonly string[][],
+  numeric: (i: number) => boolean = () => false,
+): string {
   const cells = rows.map((r) => r.map(escapePipes));
   const widths = headers.map((h, i) => Math.max(h.length, ...cells.map((r) => (r[i] ?? '').length)));
   const line = (r: readonly string[]) => `| ${r.map((c, i) => (numeric(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;
@@ -98,7 +102,10 @@ export function findings(records: readonly MeasurementRecord[]): string {
   const passes = [...new Set(att.map((r) => r.pass))];
   const lshVariants = [...new Set(att.map((r) => r.variant))].filter((v) => v.startsWith('lsh-')).sort(variantSort);
 
-  out.push('**Where LSH starts beating full attention** (smallest measured length from which LSH is faster at every longer measured length):', '');
+  out.push(
+    '**Where LSH starts beating full attention** (smallest measured length from which LSH is faster at every longer measured length):',
+    '',
+  );
   for (const b of backends)
     for (const p of passes) {
       const parts = lshVariants.map((v) => {
@@ -116,17 +123,27 @@ export function findings(records: readonly MeasurementRecord[]): string {
       const parts: string[] = [];
       for (const v of ['full', 'full-chunked', 'local', ...lshVariants]) {
         const g = growth(records, b, v, p, 'usPerToken');
-        if (g) parts.push(`${v} ${sig(g.from)} → ${sig(g.to)} µs (×${sig(g.ratio, 2)}, ${lengthLabel(g.fromLength)}→${lengthLabel(g.toLength)})`);
+        if (g)
+          parts.push(
+            `${v} ${sig(g.from)} → ${sig(g.to)} µs (×${sig(g.ratio, 2)}, ${lengthLabel(g.fromLength)}→${lengthLabel(g.toLength)})`,
+          );
       }
       if (parts.length) out.push(`- ${b}, ${passLabel(p)}: ${parts.join('; ')}`);
     }
   for (const [pb, pv] of peerKeys(records))
     for (const p of passes) {
       const g = growth(records, pb, pv, p, 'usPerToken');
-      if (g) out.push(`- ${pv} (peer) on ${pb}, ${passLabel(p)}: ${sig(g.from)} → ${sig(g.to)} µs (×${sig(g.ratio, 2)}, ${lengthLabel(g.fromLength)}→${lengthLabel(g.toLength)})`);
+      if (g)
+        out.push(
+          `- ${pv} (peer) on ${pb}, ${passLabel(p)}: ${sig(g.from)} → ${sig(g.to)} µs (×${sig(g.ratio, 2)}, ${lengthLabel(g.fromLength)}→${lengthLabel(g.toLength)})`,
+        );
     }
 
-  out.push('', '**Peak memory from the shortest to the longest length** (×L ratio of the lengths: O(L) grows like it, O(L²) like its square):', '');
+  out.push(
+    '',
+    '**Peak memory from the shortest to the longest length** (×L ratio of the lengths: O(L) grows like it, O(L²) like its square):',
+    '',
+  );
   for (const b of backends)
     for (const p of passes) {
       const parts: string[] = [];
@@ -139,7 +156,10 @@ export function findings(records: readonly MeasurementRecord[]): string {
   for (const [pb, pv] of peerKeys(records))
     for (const p of passes) {
       const g = growth(records, pb, pv, p, 'peakBytes');
-      if (g) out.push(`- ${pv} (peer) on ${pb}, ${passLabel(p)}: ${mib(g.from)} → ${mib(g.to)} MiB (×${sig(g.ratio, 2)} for L ×${sig(g.toLength / g.fromLength, 2)})`);
+      if (g)
+        out.push(
+          `- ${pv} (peer) on ${pb}, ${passLabel(p)}: ${mib(g.from)} → ${mib(g.to)} MiB (×${sig(g.ratio, 2)} for L ×${sig(g.toLength / g.fromLength, 2)})`,
+        );
     }
 
   const peers = [...new Set(records.filter((r) => r.kind === 'baseline' && r.status === 'ok').map((r) => `${r.backend}|${r.variant}`))];
@@ -149,9 +169,12 @@ export function findings(records: readonly MeasurementRecord[]): string {
       const [pb, pv] = key.split('|') as [string, string];
       for (const p of passes)
         for (const b of backends)
-          for (const v of ['full', lshVariants.includes('lsh-4') ? 'lsh-4' : lshVariants[0] ?? 'full']) {
+          for (const v of ['full', lshVariants.includes('lsh-4') ? 'lsh-4' : (lshVariants[0] ?? 'full')]) {
             const rs = peerRatios(records, { backend: b, variant: v }, { backend: pb, variant: pv }, p);
-            if (rs.length) out.push(`- ${pv} on ${pb} vs our ${v} on ${b}, ${passLabel(p)}: ${rs.map((r) => `${lengthLabel(r.length)} ×${sig(r.speedup, 2)}`).join(', ')}`);
+            if (rs.length)
+              out.push(
+                `- ${pv} on ${pb} vs our ${v} on ${b}, ${passLabel(p)}: ${rs.map((r) => `${lengthLabel(r.length)} ×${sig(r.speedup, 2)}`).join(', ')}`,
+              );
           }
     }
   }
@@ -175,9 +198,18 @@ export function findings(records: readonly MeasurementRecord[]): string {
       for (const v of [...new Set(att.map((r) => r.variant))])
         for (const p of passes) {
           const rs = peerRatios(records, { backend: b, variant: v }, { backend: 'cpu', variant: v }, p);
-          if (rs.length) vsCpu.push(`- ${b} vs cpu, ${v}, ${passLabel(p)}: ${rs.map((r) => `${lengthLabel(r.length)} ×${sig(r.speedup, 2)}`).join(', ')}`);
+          if (rs.length)
+            vsCpu.push(
+              `- ${b} vs cpu, ${v}, ${passLabel(p)}: ${rs.map((r) => `${lengthLabel(r.length)} ×${sig(r.speedup, 2)}`).join(', ')}`,
+            );
         }
-  if (vsCpu.length) out.push('', '**Each backend against the CPU reference** (cpu time ÷ its time, same variant and length; > 1 means faster than cpu):', '', ...vsCpu);
+  if (vsCpu.length)
+    out.push(
+      '',
+      '**Each backend against the CPU reference** (cpu time ÷ its time, same variant and length; > 1 means faster than cpu):',
+      '',
+      ...vsCpu,
+    );
   // Drop repeated bullet lines (the peer fallback can name the same pair twice), keep blank lines.
   return out.filter((line, i) => line === '' || !line.startsWith('- ') || out.indexOf(line) === i).join('\n');
 }
@@ -196,7 +228,11 @@ function variantSort(a: string, b: string): number {
  * (`layout: 'table-first'`, what `--markdown` writes), or the findings, the charts and the table last
  * (`'findings-first'`, the committed report).
  */
-export function markdownReport(result: BenchResult, charts: { title: string; file: string }[] = [], layout: 'table-first' | 'findings-first' = 'table-first'): string {
+export function markdownReport(
+  result: BenchResult,
+  charts: { title: string; file: string }[] = [],
+  layout: 'table-first' | 'findings-first' = 'table-first',
+): string {
   const m = result.machine;
   const c = result.config;
   const head = [
@@ -214,7 +250,19 @@ export function markdownReport(result: BenchResult, charts: { title: string; fil
     for (const ch of charts) chartLines.push(`### ${ch.title}`, '', `![${ch.title}](${ch.file})`, '');
   }
   if (layout === 'findings-first') {
-    return [...head, '', '## Findings', '', findings(result.records), '', ...chartLines, '## All measurements', '', resultsTable(result.records), ''].join('\n');
+    return [
+      ...head,
+      '',
+      '## Findings',
+      '',
+      findings(result.records),
+      '',
+      ...chartLines,
+      '## All measurements',
+      '',
+      resultsTable(result.records),
+      '',
+    ].join('\n');
   }
   return [...head, '', resultsTable(result.records), '', findings(result.records), '', ...chartLines].join('\n');
 }

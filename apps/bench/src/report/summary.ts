@@ -10,7 +10,13 @@ import type { MeasurementRecord, Pass } from '../types.js';
 const ok = (r: MeasurementRecord) => r.status === 'ok' && r.medianMs !== null;
 
 /** The measured record of (backend, variant, length, pass), if any. */
-export function find(records: readonly MeasurementRecord[], backend: string, variant: string, length: number, pass: Pass): MeasurementRecord | undefined {
+export function find(
+  records: readonly MeasurementRecord[],
+  backend: string,
+  variant: string,
+  length: number,
+  pass: Pass,
+): MeasurementRecord | undefined {
   return records.find((r) => ok(r) && r.backend === backend && r.variant === variant && r.length === length && r.pass === pass);
 }
 
@@ -60,7 +66,13 @@ export interface Growth {
 }
 
 /** Growth of `field` (e.g. µs per token, peak bytes) of a variant over its measured lengths. */
-export function growth(records: readonly MeasurementRecord[], backend: string, variant: string, pass: Pass, field: 'usPerToken' | 'peakBytes'): Growth | undefined {
+export function growth(
+  records: readonly MeasurementRecord[],
+  backend: string,
+  variant: string,
+  pass: Pass,
+  field: 'usPerToken' | 'peakBytes',
+): Growth | undefined {
   const rs = records
     .filter((r) => ok(r) && r.backend === backend && r.variant === variant && r.pass === pass && r[field] !== null)
     .sort((a, b) => a.length - b.length);
@@ -83,7 +95,12 @@ export interface PeerRatio {
 }
 
 /** peer / ours time ratios at every length where both were measured. */
-export function peerRatios(records: readonly MeasurementRecord[], ours: { backend: string; variant: string }, peer: { backend: string; variant: string }, pass: Pass): PeerRatio[] {
+export function peerRatios(
+  records: readonly MeasurementRecord[],
+  ours: { backend: string; variant: string },
+  peer: { backend: string; variant: string },
+  pass: Pass,
+): PeerRatio[] {
   const out: PeerRatio[] = [];
   for (const o of records) {
     if (!ok(o) || o.backend !== ours.backend || o.variant !== ours.variant || o.pass !== pass) continue;

@@ -78,7 +78,9 @@ export function lineChart(spec: ChartSpec): string {
   const ph = H - m.top - m.bottom;
   const usable = (p: { x: number; y: number }) =>
     Number.isFinite(p.x) && Number.isFinite(p.y) && (!spec.logX || p.x > 0) && (!spec.logY || p.y > 0);
-  const series = spec.series.map((s) => ({ ...s, points: s.points.filter(usable).sort((a, b) => a.x - b.x) })).filter((s) => s.points.length > 0);
+  const series = spec.series
+    .map((s) => ({ ...s, points: s.points.filter(usable).sort((a, b) => a.x - b.x) }))
+    .filter((s) => s.points.length > 0);
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
@@ -99,7 +101,8 @@ export function lineChart(spec: ChartSpec): string {
   if (spec.logY) [y0, y1] = [y0 / 1.15, y1 * 1.15];
   else if (y0 >= 0) y0 = 0;
   const tx = (v: number) => m.left + (spec.logX ? (Math.log(v) - Math.log(x0)) / (Math.log(x1) - Math.log(x0)) : (v - x0) / (x1 - x0)) * pw;
-  const ty = (v: number) => m.top + ph - (spec.logY ? (Math.log(v) - Math.log(y0)) / (Math.log(y1) - Math.log(y0)) : (v - y0) / (y1 - y0)) * ph;
+  const ty = (v: number) =>
+    m.top + ph - (spec.logY ? (Math.log(v) - Math.log(y0)) / (Math.log(y1) - Math.log(y0)) : (v - y0) / (y1 - y0)) * ph;
   const f = (v: number) => v.toFixed(1);
 
   // Axes and grid.

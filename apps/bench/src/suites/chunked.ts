@@ -10,7 +10,20 @@
  * @module
  */
 import { ChunkedFeedForward, chunkedCrossEntropy } from '@reformer/chunked-ffn';
-import { cast, crossEntropy, dispose, getBackend, gradients, matmul, randomNormal, randomUniform, setBackend, slice, tidy, type Tensor } from '@reformer/core';
+import {
+  cast,
+  crossEntropy,
+  dispose,
+  getBackend,
+  gradients,
+  matmul,
+  randomNormal,
+  randomUniform,
+  setBackend,
+  slice,
+  tidy,
+  type Tensor,
+} from '@reformer/core';
 import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
 import { timeRuns } from '../measure.js';
 import { BACKEND_NAMES, type BackendName } from '../types.js';
@@ -87,7 +100,13 @@ async function measureStep(o: ChunkedOptions, ctx: SuiteContext, step: () => Ten
     await outs[0]!.data();
     dispose(outs);
   };
-  const t = await timeRuns(run, { warmup: o.warmup, repeats: o.repeats, budgetMs: Number.POSITIVE_INFINITY, memory: coreMemoryProbe, beforeRun: ctx.gc });
+  const t = await timeRuns(run, {
+    warmup: o.warmup,
+    repeats: o.repeats,
+    budgetMs: Number.POSITIVE_INFINITY,
+    memory: coreMemoryProbe,
+    beforeRun: ctx.gc,
+  });
   return { ms: t.medianMs, peakBytes: (t.peakBytes ?? 0) - (t.baseBytes ?? 0) };
 }
 
@@ -134,18 +153,28 @@ export async function runChunkedSuite(o: ChunkedOptions, ctx: SuiteContext): Pro
     const labels = tidy(() => cast(randomUniform([B, LL], { seed: 6, min: 0, max: V }), 'int32'));
     const materialised = await measureStep(o, ctx, () => {
       const { value, grads } = gradients(
-        () => tidy(() => crossEntropy(matmul(slice(hidden, [0, 0, 0], [B, LL - 1, D]), weight, false, true), slice(labels, [0, 1], [B, LL - 1]))),
+        () =>
+          tidy(() =>
+            crossEntropy(matmul(slice(hidden, [0, 0, 0], [B, LL - 1, D]), weight, false, true), slice(labels, [0, 1], [B, LL - 1])),
+          ),
         [hidden, weight],
       );
       return [value, ...grads];
     });
-    const headRows: SuiteRow[] = [{ variant: 'materialised logits', 'peak MiB': mib(materialised.peakBytes), 'peak vs materialised': 1, ms: materialised.ms }];
+    const headRows: SuiteRow[] = [
+      { variant: 'materialised logits', 'peak MiB': mib(materialised.peakBytes), 'peak vs materialised': 1, ms: materialised.ms },
+    ];
     for (const chunkSize of o.headChunks) {
       const r = await measureStep(o, ctx, () => {
         const { value, grads } = gradients(() => chunkedCrossEntropy(hidden, weight, labels, { shift: true, chunkSize }), [hidden, weight]);
         return [value, ...grads];
       });
-      headRows.push({ variant: `chunked, chunkSize ${chunkSize}`, 'peak MiB': mib(r.peakBytes), 'peak vs materialised': r.peakBytes / materialised.peakBytes, ms: r.ms });
+      headRows.push({
+        variant: `chunked, chunkSize ${chunkSize}`,
+        'peak MiB': mib(r.peakBytes),
+        'peak vs materialised': r.peakBytes / materialised.peakBytes,
+        ms: r.ms,
+      });
     }
     dispose([hidden, weight, labels]);
     const l8 = ffRaw.find((r) => r.d === 8);
@@ -153,10 +182,22 @@ export async function runChunkedSuite(o: ChunkedOptions, ctx: SuiteContext): Pro
       suite: 'chunked',
       title: `Chunked feed-forward and LM head, forward + backward — ${started.info}; median of ${o.repeats} timed runs after ${o.warmup} warm-up; peak above the live bytes at the start`,
       tables: [
-        { title: `ChunkedFeedForward, gelu, B ${B}, L ${L}, H ${H}, F ${F} ([B, L, F] float32 = ${mib(B * L * F * 4).toFixed(2)} MiB)`, columns: ['chunkSize', 'peak MiB', 'peak vs L/1', 'ms', 'time vs L/1'], rows: ffRows },
-        { title: `LM-head loss (causal shift), B ${B}, L ${LL}, hidden ${D}, V ${V} ([B, L, V] logits = ${mib(B * LL * V * 4).toFixed(2)} MiB)`, columns: ['variant', 'peak MiB', 'peak vs materialised', 'ms'], rows: headRows },
+        {
+          title: `ChunkedFeedForward, gelu, B ${B}, L ${L}, H ${H}, F ${F} ([B, L, F] float32 = ${mib(B * L * F * 4).toFixed(2)} MiB)`,
+          columns: ['chunkSize', 'peak MiB', 'peak vs L/1', 'ms', 'time vs L/1'],
+          rows: ffRows,
+        },
+        {
+          title: `LM-head loss (causal shift), B ${B}, L ${LL}, hidden ${D}, V ${V} ([B, L, V] logits = ${mib(B * LL * V * 4).toFixed(2)} MiB)`,
+          columns: ['variant', 'peak MiB', 'peak vs materialised', 'ms'],
+          rows: headRows,
+        },
       ],
-      notes: l8 ? [`target: peak(L/8) ≤ 1/4 peak(L/1): ${(l8.peakBytes / ref.peakBytes).toFixed(3)} → ${l8.peakBytes <= ref.peakBytes / 4 ? 'met' : 'NOT met'}`] : [],
+      notes: l8
+        ? [
+            `target: peak(L/8) ≤ 1/4 peak(L/1): ${(l8.peakBytes / ref.peakBytes).toFixed(3)} → ${l8.peakBytes <= ref.peakBytes / 4 ? 'met' : 'NOT met'}`,
+          ]
+        : [],
     };
   } finally {
     await setBackend(previous);

@@ -17,7 +17,15 @@ import type { SuiteContext, SuiteReport, SuiteRow } from './suite.js';
 export type KernelCase =
   | { name: string; op: 'matmul'; a: number[]; b: number[]; unit: 'GFLOP/s'; work: number }
   | { name: string; op: 'add' | 'mul' | 'exp'; elements: number; unit: 'GB/s'; work: number }
-  | { name: string; op: 'attention-forward' | 'attention-backward'; slots: number; d: number; chunk: number; unit: 'GFLOP/s'; work: number };
+  | {
+      name: string;
+      op: 'attention-forward' | 'attention-backward';
+      slots: number;
+      d: number;
+      chunk: number;
+      unit: 'GFLOP/s';
+      work: number;
+    };
 
 /** A case ready to run: `run` ends when the result is readable on the host. */
 export interface PreparedKernel {
@@ -111,8 +119,22 @@ export function parseKernelsArgs(argv: readonly string[]): KernelsOptions {
 
 /** The cases of a run. Bytes of element-wise ops: inputs read plus the output written (float32). */
 export function kernelCases(o: Pick<KernelsOptions, 'sizes' | 'batched' | 'elements' | 'slots'>): KernelCase[] {
-  const cases: KernelCase[] = o.sizes.map((n) => ({ name: `matmul ${n}³`, op: 'matmul', a: [n, n], b: [n, n], unit: 'GFLOP/s', work: 2 * n ** 3 }));
-  cases.push({ name: `matmul ${o.batched}×(64×64·64×64)`, op: 'matmul', a: [o.batched, 64, 64], b: [o.batched, 64, 64], unit: 'GFLOP/s', work: o.batched * 2 * 64 ** 3 });
+  const cases: KernelCase[] = o.sizes.map((n) => ({
+    name: `matmul ${n}³`,
+    op: 'matmul',
+    a: [n, n],
+    b: [n, n],
+    unit: 'GFLOP/s',
+    work: 2 * n ** 3,
+  }));
+  cases.push({
+    name: `matmul ${o.batched}×(64×64·64×64)`,
+    op: 'matmul',
+    a: [o.batched, 64, 64],
+    b: [o.batched, 64, 64],
+    unit: 'GFLOP/s',
+    work: o.batched * 2 * 64 ** 3,
+  });
   for (const op of ['add', 'mul', 'exp'] as const) {
     cases.push({ name: `${op} ${o.elements}`, op, elements: o.elements, unit: 'GB/s', work: (op === 'exp' ? 2 : 3) * o.elements * 4 });
   }
@@ -155,7 +177,11 @@ export function backendKernels(name: BackendName, ctx: SuiteContext): KernelImpl
       const b = be;
       if (!b) throw new Error(`${name}: start() first`);
       let seed = 1;
-      const put = (shape: number[]): KernelTensor => ({ storage: b.write(hostRandom(size(shape), seed++), 'float32'), shape, dtype: 'float32' });
+      const put = (shape: number[]): KernelTensor => ({
+        storage: b.write(hostRandom(size(shape), seed++), 'float32'),
+        shape,
+        dtype: 'float32',
+      });
       const owned: KernelTensor[] = [];
       const input = (shape: number[]) => {
         const t = put(shape);
@@ -192,7 +218,14 @@ export function backendKernels(name: BackendName, ctx: SuiteContext): KernelImpl
         case 'attention-backward': {
           if (!b.chunkedAttention || !b.chunkedAttentionBackward) return 'no fused chunked attention (core composes it from primitives)';
           const shape = [1, 1, c.slots, c.d];
-          const params: ChunkedAttentionParams = { chunkLength: c.chunk, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, scale: 1 };
+          const params: ChunkedAttentionParams = {
+            chunkLength: c.chunk,
+            chunksBefore: 1,
+            chunksAfter: 0,
+            causal: true,
+            excludeSelf: true,
+            scale: 1,
+          };
           const [q, k, v] = [input(shape), input(shape), input(shape)];
           if (c.op === 'attention-forward') {
             return {
@@ -244,7 +277,16 @@ export async function runKernelsSuite(o: KernelsOptions, ctx: SuiteContext, peer
       continue;
     }
     for (const c of cases) {
-      const row: SuiteRow = { case: c.name, unit: c.unit, implementation: impl.name, ms: null, figure: null, [`÷ ${KERNEL_REFERENCE}`]: null, '% of peak': null, note: '' };
+      const row: SuiteRow = {
+        case: c.name,
+        unit: c.unit,
+        implementation: impl.name,
+        ms: null,
+        figure: null,
+        [`÷ ${KERNEL_REFERENCE}`]: null,
+        '% of peak': null,
+        note: '',
+      };
       rows.push(row);
       let prepared: PreparedKernel | string;
       try {
@@ -290,7 +332,22 @@ export function kernelsReport(o: KernelsOptions, data: KernelsReportData): Suite
   return {
     suite: 'kernels',
     title: `Kernel rates (median of ≤ ${o.repeats} timed runs after ${o.warmup} warm-up; a run ends when its output is readable on the host)\n${data.info.map((l) => `  ${l}`).join('\n')}`,
-    tables: [{ title: 'GFLOP/s (matmul, fused attention: useful work) and GB/s (element-wise: inputs read + output written)', columns: ['case', 'unit', 'implementation', 'ms', 'figure', `÷ ${KERNEL_REFERENCE}`, ...(o.peakGflops ? [`% of peak`] : []), 'note'], rows: data.rows }],
+    tables: [
+      {
+        title: 'GFLOP/s (matmul, fused attention: useful work) and GB/s (element-wise: inputs read + output written)',
+        columns: [
+          'case',
+          'unit',
+          'implementation',
+          'ms',
+          'figure',
+          `÷ ${KERNEL_REFERENCE}`,
+          ...(o.peakGflops ? [`% of peak`] : []),
+          'note',
+        ],
+        rows: data.rows,
+      },
+    ],
     notes: [
       'Our backends run through the Backend kernel contract (no tensor layer); tfjs-wasm and onnxruntime run one thread.',
       'Fused attention: [1, 1, N, 64], chunk 64, one chunk before, causal, self excluded; useful flops 4·W·d per query forward (W = 128 window keys), twice that backward.',

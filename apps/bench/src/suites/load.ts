@@ -94,7 +94,11 @@ export const LOAD_USAGE = `--suite load: load time and peak RSS of a checkpoint 
 /** Parses the flags of `--suite load`. */
 export function parseLoadArgs(argv: readonly string[]): LoadOptions {
   const f = parseFlags('load', argv, FLAGS);
-  const config = f.config ? (JSON.parse(readFileSync(f.config, 'utf8')) as Record<string, unknown>) : f.quick ? SMALL_CONFIG : ENWIK8_CONFIG;
+  const config = f.config
+    ? (JSON.parse(readFileSync(f.config, 'utf8')) as Record<string, unknown>)
+    : f.quick
+      ? SMALL_CONFIG
+      : ENWIK8_CONFIG;
   return {
     config,
     configName: f.config ?? (f.quick ? 'a small 2-layer architecture (--quick)' : 'google/reformer-enwik8 architecture'),
@@ -154,7 +158,10 @@ export async function runLoadSuite(o: LoadOptions, ctx: SuiteContext): Promise<S
     const notes: string[] = [];
     const haveTorch = o.python !== null && spawnSync(o.python, ['-c', 'import torch'], { encoding: 'utf8' }).status === 0;
     if (haveTorch && o.python !== null) {
-      for (const [label, zipped] of [['pytorch_model.bin (zip)', true], ['pytorch_model.bin (legacy)', false]] as const) {
+      for (const [label, zipped] of [
+        ['pytorch_model.bin (zip)', true],
+        ['pytorch_model.bin (legacy)', false],
+      ] as const) {
         const dir = join(work, zipped ? 'zip' : 'legacy');
         mkdirSync(dir);
         copyFileSync(join(safeDir, 'config.json'), join(dir, 'config.json'));
@@ -163,7 +170,11 @@ export async function runLoadSuite(o: LoadOptions, ctx: SuiteContext): Promise<S
         dirs.push([label, dir, 'pytorch_model.bin']);
       }
     } else {
-      notes.push(o.python === null ? 'pytorch_model.bin rows skipped (--no-torch).' : `pytorch_model.bin rows skipped: ${o.python} cannot import torch.`);
+      notes.push(
+        o.python === null
+          ? 'pytorch_model.bin rows skipped (--no-torch).'
+          : `pytorch_model.bin rows skipped: ${o.python} cannot import torch.`,
+      );
     }
     const rows: SuiteRow[] = [];
     for (const [label, dir, file] of dirs) {
@@ -176,12 +187,26 @@ export async function runLoadSuite(o: LoadOptions, ctx: SuiteContext): Promise<S
         const t2 = performance.now();
         console.log(JSON.stringify({ read: (t1 - t0) / 1000, load: (t2 - t1) / 1000, tensors: weights.tensors.size, rss: process.resourceUsage().maxRSS * 1024 }));
       `);
-      rows.push({ 'weights file': label, 'size MiB': mib(statSync(join(dir, file)).size), tensors: r.tensors, 'read weights s': r.read, 'loadModelFromDir s': r.load, 'peak RSS MiB': mib(r.rss) });
+      rows.push({
+        'weights file': label,
+        'size MiB': mib(statSync(join(dir, file)).size),
+        tensors: r.tensors,
+        'read weights s': r.read,
+        'loadModelFromDir s': r.load,
+        'peak RSS MiB': mib(r.rss),
+      });
     }
     return {
       suite: 'load',
       title: `Checkpoint loading — ${o.configName}, random weights, ${params.toLocaleString('en-US')} parameters; each load in a fresh Node process`,
-      tables: [{ title: 'read weights: readWeightsFromDir alone; loadModelFromDir: read again, build the model, load the weights; peak RSS covers both', columns: ['weights file', 'size MiB', 'tensors', 'read weights s', 'loadModelFromDir s', 'peak RSS MiB'], rows }],
+      tables: [
+        {
+          title:
+            'read weights: readWeightsFromDir alone; loadModelFromDir: read again, build the model, load the weights; peak RSS covers both',
+          columns: ['weights file', 'size MiB', 'tensors', 'read weights s', 'loadModelFromDir s', 'peak RSS MiB'],
+          rows,
+        },
+      ],
       notes,
     };
   } finally {

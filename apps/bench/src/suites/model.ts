@@ -86,7 +86,13 @@ export async function runModelSuite(o: ModelSuiteOptions, ctx: SuiteContext, ben
   return {
     suite: 'model',
     title: `Whole-model training step${info.length ? `\n${info.map((l) => `  ${l}`).join('\n')}` : ''}`,
-    tables: [{ title: 'one forward + backward + AdamW step; peak = bytes above the live bytes at the start of a step', columns: ['model', 'backend', 'depth', 'length', 'status', 'runs', 'step ms', 'tokens/s', 'peak MiB', 'note'], rows }],
+    tables: [
+      {
+        title: 'one forward + backward + AdamW step; peak = bytes above the live bytes at the start of a step',
+        columns: ['model', 'backend', 'depth', 'length', 'status', 'runs', 'step ms', 'tokens/s', 'peak MiB', 'note'],
+        rows,
+      },
+    ],
     notes: [],
   };
 }

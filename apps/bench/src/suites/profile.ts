@@ -25,7 +25,14 @@ export interface ProfileOptions {
   help: boolean;
 }
 
-const FLAGS = { ...COMMON_SUITE_FLAGS, backend: { oneOf: BACKEND_NAMES }, length: 'count', hashes: 'count', 'forward-only': 'switch', top: 'count' } as const;
+const FLAGS = {
+  ...COMMON_SUITE_FLAGS,
+  backend: { oneOf: BACKEND_NAMES },
+  length: 'count',
+  hashes: 'count',
+  'forward-only': 'switch',
+  top: 'count',
+} as const;
 
 /** The flags of `--suite profile`. */
 export const PROFILE_USAGE = `--suite profile: time per Backend method (and per library kernel on tfjs) of one LSH attention step
@@ -41,7 +48,15 @@ export function parseProfileArgs(argv: readonly string[]): ProfileOptions {
   const f = parseFlags('profile', argv, FLAGS);
   const length = f.length ?? (f.quick ? 1024 : 4096);
   if (length % 64 !== 0) throw new RangeError(`--length: ${length} is not a multiple of the chunk length 64.`);
-  return { backend: f.backend ?? 'tfjs-wasm', length, hashes: f.hashes ?? 2, forwardOnly: f['forward-only'] === true, top: f.top ?? 25, json: f.json, help: f.help === true };
+  return {
+    backend: f.backend ?? 'tfjs-wasm',
+    length,
+    hashes: f.hashes ?? 2,
+    forwardOnly: f['forward-only'] === true,
+    top: f.top ?? 25,
+    json: f.json,
+    help: f.help === true,
+  };
 }
 
 /** A library's own kernel profile of `step` (name, calls, milliseconds), e.g. `tf.profile` on tfjs backends. */
@@ -92,7 +107,11 @@ export async function runProfileSuite(o: ProfileOptions, ctx: SuiteContext, prof
   const previous = getBackend();
   await setBackend(be);
   const d = 64;
-  const [qk, v, dy] = seedScope(1, () => [randomNormal([1, 1, o.length, d]), randomNormal([1, 1, o.length, d]), randomNormal([1, 1, o.length, d])]);
+  const [qk, v, dy] = seedScope(1, () => [
+    randomNormal([1, 1, o.length, d]),
+    randomNormal([1, 1, o.length, d]),
+    randomNormal([1, 1, o.length, d]),
+  ]);
   const step = async () => {
     const attend = () => lshAttention(qk, v, { chunkLength: 64, nHashes: o.hashes, seed: 3 }).output;
     const outs: Tensor[] = tidy(() => (o.forwardOnly ? [attend()] : gradients(attend, [qk, v], dy).grads));
@@ -113,20 +132,27 @@ export async function runProfileSuite(o: ProfileOptions, ctx: SuiteContext, prof
       .sort((a, b) => b[1].ms - a[1].ms)
       .slice(0, o.top)
       .map(([method, e]) => ({ method, calls: e.calls, ms: e.ms, 'share of step': e.ms / total }));
-    const tables: SuiteTable[] = [{ title: `Backend methods (${tally.size} called), by time`, columns: ['method', 'calls', 'ms', 'share of step'], rows: byMethod }];
+    const tables: SuiteTable[] = [
+      { title: `Backend methods (${tally.size} called), by time`, columns: ['method', 'calls', 'ms', 'share of step'], rows: byMethod },
+    ];
     if (profiler) {
       const kernels = await profiler(step);
       tables.push({
         title: `Library kernels (${kernels.reduce((s, k) => s + k.calls, 0)} calls), by time`,
         columns: ['kernel', 'calls', 'ms'],
-        rows: kernels.sort((a, b) => b.ms - a.ms).slice(0, o.top).map((k) => ({ kernel: k.name, calls: k.calls, ms: k.ms })),
+        rows: kernels
+          .sort((a, b) => b.ms - a.ms)
+          .slice(0, o.top)
+          .map((k) => ({ kernel: k.name, calls: k.calls, ms: k.ms })),
       });
     }
     return {
       suite: 'profile',
       title: `LSH attention ${o.forwardOnly ? 'forward' : 'forward + backward'}, L ${o.length}, 1 head of ${d}, chunk 64, ${o.hashes} hashes — ${started.info}: ${total.toFixed(1)} ms (one warm step)`,
       tables,
-      notes: ['A method is timed until it returns (on WebGPU: the time to enqueue its work); a method that calls others (e.g. a tidy helper) includes their time, so the shares can sum past 1.'],
+      notes: [
+        'A method is timed until it returns (on WebGPU: the time to enqueue its work); a method that calls others (e.g. a tidy helper) includes their time, so the shares can sum past 1.',
+      ],
     };
   } finally {
     for (const t of [qk, v, dy]) t.dispose();

@@ -138,7 +138,15 @@ class LocalAttention extends Module {
     this.norm = this.addModule('layer_norm', new LayerNorm({ dim: o.dModel }));
     this.attention = this.addModule(
       'attention',
-      new LocalSelfAttention({ hiddenSize: o.dModel, numHeads, headSize: Math.max(1, Math.floor(o.dModel / numHeads)), chunkLength: 64, chunksBefore: 1, outputDropout: 0.1, seed }),
+      new LocalSelfAttention({
+        hiddenSize: o.dModel,
+        numHeads,
+        headSize: Math.max(1, Math.floor(o.dModel / numHeads)),
+        chunkLength: 64,
+        chunksBefore: 1,
+        outputDropout: 0.1,
+        seed,
+      }),
     );
   }
   forward(x: Tensor): Tensor {
@@ -152,7 +160,14 @@ function makeStack(o: ReversibleOptions, depth: number, reversible: boolean, chu
     (_, i) =>
       new ReversibleBlock(
         o.f === 'local' ? new LocalAttention(o, 10 * i) : new Mlp(o, 10 * i),
-        new ChunkedFeedForward({ hiddenSize: o.dModel, feedForwardSize: o.dFF, activation: 'gelu', dropout: 0.1, chunkSize, seed: 10 * i + 5 }),
+        new ChunkedFeedForward({
+          hiddenSize: o.dModel,
+          feedForwardSize: o.dFF,
+          activation: 'gelu',
+          dropout: 0.1,
+          chunkSize,
+          seed: 10 * i + 5,
+        }),
         { f: 'attention', g: 'feed_forward' },
       ),
   );
@@ -168,7 +183,15 @@ export interface StackFigures {
 }
 
 /** `runs` timed forward + backward runs of one stack (no warm-up: the suite warms every path up first). */
-export async function measureStack(o: ReversibleOptions, ctx: SuiteContext, depth: number, reversible: boolean, chunkSize: number, runs: number, length = o.length): Promise<StackFigures> {
+export async function measureStack(
+  o: ReversibleOptions,
+  ctx: SuiteContext,
+  depth: number,
+  reversible: boolean,
+  chunkSize: number,
+  runs: number,
+  length = o.length,
+): Promise<StackFigures> {
   const seq = makeStack(o, depth, reversible, chunkSize);
   const x1 = randomNormal([o.batch, length, o.dModel], { seed: 1 });
   const x2 = randomNormal([o.batch, length, o.dModel], { seed: 2 });
@@ -192,8 +215,19 @@ export async function measureStack(o: ReversibleOptions, ctx: SuiteContext, dept
     grad.dispose();
   };
   try {
-    const t = await timeRuns(once, { warmup: 0, repeats: runs, budgetMs: Number.POSITIVE_INFINITY, memory: coreMemoryProbe, beforeRun: ctx.gc });
-    return { peakBytes: (t.peakBytes ?? 0) - (t.baseBytes ?? 0), ms: t.medianMs, runs: t.timesMs.length, paramBytes: params.reduce((s, p) => s + p.size * 4, 0) };
+    const t = await timeRuns(once, {
+      warmup: 0,
+      repeats: runs,
+      budgetMs: Number.POSITIVE_INFINITY,
+      memory: coreMemoryProbe,
+      beforeRun: ctx.gc,
+    });
+    return {
+      peakBytes: (t.peakBytes ?? 0) - (t.baseBytes ?? 0),
+      ms: t.medianMs,
+      runs: t.timesMs.length,
+      paramBytes: params.reduce((s, p) => s + p.size * 4, 0),
+    };
   } finally {
     dispose([x1, x2, dy]);
     seq.dispose();
@@ -220,7 +254,8 @@ export async function runReversibleSuite(o: ReversibleOptions, ctx: SuiteContext
       sweep.push({ depth, rev, plain });
       ctx.log(`  depth ${depth} done`);
     }
-    const unchunked = sweep.find((r) => r.depth === o.chunkDepth)?.rev ?? (await measureStack(o, ctx, o.chunkDepth, true, 0, runsAt(o.chunkDepth)));
+    const unchunked =
+      sweep.find((r) => r.depth === o.chunkDepth)?.rev ?? (await measureStack(o, ctx, o.chunkDepth, true, 0, runsAt(o.chunkDepth)));
     const chunked = await measureStack(o, ctx, o.chunkDepth, true, o.chunk, runsAt(o.chunkDepth));
 
     const depthRows: SuiteRow[] = sweep.map(({ depth, rev, plain }) => ({
@@ -249,12 +284,19 @@ export async function runReversibleSuite(o: ReversibleOptions, ctx: SuiteContext
     const ratios = sweep.map((r) => r.rev.ms / r.plain.ms);
     const mean = ratios.reduce((s, r) => s + r, 0) / ratios.length;
     const activationGrowth = (last.rev.peakBytes - last.rev.paramBytes) / (first.rev.peakBytes - first.rev.paramBytes);
-    const fDesc = o.f === 'local' ? `f = LayerNorm → LocalSelfAttention(4 heads, chunk 64)` : `f = LayerNorm → Linear(${o.dModel}→${o.fHidden}) → gelu → Dropout → Linear`;
+    const fDesc =
+      o.f === 'local'
+        ? `f = LayerNorm → LocalSelfAttention(4 heads, chunk 64)`
+        : `f = LayerNorm → Linear(${o.dModel}→${o.fHidden}) → gelu → Dropout → Linear`;
     return {
       suite: 'reversible',
       title: `Reversible stack, forward + backward — ${started.info}; batch ${o.batch}, L ${o.length}, dModel ${o.dModel}; ${fDesc}; g = ChunkedFeedForward(${o.dModel}→${o.dFF}→${o.dModel}, gelu, dropout 0.1)`,
       tables: [
-        { title: '1. reversible vs plain residuals (feed-forward unchunked); peak = bytes above the start of one forward + backward', columns: Object.keys(depthRows[0]!), rows: depthRows },
+        {
+          title: '1. reversible vs plain residuals (feed-forward unchunked); peak = bytes above the start of one forward + backward',
+          columns: Object.keys(depthRows[0]!),
+          rows: depthRows,
+        },
         {
           title: `2. reversible stack, depth ${o.chunkDepth}: feed-forward unchunked vs chunked (chunkSize ${o.chunk})`,
           columns: ['ff chunkSize', 'runs', 'peak MiB', 'peak − param grads MiB', 'peak vs unchunked', 'ms', 'time vs unchunked'],

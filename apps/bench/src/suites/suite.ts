@@ -61,7 +61,8 @@ export function formatTable(table: SuiteTable): string {
   const cells = table.rows.map((r) => table.columns.map((c) => formatCell(r[c] ?? null)));
   const widths = table.columns.map((c, i) => Math.max(c.length, ...cells.map((row) => row[i]!.length)));
   const numeric = table.columns.map((c) => table.rows.every((r) => typeof r[c] !== 'string'));
-  const line = (row: string[]) => `| ${row.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
+  const line = (row: string[]) =>
+    `| ${row.map((cell, i) => (numeric[i] ? cell.padStart(widths[i]!) : cell.padEnd(widths[i]!))).join(' | ')} |`;
   const rule = `|${widths.map((w, i) => (numeric[i] ? `${'-'.repeat(w + 1)}:` : '-'.repeat(w + 2))).join('|')}|`;
   return [`${table.title}\n`, line(table.columns), rule, ...cells.map(line)].join('\n');
 }

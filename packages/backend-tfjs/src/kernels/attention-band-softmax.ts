@@ -155,7 +155,15 @@ function maskedBlock(
  * (doubles, rounded to float32) into `lseH` at its slot, and `p = exp(s − max)·exp(max − lse₃₂)` into
  * the in-band entries of `p` `[M, R]` (out-of-band entries are left as they are: 0).
  */
-export function bandSoftmax(pl: Plan, h: HostInputs, b: Band, sT: Float32Array, sc: BlockScratch, p: Float32Array, lseH: Float32Array): void {
+export function bandSoftmax(
+  pl: Plan,
+  h: HostInputs,
+  b: Band,
+  sT: Float32Array,
+  sc: BlockScratch,
+  p: Float32Array,
+  lseH: Float32Array,
+): void {
   const { C, W } = pl;
   const { q0, M, R, keys } = b;
   const { X, mx, sm } = sc;

@@ -27,7 +27,14 @@ export function bandForward(tf: TfModule, pl: Plan, x: AttentionInputs, cfg: Att
   for (const grp of bandGroups(pl, cfg)) {
     const b = band(pl, grp);
     const { q0, M, R, keys } = b;
-    const sT = io.mm(rows(io.read(x.k), d, keys, io.buf('k', R * d)), rowsT(io.read(x.q), d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
+    const sT = io.mm(
+      rows(io.read(x.k), d, keys, io.buf('k', R * d)),
+      rowsT(io.read(x.q), d, q0, M, io.buf('qT', M * d)),
+      R,
+      d,
+      M,
+      io.buf('sT', R * M),
+    );
     // Out-of-band entries of a reused p are still 0: every group of this size writes the same band.
     const p = io.buf('p', M * R);
     bandSoftmax(pl, h, b, sT, sc, p, lseH);
@@ -80,7 +87,14 @@ export function bandBackward(
     const { q0, M, R, keys } = b;
     const kg = rows(io.read(x.k), d, keys, io.buf('k', R * d));
     const sT = io.mm(kg, rowsT(io.read(x.q), d, q0, M, io.buf('qT', M * d)), R, d, M, io.buf('sT', R * M));
-    const dpT = io.mm(rows(io.read(x.v), dv, keys, io.buf('v', R * dv)), rowsT(io.read(dOut), dv, q0, M, io.buf('dOT', M * dv)), R, dv, M, io.buf('dpT', R * M));
+    const dpT = io.mm(
+      rows(io.read(x.v), dv, keys, io.buf('v', R * dv)),
+      rowsT(io.read(dOut), dv, q0, M, io.buf('dOT', M * dv)),
+      R,
+      dv,
+      M,
+      io.buf('dpT', R * M),
+    );
     // Reused arrays: out-of-band entries stay 0 (same band for every group of this size), in-band
     // ones are all written below.
     const ds = io.buf('ds', M * R);

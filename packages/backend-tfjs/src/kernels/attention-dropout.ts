@@ -5,7 +5,13 @@
  * tfjs has no 32-bit integer multiply-with-wraparound or bitwise ops, hence the host; the positions it
  * needs are read once per call (`dataSync`: on webgl a synchronous readback).
  */
-import { attentionDropoutKeeps, attentionDropoutRowKey, attentionDropoutWords, type AttentionDropout, type AttentionDropoutWords } from '@reformer/core';
+import {
+  attentionDropoutKeeps,
+  attentionDropoutRowKey,
+  attentionDropoutWords,
+  type AttentionDropout,
+  type AttentionDropoutWords,
+} from '@reformer/core';
 import { i32 } from './attention-host-io.js';
 import type { AttentionInputs } from './attention-plan.js';
 

@@ -86,9 +86,7 @@ export function plan(tf: TfModule, p: ChunkedAttentionParams<unknown>, x: Attent
   let posI: TfTensor | undefined;
   if (needPos) {
     posI =
-      x.positions !== undefined
-        ? tf.reshape(x.positions, [B, H * N])
-        : tf.tile(tf.reshape(tf.range(0, N, 1, 'int32'), [1, N]), [B, H]);
+      x.positions !== undefined ? tf.reshape(x.positions, [B, H * N]) : tf.tile(tf.reshape(tf.range(0, N, 1, 'int32'), [1, N]), [B, H]);
     pl.pos = tf.reshape(tf.cast(posI, 'float32'), [BH * N]);
   }
   if (x.keyMask !== undefined && posI !== undefined) {

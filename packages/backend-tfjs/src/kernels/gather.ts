@@ -20,7 +20,16 @@ export function batchGather(tf: TfModule, a: TfTensor, idx: TfTensor): TfTensor 
 }
 
 /** Gather of `x` viewed as `[outer, A, inner]` at `indices` viewed as `[outer, n]`, reshaped to `shape`. */
-export function gatherOp(tf: TfModule, x: TfTensor, indices: TfTensor, outer: number, A: number, n: number, inner: number, shape: Shape): TfTensor {
+export function gatherOp(
+  tf: TfModule,
+  x: TfTensor,
+  indices: TfTensor,
+  outer: number,
+  A: number,
+  n: number,
+  inner: number,
+  shape: Shape,
+): TfTensor {
   const a = tf.reshape(x, [outer, A, inner]);
   const idx = tf.reshape(indices, [outer, n]);
   return tf.reshape(batchGather(tf, a, idx), [...shape]);

@@ -133,7 +133,15 @@ function atMostTwice(idx: Int32Array, outer: number, n: number, size: number): b
 }
 
 /** `out[(o·size + idx[o·n + j])·inner + t] += src[(o·n + j)·inner + t]` (one monomorphic loop per dtype). */
-function scatterAddF(out: Float64Array | Float32Array, src: Float32Array, idx: Int32Array, outer: number, n: number, size: number, inner: number): void {
+function scatterAddF(
+  out: Float64Array | Float32Array,
+  src: Float32Array,
+  idx: Int32Array,
+  outer: number,
+  n: number,
+  size: number,
+  inner: number,
+): void {
   for (let o = 0; o < outer; o++) {
     for (let j = 0; j < n; j++) {
       const to = (o * size + idx[o * n + j]!) * inner;

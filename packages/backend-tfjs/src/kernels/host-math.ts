@@ -94,7 +94,13 @@ export function hostIntBinary(op: BinaryOp, x: Int32Array, aShape: Shape, y: Int
  * on wasm.) Returns undefined for non-contiguous or trailing axes. `read` gives the host values of
  * `x`, read only when there is something to reduce.
  */
-export function hostReduce(op: ReduceOp, shape: Shape, dtype: DType, axes: readonly number[], read: () => HostArray): HostArray | undefined {
+export function hostReduce(
+  op: ReduceOp,
+  shape: Shape,
+  dtype: DType,
+  axes: readonly number[],
+  read: () => HostArray,
+): HostArray | undefined {
   const ax = [...axes].sort((p, q) => p - q);
   for (let i = 1; i < ax.length; i++) if (ax[i] !== ax[i - 1]! + 1) return undefined;
   const outer = sizeOf(shape.slice(0, ax[0]!));

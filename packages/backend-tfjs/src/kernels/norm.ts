@@ -3,7 +3,14 @@ import { sizeOf, type Shape } from '@reformer/core';
 import type { TfModule, TfTensor } from '../types.js';
 
 /** Layer norm of `a` over its last axis: `[y, mean, rstd]`, the statistics reshaped to `stats`. */
-export function layerNormOp(tf: TfModule, a: TfTensor, gamma: TfTensor, beta: TfTensor, eps: number, stats: number[]): [TfTensor, TfTensor, TfTensor] {
+export function layerNormOp(
+  tf: TfModule,
+  a: TfTensor,
+  gamma: TfTensor,
+  beta: TfTensor,
+  eps: number,
+  stats: number[],
+): [TfTensor, TfTensor, TfTensor] {
   const mu = tf.mean(a, -1, true);
   const c = tf.sub(a, mu);
   const variance = tf.mean(tf.mul(c, c), -1, true);

@@ -6,7 +6,15 @@ import { sizeOf, type DType, type ReduceOp, type Shape } from '@reformer/core';
 import type { TfModule, TfTensor } from '../types.js';
 
 /** `op` of `a` (shape `xShape`, dtype `dtype`) over `axes`, with the result shape `shape`; empty inputs give the op's identity. */
-export function reduceOp(tf: TfModule, op: ReduceOp, a: TfTensor, xShape: Shape, dtype: DType, axes: readonly number[], shape: number[]): TfTensor {
+export function reduceOp(
+  tf: TfModule,
+  op: ReduceOp,
+  a: TfTensor,
+  xShape: Shape,
+  dtype: DType,
+  axes: readonly number[],
+  shape: number[],
+): TfTensor {
   if (axes.length === 0) return tf.clone(a);
   if (sizeOf(xShape) === 0) {
     const fillValue = op === 'sum' ? 0 : op === 'max' ? -Infinity : Infinity;

@@ -275,7 +275,15 @@ ${queryKernelHead(d, dv, { wg, tile }, exact)}
   var l = 0.0;
   for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
     let cnt = min(${tile}u, W - w0);
-    ${stage(wg, [{ dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' }, { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }], (i) => `windowSlot(n, w0 + ${i})`)}
+    ${stage(
+      wg,
+      [
+        { dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' },
+        { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' },
+        { dst: 'SS', src: 'SLOT' },
+      ],
+      (i) => `windowSlot(n, w0 + ${i})`,
+    )}
     workgroupBarrier();
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
       let kind = maskKind(qs, SS[kk]);
@@ -359,7 +367,15 @@ ${queryKernelHead(d, dv, { wg, tile }, exact)}
   var dq: array<vec4<f32>, ${d / 4}>;
   for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
     let cnt = min(${tile}u, W - w0);
-    ${stage(wg, [{ dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' }, { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }], (i) => `windowSlot(n, w0 + ${i})`)}
+    ${stage(
+      wg,
+      [
+        { dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' },
+        { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' },
+        { dst: 'SS', src: 'SLOT' },
+      ],
+      (i) => `windowSlot(n, w0 + ${i})`,
+    )}
     workgroupBarrier();
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
       let sk = SS[kk];
@@ -409,7 +425,16 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let qn = (n + before + nChunks * (nWin / nChunks + 1u) - o) % nChunks;
     for (var t0 = 0u; t0 < c; t0 = t0 + ${tile}u) {
       let cnt = min(${tile}u, c - t0);
-      ${stage(wg, [{ dst: 'QS', src: 'Q', w: 'DH', w4: 'DH4' }, { dst: 'GS', src: 'DOUT', w: 'DVH', w4: 'DVH4' }, { dst: 'SS', src: 'SLOT' }, { dst: 'TS', src: 'STATS' }], (i) => `qn * c + t0 + ${i}`)}
+      ${stage(
+        wg,
+        [
+          { dst: 'QS', src: 'Q', w: 'DH', w4: 'DH4' },
+          { dst: 'GS', src: 'DOUT', w: 'DVH', w4: 'DVH4' },
+          { dst: 'SS', src: 'SLOT' },
+          { dst: 'TS', src: 'STATS' },
+        ],
+        (i) => `qn * c + t0 + ${i}`,
+      )}
       workgroupBarrier();
       for (var qq = 0u; qq < cnt; qq = qq + 1u) {
         let kind = maskKind(SS[qq], kslot);
@@ -493,7 +518,15 @@ function registerCap(n: number): number {
 }
 
 /** Tiling and grid of the tiled attention kernels for one call. */
-function layoutOf(ctx: KernelContext, d: number, dv: number, B: number, H: number, N: number, c: number): { tiling: AttentionTiling; groups: [number, number, number] } {
+function layoutOf(
+  ctx: KernelContext,
+  d: number,
+  dv: number,
+  B: number,
+  H: number,
+  N: number,
+  c: number,
+): { tiling: AttentionTiling; groups: [number, number, number] } {
   const tiling = attentionTiling(d, dv, c, Math.min(ctx.rt.device.limits.maxComputeWorkgroupStorageSize, 32768));
   const subs = Math.ceil(c / tiling.wg);
   return { tiling, groups: grid(B * H * (N / c) * subs) };
@@ -524,7 +557,12 @@ export function chunkedAttention(
     const exact = D === d && DV === dv;
     const { tiling, groups } = layoutOf(ctx, D, DV, B, H, N, chunkLength);
     const slot = slots(ctx, prm, p, rows);
-    ctx.rt.dispatch(forwardDef(D, DV, tiling, exact), [q.storage.buffer, k.storage.buffer, v.storage.buffer, slot, out.buffer, lse.buffer], p, groups);
+    ctx.rt.dispatch(
+      forwardDef(D, DV, tiling, exact),
+      [q.storage.buffer, k.storage.buffer, v.storage.buffer, slot, out.buffer, lse.buffer],
+      p,
+      groups,
+    );
     ctx.rt.recycle(slot);
   }
   return { out, lse };
@@ -552,7 +590,12 @@ export function chunkedAttentionBackward(
   const stats = ctx.scratch(rows * 8);
   const groups = grid(Math.ceil(rows / WG));
   const exact = D === d && DV === dv;
-  ctx.rt.dispatch(shiftDef(DV, exact), [out.storage.buffer, dOut.storage.buffer, dLse.storage.buffer, lse.storage.buffer, stats], p, groups);
+  ctx.rt.dispatch(
+    shiftDef(DV, exact),
+    [out.storage.buffer, dOut.storage.buffer, dLse.storage.buffer, lse.storage.buffer, stats],
+    p,
+    groups,
+  );
   const slot = slots(ctx, prm, p, rows);
   const inputs = [q.storage.buffer, k.storage.buffer, v.storage.buffer, dOut.storage.buffer, stats, slot];
   const tiled = layoutOf(ctx, D, DV, B, H, N, chunkLength);

@@ -118,7 +118,11 @@ function mapDef(op: MapOp, rank: number): KernelDef {
   ];
   // Words: 0 n, 1 scalar, 2.. shape (rank), then per input: base, strides (rank).
   const shapeAt = 2;
-  const operands = op.inTypes.map((_, j) => ({ name: `o${j}`, base: `${shapeAt + rank + j * (rank + 1)}u`, strides: `${shapeAt + rank + j * (rank + 1) + 1}u` }));
+  const operands = op.inTypes.map((_, j) => ({
+    name: `o${j}`,
+    base: `${shapeAt + rank + j * (rank + 1)}u`,
+    strides: `${shapeAt + rank + j * (rank + 1) + 1}u`,
+  }));
   def = {
     key,
     bindings,
@@ -139,7 +143,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 }
 
 /** Runs a map op over `outShape` with inputs read at their (broadcast) strides. */
-function runMap(ctx: KernelContext, op: MapOp, inputs: { storage: GpuStorage; shape: Shape }[], outShape: Shape, outDtype: DType, scalarBits = 0): GpuStorage {
+function runMap(
+  ctx: KernelContext,
+  op: MapOp,
+  inputs: { storage: GpuStorage; shape: Shape }[],
+  outShape: Shape,
+  outDtype: DType,
+  scalarBits = 0,
+): GpuStorage {
   const n = sizeOf(outShape);
   const out = ctx.alloc(n, outDtype);
   if (n === 0) return out;
@@ -166,7 +177,14 @@ export function unary(ctx: KernelContext, op: UnaryOp, x: GpuStorage, shape: Sha
 }
 
 /** `a op b` broadcast to `outShape`. */
-export function binary(ctx: KernelContext, op: BinaryOp, a: { storage: GpuStorage; shape: Shape }, b: { storage: GpuStorage; shape: Shape }, outShape: Shape, dtype: DType): GpuStorage {
+export function binary(
+  ctx: KernelContext,
+  op: BinaryOp,
+  a: { storage: GpuStorage; shape: Shape },
+  b: { storage: GpuStorage; shape: Shape },
+  outShape: Shape,
+  dtype: DType,
+): GpuStorage {
   const m = binaryOp(op, dtype);
   return runMap(ctx, m, [a, b], outShape, m.outType === 'i32' ? 'int32' : 'float32');
 }
@@ -181,7 +199,13 @@ export function where(
   dtype: DType,
 ): GpuStorage {
   const t = elemType(dtype);
-  return runMap(ctx, { key: `where-${t}`, expr: 'select(c, b, a != 0)', inTypes: ['i32', t, t], outType: t }, [cond, a, b], outShape, dtype);
+  return runMap(
+    ctx,
+    { key: `where-${t}`, expr: 'select(c, b, a != 0)', inTypes: ['i32', t, t], outType: t },
+    [cond, a, b],
+    outShape,
+    dtype,
+  );
 }
 
 /** Converts dtype (float → int truncates toward zero; NaN → 0). */
@@ -209,11 +233,25 @@ export function zeroInto(ctx: KernelContext, out: GpuStorage): void {
   p.u32(out.size);
   p.bits(0);
   p.list([out.size]);
-  ctx.rt.dispatch(mapDef({ key: 'fill-u32', expr: 'bitcast<i32>(s0)', inTypes: [], outType: 'i32' }, 1), [out.buffer], p, grid(Math.ceil(out.size / WG)));
+  ctx.rt.dispatch(
+    mapDef({ key: 'fill-u32', expr: 'bitcast<i32>(s0)', inTypes: [], outType: 'i32' }, 1),
+    [out.buffer],
+    p,
+    grid(Math.ceil(out.size / WG)),
+  );
 }
 
 /** `dy · f'(x)`. */
 export function activationBackward(ctx: KernelContext, op: ActivationOp, x: GpuStorage, dy: GpuStorage, shape: Shape): GpuStorage {
   const expr = op === 'relu' ? 'select(0.0, b, a > 0.0)' : 'b * geluGrad_(a)';
-  return runMap(ctx, { key: `dact-${op}`, expr, inTypes: ['f32', 'f32'], outType: 'f32' }, [{ storage: x, shape }, { storage: dy, shape }], shape, 'float32');
+  return runMap(
+    ctx,
+    { key: `dact-${op}`, expr, inTypes: ['f32', 'f32'], outType: 'f32' },
+    [
+      { storage: x, shape },
+      { storage: dy, shape },
+    ],
+    shape,
+    'float32',
+  );
 }

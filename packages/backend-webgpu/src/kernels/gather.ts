@@ -78,7 +78,15 @@ ${HEADER}
 const scatterDefs = { float32: scatterDef('float32'), int32: scatterDef('int32') };
 
 /** `out[p, j, r] = x[p, idx[p, j], r]`. */
-export function gather(ctx: KernelContext, x: GpuStorage, shape: Shape, indices: GpuStorage, n: number, axis: number, dtype: DType): GpuStorage {
+export function gather(
+  ctx: KernelContext,
+  x: GpuStorage,
+  shape: Shape,
+  indices: GpuStorage,
+  n: number,
+  axis: number,
+  dtype: DType,
+): GpuStorage {
   const outer = sizeOf(shape.slice(0, axis));
   const A = shape[axis]!;
   const inner = sizeOf(shape.slice(axis + 1));
@@ -92,7 +100,15 @@ export function gather(ctx: KernelContext, x: GpuStorage, shape: Shape, indices:
 }
 
 /** The adjoint of gather: `[outer, size, inner]`, zero except the added updates. */
-export function scatterAdd(ctx: KernelContext, updates: GpuStorage, shape: Shape, indices: GpuStorage, axis: number, size: number, dtype: DType): GpuStorage {
+export function scatterAdd(
+  ctx: KernelContext,
+  updates: GpuStorage,
+  shape: Shape,
+  indices: GpuStorage,
+  axis: number,
+  size: number,
+  dtype: DType,
+): GpuStorage {
   const outer = sizeOf(shape.slice(0, axis));
   const n = shape[axis]!;
   const inner = sizeOf(shape.slice(axis + 1));

@@ -69,12 +69,28 @@ export function transpose(ctx: KernelContext, x: GpuStorage, shape: Shape, perm:
   const outShape = perm.map((a) => shape[a]!);
   const out = ctx.alloc(sizeOf(outShape), dtype);
   const inStrides = stridesOf(shape);
-  stridedCopy(ctx, x, 0, perm.map((a) => inStrides[a]!), out, 0, stridesOf(outShape), outShape);
+  stridedCopy(
+    ctx,
+    x,
+    0,
+    perm.map((a) => inStrides[a]!),
+    out,
+    0,
+    stridesOf(outShape),
+    outShape,
+  );
   return out;
 }
 
 /** The box `begin .. begin + size`. */
-export function slice(ctx: KernelContext, x: GpuStorage, shape: Shape, begin: readonly number[], size: readonly number[], dtype: DType): GpuStorage {
+export function slice(
+  ctx: KernelContext,
+  x: GpuStorage,
+  shape: Shape,
+  begin: readonly number[],
+  size: readonly number[],
+  dtype: DType,
+): GpuStorage {
   const out = ctx.alloc(sizeOf(size), dtype);
   const st = stridesOf(shape);
   const base = begin.reduce((acc, b, i) => acc + b * st[i]!, 0);
@@ -83,7 +99,12 @@ export function slice(ctx: KernelContext, x: GpuStorage, shape: Shape, begin: re
 }
 
 /** Joins pieces along `axis`. */
-export function concat(ctx: KernelContext, xs: readonly { storage: GpuStorage; shape: Shape }[], axis: number, dtype: DType): { storage: GpuStorage; shape: number[] } {
+export function concat(
+  ctx: KernelContext,
+  xs: readonly { storage: GpuStorage; shape: Shape }[],
+  axis: number,
+  dtype: DType,
+): { storage: GpuStorage; shape: number[] } {
   const outShape = [...xs[0]!.shape];
   outShape[axis] = xs.reduce((a, x) => a + x.shape[axis]!, 0);
   const out = ctx.alloc(sizeOf(outShape), dtype);
@@ -97,7 +118,14 @@ export function concat(ctx: KernelContext, xs: readonly { storage: GpuStorage; s
 }
 
 /** Pads every axis with `value`. */
-export function pad(ctx: KernelContext, x: GpuStorage, shape: Shape, paddings: readonly (readonly [number, number])[], value: number, dtype: DType): GpuStorage {
+export function pad(
+  ctx: KernelContext,
+  x: GpuStorage,
+  shape: Shape,
+  paddings: readonly (readonly [number, number])[],
+  value: number,
+  dtype: DType,
+): GpuStorage {
   const outShape = shape.map((d, i) => d + paddings[i]![0] + paddings[i]![1]);
   const out = fill(ctx, outShape, value, dtype);
   const ost = stridesOf(outShape);

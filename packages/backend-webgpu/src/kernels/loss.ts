@@ -75,7 +75,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 };
 
 /** Per-row loss and logsumexp. */
-export function crossEntropy(ctx: KernelContext, logits: GpuStorage, labels: GpuStorage, N: number, V: number, ignoreIndex: number): { loss: GpuStorage; lse: GpuStorage } {
+export function crossEntropy(
+  ctx: KernelContext,
+  logits: GpuStorage,
+  labels: GpuStorage,
+  N: number,
+  V: number,
+  ignoreIndex: number,
+): { loss: GpuStorage; lse: GpuStorage } {
   const loss = ctx.alloc(N, 'float32');
   const lse = ctx.alloc(N, 'float32');
   if (N > 0) {
@@ -83,20 +90,39 @@ export function crossEntropy(ctx: KernelContext, logits: GpuStorage, labels: Gpu
     p.u32(N);
     p.u32(V);
     p.i32(ignoreIndex);
-    ctx.rt.dispatch(forwardDef(reduceWorkgroup(V), ctx.reduceMode), [logits.buffer, labels.buffer, loss.buffer, lse.buffer, ctx.rt.errorBuffer], p, grid(N));
+    ctx.rt.dispatch(
+      forwardDef(reduceWorkgroup(V), ctx.reduceMode),
+      [logits.buffer, labels.buffer, loss.buffer, lse.buffer, ctx.rt.errorBuffer],
+      p,
+      grid(N),
+    );
   }
   return { loss, lse };
 }
 
 /** `dLogits`. */
-export function crossEntropyBackward(ctx: KernelContext, logits: GpuStorage, labels: GpuStorage, lse: GpuStorage, dLoss: GpuStorage, N: number, V: number, ignoreIndex: number): GpuStorage {
+export function crossEntropyBackward(
+  ctx: KernelContext,
+  logits: GpuStorage,
+  labels: GpuStorage,
+  lse: GpuStorage,
+  dLoss: GpuStorage,
+  N: number,
+  V: number,
+  ignoreIndex: number,
+): GpuStorage {
   const out = ctx.alloc(N * V, 'float32');
   if (N * V > 0) {
     const p = new Params();
     p.u32(N);
     p.u32(V);
     p.i32(ignoreIndex);
-    ctx.rt.dispatch(backwardDef, [logits.buffer, labels.buffer, lse.buffer, dLoss.buffer, out.buffer, ctx.rt.errorBuffer], p, grid(Math.ceil((N * V) / WG)));
+    ctx.rt.dispatch(
+      backwardDef,
+      [logits.buffer, labels.buffer, lse.buffer, dLoss.buffer, out.buffer, ctx.rt.errorBuffer],
+      p,
+      grid(Math.ceil((N * V) / WG)),
+    );
   }
   return out;
 }

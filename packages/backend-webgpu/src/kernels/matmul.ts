@@ -51,7 +51,16 @@ fn toF16(v: f32, operand: u32) -> f16 {
  * operand is stored with the tile's 64-wide axis outer (A `[M, K]`, B `[N, K]` when transposed); else
  * with k outer. `vec4`: the contiguous axis is a multiple of 4, so each invocation loads one vec4.
  */
-function tileLoad(tile: 'AS' | 'BS', src: string, off: string, outer: string, o0: string, kOuter: boolean, vec4: boolean, conv: (v: string) => string): string {
+function tileLoad(
+  tile: 'AS' | 'BS',
+  src: string,
+  off: string,
+  outer: string,
+  o0: string,
+  kOuter: boolean,
+  vec4: boolean,
+  conv: (v: string) => string,
+): string {
   // kOuter: element (k, x) at src[off + k·X + x] (X = extent of the 64-wide axis); else at src[off + x·K + k].
   if (vec4) {
     return kOuter
@@ -225,7 +234,12 @@ export function matmul(
     p.list(c.strides[0]!);
     p.u32(0);
     p.list(c.strides[1]!);
-    ctx.rt.dispatch(smallDef(ta, tb, c.shape.length), [a.storage.buffer, b.storage.buffer, out.buffer], p, grid(Math.ceil((nBatch * M * N) / 64)));
+    ctx.rt.dispatch(
+      smallDef(ta, tb, c.shape.length),
+      [a.storage.buffer, b.storage.buffer, out.buffer],
+      p,
+      grid(Math.ceil((nBatch * M * N) / 64)),
+    );
     return out;
   }
   // vec4 loads when the operand's contiguous axis is a multiple of 4 (then so is every batch offset).

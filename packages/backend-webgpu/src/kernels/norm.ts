@@ -117,7 +117,14 @@ function dims(shape: Shape): { D: number; rows: number } {
 }
 
 /** Layer norm forward: y, mean and rstd. */
-export function layerNorm(ctx: KernelContext, x: GpuStorage, shape: Shape, gamma: GpuStorage, beta: GpuStorage, eps: number): { y: GpuStorage; mean: GpuStorage; rstd: GpuStorage } {
+export function layerNorm(
+  ctx: KernelContext,
+  x: GpuStorage,
+  shape: Shape,
+  gamma: GpuStorage,
+  beta: GpuStorage,
+  eps: number,
+): { y: GpuStorage; mean: GpuStorage; rstd: GpuStorage } {
   const { D, rows } = dims(shape);
   const y = ctx.alloc(sizeOf(shape), 'float32');
   const nStats = sizeOf(shape.slice(0, -1));
@@ -128,7 +135,12 @@ export function layerNorm(ctx: KernelContext, x: GpuStorage, shape: Shape, gamma
     p.u32(rows);
     p.u32(D);
     p.f32(eps);
-    ctx.rt.dispatch(forwardDef(reduceWorkgroup(D), ctx.reduceMode), [x.buffer, gamma.buffer, beta.buffer, y.buffer, mean.buffer, rstd.buffer], p, grid(rows));
+    ctx.rt.dispatch(
+      forwardDef(reduceWorkgroup(D), ctx.reduceMode),
+      [x.buffer, gamma.buffer, beta.buffer, y.buffer, mean.buffer, rstd.buffer],
+      p,
+      grid(rows),
+    );
   }
   return { y, mean, rstd };
 }
@@ -150,7 +162,19 @@ export function layerNormBackward(
   const p = new Params();
   p.u32(rows);
   p.u32(D);
-  if (rows > 0) ctx.rt.dispatch(dxDef(reduceWorkgroup(D), ctx.reduceMode), [dy.buffer, x.buffer, gamma.buffer, mean.buffer, rstd.buffer, dx.buffer], p, grid(rows));
-  if (D > 0) ctx.rt.dispatch(paramGradDef(reduceWorkgroup(rows), ctx.reduceMode), [dy.buffer, x.buffer, mean.buffer, rstd.buffer, dGamma.buffer, dBeta.buffer], p, grid(D));
+  if (rows > 0)
+    ctx.rt.dispatch(
+      dxDef(reduceWorkgroup(D), ctx.reduceMode),
+      [dy.buffer, x.buffer, gamma.buffer, mean.buffer, rstd.buffer, dx.buffer],
+      p,
+      grid(rows),
+    );
+  if (D > 0)
+    ctx.rt.dispatch(
+      paramGradDef(reduceWorkgroup(rows), ctx.reduceMode),
+      [dy.buffer, x.buffer, mean.buffer, rstd.buffer, dGamma.buffer, dBeta.buffer],
+      p,
+      grid(D),
+    );
   return { dx, dGamma, dBeta };
 }

@@ -20,7 +20,14 @@ const defs = new Map<string, KernelDef>();
 /** Reductions of at most this many values per output run one invocation per output. */
 const SHORT = 16;
 
-function reduceDef(op: ReduceOp | 'argMax', t: 'f32' | 'i32', keptRank: number, redRank: number, wg: number, requested: ReduceMode): KernelDef {
+function reduceDef(
+  op: ReduceOp | 'argMax',
+  t: 'f32' | 'i32',
+  keptRank: number,
+  redRank: number,
+  wg: number,
+  requested: ReduceMode,
+): KernelDef {
   // argMax reduces (value, index) pairs: always the tree.
   const mode: ReduceMode = op === 'argMax' ? 'tree' : requested;
   const key = `reduce:${op}:${t}:k${keptRank}:r${redRank}:wg${wg}:${mode}`;
@@ -117,20 +124,42 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
 function reduceOps(
   op: ReduceOp | 'argMax',
   t: 'f32' | 'i32',
-): { ident: string; combine: (a: string, b: string) => string; isArg: boolean; better: (cur: string, cand: string) => string; same: (a: string, b: string) => string } {
+): {
+  ident: string;
+  combine: (a: string, b: string) => string;
+  isArg: boolean;
+  better: (cur: string, cand: string) => string;
+  same: (a: string, b: string) => string;
+} {
   const ident =
-    op === 'sum' ? `${t}(0)` : op === 'min' ? (t === 'f32' ? 'f32Inf()' : 'i32(2147483647)') : t === 'f32' ? '(-f32Inf())' : 'i32(-2147483648)';
+    op === 'sum'
+      ? `${t}(0)`
+      : op === 'min'
+        ? t === 'f32'
+          ? 'f32Inf()'
+          : 'i32(2147483647)'
+        : t === 'f32'
+          ? '(-f32Inf())'
+          : 'i32(-2147483648)';
   // Float max/min propagate NaN, as the workgroup reducers do.
   const combine = combiner({ type: t, op: op === 'argMax' ? 'max' : op, nanSafe: true });
   // argMax: `cand` replaces `cur` when greater, or when `cur` is NaN and `cand` is not (NaN never wins);
   // `same`: a tie (equal, or both NaN), broken by the lower index.
-  const better = (cur: string, cand: string) => (t === 'f32' ? `(${cand} > ${cur} || (isNan(${cur}) && !isNan(${cand})))` : `${cand} > ${cur}`);
+  const better = (cur: string, cand: string) =>
+    t === 'f32' ? `(${cand} > ${cur} || (isNan(${cur}) && !isNan(${cand})))` : `${cand} > ${cur}`;
   const same = (a: string, b: string) => (t === 'f32' ? `(${b} == ${a} || (isNan(${a}) && isNan(${b})))` : `${b} == ${a}`);
   return { ident, combine, isArg: op === 'argMax', better, same };
 }
 
 /** Reduces `x` over `axes` (sorted, distinct); reduced axes are removed. */
-export function reduce(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, shape: Shape, axes: readonly number[], dtype: DType): GpuStorage {
+export function reduce(
+  ctx: KernelContext,
+  op: ReduceOp | 'argMax',
+  x: GpuStorage,
+  shape: Shape,
+  axes: readonly number[],
+  dtype: DType,
+): GpuStorage {
   const out = ctx.alloc(sizeOf(shape.filter((_, i) => !axes.includes(i))), op === 'argMax' ? 'int32' : dtype);
   reduceInto(ctx, op, x, shape, axes, dtype, out);
   return out;
@@ -141,7 +170,15 @@ export function sumInto(ctx: KernelContext, x: GpuStorage, shape: [number, numbe
   reduceInto(ctx, 'sum', x, shape, [1], 'float32', out);
 }
 
-function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, shape: Shape, axes: readonly number[], dtype: DType, out: GpuStorage): void {
+function reduceInto(
+  ctx: KernelContext,
+  op: ReduceOp | 'argMax',
+  x: GpuStorage,
+  shape: Shape,
+  axes: readonly number[],
+  dtype: DType,
+  out: GpuStorage,
+): void {
   const st = stridesOf(shape);
   const keptAxes = shape.map((_, i) => i).filter((i) => !axes.includes(i));
   const keptShape = keptAxes.map((i) => shape[i]!);
@@ -167,7 +204,12 @@ function reduceInto(ctx: KernelContext, op: ReduceOp | 'argMax', x: GpuStorage, 
   p.u32(0);
   p.list(red.strides[0]!);
   if (parts === 1 && nRed <= SHORT) {
-    ctx.rt.dispatch(reduceThreadDef(op, elemType(dtype), kept.shape.length, red.shape.length), [x.buffer, partial.buffer], p, grid(Math.ceil(nOut / 64)));
+    ctx.rt.dispatch(
+      reduceThreadDef(op, elemType(dtype), kept.shape.length, red.shape.length),
+      [x.buffer, partial.buffer],
+      p,
+      grid(Math.ceil(nOut / 64)),
+    );
   } else {
     const def = reduceDef(op, elemType(dtype), kept.shape.length, red.shape.length, reduceWorkgroup(chunk), ctx.reduceMode);
     ctx.rt.dispatch(def, [x.buffer, partial.buffer], p, grid(nOut * parts));

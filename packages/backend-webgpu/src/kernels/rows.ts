@@ -152,7 +152,11 @@ function reducerFn(wg: number, mode: ReduceMode, r: Reducer): string {
  * builtins for the reducers. The caller appends the body and the closing brace.
  */
 export function entryPoint(wg: number, mode: ReduceMode): string {
-  const builtins = ['@builtin(workgroup_id) wid: vec3<u32>', '@builtin(num_workgroups) nwg: vec3<u32>', '@builtin(local_invocation_index) lid: u32'];
+  const builtins = [
+    '@builtin(workgroup_id) wid: vec3<u32>',
+    '@builtin(num_workgroups) nwg: vec3<u32>',
+    '@builtin(local_invocation_index) lid: u32',
+  ];
   const init = ['LID = lid;'];
   if (mode === 'subgroup') {
     builtins.push('@builtin(subgroup_id) sgId: u32', '@builtin(num_subgroups) sgCount: u32');

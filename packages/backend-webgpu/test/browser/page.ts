@@ -50,11 +50,28 @@ interface Check {
 type Case = { name: string; tol: number; run: () => Tensor[] };
 
 const rn = (shape: number[], seed: number) => seedScope(seed, () => randomNormal(shape));
-const ints = (shape: number[], n: number, seed: number) => tidy(() => cast(mul(seedScope(seed, () => randomUniform(shape)), scalar(n)), 'int32'));
+const ints = (shape: number[], n: number, seed: number) =>
+  tidy(() =>
+    cast(
+      mul(
+        seedScope(seed, () => randomUniform(shape)),
+        scalar(n),
+      ),
+      'int32',
+    ),
+  );
 
 const cases: Case[] = [
-  { name: 'matmul [2,33,17]·[17,65] and transposed', tol: 1e-5, run: () => [matmul(rn([2, 33, 17], 1), rn([17, 65], 2)), matmul(rn([17, 33], 3), rn([65, 17], 4), true, true)] },
-  { name: 'broadcast add / max reduce / transpose', tol: 1e-6, run: () => [add(rn([3, 1, 5], 5), rn([4, 1], 6)), max(rn([4, 5, 6], 7), [0, 2]), transpose(rn([2, 3, 4], 8), [2, 0, 1])] },
+  {
+    name: 'matmul [2,33,17]·[17,65] and transposed',
+    tol: 1e-5,
+    run: () => [matmul(rn([2, 33, 17], 1), rn([17, 65], 2)), matmul(rn([17, 33], 3), rn([65, 17], 4), true, true)],
+  },
+  {
+    name: 'broadcast add / max reduce / transpose',
+    tol: 1e-6,
+    run: () => [add(rn([3, 1, 5], 5), rn([4, 1], 6)), max(rn([4, 5, 6], 7), [0, 2]), transpose(rn([2, 3, 4], 8), [2, 0, 1])],
+  },
   { name: 'softmax / logSumExp', tol: 1e-5, run: () => [softmax(rn([5, 33], 9)), logSumExp(rn([5, 33], 10), -1)] },
   { name: 'erf / gelu', tol: 1e-5, run: () => [erf(mul(rn([200], 11), scalar(2))), gelu(mul(rn([200], 12), scalar(3)))] },
   {
@@ -94,7 +111,10 @@ const cases: Case[] = [
       run: () => {
         const qk = rn([1, 2, 64, 8], 31);
         const v = rn([1, 2, 64, 8], 32);
-        const { value, grads } = gradients(() => sum(mul(lshAttention(qk, v, { chunkLength: 8, nHashes: 2, nBuckets: 8, causal, seed: 5 }).output, rn([1, 2, 64, 8], 33))), [qk, v]);
+        const { value, grads } = gradients(
+          () => sum(mul(lshAttention(qk, v, { chunkLength: 8, nHashes: 2, nBuckets: 8, causal, seed: 5 }).output, rn([1, 2, 64, 8], 33))),
+          [qk, v],
+        );
         return [value, ...grads];
       },
     }),
@@ -127,8 +147,14 @@ const subgroupCases: (Case & { exact: boolean[] })[] = [
     exact: [true, true, true, true, true, true],
     run: () => {
       const row = [3, NaN, 1, NaN, 1, -2, 0, NaN, NaN, 5, 5, -1, NaN, 2, 5, 0];
-      const x = tensor(Float32Array.from({ length: 4 * 300 }, (_, i) => (i < 300 ? row[i % 16]! : i % 7 === 0 ? NaN : (i * 37) % 101)), [4, 300]);
-      const y = tensor(Float32Array.from({ length: 4 * 300 }, (_, i) => (i % 5 === 0 ? NaN : (i * 13) % 17)), [4, 300]);
+      const x = tensor(
+        Float32Array.from({ length: 4 * 300 }, (_, i) => (i < 300 ? row[i % 16]! : i % 7 === 0 ? NaN : (i * 37) % 101)),
+        [4, 300],
+      );
+      const y = tensor(
+        Float32Array.from({ length: 4 * 300 }, (_, i) => (i % 5 === 0 ? NaN : (i * 13) % 17)),
+        [4, 300],
+      );
       return [max(x, 1), min(x, 1), argMax(x, 1), maximum(x, y), minimum(x, y), argSort(x)];
     },
   },
@@ -138,7 +164,17 @@ const subgroupCases: (Case & { exact: boolean[] })[] = [
     exact: [true],
     run: () => [argMax(rn([9, 700], 65), 1)],
   },
-  { name: 'softmax / logSumExp (rows 5, 33, 300, 3000)', tol: 1e-5, exact: [false, false, false, false], run: () => [softmax(rn([4, 5], 66)), softmax(rn([5, 33], 67)), logSumExp(rn([6, 300], 68), -1), logSumExp(mul(rn([2, 3000], 69), scalar(100)), -1)] },
+  {
+    name: 'softmax / logSumExp (rows 5, 33, 300, 3000)',
+    tol: 1e-5,
+    exact: [false, false, false, false],
+    run: () => [
+      softmax(rn([4, 5], 66)),
+      softmax(rn([5, 33], 67)),
+      logSumExp(rn([6, 300], 68), -1),
+      logSumExp(mul(rn([2, 3000], 69), scalar(100)), -1),
+    ],
+  },
   {
     name: 'layerNorm forward and backward (D 24, 300; 17 rows)',
     tol: 1e-4,
@@ -174,7 +210,14 @@ interface SubgroupReport {
   nondeterministic: string[];
   /** Largest relative difference of a subgroup path from the tree path, per case. */
   subgroupVsTree: { name: string; path: string; maxDiff: number }[];
-  paths: { path: string; reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean; subgroupDispatches: number; pipelineKeys: string[] }[];
+  paths: {
+    path: string;
+    reduceMode: string;
+    subgroupsAvailable: boolean;
+    shaderF16Available: boolean;
+    subgroupDispatches: number;
+    pipelineKeys: string[];
+  }[];
 }
 
 function maxRelError(got: Float32Array[], want: Float32Array[]): number {
@@ -191,7 +234,8 @@ function maxRelError(got: Float32Array[], want: Float32Array[]): number {
   return maxError;
 }
 
-const sameBits = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((v, j) => Object.is(v, b[j]) || (Number.isNaN(v) && Number.isNaN(b[j]!)));
+const sameBits = (a: Float32Array, b: Float32Array) =>
+  a.length === b.length && a.every((v, j) => Object.is(v, b[j]) || (Number.isNaN(v) && Number.isNaN(b[j]!)));
 
 async function subgroupPaths(cpu: Backend): Promise<SubgroupReport> {
   const paths: [string, WebGPUBackend][] = [
@@ -222,7 +266,12 @@ async function subgroupPaths(cpu: Backend): Promise<SubgroupReport> {
     }
   }
   for (const [path, gpu] of paths) {
-    report.paths.push({ path, ...gpu.kernelFeatures, subgroupDispatches: gpu.runtime.subgroupDispatches, pipelineKeys: gpu.runtime.pipelines.keys() });
+    report.paths.push({
+      path,
+      ...gpu.kernelFeatures,
+      subgroupDispatches: gpu.runtime.subgroupDispatches,
+      pipelineKeys: gpu.runtime.pipelines.keys(),
+    });
     gpu.dispose();
   }
   return report;
@@ -269,11 +318,20 @@ async function main(): Promise<unknown> {
   const live = gpu.memory().liveBytes;
   gpu.dispose();
   const subgroups = await subgroupPaths(cpu);
-  return { adapter: gpu.adapterInfo, kernelFeatures: gpu.kernelFeatures, subgroups, checks, liveBytesAfter: live, hasTimestamps: gpu.hasTimestamps, timestampMs };
+  return {
+    adapter: gpu.adapterInfo,
+    kernelFeatures: gpu.kernelFeatures,
+    subgroups,
+    checks,
+    liveBytesAfter: live,
+    hasTimestamps: gpu.hasTimestamps,
+    timestampMs,
+  };
 }
 
 const w = window as unknown as { __reformerResult?: unknown };
 main().then(
   (r) => (w.__reformerResult = r),
-  (err: unknown) => (w.__reformerResult = { error: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err) }),
+  (err: unknown) =>
+    (w.__reformerResult = { error: err instanceof Error ? `${err.name}: ${err.message}\n${err.stack ?? ''}` : String(err) }),
 );

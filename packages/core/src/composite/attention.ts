@@ -65,12 +65,25 @@ function planOf(q: KT, v: KT, p: ChunkedAttentionParams, groupElements: number):
   const nChunks = N / c;
   const W = c * (p.chunksBefore + 1 + p.chunksAfter);
   // The device-side dropout hash keeps a few dozen group-sized int32 tensors alive: smaller groups.
-  const budget = p.dropout !== undefined && p.dropout.rate > 0 && p.positions !== undefined ? groupElements / DEVICE_HASH_LIVE_TENSORS : groupElements;
+  const budget =
+    p.dropout !== undefined && p.dropout.rate > 0 && p.positions !== undefined ? groupElements / DEVICE_HASH_LIVE_TENSORS : groupElements;
   // A whole chunk holds its logits [c, W] and its window's keys and values [W, d], [W, dv].
   const perChunk = Math.max(1, B * H * W * Math.max(c, d, dv));
   const chunksPerGroup = Math.max(1, Math.min(nChunks, Math.floor(budget / perChunk)));
   const rowsPerGroup = budget >= perChunk ? c : Math.max(1, Math.min(c, Math.floor(budget / Math.max(1, B * H * W))));
-  return { B, H, N, d, dv, c, W, nChunks, chunksPerGroup, rowsPerGroup, slots: attentionWindowSlots(nChunks, c, p.chunksBefore, p.chunksAfter) };
+  return {
+    B,
+    H,
+    N,
+    d,
+    dv,
+    c,
+    W,
+    nChunks,
+    chunksPerGroup,
+    rowsPerGroup,
+    slots: attentionWindowSlots(nChunks, c, p.chunksBefore, p.chunksAfter),
+  };
 }
 
 /**
@@ -117,7 +130,14 @@ function slots(k: Kernels, plan: Plan, x: KT, span: Span): KT {
  * with positions (device data) the hash runs on the device (`dropout-hash.ts`), the part before the
  * query position (seed, batch, head, round) still on the host.
  */
-function dropoutFactors(k: Kernels, plan: Plan, p: ChunkedAttentionParams, span: Span, queryPositions: KT, keyPositions: KT): KT | undefined {
+function dropoutFactors(
+  k: Kernels,
+  plan: Plan,
+  p: ChunkedAttentionParams,
+  span: Span,
+  queryPositions: KT,
+  keyPositions: KT,
+): KT | undefined {
   const drop = p.dropout;
   if (drop === undefined || !(drop.rate > 0)) return undefined;
   const words = attentionDropoutWords(drop.rate, drop.seed);
@@ -145,7 +165,8 @@ function dropoutFactors(k: Kernels, plan: Plan, p: ChunkedAttentionParams, span:
   let i = 0;
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      for (let slot = start; slot < start + chunks * rows; slot++) prefix[i++] = attentionDropoutRoundKey(words, b, h, Math.floor(slot / roundLength));
+      for (let slot = start; slot < start + chunks * rows; slot++)
+        prefix[i++] = attentionDropoutRoundKey(words, b, h, Math.floor(slot / roundLength));
     }
   }
   const xor = xorTable(k);
@@ -173,7 +194,11 @@ function group(k: Kernels, plan: Plan, q: KT, kk: KT, v: KT, p: ChunkedAttention
   const queryPositions =
     p.positions !== undefined
       ? reshape(slots(k, plan, p.positions, span), [B, H, chunks, rows, 1])
-      : k.write(Int32Array.from({ length: chunks * rows }, (_, i) => start + i), [1, 1, chunks, rows, 1], 'int32');
+      : k.write(
+          Int32Array.from({ length: chunks * rows }, (_, i) => start + i),
+          [1, 1, chunks, rows, 1],
+          'int32',
+        );
   const keyFlat = p.positions !== undefined ? k.gather(p.positions, index, 2) : index; // [B, H, GW]
   const keyPositions = reshape(keyFlat, [B, H, chunks, 1, W]);
   const keyMaskBits =
@@ -193,7 +218,13 @@ function group(k: Kernels, plan: Plan, q: KT, kk: KT, v: KT, p: ChunkedAttention
 }
 
 /** Runs `step` on every chunk group, each in its own scope (its intermediates freed before the next). */
-function forEachGroup<R extends Record<string, KT>>(backend: Backend, plan: Plan, inputs: readonly (KT | undefined)[], step: (k: Kernels, span: Span) => R, done: (r: R) => void): void {
+function forEachGroup<R extends Record<string, KT>>(
+  backend: Backend,
+  plan: Plan,
+  inputs: readonly (KT | undefined)[],
+  step: (k: Kernels, span: Span) => R,
+  done: (r: R) => void,
+): void {
   const { nChunks, c, chunksPerGroup, rowsPerGroup } = plan;
   for (let n0 = 0; n0 < nChunks; n0 += chunksPerGroup) {
     const chunks = Math.min(chunksPerGroup, nChunks - n0);

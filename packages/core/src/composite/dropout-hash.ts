@@ -46,12 +46,20 @@ function xorByte(s: Kernels, table: KT, a: KT, b: KT): KT {
 
 /** Bytes of non-negative int32 values (positions, indices). */
 export function u32FromInt(k: Kernels, x: KT): U32Bytes {
-  return step(k, [x], (s) => [0, 1, 2, 3].map((i) => s.binary('mod', s.binary('floorDiv', x, s.scalar(256 ** i, 'int32')), s.scalar(256, 'int32'))));
+  return step(k, [x], (s) =>
+    [0, 1, 2, 3].map((i) => s.binary('mod', s.binary('floorDiv', x, s.scalar(256 ** i, 'int32')), s.scalar(256, 'int32'))),
+  );
 }
 
 /** Bytes of host u32 values of shape `shape`. */
 export function u32FromHost(k: Kernels, values: Uint32Array, shape: readonly number[]): U32Bytes {
-  return [0, 1, 2, 3].map((i) => k.write(Int32Array.from(values, (v) => (v >>> (8 * i)) & 255), shape, 'int32')) as unknown as U32Bytes;
+  return [0, 1, 2, 3].map((i) =>
+    k.write(
+      Int32Array.from(values, (v) => (v >>> (8 * i)) & 255),
+      shape,
+      'int32',
+    ),
+  ) as unknown as U32Bytes;
 }
 
 /** `(a + b) mod 2³²`. */
@@ -105,7 +113,8 @@ function xorShift(k: Kernels, table: KT, h: U32Bytes, shift: number): U32Bytes {
         continue;
       }
       let v = bits === 0 ? lo : s.binary('floorDiv', lo, s.scalar(2 ** bits, 'int32'));
-      if (bits !== 0 && hi !== undefined) v = s.binary('add', v, s.binary('mod', s.binary('mul', hi, s.scalar(2 ** (8 - bits), 'int32')), s.scalar(256, 'int32')));
+      if (bits !== 0 && hi !== undefined)
+        v = s.binary('add', v, s.binary('mod', s.binary('mul', hi, s.scalar(2 ** (8 - bits), 'int32')), s.scalar(256, 'int32')));
       shifted.push(v);
     }
     // Bytes with nothing shifted in are unchanged (x ^ 0); they are copied so that the result owns them.
@@ -151,7 +160,11 @@ export function atLeast(k: Kernels, h: U32Bytes, threshold: number): KT {
     const hi = s.binary('add', s.binary('mul', h[3], s.scalar(256, 'int32')), h[2]);
     const lo = s.binary('add', s.binary('mul', h[1], s.scalar(256, 'int32')), h[0]);
     const above = s.binary('greater', hi, s.scalar(t >>> 16, 'int32'));
-    const tie = s.binary('mul', s.binary('equal', hi, s.scalar(t >>> 16, 'int32')), s.binary('greaterEqual', lo, s.scalar(t & 0xffff, 'int32')));
+    const tie = s.binary(
+      'mul',
+      s.binary('equal', hi, s.scalar(t >>> 16, 'int32')),
+      s.binary('greaterEqual', lo, s.scalar(t & 0xffff, 'int32')),
+    );
     return s.binary('maximum', above, tie);
   });
   return k.adopt(r);

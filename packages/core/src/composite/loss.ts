@@ -51,7 +51,11 @@ export function crossEntropyBackwardComposite(backend: Backend, logits: KT, labe
   return kernelScope(backend, [logits, labels, lse, dLoss], (k) => {
     const [N, V] = logits.shape as [number, number];
     const { ignored, safe } = labelsOf(k, labels, ignoreIndex);
-    const classes = k.write(Int32Array.from({ length: V }, (_, j) => j), [1, V], 'int32');
+    const classes = k.write(
+      Int32Array.from({ length: V }, (_, j) => j),
+      [1, V],
+      'int32',
+    );
     const onehot = k.cast(k.binary('equal', classes, safe), 'float32');
     const p = k.unary('exp', k.binary('sub', logits, reshape(lse, [N, 1])));
     const d = k.binary('mul', reshape(dLoss, [N, 1]), k.binary('sub', p, onehot));

@@ -25,13 +25,7 @@ function rowMean(k: Kernels, x: KT, D: number): KT {
 }
 
 /** Layer norm: `y` (shape of x), `mean` and `rstd` (`x.shape[:-1]`). */
-export function layerNormComposite(
-  backend: Backend,
-  x: KT,
-  gamma: KT,
-  beta: KT,
-  eps: number,
-): { y: KT; mean: KT; rstd: KT } {
+export function layerNormComposite(backend: Backend, x: KT, gamma: KT, beta: KT, eps: number): { y: KT; mean: KT; rstd: KT } {
   return kernelScope(backend, [x, gamma, beta], (k) => {
     const { x2, D } = rows(x);
     const mean = rowMean(k, x2, D);

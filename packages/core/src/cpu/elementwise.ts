@@ -147,11 +147,7 @@ export function binary(
   const isCompare = isCompareOp(op);
   const size = product(outShape);
   const out: CpuStorage = isCompare || dtype === 'int32' ? new Int32Array(size) : new Float32Array(size);
-  const plan = planRows(outShape, [
-    contiguousStrides(outShape),
-    broadcastStrides(aShape, outShape),
-    broadcastStrides(bShape, outShape),
-  ]);
+  const plan = planRows(outShape, [contiguousStrides(outShape), broadcastStrides(aShape, outShape), broadcastStrides(bShape, outShape)]);
   const [oOffs, aOffs, bOffs] = plan.offsets as [Int32Array, Int32Array, Int32Array];
   const [, aStep, bStep] = plan.step as [number, number, number];
   const n = plan.rowLength;

@@ -290,17 +290,7 @@ export class CpuBackend implements Backend<CpuStorage> {
     params: ChunkedAttentionParams<CpuStorage>,
   ): { dq: T; dk: T; dv: T } {
     const dims = attentionDims(q, v);
-    const r = chunkedAttentionBackward(
-      f32(q),
-      f32(k),
-      f32(v),
-      f32(out),
-      f32(lse),
-      f32(dOut),
-      f32(dLse),
-      dims,
-      attentionOptions(params),
-    );
+    const r = chunkedAttentionBackward(f32(q), f32(k), f32(v), f32(out), f32(lse), f32(dOut), f32(dLse), dims, attentionOptions(params));
     return {
       dq: this.wrap(r.dq, q.shape, 'float32'),
       dk: this.wrap(r.dk, k.shape, 'float32'),

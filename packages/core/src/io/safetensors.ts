@@ -40,21 +40,7 @@ export interface SafetensorsFile {
  * (`F64`, `F32`, `F16`, `BF16`) become `'float32'`; integer and boolean types become `'int32'`
  * (64-bit and `U32` values must fit in int32).
  */
-export const SAFETENSORS_READ_DTYPES = [
-  'F32',
-  'F16',
-  'BF16',
-  'F64',
-  'I64',
-  'I32',
-  'I16',
-  'I8',
-  'U64',
-  'U32',
-  'U16',
-  'U8',
-  'BOOL',
-] as const;
+export const SAFETENSORS_READ_DTYPES = ['F32', 'F16', 'BF16', 'F64', 'I64', 'I32', 'I16', 'I8', 'U64', 'U32', 'U16', 'U8', 'BOOL'] as const;
 
 /** A safetensors dtype name that {@link parseSafetensors} reads. */
 export type SafetensorsDType = (typeof SAFETENSORS_READ_DTYPES)[number];
@@ -115,8 +101,7 @@ function toBytes(buffer: ArrayBuffer | Uint8Array): Uint8Array {
     return new Uint8Array(buffer as ArrayBuffer);
   }
   throw new SafetensorsError(
-    `safetensors: expected an ArrayBuffer or a Uint8Array, got ${describe(buffer)}; ` +
-      'pass the raw bytes of the file.',
+    `safetensors: expected an ArrayBuffer or a Uint8Array, got ${describe(buffer)}; ` + 'pass the raw bytes of the file.',
   );
 }
 
@@ -139,9 +124,7 @@ function validateEntry(name: string, raw: unknown): Entry {
   }
   const { dtype, shape, data_offsets: offsets } = raw;
   if (typeof dtype !== 'string') {
-    throw new SafetensorsError(
-      `${where}: "dtype" is ${describe(dtype)}, expected a string such as "F32"; the header is corrupt.`,
-    );
+    throw new SafetensorsError(`${where}: "dtype" is ${describe(dtype)}, expected a string such as "F32"; the header is corrupt.`);
   }
   if (!isSafetensorsDType(dtype)) {
     throw new SafetensorsError(
@@ -353,9 +336,7 @@ function parseBytes(buffer: ArrayBuffer | Uint8Array): SafetensorsFile {
   try {
     text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + headerLen));
   } catch {
-    throw new SafetensorsError(
-      'safetensors: the header is not valid UTF-8; the file is corrupt or not a safetensors file.',
-    );
+    throw new SafetensorsError('safetensors: the header is not valid UTF-8; the file is corrupt or not a safetensors file.');
   }
   const header = parseHeaderJson(text);
   if (!isPlainObject(header)) {
@@ -484,9 +465,7 @@ function checkTensor(name: string, t: HostTensor): TypedArray {
   let numel = 1;
   for (const d of t.shape) numel *= d;
   if (t.values.length !== numel) {
-    throw new SafetensorsError(
-      `${where}: shape [${t.shape.join(', ')}] has ${numel} elements but values has ${t.values.length}.`,
-    );
+    throw new SafetensorsError(`${where}: shape [${t.shape.join(', ')}] has ${numel} elements but values has ${t.values.length}.`);
   }
   return t.values;
 }
@@ -507,8 +486,7 @@ export function serializeSafetensors(
   tensors: Map<string, HostTensor> | Record<string, HostTensor>,
   metadata?: Record<string, string>,
 ): Uint8Array {
-  const pairs: [string, HostTensor][] =
-    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
+  const pairs: [string, HostTensor][] = tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors);
   pairs.sort((a, b) => compareUtf8(a[0], b[0]));
 
   const parts: string[] = [];

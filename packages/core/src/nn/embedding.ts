@@ -37,7 +37,8 @@ export class Embedding extends Module {
     const { numEmbeddings, dim, init = { std: 1 }, seed } = options;
     checkInteger('Embedding', 'numEmbeddings', numEmbeddings, 1);
     checkInteger('Embedding', 'dim', dim, 1);
-    if (typeof init !== 'object' || init === null) throw new InvalidArgumentError(`Embedding: init must be { std }, got ${formatValue(init)}.`);
+    if (typeof init !== 'object' || init === null)
+      throw new InvalidArgumentError(`Embedding: init must be { std }, got ${formatValue(init)}.`);
     const std = checkStd('Embedding', init);
     this.numEmbeddings = numEmbeddings;
     this.dim = dim;

@@ -33,7 +33,8 @@ export class LayerNorm extends Module {
     super();
     const { dim, eps = 1e-12 } = options;
     checkInteger('LayerNorm', 'dim', dim, 1);
-    if (!(eps >= 0) || !Number.isFinite(eps)) throw new InvalidArgumentError(`LayerNorm: eps must be a finite non-negative number, got ${eps}.`);
+    if (!(eps >= 0) || !Number.isFinite(eps))
+      throw new InvalidArgumentError(`LayerNorm: eps must be a finite non-negative number, got ${eps}.`);
     this.dim = dim;
     this.eps = eps;
     this.weight = this.addParameter('weight', ones([dim]));

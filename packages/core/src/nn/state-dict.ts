@@ -87,7 +87,8 @@ type Plan = { build: () => Tensor; owned: boolean } | { reason: string };
 function plan(target: Variable, value: unknown): Plan {
   if (value instanceof Tensor) {
     if (value.isDisposed) return { reason: `the tensor (#${value.id}) was disposed` };
-    if (!sameShape(value.shape, target.shape)) return { reason: `shape ${formatShape(value.shape)} given, ${formatShape(target.shape)} expected` };
+    if (!sameShape(value.shape, target.shape))
+      return { reason: `shape ${formatShape(value.shape)} given, ${formatShape(target.shape)} expected` };
     if (value.dtype !== target.dtype) return { reason: `dtype ${value.dtype} given, ${target.dtype} expected` };
     const from = value.backend;
     const to = target.backend;
@@ -110,7 +111,8 @@ function plan(target: Variable, value: unknown): Plan {
   if (values === null || typeof values !== 'object' || typeof values.length !== 'number') return { reason: 'values is not an array' };
   const dtype: DType = host.dtype ?? (values instanceof Int32Array ? 'int32' : 'float32');
   if (dtype !== target.dtype) return { reason: `dtype ${dtype} given, ${target.dtype} expected` };
-  if (values.length !== sizeOf(shape)) return { reason: `${values.length} values given for shape ${formatShape(shape)} (${sizeOf(shape)} elements)` };
+  if (values.length !== sizeOf(shape))
+    return { reason: `${values.length} values given for shape ${formatShape(shape)} (${sizeOf(shape)} elements)` };
   const to = target.backend;
   return {
     build: () => {

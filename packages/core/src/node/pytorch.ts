@@ -31,7 +31,10 @@ export async function readPyTorchFile(path: string, options: PyTorchReadOptions 
     return parseWithChecksum(bytes, options, nativeCrc32);
   } catch (e) {
     if (e instanceof CheckpointFormatError) {
-      const wrapped = e instanceof PickleSecurityError ? new PickleSecurityError(`${path}: ${e.message}`) : new CheckpointFormatError(`${path}: ${e.message}`);
+      const wrapped =
+        e instanceof PickleSecurityError
+          ? new PickleSecurityError(`${path}: ${e.message}`)
+          : new CheckpointFormatError(`${path}: ${e.message}`);
       wrapped.cause = e;
       throw wrapped;
     }

@@ -20,7 +20,8 @@ function inferShape(values: NestedNumbers): number[] {
 
 function flatten(values: NestedNumbers, shape: Shape, out: TypedArray, offset: number, depth: number): number {
   if (depth === shape.length) {
-    if (typeof values !== 'number') throw new ShapeMismatchError(`tensor(): ragged nested array; every row at depth ${depth} must be a number.`);
+    if (typeof values !== 'number')
+      throw new ShapeMismatchError(`tensor(): ragged nested array; every row at depth ${depth} must be a number.`);
     out[offset] = values;
     return offset + 1;
   }

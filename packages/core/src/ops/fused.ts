@@ -76,7 +76,9 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
   const v = logits.shape[logits.rank - 1]!;
   const lead = logits.shape.slice(0, -1);
   if (logits.rank < 1 || labels.rank !== lead.length || labels.shape.some((d, i) => d !== lead[i])) {
-    throw new ShapeMismatchError(`crossEntropy: labels ${formatShape(labels.shape)} must have shape ${formatShape(lead)} for logits ${formatShape(logits.shape)}.`);
+    throw new ShapeMismatchError(
+      `crossEntropy: labels ${formatShape(labels.shape)} must have shape ${formatShape(lead)} for logits ${formatShape(logits.shape)}.`,
+    );
   }
   const rows = lead.reduce((a, b) => a * b, 1);
   const z = reshape(logits, [rows, v]);
@@ -177,21 +179,34 @@ export interface ChunkedAttentionOptions {
 export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: ChunkedAttentionOptions): { out: Tensor; lse: Tensor } {
   requireDType('chunkedAttention', 'float32', q, k, v);
   const { chunkLength, chunksBefore = 1, chunksAfter = 0, causal = false, excludeSelf = false, scale = 1 } = options;
-  if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4 || q.shape.some((d, i) => d !== k.shape[i]) || v.shape.slice(0, 3).some((d, i) => d !== q.shape[i])) {
+  if (
+    q.rank !== 4 ||
+    k.rank !== 4 ||
+    v.rank !== 4 ||
+    q.shape.some((d, i) => d !== k.shape[i]) ||
+    v.shape.slice(0, 3).some((d, i) => d !== q.shape[i])
+  ) {
     throw new ShapeMismatchError(
       `chunkedAttention: q ${formatShape(q.shape)} and k ${formatShape(k.shape)} must be equal [B, H, N, d] and v ${formatShape(v.shape)} must be [B, H, N, dv].`,
     );
   }
   const [B, H, N] = q.shape as [number, number, number, number];
-  for (const [name, n] of [['chunksBefore', chunksBefore], ['chunksAfter', chunksAfter]] as const) {
-    if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`chunkedAttention: ${name} must be a non-negative integer, got ${n}.`);
+  for (const [name, n] of [
+    ['chunksBefore', chunksBefore],
+    ['chunksAfter', chunksAfter],
+  ] as const) {
+    if (!Number.isInteger(n) || n < 0)
+      throw new InvalidArgumentError(`chunkedAttention: ${name} must be a non-negative integer, got ${n}.`);
   }
   if (!Number.isInteger(chunkLength) || chunkLength < 1 || N % chunkLength !== 0) {
     throw new InvalidArgumentError(
       `chunkedAttention: chunkLength ${chunkLength} must be a positive integer dividing the sequence length ${N}; pad the sequence (and mask the padding) first.`,
     );
   }
-  for (const [name, t] of [['positions', options.positions], ['buckets', options.buckets]] as const) {
+  for (const [name, t] of [
+    ['positions', options.positions],
+    ['buckets', options.buckets],
+  ] as const) {
     if (t) {
       requireDType(`chunkedAttention ${name}`, 'int32', t);
       if (t.rank !== 3 || t.shape[0] !== B || t.shape[1] !== H || t.shape[2] !== N) {
@@ -202,10 +217,14 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
   if (options.keyMask) {
     requireDType('chunkedAttention keyMask', 'int32', options.keyMask);
     if (options.keyMask.rank !== 2 || options.keyMask.shape[0] !== B) {
-      throw new ShapeMismatchError(`chunkedAttention: keyMask ${formatShape(options.keyMask.shape)} must be [${B}, L] (indexed by position).`);
+      throw new ShapeMismatchError(
+        `chunkedAttention: keyMask ${formatShape(options.keyMask.shape)} must be [${B}, L] (indexed by position).`,
+      );
     }
     if (!options.positions && options.keyMask.shape[1] !== N) {
-      throw new ShapeMismatchError(`chunkedAttention: keyMask ${formatShape(options.keyMask.shape)} must be [${B}, ${N}] when no positions are given.`);
+      throw new ShapeMismatchError(
+        `chunkedAttention: keyMask ${formatShape(options.keyMask.shape)} must be [${B}, ${N}] when no positions are given.`,
+      );
     }
     if (options.positions) checkMaskPositions(options.positions, options.keyMask);
   }
@@ -259,4 +278,3 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
   });
   return { out: out!, lse: lse! };
 }
-

@@ -15,7 +15,9 @@ export function reshape(x: Tensor, shape: Shape): Tensor {
   if (inferred >= 0) {
     const known = sizeOf(shape.filter((_, i) => i !== inferred));
     if (known === 0 || x.size % known !== 0) {
-      throw new ShapeMismatchError(`reshape: cannot infer the −1 axis of ${formatShape(shape)} for ${x.size} elements (shape ${formatShape(x.shape)}).`);
+      throw new ShapeMismatchError(
+        `reshape: cannot infer the −1 axis of ${formatShape(shape)} for ${x.size} elements (shape ${formatShape(x.shape)}).`,
+      );
     }
     target[inferred] = x.size / known;
   }
@@ -50,16 +52,22 @@ export function expandDims(x: Tensor, axis = 0): Tensor {
 export function squeeze(x: Tensor, axes?: readonly number[]): Tensor {
   const drop = axes ? axes.map((a) => normalizeAxis('squeeze', a, x.rank)) : x.shape.flatMap((d, i) => (d === 1 ? [i] : []));
   for (const a of drop) {
-    if (x.shape[a] !== 1) throw new InvalidArgumentError(`squeeze: axis ${a} of shape ${formatShape(x.shape)} has size ${x.shape[a]}, not 1.`);
+    if (x.shape[a] !== 1)
+      throw new InvalidArgumentError(`squeeze: axis ${a} of shape ${formatShape(x.shape)} has size ${x.shape[a]}, not 1.`);
   }
-  return reshape(x, x.shape.filter((_, i) => !drop.includes(i)));
+  return reshape(
+    x,
+    x.shape.filter((_, i) => !drop.includes(i)),
+  );
 }
 
 /** Permutes axes: output axis i is input axis `perm[i]` (default: reversed). */
 export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
   const p = perm ? perm.map((a) => normalizeAxis('transpose', a, x.rank)) : [...Array(x.rank).keys()].reverse();
   if (p.length !== x.rank || new Set(p).size !== x.rank) {
-    throw new InvalidArgumentError(`transpose: perm ${formatValue(perm)} is not a permutation of the ${x.rank} axes of ${formatShape(x.shape)}.`);
+    throw new InvalidArgumentError(
+      `transpose: perm ${formatValue(perm)} is not a permutation of the ${x.rank} axes of ${formatShape(x.shape)}.`,
+    );
   }
   if (p.every((a, i) => a === i)) return clone(x);
   const inverse = p.map((_, i) => p.indexOf(i));
@@ -74,7 +82,9 @@ export function transpose(x: Tensor, perm?: readonly number[]): Tensor {
 /** The box starting at `begin` with `size` (−1: to the end) on every axis. */
 export function slice(x: Tensor, begin: readonly number[], size?: readonly number[]): Tensor {
   if (begin.length !== x.rank || (size && size.length !== x.rank)) {
-    throw new InvalidArgumentError(`slice: begin ${formatValue(begin)} and size ${formatValue(size)} need one entry per axis of ${formatShape(x.shape)}.`);
+    throw new InvalidArgumentError(
+      `slice: begin ${formatValue(begin)} and size ${formatValue(size)} need one entry per axis of ${formatShape(x.shape)}.`,
+    );
   }
   const sz = x.shape.map((d, i) => {
     const s = size?.[i] ?? -1;
@@ -83,7 +93,9 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
   x.shape.forEach((d, i) => {
     const b = begin[i]!;
     if (!Number.isInteger(b) || !Number.isInteger(sz[i]) || b < 0 || sz[i]! < 0 || b + sz[i]! > d) {
-      throw new InvalidArgumentError(`slice: begin ${formatValue(begin)} size ${formatValue(sz)} is out of bounds for shape ${formatShape(x.shape)} (axis ${i}).`);
+      throw new InvalidArgumentError(
+        `slice: begin ${formatValue(begin)} size ${formatValue(sz)} is out of bounds for shape ${formatShape(x.shape)} (axis ${i}).`,
+      );
     }
   });
   if (sz.every((s, i) => s === x.shape[i])) return clone(x);
@@ -92,7 +104,12 @@ export function slice(x: Tensor, begin: readonly number[], size?: readonly numbe
     name: 'slice',
     inputs: [x],
     kernel: (b, [k]) => b.slice(k!, begin, sz),
-    backward: ([dy]) => [pad(dy!, shape.map((d, i) => [begin[i]!, d - begin[i]! - sz[i]!] as [number, number]))],
+    backward: ([dy]) => [
+      pad(
+        dy!,
+        shape.map((d, i) => [begin[i]!, d - begin[i]! - sz[i]!] as [number, number]),
+      ),
+    ],
   });
 }
 
@@ -104,9 +121,7 @@ export function concat(xs: readonly Tensor[], axis = 0): Tensor {
   for (const t of xs) {
     requireSameDType('concat', first, t);
     if (t.rank !== first.rank || t.shape.some((d, i) => i !== ax && d !== first.shape[i])) {
-      throw new ShapeMismatchError(
-        `concat: shapes ${xs.map((u) => formatShape(u.shape)).join(', ')} must agree on every axis but ${ax}.`,
-      );
+      throw new ShapeMismatchError(`concat: shapes ${xs.map((u) => formatShape(u.shape)).join(', ')} must agree on every axis but ${ax}.`);
     }
   }
   if (xs.length === 1) return clone(first);
@@ -134,7 +149,9 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
   let list: number[];
   if (typeof sizes === 'number') {
     if (!Number.isInteger(sizes) || sizes < 1 || len % sizes !== 0) {
-      throw new InvalidArgumentError(`split: axis ${ax} of ${formatShape(x.shape)} (size ${len}) cannot be split into ${sizes} equal pieces.`);
+      throw new InvalidArgumentError(
+        `split: axis ${ax} of ${formatShape(x.shape)} (size ${len}) cannot be split into ${sizes} equal pieces.`,
+      );
     }
     list = new Array<number>(sizes).fill(len / sizes);
   } else {
@@ -155,7 +172,9 @@ export function split(x: Tensor, sizes: number | readonly number[], axis = 0): T
 /** Pads each axis with `[before, after]` copies of `value`. */
 export function pad(x: Tensor, paddings: readonly (readonly [number, number])[], value = 0): Tensor {
   if (paddings.length !== x.rank || paddings.some(([a, b]) => !Number.isInteger(a) || !Number.isInteger(b) || a < 0 || b < 0)) {
-    throw new InvalidArgumentError(`pad: need one [before, after] pair of non-negative integers per axis of ${formatShape(x.shape)}, got ${formatValue(paddings)}.`);
+    throw new InvalidArgumentError(
+      `pad: need one [before, after] pair of non-negative integers per axis of ${formatShape(x.shape)}, got ${formatValue(paddings)}.`,
+    );
   }
   if (paddings.every(([a, b]) => a === 0 && b === 0)) return clone(x);
   const shape = x.shape;
@@ -163,7 +182,13 @@ export function pad(x: Tensor, paddings: readonly (readonly [number, number])[],
     name: 'pad',
     inputs: [x],
     kernel: (b, [k]) => b.pad(k!, paddings, value),
-    backward: ([dy]) => [slice(dy!, paddings.map(([before]) => before), shape)],
+    backward: ([dy]) => [
+      slice(
+        dy!,
+        paddings.map(([before]) => before),
+        shape,
+      ),
+    ],
   });
 }
 
@@ -232,7 +257,9 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, size:
   const ax = normalizeAxis('scatterAdd', axis, updates.rank);
   checkIndices('scatterAdd', updates.shape, indices, ax);
   if (indices.shape[ax] !== updates.shape[ax]) {
-    throw new ShapeMismatchError(`scatterAdd: indices ${formatShape(indices.shape)} and updates ${formatShape(updates.shape)} disagree on axis ${ax}.`);
+    throw new ShapeMismatchError(
+      `scatterAdd: indices ${formatShape(indices.shape)} and updates ${formatShape(updates.shape)} disagree on axis ${ax}.`,
+    );
   }
   if (!Number.isInteger(size) || size < 0) throw new InvalidArgumentError(`scatterAdd: size must be a non-negative integer, got ${size}.`);
   return runOp1({

@@ -14,7 +14,9 @@ export function matmul(a: Tensor, b: Tensor, transposeA = false, transposeB = fa
   requireDType('matmul', 'float32', a);
   requireSameDType('matmul', a, b);
   if (a.rank < 2 || b.rank < 2) {
-    throw new ShapeMismatchError(`matmul: both inputs need rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}. Use expandDims for vectors.`);
+    throw new ShapeMismatchError(
+      `matmul: both inputs need rank >= 2, got ${formatShape(a.shape)} and ${formatShape(b.shape)}. Use expandDims for vectors.`,
+    );
   }
   const [m, ka] = transposeA ? [a.shape[a.rank - 1]!, a.shape[a.rank - 2]!] : [a.shape[a.rank - 2]!, a.shape[a.rank - 1]!];
   const [kb, n] = transposeB ? [b.shape[b.rank - 1]!, b.shape[b.rank - 2]!] : [b.shape[b.rank - 2]!, b.shape[b.rank - 1]!];

@@ -81,9 +81,12 @@ export abstract class Optimizer {
     else throw new InvalidArgumentError(`${where}: params must be a Map of name → Variable or an array of Variables.`);
     const seen = new Set<Variable>();
     for (const [name, p] of entries) {
-      if (!(p instanceof Variable)) throw new InvalidArgumentError(`${where}: parameter '${name}' is not a Variable (create it with variable()).`);
-      if (p.dtype !== 'float32') throw new DTypeError(`${where}: parameter '${name}' is ${p.dtype}; only float32 parameters can be optimized.`);
-      if (seen.has(p)) throw new InvalidArgumentError(`${where}: parameter '${name}' is listed twice (it would be updated twice per step).`);
+      if (!(p instanceof Variable))
+        throw new InvalidArgumentError(`${where}: parameter '${name}' is not a Variable (create it with variable()).`);
+      if (p.dtype !== 'float32')
+        throw new DTypeError(`${where}: parameter '${name}' is ${p.dtype}; only float32 parameters can be optimized.`);
+      if (seen.has(p))
+        throw new InvalidArgumentError(`${where}: parameter '${name}' is listed twice (it would be updated twice per step).`);
       p.ref();
       seen.add(p);
     }
@@ -145,10 +148,14 @@ export abstract class Optimizer {
       if (!(g instanceof Tensor)) throw new InvalidArgumentError(`${where}: the gradient of '${name}' is not a Tensor.`);
       if (g.dtype !== 'float32') throw new DTypeError(`${where}: the gradient of '${name}' is ${g.dtype}, float32 expected.`);
       if (g.rank !== p.rank || g.shape.some((d, j) => d !== p.shape[j])) {
-        throw new ShapeMismatchError(`${where}: the gradient of '${name}' has shape ${formatShape(g.shape)}, the parameter ${formatShape(p.shape)}.`);
+        throw new ShapeMismatchError(
+          `${where}: the gradient of '${name}' has shape ${formatShape(g.shape)}, the parameter ${formatShape(p.shape)}.`,
+        );
       }
       if (g.backend !== p.backend) {
-        throw new BackendMismatchError(`${where}: the gradient of '${name}' lives on backend '${g.backend.name}', the parameter on '${p.backend.name}'.`);
+        throw new BackendMismatchError(
+          `${where}: the gradient of '${name}' lives on backend '${g.backend.name}', the parameter on '${p.backend.name}'.`,
+        );
       }
     });
     return list;

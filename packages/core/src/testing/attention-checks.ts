@@ -79,7 +79,9 @@ export async function checkAttentionForward(ctx: SuiteContext, p: AttentionProbl
       try {
         const shapeOk = (x: Tensor, s: number[]) => x.shape.length === s.length && x.shape.every((d, i) => d === s[i]);
         if (!shapeOk(r.out, [p.B, p.H, p.N, p.dv]) || !shapeOk(r.lse, [p.B, p.H, p.N])) {
-          throw new Error(`${what}: out ${JSON.stringify(r.out.shape)} / lse ${JSON.stringify(r.lse.shape)}, expected [${p.B}, ${p.H}, ${p.N}, ${p.dv}] / [${p.B}, ${p.H}, ${p.N}]`);
+          throw new Error(
+            `${what}: out ${JSON.stringify(r.out.shape)} / lse ${JSON.stringify(r.lse.shape)}, expected [${p.B}, ${p.H}, ${p.N}, ${p.dv}] / [${p.B}, ${p.H}, ${p.N}]`,
+          );
         }
         out = await download(r.out);
         lse = await download(r.lse);
@@ -185,7 +187,11 @@ export async function checkAttentionFiniteDifference(ctx: SuiteContext, p: Atten
         const r = attentionRef({ ...p, q: q!.data, k: k!.data, v: v!.data }, { kind: 'offset', offset });
         return [
           hostTensor([p.B, p.H, p.N, p.dv], 'float32', r.out),
-          hostTensor([p.B, p.H, p.N], 'float32', r.lse.map((x, i) => x - base.lse[i]!)),
+          hostTensor(
+            [p.B, p.H, p.N],
+            'float32',
+            r.lse.map((x, i) => x - base.lse[i]!),
+          ),
         ];
       },
     },

@@ -163,7 +163,12 @@ export interface AttentionGrads {
  * dq_i += ds·scale·k_j, dk_j += ds·scale·q_i, dv_j += p·z·dOut_i (every window entry, duplicates too),
  * with z the dropout factor (1 without dropout).
  */
-export function attentionBackwardRef(p: AttentionProblem, dOut: Float64Array, dLse: Float64Array, mode: LseMode = { kind: 'fround' }): AttentionGrads {
+export function attentionBackwardRef(
+  p: AttentionProblem,
+  dOut: Float64Array,
+  dLse: Float64Array,
+  mode: LseMode = { kind: 'fround' },
+): AttentionGrads {
   const { B, H, N, d, dv } = p;
   const fwd = attentionRef(p, mode);
   const dq = new Float64Array(p.q.length);
@@ -282,7 +287,8 @@ export function makeProblem(rng: Rng, spec: ProblemSpec = {}): AttentionProblem 
     buckets = new Int32Array(B * H * N);
     for (let i = 0; i < buckets.length; i++) buckets[i] = rng.int(0, nb - 1);
   }
-  const dropout = spec.dropout === undefined ? undefined : { rate: spec.dropout, seed: rng.int(0, 2 ** 30) * 4099 + 7, roundLength: rounds > 0 ? L : N };
+  const dropout =
+    spec.dropout === undefined ? undefined : { rate: spec.dropout, seed: rng.int(0, 2 ** 30) * 4099 + 7, roundLength: rounds > 0 ? L : N };
   const label =
     spec.label ??
     `B${B} H${H} N${N} d${d} dv${dv} c${chunkLength} before${chunksBefore} after${chunksAfter}` +
@@ -315,13 +321,89 @@ export function makeProblem(rng: Rng, spec: ProblemSpec = {}): AttentionProblem 
 /** The fixed problems every backend must get right, plus `randomCount` random ones. */
 export function attentionProblems(rng: Rng, randomCount: number): AttentionProblem[] {
   const named: ProblemSpec[] = [
-    { label: 'single chunk, window of 4 copies (before 2, after 1)', nChunks: 1, chunkLength: 8, chunksBefore: 2, chunksAfter: 1, rounds: 0, keyMask: 'none', buckets: 0 },
-    { label: 'two chunks, window of 5 (duplicates, wrap-around)', nChunks: 2, chunkLength: 4, chunksBefore: 2, chunksAfter: 2, rounds: 0, keyMask: 'none', buckets: 0, causal: false, excludeSelf: false },
-    { label: 'local causal, before 1 after 1 (wrapped later chunk masked)', nChunks: 4, chunkLength: 4, chunksBefore: 1, chunksAfter: 1, causal: true, excludeSelf: false, rounds: 0, keyMask: 'none', buckets: 0 },
-    { label: 'LSH-like: causal, excludeSelf, 2 rounds of positions', B: 2, H: 2, nChunks: 4, chunkLength: 8, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, rounds: 2, keyMask: 'none', buckets: 0, scale: 1 },
-    { label: 'whole window masked (keyMask all 0 in batch 0)', B: 2, nChunks: 3, chunkLength: 4, causal: false, excludeSelf: false, rounds: 0, keyMask: 'allZeroFirstBatch', buckets: 0 },
-    { label: 'whole window masked but self (excludeSelf, keyMask all 0 in batch 0)', B: 2, nChunks: 3, chunkLength: 4, causal: false, excludeSelf: true, rounds: 1, keyMask: 'allZeroFirstBatch', buckets: 0 },
-    { label: 'causal + excludeSelf: early queries see only themselves', nChunks: 4, chunkLength: 2, chunksBefore: 0, chunksAfter: 0, causal: true, excludeSelf: true, rounds: 0, keyMask: 'none', buckets: 0 },
+    {
+      label: 'single chunk, window of 4 copies (before 2, after 1)',
+      nChunks: 1,
+      chunkLength: 8,
+      chunksBefore: 2,
+      chunksAfter: 1,
+      rounds: 0,
+      keyMask: 'none',
+      buckets: 0,
+    },
+    {
+      label: 'two chunks, window of 5 (duplicates, wrap-around)',
+      nChunks: 2,
+      chunkLength: 4,
+      chunksBefore: 2,
+      chunksAfter: 2,
+      rounds: 0,
+      keyMask: 'none',
+      buckets: 0,
+      causal: false,
+      excludeSelf: false,
+    },
+    {
+      label: 'local causal, before 1 after 1 (wrapped later chunk masked)',
+      nChunks: 4,
+      chunkLength: 4,
+      chunksBefore: 1,
+      chunksAfter: 1,
+      causal: true,
+      excludeSelf: false,
+      rounds: 0,
+      keyMask: 'none',
+      buckets: 0,
+    },
+    {
+      label: 'LSH-like: causal, excludeSelf, 2 rounds of positions',
+      B: 2,
+      H: 2,
+      nChunks: 4,
+      chunkLength: 8,
+      chunksBefore: 1,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      rounds: 2,
+      keyMask: 'none',
+      buckets: 0,
+      scale: 1,
+    },
+    {
+      label: 'whole window masked (keyMask all 0 in batch 0)',
+      B: 2,
+      nChunks: 3,
+      chunkLength: 4,
+      causal: false,
+      excludeSelf: false,
+      rounds: 0,
+      keyMask: 'allZeroFirstBatch',
+      buckets: 0,
+    },
+    {
+      label: 'whole window masked but self (excludeSelf, keyMask all 0 in batch 0)',
+      B: 2,
+      nChunks: 3,
+      chunkLength: 4,
+      causal: false,
+      excludeSelf: true,
+      rounds: 1,
+      keyMask: 'allZeroFirstBatch',
+      buckets: 0,
+    },
+    {
+      label: 'causal + excludeSelf: early queries see only themselves',
+      nChunks: 4,
+      chunkLength: 2,
+      chunksBefore: 0,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      rounds: 0,
+      keyMask: 'none',
+      buckets: 0,
+    },
     { label: 'chunkLength 1, before 2, after 2', nChunks: 6, chunkLength: 1, chunksBefore: 2, chunksAfter: 2, rounds: 0, buckets: 0 },
     { label: 'buckets + keyMask + positions', B: 2, H: 2, nChunks: 4, chunkLength: 4, rounds: 2, keyMask: 'random', buckets: 2 },
     { label: 'd = 1, dv = 16', d: 1, dv: 16, nChunks: 3, chunkLength: 3 },
@@ -331,10 +413,59 @@ export function attentionProblems(rng: Rng, randomCount: number): AttentionProbl
   for (let i = 0; i < randomCount; i++) problems.push(makeProblem(rng));
   // Dropout on the probabilities (drawn last, so the problems above do not depend on these).
   const dropped: ProblemSpec[] = [
-    { label: 'dropout 0.3: LSH-like, causal, excludeSelf, 2 rounds, keyMask', B: 2, H: 2, nChunks: 4, chunkLength: 4, chunksBefore: 1, chunksAfter: 0, causal: true, excludeSelf: true, rounds: 2, keyMask: 'random', buckets: 0, scale: 1, dropout: 0.3 },
-    { label: 'dropout 0.5: window with duplicates (before 2, after 1), one chunk', nChunks: 1, chunkLength: 8, chunksBefore: 2, chunksAfter: 1, rounds: 0, keyMask: 'none', buckets: 0, dropout: 0.5 },
-    { label: 'dropout 0.1: local, before 1 after 1, buckets, d = 16', B: 2, H: 2, d: 16, dv: 16, nChunks: 3, chunkLength: 8, chunksBefore: 1, chunksAfter: 1, rounds: 0, buckets: 2, dropout: 0.1 },
-    { label: 'dropout 0.9: whole window masked but self (batch 0)', B: 2, nChunks: 3, chunkLength: 4, causal: false, excludeSelf: true, rounds: 1, keyMask: 'allZeroFirstBatch', buckets: 0, dropout: 0.9 },
+    {
+      label: 'dropout 0.3: LSH-like, causal, excludeSelf, 2 rounds, keyMask',
+      B: 2,
+      H: 2,
+      nChunks: 4,
+      chunkLength: 4,
+      chunksBefore: 1,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      rounds: 2,
+      keyMask: 'random',
+      buckets: 0,
+      scale: 1,
+      dropout: 0.3,
+    },
+    {
+      label: 'dropout 0.5: window with duplicates (before 2, after 1), one chunk',
+      nChunks: 1,
+      chunkLength: 8,
+      chunksBefore: 2,
+      chunksAfter: 1,
+      rounds: 0,
+      keyMask: 'none',
+      buckets: 0,
+      dropout: 0.5,
+    },
+    {
+      label: 'dropout 0.1: local, before 1 after 1, buckets, d = 16',
+      B: 2,
+      H: 2,
+      d: 16,
+      dv: 16,
+      nChunks: 3,
+      chunkLength: 8,
+      chunksBefore: 1,
+      chunksAfter: 1,
+      rounds: 0,
+      buckets: 2,
+      dropout: 0.1,
+    },
+    {
+      label: 'dropout 0.9: whole window masked but self (batch 0)',
+      B: 2,
+      nChunks: 3,
+      chunkLength: 4,
+      causal: false,
+      excludeSelf: true,
+      rounds: 1,
+      keyMask: 'allZeroFirstBatch',
+      buckets: 0,
+      dropout: 0.9,
+    },
   ];
   for (const spec of dropped) problems.push(makeProblem(rng, spec));
   return problems;

@@ -159,18 +159,39 @@ export function elementwiseShapes(rng: Rng, full: boolean): number[][] {
 /** Pairs of broadcast-compatible shapes, including both-sided and rank-mismatched broadcasts. */
 export function broadcastPairs(rng: Rng, full: boolean): [number[], number[]][] {
   const pairs: [number[], number[]][] = [
-    [[3, 4], [3, 4]],
-    [[3, 1], [1, 4]],
-    [[1, 4], [3, 1]],
+    [
+      [3, 4],
+      [3, 4],
+    ],
+    [
+      [3, 1],
+      [1, 4],
+    ],
+    [
+      [1, 4],
+      [3, 1],
+    ],
     [[2, 3, 4], [4]],
     [[4], [2, 3, 4]],
     [[], [2, 3]],
     [[2, 3], []],
-    [[2, 1, 3], [4, 1]],
-    [[5, 1, 1], [1, 1, 5]],
+    [
+      [2, 1, 3],
+      [4, 1],
+    ],
+    [
+      [5, 1, 1],
+      [1, 1, 5],
+    ],
     [[1], [7]],
-    [[0, 3], [1, 3]],
-    [[2, 0], [2, 1]],
+    [
+      [0, 3],
+      [1, 3],
+    ],
+    [
+      [2, 0],
+      [2, 1],
+    ],
     [[17], [17]],
   ];
   const randomCount = full ? 8 : 3;

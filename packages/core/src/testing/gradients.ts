@@ -7,18 +7,24 @@
 import type { ArithmeticOp, UnaryOp } from '../backend.js';
 import { cast, where } from '../ops/elementwise.js';
 import { crossEntropy, dropout, layerNorm } from '../ops/fused.js';
-import { broadcastTo, concat, expandDims, gather, pad, reshape, scatterAdd, slice, split, squeeze, stack, transpose } from '../ops/layout.js';
+import {
+  broadcastTo,
+  concat,
+  expandDims,
+  gather,
+  pad,
+  reshape,
+  scatterAdd,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+} from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
 import { logSoftmax, logSumExp, max, mean, min, softmax, sum } from '../ops/reduce.js';
 import { uniformValues } from '../random.js';
-import {
-  randomAwayFromZero,
-  randomFloats,
-  randomFromSet,
-  randomInts,
-  randomOffGrid,
-  type Rng,
-} from './cases.js';
+import { randomAwayFromZero, randomFloats, randomFromSet, randomInts, randomOffGrid, type Rng } from './cases.js';
 import type { GradCase } from './harness.js';
 import { BINARY_FNS, UNARY_FNS } from './kernels.js';
 import {
@@ -132,14 +138,28 @@ function elementwiseGroups(): GradGroup[] {
     (op): GradGroup => ({
       name: `gradient of ${op} (both inputs, broadcasting)`,
       build: (rng) =>
-        ([
-          [[3, 4], [3, 4]],
-          [[3, 1], [1, 4]],
-          [[2, 3], [3]],
-          [[], [2, 2]],
-        ] as [number[], number[]][]).map(([sa, sb]) => {
+        (
+          [
+            [
+              [3, 4],
+              [3, 4],
+            ],
+            [
+              [3, 1],
+              [1, 4],
+            ],
+            [[2, 3], [3]],
+            [[], [2, 2]],
+          ] as [number[], number[]][]
+        ).map(([sa, sb]) => {
           const [a, b] = binaryGradInputs(op, rng, sa, sb);
-          return { label: `${op} ${fmt(sa)} ${fmt(sb)}`, inputs: [a, b], wrt: [0, 1], run: ([x, y]) => BINARY_FNS[op](x!, y!), ref: ([x, y]) => [binaryRef(op, x!, y!)] };
+          return {
+            label: `${op} ${fmt(sa)} ${fmt(sb)}`,
+            inputs: [a, b],
+            wrt: [0, 1],
+            run: ([x, y]) => BINARY_FNS[op](x!, y!),
+            ref: ([x, y]) => [binaryRef(op, x!, y!)],
+          };
         }),
     }),
   );
@@ -147,11 +167,17 @@ function elementwiseGroups(): GradGroup[] {
     {
       name: 'gradient of where (both branches, broadcasting)',
       build: (rng) =>
-        ([
-          [[3, 4], [3, 4], [3, 4]],
-          [[3, 1], [1, 4], []],
-          [[2, 3], [3], [2, 1]],
-        ] as [number[], number[], number[]][]).map(([sc, sa, sb]) => {
+        (
+          [
+            [
+              [3, 4],
+              [3, 4],
+              [3, 4],
+            ],
+            [[3, 1], [1, 4], []],
+            [[2, 3], [3], [2, 1]],
+          ] as [number[], number[], number[]][]
+        ).map(([sc, sa, sb]) => {
           const c = randomFromSet(rng, sc, [0, 1], 'int32');
           return {
             label: `where cond ${fmt(sc)} a ${fmt(sa)} b ${fmt(sb)}`,
@@ -164,7 +190,9 @@ function elementwiseGroups(): GradGroup[] {
     },
     {
       name: 'gradient of cast (float32 → float32)',
-      build: (rng) => [{ label: 'cast float32', inputs: [randomFloats(rng, [5])], wrt: [0], run: ([x]) => cast(x!, 'float32'), ref: ([x]) => [x!] }],
+      build: (rng) => [
+        { label: 'cast float32', inputs: [randomFloats(rng, [5])], wrt: [0], run: ([x]) => cast(x!, 'float32'), ref: ([x]) => [x!] },
+      ],
     },
   ];
   return [...unary, ...binary, ...others];
@@ -212,10 +240,34 @@ function reductionGroups(): GradGroup[] {
     build: (rng) => {
       const cases: GradCase[] = [];
       for (const axis of [-1, 0, 1]) {
-        cases.push({ label: `logSumExp [3, 4, 5] axis ${axis}`, inputs: [randomFloats(rng, [3, 4, 5], -3, 3)], wrt: [0], run: ([x]) => logSumExp(x!, axis), ref: ([x]) => [logSumExpRef(x!, axis)] });
-        cases.push({ label: `logSumExp [3, 4, 5] axis ${axis} keepDims`, inputs: [randomFloats(rng, [3, 4, 5], -3, 3)], wrt: [0], run: ([x]) => logSumExp(x!, axis, true), ref: ([x]) => [logSumExpRef(x!, axis, true)] });
-        cases.push({ label: `softmax [3, 4, 5] axis ${axis}`, inputs: [randomFloats(rng, [3, 4, 5], -3, 3)], wrt: [0], run: ([x]) => softmax(x!, axis), ref: ([x]) => [softmaxRef(x!, axis)] });
-        cases.push({ label: `logSoftmax [3, 4, 5] axis ${axis}`, inputs: [randomFloats(rng, [3, 4, 5], -3, 3)], wrt: [0], run: ([x]) => logSoftmax(x!, axis), ref: ([x]) => [logSoftmaxRef(x!, axis)] });
+        cases.push({
+          label: `logSumExp [3, 4, 5] axis ${axis}`,
+          inputs: [randomFloats(rng, [3, 4, 5], -3, 3)],
+          wrt: [0],
+          run: ([x]) => logSumExp(x!, axis),
+          ref: ([x]) => [logSumExpRef(x!, axis)],
+        });
+        cases.push({
+          label: `logSumExp [3, 4, 5] axis ${axis} keepDims`,
+          inputs: [randomFloats(rng, [3, 4, 5], -3, 3)],
+          wrt: [0],
+          run: ([x]) => logSumExp(x!, axis, true),
+          ref: ([x]) => [logSumExpRef(x!, axis, true)],
+        });
+        cases.push({
+          label: `softmax [3, 4, 5] axis ${axis}`,
+          inputs: [randomFloats(rng, [3, 4, 5], -3, 3)],
+          wrt: [0],
+          run: ([x]) => softmax(x!, axis),
+          ref: ([x]) => [softmaxRef(x!, axis)],
+        });
+        cases.push({
+          label: `logSoftmax [3, 4, 5] axis ${axis}`,
+          inputs: [randomFloats(rng, [3, 4, 5], -3, 3)],
+          wrt: [0],
+          run: ([x]) => logSoftmax(x!, axis),
+          ref: ([x]) => [logSoftmaxRef(x!, axis)],
+        });
       }
       return cases;
     },
@@ -266,18 +318,45 @@ function layoutGroups(): GradGroup[] {
     {
       name: 'gradient of reshape / expandDims / squeeze',
       build: (rng) => [
-        { label: 'reshape [2, 3, 4] → [4, 6]', inputs: [randomFloats(rng, [2, 3, 4])], wrt: [0], run: ([x]) => reshape(x!, [4, 6]), ref: ([x]) => [reshapeRef(x!, [4, 6])] },
-        { label: 'expandDims [2, 3] axis 1', inputs: [randomFloats(rng, [2, 3])], wrt: [0], run: ([x]) => expandDims(x!, 1), ref: ([x]) => [reshapeRef(x!, [2, 1, 3])] },
-        { label: 'squeeze [1, 3, 1]', inputs: [randomFloats(rng, [1, 3, 1])], wrt: [0], run: ([x]) => squeeze(x!), ref: ([x]) => [reshapeRef(x!, [3])] },
+        {
+          label: 'reshape [2, 3, 4] → [4, 6]',
+          inputs: [randomFloats(rng, [2, 3, 4])],
+          wrt: [0],
+          run: ([x]) => reshape(x!, [4, 6]),
+          ref: ([x]) => [reshapeRef(x!, [4, 6])],
+        },
+        {
+          label: 'expandDims [2, 3] axis 1',
+          inputs: [randomFloats(rng, [2, 3])],
+          wrt: [0],
+          run: ([x]) => expandDims(x!, 1),
+          ref: ([x]) => [reshapeRef(x!, [2, 1, 3])],
+        },
+        {
+          label: 'squeeze [1, 3, 1]',
+          inputs: [randomFloats(rng, [1, 3, 1])],
+          wrt: [0],
+          run: ([x]) => squeeze(x!),
+          ref: ([x]) => [reshapeRef(x!, [3])],
+        },
       ],
     },
     {
       name: 'gradient of transpose',
       build: (rng) =>
         [
-          [[2, 3, 4], [2, 0, 1]],
-          [[3, 5], [1, 0]],
-          [[2, 1, 3, 2, 2], [4, 2, 0, 3, 1]],
+          [
+            [2, 3, 4],
+            [2, 0, 1],
+          ],
+          [
+            [3, 5],
+            [1, 0],
+          ],
+          [
+            [2, 1, 3, 2, 2],
+            [4, 2, 0, 3, 1],
+          ],
         ].map(([shape, perm]) => ({
           label: `transpose ${fmt(shape!)} perm ${fmt(perm!)}`,
           inputs: [randomFloats(rng, shape!)],
@@ -289,9 +368,44 @@ function layoutGroups(): GradGroup[] {
     {
       name: 'gradient of slice / pad',
       build: (rng) => [
-        { label: 'slice [4, 5] begin [1, 2] size [2, 3]', inputs: [randomFloats(rng, [4, 5])], wrt: [0], run: ([x]) => slice(x!, [1, 2], [2, 3]), ref: ([x]) => [sliceRef(x!, [1, 2], [2, 3])] },
-        { label: 'slice [2, 3, 4] begin [0, 1, 1] size [2, 1, 3]', inputs: [randomFloats(rng, [2, 3, 4])], wrt: [0], run: ([x]) => slice(x!, [0, 1, 1], [2, 1, 3]), ref: ([x]) => [sliceRef(x!, [0, 1, 1], [2, 1, 3])] },
-        { label: 'pad [2, 3] [[1, 0], [2, 1]]', inputs: [randomFloats(rng, [2, 3])], wrt: [0], run: ([x]) => pad(x!, [[1, 0], [2, 1]], 0.5), ref: ([x]) => [padRef(x!, [[1, 0], [2, 1]], 0.5)] },
+        {
+          label: 'slice [4, 5] begin [1, 2] size [2, 3]',
+          inputs: [randomFloats(rng, [4, 5])],
+          wrt: [0],
+          run: ([x]) => slice(x!, [1, 2], [2, 3]),
+          ref: ([x]) => [sliceRef(x!, [1, 2], [2, 3])],
+        },
+        {
+          label: 'slice [2, 3, 4] begin [0, 1, 1] size [2, 1, 3]',
+          inputs: [randomFloats(rng, [2, 3, 4])],
+          wrt: [0],
+          run: ([x]) => slice(x!, [0, 1, 1], [2, 1, 3]),
+          ref: ([x]) => [sliceRef(x!, [0, 1, 1], [2, 1, 3])],
+        },
+        {
+          label: 'pad [2, 3] [[1, 0], [2, 1]]',
+          inputs: [randomFloats(rng, [2, 3])],
+          wrt: [0],
+          run: ([x]) =>
+            pad(
+              x!,
+              [
+                [1, 0],
+                [2, 1],
+              ],
+              0.5,
+            ),
+          ref: ([x]) => [
+            padRef(
+              x!,
+              [
+                [1, 0],
+                [2, 1],
+              ],
+              0.5,
+            ),
+          ],
+        },
       ],
     },
     {
@@ -323,7 +437,12 @@ function layoutGroups(): GradGroup[] {
           inputs: [randomFloats(rng, [2, 2]), randomFloats(rng, [2, 2]), randomFloats(rng, [2, 2])],
           wrt: [0, 1, 2],
           run: (xs) => stack(xs, 1),
-          ref: (xs) => [concatRef(xs.map((x) => reshapeRef(x, [2, 1, 2])), 1)],
+          ref: (xs) => [
+            concatRef(
+              xs.map((x) => reshapeRef(x, [2, 1, 2])),
+              1,
+            ),
+          ],
         },
       ],
     },
@@ -331,7 +450,10 @@ function layoutGroups(): GradGroup[] {
       name: 'gradient of broadcastTo',
       build: (rng) =>
         [
-          [[3, 1], [2, 3, 4]],
+          [
+            [3, 1],
+            [2, 3, 4],
+          ],
           [[], [2, 2]],
           [[4], [3, 4]],
         ].map(([from, to]) => ({

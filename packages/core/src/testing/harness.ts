@@ -199,8 +199,11 @@ export async function checkForward(ctx: SuiteContext, c: ForwardCase, defaultTol
       const scales = c.scale?.() ?? [];
       if (outs.length !== want.length) throw new Error(`${c.label}: ${outs.length} outputs, expected ${want.length}`);
       for (let i = 0; i < outs.length; i++) {
-        if (outs[i]!.backend !== backend) throw new Error(`${c.label}: output ${i} lives on '${outs[i]!.backend.name}', not on the backend under test`);
-        results.push(await expectTensor(outs[i]!, want[i]!, tol, `${ctx.name} ${c.label}${outs.length > 1 ? ` (output ${i})` : ''}`, scales[i]));
+        if (outs[i]!.backend !== backend)
+          throw new Error(`${c.label}: output ${i} lives on '${outs[i]!.backend.name}', not on the backend under test`);
+        results.push(
+          await expectTensor(outs[i]!, want[i]!, tol, `${ctx.name} ${c.label}${outs.length > 1 ? ` (output ${i})` : ''}`, scales[i]),
+        );
       }
     } finally {
       dispose(outs);
@@ -216,7 +219,13 @@ export async function checkForward(ctx: SuiteContext, c: ForwardCase, defaultTol
       try {
         for (let i = 0; i < routs.length; i++) {
           const r = await download(routs[i]!);
-          assertClose(results[i]!.data, r.data, r.dtype === 'int32' ? 'exact' : tol, `${ctx.name} vs reference '${ref.name}': ${c.label} (output ${i})`, r.shape);
+          assertClose(
+            results[i]!.data,
+            r.data,
+            r.dtype === 'int32' ? 'exact' : tol,
+            `${ctx.name} vs reference '${ref.name}': ${c.label} (output ${i})`,
+            r.shape,
+          );
         }
       } finally {
         dispose(routs);
@@ -305,7 +314,15 @@ function project(ys: HostTensor[], ws: HostTensor[]): number {
 
 /** Shifts input `i` by `t·u`. */
 function shifted(xs: HostTensor[], i: number, u: HostTensor, t: number): HostTensor[] {
-  return xs.map((x, j) => (j === i ? hostTensor(x.shape, x.dtype, x.data.map((v, e) => v + t * u.data[e]!)) : x));
+  return xs.map((x, j) =>
+    j === i
+      ? hostTensor(
+          x.shape,
+          x.dtype,
+          x.data.map((v, e) => v + t * u.data[e]!),
+        )
+      : x,
+  );
 }
 
 /**
@@ -351,7 +368,9 @@ export async function checkGradient(ctx: SuiteContext, c: GradCase, rng: Rng): P
         const want = c.inputs[c.wrt[j]!]!;
         const g = gs[j]!;
         if (g.shape.length !== want.shape.length || g.shape.some((d, e) => d !== want.shape[e])) {
-          throw new Error(`${ctx.name} ${c.label}: gradient of input ${c.wrt[j]} has shape ${fmtShape(g.shape)}, expected ${fmtShape(want.shape)}`);
+          throw new Error(
+            `${ctx.name} ${c.label}: gradient of input ${c.wrt[j]} has shape ${fmtShape(g.shape)}, expected ${fmtShape(want.shape)}`,
+          );
         }
         grads.push(await download(g));
       }
@@ -376,7 +395,9 @@ export async function checkGradient(ctx: SuiteContext, c: GradCase, rng: Rng): P
     const fd = (fPlus - fMinus) / (2 * eps);
     const bound = ctx.tol.gradient * (absScale + Math.abs(fd)) + 1e-6;
     if (!(Math.abs(analytic - fd) <= bound)) {
-      failures.push(`input ${i}: ⟨∇f, u⟩ = ${analytic}, finite difference ${fd} (|diff| ${Math.abs(analytic - fd).toExponential(3)}, allowed ${bound.toExponential(3)})`);
+      failures.push(
+        `input ${i}: ⟨∇f, u⟩ = ${analytic}, finite difference ${fd} (|diff| ${Math.abs(analytic - fd).toExponential(3)}, allowed ${bound.toExponential(3)})`,
+      );
     }
   });
   if (failures.length > 0) throw new Error(`${ctx.name} gradient of ${c.label}:\n  ${failures.join('\n  ')}`);

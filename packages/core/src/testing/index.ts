@@ -16,5 +16,14 @@ export type { ConformanceTolerance, Tol, ForwardCase, GradCase } from './harness
 export { SuiteContext, assertClose, checkForward, checkGradient, download, upload } from './harness.js';
 export { Rng, seedOf } from './cases.js';
 export * as oracles from './oracles.js';
-export { attentionRef, attentionBackwardRef, makeProblem, attentionProblems, windowOf, type AttentionProblem, type ProblemSpec, type LseMode } from './attention.js';
+export {
+  attentionRef,
+  attentionBackwardRef,
+  makeProblem,
+  attentionProblems,
+  windowOf,
+  type AttentionProblem,
+  type ProblemSpec,
+  type LseMode,
+} from './attention.js';
 export type { HostTensor } from './oracles.js';

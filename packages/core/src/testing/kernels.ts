@@ -9,7 +9,20 @@ import { dispose } from '../engine.js';
 import { arange, fill, ones, onesLike, randomNormal, randomUniform, scalar, tensor, zeros, zerosLike } from '../ops/creation.js';
 import * as E from '../ops/elementwise.js';
 import { crossEntropy, dropout, layerNorm } from '../ops/fused.js';
-import { broadcastTo, concat, expandDims, gather, pad, reshape, scatterAdd, slice, split, squeeze, stack, transpose } from '../ops/layout.js';
+import {
+  broadcastTo,
+  concat,
+  expandDims,
+  gather,
+  pad,
+  reshape,
+  scatterAdd,
+  slice,
+  split,
+  squeeze,
+  stack,
+  transpose,
+} from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
 import { argMax, argSort, logSoftmax, logSumExp, max, mean, min, softmax, sum } from '../ops/reduce.js';
 import { normalValues, uniformValues } from '../random.js';
@@ -110,7 +123,18 @@ export const BINARY_FNS: Record<ArithmeticOp | CompareOp, (a: Tensor, b: Tensor)
   greaterEqual: E.greaterEqual,
 };
 
-export const TRANSCENDENTAL_UNARY: ReadonlySet<UnaryOp> = new Set<UnaryOp>(['exp', 'log', 'sqrt', 'rsqrt', 'tanh', 'sigmoid', 'erf', 'sin', 'cos', 'gelu']);
+export const TRANSCENDENTAL_UNARY: ReadonlySet<UnaryOp> = new Set<UnaryOp>([
+  'exp',
+  'log',
+  'sqrt',
+  'rsqrt',
+  'tanh',
+  'sigmoid',
+  'erf',
+  'sin',
+  'cos',
+  'gelu',
+]);
 
 /** Input values for a unary op: its domain, away from kinks, with the special values that matter. */
 export function unaryInput(op: UnaryOp, rng: Rng, shape: readonly number[]): HostTensor {
@@ -190,7 +214,12 @@ function unaryGroups(): KernelGroup[] {
       const sp = unarySpecials(op);
       if (sp) {
         const x = fromValues([sp.length], sp);
-        cases.push({ label: `${op} special values ${JSON.stringify(sp)}`, inputs: [x], run: ([a]) => UNARY_FNS[op](a!), want: () => [unaryRef(op, x)] });
+        cases.push({
+          label: `${op} special values ${JSON.stringify(sp)}`,
+          inputs: [x],
+          run: ([a]) => UNARY_FNS[op](a!),
+          want: () => [unaryRef(op, x)],
+        });
       }
       return cases;
     },
@@ -204,8 +233,16 @@ function intUnaryGroup(): KernelGroup {
     tol: 'exact',
     build: (rng, full) =>
       ops.flatMap((op) =>
-        [...elementwiseShapes(rng, full).map((shape) => randomInts(rng, shape, -1000, 1000)), fromValues([5], [0, 1, -1, 46340, -46340], 'int32')].map(
-          (x): ForwardCase => ({ label: `${op} int32 ${fmt(x.shape)}`, inputs: [x], run: ([a]) => UNARY_FNS[op](a!), want: () => [unaryRef(op, x)] }),
+        [
+          ...elementwiseShapes(rng, full).map((shape) => randomInts(rng, shape, -1000, 1000)),
+          fromValues([5], [0, 1, -1, 46340, -46340], 'int32'),
+        ].map(
+          (x): ForwardCase => ({
+            label: `${op} int32 ${fmt(x.shape)}`,
+            inputs: [x],
+            run: ([a]) => UNARY_FNS[op](a!),
+            want: () => [unaryRef(op, x)],
+          }),
         ),
       ),
   };
@@ -216,7 +253,13 @@ function intUnaryGroup(): KernelGroup {
 // ---------------------------------------------------------------------------------------------
 
 /** Operands for a binary op on broadcast shapes: domains chosen per op (positive pow bases, ...). */
-export function binaryInputs(op: ArithmeticOp | CompareOp, rng: Rng, sa: readonly number[], sb: readonly number[], dtype: 'float32' | 'int32'): [HostTensor, HostTensor] {
+export function binaryInputs(
+  op: ArithmeticOp | CompareOp,
+  rng: Rng,
+  sa: readonly number[],
+  sb: readonly number[],
+  dtype: 'float32' | 'int32',
+): [HostTensor, HostTensor] {
   if (dtype === 'int32') {
     switch (op) {
       case 'div':
@@ -279,17 +322,32 @@ function binaryGroups(): KernelGroup[] {
         const pairs = broadcastPairs(rng, full);
         const cases: ForwardCase[] = pairs.map(([sa, sb]) => {
           const [a, b] = binaryInputs(op, rng, sa, sb, 'float32');
-          return { label: `${op} ${fmt(sa)} ${fmt(sb)}`, inputs: [a, b], run: ([x, y]) => BINARY_FNS[op](x!, y!), want: () => [binaryRef(op, a, b)] };
+          return {
+            label: `${op} ${fmt(sa)} ${fmt(sb)}`,
+            inputs: [a, b],
+            run: ([x, y]) => BINARY_FNS[op](x!, y!),
+            want: () => [binaryRef(op, a, b)],
+          };
         });
         if (op === 'pow') {
           const a = fromValues([6], [-2, -2, -3, -0.5, 0, 2]);
           const b = fromValues([6], [2, 3, 0, 2, 2, 0.5]);
-          cases.push({ label: 'pow negative bases with integer exponents, 0^2', inputs: [a, b], run: ([x, y]) => E.pow(x!, y!), want: () => [binaryRef('pow', a, b)] });
+          cases.push({
+            label: 'pow negative bases with integer exponents, 0^2',
+            inputs: [a, b],
+            run: ([x, y]) => E.pow(x!, y!),
+            want: () => [binaryRef('pow', a, b)],
+          });
         }
         if (op === 'mod' || op === 'floorDiv') {
           const a = fromValues([10], [7, -7, 7, -7, 6, -6, 0, 7.5, -7.5, 0.25]);
           const b = fromValues([10], [3, 3, -3, -3, 3, -3, 5, 2, 2, -1]);
-          cases.push({ label: `${op} sign table (Python semantics)`, inputs: [a, b], run: ([x, y]) => BINARY_FNS[op](x!, y!), want: () => [binaryRef(op, a, b)] });
+          cases.push({
+            label: `${op} sign table (Python semantics)`,
+            inputs: [a, b],
+            run: ([x, y]) => BINARY_FNS[op](x!, y!),
+            want: () => [binaryRef(op, a, b)],
+          });
         }
         return cases;
       },
@@ -300,12 +358,22 @@ function binaryGroups(): KernelGroup[] {
       build: (rng, full) => {
         const cases: ForwardCase[] = broadcastPairs(rng, full).map(([sa, sb]) => {
           const [a, b] = binaryInputs(op, rng, sa, sb, 'int32');
-          return { label: `${op} int32 ${fmt(sa)} ${fmt(sb)}`, inputs: [a, b], run: ([x, y]) => BINARY_FNS[op](x!, y!), want: () => [binaryRef(op, a, b)] };
+          return {
+            label: `${op} int32 ${fmt(sa)} ${fmt(sb)}`,
+            inputs: [a, b],
+            run: ([x, y]) => BINARY_FNS[op](x!, y!),
+            want: () => [binaryRef(op, a, b)],
+          };
         });
         if (op === 'mod' || op === 'floorDiv' || op === 'div') {
           const a = fromValues([8], [7, -7, 7, -7, 6, -6, 0, -1], 'int32');
           const b = fromValues([8], [3, 3, -3, -3, 3, -3, 5, 4], 'int32');
-          cases.push({ label: `${op} int32 sign table (rounds toward −∞)`, inputs: [a, b], run: ([x, y]) => BINARY_FNS[op](x!, y!), want: () => [binaryRef(op, a, b)] });
+          cases.push({
+            label: `${op} int32 sign table (rounds toward −∞)`,
+            inputs: [a, b],
+            run: ([x, y]) => BINARY_FNS[op](x!, y!),
+            want: () => [binaryRef(op, a, b)],
+          });
         }
         return cases;
       },
@@ -320,7 +388,11 @@ function whereGroup(): KernelGroup {
     tol: 'exact',
     build: (rng) => {
       const shapes: [number[], number[], number[]][] = [
-        [[3, 4], [3, 4], [3, 4]],
+        [
+          [3, 4],
+          [3, 4],
+          [3, 4],
+        ],
         [[3, 1], [1, 4], []],
         [[2, 3, 4], [4], [3, 1]],
         [[4], [2, 1, 4], [2, 3, 1]],
@@ -334,7 +406,12 @@ function whereGroup(): KernelGroup {
           const c = randomFromSet(rng, sc, [0, 1, 2, -1], 'int32');
           const a = dtype === 'float32' ? randomFloats(rng, sa) : randomInts(rng, sa, -9, 9);
           const b = dtype === 'float32' ? randomFloats(rng, sb) : randomInts(rng, sb, -9, 9);
-          cases.push({ label: `where ${dtype} cond ${fmt(sc)} a ${fmt(sa)} b ${fmt(sb)}`, inputs: [c, a, b], run: ([x, y, z]) => E.where(x!, y!, z!), want: () => [whereRef(c, a, b)] });
+          cases.push({
+            label: `where ${dtype} cond ${fmt(sc)} a ${fmt(sa)} b ${fmt(sb)}`,
+            inputs: [c, a, b],
+            run: ([x, y, z]) => E.where(x!, y!, z!),
+            want: () => [whereRef(c, a, b)],
+          });
         }
       }
       return cases;
@@ -355,8 +432,18 @@ function castGroup(): KernelGroup {
         want: () => [castRef(x, 'int32')],
       }));
       for (const x of [randomInts(rng, [4, 5], -100000, 100000), fromValues([], [7], 'int32')]) {
-        cases.push({ label: `cast int32 ${fmt(x.shape)} → float32`, inputs: [x], run: ([a]) => E.cast(a!, 'float32'), want: () => [castRef(x, 'float32')] });
-        cases.push({ label: `cast int32 ${fmt(x.shape)} → int32 (identity)`, inputs: [x], run: ([a]) => E.cast(a!, 'int32'), want: () => [x] });
+        cases.push({
+          label: `cast int32 ${fmt(x.shape)} → float32`,
+          inputs: [x],
+          run: ([a]) => E.cast(a!, 'float32'),
+          want: () => [castRef(x, 'float32')],
+        });
+        cases.push({
+          label: `cast int32 ${fmt(x.shape)} → int32 (identity)`,
+          inputs: [x],
+          run: ([a]) => E.cast(a!, 'int32'),
+          want: () => [x],
+        });
       }
       const f = randomFloats(rng, [6]);
       cases.push({ label: 'cast float32 → float32 (identity)', inputs: [f], run: ([a]) => E.cast(a!, 'float32'), want: () => [f] });
@@ -378,28 +465,80 @@ function creationGroup(): KernelGroup {
       for (const shape of [[], [0], [3, 0], [1], [2, 3, 4], [65]]) {
         const f = randomNormals(rng, shape);
         const i = randomInts(rng, shape, -2147483648, 2147483647);
-        cases.push({ label: `tensor float32 ${fmt(shape)} round trip`, inputs: [], run: () => tensor(Float32Array.from(f.data), shape), want: () => [f] });
-        cases.push({ label: `tensor int32 ${fmt(shape)} round trip`, inputs: [], run: () => tensor(Int32Array.from(i.data), shape), want: () => [i] });
-        cases.push({ label: `fill ${fmt(shape)} 2.5`, inputs: [], run: () => fill(shape, 2.5), want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)).fill(2.5))] });
-        cases.push({ label: `fill ${fmt(shape)} int32 -7`, inputs: [], run: () => fill(shape, -7, 'int32'), want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(-7))] });
-        cases.push({ label: `zeros ${fmt(shape)}`, inputs: [], run: () => zeros(shape), want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)))] });
-        cases.push({ label: `ones ${fmt(shape)} int32`, inputs: [], run: () => ones(shape, 'int32'), want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(1))] });
+        cases.push({
+          label: `tensor float32 ${fmt(shape)} round trip`,
+          inputs: [],
+          run: () => tensor(Float32Array.from(f.data), shape),
+          want: () => [f],
+        });
+        cases.push({
+          label: `tensor int32 ${fmt(shape)} round trip`,
+          inputs: [],
+          run: () => tensor(Int32Array.from(i.data), shape),
+          want: () => [i],
+        });
+        cases.push({
+          label: `fill ${fmt(shape)} 2.5`,
+          inputs: [],
+          run: () => fill(shape, 2.5),
+          want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)).fill(2.5))],
+        });
+        cases.push({
+          label: `fill ${fmt(shape)} int32 -7`,
+          inputs: [],
+          run: () => fill(shape, -7, 'int32'),
+          want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(-7))],
+        });
+        cases.push({
+          label: `zeros ${fmt(shape)}`,
+          inputs: [],
+          run: () => zeros(shape),
+          want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)))],
+        });
+        cases.push({
+          label: `ones ${fmt(shape)} int32`,
+          inputs: [],
+          run: () => ones(shape, 'int32'),
+          want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(1))],
+        });
         cases.push({
           label: `zerosLike/onesLike ${fmt(shape)}`,
           inputs: [f],
           run: ([x]) => [zerosLike(x!), onesLike(x!)],
-          want: () => [hostTensor(shape, 'float32', new Float64Array(f.data.length)), hostTensor(shape, 'float32', new Float64Array(f.data.length).fill(1))],
+          want: () => [
+            hostTensor(shape, 'float32', new Float64Array(f.data.length)),
+            hostTensor(shape, 'float32', new Float64Array(f.data.length).fill(1)),
+          ],
         });
       }
-      cases.push({ label: 'tensor from nested arrays', inputs: [], run: () => tensor([[1, 2, 3], [4, 5, 6]]), want: () => [fromValues([2, 3], [1, 2, 3, 4, 5, 6])] });
-      cases.push({ label: 'tensor from flat list with shape, int32', inputs: [], run: () => tensor([1, -2, 3, 4], [2, 2], 'int32'), want: () => [fromValues([2, 2], [1, -2, 3, 4], 'int32')] });
+      cases.push({
+        label: 'tensor from nested arrays',
+        inputs: [],
+        run: () =>
+          tensor([
+            [1, 2, 3],
+            [4, 5, 6],
+          ]),
+        want: () => [fromValues([2, 3], [1, 2, 3, 4, 5, 6])],
+      });
+      cases.push({
+        label: 'tensor from flat list with shape, int32',
+        inputs: [],
+        run: () => tensor([1, -2, 3, 4], [2, 2], 'int32'),
+        want: () => [fromValues([2, 2], [1, -2, 3, 4], 'int32')],
+      });
       cases.push({ label: 'scalar', inputs: [], run: () => scalar(-3.25), want: () => [fromValues([], [-3.25])] });
       const ar = (shape: number[], vals: number[], dtype: 'int32' | 'float32' = 'int32') => [fromValues(shape, vals, dtype)];
       cases.push({ label: 'arange(5)', inputs: [], run: () => arange(5), want: () => ar([5], [0, 1, 2, 3, 4]) });
       cases.push({ label: 'arange(2, 11, 3)', inputs: [], run: () => arange(2, 11, 3), want: () => ar([3], [2, 5, 8]) });
       cases.push({ label: 'arange(5, 0, -1)', inputs: [], run: () => arange(5, 0, -1), want: () => ar([5], [5, 4, 3, 2, 1]) });
       cases.push({ label: 'arange(0) (empty)', inputs: [], run: () => arange(0), want: () => ar([0], []) });
-      cases.push({ label: 'arange(0, 1, 0.25, float32)', inputs: [], run: () => arange(0, 1, 0.25, 'float32'), want: () => ar([4], [0, 0.25, 0.5, 0.75], 'float32') });
+      cases.push({
+        label: 'arange(0, 1, 0.25, float32)',
+        inputs: [],
+        run: () => arange(0, 1, 0.25, 'float32'),
+        want: () => ar([4], [0, 0.25, 0.5, 0.75], 'float32'),
+      });
       return cases;
     },
   };
@@ -411,7 +550,12 @@ function randomGroup(): KernelGroup {
     tol: 'exact',
     build: () => {
       const cases: ForwardCase[] = [];
-      for (const [shape, seed] of [[[1000], 42], [[3, 7], 7], [[0], 1], [[], 2 ** 40 + 3]] as [number[], number][]) {
+      for (const [shape, seed] of [
+        [[1000], 42],
+        [[3, 7], 7],
+        [[0], 1],
+        [[], 2 ** 40 + 3],
+      ] as [number[], number][]) {
         const n = sizeOf(shape);
         const nv = normalValues(seed, n);
         const uv = uniformValues(seed, n);
@@ -419,25 +563,49 @@ function randomGroup(): KernelGroup {
           label: `randomNormal ${fmt(shape)} seed ${seed}`,
           inputs: [],
           run: () => randomNormal(shape, { seed }),
-          want: () => [hostTensor(shape, 'float32', Float64Array.from(nv, (v) => Math.fround(v)))],
+          want: () => [
+            hostTensor(
+              shape,
+              'float32',
+              Float64Array.from(nv, (v) => Math.fround(v)),
+            ),
+          ],
         });
         cases.push({
           label: `randomNormal ${fmt(shape)} seed ${seed} mean 3 std 0.5`,
           inputs: [],
           run: () => randomNormal(shape, { seed, mean: 3, std: 0.5 }),
-          want: () => [hostTensor(shape, 'float32', Float64Array.from(nv, (v) => Math.fround(3 + 0.5 * v)))],
+          want: () => [
+            hostTensor(
+              shape,
+              'float32',
+              Float64Array.from(nv, (v) => Math.fround(3 + 0.5 * v)),
+            ),
+          ],
         });
         cases.push({
           label: `randomUniform ${fmt(shape)} seed ${seed}`,
           inputs: [],
           run: () => randomUniform(shape, { seed }),
-          want: () => [hostTensor(shape, 'float32', Float64Array.from(uv, (v) => Math.fround(v)))],
+          want: () => [
+            hostTensor(
+              shape,
+              'float32',
+              Float64Array.from(uv, (v) => Math.fround(v)),
+            ),
+          ],
         });
         cases.push({
           label: `randomUniform ${fmt(shape)} seed ${seed} in [-2, 3)`,
           inputs: [],
           run: () => randomUniform(shape, { seed, min: -2, max: 3 }),
-          want: () => [hostTensor(shape, 'float32', Float64Array.from(uv, (v) => Math.fround(-2 + 5 * v)))],
+          want: () => [
+            hostTensor(
+              shape,
+              'float32',
+              Float64Array.from(uv, (v) => Math.fround(-2 + 5 * v)),
+            ),
+          ],
         });
       }
       return cases;
@@ -451,7 +619,12 @@ function dropoutGroup(): KernelGroup {
     tol: { atol: 0, rtol: 1e-6 },
     build: (rng) => {
       const cases: ForwardCase[] = [];
-      for (const [shape, rate, seed] of [[[4, 33], 0.3, 1234], [[7], 0.5, 0], [[2, 3, 5], 0.1, 99], [[0, 4], 0.5, 3]] as [number[], number, number][]) {
+      for (const [shape, rate, seed] of [
+        [[4, 33], 0.3, 1234],
+        [[7], 0.5, 0],
+        [[2, 3, 5], 0.1, 99],
+        [[0, 4], 0.5, 3],
+      ] as [number[], number, number][]) {
         const x = randomFloats(rng, shape, -2, 2);
         cases.push({
           label: `dropout ${fmt(shape)} rate ${rate} seed ${seed}`,
@@ -511,16 +684,41 @@ function reduceGroups(): KernelGroup[] {
       }
       const xi = randomInts(rng, [3, 4, 5], -100, 100);
       for (const axes of [undefined, 1, [0, 2]]) {
-        cases.push({ label: `${op} int32 [3, 4, 5] axes ${JSON.stringify(axes)}`, inputs: [xi], run: ([a]) => fn(a!, axes), want: () => [reduceRef(op, xi, axes)] });
+        cases.push({
+          label: `${op} int32 [3, 4, 5] axes ${JSON.stringify(axes)}`,
+          inputs: [xi],
+          run: ([a]) => fn(a!, axes),
+          want: () => [reduceRef(op, xi, axes)],
+        });
       }
       // Empty inputs: a reduced 0-length axis gives the sum's identity; an empty output is legal for all.
       const e = randomFloats(rng, [3, 0]);
       if (op === 'sum') {
-        cases.push({ label: 'sum over an empty axis → 0', inputs: [e], run: ([a]) => sum(a!, 1), want: () => [hostTensor([3], 'float32', new Float64Array(3))] });
-        cases.push({ label: 'sum of an empty tensor (all axes) → 0', inputs: [e], run: ([a]) => sum(a!), want: () => [hostTensor([], 'float32', new Float64Array(1))] });
-        cases.push({ label: 'sum over an empty axis keepDims → [3, 1] of 0', inputs: [e], run: ([a]) => sum(a!, 1, true), want: () => [hostTensor([3, 1], 'float32', new Float64Array(3))] });
+        cases.push({
+          label: 'sum over an empty axis → 0',
+          inputs: [e],
+          run: ([a]) => sum(a!, 1),
+          want: () => [hostTensor([3], 'float32', new Float64Array(3))],
+        });
+        cases.push({
+          label: 'sum of an empty tensor (all axes) → 0',
+          inputs: [e],
+          run: ([a]) => sum(a!),
+          want: () => [hostTensor([], 'float32', new Float64Array(1))],
+        });
+        cases.push({
+          label: 'sum over an empty axis keepDims → [3, 1] of 0',
+          inputs: [e],
+          run: ([a]) => sum(a!, 1, true),
+          want: () => [hostTensor([3, 1], 'float32', new Float64Array(3))],
+        });
       }
-      cases.push({ label: `${op} [3, 0] over axis 0 → empty [0]`, inputs: [e], run: ([a]) => fn(a!, 0), want: () => [hostTensor([0], 'float32', new Float64Array(0))] });
+      cases.push({
+        label: `${op} [3, 0] over axis 0 → empty [0]`,
+        inputs: [e],
+        run: ([a]) => fn(a!, 0),
+        want: () => [hostTensor([0], 'float32', new Float64Array(0))],
+      });
       return cases;
     },
   }));
@@ -533,7 +731,12 @@ function reduceGroups(): KernelGroup[] {
         const x = randomFloats(rng, shape);
         for (const axes of axisChoices(rng, shape.length)) {
           for (const keepDims of [false, true]) {
-            cases.push({ label: `mean ${fmt(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`, inputs: [x], run: ([a]) => mean(a!, axes, keepDims), want: () => [meanRef(x, axes, keepDims)] });
+            cases.push({
+              label: `mean ${fmt(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
+              inputs: [x],
+              run: ([a]) => mean(a!, axes, keepDims),
+              want: () => [meanRef(x, axes, keepDims)],
+            });
           }
         }
       }
@@ -548,12 +751,22 @@ function reduceGroups(): KernelGroup[] {
       for (const shape of [[7], [4, 9], [3, 4, 5], [1, 1], [2, 17, 3]]) {
         for (const x of [randomFromSet(rng, shape, [0, 1, 2, 2, -1]), randomFloats(rng, shape), randomInts(rng, shape, -2, 2)]) {
           for (let axis = -1; axis < shape.length; axis++) {
-            cases.push({ label: `argMax ${x.dtype} ${fmt(shape)} axis ${axis}`, inputs: [x], run: ([a]) => argMax(a!, axis), want: () => [argMaxRef(x, axis)] });
+            cases.push({
+              label: `argMax ${x.dtype} ${fmt(shape)} axis ${axis}`,
+              inputs: [x],
+              run: ([a]) => argMax(a!, axis),
+              want: () => [argMaxRef(x, axis)],
+            });
           }
         }
       }
       const tie = fromValues([2, 4], [5, 5, 1, 5, -1, 3, 3, 3]);
-      cases.push({ label: 'argMax explicit ties', inputs: [tie], run: ([a]) => argMax(a!), want: () => [fromValues([2], [0, 1], 'int32')] });
+      cases.push({
+        label: 'argMax explicit ties',
+        inputs: [tie],
+        run: ([a]) => argMax(a!),
+        want: () => [fromValues([2], [0, 1], 'int32')],
+      });
       return cases;
     },
   });
@@ -568,12 +781,28 @@ function reduceGroups(): KernelGroup[] {
         const xs = [randomFromSet(rng, shape, [0, 1, 2, -1]), randomFloats(rng, shape), randomInts(rng, shape, -3, 3)];
         for (const x of xs) {
           for (let axis = -1; axis < shape.length; axis++) {
-            cases.push({ label: `argSort ${x.dtype} ${fmt(shape)} axis ${axis}`, inputs: [x], run: ([a]) => argSort(a!, axis), want: () => [argSortRef(x, axis)] });
+            cases.push({
+              label: `argSort ${x.dtype} ${fmt(shape)} axis ${axis}`,
+              inputs: [x],
+              run: ([a]) => argSort(a!, axis),
+              want: () => [argSortRef(x, axis)],
+            });
           }
         }
       }
       const allEqual = fromValues([40], new Array<number>(40).fill(1.5));
-      cases.push({ label: 'argSort all keys equal → identity order', inputs: [allEqual], run: ([a]) => argSort(a!), want: () => [fromValues([40], Array.from({ length: 40 }, (_, i) => i), 'int32')] });
+      cases.push({
+        label: 'argSort all keys equal → identity order',
+        inputs: [allEqual],
+        run: ([a]) => argSort(a!),
+        want: () => [
+          fromValues(
+            [40],
+            Array.from({ length: 40 }, (_, i) => i),
+            'int32',
+          ),
+        ],
+      });
       return cases;
     },
   });
@@ -624,8 +853,20 @@ function matmulGroup(): KernelGroup {
         for (const tb of [false, true]) {
           add(randomFloats(rng, matmulShape(3, 5, ta, [2, 1])), randomFloats(rng, matmulShape(5, 4, tb, [3])), ta, tb, 'batch [2,1]×[3]');
           add(randomFloats(rng, matmulShape(7, 3, ta)), randomFloats(rng, matmulShape(3, 2, tb, [2, 2])), ta, tb, 'batch []×[2,2]');
-          add(randomFloats(rng, matmulShape(2, 17, ta, [2, 3])), randomFloats(rng, matmulShape(17, 3, tb, [2, 3])), ta, tb, 'batch [2,3]×[2,3]');
-          add(randomFloats(rng, matmulShape(4, 3, ta, [1, 2])), randomFloats(rng, matmulShape(3, 5, tb, [3, 1])), ta, tb, 'batch [1,2]×[3,1]');
+          add(
+            randomFloats(rng, matmulShape(2, 17, ta, [2, 3])),
+            randomFloats(rng, matmulShape(17, 3, tb, [2, 3])),
+            ta,
+            tb,
+            'batch [2,3]×[2,3]',
+          );
+          add(
+            randomFloats(rng, matmulShape(4, 3, ta, [1, 2])),
+            randomFloats(rng, matmulShape(3, 5, tb, [3, 1])),
+            ta,
+            tb,
+            'batch [1,2]×[3,1]',
+          );
         }
       }
       add(randomFloats(rng, [2, 0]), randomFloats(rng, [0, 3]), false, false, 'empty inner dimension → zeros');
@@ -642,7 +883,17 @@ function matmulGroup(): KernelGroup {
 
 /** The layout kernels' cases, one group per kernel. */
 function layoutGroups(): KernelGroup[] {
-  return [transposeGroup(), sliceGroup(), concatGroup(), splitGroup(), padGroup(), broadcastToGroup(), reshapeGroup(), gatherGroup(), scatterAddGroup()];
+  return [
+    transposeGroup(),
+    sliceGroup(),
+    concatGroup(),
+    splitGroup(),
+    padGroup(),
+    broadcastToGroup(),
+    reshapeGroup(),
+    gatherGroup(),
+    scatterAddGroup(),
+  ];
 }
 
 /** Kernel cases: transpose (random perms up to rank 5). */
@@ -658,14 +909,34 @@ function transposeGroup(): KernelGroup {
         const shape = rng.shape(rank, 1, rank >= 4 ? 3 : 5);
         const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
         const perm = rng.perm(rank);
-        cases.push({ label: `transpose ${x.dtype} ${fmt(shape)} perm ${fmt(perm)}`, inputs: [x], run: ([a]) => transpose(a!, perm), want: () => [transposeRef(x, perm)] });
+        cases.push({
+          label: `transpose ${x.dtype} ${fmt(shape)} perm ${fmt(perm)}`,
+          inputs: [x],
+          run: ([a]) => transpose(a!, perm),
+          want: () => [transposeRef(x, perm)],
+        });
       }
       const e = randomFloats(rng, [2, 0, 3]);
-      cases.push({ label: 'transpose empty [2, 0, 3] perm [2, 0, 1]', inputs: [e], run: ([a]) => transpose(a!, [2, 0, 1]), want: () => [transposeRef(e, [2, 0, 1])] });
+      cases.push({
+        label: 'transpose empty [2, 0, 3] perm [2, 0, 1]',
+        inputs: [e],
+        run: ([a]) => transpose(a!, [2, 0, 1]),
+        want: () => [transposeRef(e, [2, 0, 1])],
+      });
       const m = randomFloats(rng, [17, 33]);
-      cases.push({ label: 'transpose [17, 33] (default perm)', inputs: [m], run: ([a]) => transpose(a!), want: () => [transposeRef(m, [1, 0])] });
+      cases.push({
+        label: 'transpose [17, 33] (default perm)',
+        inputs: [m],
+        run: ([a]) => transpose(a!),
+        want: () => [transposeRef(m, [1, 0])],
+      });
       const s = randomFloats(rng, [3, 1, 4]);
-      cases.push({ label: 'transpose negative axes [-1, 0, 1]', inputs: [s], run: ([a]) => transpose(a!, [-1, 0, 1]), want: () => [transposeRef(s, [2, 0, 1])] });
+      cases.push({
+        label: 'transpose negative axes [-1, 0, 1]',
+        inputs: [s],
+        run: ([a]) => transpose(a!, [-1, 0, 1]),
+        want: () => [transposeRef(s, [2, 0, 1])],
+      });
       return cases;
     },
   };
@@ -684,11 +955,26 @@ function sliceGroup(): KernelGroup {
         const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
         const begin = shape.map((d) => rng.int(0, d - 1));
         const size = shape.map((d, i) => rng.int(t % 5 === 0 && i === 0 ? 0 : 1, d - begin[i]!));
-        cases.push({ label: `slice ${fmt(shape)} begin ${fmt(begin)} size ${fmt(size)}`, inputs: [x], run: ([a]) => slice(a!, begin, size), want: () => [sliceRef(x, begin, size)] });
+        cases.push({
+          label: `slice ${fmt(shape)} begin ${fmt(begin)} size ${fmt(size)}`,
+          inputs: [x],
+          run: ([a]) => slice(a!, begin, size),
+          want: () => [sliceRef(x, begin, size)],
+        });
       }
       const x = randomFloats(rng, [4, 5]);
-      cases.push({ label: 'slice with size -1 (to the end)', inputs: [x], run: ([a]) => slice(a!, [1, 2], [-1, 2]), want: () => [sliceRef(x, [1, 2], [3, 2])] });
-      cases.push({ label: 'slice of size 0 at the end', inputs: [x], run: ([a]) => slice(a!, [4, 0], [0, 5]), want: () => [sliceRef(x, [4, 0], [0, 5])] });
+      cases.push({
+        label: 'slice with size -1 (to the end)',
+        inputs: [x],
+        run: ([a]) => slice(a!, [1, 2], [-1, 2]),
+        want: () => [sliceRef(x, [1, 2], [3, 2])],
+      });
+      cases.push({
+        label: 'slice of size 0 at the end',
+        inputs: [x],
+        run: ([a]) => slice(a!, [4, 0], [0, 5]),
+        want: () => [sliceRef(x, [4, 0], [0, 5])],
+      });
       return cases;
     },
   };
@@ -713,7 +999,12 @@ function concatGroup(): KernelGroup {
           return dtype === 'float32' ? randomFloats(rng, s) : randomInts(rng, s, -9, 9);
         });
         const ax = rng.chance(0.3) ? axis - rank : axis;
-        cases.push({ label: `concat ${dtype} ${pieces.map((p) => fmt(p.shape)).join(' + ')} axis ${ax}`, inputs: pieces, run: (xs) => concat(xs, ax), want: () => [concatRef(pieces, axis)] });
+        cases.push({
+          label: `concat ${dtype} ${pieces.map((p) => fmt(p.shape)).join(' + ')} axis ${ax}`,
+          inputs: pieces,
+          run: (xs) => concat(xs, ax),
+          want: () => [concatRef(pieces, axis)],
+        });
       }
       return cases;
     },
@@ -728,7 +1019,14 @@ function splitGroup(): KernelGroup {
     build: (rng) => {
       const cases: ForwardCase[] = [];
       const x = randomFloats(rng, [6, 4, 5]);
-      for (const [sizes, axis] of [[3, 0], [2, 1], [[1, 0, 4], 2], [[2, 2, 2], -3], [1, 1], [[4, 0], 1]] as [number | number[], number][]) {
+      for (const [sizes, axis] of [
+        [3, 0],
+        [2, 1],
+        [[1, 0, 4], 2],
+        [[2, 2, 2], -3],
+        [1, 1],
+        [[4, 0], 1],
+      ] as [number | number[], number][]) {
         const ax = axis < 0 ? axis + 3 : axis;
         const list = typeof sizes === 'number' ? new Array<number>(sizes).fill(x.shape[ax]! / sizes) : sizes;
         cases.push({
@@ -763,10 +1061,37 @@ function padGroup(): KernelGroup {
         const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -9, 9);
         const paddings = shape.map(() => [rng.int(0, 2), rng.int(0, 2)] as [number, number]);
         const value = x.dtype === 'int32' ? rng.int(-5, 5) : Math.fround(rng.uniform(-5, 5));
-        cases.push({ label: `pad ${x.dtype} ${fmt(shape)} ${JSON.stringify(paddings)} value ${value}`, inputs: [x], run: ([a]) => pad(a!, paddings, value), want: () => [padRef(x, paddings, value)] });
+        cases.push({
+          label: `pad ${x.dtype} ${fmt(shape)} ${JSON.stringify(paddings)} value ${value}`,
+          inputs: [x],
+          run: ([a]) => pad(a!, paddings, value),
+          want: () => [padRef(x, paddings, value)],
+        });
       }
       const e = randomFloats(rng, [0, 3]);
-      cases.push({ label: 'pad empty [0, 3] → [2, 4]', inputs: [e], run: ([a]) => pad(a!, [[1, 1], [0, 1]], 9), want: () => [padRef(e, [[1, 1], [0, 1]], 9)] });
+      cases.push({
+        label: 'pad empty [0, 3] → [2, 4]',
+        inputs: [e],
+        run: ([a]) =>
+          pad(
+            a!,
+            [
+              [1, 1],
+              [0, 1],
+            ],
+            9,
+          ),
+        want: () => [
+          padRef(
+            e,
+            [
+              [1, 1],
+              [0, 1],
+            ],
+            9,
+          ),
+        ],
+      });
       return cases;
     },
   };
@@ -780,17 +1105,33 @@ function broadcastToGroup(): KernelGroup {
     build: (rng) =>
       (
         [
-          [[3, 1], [2, 3, 4]],
+          [
+            [3, 1],
+            [2, 3, 4],
+          ],
           [[], [2, 2]],
           [[1], [5]],
-          [[2, 1, 3], [2, 4, 3]],
+          [
+            [2, 1, 3],
+            [2, 4, 3],
+          ],
           [[4], [4]],
-          [[1, 3], [0, 3]],
+          [
+            [1, 3],
+            [0, 3],
+          ],
           [[17], [2, 17]],
         ] as [number[], number[]][]
       ).flatMap(([from, to]) => {
         const xs = [randomFloats(rng, from), randomInts(rng, from, -9, 9)];
-        return xs.map((x): ForwardCase => ({ label: `broadcastTo ${x.dtype} ${fmt(from)} → ${fmt(to)}`, inputs: [x], run: ([a]) => broadcastTo(a!, to), want: () => [broadcastToRef(x, to)] }));
+        return xs.map(
+          (x): ForwardCase => ({
+            label: `broadcastTo ${x.dtype} ${fmt(from)} → ${fmt(to)}`,
+            inputs: [x],
+            run: ([a]) => broadcastTo(a!, to),
+            want: () => [broadcastToRef(x, to)],
+          }),
+        );
       }),
   };
 }
@@ -811,8 +1152,28 @@ function reshapeGroup(): KernelGroup {
         { label: 'expandDims axis -1', inputs: [x], run: ([a]) => expandDims(a!, -1), want: () => [reshapeRef(x, [2, 3, 4, 1])] },
         { label: 'squeeze all', inputs: [s], run: ([a]) => squeeze(a!), want: () => [reshapeRef(s, [3])] },
         { label: 'squeeze axis 2', inputs: [s], run: ([a]) => squeeze(a!, [2]), want: () => [reshapeRef(s, [1, 3])] },
-        { label: 'stack axis 0', inputs: parts, run: (xs) => stack(xs, 0), want: () => [concatRef(parts.map((p) => reshapeRef(p, [1, 2, 3])), 0)] },
-        { label: 'stack axis 2', inputs: parts, run: (xs) => stack(xs, 2), want: () => [concatRef(parts.map((p) => reshapeRef(p, [2, 3, 1])), 2)] },
+        {
+          label: 'stack axis 0',
+          inputs: parts,
+          run: (xs) => stack(xs, 0),
+          want: () => [
+            concatRef(
+              parts.map((p) => reshapeRef(p, [1, 2, 3])),
+              0,
+            ),
+          ],
+        },
+        {
+          label: 'stack axis 2',
+          inputs: parts,
+          run: (xs) => stack(xs, 2),
+          want: () => [
+            concatRef(
+              parts.map((p) => reshapeRef(p, [2, 3, 1])),
+              2,
+            ),
+          ],
+        },
       ];
     },
   };
@@ -832,7 +1193,12 @@ function gatherGroup(): KernelGroup {
           const idxShape = [...x.shape.slice(0, axis), n];
           const idx = randomInts(rng, idxShape, 0, x.shape[axis]! - 1);
           for (const src of [x, xi]) {
-            cases.push({ label: `gather ${src.dtype} [4, 5, 3] axis ${axis} indices ${fmt(idxShape)}`, inputs: [src, idx], run: ([a, i]) => gather(a!, i!, axis), want: () => [gatherRef(src, idx, axis)] });
+            cases.push({
+              label: `gather ${src.dtype} [4, 5, 3] axis ${axis} indices ${fmt(idxShape)}`,
+              inputs: [src, idx],
+              run: ([a, i]) => gather(a!, i!, axis),
+              want: () => [gatherRef(src, idx, axis)],
+            });
           }
         }
       }
@@ -874,7 +1240,12 @@ function scatterAddGroup(): KernelGroup {
       }
       const ones4 = fromValues([4, 2], [1, 1, 1, 1, 1, 1, 1, 1]);
       const same = fromValues([4], [2, 2, 2, 0], 'int32');
-      cases.push({ label: 'scatterAdd all to one row', inputs: [ones4, same], run: ([u, i]) => scatterAdd(u!, i!, 0, 3), want: () => [fromValues([3, 2], [1, 1, 0, 0, 3, 3])] });
+      cases.push({
+        label: 'scatterAdd all to one row',
+        inputs: [ones4, same],
+        run: ([u, i]) => scatterAdd(u!, i!, 0, 3),
+        want: () => [fromValues([3, 2], [1, 1, 0, 0, 3, 3])],
+      });
       return cases;
     },
   };
@@ -895,10 +1266,20 @@ function softmaxGroups(): KernelGroup[] {
         for (const shape of [[3, 5], [2, 3, 17], [1], [4, 1], [65], [2, 0, 3]]) {
           const x = randomFloats(rng, shape, -5, 5);
           for (let axis = -1; axis < shape.length; axis++) {
-            cases.push({ label: `softmax ${fmt(shape)} axis ${axis}`, inputs: [x], run: ([a]) => softmax(a!, axis), want: () => [softmaxRef(x, axis)] });
+            cases.push({
+              label: `softmax ${fmt(shape)} axis ${axis}`,
+              inputs: [x],
+              run: ([a]) => softmax(a!, axis),
+              want: () => [softmaxRef(x, axis)],
+            });
           }
         }
-        cases.push({ label: 'softmax rows of ±1e4 (no overflow)', inputs: [big], run: ([a]) => softmax(a!), want: () => [softmaxRef(big)] });
+        cases.push({
+          label: 'softmax rows of ±1e4 (no overflow)',
+          inputs: [big],
+          run: ([a]) => softmax(a!),
+          want: () => [softmaxRef(big)],
+        });
         cases.push({ label: 'softmax ±1e4 along axis 0', inputs: [big], run: ([a]) => softmax(a!, 0), want: () => [softmaxRef(big, 0)] });
         return cases;
       },
@@ -912,16 +1293,41 @@ function softmaxGroups(): KernelGroup[] {
           const x = randomFloats(rng, shape, -5, 5);
           for (let axis = -1; axis < shape.length; axis++) {
             for (const keepDims of [false, true]) {
-              cases.push({ label: `logSumExp ${fmt(shape)} axis ${axis}${keepDims ? ' keepDims' : ''}`, inputs: [x], run: ([a]) => logSumExp(a!, axis, keepDims), want: () => [logSumExpRef(x, axis, keepDims)] });
+              cases.push({
+                label: `logSumExp ${fmt(shape)} axis ${axis}${keepDims ? ' keepDims' : ''}`,
+                inputs: [x],
+                run: ([a]) => logSumExp(a!, axis, keepDims),
+                want: () => [logSumExpRef(x, axis, keepDims)],
+              });
             }
-            cases.push({ label: `logSoftmax ${fmt(shape)} axis ${axis}`, inputs: [x], run: ([a]) => logSoftmax(a!, axis), want: () => [logSoftmaxRef(x, axis)] });
+            cases.push({
+              label: `logSoftmax ${fmt(shape)} axis ${axis}`,
+              inputs: [x],
+              run: ([a]) => logSoftmax(a!, axis),
+              want: () => [logSoftmaxRef(x, axis)],
+            });
           }
         }
-        cases.push({ label: 'logSumExp rows of ±1e4 (no overflow)', inputs: [big], run: ([a]) => logSumExp(a!), want: () => [logSumExpRef(big)] });
-        cases.push({ label: 'logSumExp ±1e4 along axis 0', inputs: [big], run: ([a]) => logSumExp(a!, 0), want: () => [logSumExpRef(big, 0)] });
+        cases.push({
+          label: 'logSumExp rows of ±1e4 (no overflow)',
+          inputs: [big],
+          run: ([a]) => logSumExp(a!),
+          want: () => [logSumExpRef(big)],
+        });
+        cases.push({
+          label: 'logSumExp ±1e4 along axis 0',
+          inputs: [big],
+          run: ([a]) => logSumExp(a!, 0),
+          want: () => [logSumExpRef(big, 0)],
+        });
         cases.push({ label: 'logSoftmax rows of ±1e4', inputs: [big], run: ([a]) => logSoftmax(a!), want: () => [logSoftmaxRef(big)] });
         const e = randomFloats(rng, [0, 3]);
-        cases.push({ label: 'logSumExp of [0, 3] rows → [0]', inputs: [e], run: ([a]) => logSumExp(a!), want: () => [hostTensor([0], 'float32', new Float64Array(0))] });
+        cases.push({
+          label: 'logSumExp of [0, 3] rows → [0]',
+          inputs: [e],
+          run: ([a]) => logSumExp(a!),
+          want: () => [hostTensor([0], 'float32', new Float64Array(0))],
+        });
         return cases;
       },
     },
@@ -930,13 +1336,24 @@ function softmaxGroups(): KernelGroup[] {
       tol: 'transcendental',
       build: (rng) => {
         const cases: ForwardCase[] = [];
-        for (const [shape, eps] of [[[3, 8], 1e-5], [[2, 3, 17], 1e-12], [[5, 1], 1e-5], [[1, 64], 1e-6], [[4, 33], 1e-12]] as [number[], number][]) {
+        for (const [shape, eps] of [
+          [[3, 8], 1e-5],
+          [[2, 3, 17], 1e-12],
+          [[5, 1], 1e-5],
+          [[1, 64], 1e-6],
+          [[4, 33], 1e-12],
+        ] as [number[], number][]) {
           const d = shape[shape.length - 1]!;
           const x = randomFloats(rng, shape, -2, 3);
           const g = randomFloats(rng, [d], 0.5, 1.5);
           const b = randomFloats(rng, [d], -1, 1);
           const dy = randomFloats(rng, shape);
-          cases.push({ label: `layerNorm ${fmt(shape)} eps ${eps}`, inputs: [x, g, b], run: ([xx, gg, bb]) => layerNorm(xx!, gg!, bb!, eps), want: () => [layerNormRef(x, g, b, eps).y] });
+          cases.push({
+            label: `layerNorm ${fmt(shape)} eps ${eps}`,
+            inputs: [x, g, b],
+            run: ([xx, gg, bb]) => layerNorm(xx!, gg!, bb!, eps),
+            want: () => [layerNormRef(x, g, b, eps).y],
+          });
           cases.push({
             label: `layerNorm backward ${fmt(shape)} eps ${eps} (dx, dGamma, dBeta)`,
             inputs: [x, g, b, dy],
@@ -964,10 +1381,28 @@ function softmaxGroups(): KernelGroup[] {
         for (const shape of [[7], [3, 17], [0], [2, 3, 4]]) {
           const x = randomAwayFromZero(rng, shape, 0.01, 5);
           const dy = randomFloats(rng, shape);
-          const dRelu = hostTensor(shape, 'float32', x.data.map((v, i) => (v > 0 ? dy.data[i]! : 0)));
-          const dGelu = hostTensor(shape, 'float32', x.data.map((v, i) => dy.data[i]! * geluGrad64(v)));
-          cases.push({ label: `activationBackward relu ${fmt(shape)}`, inputs: [x, dy], run: ([a, d]) => E.activationBackward('relu', a!, d!), want: () => [dRelu] });
-          cases.push({ label: `activationBackward gelu ${fmt(shape)}`, inputs: [x, dy], run: ([a, d]) => E.activationBackward('gelu', a!, d!), want: () => [dGelu] });
+          const dRelu = hostTensor(
+            shape,
+            'float32',
+            x.data.map((v, i) => (v > 0 ? dy.data[i]! : 0)),
+          );
+          const dGelu = hostTensor(
+            shape,
+            'float32',
+            x.data.map((v, i) => dy.data[i]! * geluGrad64(v)),
+          );
+          cases.push({
+            label: `activationBackward relu ${fmt(shape)}`,
+            inputs: [x, dy],
+            run: ([a, d]) => E.activationBackward('relu', a!, d!),
+            want: () => [dRelu],
+          });
+          cases.push({
+            label: `activationBackward gelu ${fmt(shape)}`,
+            inputs: [x, dy],
+            run: ([a, d]) => E.activationBackward('gelu', a!, d!),
+            want: () => [dGelu],
+          });
           for (const [op, fn, want] of [
             ['relu', E.relu, dRelu],
             ['gelu', E.gelu, dGelu],
@@ -1029,7 +1464,12 @@ function softmaxGroups(): KernelGroup[] {
         }
         const labels = fromValues([2], [-100, -100], 'int32');
         const logits = randomFloats(rng, [2, 3]);
-        cases.push({ label: 'crossEntropy mean with every row ignored → 0', inputs: [logits, labels], run: ([z, y]) => crossEntropy(z!, y!), want: () => [fromValues([], [0])] });
+        cases.push({
+          label: 'crossEntropy mean with every row ignored → 0',
+          inputs: [logits, labels],
+          run: ([z, y]) => crossEntropy(z!, y!),
+          want: () => [fromValues([], [0])],
+        });
         return cases;
       },
     },

@@ -21,7 +21,9 @@ export async function forEachCollect<T>(items: readonly T[], fn: (item: T) => vo
     }
   }
   if (failures.length > 0) {
-    throw new Error(`${failures.length} of ${items.length} cases failed:\n\n${failures.slice(0, 8).join('\n\n')}${failures.length > 8 ? `\n\n... and ${failures.length - 8} more` : ''}`);
+    throw new Error(
+      `${failures.length} of ${items.length} cases failed:\n\n${failures.slice(0, 8).join('\n\n')}${failures.length > 8 ? `\n\n... and ${failures.length - 8} more` : ''}`,
+    );
   }
 }
 

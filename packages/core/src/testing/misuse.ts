@@ -55,7 +55,13 @@ function expectThrows(ctx: SuiteContext, fn: () => unknown, cls: ErrorClass, par
 async function indexErrorsAtReadback(ctx: SuiteContext): Promise<void> {
   const be = ctx.backend;
   const xs = Float32Array.from({ length: 12 }, (_, i) => i + 1);
-  const [x, high, low, u, ok] = on(be, () => [tensor(xs, [4, 3]), tensor(Int32Array.of(0, 4), [2]), tensor(Int32Array.of(-1, 1), [2]), zeros([2, 3]), tensor(Int32Array.of(3, 0), [2])]);
+  const [x, high, low, u, ok] = on(be, () => [
+    tensor(xs, [4, 3]),
+    tensor(Int32Array.of(0, 4), [2]),
+    tensor(Int32Array.of(-1, 1), [2]),
+    zeros([2, 3]),
+    tensor(Int32Array.of(3, 0), [2]),
+  ]);
   try {
     const cases: [() => Tensor, string, string][] = [
       [() => gather(x!, high!, 0), '4', 'gather index 4 of 4 rows'],
@@ -75,7 +81,9 @@ async function indexErrorsAtReadback(ctx: SuiteContext): Promise<void> {
       }
       if (caught === undefined) throw new Error(`${what}: expected InvalidArgumentError from data(), it resolved`);
       if (!(caught instanceof InvalidArgumentError)) {
-        throw new Error(`${what}: expected InvalidArgumentError, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+        throw new Error(
+          `${what}: expected InvalidArgumentError, got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+        );
       }
       expect(caught.name, `${what}: error name`).toBe('InvalidArgumentError');
       expect(caught.message, `${what}: message`).toMatch(/index|indices/i);
@@ -183,14 +191,25 @@ export function misuseTests(ctx: SuiteContext): void {
       ([x, high, low, u]) => {
         expectThrows(ctx, () => gather(x!, high!, 0), InvalidArgumentError, [/index|indices/i, '4'], 'gather index 4 of 4 rows');
         expectThrows(ctx, () => gather(x!, low!, 0), InvalidArgumentError, [/index|indices/i, '-1'], 'gather index -1');
-        expectThrows(ctx, () => scatterAdd(u!, high!, 0, 4), InvalidArgumentError, [/index|indices/i, '4'], 'scatterAdd index 4 into size 4');
+        expectThrows(
+          ctx,
+          () => scatterAdd(u!, high!, 0, 4),
+          InvalidArgumentError,
+          [/index|indices/i, '4'],
+          'scatterAdd index 4 into size 4',
+        );
       },
     );
   });
 
   it('chunkedAttention positions outside its keyMask (InvalidArgumentError, at the call or at readback as gather)', async () => {
     const be = ctx.backend;
-    const q = on(be, () => tensor(Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + 1)), [1, 2, 4, 2]));
+    const q = on(be, () =>
+      tensor(
+        Float32Array.from({ length: 16 }, (_, i) => Math.sin(i + 1)),
+        [1, 2, 4, 2],
+      ),
+    );
     const keyMask = on(be, () => tensor(Int32Array.of(1, 1, 0, 1), [1, 4]));
     const slots = (...p: number[]) => on(be, () => tensor(Int32Array.from(p), [1, 2, 4]));
     const good = slots(0, 1, 2, 3, 3, 2, 1, 0);
@@ -218,7 +237,9 @@ export function misuseTests(ctx: SuiteContext): void {
           dispose([r.out, r.lse]);
         }
         if (!(caught instanceof InvalidArgumentError)) {
-          throw new Error(`${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`);
+          throw new Error(
+            `${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+          );
         }
         expect(caught.message, `${what}: message`).toMatch(/position/);
         expect(caught.message, `${what}: message`).toContain(value);
@@ -242,7 +263,13 @@ export function misuseTests(ctx: SuiteContext): void {
     withTensors(
       () => [zeros([1, 1, 6, 2])],
       ([q]) => {
-        expectThrows(ctx, () => chunkedAttention(q!, q!, q!, { chunkLength: 4 }), InvalidArgumentError, ['chunkLength', '4', '6'], 'chunkLength 4 for N = 6');
+        expectThrows(
+          ctx,
+          () => chunkedAttention(q!, q!, q!, { chunkLength: 4 }),
+          InvalidArgumentError,
+          ['chunkLength', '4', '6'],
+          'chunkLength 4 for N = 6',
+        );
         expectThrows(ctx, () => chunkedAttention(q!, q!, q!, { chunkLength: 0 }), InvalidArgumentError, ['chunkLength'], 'chunkLength 0');
       },
     );

@@ -205,7 +205,6 @@ export function binaryScalar(op: ArithmeticOp | CompareOp, a: number, b: number,
   }
 }
 
-
 // ---------------------------------------------------------------------------------------------
 // Element-wise
 // ---------------------------------------------------------------------------------------------
@@ -236,7 +235,8 @@ export function whereRef(cond: HostTensor, a: HostTensor, b: HostTensor): HostTe
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const idx = unravel(i, shape);
-    out[i] = cond.data[broadcastIndex(idx, cond.shape)]! !== 0 ? a.data[broadcastIndex(idx, a.shape)]! : b.data[broadcastIndex(idx, b.shape)]!;
+    out[i] =
+      cond.data[broadcastIndex(idx, cond.shape)]! !== 0 ? a.data[broadcastIndex(idx, a.shape)]! : b.data[broadcastIndex(idx, b.shape)]!;
   }
   return hostTensor(shape, a.dtype, out);
 }
@@ -283,7 +283,11 @@ export function meanRef(x: HostTensor, axes?: number | readonly number[], keepDi
   const ax = axesOf(axes, x.shape.length);
   const count = ax.reduce((c, a) => c * x.shape[a]!, 1);
   const s = reduceRef('sum', x, axes, keepDims);
-  return hostTensor(s.shape, 'float32', s.data.map((v) => v / count));
+  return hostTensor(
+    s.shape,
+    'float32',
+    s.data.map((v) => v / count),
+  );
 }
 
 /** Index of the first maximum along `axis` (removed), int32. */
@@ -397,7 +401,13 @@ export function sliceRef(x: HostTensor, begin: readonly number[], size: readonly
   const out = new Float64Array(n);
   for (let i = 0; i < n; i++) {
     const oi = unravel(i, size);
-    out[i] = x.data[ravel(oi.map((v, j) => v + begin[j]!), x.shape)]!;
+    out[i] =
+      x.data[
+        ravel(
+          oi.map((v, j) => v + begin[j]!),
+          x.shape,
+        )
+      ]!;
   }
   return hostTensor(size, x.dtype, out);
 }
@@ -481,11 +491,7 @@ export function scatterAddRef(updates: HostTensor, indices: HostTensor, axis: nu
 // ---------------------------------------------------------------------------------------------
 
 /** Calls `fn(read, write)` once per row along `axis`: `read(j)` / `write(j, v)` address element j of the row. */
-function forEachRow(
-  shape: readonly number[],
-  axis: number,
-  fn: (flat: (j: number) => number, len: number, row: number) => void,
-): void {
+function forEachRow(shape: readonly number[], axis: number, fn: (flat: (j: number) => number, len: number, row: number) => void): void {
   const ax = axis < 0 ? axis + shape.length : axis;
   const outer = shape.filter((_, i) => i !== ax);
   const m = sizeOf(outer);
@@ -539,7 +545,12 @@ export function logSoftmaxRef(x: HostTensor, axis = -1): HostTensor {
 }
 
 /** Layer norm over the last axis with biased variance; also returns mean and rstd per row. */
-export function layerNormRef(x: HostTensor, gamma: HostTensor, beta: HostTensor, eps: number): { y: HostTensor; mean: Float64Array; rstd: Float64Array } {
+export function layerNormRef(
+  x: HostTensor,
+  gamma: HostTensor,
+  beta: HostTensor,
+  eps: number,
+): { y: HostTensor; mean: Float64Array; rstd: Float64Array } {
   const d = x.shape[x.shape.length - 1]!;
   const rows = d === 0 ? 0 : x.data.length / d;
   const y = new Float64Array(x.data.length);
@@ -564,7 +575,12 @@ export function layerNormRef(x: HostTensor, gamma: HostTensor, beta: HostTensor,
  * Gradients of layer norm from its textbook formulas: with x̂ = (x − μ)·rstd and g = dy·γ,
  * dx = rstd·(g − mean(g) − x̂·mean(g·x̂)), dγ = Σ_rows dy·x̂, dβ = Σ_rows dy.
  */
-export function layerNormBackwardRef(dy: HostTensor, x: HostTensor, gamma: HostTensor, eps: number): { dx: HostTensor; dGamma: HostTensor; dBeta: HostTensor } {
+export function layerNormBackwardRef(
+  dy: HostTensor,
+  x: HostTensor,
+  gamma: HostTensor,
+  eps: number,
+): { dx: HostTensor; dGamma: HostTensor; dBeta: HostTensor } {
   const d = x.shape[x.shape.length - 1]!;
   const rows = d === 0 ? 0 : x.data.length / d;
   const { mean, rstd } = layerNormRef(x, gamma, gamma, eps);

@@ -6,7 +6,12 @@ import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { getBackend, setBackend } from '../engine.js';
 import { attentionProblems } from './attention.js';
-import { checkAttentionBackward, checkAttentionDropoutRate, checkAttentionFiniteDifference, checkAttentionForward } from './attention-checks.js';
+import {
+  checkAttentionBackward,
+  checkAttentionDropoutRate,
+  checkAttentionFiniteDifference,
+  checkAttentionForward,
+} from './attention-checks.js';
 import { Rng, seedOf } from './cases.js';
 import { gradGroups } from './gradients.js';
 import { checkForward, checkGradient, resolveTolerance, SuiteContext, type ConformanceTolerance, type Tol } from './harness.js';
@@ -51,11 +56,7 @@ export interface ConformanceOptions {
  * backendConformance('my-backend', () => createMyBackend(), { reference: () => createCpuBackend() });
  * ```
  */
-export function backendConformance(
-  name: string,
-  createBackend: () => Backend | Promise<Backend>,
-  options: ConformanceOptions = {},
-): void {
+export function backendConformance(name: string, createBackend: () => Backend | Promise<Backend>, options: ConformanceOptions = {}): void {
   const ctx = new SuiteContext(name, resolveTolerance(options.tolerance), options.sizes === 'full', options.indexErrors ?? 'call');
   describe(`backend conformance: ${name}`, () => {
     let previous: Backend | undefined;

@@ -157,7 +157,9 @@ export function checkHidden(where: string, hidden: Tensor, hiddenSize: number): 
     throw new DTypeError(`${where}: hidden states must be float32, got ${hidden.dtype}.`);
   }
   if (hidden.rank !== 3) {
-    throw new ShapeMismatchError(`${where}: hidden states must be [batch, length, hiddenSize = ${hiddenSize}], got ${formatShape(hidden.shape)}.`);
+    throw new ShapeMismatchError(
+      `${where}: hidden states must be [batch, length, hiddenSize = ${hiddenSize}], got ${formatShape(hidden.shape)}.`,
+    );
   }
   const [batch, length, dModel] = hidden.shape as [number, number, number];
   if (dModel !== hiddenSize) {
@@ -170,4 +172,3 @@ export function checkHidden(where: string, hidden: Tensor, hiddenSize: number): 
   }
   return [batch, length];
 }
-

@@ -1,4 +1,18 @@
-import { DTypeError, Linear, Module, ShapeMismatchError, formatShape, ones, pad, slice, tidy, type Tensor, checkInteger, checkPaddingMask, checkRate } from '@reformer/core';
+import {
+  DTypeError,
+  Linear,
+  Module,
+  ShapeMismatchError,
+  formatShape,
+  ones,
+  pad,
+  slice,
+  tidy,
+  type Tensor,
+  checkInteger,
+  checkPaddingMask,
+  checkRate,
+} from '@reformer/core';
 import { fullAttention } from '../full-attention.js';
 import { checkAttentionTensor } from '../validate.js';
 import { checkHidden } from './config.js';
@@ -43,12 +57,37 @@ export function crossAttention(q: Tensor, k: Tensor, v: Tensor, options: CrossAt
   }
   checkPaddingMask(fn, options.mask, B, Lk);
   if (options.queryChunk !== undefined) checkInteger(fn, 'queryChunk', options.queryChunk, 1);
-  const base = { scale: options.scale ?? 1 / Math.sqrt(d), ...(options.queryChunk !== undefined ? { queryChunk: options.queryChunk } : {}) };
+  const base = {
+    scale: options.scale ?? 1 / Math.sqrt(d),
+    ...(options.queryChunk !== undefined ? { queryChunk: options.queryChunk } : {}),
+  };
   if (Lq === Lk) return fullAttention(q, k, v, { ...base, ...(options.mask !== undefined ? { mask: options.mask } : {}) });
   return tidy(() => {
     const N = Math.max(Lq, Lk);
-    const padTo = (t: Tensor, L: number) => (L === N ? t : pad(t, [[0, 0], [0, 0], [0, N - L], [0, 0]], 0));
-    const mask = Lk === N ? options.mask : pad(options.mask ?? ones([B, Lk], 'int32'), [[0, 0], [0, N - Lk]], 0);
+    const padTo = (t: Tensor, L: number) =>
+      L === N
+        ? t
+        : pad(
+            t,
+            [
+              [0, 0],
+              [0, 0],
+              [0, N - L],
+              [0, 0],
+            ],
+            0,
+          );
+    const mask =
+      Lk === N
+        ? options.mask
+        : pad(
+            options.mask ?? ones([B, Lk], 'int32'),
+            [
+              [0, 0],
+              [0, N - Lk],
+            ],
+            0,
+          );
     const out = fullAttention(padTo(q, Lq), padTo(k, Lk), padTo(v, Lk), { ...base, ...(mask !== undefined ? { mask } : {}) });
     return Lq === N ? out : slice(out, [0, 0, 0, 0], [B, H, Lq, v.shape[3]!]);
   });
@@ -141,13 +180,20 @@ export class CrossAttention extends Module {
     const seed = config.seed === undefined ? undefined : checkInteger(where, 'seed', config.seed, 0);
     const init = weightInit(config.initStd);
     const all = this.numHeads * this.headSize;
-    const linear = (inFeatures: number, i: number) => new Linear({ inFeatures, outFeatures: all, bias: false, init, seed: projectionSeed(seed, i) });
+    const linear = (inFeatures: number, i: number) =>
+      new Linear({ inFeatures, outFeatures: all, bias: false, init, seed: projectionSeed(seed, i) });
     this.query = this.addModule('query', linear(this.hiddenSize, 0));
     this.key = this.addModule('key', linear(this.contextSize, 1));
     this.value = this.addModule('value', linear(this.contextSize, 2));
     this.output = this.addModule(
       'output',
-      new AttentionOutput({ hiddenSize: this.hiddenSize, allHeadSize: all, initStd: config.initStd, seed: projectionSeed(seed, 3), dropout }),
+      new AttentionOutput({
+        hiddenSize: this.hiddenSize,
+        allHeadSize: all,
+        initStd: config.initStd,
+        seed: projectionSeed(seed, 3),
+        dropout,
+      }),
     );
   }
 
@@ -202,7 +248,9 @@ export class CrossAttention extends Module {
 function checkContextStates(where: string, context: Tensor, contextSize: number): [number, number] {
   if (context.dtype !== 'float32') throw new DTypeError(`${where}: the context (encoder output) must be float32, got ${context.dtype}.`);
   if (context.rank !== 3 || context.shape[2] !== contextSize || context.shape[0]! < 1 || context.shape[1]! < 1) {
-    throw new ShapeMismatchError(`${where}: the context (encoder output) must be [batch, length, contextSize = ${contextSize}], got ${formatShape(context.shape)}.`);
+    throw new ShapeMismatchError(
+      `${where}: the context (encoder output) must be [batch, length, contextSize = ${contextSize}], got ${formatShape(context.shape)}.`,
+    );
   }
   return [context.shape[0]!, context.shape[1]!];
 }

@@ -110,7 +110,13 @@ export class AttentionOutput extends Module {
     super();
     this.dense = this.addModule(
       'dense',
-      new Linear({ inFeatures: options.allHeadSize, outFeatures: options.hiddenSize, bias: false, init: weightInit(options.initStd), seed: options.seed }),
+      new Linear({
+        inFeatures: options.allHeadSize,
+        outFeatures: options.hiddenSize,
+        bias: false,
+        init: weightInit(options.initStd),
+        seed: options.seed,
+      }),
     );
     this.dropout = this.addModule('dropout', new Dropout({ rate: options.dropout ?? 0 }));
   }

@@ -67,7 +67,13 @@ function joinNegativeValues(argv: readonly string[]): string[] {
     const a = argv[i]!;
     const name = /^--([a-z-]+)$/.exec(a)?.[1];
     const next = argv[i + 1];
-    if (name !== undefined && name in FLAGS && FLAGS[name as keyof typeof FLAGS].type === 'string' && next !== undefined && NEGATIVE_NUMBER.test(next)) {
+    if (
+      name !== undefined &&
+      name in FLAGS &&
+      FLAGS[name as keyof typeof FLAGS].type === 'string' &&
+      next !== undefined &&
+      NEGATIVE_NUMBER.test(next)
+    ) {
       out.push(`${a}=${next}`);
       i += 1;
     } else {
@@ -143,6 +149,7 @@ export function bytesFlag(flags: Flags, name: keyof Flags, fallback: number): nu
   if (raw === undefined) return fallback;
   const m = typeof raw === 'string' ? /^(\d+(?:\.\d+)?)([KMGT]?)(?:i?B)?$/i.exec(raw) : null;
   const v = m === null ? NaN : Number(m[1]) * UNITS[m[2]!.toUpperCase()]!;
-  if (!Number.isFinite(v) || v < 1) throw new UsageError(`--${name} must be a size such as 16G, 512M or 1000000 (bytes), got '${String(raw)}'.`);
+  if (!Number.isFinite(v) || v < 1)
+    throw new UsageError(`--${name} must be a size such as 16G, 512M or 1000000 (bytes), got '${String(raw)}'.`);
   return Math.floor(v);
 }

@@ -43,14 +43,30 @@ export function trainingMemory(config: Partial<ReformerConfig>, batch: number, l
   const scores = Math.max(
     0,
     ...layers.map((kind) =>
-      kind === 'full' ? batch * heads * length * length : kind === 'lsh' ? batch * heads * hashes * length * 2 * chunk : batch * heads * length * 2 * (config.local_attn_chunk_length ?? chunk),
+      kind === 'full'
+        ? batch * heads * length * length
+        : kind === 'lsh'
+          ? batch * heads * hashes * length * 2 * chunk
+          : batch * heads * length * 2 * (config.local_attn_chunk_length ?? chunk),
     ),
   );
   return [
-    { what: 'weights, gradients and Adam state', bytes: 4 * F32 * params, flags: '--d-model, --ff, --layers, --heads/--head-size, --vocab, or --axial instead of one position row per token' },
+    {
+      what: 'weights, gradients and Adam state',
+      bytes: 4 * F32 * params,
+      flags: '--d-model, --ff, --layers, --heads/--head-size, --vocab, or --axial instead of one position row per token',
+    },
     { what: 'logits and their gradient', bytes: 2 * F32 * batch * length * vocab, flags: '--batch or --length' },
-    { what: 'hidden states (both streams, with gradients)', bytes: 4 * F32 * batch * length * 2 * d, flags: '--batch, --length or --d-model' },
-    { what: "one layer's attention scores and probabilities", bytes: 2 * F32 * scores, flags: '--batch, --length, --chunk, --hashes, or --attention lsh/local instead of full' },
+    {
+      what: 'hidden states (both streams, with gradients)',
+      bytes: 4 * F32 * batch * length * 2 * d,
+      flags: '--batch, --length or --d-model',
+    },
+    {
+      what: "one layer's attention scores and probabilities",
+      bytes: 2 * F32 * scores,
+      flags: '--batch, --length, --chunk, --hashes, or --attention lsh/local instead of full',
+    },
     { what: 'feed-forward activations', bytes: 2 * F32 * batch * length * ff, flags: '--batch, --length or --ff' },
   ];
 }

@@ -45,7 +45,9 @@ export async function checkOutputDir(flag: string, path: string): Promise<void> 
       await access(p, constants.W_OK | constants.X_OK);
       await rmdir(await mkdtemp(join(p, '.reformer-write-check-')));
     } catch (e) {
-      throw new OutputPathError(`${flag} ${path}: the directory ${p} is not writable (${code(e)}); choose another path or change its permissions.`);
+      throw new OutputPathError(
+        `${flag} ${path}: the directory ${p} is not writable (${code(e)}); choose another path or change its permissions.`,
+      );
     }
     return;
   }

@@ -39,4 +39,3 @@ export function progressBar(p: TrainProgress, width = 24): string {
   const filled = Math.round((width * p.step) / p.steps);
   return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${progressLine(p)}`;
 }
-

@@ -47,7 +47,13 @@ abstract class KeyValueCache implements AttentionCache {
 
   protected rows(b: number, h: number): KeyValueRows {
     const width = this.shape.heads * this.shape.headSize;
-    return { keys: this.keys[b]!.data, values: this.values[b]!.data, stride: width, offset: h * this.shape.headSize, width: this.shape.headSize };
+    return {
+      keys: this.keys[b]!.data,
+      values: this.values[b]!.data,
+      stride: width,
+      offset: h * this.shape.headSize,
+      width: this.shape.headSize,
+    };
   }
 
   /** The window(s) of the last query of head h in batch row b, with its output written to `out`. */
@@ -84,7 +90,15 @@ export class LocalCache extends KeyValueCache {
     const window: WindowKey[] = this.#band
       ? bandWindow(length, this.#band.chunk, this.#band.before, this.#band.after)
       : Array.from({ length }, (_, i) => i);
-    attendLast(q, qOffset, window, this.rows(b, h), { query: length - 1, scale: 1 / Math.sqrt(this.shape.headSize), excludeSelf: false }, out, outOffset);
+    attendLast(
+      q,
+      qOffset,
+      window,
+      this.rows(b, h),
+      { query: length - 1, scale: 1 / Math.sqrt(this.shape.headSize), excludeSelf: false },
+      out,
+      outOffset,
+    );
   }
 }
 
@@ -129,7 +143,15 @@ export class LSHCache extends KeyValueCache {
     const rows = this.rows(b, h);
     const opts = { query: length - 1, scale: 1, excludeSelf: true };
     if (length <= chunk) {
-      attendLast(q, qOffset, Array.from({ length }, (_, i) => i), rows, opts, out, outOffset);
+      attendLast(
+        q,
+        qOffset,
+        Array.from({ length }, (_, i) => i),
+        rows,
+        opts,
+        out,
+        outOffset,
+      );
       return;
     }
     const bh = b * this.shape.heads + h;

@@ -18,7 +18,14 @@ import {
   uniformValues,
   checkInteger,
 } from '@reformer/core';
-import { LSHSelfAttention, chooseNumBuckets, hashVectors, lshNormalisedKeys, type FullSelfAttention, type LocalSelfAttention } from '@reformer/lsh';
+import {
+  LSHSelfAttention,
+  chooseNumBuckets,
+  hashVectors,
+  lshNormalisedKeys,
+  type FullSelfAttention,
+  type LocalSelfAttention,
+} from '@reformer/lsh';
 import type { ReformerConfig } from '../config.js';
 import type { ReformerAttention } from '../layer.js';
 import { ReformerModelWithLMHead } from '../model.js';
@@ -58,7 +65,9 @@ async function promptRows(where: string, prompt: Tensor | readonly (readonly num
   if (Array.isArray(prompt)) {
     rows = prompt.map((r: unknown, i) => {
       if (!Array.isArray(r)) {
-        throw new InvalidArgumentError(`${where}: the prompt must be an array of rows of token ids (e.g. [[1, 2, 3]]); row ${i} is ${typeof r}, not an array.`);
+        throw new InvalidArgumentError(
+          `${where}: the prompt must be an array of rows of token ids (e.g. [[1, 2, 3]]); row ${i} is ${typeof r}, not an array.`,
+        );
       }
       return [...(r as number[])];
     });
@@ -69,17 +78,23 @@ async function promptRows(where: string, prompt: Tensor | readonly (readonly num
     );
   } else {
     const t = prompt;
-    if (t.dtype !== 'int32' || t.rank !== 2) throw new ShapeMismatchError(`${where}: the prompt must be int32 [batch, length] or an array of rows, got ${t.dtype} [${t.shape.join(', ')}].`);
+    if (t.dtype !== 'int32' || t.rank !== 2)
+      throw new ShapeMismatchError(
+        `${where}: the prompt must be int32 [batch, length] or an array of rows, got ${t.dtype} [${t.shape.join(', ')}].`,
+      );
     const values = (await t.data()) as Int32Array;
     const [b, l] = t.shape as [number, number];
     rows = Array.from({ length: b }, (_, i) => Array.from(values.subarray(i * l, (i + 1) * l)));
   }
-  if (rows.length === 0 || rows[0]!.length === 0) throw new ShapeMismatchError(`${where}: the prompt needs at least one row of at least one token.`);
+  if (rows.length === 0 || rows[0]!.length === 0)
+    throw new ShapeMismatchError(`${where}: the prompt needs at least one row of at least one token.`);
   const length = rows[0]!.length;
   rows.forEach((r, i) => {
-    if (r.length !== length) throw new ShapeMismatchError(`${where}: every prompt row must have the same length (${length}); row ${i} has ${r.length}.`);
+    if (r.length !== length)
+      throw new ShapeMismatchError(`${where}: every prompt row must have the same length (${length}); row ${i} has ${r.length}.`);
     r.forEach((id, j) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError(`${where}: prompt[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
+      if (!Number.isInteger(id) || id < 0 || id >= vocab)
+        throw new InvalidArgumentError(`${where}: prompt[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
     });
   });
   return rows;
@@ -110,7 +125,8 @@ function fixBucketCount(model: ReformerModelWithLMHead, promptLength: number, ma
   const nBuckets = chooseNumBuckets(Math.max(padded, chunk + 1), chunk, c.max_position_embeddings);
   c.num_buckets = nBuckets;
   c.attn_layers.forEach((type, i) => {
-    if (type === 'lsh') ((model.reformer.encoder.layers.get(i).f as ReformerAttention).attention as LSHSelfAttention).fixNumBuckets(nBuckets);
+    if (type === 'lsh')
+      ((model.reformer.encoder.layers.get(i).f as ReformerAttention).attention as LSHSelfAttention).fixNumBuckets(nBuckets);
   });
 }
 
@@ -169,11 +185,18 @@ export function projections(layer: ReformerAttention, n: Tensor, rotations: Tens
  * @throws ShapeMismatchError when the prompt rows differ in length or the result would exceed the
  *   position embeddings' reach.
  */
-export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | readonly (readonly number[])[], options: GenerateOptions): Promise<number[][]> {
+export async function generate(
+  model: ReformerModelWithLMHead,
+  prompt: Tensor | readonly (readonly number[])[],
+  options: GenerateOptions,
+): Promise<number[][]> {
   const where = 'generate';
-  if (!(model instanceof ReformerModelWithLMHead)) throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead (a causal LM).`);
+  if (!(model instanceof ReformerModelWithLMHead))
+    throw new InvalidArgumentError(`${where}: expected a ReformerModelWithLMHead (a causal LM).`);
   if (options === null || typeof options !== 'object') {
-    throw new InvalidArgumentError(`${where}: options must be given, with at least maxNewTokens (tokens to add), e.g. generate(model, prompt, { maxNewTokens: 20 }).`);
+    throw new InvalidArgumentError(
+      `${where}: options must be given, with at least maxNewTokens (tokens to add), e.g. generate(model, prompt, { maxNewTokens: 20 }).`,
+    );
   }
   const c = model.config;
   const rows = await promptRows(where, prompt, c.vocab_size);
@@ -182,12 +205,16 @@ export async function generate(model: ReformerModelWithLMHead, prompt: Tensor | 
   const sampling = checkSampling(where, options, c.vocab_size);
   const nHashes = options.nHashes ?? c.num_hashes;
   checkInteger(where, 'nHashes', nHashes, 1);
-  if (options.eosTokenId !== undefined && !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < c.vocab_size)) {
+  if (
+    options.eosTokenId !== undefined &&
+    !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < c.vocab_size)
+  ) {
     throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${c.vocab_size}), got ${String(options.eosTokenId)}.`);
   }
   const total = rows[0]!.length + maxNewTokens;
   const reach = model.reformer.embeddings.maxLength;
-  if (total > reach) throw new ShapeMismatchError(`${where}: prompt + maxNewTokens = ${total} positions, but the position embeddings cover ${reach}.`);
+  if (total > reach)
+    throw new ShapeMismatchError(`${where}: prompt + maxNewTokens = ${total} positions, but the position embeddings cover ${reach}.`);
 
   if (options.seed !== undefined) checkSeed(options.seed, where);
   fixBucketCount(model, rows[0]!.length, maxNewTokens);
@@ -278,8 +305,18 @@ class CachedDecoder {
       attention: this.#model.reformer.encoder.layers.get(i).f as ReformerAttention,
       cache:
         type === 'lsh'
-          ? new LSHCache(shape, { chunk: c.lsh_attn_chunk_length, before: c.lsh_num_chunks_before, after: c.lsh_num_chunks_after, nHashes: this.#nHashes })
-          : new LocalCache(shape, type === 'local' ? { chunk: c.local_attn_chunk_length, before: c.local_num_chunks_before, after: c.local_num_chunks_after } : null),
+          ? new LSHCache(shape, {
+              chunk: c.lsh_attn_chunk_length,
+              before: c.lsh_num_chunks_before,
+              after: c.lsh_num_chunks_after,
+              nHashes: this.#nHashes,
+            })
+          : new LocalCache(
+              shape,
+              type === 'local'
+                ? { chunk: c.local_attn_chunk_length, before: c.local_num_chunks_before, after: c.local_num_chunks_after }
+                : null,
+            ),
     }));
   }
 
@@ -302,7 +339,9 @@ class CachedDecoder {
           perLayer.push(projections(attention, n, this.#rotations[i], this.#nHashes).map((t) => keep(t)));
           [x1, x2] = block.forward(x1, x2, { rotations: this.#rotations, nHashes: this.#nHashes });
         });
-        const hidden = model.reformer.encoder.layer_norm.forward(concat([slice(x1, [0, T - 1, 0], [B, 1, -1]), slice(x2, [0, T - 1, 0], [B, 1, -1])], -1));
+        const hidden = model.reformer.encoder.layer_norm.forward(
+          concat([slice(x1, [0, T - 1, 0], [B, 1, -1]), slice(x2, [0, T - 1, 0], [B, 1, -1])], -1),
+        );
         return model.lm_head.forward(hidden);
       }),
     );
@@ -329,7 +368,9 @@ class CachedDecoder {
     try {
       for (const [i, { attention, cache }] of this.#layers.entries()) {
         const block = model.reformer.encoder.layers.get(i);
-        const tensors = noGrad(() => tidy(() => projections(attention, attention.layer_norm.forward(x2), this.#rotations[i], this.#nHashes)));
+        const tensors = noGrad(() =>
+          tidy(() => projections(attention, attention.layer_norm.forward(x2), this.#rotations[i], this.#nHashes)),
+        );
         const [q, k, v, buckets] = await readAll(tensors);
         cache.append(k as Float32Array, v as Float32Array, 1, buckets as Int32Array | undefined);
         const attended = cache.attendLast(q as Float32Array);

@@ -19,7 +19,8 @@ export function checkSampling(where: string, o: SamplingOptions, vocab: number):
     throw new InvalidArgumentError(`${where}: temperature must be a finite number ≥ 0 (0 = greedy), got ${String(temperature)}.`);
   }
   checkInteger(where, 'topK', topK, 0, vocab);
-  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1)) throw new InvalidArgumentError(`${where}: topP must be in (0, 1], got ${String(topP)}.`);
+  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1))
+    throw new InvalidArgumentError(`${where}: topP must be in (0, 1], got ${String(topP)}.`);
   return { temperature, topK, topP };
 }
 

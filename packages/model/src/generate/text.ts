@@ -19,7 +19,13 @@ class ReaderStopped extends Error {}
  * SentencePiece word's leading space, a UTF-8 character split over byte tokens) comes out right.
  * `undefined` while the end is an incomplete UTF-8 character or the decoding is not an extension.
  */
-function continuation(tokenizer: Tokenizer, prefix: readonly number[], base: string, ids: readonly number[], final: boolean): string | undefined {
+function continuation(
+  tokenizer: Tokenizer,
+  prefix: readonly number[],
+  base: string,
+  ids: readonly number[],
+  final: boolean,
+): string | undefined {
   const full = tokenizer.decode([...prefix, ...ids]);
   // (A prompt always decodes to whole characters, so this holds for the tokenizers of this package.)
   if (!full.startsWith(base)) return final ? full.slice(base.length) : undefined;
@@ -32,7 +38,9 @@ function promptIds(where: string, tokenizer: Tokenizer, prompt: string): number[
   if (typeof prompt !== 'string') throw new InvalidArgumentError(`${where}: the prompt must be a string, got ${typeof prompt}.`);
   const ids = tokenizer.encode(prompt);
   if (ids.length === 0) {
-    throw new InvalidArgumentError(`${where}: the prompt ${JSON.stringify(prompt)} encodes to no tokens; give at least one character of text.`);
+    throw new InvalidArgumentError(
+      `${where}: the prompt ${JSON.stringify(prompt)} encodes to no tokens; give at least one character of text.`,
+    );
   }
   return ids;
 }
@@ -54,7 +62,12 @@ function generateOptions(tokenizer: Tokenizer, options: GenerateTextOptions): Om
  * const text = await generateText(model, new ByteTokenizer(), 'The Reformer', { maxNewTokens: 64, temperature: 0.8, seed: 1 });
  * ```
  */
-export async function generateText(model: ReformerModelWithLMHead, tokenizer: Tokenizer, prompt: string, options: GenerateTextOptions): Promise<string> {
+export async function generateText(
+  model: ReformerModelWithLMHead,
+  tokenizer: Tokenizer,
+  prompt: string,
+  options: GenerateTextOptions,
+): Promise<string> {
   let text = '';
   for await (const piece of streamText(model, tokenizer, prompt, options)) text += piece;
   return text;

@@ -34,7 +34,15 @@ export interface AttendLastOptions {
  * float32 as the kernel returns it. Keys that occur several times in `window` count several times.
  * Writes the output (width `rows.width`) to `out` at `outOffset` and returns the logsumexp.
  */
-export function attendLast(q: Float32Array, qOffset: number, window: readonly WindowKey[], rows: KeyValueRows, o: AttendLastOptions, out: Float64Array, outOffset: number): number {
+export function attendLast(
+  q: Float32Array,
+  qOffset: number,
+  window: readonly WindowKey[],
+  rows: KeyValueRows,
+  o: AttendLastOptions,
+  out: Float64Array,
+  outOffset: number,
+): number {
   const { keys, values, stride, offset, width } = rows;
   const logits = new Float64Array(window.length);
   let max = -Infinity;

@@ -47,7 +47,9 @@ export function resolveHeadConfig(config: Partial<HeadConfig>, where: string): H
     }
     const n = c.num_labels as unknown;
     if (n !== undefined && n !== null && n !== entries.length && problems.length === 0) {
-      problems.push(`num_labels ${show(n)} disagrees with id2label, which names ${entries.length} classes; give one of them, or both consistent`);
+      problems.push(
+        `num_labels ${show(n)} disagrees with id2label, which names ${entries.length} classes; give one of them, or both consistent`,
+      );
     }
   } else {
     const n = (c.num_labels as unknown) ?? 2;

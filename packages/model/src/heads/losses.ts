@@ -58,7 +58,9 @@ export function binaryCrossEntropyWithLogits(logits: Tensor, targets: Tensor): T
     throw new DTypeError(`binaryCrossEntropyWithLogits: logits and targets must be float32, got ${logits.dtype} and ${targets.dtype}.`);
   }
   if (logits.shape.length !== targets.shape.length || logits.shape.some((d, i) => d !== targets.shape[i])) {
-    throw new ShapeMismatchError(`binaryCrossEntropyWithLogits: targets ${formatShape(targets.shape)} must have the logits' shape ${formatShape(logits.shape)}.`);
+    throw new ShapeMismatchError(
+      `binaryCrossEntropyWithLogits: targets ${formatShape(targets.shape)} must have the logits' shape ${formatShape(logits.shape)}.`,
+    );
   }
   return bceWithLogits(logits, targets) as Tensor;
 }
@@ -72,20 +74,34 @@ export function checkClassificationLabels(where: string, batch: number, numLabel
   const fullShape = labels.rank === 2 && labels.shape[0] === batch && labels.shape[1] === numLabels;
   if (problemType === 'single_label_classification') {
     if (labels.dtype !== 'int32') {
-      throw new DTypeError(`${where}: single-label classification needs int32 class indices [${batch}], got ${labels.dtype}; for multi-hot targets use problem_type "multi_label_classification".`);
+      throw new DTypeError(
+        `${where}: single-label classification needs int32 class indices [${batch}], got ${labels.dtype}; for multi-hot targets use problem_type "multi_label_classification".`,
+      );
     }
-    if (!rowShape) throw new ShapeMismatchError(`${where}: single-label classification needs labels [${batch}] (one class per row), got ${formatShape(labels.shape)}.`);
+    if (!rowShape)
+      throw new ShapeMismatchError(
+        `${where}: single-label classification needs labels [${batch}] (one class per row), got ${formatShape(labels.shape)}.`,
+      );
   } else if (problemType === 'multi_label_classification') {
-    if (!fullShape) throw new ShapeMismatchError(`${where}: multi-label classification needs multi-hot labels [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`);
+    if (!fullShape)
+      throw new ShapeMismatchError(
+        `${where}: multi-label classification needs multi-hot labels [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`,
+      );
   } else if (problemType === 'regression') {
     if (numLabels === 1 && !rowShape) {
-      throw new ShapeMismatchError(`${where}: regression with one output needs targets [${batch}] or [${batch}, 1], got ${formatShape(labels.shape)}.`);
+      throw new ShapeMismatchError(
+        `${where}: regression with one output needs targets [${batch}] or [${batch}, 1], got ${formatShape(labels.shape)}.`,
+      );
     }
     if (numLabels > 1 && !fullShape) {
-      throw new ShapeMismatchError(`${where}: regression with ${numLabels} outputs needs targets [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`);
+      throw new ShapeMismatchError(
+        `${where}: regression with ${numLabels} outputs needs targets [${batch}, ${numLabels}], got ${formatShape(labels.shape)}.`,
+      );
     }
   } else {
-    throw new InvalidArgumentError(`${where}: unknown problem_type ${JSON.stringify(problemType)}; expected single_label_classification, multi_label_classification or regression.`);
+    throw new InvalidArgumentError(
+      `${where}: unknown problem_type ${JSON.stringify(problemType)}; expected single_label_classification, multi_label_classification or regression.`,
+    );
   }
 }
 
@@ -129,8 +145,15 @@ export function inferProblemType(numLabels: number, labels: Tensor): ProblemType
  */
 export function spanLoss(startLogits: Tensor, endLogits: Tensor, startPositions: Tensor, endPositions: Tensor): Tensor {
   const where = 'spanLoss';
-  if (startLogits.rank !== 2 || endLogits.rank !== 2 || startLogits.shape[0] !== endLogits.shape[0] || startLogits.shape[1] !== endLogits.shape[1]) {
-    throw new ShapeMismatchError(`${where}: startLogits and endLogits must both be [batch, length], got ${formatShape(startLogits.shape)} and ${formatShape(endLogits.shape)}.`);
+  if (
+    startLogits.rank !== 2 ||
+    endLogits.rank !== 2 ||
+    startLogits.shape[0] !== endLogits.shape[0] ||
+    startLogits.shape[1] !== endLogits.shape[1]
+  ) {
+    throw new ShapeMismatchError(
+      `${where}: startLogits and endLogits must both be [batch, length], got ${formatShape(startLogits.shape)} and ${formatShape(endLogits.shape)}.`,
+    );
   }
   const [batch, length] = startLogits.shape as [number, number];
   checkSpanPositions(where, batch, startPositions, endPositions);
@@ -144,7 +167,10 @@ export function spanLoss(startLogits: Tensor, endLogits: Tensor, startPositions:
 
 /** Throws a named error unless both positions are int32 `[batch]` or `[batch, 1]`. @internal */
 export function checkSpanPositions(where: string, batch: number, startPositions: Tensor, endPositions: Tensor): void {
-  for (const [name, p] of [['startPositions', startPositions], ['endPositions', endPositions]] as const) {
+  for (const [name, p] of [
+    ['startPositions', startPositions],
+    ['endPositions', endPositions],
+  ] as const) {
     if (p.dtype !== 'int32') throw new DTypeError(`${where}: ${name} must be int32 token indices [${batch}], got ${p.dtype}.`);
     const ok = (p.rank === 1 && p.shape[0] === batch) || (p.rank === 2 && p.shape[0] === batch && p.shape[1] === 1);
     if (!ok) throw new ShapeMismatchError(`${where}: ${name} must be [${batch}] (or [${batch}, 1]), got ${formatShape(p.shape)}.`);

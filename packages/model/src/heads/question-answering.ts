@@ -1,4 +1,15 @@
-import { InvalidArgumentError, Linear, Module, ShapeMismatchError, formatShape, reshape, seedScope, split, tidy, type Tensor } from '@reformer/core';
+import {
+  InvalidArgumentError,
+  Linear,
+  Module,
+  ShapeMismatchError,
+  formatShape,
+  reshape,
+  seedScope,
+  split,
+  tidy,
+  type Tensor,
+} from '@reformer/core';
 import { ReformerConfigError } from '../config.js';
 import { ReformerModel, type ForwardOptions, type ModelOptions } from '../model.js';
 import { resolveHeadConfig, type HeadConfig } from './config.js';
@@ -69,12 +80,15 @@ export class ReformerForQuestionAnswering extends Module {
   /** Sequence output `[batch, length, 2H]` → start and end logits, each `[batch, length]`. */
   spanLogits(hidden: Tensor): SpanLogits {
     if (hidden.rank !== 3) {
-      throw new ShapeMismatchError(`ReformerForQuestionAnswering.spanLogits: the sequence output must be [batch, length, ${this.qa_outputs.inFeatures}], got ${formatShape(hidden.shape)}.`);
+      throw new ShapeMismatchError(
+        `ReformerForQuestionAnswering.spanLogits: the sequence output must be [batch, length, ${this.qa_outputs.inFeatures}], got ${formatShape(hidden.shape)}.`,
+      );
     }
     const [batch, length] = hidden.shape as [number, number];
-    const [startLogits, endLogits] = tidy(() =>
-      split(this.qa_outputs.forward(hidden), 2, 2).map((t) => reshape(t, [batch, length])),
-    ) as [Tensor, Tensor];
+    const [startLogits, endLogits] = tidy(() => split(this.qa_outputs.forward(hidden), 2, 2).map((t) => reshape(t, [batch, length]))) as [
+      Tensor,
+      Tensor,
+    ];
     return { startLogits, endLogits };
   }
 
@@ -87,7 +101,9 @@ export class ReformerForQuestionAnswering extends Module {
   loss(ids: Tensor, options: SpanLossOptions): Tensor {
     const o = options as Partial<SpanLossOptions> | undefined;
     if (o?.startPositions === undefined || o.endPositions === undefined) {
-      throw new InvalidArgumentError('ReformerForQuestionAnswering.loss: options.startPositions and options.endPositions are both required (int32 [batch] token indices).');
+      throw new InvalidArgumentError(
+        'ReformerForQuestionAnswering.loss: options.startPositions and options.endPositions are both required (int32 [batch] token indices).',
+      );
     }
     const { startPositions, endPositions } = o;
     checkSpanPositions('ReformerForQuestionAnswering.loss', ids.shape[0] ?? 0, startPositions, endPositions);

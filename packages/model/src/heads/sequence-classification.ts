@@ -1,4 +1,17 @@
-import { Dropout, InvalidArgumentError, Linear, Module, ShapeMismatchError, formatShape, reshape, seedScope, slice, tanh, tidy, type Tensor } from '@reformer/core';
+import {
+  Dropout,
+  InvalidArgumentError,
+  Linear,
+  Module,
+  ShapeMismatchError,
+  formatShape,
+  reshape,
+  seedScope,
+  slice,
+  tanh,
+  tidy,
+  type Tensor,
+} from '@reformer/core';
 import { ReformerModel, type ForwardOptions, type ModelOptions } from '../model.js';
 import { resolveHeadConfig, type HeadConfig } from './config.js';
 import { checkClassificationLabels, inferProblemType, sequenceClassificationLoss } from './losses.js';
@@ -37,7 +50,9 @@ export class ReformerClassificationHead extends Module {
   pooled(hidden: Tensor): Tensor {
     const h2 = this.dense.inFeatures;
     if (hidden.rank !== 3 || hidden.shape[2] !== h2) {
-      throw new ShapeMismatchError(`ReformerClassificationHead: the sequence output must be [batch, length, ${h2}], got ${formatShape(hidden.shape)}.`);
+      throw new ShapeMismatchError(
+        `ReformerClassificationHead: the sequence output must be [batch, length, ${h2}], got ${formatShape(hidden.shape)}.`,
+      );
     }
     const batch = hidden.shape[0]!;
     return tidy(() => tanh(this.dense.forward(this.dropout.forward(reshape(slice(hidden, [0, 0, 0], [batch, 1, h2]), [batch, h2])))));

@@ -40,7 +40,9 @@ const isInt = (v: unknown, min: number): v is number => typeof v === 'number' &&
  * ones) and validates everything, throwing one `ReformerConfigError` that lists every problem.
  * `decoder_start_token_id` comes back resolved (never null).
  */
-export function resolveEncoderDecoderConfig(config: Partial<EncoderDecoderConfig> = {}): EncoderDecoderConfig & { decoder_start_token_id: number } {
+export function resolveEncoderDecoderConfig(
+  config: Partial<EncoderDecoderConfig> = {},
+): EncoderDecoderConfig & { decoder_start_token_id: number } {
   const problems: string[] = [];
   let base: ReformerConfig | undefined;
   try {
@@ -50,13 +52,21 @@ export function resolveEncoderDecoderConfig(config: Partial<EncoderDecoderConfig
     problems.push(...err.problems);
   }
   const defined = Object.fromEntries(Object.entries(config).filter(([, v]) => v !== undefined));
-  const c = { ...ENCODER_DECODER_DEFAULTS, decoder_attn_layers: base?.attn_layers ?? [], ...base, ...defined, is_decoder: false } as EncoderDecoderConfig;
+  const c = {
+    ...ENCODER_DECODER_DEFAULTS,
+    decoder_attn_layers: base?.attn_layers ?? [],
+    ...base,
+    ...defined,
+    is_decoder: false,
+  } as EncoderDecoderConfig;
   const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
   const need = (ok: boolean, field: keyof EncoderDecoderConfig, expected: string): void => {
     if (!ok) problems.push(`${field} must be ${expected}, got ${show(c[field])}`);
   };
   need(
-    Array.isArray(c.decoder_attn_layers) && c.decoder_attn_layers.length > 0 && c.decoder_attn_layers.every((t) => t === 'lsh' || t === 'local' || t === 'full'),
+    Array.isArray(c.decoder_attn_layers) &&
+      c.decoder_attn_layers.length > 0 &&
+      c.decoder_attn_layers.every((t) => t === 'lsh' || t === 'local' || t === 'full'),
     'decoder_attn_layers',
     'a non-empty list of "lsh", "local" or "full"',
   );
@@ -70,7 +80,8 @@ export function resolveEncoderDecoderConfig(config: Partial<EncoderDecoderConfig
     );
   }
   need(
-    c.decoder_start_token_id === null || (isInt(c.decoder_start_token_id, 0) && (!isInt(targetVocab, 1) || c.decoder_start_token_id < targetVocab)),
+    c.decoder_start_token_id === null ||
+      (isInt(c.decoder_start_token_id, 0) && (!isInt(targetVocab, 1) || c.decoder_start_token_id < targetVocab)),
     'decoder_start_token_id',
     `a token id below the target vocabulary ${show(targetVocab)} (or null = pad_token_id)`,
   );

@@ -18,7 +18,12 @@ export class CrossAttentionCache {
    * @param values - the same layout.
    * @param mask - `[batch, sourceLength]` (1 = token, 0 = padding), or null for none.
    */
-  constructor(keys: Float32Array, values: Float32Array, mask: Int32Array | null, shape: { batch: number; length: number; heads: number; headSize: number }) {
+  constructor(
+    keys: Float32Array,
+    values: Float32Array,
+    mask: Int32Array | null,
+    shape: { batch: number; length: number; heads: number; headSize: number },
+  ) {
     this.#keys = keys;
     this.#values = values;
     this.#shape = shape;
@@ -42,7 +47,15 @@ export class CrossAttentionCache {
       for (let h = 0; h < heads; h++) {
         const at = b * width + h * headSize;
         // query = the last source position: no key is "after" the query (no causality).
-        attendLast(queries, at, this.#window[b]!, { ...rows, offset: h * headSize }, { query: length - 1, scale: 1 / Math.sqrt(headSize), excludeSelf: false }, out, at);
+        attendLast(
+          queries,
+          at,
+          this.#window[b]!,
+          { ...rows, offset: h * headSize },
+          { query: length - 1, scale: 1 / Math.sqrt(headSize), excludeSelf: false },
+          out,
+          at,
+        );
       }
     }
     return Float32Array.from(out);

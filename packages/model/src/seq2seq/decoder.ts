@@ -43,10 +43,16 @@ export class ReformerCrossAttention extends Module {
   /** `h` `[batch, length, H]` → `crossAttention(LayerNorm(h), options.context)`; throws `InvalidArgumentError` without a context. */
   forward(h: Tensor, options: DecoderLayerOptions): Tensor {
     if (!(options?.context instanceof Tensor)) {
-      throw new InvalidArgumentError('ReformerCrossAttention.forward: options.context (the encoder output [batch, sourceLength, 2·hidden_size]) is required.');
+      throw new InvalidArgumentError(
+        'ReformerCrossAttention.forward: options.context (the encoder output [batch, sourceLength, 2·hidden_size]) is required.',
+      );
     }
     return tidy(() =>
-      this.attention.forward(this.layer_norm.forward(h), options.context, options.contextMask !== undefined ? { contextMask: options.contextMask } : {}),
+      this.attention.forward(
+        this.layer_norm.forward(h),
+        options.context,
+        options.contextMask !== undefined ? { contextMask: options.contextMask } : {},
+      ),
     );
   }
 }

@@ -53,18 +53,22 @@ type SelfAttentionLayer = LSHSelfAttention | LocalSelfAttention | FullSelfAttent
 function sourceTensor(where: string, source: Tensor | readonly (readonly number[])[], vocab: number): Tensor {
   if (Array.isArray(source)) {
     const rows = source as readonly (readonly number[])[];
-    if (rows.length === 0 || !Array.isArray(rows[0]) || rows[0].length === 0) throw new ShapeMismatchError(`${where}: the source needs at least one row of at least one token id, e.g. [[5, 3, 7]].`);
+    if (rows.length === 0 || !Array.isArray(rows[0]) || rows[0].length === 0)
+      throw new ShapeMismatchError(`${where}: the source needs at least one row of at least one token id, e.g. [[5, 3, 7]].`);
     const length = rows[0].length;
     rows.forEach((r, i) => {
-      if (!Array.isArray(r) || r.length !== length) throw new ShapeMismatchError(`${where}: every source row must be an array of ${length} ids; row ${i} is not.`);
+      if (!Array.isArray(r) || r.length !== length)
+        throw new ShapeMismatchError(`${where}: every source row must be an array of ${length} ids; row ${i} is not.`);
       r.forEach((id, j) => {
-        if (!Number.isInteger(id) || id < 0 || id >= vocab) throw new InvalidArgumentError(`${where}: source[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
+        if (!Number.isInteger(id) || id < 0 || id >= vocab)
+          throw new InvalidArgumentError(`${where}: source[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
       });
     });
     return tensor(Int32Array.from(rows.flat()), [rows.length, length], 'int32');
   }
   const t = source as Tensor;
-  if (t.dtype !== 'int32') throw new DTypeError(`${where}: the source must be int32 [batch, length] token ids (or an array of rows), got ${t.dtype}.`);
+  if (t.dtype !== 'int32')
+    throw new DTypeError(`${where}: the source must be int32 [batch, length] token ids (or an array of rows), got ${t.dtype}.`);
   return t;
 }
 
@@ -96,15 +100,21 @@ export async function generateSeq2Seq(
 ): Promise<number[][]> {
   const where = 'generateSeq2Seq';
   if (!(model instanceof ReformerEncoderDecoder)) throw new InvalidArgumentError(`${where}: expected a ReformerEncoderDecoder.`);
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options must be given, e.g. { maxNewTokens: 20 }.`);
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError(`${where}: options must be given, e.g. { maxNewTokens: 20 }.`);
   const c = model.config;
   const vocab = targetVocabSize(c);
   const { maxNewTokens } = options;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0) throw new InvalidArgumentError(`${where}: maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}.`);
+  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
+    throw new InvalidArgumentError(`${where}: maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}.`);
   const sampling = checkSampling(where, options, vocab);
   const nHashes = options.nHashes ?? c.num_hashes;
-  if (!Number.isInteger(nHashes) || nHashes < 1) throw new InvalidArgumentError(`${where}: nHashes must be a positive integer, got ${String(nHashes)}.`);
-  if (options.eosTokenId !== undefined && !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < vocab)) {
+  if (!Number.isInteger(nHashes) || nHashes < 1)
+    throw new InvalidArgumentError(`${where}: nHashes must be a positive integer, got ${String(nHashes)}.`);
+  if (
+    options.eosTokenId !== undefined &&
+    !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < vocab)
+  ) {
     throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${vocab}), got ${String(options.eosTokenId)}.`);
   }
   if (c.decoder_attn_layers.includes('lsh') && c.num_buckets === null) {
@@ -114,7 +124,10 @@ export async function generateSeq2Seq(
   }
   const reach = model.decoder.embeddings.maxLength;
   // The start token and every generated token but the last are decoder inputs: maxNewTokens positions.
-  if (maxNewTokens > reach) throw new ShapeMismatchError(`${where}: maxNewTokens = ${maxNewTokens} target positions, but the decoder's position embeddings cover ${reach}.`);
+  if (maxNewTokens > reach)
+    throw new ShapeMismatchError(
+      `${where}: maxNewTokens = ${maxNewTokens} target positions, but the decoder's position embeddings cover ${reach}.`,
+    );
 
   const src = sourceTensor(where, source, c.vocab_size);
   const batch = src.shape[0]!;
@@ -176,7 +189,14 @@ async function readAll(tensors: Tensor[]): Promise<(Float32Array | Int32Array)[]
 }
 
 /** Logits `[B·V]` of the last target position of a full decoder run over `ids` (the reference path). */
-async function lastLogits(model: ReformerEncoderDecoder, ids: number[][], context: Tensor, mask: Tensor | undefined, rotations: Rotations, nHashes: number): Promise<Float32Array> {
+async function lastLogits(
+  model: ReformerEncoderDecoder,
+  ids: number[][],
+  context: Tensor,
+  mask: Tensor | undefined,
+  rotations: Rotations,
+  nHashes: number,
+): Promise<Float32Array> {
   const B = ids.length;
   const T = ids[0]!.length;
   const logits = noGrad(() =>
@@ -201,7 +221,13 @@ class CachedSeq2SeqDecoder {
   readonly #cross: CrossAttentionCache[];
   #length = 0;
 
-  private constructor(model: ReformerEncoderDecoder, rotations: Rotations, nHashes: number, self: AttentionCache[], cross: CrossAttentionCache[]) {
+  private constructor(
+    model: ReformerEncoderDecoder,
+    rotations: Rotations,
+    nHashes: number,
+    self: AttentionCache[],
+    cross: CrossAttentionCache[],
+  ) {
     this.#model = model;
     this.#rotations = rotations;
     this.#nHashes = nHashes;
@@ -210,14 +236,25 @@ class CachedSeq2SeqDecoder {
   }
 
   /** Creates the caches: empty self-attention caches, and every layer's cross-attention keys and values projected once. */
-  static async create(model: ReformerEncoderDecoder, context: Tensor, mask: Tensor | undefined, rotations: Rotations, nHashes: number): Promise<CachedSeq2SeqDecoder> {
+  static async create(
+    model: ReformerEncoderDecoder,
+    context: Tensor,
+    mask: Tensor | undefined,
+    rotations: Rotations,
+    nHashes: number,
+  ): Promise<CachedSeq2SeqDecoder> {
     const c = model.config;
     const [batch, length] = context.shape as [number, number];
     const shape = { batch, heads: c.num_attention_heads, headSize: c.attention_head_size };
     const self = c.decoder_attn_layers.map((type) =>
       type === 'lsh'
         ? new LSHCache(shape, { chunk: c.lsh_attn_chunk_length, before: c.lsh_num_chunks_before, after: c.lsh_num_chunks_after, nHashes })
-        : new LocalCache(shape, type === 'local' ? { chunk: c.local_attn_chunk_length, before: c.local_num_chunks_before, after: c.local_num_chunks_after } : null),
+        : new LocalCache(
+            shape,
+            type === 'local'
+              ? { chunk: c.local_attn_chunk_length, before: c.local_num_chunks_before, after: c.local_num_chunks_after }
+              : null,
+          ),
     );
     const maskValues = mask === undefined ? null : ((await mask.data()) as Int32Array);
     const cross: CrossAttentionCache[] = [];
@@ -253,18 +290,29 @@ class CachedSeq2SeqDecoder {
         const k = 3 * i;
         // Causal self-attention over the cached positions.
         const { attention } = layer;
-        const projected = noGrad(() => tidy(() => projections(attention, attention.layer_norm.forward(source(k)), this.#rotations[i], this.#nHashes)));
+        const projected = noGrad(() =>
+          tidy(() => projections(attention, attention.layer_norm.forward(source(k)), this.#rotations[i], this.#nHashes)),
+        );
         const [q, key, value, buckets] = await readAll(projected);
         this.#self[i]!.append(key as Float32Array, value as Float32Array, 1, buckets as Int32Array | undefined);
         const attended = this.#self[i]!.attendLast(q as Float32Array);
-        update(k, noGrad(() => tidy(() => (attention.attention as SelfAttentionLayer).output.forward(heads(attended)))));
+        update(
+          k,
+          noGrad(() => tidy(() => (attention.attention as SelfAttentionLayer).output.forward(heads(attended)))),
+        );
         // Encoder–decoder attention over the source keys and values projected once.
         const cross = layer.cross_attention;
         const [query] = await readAll([noGrad(() => tidy(() => cross.attention.query.forward(cross.layer_norm.forward(source(k + 1)))))]);
         const crossed = this.#cross[i]!.attend(query as Float32Array);
-        update(k + 1, noGrad(() => tidy(() => cross.attention.output.forward(heads(crossed)))));
+        update(
+          k + 1,
+          noGrad(() => tidy(() => cross.attention.output.forward(heads(crossed)))),
+        );
         // Feed-forward.
-        update(k + 2, noGrad(() => layer.feed_forward.forward(source(k + 2))));
+        update(
+          k + 2,
+          noGrad(() => layer.feed_forward.forward(source(k + 2))),
+        );
       }
       const logits = noGrad(() => tidy(() => model.lm_head.forward(model.decoder.layer_norm.forward(concat(streams, -1)))));
       this.#length = t + 1;

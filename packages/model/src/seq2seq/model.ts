@@ -1,4 +1,18 @@
-import { InvalidArgumentError, Module, ShapeMismatchError, concat, equal, fill, formatShape, scalar, seedScope, slice, tidy, where, type Tensor } from '@reformer/core';
+import {
+  InvalidArgumentError,
+  Module,
+  ShapeMismatchError,
+  concat,
+  equal,
+  fill,
+  formatShape,
+  scalar,
+  seedScope,
+  slice,
+  tidy,
+  where,
+  type Tensor,
+} from '@reformer/core';
 import { ChunkedLMHead } from '@reformer/chunked-ffn';
 import { IGNORE_INDEX } from '../labels.js';
 import { ReformerModel, checkIds, type ModelOptions } from '../model.js';
@@ -117,7 +131,9 @@ export class ReformerEncoderDecoder extends Module {
     }
     const mask = options.attentionMask;
     if (mask !== undefined && (mask.rank !== 2 || mask.shape[0] !== batch || mask.shape[1] !== encoderOutput.shape[1])) {
-      throw new ShapeMismatchError(`${where}: attentionMask must be [${batch}, ${encoderOutput.shape[1]}] like the source, got ${formatShape(mask.shape)}.`);
+      throw new ShapeMismatchError(
+        `${where}: attentionMask must be [${batch}, ${encoderOutput.shape[1]}] like the source, got ${formatShape(mask.shape)}.`,
+      );
     }
     return this.decoder.forward(decoderIds, {
       context: encoderOutput,
@@ -142,7 +158,9 @@ export class ReformerEncoderDecoder extends Module {
    */
   shiftRight(labels: Tensor): Tensor {
     if (labels.dtype !== 'int32' || labels.rank !== 2 || labels.shape[1]! < 1) {
-      throw new ShapeMismatchError(`${this.constructor.name}.shiftRight: labels must be int32 [batch, targetLength ≥ 1], got ${labels.dtype} ${formatShape(labels.shape)}.`);
+      throw new ShapeMismatchError(
+        `${this.constructor.name}.shiftRight: labels must be int32 [batch, targetLength ≥ 1], got ${labels.dtype} ${formatShape(labels.shape)}.`,
+      );
     }
     const [batch, length] = labels.shape as [number, number];
     const c = this.config;
@@ -160,10 +178,13 @@ export class ReformerEncoderDecoder extends Module {
   loss(sourceIds: Tensor, options: EncoderDecoderLossOptions): Tensor {
     const where = `${this.constructor.name}.loss`;
     const labels = options?.labels;
-    if (labels === undefined) throw new InvalidArgumentError(`${where}: options.labels (int32 [batch, targetLength], −100 = not scored) is required.`);
+    if (labels === undefined)
+      throw new InvalidArgumentError(`${where}: options.labels (int32 [batch, targetLength], −100 = not scored) is required.`);
     checkIds(where, sourceIds, this.encoder.embeddings.maxLength, 0, options.attentionMask);
     if (labels.rank !== 2 || labels.shape[0] !== sourceIds.shape[0]) {
-      throw new ShapeMismatchError(`${where}: labels must be [batch = ${sourceIds.shape[0]}, targetLength], got ${formatShape(labels.shape)}.`);
+      throw new ShapeMismatchError(
+        `${where}: labels must be [batch = ${sourceIds.shape[0]}, targetLength], got ${formatShape(labels.shape)}.`,
+      );
     }
     return tidy(() => {
       const hidden = this.decode(this.shiftRight(labels), this.encode(sourceIds, encodeOptions(options)), options);

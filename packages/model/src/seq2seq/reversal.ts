@@ -21,8 +21,14 @@ export interface ReversalOptions {
  */
 export function reversalBatch(options: ReversalOptions): { source: Tensor; labels: Tensor } {
   const { batchSize, length, vocabSize, firstToken = 1, seed } = options;
-  for (const [name, v, min] of [['batchSize', batchSize, 1], ['length', length, 1], ['vocabSize', vocabSize, firstToken + 2], ['seed', seed, 0]] as const) {
-    if (!Number.isSafeInteger(v) || v < min) throw new InvalidArgumentError(`reversalBatch: ${name} must be an integer ≥ ${min}, got ${String(v)}.`);
+  for (const [name, v, min] of [
+    ['batchSize', batchSize, 1],
+    ['length', length, 1],
+    ['vocabSize', vocabSize, firstToken + 2],
+    ['seed', seed, 0],
+  ] as const) {
+    if (!Number.isSafeInteger(v) || v < min)
+      throw new InvalidArgumentError(`reversalBatch: ${name} must be an integer ≥ ${min}, got ${String(v)}.`);
   }
   const u = uniformValues(seed, batchSize * length);
   const source = Int32Array.from(u, (x) => firstToken + Math.min(vocabSize - firstToken - 1, Math.floor(x * (vocabSize - firstToken))));

@@ -64,7 +64,10 @@ export function charLMTask(options: CharLMOptions): CharLMTask {
   let bytes: Uint8Array;
   if (typeof text === 'string') bytes = new TextEncoder().encode(text);
   else if (text instanceof Uint8Array) bytes = text;
-  else throw new InvalidArgumentError(`${where}: text must be a string or a Uint8Array, got ${text === undefined ? 'undefined' : typeof text}.`);
+  else
+    throw new InvalidArgumentError(
+      `${where}: text must be a string or a Uint8Array, got ${text === undefined ? 'undefined' : typeof text}.`,
+    );
   const length = checkInteger(where, 'length', options.length ?? 256, 2);
   const validFraction = options.validFraction ?? 0.1;
   if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) {
@@ -101,7 +104,8 @@ export function charLMTask(options: CharLMOptions): CharLMTask {
       const ids = new Int32Array(batchSize * length);
       if (splitName === 'train') {
         const bits = randomBits(deriveSeed(seed, index), batchSize);
-        for (let r = 0; r < batchSize; r++) ids.set(train.subarray(bits[r]! % trainOffsets, (bits[r]! % trainOffsets) + length), r * length);
+        for (let r = 0; r < batchSize; r++)
+          ids.set(train.subarray(bits[r]! % trainOffsets, (bits[r]! % trainOffsets) + length), r * length);
       } else {
         for (let r = 0; r < batchSize; r++) {
           const start = ((index * batchSize + r) % validWindows) * length;

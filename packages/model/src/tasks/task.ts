@@ -57,7 +57,13 @@ export interface CausalScores {
  * skipped. Ties in the argmax go to the lowest id. Returns the summed cross-entropy, the number of
  * correct argmax predictions and the number of scored positions.
  */
-export function scoreCausalLM(logits: Float32Array, labels: Int32Array, batchSize: number, length: number, vocabSize: number): CausalScores {
+export function scoreCausalLM(
+  logits: Float32Array,
+  labels: Int32Array,
+  batchSize: number,
+  length: number,
+  vocabSize: number,
+): CausalScores {
   if (logits.length !== batchSize * length * vocabSize || labels.length !== batchSize * length) {
     throw new InvalidArgumentError(
       `scoreCausalLM: ${logits.length} logits and ${labels.length} labels do not fit [${batchSize}, ${length}, ${vocabSize}].`,
@@ -70,7 +76,8 @@ export function scoreCausalLM(logits: Float32Array, labels: Int32Array, batchSiz
     for (let t = 1; t < length; t++) {
       const label = labels[b * length + t]!;
       if (label === IGNORE_INDEX) continue;
-      if (label < 0 || label >= vocabSize) throw new InvalidArgumentError(`scoreCausalLM: label ${label} at [${b}, ${t}] is outside [0, ${vocabSize}).`);
+      if (label < 0 || label >= vocabSize)
+        throw new InvalidArgumentError(`scoreCausalLM: label ${label} at [${b}, ${t}] is outside [0, ${vocabSize}).`);
       const row = (b * length + t - 1) * vocabSize;
       let best = 0;
       let max = -Infinity;
@@ -109,7 +116,9 @@ export async function evaluateCausal(
   checkInteger(where, 'batchSize', batchSize, 1);
   checkInteger(where, 'batches', batches, 1);
   if (!model.config.is_decoder) {
-    throw new InvalidArgumentError(`${where}: the task scores a causal LM (position t predicts token t + 1); this model has is_decoder: false.`);
+    throw new InvalidArgumentError(
+      `${where}: the task scores a causal LM (position t predicts token t + 1); this model has is_decoder: false.`,
+    );
   }
   if (model.config.vocab_size < task.vocabSize) {
     throw new InvalidArgumentError(`${where}: the model's vocab_size ${model.config.vocab_size} is below the task's ${task.vocabSize}.`);

@@ -48,7 +48,11 @@ function lsh(causal: boolean): ParityWorkload {
         const qk = seedScope(11, () => randomNormal([2, 2, 64, 8]));
         const v = seedScope(12, () => randomNormal([2, 2, 64, 8]));
         const dy = seedScope(13, () => randomNormal([2, 2, 64, 8]));
-        const { value, grads } = gradients(() => lshAttention(qk, v, { chunkLength: 8, nHashes: 2, nBuckets: 8, causal, seed: 5 }).output, [qk, v], dy);
+        const { value, grads } = gradients(
+          () => lshAttention(qk, v, { chunkLength: 8, nHashes: 2, nBuckets: 8, causal, seed: 5 }).output,
+          [qk, v],
+          dy,
+        );
         return [value, ...grads];
       }),
   };
@@ -127,7 +131,15 @@ export function tinyTrainer(options: TinyTrainerOptions = {}): TinyTrainer {
   const params = [...l1.parameters(), ...norm.parameters(), ...l2.parameters()];
   const opt = new AdamW(params, { lr });
   const x = seedScope(seed + 2, () => randomNormal([batch, inFeatures]));
-  const labels = tidy(() => cast(mul(seedScope(seed + 3, () => randomUniform([batch])), scalar(classes)), 'int32'));
+  const labels = tidy(() =>
+    cast(
+      mul(
+        seedScope(seed + 3, () => randomUniform([batch])),
+        scalar(classes),
+      ),
+      'int32',
+    ),
+  );
   return {
     params,
     step: () =>
@@ -191,7 +203,11 @@ const reformer: ParityWorkload = {
     const opt = new AdamW(named, { lr: 3e-2 });
     try {
       const losses = tidy(() => {
-        const ids = tensor(Int32Array.from({ length: 64 }, (_, i) => (i * 7 + (i >> 3)) % 11), [2, 32], 'int32');
+        const ids = tensor(
+          Int32Array.from({ length: 64 }, (_, i) => (i * 7 + (i >> 3)) % 11),
+          [2, 32],
+          'int32',
+        );
         return [0, 1, 2].map((step) => {
           const { value, grads } = seedScope(100 + step, () => gradients(() => model.loss(ids), [...named.values()]));
           opt.step(grads);
@@ -241,8 +257,16 @@ const encoderDecoder: ParityWorkload = {
     try {
       const losses = tidy(() => {
         // Source and target of different lengths (16 and 12): the cross-attention pads the queries.
-        const source = tensor(Int32Array.from({ length: 32 }, (_, i) => 1 + ((i * 5 + (i >> 2)) % 10)), [2, 16], 'int32');
-        const labels = tensor(Int32Array.from({ length: 24 }, (_, i) => (i % 12 === 11 ? -100 : 1 + ((i * 3) % 10))), [2, 12], 'int32');
+        const source = tensor(
+          Int32Array.from({ length: 32 }, (_, i) => 1 + ((i * 5 + (i >> 2)) % 10)),
+          [2, 16],
+          'int32',
+        );
+        const labels = tensor(
+          Int32Array.from({ length: 24 }, (_, i) => (i % 12 === 11 ? -100 : 1 + ((i * 3) % 10))),
+          [2, 12],
+          'int32',
+        );
         return [0, 1, 2].map((step) => {
           const { value, grads } = seedScope(200 + step, () => gradients(() => model.loss(source, { labels }), [...named.values()]));
           opt.step(grads);

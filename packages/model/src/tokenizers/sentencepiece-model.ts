@@ -63,7 +63,9 @@ export function readSentencePieceModel(bytes: Uint8Array, what = 'spiece.model')
   }
   if (model.pieces.length === 0) throw new TokenizerError(`${what}: not a SentencePiece model (no vocabulary pieces).`);
   if (model.modelType !== 1 && model.modelType !== 2) {
-    throw new TokenizerError(`${what}: SentencePiece model type ${model.modelType} (word or char) is not supported; unigram (1) and BPE (2) are.`);
+    throw new TokenizerError(
+      `${what}: SentencePiece model type ${model.modelType} (word or char) is not supported; unigram (1) and BPE (2) are.`,
+    );
   }
   const unk = model.pieces[model.unkId];
   if (unk === undefined || unk.type !== PieceType.UNKNOWN) {

@@ -58,11 +58,13 @@ export class SentencePieceTokenizer implements Tokenizer {
   }
 
   private constructor(model: SentencePieceModel, what: string) {
-    if (model.treatWhitespaceAsSuffix) throw new TokenizerError(`${what}: models trained with treat_whitespace_as_suffix are not supported.`);
+    if (model.treatWhitespaceAsSuffix)
+      throw new TokenizerError(`${what}: models trained with treat_whitespace_as_suffix are not supported.`);
     if (!model.splitByWhitespace) throw new TokenizerError(`${what}: models trained with split_by_whitespace = false are not supported.`);
     if (model.byteFallback) throw new TokenizerError(`${what}: models trained with byte_fallback are not supported.`);
     const userDefined = model.pieces.filter((p) => p.type === PieceType.USER_DEFINED).map((p) => p.piece);
-    if (userDefined.length > 0) throw new TokenizerError(`${what}: user-defined symbols (${userDefined.slice(0, 5).join(', ')}) are not supported.`);
+    if (userDefined.length > 0)
+      throw new TokenizerError(`${what}: user-defined symbols (${userDefined.slice(0, 5).join(', ')}) are not supported.`);
     this.model = model;
     this.vocabSize = model.pieces.length;
     this.unkTokenId = model.unkId;
@@ -86,7 +88,10 @@ export class SentencePieceTokenizer implements Tokenizer {
             fuse_unk: true,
             byte_fallback: false,
           };
-    this.segmenter = new HFTokenizer({ model: segmentation, normalizer: null, pre_tokenizer: null, decoder: null, post_processor: null, added_tokens: [] }, {});
+    this.segmenter = new HFTokenizer(
+      { model: segmentation, normalizer: null, pre_tokenizer: null, decoder: null, post_processor: null, added_tokens: [] },
+      {},
+    );
   }
 
   encode(text: string): number[] {

@@ -33,7 +33,10 @@ export interface BatchTensors {
  * `ShapeMismatchError` naming `where` and the bad field.
  */
 export function checkBatch(where: string, batch: TrainBatch): void {
-  if (batch === null || typeof batch !== 'object') throw new InvalidArgumentError(`${where}: a batch must be an object { batchSize, length, ids, labels?, attentionMask? }, got ${String(batch)}.`);
+  if (batch === null || typeof batch !== 'object')
+    throw new InvalidArgumentError(
+      `${where}: a batch must be an object { batchSize, length, ids, labels?, attentionMask? }, got ${String(batch)}.`,
+    );
   const { batchSize, length } = batch;
   checkInteger(where, 'batchSize', batchSize, 1);
   checkInteger(where, 'length', length, 1);
@@ -41,8 +44,14 @@ export function checkBatch(where: string, batch: TrainBatch): void {
   for (const field of ['ids', 'labels', 'attentionMask'] as const) {
     const a = batch[field];
     if (a === undefined && field !== 'ids') continue;
-    if (!(a instanceof Int32Array)) throw new InvalidArgumentError(`${where}: batch.${field} must be an Int32Array, got ${a === undefined ? 'undefined' : Object.prototype.toString.call(a)}.`);
-    if (a.length !== n) throw new ShapeMismatchError(`${where}: batch.${field} holds ${a.length} values, expected batchSize · length = ${batchSize} · ${length} = ${n}.`);
+    if (!(a instanceof Int32Array))
+      throw new InvalidArgumentError(
+        `${where}: batch.${field} must be an Int32Array, got ${a === undefined ? 'undefined' : Object.prototype.toString.call(a)}.`,
+      );
+    if (a.length !== n)
+      throw new ShapeMismatchError(
+        `${where}: batch.${field} holds ${a.length} values, expected batchSize · length = ${batchSize} · ${length} = ${n}.`,
+      );
   }
 }
 

@@ -226,7 +226,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     loss = result.loss;
     trainSeconds += (now() - t0) / 1000;
     tokens += batchTokens(batch);
-    if (!Number.isFinite(loss)) throw new TrainError(`train: the loss at step ${step} is ${loss}; lower the learning rate or set clipNorm.`);
+    if (!Number.isFinite(loss))
+      throw new TrainError(`train: the loss at step ${step} is ${loss}; lower the learning rate or set clipNorm.`);
     // One macrotask per step: timers, an abort and signal handlers run here, between steps (and a
     // browser page stays responsive), at the cost of microseconds.
     await nextMacrotask();
@@ -251,7 +252,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     // A stop requested during this step (or its progress report) saves the step's state before returning.
     const stopping = options.signal?.aborted === true;
-    if ((run.checkpointEvery > 0 && step % run.checkpointEvery === 0) || last || stopping) await save(options, run, step, loss, evalMetrics ?? lastEval);
+    if ((run.checkpointEvery > 0 && step % run.checkpointEvery === 0) || last || stopping)
+      await save(options, run, step, loss, evalMetrics ?? lastEval);
   }
   return {
     step,
@@ -282,7 +284,8 @@ interface TrainRun {
 
 /** Checks every option (and applies `lr` to the optimizer) before anything runs. */
 function checkTrainOptions(options: TrainOptions): TrainRun {
-  if (options === null || typeof options !== 'object') throw new InvalidArgumentError('train: expected an options object { model, optimizer, data, steps, ... }.');
+  if (options === null || typeof options !== 'object')
+    throw new InvalidArgumentError('train: expected an options object { model, optimizer, data, steps, ... }.');
   const { model, optimizer, data } = options;
   if (model === undefined || typeof (model as { loss?: unknown }).loss !== 'function') {
     throw new InvalidArgumentError('train: options.model must be a ReformerModelWithLMHead or ReformerForMaskedLM.');
@@ -335,7 +338,9 @@ async function resume(options: TrainOptions, run: TrainRun): Promise<number> {
   const savedSeed = point.state['seed'];
   if (savedSeed !== undefined && savedSeed !== run.seed) {
     point.model.dispose();
-    throw new TrainError(`train: the checkpoint was made with seed ${String(savedSeed)}, this run has seed ${run.seed}; resume with the same seed for an exact continuation.`);
+    throw new TrainError(
+      `train: the checkpoint was made with seed ${String(savedSeed)}, this run has seed ${run.seed}; resume with the same seed for an exact continuation.`,
+    );
   }
   try {
     const start = checkInteger('train', 'the checkpoint state step', point.state.step, 0);
@@ -406,15 +411,17 @@ async function save(options: TrainOptions, run: TrainRun, step: number, loss: nu
 async function meanLoss(model: LanguageModel, batches: readonly TrainBatch[], seed: number): Promise<Metrics> {
   let total = 0;
   for (const [i, batch] of batches.entries()) {
-    const l = seedScope(deriveSeed(seed, i), () => noGrad(() =>
-      tidy(() => {
-        const t = batchTensors(batch);
-        return model.loss(t.ids, {
-          ...(t.labels !== undefined ? { labels: t.labels } : {}),
-          ...(t.attentionMask !== undefined ? { attentionMask: t.attentionMask } : {}),
-        });
-      }),
-    ));
+    const l = seedScope(deriveSeed(seed, i), () =>
+      noGrad(() =>
+        tidy(() => {
+          const t = batchTensors(batch);
+          return model.loss(t.ids, {
+            ...(t.labels !== undefined ? { labels: t.labels } : {}),
+            ...(t.attentionMask !== undefined ? { attentionMask: t.attentionMask } : {}),
+          });
+        }),
+      ),
+    );
     try {
       total += (await l.data())[0]!;
     } finally {

@@ -69,14 +69,19 @@ export function pytorchCheckpointFormat(buffer: ArrayBuffer | Uint8Array): PyTor
 function storageLoader(storages: Map<string, StorageRef>, load: (ref: StorageRef) => void): PickleHooks['persistentLoad'] {
   return (pid) => {
     if (!Array.isArray(pid) || pid[0] !== 'storage' || pid.length < 5) {
-      fail(`a persistent id is ${Array.isArray(pid) ? `a tuple starting ${JSON.stringify(String(pid[0]))}` : 'not a tuple'}, expected ('storage', ...); the file is corrupt.`);
+      fail(
+        `a persistent id is ${Array.isArray(pid) ? `a tuple starting ${JSON.stringify(String(pid[0]))}` : 'not a tuple'}, expected ('storage', ...); the file is corrupt.`,
+      );
     }
     const [, type, key, , numel, view] = pid as unknown[];
     if (!(type instanceof StorageTypeMarker)) fail('a storage has no storage type; the file is corrupt.');
     if (typeof key !== 'string' && typeof key !== 'number') fail('a storage key is not a string; the file is corrupt.');
-    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0) fail(`storage ${JSON.stringify(key)} has an invalid size; the file is corrupt.`);
+    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0)
+      fail(`storage ${JSON.stringify(key)} has an invalid size; the file is corrupt.`);
     if (view !== undefined && view !== null) {
-      fail(`storage ${JSON.stringify(key)} is a view of another storage, which only PyTorch before 1.0 wrote; load and re-save it with a current torch.save.`);
+      fail(
+        `storage ${JSON.stringify(key)} is a view of another storage, which only PyTorch before 1.0 wrote; load and re-save it with a current torch.save.`,
+      );
     }
     const name = String(key);
     let ref = storages.get(name);
@@ -128,7 +133,8 @@ function parseZip(bytes: Uint8Array, options: PyTorchReadOptions, checksum?: (da
   let little = true;
   if (order !== undefined) {
     const text = new TextDecoder().decode(order);
-    if (text !== 'little' && text !== 'big') fail(`the byteorder record is ${JSON.stringify(text.slice(0, 20))}, expected "little" or "big"; the file is corrupt.`);
+    if (text !== 'little' && text !== 'big')
+      fail(`the byteorder record is ${JSON.stringify(text.slice(0, 20))}, expected "little" or "big"; the file is corrupt.`);
     little = text === 'little';
   }
   const storages = new Map<string, StorageRef>();
@@ -139,7 +145,9 @@ function parseZip(bytes: Uint8Array, options: PyTorchReadOptions, checksum?: (da
       if (data === undefined) fail(`storage entry ${prefix}data/${ref.key} is missing from the archive; the file is truncated or corrupt.`);
       const need = ref.numel * STORAGE_ITEMSIZE[ref.dtype];
       if (data.byteLength < need) {
-        fail(`storage entry ${prefix}data/${ref.key} holds ${data.byteLength} bytes, but its ${ref.numel} elements need ${need}; the file is corrupt.`);
+        fail(
+          `storage entry ${prefix}data/${ref.key} holds ${data.byteLength} bytes, but its ${ref.numel} elements need ${need}; the file is corrupt.`,
+        );
       }
       ref.bytes = data;
     }),
@@ -159,7 +167,9 @@ function parseLegacy(bytes: Uint8Array): Map<string, HostTensor> {
   if (magic.value !== LEGACY_MAGIC) fail('the legacy magic number is wrong; the file is corrupt or not a PyTorch checkpoint.');
   const protocol = unpickle(bytes, magic.end, none);
   if (protocol.value !== LEGACY_PROTOCOL) {
-    fail(`legacy protocol version ${String(protocol.value)}, expected ${LEGACY_PROTOCOL}; load and re-save the file with a current torch.save.`);
+    fail(
+      `legacy protocol version ${String(protocol.value)}, expected ${LEGACY_PROTOCOL}; load and re-save the file with a current torch.save.`,
+    );
   }
   const sysInfo = unpickle(bytes, protocol.end, none);
   if (!(sysInfo.value instanceof PickleDict)) fail('the legacy system info is not a dict; the file is corrupt.');
@@ -167,20 +177,28 @@ function parseLegacy(bytes: Uint8Array): Map<string, HostTensor> {
     fail('the file was written on a big-endian machine in the legacy format; re-save it with a current torch.save (zip format).');
   }
   const storages = new Map<string, StorageRef>();
-  const object = unpickle(bytes, sysInfo.end, { resolveGlobal: resolveTorchGlobal, persistentLoad: storageLoader(storages, () => undefined) });
+  const object = unpickle(bytes, sysInfo.end, {
+    resolveGlobal: resolveTorchGlobal,
+    persistentLoad: storageLoader(storages, () => undefined),
+  });
   const keys = unpickle(bytes, object.end, none);
-  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string')) fail('the legacy storage key list is not a list of strings; the file is corrupt.');
+  if (!Array.isArray(keys.value) || !keys.value.every((k) => typeof k === 'string'))
+    fail('the legacy storage key list is not a list of strings; the file is corrupt.');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let pos = keys.end;
   for (const key of keys.value as string[]) {
     const ref = storages.get(key);
     if (ref === undefined) fail(`the legacy storage list names ${JSON.stringify(key)}, which no tensor uses; the file is corrupt.`);
-    if (pos + 8 > bytes.byteLength) fail(`storage ${JSON.stringify(key)} is missing: the file ends at byte ${bytes.byteLength}; it is truncated.`);
+    if (pos + 8 > bytes.byteLength)
+      fail(`storage ${JSON.stringify(key)} is missing: the file ends at byte ${bytes.byteLength}; it is truncated.`);
     const numel = view.getUint32(pos, true) + view.getUint32(pos + 4, true) * 4294967296;
-    if (numel !== ref.numel) fail(`storage ${JSON.stringify(key)} has ${numel} elements on disk but ${ref.numel} in the pickle; the file is corrupt.`);
+    if (numel !== ref.numel)
+      fail(`storage ${JSON.stringify(key)} has ${numel} elements on disk but ${ref.numel} in the pickle; the file is corrupt.`);
     const size = numel * STORAGE_ITEMSIZE[ref.dtype];
     if (pos + 8 + size > bytes.byteLength) {
-      fail(`storage ${JSON.stringify(key)} needs ${size} bytes at byte ${pos + 8}, but the file ends at ${bytes.byteLength}; it is truncated.`);
+      fail(
+        `storage ${JSON.stringify(key)} needs ${size} bytes at byte ${pos + 8}, but the file ends at ${bytes.byteLength}; it is truncated.`,
+      );
     }
     ref.bytes = bytes.subarray(pos + 8, pos + 8 + size);
     pos += 8 + size;
@@ -219,7 +237,11 @@ export function parsePyTorchCheckpoint(buffer: ArrayBuffer | Uint8Array, options
  * {@link parsePyTorchCheckpoint} with a CRC-32 function of the platform's (Node's zlib.crc32, many times
  * faster than the portable one). Not exported from the package. @internal
  */
-export function parseWithChecksum(buffer: ArrayBuffer | Uint8Array, options: PyTorchReadOptions, checksum?: (data: Uint8Array) => number): SafetensorsFile {
+export function parseWithChecksum(
+  buffer: ArrayBuffer | Uint8Array,
+  options: PyTorchReadOptions,
+  checksum?: (data: Uint8Array) => number,
+): SafetensorsFile {
   const bytes = toBytes(buffer);
   const format = pytorchCheckpointFormat(bytes);
   if (format === null) {

@@ -136,13 +136,17 @@ function decode(name: string, dtype: StorageDType, bytes: Uint8Array, numel: num
  */
 export function materializeTensor(name: string, t: TensorRef, little: boolean): HostTensor {
   const bytes = t.storage.bytes;
-  if (bytes === undefined) fail(name, `its storage ${JSON.stringify(t.storage.key)} is missing from the file; the file is truncated or corrupt.`);
+  if (bytes === undefined)
+    fail(name, `its storage ${JSON.stringify(t.storage.key)} is missing from the file; the file is truncated or corrupt.`);
   const itemsize = STORAGE_ITEMSIZE[t.dtype];
   const capacity = Math.floor(bytes.byteLength / itemsize);
   let numel = 1;
   for (const d of t.shape) numel *= d;
   if (numel > MAX_TENSOR_ELEMENTS) {
-    fail(name, `shape [${t.shape.join(', ')}] has ${numel} elements, more than the ${MAX_TENSOR_ELEMENTS} this reader accepts; the file is corrupt.`);
+    fail(
+      name,
+      `shape [${t.shape.join(', ')}] has ${numel} elements, more than the ${MAX_TENSOR_ELEMENTS} this reader accepts; the file is corrupt.`,
+    );
   }
   // A view may repeat its storage (stride 0, an expand): bounded, so that a tiny file cannot ask for gigabytes.
   if (numel > MAX_REPEAT * Math.max(capacity, 1) && numel > 2 ** 24) {

@@ -108,7 +108,8 @@ function rebuildTensor(fn: string, args: unknown[], min: number): TensorRef {
   if (args.length < min) bad(fn, `called with ${args.length} arguments, expected at least ${min}`);
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof StorageRef)) bad(fn, 'the first argument is not a storage');
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0) bad(fn, 'the storage offset is not a non-negative integer');
+  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
+    bad(fn, 'the storage offset is not a non-negative integer');
   const shape = intList(fn, 'the size', size);
   const strides = intList(fn, 'the stride', stride);
   if (shape.length !== strides.length) bad(fn, `the size has ${shape.length} axes but the stride ${strides.length}`);
@@ -132,7 +133,9 @@ const FUNCTIONS: Record<string, PickleFunction> = {
     }
     return d;
   }),
-  'torch._utils._rebuild_tensor': new PickleFunction('torch._utils._rebuild_tensor', (a) => rebuildTensor('torch._utils._rebuild_tensor', a, 4)),
+  'torch._utils._rebuild_tensor': new PickleFunction('torch._utils._rebuild_tensor', (a) =>
+    rebuildTensor('torch._utils._rebuild_tensor', a, 4),
+  ),
   'torch._utils._rebuild_tensor_v2': new PickleFunction('torch._utils._rebuild_tensor_v2', (a) =>
     rebuildTensor('torch._utils._rebuild_tensor_v2', a, 4),
   ),

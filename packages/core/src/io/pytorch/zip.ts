@@ -58,7 +58,11 @@ function findEocd(view: DataView): number {
  * @throws {CheckpointFormatError} if the archive is truncated or corrupt, or an entry is compressed or
  *   encrypted (PyTorch stores entries uncompressed).
  */
-export function readZipEntries(bytes: Uint8Array, verifyCrc = true, checksum: (data: Uint8Array) => number = crc32): Map<string, Uint8Array> {
+export function readZipEntries(
+  bytes: Uint8Array,
+  verifyCrc = true,
+  checksum: (data: Uint8Array) => number = crc32,
+): Map<string, Uint8Array> {
   if (bytes.byteLength < EOCD_SIZE) fail(`the file is ${bytes.byteLength} bytes long, too short for a zip archive; it is truncated.`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const eocd = findEocd(view);
@@ -69,13 +73,16 @@ export function readZipEntries(bytes: Uint8Array, verifyCrc = true, checksum: (d
     const loc = eocd - 20;
     if (loc < 0 || view.getUint32(loc, true) !== ZIP64_LOCATOR_SIG) fail('a ZIP64 archive without its ZIP64 locator; the file is corrupt.');
     const rec = u64(view, loc + 8);
-    if (rec + 56 > loc || view.getUint32(rec, true) !== ZIP64_EOCD_SIG) fail('the ZIP64 end-of-central-directory record is missing or out of range; the file is corrupt.');
+    if (rec + 56 > loc || view.getUint32(rec, true) !== ZIP64_EOCD_SIG)
+      fail('the ZIP64 end-of-central-directory record is missing or out of range; the file is corrupt.');
     count = u64(view, rec + 32);
     cdSize = u64(view, rec + 40);
     cdOffset = u64(view, rec + 48);
   }
   if (cdOffset + cdSize > eocd) {
-    fail(`the central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end record at ${eocd}; the file is truncated or corrupt.`);
+    fail(
+      `the central directory [${cdOffset}, ${cdOffset + cdSize}) runs past its end record at ${eocd}; the file is truncated or corrupt.`,
+    );
   }
   const decoder = new TextDecoder('utf-8', { fatal: false });
   const entries = new Map<string, Uint8Array>();
