@@ -17,31 +17,20 @@ import {
 } from '@reformer/core';
 import type { FullSelfAttention, LSHSelfAttention, LocalSelfAttention } from '@reformer/lsh';
 import { LSHCache, LocalCache, type AttentionCache } from '../generate/cache.js';
-import { drawGenerationRotations, projections } from '../generate/generate.js';
-import { checkSampling, sampleToken, type SamplingOptions } from '../generate/sampling.js';
+import { drawGenerationRotations, projections, type GenerateOptions } from '../generate/generate.js';
+import { checkSampling, sampleToken } from '../generate/sampling.js';
 import { decoderLayerConfig, targetVocabSize } from './config.js';
 import { CrossAttentionCache } from './cross-cache.js';
 import { ReformerEncoderDecoder } from './model.js';
 
-/** Options of {@link generateSeq2Seq}. */
-export interface Seq2SeqGenerateOptions extends SamplingOptions {
-  /** Target tokens to produce per source row (integer ≥ 0). */
-  maxNewTokens: number;
+/**
+ * Options of {@link generateSeq2Seq}: those of `generate` (`maxNewTokens` target tokens per source row;
+ * with `cache: false` the decoder re-runs over the whole target prefix for every token, while the
+ * encoder runs once either way), plus the source's padding mask.
+ */
+export interface Seq2SeqGenerateOptions extends GenerateOptions {
   /** Source padding mask, int32 `[batch, sourceLength]` (1 = token, 0 = padding). */
   attentionMask?: Tensor;
-  /** Seed of the sampling draws and of the LSH rotations (fixed for the whole generation). Default: `nextSeed()`. */
-  seed?: number;
-  /** Hash rounds of every LSH layer (default: the config's `num_hashes`). */
-  nHashes?: number;
-  /**
-   * Use the decoding cache (default true). False re-runs the decoder over the whole target prefix for
-   * every token (the reference); the encoder runs once either way.
-   */
-  cache?: boolean;
-  /** A row stops after producing this token (later steps give it `pad_token_id`). Default: never. */
-  eosTokenId?: number;
-  /** Called after each step with the step index and the new token of every row. */
-  onToken?: (step: number, tokens: readonly number[]) => void;
 }
 
 type Rotations = (Tensor | undefined)[];
