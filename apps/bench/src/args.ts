@@ -43,6 +43,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --seed N          seed of inputs and LSH rotations (default 1)
   --full-budget S   run full attention (and the error reference) only while its estimated
                     forward time stays under S seconds (default 10)
+  --wasm-threads N  threads of the wasm backend (default 1)
   --no-baselines    skip the peer baselines (plain tfjs attention, onnxruntime)
   --no-model        skip the whole-model rows
   --model-backend B backend of the whole-model rows (default tfjs-wasm when measured, else the first)
@@ -54,8 +55,8 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --quick           small, fast run (lengths 256,1k, 2 repeats)
   -h, --help        this text
 
-  --suite NAME      attention (this run, the default) | kernels | reversible | chunked | model | load |
-                    profile | generate; \`--suite NAME --help\` lists the flags of a suite`;
+  --suite NAME      attention (this run, the default) | kernels | threads | reversible | chunked | model |
+                    load | profile | generate; \`--suite NAME --help\` lists the flags of a suite`;
 
 const DEFAULTS: BenchConfig = {
   backends: ['cpu', 'tfjs-wasm', 'webgpu'],
@@ -199,6 +200,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         config.fullBudgetMs = s * 1000;
         break;
       }
+      case '--wasm-threads':
+        config.wasmThreads = positiveInt(arg, take());
+        break;
       case '--no-baselines':
         noValue();
         config.baselines = false;
@@ -268,7 +272,7 @@ export function validateConfig(config: BenchConfig): void {
 // ---- suites: `pnpm bench -- --suite NAME [flags]` ----
 
 /** The suites of `pnpm bench -- --suite NAME`; `attention` is what `pnpm bench` runs without `--suite`. */
-export const SUITE_NAMES = ['attention', 'kernels', 'reversible', 'chunked', 'model', 'load', 'profile', 'generate'] as const;
+export const SUITE_NAMES = ['attention', 'kernels', 'threads', 'reversible', 'chunked', 'model', 'load', 'profile', 'generate'] as const;
 /** A suite name. */
 export type SuiteName = (typeof SUITE_NAMES)[number];
 

@@ -11,7 +11,7 @@ import { createCpuBackend } from '@reformer/core';
 import { parseArgs, splitSuite, USAGE, UsageError, type SuiteName } from './args.js';
 import { tfjsPlainBaseline } from './baselines/tfjs.js';
 import { onnxBaseline } from './baselines/onnx.js';
-import { prepareTfjsWasm, startNodeBackend, tf } from './node/backends.js';
+import { nodeBackendStarter, prepareTfjsWasm, tf } from './node/backends.js';
 import { nodeMachineInfo } from './node/machine.js';
 import { loadNodeModelBench } from './node/model.js';
 import { generateTable, parseGenerateArgs, runGenerateBench } from './node/generate-text.js';
@@ -30,10 +30,10 @@ function write(file: string, text: string): void {
   writeFileSync(file, text);
 }
 
-async function environment(): Promise<RunEnvironment> {
+async function environment(config?: Pick<BenchConfig, 'wasmThreads'>): Promise<RunEnvironment> {
   const gc = (globalThis as { gc?: () => void }).gc;
   return {
-    startBackend: startNodeBackend,
+    startBackend: nodeBackendStarter({ wasmThreads: config?.wasmThreads }),
     baselines: [tfjsPlainBaseline(tf, 'wasm', prepareTfjsWasm), onnxBaseline(1)],
     model: await loadNodeModelBench(),
     referenceBackend: (() => {
@@ -46,7 +46,7 @@ async function environment(): Promise<RunEnvironment> {
 
 /** Runs a configuration with progress and Ctrl-C handling; returns the result. */
 export async function runWithProgress(config: BenchConfig): Promise<BenchResult> {
-  const env = await environment();
+  const env = await environment(config);
   const progress = new Progress(process.stderr);
   let stopRequested = false;
   const onSigint = () => {

@@ -59,6 +59,8 @@ export interface BenchConfig {
   modelDepths?: number[];
   /** Set by `--quick`: shorter budgets, smaller whole-model rows. */
   quick?: boolean;
+  /** Threads of `@reformer/backend-wasm` (`--wasm-threads`; default 1). */
+  wasmThreads?: number;
 }
 
 /** What a record measures. */

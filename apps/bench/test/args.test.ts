@@ -50,6 +50,15 @@ describe('parseArgs', () => {
     expect(o.config.fullBudgetMs).toBe(2500);
   });
 
+  it("--wasm-threads sets the wasm backend's thread count (absent: the default one thread) and rejects 0 and non-integers", () => {
+    expect(parseArgs([]).config.wasmThreads).toBeUndefined();
+    expect(parseArgs(['--wasm-threads', '4']).config.wasmThreads).toBe(4);
+    expect(parseArgs(['--wasm-threads=2']).config.wasmThreads).toBe(2);
+    expect(() => parseArgs(['--wasm-threads', '0'])).toThrow(/--wasm-threads needs an integer >= 1; got '0'/);
+    expect(() => parseArgs(['--wasm-threads', 'two'])).toThrow(/--wasm-threads needs an integer >= 1; got 'two'/);
+    expect(() => parseArgs(['--wasm-threads'])).toThrow(/--wasm-threads needs a value/);
+  });
+
   it('--pass both measures both passes; --quick shortens lengths and repeats unless given', () => {
     expect(parseArgs(['--pass', 'both']).config.passes).toEqual(['forward', 'backward']);
     const q = parseArgs(['--quick']).config;

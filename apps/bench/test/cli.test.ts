@@ -25,6 +25,43 @@ describe('reformer-bench CLI', () => {
     expect(r.stderr).toContain('Usage:');
   });
 
+  it('--wasm-threads 2 runs the attention variants on a 2-thread wasm backend and records it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
+    const r = await run([
+      '--backends',
+      'wasm',
+      '--variants',
+      'local,lsh-1',
+      '--lengths',
+      '128',
+      '--chunk',
+      '16',
+      '--dhead',
+      '8',
+      '--repeats',
+      '1',
+      '--no-model',
+      '--no-baselines',
+      '--wasm-threads',
+      '2',
+      '--json',
+      join(dir, 'out.json'),
+    ]);
+    expect(r.code, r.stderr).toBe(0);
+    const doc = JSON.parse(readFileSync(join(dir, 'out.json'), 'utf8'));
+    expect(doc.config.wasmThreads).toBe(2);
+    expect(JSON.stringify(doc.machine.backends)).toMatch(/backend-wasm .*2 threads/);
+    expect(doc.records.filter((x: { backend: string; status?: string }) => x.backend === 'wasm').length).toBeGreaterThan(0);
+  });
+
+  it('--suite threads at a tiny size prints the 1 vs 2 threads table', async () => {
+    const r = await run(['--suite', 'threads', '--wasm-threads', '2', '--lengths', '128', '--size', '16', '--rounds', '1']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain('1 thread vs 2 threads');
+    expect(r.stdout).toMatch(/\| LSH-4 forward\+backward, L 128 +\|/);
+    expect(r.stdout).toMatch(/\| matmul 16³ +\|/);
+  });
+
   it('runs a tiny configuration and writes JSON, markdown and SVG charts', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-cli-'));
     const r = await run([

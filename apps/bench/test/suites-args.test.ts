@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { parseArgs, parseFlags, splitSuite, UsageError } from '../src/args.js';
 import { kernelCases, parseKernelsArgs } from '../src/suites/kernels.js';
 import { parseReversibleArgs } from '../src/suites/reversible.js';
+import { parseThreadsArgs, threadsCases } from '../src/suites/threads.js';
 import { parseChunkedArgs } from '../src/suites/chunked.js';
 import { parseModelSuiteArgs } from '../src/suites/model.js';
 import { parseProfileArgs } from '../src/suites/profile.js';
@@ -81,6 +82,30 @@ describe('suite options', () => {
     // Work: 2·n³ flops; add reads two and writes one float32 per element, exp reads one; backward twice forward.
     expect(cases.map((c) => c.work)).toEqual([2 * 512, 2 * 2 * 64 ** 3, 120, 120, 80, 2 * 128 * 128 * 128, 4 * 128 * 128 * 128]);
     expect(() => parseKernelsArgs(['--backends', 'gpu'])).toThrow(/unknown value 'gpu'/);
+    expect(d.wasmThreads).toBe(1);
+    expect(parseKernelsArgs(['--wasm-threads', '3']).wasmThreads).toBe(3);
+    expect(() => parseKernelsArgs(['--wasm-threads', '0'])).toThrow(/--wasm-threads needs an integer >= 1; got '0'/);
+  });
+
+  it('threads: 2 threads, 16k and 1024 by default, smaller with --quick, --repeats as rounds, the cases they give', () => {
+    expect(parseThreadsArgs([])).toMatchObject({ wasmThreads: 2, lengths: [16384], size: 1024, rounds: 5, help: false });
+    expect(parseThreadsArgs(['--quick'])).toMatchObject({ wasmThreads: 2, lengths: [4096], size: 512, rounds: 3 });
+    expect(parseThreadsArgs(['--wasm-threads', '4', '--lengths', '1k,2k', '--size', '64', '--repeats', '2'])).toMatchObject({
+      wasmThreads: 4,
+      lengths: [1024, 2048],
+      size: 64,
+      rounds: 2,
+    });
+    expect(parseThreadsArgs(['--rounds', '7', '--repeats', '2']).rounds).toBe(7);
+    expect(threadsCases({ lengths: [128, 256], size: 8 }).map((c) => c.name)).toEqual([
+      'LSH-4 forward, L 128',
+      'LSH-4 forward+backward, L 128',
+      'LSH-4 forward, L 256',
+      'LSH-4 forward+backward, L 256',
+      'matmul 8³',
+    ]);
+    expect(() => parseThreadsArgs(['--wasm-threads', '0'])).toThrow(/--wasm-threads needs an integer >= 1/);
+    expect(() => parseThreadsArgs(['--threads', '2'])).toThrow(/--suite threads: unknown flag '--threads'/);
   });
 
   it('reversible: chunk L/8 and chunk depth 4 by default, the first depth when 4 is not swept', () => {

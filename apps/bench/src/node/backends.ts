@@ -11,6 +11,7 @@ import '@tensorflow/tfjs-core/dist/register_all_gradients.js';
 import type { BackendStarter, StartedBackend } from '../backends.js';
 import { describeAdapter, type AdapterInfoLike } from '../backends.js';
 import type { BackendName } from '../types.js';
+import type { WasmBackend } from '@reformer/backend-wasm/node';
 
 /** The tfjs module the tfjs backends and the plain-tfjs baseline share. */
 export { tf };
@@ -34,21 +35,43 @@ interface WebGPUNodeModule {
   ) => Promise<{ adapterInfo?: AdapterInfoLike; hasTimestamps?: boolean } & StartedBackend['backend']>;
 }
 
-/** Starts backends in Node. */
-export const startNodeBackend: BackendStarter = async (name: BackendName): Promise<StartedBackend> => {
+/** Options of {@link nodeBackendStarter}. */
+export interface NodeBackendOptions {
+  /** Threads of `@reformer/backend-wasm` (`--wasm-threads`; default 1, like the other CPU backends here). */
+  wasmThreads?: number | undefined;
+}
+
+/** Starts `@reformer/backend-wasm` with `threads` threads; the info line says how many it got. */
+export async function startWasmBackend(threads: number): Promise<StartedBackend & { backend: WasmBackend }> {
+  const { createWasmBackend } = await import('@reformer/backend-wasm/node');
+  const backend = await createWasmBackend({ threads });
+  const got = backend.kernelFeatures.threads;
+  return {
+    backend,
+    info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), ${got === 1 ? 'one thread' : `${got} threads`}`,
+  };
+}
+
+/** A starter of the backends in Node, with the wasm backend's thread count of `options`. */
+export function nodeBackendStarter(options: NodeBackendOptions = {}): BackendStarter {
+  const wasmThreads = options.wasmThreads ?? 1;
+  return (name) => (name === 'wasm' ? startWasmBackend(wasmThreads) : startOther(name));
+}
+
+/** `start`, except that the wasm backend starts with `threads` threads. */
+export function withWasmThreads(start: BackendStarter, threads: number): BackendStarter {
+  return (name) => (name === 'wasm' ? startWasmBackend(threads) : start(name));
+}
+
+/** Starts backends in Node (the wasm backend on one thread). */
+export const startNodeBackend: BackendStarter = nodeBackendStarter();
+
+async function startOther(name: BackendName): Promise<StartedBackend> {
   switch (name) {
     case 'cpu':
       return { backend: createCpuBackend(), info: 'reference CPU backend (TypeScript, one thread)' };
-    case 'wasm': {
-      const { createWasmBackend } = await import('@reformer/backend-wasm/node');
-      // One thread, like the other CPU backends here, unless BENCH_WASM_THREADS asks for more.
-      const backend = await createWasmBackend({ threads: Number(process.env['BENCH_WASM_THREADS'] ?? 1) });
-      const { threads } = backend.kernelFeatures;
-      return {
-        backend,
-        info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), ${threads === 1 ? 'one thread' : `${threads} threads`}`,
-      };
-    }
+    case 'wasm':
+      return startWasmBackend(1);
     case 'tfjs-wasm': {
       await prepareTfjsWasm();
       const { createTfjsBackend } = await import('@reformer/backend-tfjs');
@@ -79,4 +102,4 @@ export const startNodeBackend: BackendStarter = async (name: BackendName): Promi
       return { backend, info: describeAdapter(backend.adapterInfo, backend.hasTimestamps) };
     }
   }
-};
+}

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { UsageError, type SuiteName } from '../args.js';
 import { describeAdapter, type BackendStarter } from '../backends.js';
@@ -16,7 +16,8 @@ import { MODEL_USAGE, parseModelSuiteArgs, runModelSuite } from '../suites/model
 import { parseProfileArgs, PROFILE_USAGE, runProfileSuite, type KernelProfiler } from '../suites/profile.js';
 import { parseReversibleArgs, REVERSIBLE_USAGE, runReversibleSuite } from '../suites/reversible.js';
 import { formatReport, type SuiteContext, type SuiteReport } from '../suites/suite.js';
-import { startNodeBackend, tf } from './backends.js';
+import { parseThreadsArgs, runThreadsSuite, THREADS_USAGE, type ThreadsEnvironment } from '../suites/threads.js';
+import { startNodeBackend, startWasmBackend, tf, withWasmThreads } from './backends.js';
 import { nodeKernelPeers } from './kernel-peers.js';
 import { nodeMachineInfo } from './machine.js';
 import { loadNodeModelBench } from './model.js';
@@ -27,6 +28,7 @@ export type NodeSuiteName = Exclude<SuiteName, 'attention' | 'generate'>;
 /** The usage text of each suite. */
 export const SUITE_USAGE: Record<NodeSuiteName, string> = {
   kernels: KERNELS_USAGE,
+  threads: THREADS_USAGE,
   reversible: REVERSIBLE_USAGE,
   chunked: CHUNKED_USAGE,
   model: MODEL_USAGE,
@@ -45,6 +47,30 @@ export const tfjsKernelProfiler: KernelProfiler = async (step) => {
     byName.set(k.name, e);
   }
   return [...byName].map(([name, e]) => ({ name, ...e }));
+};
+
+/** CPU time of this process (every thread) and of the calling thread (Linux: its schedstat; NaN elsewhere). */
+export const nodeCpuClocks: ThreadsEnvironment['clocks'] = {
+  processMs() {
+    const c = process.cpuUsage();
+    return (c.user + c.system) / 1e3;
+  },
+  threadMs() {
+    try {
+      return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+    } catch {
+      return Number.NaN;
+    }
+  },
+};
+
+/** The threads suite's environment in Node. */
+export const nodeThreadsEnvironment: ThreadsEnvironment = {
+  async startWasm(threads) {
+    const started = await startWasmBackend(threads);
+    return { ...started, threads: started.backend.kernelFeatures.threads };
+  },
+  clocks: nodeCpuClocks,
 };
 
 /** `start`, except that WebGPU starts on Dawn's `adapter` backend and/or with float16 matmul tiles. */
@@ -71,8 +97,13 @@ export async function runNodeSuite(
     case 'kernels': {
       const o = parseKernelsArgs(argv);
       if (o.help) return { report: null };
-      const kernelCtx = o.adapter || o.f16 ? { ...ctx, startBackend: webgpuStarter(ctx.startBackend, o.adapter, o.f16) } : ctx;
+      const start = o.wasmThreads === 1 ? ctx.startBackend : withWasmThreads(ctx.startBackend, o.wasmThreads);
+      const kernelCtx = { ...ctx, startBackend: o.adapter || o.f16 ? webgpuStarter(start, o.adapter, o.f16) : start };
       return { report: kernelsReport(o, await runKernelsSuite(o, kernelCtx, nodeKernelPeers())), json: o.json };
+    }
+    case 'threads': {
+      const o = parseThreadsArgs(argv);
+      return o.help ? { report: null } : { report: await runThreadsSuite(o, ctx, nodeThreadsEnvironment), json: o.json };
     }
     case 'reversible': {
       const o = parseReversibleArgs(argv);

@@ -64,6 +64,8 @@ export interface KernelsOptions {
   /** WebGPU only: Dawn's backend, and float16 matmul tiles. */
   adapter?: 'vulkan' | 'opengles' | undefined;
   f16: boolean;
+  /** Threads of the wasm backend (`--wasm-threads`; default 1). */
+  wasmThreads: number;
   json?: string | undefined;
   help: boolean;
 }
@@ -79,6 +81,7 @@ const KERNEL_FLAGS = {
   'peak-gflops': 'number',
   adapter: { oneOf: ['vulkan', 'opengles'] },
   f16: 'switch',
+  'wasm-threads': 'count',
 } as const;
 
 /** The flags of `--suite kernels`. */
@@ -92,6 +95,7 @@ export const KERNELS_USAGE = `--suite kernels: GFLOP/s and GB/s of single kernel
   --peak-gflops X   the device's FP32 peak: GFLOP/s rows also give the fraction of it
   --adapter A       webgpu: Dawn's backend, vulkan | opengles (default: Dawn's default adapter)
   --f16             webgpu: matmul with float16 workgroup tiles (needs shader-f16)
+  --wasm-threads N  threads of the wasm backend (default 1)
   --repeats N       most timed runs per case (default 9; --quick 3)   --warmup N (default 2; --quick 1)
   --json FILE       write the report as JSON`;
 
@@ -112,6 +116,7 @@ export function parseKernelsArgs(argv: readonly string[]): KernelsOptions {
     peakGflops: f['peak-gflops'],
     adapter: f.adapter,
     f16: f.f16 === true,
+    wasmThreads: f['wasm-threads'] ?? 1,
     json: f.json,
     help: f.help === true,
   };
