@@ -3,7 +3,7 @@
  * tiny size with 2 threads and produces rows. Behaviour, not speed: no timing thresholds.
  */
 import { describe, expect, it } from 'vitest';
-import { kernelCases, parseKernelsArgs, runKernelsSuite } from '../src/suites/kernels.js';
+import { kernelCases, kernelsReport, parseKernelsArgs, runKernelsSuite } from '../src/suites/kernels.js';
 import { parseThreadsArgs, runThreadsSuite, threadsColumns, type ThreadsEnvironment } from '../src/suites/threads.js';
 import { formatReport, type SuiteContext } from '../src/suites/suite.js';
 import { nodeBackendStarter, startNodeBackend, withWasmThreads } from '../src/node/backends.js';
@@ -45,6 +45,36 @@ describe('--wasm-threads', () => {
     const one = await runKernelsSuite(parseKernelsArgs([...argv, '--repeats', '1', '--warmup', '0']), ctx);
     expect(one.info.join('\n')).toMatch(/wasm: .*one thread/);
   }, 120_000);
+});
+
+describe('kernels --cpu-time', () => {
+  it("times every case by the context's CPU clock, and says so; without a clock it is a clear error", async () => {
+    const o = parseKernelsArgs([
+      '--backends',
+      'cpu',
+      '--no-peers',
+      '--sizes',
+      '8',
+      '--batched',
+      '2',
+      '--elements',
+      '64',
+      '--slots',
+      '128',
+      '--repeats',
+      '2',
+      '--cpu-time',
+    ]);
+    expect(o.cpuTime).toBe(true);
+    let t = 0;
+    const fakeClock = () => (t += 2.5); // every reading 2.5 ms later: each timed run reads it twice
+    const data = await runKernelsSuite(o, { ...ctx, cpuClockMs: fakeClock });
+    expect(data.rows).toHaveLength(kernelCases(o).length);
+    for (const row of data.rows) expect(row.ms).toBe(2.5);
+    expect(kernelsReport(o, data).title).toContain('CPU time of the process');
+    expect(kernelsReport(parseKernelsArgs([]), data).title).toContain('wall time');
+    await expect(runKernelsSuite(o, ctx)).rejects.toThrow(/--cpu-time: this runtime has no CPU clock/);
+  }, 60_000);
 });
 
 describe('--suite threads', () => {

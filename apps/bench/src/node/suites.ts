@@ -137,6 +137,7 @@ export async function suiteCli(suite: NodeSuiteName, argv: readonly string[], en
     startBackend: startNodeBackend,
     log: (line) => process.stderr.write(`${line}\n`),
     gc: (globalThis as { gc?: () => void }).gc,
+    cpuClockMs: nodeCpuClocks.processMs,
   };
   let out;
   try {

@@ -66,6 +66,8 @@ export interface KernelsOptions {
   f16: boolean;
   /** Threads of the wasm backend (`--wasm-threads`; default 1). */
   wasmThreads: number;
+  /** Time runs by the process's CPU time instead of wall time (`--cpu-time`; needs `ctx.cpuClockMs`). */
+  cpuTime: boolean;
   json?: string | undefined;
   help: boolean;
 }
@@ -82,6 +84,7 @@ const KERNEL_FLAGS = {
   adapter: { oneOf: ['vulkan', 'opengles'] },
   f16: 'switch',
   'wasm-threads': 'count',
+  'cpu-time': 'switch',
 } as const;
 
 /** The flags of `--suite kernels`. */
@@ -96,6 +99,9 @@ export const KERNELS_USAGE = `--suite kernels: GFLOP/s and GB/s of single kernel
   --adapter A       webgpu: Dawn's backend, vulkan | opengles (default: Dawn's default adapter)
   --f16             webgpu: matmul with float16 workgroup tiles (needs shader-f16)
   --wasm-threads N  threads of the wasm backend (default 1)
+  --cpu-time        time by the CPU time of the process (user + system, every thread) instead of wall
+                    time: on a machine shared with other work it measures the kernel, not the queue for a
+                    core (one-thread implementations only; GPU work is not counted)
   --repeats N       most timed runs per case (default 9; --quick 3)   --warmup N (default 2; --quick 1)
   --json FILE       write the report as JSON`;
 
@@ -117,6 +123,7 @@ export function parseKernelsArgs(argv: readonly string[]): KernelsOptions {
     adapter: f.adapter,
     f16: f.f16 === true,
     wasmThreads: f['wasm-threads'] ?? 1,
+    cpuTime: f['cpu-time'] === true,
     json: f.json,
     help: f.help === true,
   };
@@ -270,6 +277,8 @@ export const KERNEL_REFERENCE = 'tfjs-wasm (plain tfjs)';
  */
 export async function runKernelsSuite(o: KernelsOptions, ctx: SuiteContext, peers: readonly KernelImpl[] = []): Promise<KernelsReportData> {
   const cases = kernelCases(o);
+  if (o.cpuTime && !ctx.cpuClockMs) throw new Error('--cpu-time: this runtime has no CPU clock (Node only).');
+  const now = o.cpuTime ? ctx.cpuClockMs : undefined;
   const impls = [...o.backends.map((n) => backendKernels(n, ctx)), ...(o.peers ? peers : [])];
   const rows: SuiteRow[] = [];
   const info: string[] = [];
@@ -305,7 +314,7 @@ export async function runKernelsSuite(o: KernelsOptions, ctx: SuiteContext, peer
         continue;
       }
       try {
-        const t = await timeRuns(prepared.run, { warmup: o.warmup, repeats: o.repeats, budgetMs: o.budgetMs, beforeRun: ctx.gc });
+        const t = await timeRuns(prepared.run, { warmup: o.warmup, repeats: o.repeats, budgetMs: o.budgetMs, beforeRun: ctx.gc, now });
         row.ms = t.medianMs;
         row.figure = c.work / (t.medianMs * 1e6);
         if (o.peakGflops && c.unit === 'GFLOP/s') row['% of peak'] = (100 * row.figure) / o.peakGflops;
@@ -336,7 +345,7 @@ export interface KernelsReportData {
 export function kernelsReport(o: KernelsOptions, data: KernelsReportData): SuiteReport {
   return {
     suite: 'kernels',
-    title: `Kernel rates (median of ≤ ${o.repeats} timed runs after ${o.warmup} warm-up; a run ends when its output is readable on the host)\n${data.info.map((l) => `  ${l}`).join('\n')}`,
+    title: `Kernel rates (median of ≤ ${o.repeats} timed runs after ${o.warmup} warm-up, ${o.cpuTime ? 'CPU time of the process' : 'wall time'}; a run ends when its output is readable on the host)\n${data.info.map((l) => `  ${l}`).join('\n')}`,
     tables: [
       {
         title: 'GFLOP/s (matmul, fused attention: useful work) and GB/s (element-wise: inputs read + output written)',

@@ -37,6 +37,8 @@ export interface SuiteContext {
   log(line: string): void;
   /** A garbage collection before timed runs, where the runtime exposes one. */
   gc?: (() => void) | undefined;
+  /** CPU milliseconds of the process so far (every thread), where the runtime can tell (Node). */
+  cpuClockMs?: (() => number) | undefined;
 }
 
 /** Live and peak bytes of core's active backend, for `timeRuns`. */
