@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Prints one of the two commands the root README starts with: `main` (install and run the benchmark)
-// or `test` (install everything the tests need and run them all). `.ci/run` runs the test command
-// through this script, so CI runs exactly what the README tells a new user to run.
+// or `test` (install everything the tests need and run them all). A test checks that `.ci/run` holds
+// the test command verbatim, so CI runs exactly what the README tells a new user to run.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

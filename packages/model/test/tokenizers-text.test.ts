@@ -54,11 +54,13 @@ describe('generateText and streamText', () => {
 
   it('generateText decodes exactly what generate produces for the encoded prompt', async () => {
     const model = byteModel(5);
-    for (const options of [{ temperature: 0 }, { temperature: 1, topK: 20 }]) {
-      const ids = await generate(model, [tok.encode('Once')], { maxNewTokens: 20, seed: 9, ...options });
-      const text = await generateText(model, tok, 'Once', { maxNewTokens: 20, seed: 9, ...options });
-      expect(text).toBe(tok.decode(ids[0]!).slice('Once'.length));
-    }
+    // A short prompt, and one longer than the few prompt tokens the stream decodes in front of new ones.
+    for (const prompt of ['Once', 'Once upon a time, né'])
+      for (const options of [{ temperature: 0 }, { temperature: 1, topK: 20 }]) {
+        const ids = await generate(model, [tok.encode(prompt)], { maxNewTokens: 20, seed: 9, ...options });
+        const text = await generateText(model, tok, prompt, { maxNewTokens: 20, seed: 9, ...options });
+        expect(text).toBe(tok.decode(ids[0]!).slice(prompt.length));
+      }
     model.dispose();
   });
 

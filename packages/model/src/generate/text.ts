@@ -11,6 +11,9 @@ export interface GenerateTextOptions extends Omit<GenerateOptions, 'onToken' | '
   eosTokenId?: number | null;
 }
 
+/** Prompt tokens decoded in front of the new ones (see streamText). */
+const PROMPT_CONTEXT = 8;
+
 /** Thrown inside `generate`'s token callback to end a generation whose reader stopped reading. */
 class ReaderStopped extends Error {}
 
@@ -93,7 +96,10 @@ export async function* streamText(
 ): AsyncGenerator<string, void, undefined> {
   const where = 'streamText';
   if (options === null || typeof options !== 'object') throw new InvalidArgumentError(`${where}: options with maxNewTokens are required.`);
-  const prefix = promptIds(where, tokenizer, prompt);
+  const promptTokens = promptIds(where, tokenizer, prompt);
+  // The new text is decoded after the prompt's last few tokens only: enough context for what depends
+  // on it (a word's leading space, a character's bytes), without decoding a long prompt every step.
+  const prefix = promptTokens.slice(-PROMPT_CONTEXT);
   const base = tokenizer.decode(prefix);
   const eos = generateOptions(tokenizer, options);
   const ids: number[] = [];
@@ -111,7 +117,7 @@ export async function* streamText(
   };
   let done = false;
   let failure: unknown;
-  const run = generate(model, [prefix], {
+  const run = generate(model, [promptTokens], {
     ...eos,
     onToken: (_step, [token]) => {
       if (stopped) throw new ReaderStopped();

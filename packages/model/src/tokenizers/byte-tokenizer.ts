@@ -1,6 +1,9 @@
 import { InvalidArgumentError, checkInteger } from '@reformer/core';
 import type { Tokenizer } from './tokenizer.js';
 
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
 /** Options of {@link ByteTokenizer}. */
 export interface ByteTokenizerOptions {
   /**
@@ -36,11 +39,11 @@ export class ByteTokenizer implements Tokenizer {
 
   encode(text: string): number[] {
     if (typeof text !== 'string') throw new InvalidArgumentError(`ByteTokenizer.encode: expected a string, got ${typeof text}.`);
-    return Array.from(new TextEncoder().encode(text), (b) => b + this.offset);
+    return Array.from(encoder.encode(text), (b) => b + this.offset);
   }
 
   decode(ids: readonly number[]): string {
-    return new TextDecoder().decode(this.bytes(ids));
+    return decoder.decode(this.bytes(ids));
   }
 
   /** The bytes of `ids` (ids below the offset skipped). */
