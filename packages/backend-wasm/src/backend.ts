@@ -21,7 +21,7 @@ import type { WasmKernelFeatures } from './features.js';
 
 /** The storage of the CPU reference backend. */
 type CpuStorage = Float32Array | Int32Array;
-import { WasmHeap, WasmStorage } from './heap.js';
+import type { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import {
@@ -79,7 +79,6 @@ export class WasmBackend implements Backend<WasmStorage> {
   private readonly runner: KernelRunner;
   /** The CPU reference, for the kernels that have no wasm version yet. */
   private readonly reference = createCpuBackend();
-  private disposed = false;
 
   /** @internal Use `createWasmBackend`. */
   constructor(kernels: WasmKernelExports, heap: WasmHeap, features: WasmKernelFeatures, runner: KernelRunner) {
@@ -100,6 +99,20 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** A view of a tensor for the CPU reference kernels (valid until the next allocation). */
   private cpu(t: T): C {
     return { storage: this.heap.view(t.storage, t.dtype), shape: t.shape, dtype: t.dtype };
+  }
+
+  /**
+   * Runs `kernel`, which writes `outputs` (allocated by the caller), and returns them; when it throws
+   * (a `WasmWorkerError`, a `WasmMemoryLimitError` of its scratch) the outputs are released first.
+   */
+  private compute<R extends T | readonly T[]>(outputs: R, kernel: () => void): R {
+    try {
+      kernel();
+    } catch (e) {
+      for (const t of Array.isArray(outputs) ? (outputs as readonly T[]) : [outputs as T]) this.heap.free(t.storage);
+      throw e;
+    }
+    return outputs;
   }
 
   /** Copies a CPU reference result into the heap and releases the host array. */
@@ -157,7 +170,6 @@ export class WasmBackend implements Backend<WasmStorage> {
 
   /** Terminates the worker threads and drops the backend's references; its memory is garbage-collected with it. */
   dispose(): void {
-    this.disposed = true;
     this.runner.close();
   }
 
@@ -174,8 +186,9 @@ export class WasmBackend implements Backend<WasmStorage> {
     const code = x.dtype === 'float32' ? WASM_UNARY_OPS.get(op) : undefined;
     if (code !== undefined) {
       const out = this.alloc(x.shape, 'float32');
-      if (out.storage.length > 0) unaryFloat(this.kernels, this.runner, code, x.storage.ptr, out.storage.ptr, out.storage.length);
-      return out;
+      return this.compute(out, () => {
+        if (out.storage.length > 0) unaryFloat(this.kernels, this.runner, code, x.storage.ptr, out.storage.ptr, out.storage.length);
+      });
     }
     return this.adopt(this.reference.unary(op, this.cpu(x)));
   }
@@ -185,8 +198,9 @@ export class WasmBackend implements Backend<WasmStorage> {
     const code = a.dtype === 'float32' ? WASM_BINARY_OPS.get(op) : undefined;
     if (code !== undefined) {
       const out = this.alloc(outShape, 'float32');
-      binaryFloat(this.kernels, this.runner, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape);
-      return out;
+      return this.compute(out, () =>
+        binaryFloat(this.kernels, this.runner, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape),
+      );
     }
     return this.adopt(this.reference.binary(op, this.cpu(a), this.cpu(b), outShape));
   }
@@ -210,8 +224,9 @@ export class WasmBackend implements Backend<WasmStorage> {
         x.shape.filter((_, i) => !axes.includes(i)),
         'float32',
       );
-      if (out.storage.length > 0) reduceSumRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, outer, r, inner);
-      return out;
+      return this.compute(out, () => {
+        if (out.storage.length > 0) reduceSumRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, outer, r, inner);
+      });
     }
     return this.adopt(this.reference.reduce(op, this.cpu(x), axes));
   }
@@ -224,10 +239,11 @@ export class WasmBackend implements Backend<WasmStorage> {
         'int32',
       );
       const inner = span(x.shape, axis + 1, x.shape.length);
-      if (out.storage.length > 0) {
-        argMaxRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, span(x.shape, 0, axis), x.shape[axis]!, inner);
-      }
-      return out;
+      return this.compute(out, () => {
+        if (out.storage.length > 0) {
+          argMaxRows(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr, span(x.shape, 0, axis), x.shape[axis]!, inner);
+        }
+      });
     }
     return this.adopt(this.reference.argMax(this.cpu(x), axis));
   }
@@ -248,28 +264,32 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** Batched matmul on the packed SIMD GEMM (any transpose flags, broadcast batch axes). */
   matmul(a: T, b: T, transposeA: boolean, transposeB: boolean, outShape: Shape): T {
     const out = this.alloc(outShape, 'float32');
-    batchedMatmul(this.kernels, this.runner, a.storage, a.shape, b.storage, b.shape, transposeA, transposeB, out.storage, outShape);
-    return out;
+    return this.compute(out, () =>
+      batchedMatmul(this.kernels, this.runner, a.storage, a.shape, b.storage, b.shape, transposeA, transposeB, out.storage, outShape),
+    );
   }
 
   // ---- layout ----
+
+  /** Copies the box `shape` from `src` (strides `from`) to `dst` (strides `to`), byte offsets into the memory. */
+  private copy(src: number, dst: number, shape: Shape, from: readonly number[], to: readonly number[]): void {
+    copyBox(this.kernels, this.runner, this.heap, src, dst, shape, from, to);
+  }
 
   /** Permutes axes: a strided copy in wasm. */
   transpose(x: T, perm: readonly number[]): T {
     const shape = perm.map((p) => x.shape[p]!);
     const out = this.alloc(shape, x.dtype);
     const strides = contiguous(x.shape);
-    copyBox(
-      this.kernels,
-      this.runner,
-      this.heap,
-      x.storage.ptr,
-      out.storage.ptr,
-      shape,
-      perm.map((p) => strides[p]!),
-      contiguous(shape),
+    return this.compute(out, () =>
+      this.copy(
+        x.storage.ptr,
+        out.storage.ptr,
+        shape,
+        perm.map((p) => strides[p]!),
+        contiguous(shape),
+      ),
     );
-    return out;
   }
 
   /** The box `begin .. begin + size`: a strided copy in wasm. */
@@ -277,8 +297,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     const out = this.alloc(size, x.dtype);
     const strides = contiguous(x.shape);
     const offset = begin.reduce((o, b, i) => o + b * strides[i]!, 0);
-    copyBox(this.kernels, this.runner, this.heap, x.storage.ptr + 4 * offset, out.storage.ptr, size, strides, contiguous(size));
-    return out;
+    return this.compute(out, () => this.copy(x.storage.ptr + 4 * offset, out.storage.ptr, size, strides, contiguous(size)));
   }
 
   /** Joins tensors along `axis`: one strided copy per input. */
@@ -288,21 +307,13 @@ export class WasmBackend implements Backend<WasmStorage> {
     shape[axis] = xs.reduce((s, x) => s + x.shape[axis]!, 0);
     const out = this.alloc(shape, first.dtype);
     const outStrides = contiguous(shape);
-    let at = 0;
-    for (const x of xs) {
-      copyBox(
-        this.kernels,
-        this.runner,
-        this.heap,
-        x.storage.ptr,
-        out.storage.ptr + 4 * at * outStrides[axis]!,
-        x.shape,
-        contiguous(x.shape),
-        outStrides,
-      );
-      at += x.shape[axis]!;
-    }
-    return out;
+    return this.compute(out, () => {
+      let at = 0;
+      for (const x of xs) {
+        this.copy(x.storage.ptr, out.storage.ptr + 4 * at * outStrides[axis]!, x.shape, contiguous(x.shape), outStrides);
+        at += x.shape[axis]!;
+      }
+    });
   }
 
   /** Pads every axis: a fill, then a strided copy of `x` into the interior. */
@@ -312,8 +323,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     if (out.storage.length > 0) this.kernels.fill32(out.storage.ptr, bitsOf(value, x.dtype), out.storage.length);
     const outStrides = contiguous(shape);
     const offset = paddings.reduce((o, p, i) => o + p[0] * outStrides[i]!, 0);
-    copyBox(this.kernels, this.runner, this.heap, x.storage.ptr, out.storage.ptr + 4 * offset, x.shape, contiguous(x.shape), outStrides);
-    return out;
+    return this.compute(out, () => this.copy(x.storage.ptr, out.storage.ptr + 4 * offset, x.shape, contiguous(x.shape), outStrides));
   }
 
   /** Batched gather along `axis` (block copies in wasm, split over the threads; a bad index gets the reference's error). */
@@ -323,20 +333,11 @@ export class WasmBackend implements Backend<WasmStorage> {
     const outer = span(x.shape, 0, axis);
     if (indices.storage.length === outer * n && indicesInRange(this.heap, indices.storage, size)) {
       const out = this.alloc([...x.shape.slice(0, axis), n, ...x.shape.slice(axis + 1)], x.dtype);
-      if (out.storage.length > 0) {
-        gatherRows(
-          this.kernels,
-          this.runner,
-          x.storage.ptr,
-          indices.storage.ptr,
-          out.storage.ptr,
-          outer,
-          size,
-          n,
-          span(x.shape, axis + 1, x.shape.length),
-        );
-      }
-      return out;
+      const inner = span(x.shape, axis + 1, x.shape.length);
+      return this.compute(out, () => {
+        if (out.storage.length > 0)
+          gatherRows(this.kernels, this.runner, x.storage.ptr, indices.storage.ptr, out.storage.ptr, outer, size, n, inner);
+      });
     }
     return this.adopt(this.reference.gather(this.cpu(x), this.cpu(indices), axis));
   }
@@ -349,13 +350,13 @@ export class WasmBackend implements Backend<WasmStorage> {
       const shape = [...updates.shape];
       shape[axis] = size;
       const out = this.alloc(shape, 'float32');
-      if (out.storage.length > 0) {
+      return this.compute(out, () => {
+        if (out.storage.length === 0) return;
         const inner = span(updates.shape, axis + 1, updates.shape.length);
         const acc = this.heap.scratch(8 * out.storage.length);
         scatterAddRows(this.kernels, this.runner, updates.storage.ptr, indices.storage.ptr, out.storage.ptr, acc, outer, n, size, inner);
         this.heap.trimScratch();
-      }
-      return out;
+      });
     }
     return this.adopt(this.reference.scatterAdd(this.cpu(updates), this.cpu(indices), axis, size));
   }
@@ -453,13 +454,7 @@ export class WasmBackend implements Backend<WasmStorage> {
     }
     const out = this.alloc(v.shape, 'float32');
     const lse = this.alloc(q.shape.slice(0, 3), 'float32');
-    try {
-      attentionForward(this.kernels, this.heap, this.runner, q, k, v, out, lse, params);
-    } catch (e) {
-      this.heap.free(out.storage);
-      this.heap.free(lse.storage);
-      throw e;
-    }
+    this.compute([out, lse], () => attentionForward(this.kernels, this.heap, this.runner, q, k, v, out, lse, params));
     return { out, lse };
   }
 
@@ -490,12 +485,9 @@ export class WasmBackend implements Backend<WasmStorage> {
     const dq = this.alloc(q.shape, 'float32');
     const dk = this.alloc(k.shape, 'float32');
     const dv = this.alloc(v.shape, 'float32');
-    try {
-      attentionBackward(this.kernels, this.heap, this.runner, q, k, v, out, lse, dOut, dLse, dq, dk, dv, params);
-    } catch (e) {
-      for (const t of [dq, dk, dv]) this.heap.free(t.storage);
-      throw e;
-    }
+    this.compute([dq, dk, dv], () =>
+      attentionBackward(this.kernels, this.heap, this.runner, q, k, v, out, lse, dOut, dLse, dq, dk, dv, params),
+    );
     return { dq, dk, dv };
   }
 

@@ -12,7 +12,7 @@ import type { WorkerInit } from './pool-protocol.js';
 
 export { WasmBackend } from './backend.js';
 export { WasmStorage } from './heap.js';
-export { WasmMemoryLimitError } from './errors.js';
+export { WasmMemoryLimitError, WasmWorkerError } from './errors.js';
 export type { WasmKernelFeatures } from './features.js';
 export type { WasmBackendOptions } from './create.js';
 
@@ -61,11 +61,14 @@ function browserThreads(): ThreadSupport {
   const spawn =
     typeof g.Worker !== 'function'
       ? undefined
-      : (init: WorkerInit): PoolWorker => {
+      : (init: WorkerInit, stopped: (reason: string) => void): PoolWorker => {
           const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module' });
           const ready = new Promise<void>((resolve, reject) => {
             worker.onmessage = () => resolve();
-            worker.onerror = (e) => reject(new Error(`backend-wasm: a kernel worker failed to start: ${e.message}`));
+            worker.onerror = (e) => {
+              reject(new Error(`backend-wasm: a kernel worker failed to start: ${e.message}`));
+              stopped(`an uncaught error: ${e.message}`);
+            };
           });
           worker.postMessage(init);
           return { ready, terminate: () => worker.terminate() };

@@ -16,7 +16,7 @@ import type { WorkerInit } from './pool-protocol.js';
 
 export { WasmBackend } from './backend.js';
 export { WasmStorage } from './heap.js';
-export { WasmMemoryLimitError } from './errors.js';
+export { WasmMemoryLimitError, WasmWorkerError } from './errors.js';
 export type { WasmKernelFeatures } from './features.js';
 export type { WasmBackendOptions } from './create.js';
 
@@ -34,15 +34,21 @@ function packageDist(): string {
 }
 
 /** Starts a kernel worker (`dist/worker-node.js`); it does not keep the process alive. */
-function spawnNodeWorker(init: WorkerInit): PoolWorker {
+function spawnNodeWorker(init: WorkerInit, stopped: (reason: string) => void): PoolWorker {
   // No execArgv: the worker is plain JavaScript, and some of the parent's options (--input-type, -e)
   // are refused in workers. V8 flags such as --experimental-wasm-relaxed-simd are process-wide anyway.
   const worker = new Worker(join(packageDist(), 'worker-node.js'), { workerData: init, execArgv: [] });
   worker.unref();
   const ready = new Promise<void>((resolve, reject) => {
     worker.once('message', () => resolve());
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`backend-wasm: a kernel worker exited (code ${code}) before it was ready.`)));
+    worker.on('error', (e) => {
+      reject(e);
+      stopped(`an uncaught ${e.name}: ${e.message}`);
+    });
+    worker.once('exit', (code) => {
+      reject(new Error(`backend-wasm: a kernel worker exited (code ${code}) before it was ready.`));
+      stopped(`it exited with code ${code}`);
+    });
   });
   return { ready, terminate: () => void worker.terminate() };
 }

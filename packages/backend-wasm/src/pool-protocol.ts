@@ -14,11 +14,27 @@ export const DONE = 2;
 export const NTASKS = 3;
 export const FN = 4;
 export const QUIT = 5;
+/** 0, −1 while a thread writes its message, or 1 + the index of the first thread whose task threw (reset per job). */
 export const ERROR = 6;
+/** 0, −1 while a worker writes its message, or 1 + the index of the first worker that stopped (never reset). */
+export const LOST = 7;
+/** Tasks of the current job that stopped workers had claimed and will never finish. */
+export const ABANDONED = 8;
+/** A fault the next worker to claim a task injects (tests only): one of {@link FAULT_THROW}, {@link FAULT_STOP}. */
+export const FAULT = 9;
+/** The task throws (as a kernel trap would). */
+export const FAULT_THROW = 1;
+/** An error escapes the worker's loop while it holds a task: the worker stops. */
+export const FAULT_STOP = 2;
 /** Float64 slot (of the header's float64 view) holding the scratch bytes of one thread. */
-export const SCRATCH_STRIDE = 4;
-/** Header bytes (8 int32 counters, then float64 slots from byte 32). */
-export const HEADER_BYTES = 64;
+export const SCRATCH_STRIDE = 5;
+/** UTF-16 units of a message area (its first unit holds the length). */
+const MESSAGE_UNITS = 256;
+/** Byte offsets of the messages of {@link ERROR} and {@link LOST}. */
+export const ERROR_MESSAGE = 64;
+export const LOST_MESSAGE = ERROR_MESSAGE + 2 * MESSAGE_UNITS;
+/** Header bytes: int32 counters, float64 slots from byte 40, then the two message areas. */
+export const HEADER_BYTES = LOST_MESSAGE + 2 * MESSAGE_UNITS;
 /** Float64 slots per task: the argument count, then the arguments (the last one: the scratch base). */
 export const TASK_SLOTS = 32;
 /** Tasks one job may hold; longer lists run as several jobs. */
@@ -55,9 +71,40 @@ export interface WorkerInit {
 
 type KernelFn = (...args: number[]) => void;
 
+/** Whether this thread holds a claimed task it has not finished (each worker has its own copy of this module). */
+let holding = false;
+
+/** `e` as one line: `Name: message`. */
+export function describe(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+/** Stores `text` (cut to the area) in the message area at byte `offset`. */
+function writeMessage(control: SharedArrayBuffer, offset: number, text: string): void {
+  const units = new Uint16Array(control, offset, MESSAGE_UNITS);
+  const n = Math.min(text.length, MESSAGE_UNITS - 1);
+  units[0] = n;
+  for (let i = 0; i < n; i++) units[i + 1] = text.charCodeAt(i);
+}
+
+/** The message stored at byte `offset`. */
+export function readMessage(control: SharedArrayBuffer, offset: number): string {
+  const units = new Uint16Array(control, offset, MESSAGE_UNITS);
+  return String.fromCharCode(...units.subarray(1, 1 + units[0]!));
+}
+
+/** Records `reason` in `slot` (ERROR or LOST) and its message area, unless another thread did first. */
+function report(control: SharedArrayBuffer, slot: number, offset: number, index: number, reason: string): void {
+  const ints = new Int32Array(control, 0, HEADER_BYTES / 4);
+  if (Atomics.compareExchange(ints, slot, 0, -1) !== 0) return;
+  writeMessage(control, offset, reason);
+  Atomics.store(ints, slot, index + 1);
+}
+
 /**
  * Claims and runs tasks of the current job until none are left (thread `index`; its scratch is
- * `scratch base + index · stride`). Returns the number of tasks this thread ran.
+ * `scratch base + index · stride`). Returns the number of tasks this thread ran. A task that throws
+ * is recorded in {@link ERROR} (the job still completes); the caller turns it into an error.
  */
 export function runTasks(exports: Record<string, unknown>, control: SharedArrayBuffer, index: number): number {
   const ints = new Int32Array(control, 0, HEADER_BYTES / 4);
@@ -67,25 +114,45 @@ export function runTasks(exports: Record<string, unknown>, control: SharedArrayB
     const t = Atomics.add(ints, NEXT, 1);
     const n = Atomics.load(ints, NTASKS);
     if (t >= n) return ran;
+    holding = true;
     const fn = exports[POOL_KERNELS[Atomics.load(ints, FN)]!] as KernelFn;
     const base = HEADER_BYTES / 8 + t * TASK_SLOTS;
     const count = floats[base]!;
     const args = new Array<number>(count);
     for (let i = 0; i < count; i++) args[i] = floats[base + 1 + i]!;
     args[count - 1] = args[count - 1]! + index * floats[SCRATCH_STRIDE]!;
+    const fault = index === 0 ? 0 : Atomics.exchange(ints, FAULT, 0);
+    if (fault === FAULT_STOP) throw new Error('a fault injected by a test stopped the worker');
     try {
+      if (fault === FAULT_THROW) throw new Error('a fault injected by a test');
       fn(...args);
-    } catch {
-      Atomics.store(ints, ERROR, 1);
+    } catch (e) {
+      report(control, ERROR, ERROR_MESSAGE, index, describe(e));
     }
+    holding = false;
     ran++;
     if (Atomics.add(ints, DONE, 1) === n - 1) Atomics.notify(ints, DONE);
   }
 }
 
 /**
+ * Records that worker `index` stops for `reason` (unless the pool is closing): the calling thread,
+ * woken, stops waiting for a task the worker held and throws a `WasmWorkerError` saying the backend
+ * must be created again.
+ */
+export function markLost(control: SharedArrayBuffer, index: number, reason: string): void {
+  const ints = new Int32Array(control, 0, HEADER_BYTES / 4);
+  if (Atomics.load(ints, QUIT) !== 0) return;
+  report(control, LOST, LOST_MESSAGE, index, reason);
+  if (holding) Atomics.add(ints, ABANDONED, 1);
+  holding = false;
+  Atomics.notify(ints, DONE);
+}
+
+/**
  * The loop of a worker: instantiates the kernels over the shared memory, reports ready through
- * `ready`, then sleeps on the job counter and runs each job's tasks until told to quit.
+ * `ready`, then sleeps on the job counter and runs each job's tasks until told to quit. An error that
+ * escapes the loop marks the worker lost ({@link markLost}) and ends it.
  */
 export function workerLoop(init: WorkerInit, ready: () => void): void {
   const instance = new WebAssembly.Instance(init.module, { env: { memory: init.memory } });
@@ -93,10 +160,14 @@ export function workerLoop(init: WorkerInit, ready: () => void): void {
   const ints = new Int32Array(init.control, 0, HEADER_BYTES / 4);
   let seen = Atomics.load(ints, GEN);
   ready();
-  for (;;) {
-    Atomics.wait(ints, GEN, seen);
-    seen = Atomics.load(ints, GEN);
-    if (Atomics.load(ints, QUIT) !== 0) return;
-    runTasks(exports, init.control, init.index);
+  try {
+    for (;;) {
+      Atomics.wait(ints, GEN, seen);
+      seen = Atomics.load(ints, GEN);
+      if (Atomics.load(ints, QUIT) !== 0) return;
+      runTasks(exports, init.control, init.index);
+    }
+  } catch (e) {
+    markLost(init.control, init.index, describe(e));
   }
 }

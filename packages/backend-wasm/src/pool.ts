@@ -3,20 +3,28 @@
  * (the protocol is in `pool-protocol.ts`), and {@link KernelRunner}, through which the host code of the
  * hot kernels runs its tasks — on the pool, or inline when the backend has one thread.
  */
+import { WasmWorkerError } from './errors.js';
 import type { WasmHeap } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
 import {
+  ABANDONED,
   CONTROL_BYTES,
   DONE,
   ERROR,
+  ERROR_MESSAGE,
+  FAULT,
   FN,
   GEN,
   HEADER_BYTES,
+  LOST,
+  LOST_MESSAGE,
   MAX_TASKS,
   NEXT,
   NTASKS,
   POOL_KERNELS,
   QUIT,
+  describe,
+  readMessage,
   runTasks,
   SCRATCH_STRIDE,
   TASK_SLOTS,
@@ -31,14 +39,24 @@ export interface PoolWorker {
   terminate(): void;
 }
 
-/** Starts one worker with `init`; supplied by the entry point. */
-export type SpawnWorker = (init: WorkerInit) => PoolWorker;
+/**
+ * Starts one worker with `init`; supplied by the entry point. It calls `stopped` with the reason when
+ * the worker ends or fails after it was ready (an exit, an uncaught error).
+ */
+export type SpawnWorker = (init: WorkerInit, stopped: (reason: string) => void) => PoolWorker;
+
+/** How long the calling thread sleeps at most before it looks again for a stopped worker (ms). */
+const WAIT_SLICE_MS = 50;
 
 /** Workers sharing the backend's memory; the calling thread is thread 0 and runs tasks too. */
 export class WasmThreadPool {
   private readonly ints: Int32Array;
   private readonly floats: Float64Array;
   private closed = false;
+  /** A worker that stopped, as the platform reported it (its exit or error event). */
+  private stopped: { thread: number; reason: string } | undefined;
+  /** Set once a worker is lost: every later call throws it. */
+  private failure: WasmWorkerError | undefined;
 
   private constructor(
     private readonly control: SharedArrayBuffer,
@@ -54,8 +72,12 @@ export class WasmThreadPool {
   static async start(module: WebAssembly.Module, memory: WebAssembly.Memory, threads: number, spawn: SpawnWorker): Promise<WasmThreadPool> {
     const control = new SharedArrayBuffer(CONTROL_BYTES);
     const workers: PoolWorker[] = [];
+    let pool: WasmThreadPool | undefined;
+    const stopped = (thread: number) => (reason: string) => {
+      if (pool !== undefined && !pool.closed) pool.stopped ??= { thread, reason };
+    };
     try {
-      for (let index = 1; index < threads; index++) workers.push(spawn({ module, memory, control, index }));
+      for (let index = 1; index < threads; index++) workers.push(spawn({ module, memory, control, index }, stopped(index)));
       await Promise.all(workers.map((w) => w.ready));
     } catch (e) {
       for (const w of workers) w.terminate();
@@ -67,7 +89,8 @@ export class WasmThreadPool {
     } catch {
       canWait = false;
     }
-    return new WasmThreadPool(control, workers, canWait);
+    pool = new WasmThreadPool(control, workers, canWait);
+    return pool;
   }
 
   /** Threads running tasks: the workers and the calling thread. */
@@ -80,6 +103,7 @@ export class WasmThreadPool {
    * returns when all are done. Thread `i` gets scratch `scratch + i · stride`.
    */
   run(exports: WasmKernelExports, fn: PoolKernel, tasks: readonly (readonly number[])[], scratch: number, stride: number): void {
+    this.throwIfLost(fn);
     for (let first = 0; first < tasks.length; first += MAX_TASKS) {
       const part = tasks.slice(first, first + MAX_TASKS);
       const { ints, floats } = this;
@@ -99,13 +123,41 @@ export class WasmThreadPool {
       Atomics.add(ints, GEN, 1);
       Atomics.notify(ints, GEN);
       runTasks(exports as unknown as Record<string, unknown>, this.control, 0);
+      // Wait for the other threads' tasks; tasks held by a worker that stopped never finish.
       for (;;) {
         const done = Atomics.load(ints, DONE);
-        if (done >= part.length) break;
-        if (this.canWait) Atomics.wait(ints, DONE, done);
+        if (done + Atomics.load(ints, ABANDONED) >= part.length) break;
+        if (this.canWait) Atomics.wait(ints, DONE, done, WAIT_SLICE_MS);
       }
-      if (Atomics.load(ints, ERROR) !== 0) throw new Error(`backend-wasm: the ${fn} kernel failed on a worker thread.`);
+      this.throwIfLost(fn);
+      const failed = Atomics.load(ints, ERROR);
+      if (failed > 0) throw new WasmWorkerError(fn, failed - 1, readMessage(this.control, ERROR_MESSAGE), false);
     }
+  }
+
+  /**
+   * Throws (every time from then on) when a worker has stopped: one that recorded it in the control
+   * buffer, or one whose exit the platform reported. The other workers are terminated.
+   */
+  private throwIfLost(fn: PoolKernel): void {
+    if (this.failure === undefined) {
+      const lost = Atomics.load(this.ints, LOST);
+      const stopped = lost > 0 ? { thread: lost - 1, reason: readMessage(this.control, LOST_MESSAGE) } : this.stopped;
+      if (stopped === undefined) return;
+      this.failure = new WasmWorkerError(fn, stopped.thread, stopped.reason, true);
+      this.close();
+    }
+    throw this.failure;
+  }
+
+  /** @internal Tests only: the next worker to claim a task injects `fault` (`FAULT_THROW` or `FAULT_STOP`). */
+  injectFault(fault: number): void {
+    Atomics.store(this.ints, FAULT, fault);
+  }
+
+  /** @internal Tests only: the started workers (worker `i` is thread `i + 1`). */
+  get poolWorkers(): readonly PoolWorker[] {
+    return this.workers;
   }
 
   /** Tells the workers to quit and terminates them. */
@@ -144,7 +196,8 @@ export class KernelRunner {
   constructor(
     private readonly kernels: WasmKernelExports,
     private readonly heap: WasmHeap,
-    private readonly pool: WasmThreadPool | undefined,
+    /** @internal The workers, when the backend has more than one thread. */
+    readonly pool: WasmThreadPool | undefined,
   ) {}
 
   /** Threads the tasks may run on. */
@@ -159,7 +212,11 @@ export class KernelRunner {
     if (this.pool === undefined || tasks.length === 1) {
       const scratch = stride > 0 ? this.heap.scratch(stride) : 0;
       const kernel = this.kernels[fn] as unknown as (...args: number[]) => void;
-      for (const args of tasks) kernel(...args, scratch);
+      try {
+        for (const args of tasks) kernel(...args, scratch);
+      } catch (e) {
+        throw new WasmWorkerError(fn, 0, describe(e), false);
+      }
       return;
     }
     const scratch = stride > 0 ? this.heap.scratch(stride * this.pool.threads) : 0;
