@@ -56,7 +56,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   -h, --help        this text
 
   --suite NAME      attention (this run, the default) | kernels | threads | reversible | chunked | model |
-                    load | profile | generate; \`--suite NAME --help\` lists the flags of a suite`;
+                    load | profile | generate | pytorch; \`--suite NAME --help\` lists the flags of a suite`;
 
 const DEFAULTS: BenchConfig = {
   backends: ['cpu', 'tfjs-wasm', 'webgpu'],
@@ -272,7 +272,18 @@ export function validateConfig(config: BenchConfig): void {
 // ---- suites: `pnpm bench -- --suite NAME [flags]` ----
 
 /** The suites of `pnpm bench -- --suite NAME`; `attention` is what `pnpm bench` runs without `--suite`. */
-export const SUITE_NAMES = ['attention', 'kernels', 'threads', 'reversible', 'chunked', 'model', 'load', 'profile', 'generate'] as const;
+export const SUITE_NAMES = [
+  'attention',
+  'kernels',
+  'threads',
+  'reversible',
+  'chunked',
+  'model',
+  'load',
+  'profile',
+  'generate',
+  'pytorch',
+] as const;
 /** A suite name. */
 export type SuiteName = (typeof SUITE_NAMES)[number];
 

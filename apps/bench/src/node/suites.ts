@@ -14,6 +14,7 @@ import { kernelsReport, KERNELS_USAGE, parseKernelsArgs, runKernelsSuite } from 
 import { LOAD_USAGE, parseLoadArgs, runLoadSuite } from '../suites/load.js';
 import { MODEL_USAGE, parseModelSuiteArgs, runModelSuite } from '../suites/model.js';
 import { parseProfileArgs, PROFILE_USAGE, runProfileSuite, type KernelProfiler } from '../suites/profile.js';
+import { parsePytorchArgs, PYTORCH_USAGE, runPytorchSuite } from '../suites/pytorch.js';
 import { parseReversibleArgs, REVERSIBLE_USAGE, runReversibleSuite } from '../suites/reversible.js';
 import { formatReport, type SuiteContext, type SuiteReport } from '../suites/suite.js';
 import { parseThreadsArgs, runThreadsSuite, THREADS_USAGE, type ThreadsEnvironment } from '../suites/threads.js';
@@ -21,6 +22,7 @@ import { startNodeBackend, startWasmBackend, tf, withWasmThreads } from './backe
 import { nodeKernelPeers } from './kernel-peers.js';
 import { nodeMachineInfo } from './machine.js';
 import { loadNodeModelBench } from './model.js';
+import { startTorchPeer } from './torch-peer.js';
 
 /** The suites this module runs. */
 export type NodeSuiteName = Exclude<SuiteName, 'attention' | 'generate'>;
@@ -34,6 +36,7 @@ export const SUITE_USAGE: Record<NodeSuiteName, string> = {
   model: MODEL_USAGE,
   load: LOAD_USAGE,
   profile: PROFILE_USAGE,
+  pytorch: PYTORCH_USAGE,
 };
 
 /** tfjs's own per-kernel profile (`tf.profile`) of a step, summed by kernel name. */
@@ -127,6 +130,12 @@ export async function runNodeSuite(
       const o = parseProfileArgs(argv);
       if (o.help) return { report: null };
       return { report: await runProfileSuite(o, ctx, o.backend.startsWith('tfjs') ? tfjsKernelProfiler : undefined), json: o.json };
+    }
+    case 'pytorch': {
+      const o = parsePytorchArgs(argv, process.env);
+      if (o.help) return { report: null };
+      const start = o.threads === 1 ? ctx.startBackend : withWasmThreads(ctx.startBackend, o.threads);
+      return { report: await runPytorchSuite(o, { ...ctx, startBackend: start }, startTorchPeer), json: o.json };
     }
   }
 }
