@@ -27,7 +27,6 @@ import {
   slice,
   split,
   tidy,
-  transpose,
   type Backend,
   type Tensor,
   checkInteger,
@@ -121,8 +120,8 @@ export function chooseNumBuckets(length: number, chunkLength: number, maxPositio
 }
 
 /**
- * Checks what hashing allocates before anything is: the drawn rotations `[H, d, nHashes, Σ f/2]`, the
- * projections `[B, H, L, nHashes · Σ f/2]` and the scores `[B, H, nHashes, L, max f]` against the
+ * Checks what hashing allocates before anything is: the drawn rotations `[H, d, nHashes, Σ f/2]`, one
+ * round's projections `[B, H, L, Σ f/2]` and scores `[B, H, L, max f]` against the
  * allocation bound of `backend` (default: the current one), and that bucket ids with round offsets
  * (`r · roundStride`) fit int32.
  * @internal
@@ -132,6 +131,8 @@ export function checkHashSizes(
   s: {
     batch: number;
     heads: number;
+    /** Heads hashed together (default `heads`): lshAttention hashes one group of heads at a time. */
+    groupHeads?: number;
     length: number;
     dHead: number;
     nHashes: number;
@@ -142,6 +143,7 @@ export function checkHashSizes(
   backend: Backend = getBackend(),
 ): void {
   const { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors } = s;
+  const g = s.groupHeads ?? H;
   const nb = factors.reduce((p, f) => p * f, 1);
   const total = factors.reduce((t, f) => t + f / 2, 0);
   const half = 2 ** Math.floor(Math.log2(nb) / 2);
@@ -152,9 +154,10 @@ export function checkHashSizes(
       : '');
   if (s.drawsRotations)
     checkAllocation(`${fn}: random rotations ${formatShape([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
-  checkAllocation(`${fn}: hash projections ${formatShape([B, H, L, nR * total])}`, tensorBytes([B, H, L, nR * total]), hint, backend);
+  // Hashing runs one round at a time (hashWithinRound): one round's projections and scores.
+  checkAllocation(`${fn}: hash projections ${formatShape([B, g, L, total])}`, tensorBytes([B, g, L, total]), hint, backend);
   const widest = Math.max(...factors);
-  checkAllocation(`${fn}: hash scores ${formatShape([B, H, nR, L, widest])}`, tensorBytes([B, H, nR, L, widest]), hint, backend);
+  checkAllocation(`${fn}: hash scores ${formatShape([B, g, L, widest])}`, tensorBytes([B, g, L, widest]), hint, backend);
   if (nR * s.roundStride - 1 > INT32_MAX) {
     throw new InvalidArgumentError(
       `${fn}: bucket ids with round offsets run up to nHashes · ${s.roundStride} − 1 = ${nR * s.roundStride - 1}, beyond the int32 range (2^31 − 1). Use fewer buckets or hashes.`,
@@ -216,6 +219,9 @@ export function drawRotations(H: number, d: number, nHashes: number, factors: re
 /**
  * Buckets WITHOUT round offsets, int32 `[B, H, nHashes, L]`, each in `[0, Π factors)`. Runs under
  * `noGrad` (no gradient flows through hashing). `rotations` as returned by {@link checkRotations}.
+ * One round at a time: a round's projections `[B, H, L, Σ f/2]` and scores `[B, H, L, max f]` are
+ * freed before the next round is projected, so hashing holds `1/nHashes` of what all rounds at once
+ * would (every bucket is the same either way).
  * @internal
  */
 export function hashWithinRound(x: Tensor, factors: readonly number[], nHashes: number, rotations: readonly Tensor[]): Tensor {
@@ -224,22 +230,39 @@ export function hashWithinRound(x: Tensor, factors: readonly number[], nHashes: 
   return noGrad(() =>
     tidy(() => {
       const R = rotations.length === 1 ? rotations[0]! : concat(rotations, 3); // [H, d, nR, total]
-      // rot[b, h, t, r·total + i] = Σ_e x[b, h, t, e] · R[h, e, r, i]
-      const rot = matmul(x, reshape(R, [H, d, nHashes * total]));
-      const byRound = transpose(reshape(rot, [B, H, L, nHashes, total]), [0, 1, 3, 2, 4]); // [B, H, nR, L, total]
-      let bucket: Tensor | undefined;
-      let offset = 0;
-      let radix = 1;
-      for (const f of factors) {
-        const part = factors.length === 1 ? byRound : slice(byRound, [0, 0, 0, 0, offset], [B, H, nHashes, L, f / 2]);
-        const b = argMax(concat([part, neg(part)], 4), 4); // first maximum on ties
-        bucket = bucket === undefined ? b : add(bucket, mul(b, scalar(radix, 'int32')));
-        offset += f / 2;
-        radix *= f;
+      const rounds: Tensor[] = [];
+      for (let r = 0; r < nHashes; r++) {
+        rounds.push(
+          tidy(() => {
+            // rot[b, h, t, i] = Σ_e x[b, h, t, e] · R[h, e, r, i]
+            const Rr = nHashes === 1 ? reshape(R, [H, d, total]) : reshape(slice(R, [0, 0, r, 0], [H, d, 1, total]), [H, d, total]);
+            return reshape(bucketOfProjections(matmul(x, Rr), factors), [B, H, 1, L]);
+          }),
+        );
       }
-      return bucket!;
+      return rounds.length === 1 ? rounds[0]! : concat(rounds, 2);
     }),
   );
+}
+
+/**
+ * The bucket of every row of projections `[..., Σ f/2]`: per factor `f` (its own `f/2` columns)
+ * `argmax([p; −p])` (the first maximum on ties), combined as a mixed radix `b0 + f0·b1 + …`.
+ */
+function bucketOfProjections(rot: Tensor, factors: readonly number[]): Tensor {
+  const lead = rot.shape.slice(0, -1);
+  const last = rot.rank - 1;
+  let bucket: Tensor | undefined;
+  let offset = 0;
+  let radix = 1;
+  for (const f of factors) {
+    const part = factors.length === 1 ? rot : slice(rot, [...lead.map(() => 0), offset], [...lead, f / 2]);
+    const b = argMax(concat([part, neg(part)], last), last);
+    bucket = bucket === undefined ? b : add(bucket, mul(b, scalar(radix, 'int32')));
+    offset += f / 2;
+    radix *= f;
+  }
+  return bucket!;
 }
 
 /** `r · stride` for r < nHashes, int32 `[nHashes, 1]` (broadcasts over `[..., nHashes, L]`). @internal */

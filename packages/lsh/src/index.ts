@@ -8,5 +8,5 @@ export { hashVectors, chooseNumBuckets, type NumBuckets, type HashVectorsOptions
 export { lshAttention, lshNormalisedKeys, type LSHAttentionOptions, type LSHAttentionResult } from './lsh-attention.js';
 export { localAttention, type LocalAttentionOptions } from './local-attention.js';
 export { fullAttention, type FullAttentionOptions } from './full-attention.js';
-export { checkLSHAttentionSizes, type LSHAttentionSizes } from './sizes.js';
+export { LSH_GROUP_BYTES, checkLSHAttentionSizes, lshHeadGroup, type LSHAttentionSizes } from './sizes.js';
 export * from './layers/index.js';

@@ -17,6 +17,7 @@ import {
   cast,
   checkSeed,
   chunkedAttention,
+  concat,
   div,
   dispose,
   equal,
@@ -54,7 +55,7 @@ import {
 } from '@reformer/core';
 import { bucketFactors, checkRotations, chooseNumBuckets, drawRotations, hashWithinRound, roundOffsets, type NumBuckets } from './hash.js';
 import { checkAttentionTensor, checkBucketValues, checkChunking, checkSameLeading } from './validate.js';
-import { checkLSHAttentionSizes, type LSHAttentionSizes } from './sizes.js';
+import { LSH_GROUP_BYTES, checkLSHAttentionSizes, lshHeadGroup, type LSHAttentionSizes } from './sizes.js';
 import { windowSlotTensor, windowedAttention } from './windowed.js';
 
 /** Options of {@link lshAttention}. */
@@ -109,6 +110,13 @@ export interface LSHAttentionOptions {
   maxPositionEmbeddings?: number;
   /** Also return the per-round logsumexps and the sort permutation (default false). */
   inspect?: boolean;
+  /**
+   * Working-set target in bytes (default {@link LSH_GROUP_BYTES}, 256 MiB): the heads are attended in
+   * groups whose sorted copies of the sequence stay within it (one head at a time at the least; all
+   * heads at once with `dropout`), see {@link lshHeadGroup}. The results are the same for any value;
+   * it bounds the memory of long sequences.
+   */
+  maxGroupBytes?: number;
   /**
    * Dropout on the attention probabilities (Hugging Face's `lsh_attention_probs_dropout_prob` in
    * training): in every round, after the softmax of the query's window and before the values are
@@ -257,15 +265,59 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   const call = checkLSHCall(qk, v, options);
   if (call.L <= call.c) return shortSequenceAttention(qk, v, options, call);
   const plan = planHashedCall(options, call);
+  const g = plan.groupHeads;
+  if (g === call.H) return tidy(() => attendHeads(qk, v, call, plan, 0));
   return tidy(() => {
-    const { within, buckets } = bucketsWithinRounds(qk, call, plan);
-    const sort = sortSlots(within, call, plan);
-    const { outS, lseS } = attendSorted(qk, v, call, plan, sort);
-    const { output, lse } = combineRounds(outS, lseS, call, plan, sort);
-    const result: LSHAttentionResult = { output, buckets };
-    if (plan.inspect) Object.assign(result, inspection(lse, sort.order, call, plan));
-    return result;
+    const parts: LSHAttentionResult[] = [];
+    for (let h0 = 0; h0 < call.H; h0 += g) {
+      const heads = Math.min(g, call.H - h0);
+      // Each group's intermediates are freed before the next group starts.
+      parts.push(tidy(() => attendHeads(sliceHeads(qk, h0, heads), sliceHeads(v, h0, heads), groupCall(call, h0, heads), plan, h0)));
+    }
+    return concatHeads(parts);
   });
+}
+
+/** Heads `[h0, h0 + heads)` of a tensor whose heads axis is `axis` (1 for `[B, H, …]`). */
+function sliceHeads(t: Tensor, h0: number, heads: number, axis = 1): Tensor {
+  return slice(
+    t,
+    t.shape.map((_, i) => (i === axis ? h0 : 0)),
+    t.shape.map((n, i) => (i === axis ? heads : n)),
+  );
+}
+
+/** The call restricted to heads `[h0, h0 + heads)`. */
+function groupCall(call: LSHCall, h0: number, heads: number): LSHCall {
+  return { ...call, H: heads, replay: call.replay === undefined ? undefined : sliceHeads(call.replay, h0, heads) };
+}
+
+/** The results of consecutive head groups joined along the heads axis. */
+function concatHeads(parts: readonly LSHAttentionResult[]): LSHAttentionResult {
+  const join = (pick: (r: LSHAttentionResult) => Tensor | undefined): Tensor | undefined => {
+    const list = parts.map(pick);
+    return list[0] === undefined ? undefined : concat(list as Tensor[], 1);
+  };
+  const result: LSHAttentionResult = { output: join((r) => r.output)!, buckets: join((r) => r.buckets)! };
+  const lse = join((r) => r.lse);
+  const sortIndices = join((r) => r.sortIndices);
+  if (lse !== undefined) result.lse = lse;
+  if (sortIndices !== undefined) result.sortIndices = sortIndices;
+  return result;
+}
+
+/**
+ * Steps 2–6 for the heads of `call` (all heads, or one group starting at head `h0` of the whole
+ * call): hash, sort, attend, combine the rounds.
+ */
+function attendHeads(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, h0: number): LSHAttentionResult {
+  const { within, buckets } = bucketsWithinRounds(qk, call, plan, h0);
+  const sort = sortSlots(within, call, plan);
+  const { outS, lseS } = attendSorted(qk, v, call, plan, sort);
+  const { output, lse } = combineRounds(outS, lseS, call, plan, sort);
+  const result: LSHAttentionResult = { output, buckets };
+  if (plan.inspect) Object.assign(result, inspection(lse, sort.order, call, plan));
+  return result;
 }
 
 /** The validated arguments of one `lshAttention` call. */
@@ -363,6 +415,10 @@ interface HashedPlan {
   readonly dropout: { rate: number; seed: number } | undefined;
   /** Seed of the drawn rotations (0 when none are drawn). */
   readonly seed: number;
+  /** Heads attended together ({@link lshHeadGroup}). */
+  readonly groupHeads: number;
+  /** Heads of the whole call (the rotations cover them all). */
+  readonly heads: number;
 }
 
 /** Step 1: bucket counts, size checks before any allocation, rotations and the seed. */
@@ -371,12 +427,19 @@ function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan
   const Lp = Math.ceil(L / c) * c;
   const factors = bucketFactors(fn, nBucketsOpt === 'auto' ? chooseNumBuckets(Lp, c, options.maxPositionEmbeddings ?? 4096) : nBucketsOpt);
   const nb = factors.reduce((p, f) => p * f, 1);
-  checkLSHAttentionSizes(fn, { ...call.sizes, nBuckets: factors, drawsRotations: replay === undefined && options.rotations === undefined });
+  const dedupe = options.dedupe ?? false;
+  const dropout = checkDropout(fn, options.dropout, dedupe);
+  const sizes: LSHAttentionSizes = {
+    ...call.sizes,
+    nBuckets: factors,
+    drawsRotations: replay === undefined && options.rotations === undefined,
+    dropout: dropout !== undefined,
+    ...(options.maxGroupBytes !== undefined ? { maxGroupBytes: options.maxGroupBytes } : {}),
+  };
+  checkLSHAttentionSizes(fn, sizes);
   if (replay !== undefined) checkBucketValues(fn, replay, nHashes, nb, mask);
   const given =
     options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
-  const dedupe = options.dedupe ?? false;
-  const dropout = checkDropout(fn, options.dropout, dedupe);
   // Drawn outside replayable() so the seed stream is the same whether the buckets are hashed or replayed.
   const seed = replay === undefined && given === undefined ? (options.seed ?? nextSeed()) : 0;
   return {
@@ -393,6 +456,8 @@ function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan
     inspect: options.inspect ?? false,
     dropout,
     seed,
+    groupHeads: lshHeadGroup(sizes),
+    heads: H,
   };
 }
 
@@ -414,7 +479,7 @@ function padLength(t: Tensor, value: number, axis: number, call: LSHCall, plan: 
  * Step 2: the buckets within each round, `[B, H, nR, L]` with the padding bucket nb at masked
  * positions (hashed, or the replayed ones), and the returned buckets with Hugging Face's round offsets.
  */
-function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan): { within: Tensor; buckets: Tensor } {
+function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan, h0: number): { within: Tensor; buckets: Tensor } {
   const { B, H, L, d, nHashes, mask, replay } = call;
   const { nb, factors, given, seed } = plan;
   const offsets = returnedOffsets(nHashes, nb, mask);
@@ -425,7 +490,9 @@ function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan): { wit
     // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
     // recorded forward come back instead of being hashed again.
     within = replayable(() => {
-      const rotations = given ?? drawRotations(H, d, nHashes, factors, seed);
+      // The rotations of the whole call, cut to this group's heads.
+      const all = given ?? drawRotations(plan.heads, d, nHashes, factors, seed);
+      const rotations = H === plan.heads ? all : all.map((R) => sliceHeads(R, h0, H, 0));
       const hashed = hashWithinRound(qk, factors, nHashes, rotations);
       return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int32(nb));
     });

@@ -1,7 +1,8 @@
 /**
  * What one LSH attention call allocates, checked before anything is allocated: the rotations, the
  * hashing projections, the sorted copies of the sequence (one per round), the logits of one chunk,
- * and the range of int32 bucket ids and slot indices. The bound is the backend's
+ * and the range of int32 bucket ids and slot indices. Everything but the rotations is per group of
+ * heads ({@link lshHeadGroup}): a long sequence is attended a few heads at a time. The bound is the backend's
  * `maxAllocationBytes` (`checkAllocation` of `@reformer/core`), which users can raise.
  *
  * @module
@@ -28,8 +29,44 @@ export interface LSHAttentionSizes {
   drawsRotations?: boolean;
   /** The duplicate-attention correction, which materialises all window logits (default false). */
   dedupe?: boolean;
+  /**
+   * Working-set target of one group of heads, in bytes (default {@link LSH_GROUP_BYTES}): see
+   * {@link lshHeadGroup}.
+   */
+  maxGroupBytes?: number;
+  /**
+   * Whether the call applies attention dropout (default false). Its mask is keyed by the head's index
+   * in the call, so such a call attends all heads at once.
+   */
+  dropout?: boolean;
   /** The backend that would run the call (default: the current one). */
   backend?: Backend;
+}
+
+/** Default working-set target of one group of heads in `lshAttention`: 256 MiB. */
+export const LSH_GROUP_BYTES = 256 * 2 ** 20;
+
+/**
+ * How many heads `lshAttention` attends together: as many as keep one group's sorted copy of the
+ * sequence (`batch · g · nHashes · paddedLength · max(dHead, dValue)` float32, the size of its
+ * largest intermediates) within `maxGroupBytes`, at least one; all heads with dropout (whose mask is
+ * keyed by the head's index in the call). Every head's output is the same whatever the grouping;
+ * grouping bounds the memory of a long sequence, whose whole-call intermediates would be
+ * `heads / g` times larger.
+ *
+ * @param s - the call's sizes.
+ * @returns the heads per group, in `[1, heads]`.
+ * @throws {InvalidArgumentError} if `maxGroupBytes` is not a positive number.
+ */
+export function lshHeadGroup(s: LSHAttentionSizes): number {
+  const budget = s.maxGroupBytes ?? LSH_GROUP_BYTES;
+  if (typeof budget !== 'number' || !(budget > 0)) {
+    throw new InvalidArgumentError(`lshAttention: maxGroupBytes must be a positive number of bytes, got ${String(budget)}.`);
+  }
+  if (s.dropout ?? false) return s.heads;
+  const Lp = Math.ceil(s.length / s.chunkLength) * s.chunkLength;
+  const perHead = tensorBytes([s.batch, s.nHashes * Lp, Math.max(s.dHead, s.dValue ?? s.dHead)]);
+  return Math.max(1, Math.min(s.heads, Math.floor(budget / perHead)));
 }
 
 /**
@@ -44,13 +81,14 @@ export interface LSHAttentionSizes {
  * @throws {InvalidArgumentError} if `nHashes · (nBuckets + 1)` or the sorted slot count exceeds 2^31 − 1.
  */
 export function checkLSHAttentionSizes(fn: string, s: LSHAttentionSizes): void {
-  const { batch: B, heads: H, length: L, dHead: d, nHashes: nR, chunkLength: c } = s;
+  const { batch: B, length: L, dHead: d, nHashes: nR, chunkLength: c } = s;
   const dv = s.dValue ?? d;
+  const H = lshHeadGroup(s);
   const backend = s.backend ?? getBackend();
   const fewerHashes = `Use fewer hashes (nHashes is ${nR}): every round sorts its own copy of the sequence`;
   if (L <= c) {
     // Hugging Face's no-hash path: one chunk over the whole sequence, buckets all 0.
-    checkAllocation(`${fn}: buckets ${formatShape([B, H, nR, L])}`, tensorBytes([B, H, nR, L]), fewerHashes, backend);
+    checkAllocation(`${fn}: buckets ${formatShape([B, s.heads, nR, L])}`, tensorBytes([B, s.heads, nR, L]), fewerHashes, backend);
     checkChunkLogits(fn, L, L, `Use a chunkLength below the length ${L}, so the sequence is hashed into chunks`, backend);
     return;
   }
@@ -60,7 +98,17 @@ export function checkLSHAttentionSizes(fn: string, s: LSHAttentionSizes): void {
   // Returned and sorted bucket ids use the round stride nBuckets + 1 (room for the padding bucket).
   checkHashSizes(
     fn,
-    { batch: B, heads: H, length: L, dHead: d, nHashes: nR, factors, roundStride: nb + 1, drawsRotations: s.drawsRotations ?? true },
+    {
+      batch: B,
+      heads: s.heads,
+      groupHeads: H,
+      length: L,
+      dHead: d,
+      nHashes: nR,
+      factors,
+      roundStride: nb + 1,
+      drawsRotations: s.drawsRotations ?? true,
+    },
     backend,
   );
   if (nR * Lp > INT32_MAX) {

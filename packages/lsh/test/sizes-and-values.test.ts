@@ -73,12 +73,13 @@ describe('lshAttention sizes', () => {
   });
 
   it('nHashes 1e5 → AllocationTooLargeError for the sorted copies, advising fewer hashes', () => {
-    const q12 = randomNormal([1, 12, 16, 64], { seed: 3 });
-    const e = expectFailFast(() => lshAttention(q12, q12, { chunkLength: 4, nHashes: 1e5 }), AllocationTooLargeError);
-    expect(e.bytes).toBe(12 * 1e5 * 16 * 64 * 4);
-    expect(e.message).toMatch(/sorted queries \[1, 12, 1600000, 64\]/);
+    // Heads are attended one group at a time (lshHeadGroup), so the bound applies to one head's copy.
+    const q1 = randomNormal([1, 1, 16, 64], { seed: 3 });
+    const e = expectFailFast(() => lshAttention(q1, q1, { chunkLength: 4, nHashes: 1.2e6 }), AllocationTooLargeError);
+    expect(e.bytes).toBe(1.2e6 * 16 * 64 * 4);
+    expect(e.message).toMatch(/sorted queries \[1, 1, 19200000, 64\]/);
     expect(e.message).toMatch(/fewer hashes/);
-    q12.dispose();
+    q1.dispose();
     // The shapes ([1, 2, 16, 4]) need 51 MB: under a 16 MiB bound they fail fast too.
     const small = createCpuBackend({ maxAllocationBytes: 16 * 2 ** 20 });
     const [a, b] = withBackend(small, () => [randomNormal([1, 2, 16, 4], { seed: 1 }), randomNormal([1, 2, 16, 4], { seed: 2 })] as const);
