@@ -3,81 +3,13 @@
  * d 64, permuted positions, buckets, padding mask) and at odd sizes that exercise every padding path
  * of the tiles (chunk 3, d 5, dv 7, windows with duplicated chunks).
  */
-import { createCpuBackend, type Backend, type ChunkedAttentionParams, type KernelTensor } from '@reformer/core';
+import { createCpuBackend } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { type AttentionProblem, runAttention } from './helpers.js';
 import { createWasm } from './setup.js';
 
-function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
-interface Problem {
-  B: number;
-  H: number;
-  N: number;
-  d: number;
-  dv: number;
-  chunkLength: number;
-  chunksBefore: number;
-  chunksAfter: number;
-  causal: boolean;
-  excludeSelf: boolean;
-  permute: boolean;
-  buckets: number;
-  mask: boolean;
-}
-
-/** Runs forward and backward of `p` on `be`; returns out, lse, dq, dk, dv on the host. */
-function run(be: Backend, p: Problem): Float32Array[] {
-  const { B, H, N, d, dv } = p;
-  const f = (data: Float32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
-  const i = (data: Int32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
-  const q = f(random(B * H * N * d, 1, 2), [B, H, N, d]);
-  const k = f(random(B * H * N * d, 2, 2), [B, H, N, d]);
-  const v = f(random(B * H * N * dv, 3), [B, H, N, dv]);
-  const positions = new Int32Array(B * H * N);
-  for (let r = 0; r < B * H; r++) {
-    const perm = Array.from({ length: N }, (_, j) => j);
-    if (p.permute) perm.sort((x, y) => ((x * 7919 + r * 13) % N) - ((y * 7919 + r * 13) % N));
-    positions.set(perm, r * N);
-  }
-  const buckets = Int32Array.from(positions, (x) => (x * 31) % Math.max(1, p.buckets));
-  const mask = Int32Array.from({ length: B * N }, (_, j) => (j % 11 === 5 ? 0 : 1));
-  const params: ChunkedAttentionParams = {
-    chunkLength: p.chunkLength,
-    chunksBefore: p.chunksBefore,
-    chunksAfter: p.chunksAfter,
-    causal: p.causal,
-    excludeSelf: p.excludeSelf,
-    scale: 0.7,
-    positions: p.permute ? i(positions, [B, H, N]) : undefined,
-    buckets: p.buckets > 0 ? i(buckets, [B, H, N]) : undefined,
-    keyMask: p.mask ? i(mask, [B, N]) : undefined,
-  };
-  const { out, lse } = be.chunkedAttention!(q, k, v, params);
-  const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
-  const dLse = f(random(B * H * N, 5), [B, H, N]);
-  const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
-  const read = (t: KernelTensor) =>
-    be.readSync!(
-      t.storage,
-      'float32',
-      t.shape.reduce((a, b) => a * b, 1),
-    ) as Float32Array;
-  const result = [out, lse, g.dq, g.dk, g.dv].map(read);
-  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask])
-    if (t) be.free(t.storage);
-  return result;
-}
-
-const problems: [string, Problem][] = [
+const problems: [string, AttentionProblem][] = [
   [
     'LSH layer: chunk 64, d 64, 2 heads, permuted, buckets, causal, excludeSelf',
     {
@@ -160,8 +92,8 @@ describe('chunkedAttention (SIMD tiles) against the CPU reference kernel', () =>
   });
   for (const [name, p] of problems) {
     it(name, () => {
-      const got = run(wasm, p);
-      const want = run(cpu, p);
+      const got = runAttention(wasm, p);
+      const want = runAttention(cpu, p);
       const names = ['out', 'lse', 'dq', 'dk', 'dv'];
       got.forEach((g, j) => {
         const w = want[j]!;

@@ -7,15 +7,12 @@ import { createCpuBackend, type Backend, type BinaryOp, type KernelTensor, type 
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { broadcastWalk } from '../src/elementwise.js';
+import { random as seeded } from './helpers.js';
 import { createWasm } from './setup.js';
 
+/** Uniform in [−1, 1), with a NaN at index 3. */
 function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 31 - 1;
-  }
+  const out = seeded(n, seed);
   if (n > 3) out[3] = NaN;
   return out;
 }

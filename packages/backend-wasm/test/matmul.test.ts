@@ -5,17 +5,11 @@
 import { createCpuBackend, type Backend, type Shape } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { random as seeded } from './helpers.js';
 import { createWasm } from './setup.js';
 
-function random(n: number, seed: number): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = s / 2 ** 32 - 0.5;
-  }
-  return out;
-}
+/** Uniform in [−0.5, 0.5). */
+const random = (n: number, seed: number) => seeded(n, seed, 0.5);
 
 function run(
   be: Backend,

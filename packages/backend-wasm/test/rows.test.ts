@@ -6,17 +6,8 @@
 import { createCpuBackend, type Backend, type KernelTensor } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { random } from './helpers.js';
 import { createWasm } from './setup.js';
-
-function random(n: number, seed: number, scale = 1, offset = 0): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale + offset;
-  }
-  return out;
-}
 
 const put = (be: Backend, data: Float32Array, shape: number[]): KernelTensor => ({
   storage: be.write(data, 'float32'),

@@ -6,25 +6,13 @@
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Backend, ChunkedAttentionParams, KernelTensor, Shape } from '@reformer/core';
+import type { Backend, KernelTensor, Shape } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
+import { type AttentionProblem, bits, random, runAttention } from './helpers.js';
 import { createWasm } from './setup.js';
 
-function random(n: number, seed: number, scale = 1): Float32Array {
-  const out = new Float32Array(n);
-  let s = seed >>> 0;
-  for (let i = 0; i < n; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale;
-  }
-  return out;
-}
-
 const size = (shape: Shape) => shape.reduce((p, d) => p * d, 1);
-
-/** The raw bits of float results, for exact comparison (NaN payloads and −0 included). */
-const bits = (x: Float32Array) => new Uint32Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
 
 function runMatmul(be: Backend, aShape: Shape, bShape: Shape, tA: boolean, tB: boolean, outShape: Shape): Uint32Array {
   const x = { storage: be.write(random(size(aShape), 1), 'float32'), shape: aShape, dtype: 'float32' as const };
@@ -105,65 +93,10 @@ function runLayout(be: Backend): Uint32Array[] {
   return out;
 }
 
-interface Problem {
-  B: number;
-  H: number;
-  N: number;
-  d: number;
-  dv: number;
-  chunkLength: number;
-  chunksBefore: number;
-  chunksAfter: number;
-  causal: boolean;
-  excludeSelf: boolean;
-  permute: boolean;
-  mask: boolean;
-}
-
-/** Forward and backward of `p`: out, lse, dq, dk, dv as bits. */
-function runAttention(be: Backend, p: Problem): Uint32Array[] {
-  const { B, H, N, d, dv } = p;
-  const f = (data: Float32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
-  const i = (data: Int32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
-  const q = f(random(B * H * N * d, 1, 2), [B, H, N, d]);
-  const k = f(random(B * H * N * d, 2, 2), [B, H, N, d]);
-  const v = f(random(B * H * N * dv, 3), [B, H, N, dv]);
-  const positions = new Int32Array(B * H * N);
-  for (let r = 0; r < B * H; r++) {
-    const perm = Array.from({ length: N }, (_, j) => j);
-    if (p.permute) perm.sort((x, y) => ((x * 7919 + r * 13) % N) - ((y * 7919 + r * 13) % N));
-    positions.set(perm, r * N);
-  }
-  const params: ChunkedAttentionParams = {
-    chunkLength: p.chunkLength,
-    chunksBefore: p.chunksBefore,
-    chunksAfter: p.chunksAfter,
-    causal: p.causal,
-    excludeSelf: p.excludeSelf,
-    scale: 0.7,
-    positions: p.permute ? i(positions, [B, H, N]) : undefined,
-    buckets: p.permute
-      ? i(
-          Int32Array.from(positions, (x) => (x * 31) % 4),
-          [B, H, N],
-        )
-      : undefined,
-    keyMask: p.mask
-      ? i(
-          Int32Array.from({ length: B * N }, (_, j) => (j % 11 === 5 ? 0 : 1)),
-          [B, N],
-        )
-      : undefined,
-  };
-  const { out, lse } = be.chunkedAttention!(q, k, v, params);
-  const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
-  const dLse = f(random(B * H * N, 5), [B, H, N]);
-  const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
-  const read = (t: KernelTensor) => bits(be.readSync!(t.storage, 'float32', size(t.shape)) as Float32Array);
-  const result = [out, lse, g.dq, g.dk, g.dv].map(read);
-  for (const t of [q, k, v, out, lse, dOut, dLse, g.dq, g.dk, g.dv, params.positions, params.buckets, params.keyMask])
-    if (t) be.free(t.storage);
-  return result;
+/** Expects the results of 2, 3, … threads (`results[1…]`) to be the bits of one thread's (`results[0]`). */
+function expectSameBits(results: readonly Uint32Array[], what = ''): void {
+  const [one, ...more] = results;
+  more.forEach((r, j) => expect(firstDifference(r, one!), `${what}${j + 2} threads vs 1: first differing element`).toBe(-1));
 }
 
 /** Index of the first differing element, or −1. */
@@ -187,7 +120,7 @@ const binaries: [string, 'add' | 'div' | 'maximum', Shape, Shape, Shape][] = [
   ['one long row of 100,003 div a scalar', 'div', [100003], [], [100003]],
 ];
 
-const attentions: [string, Problem][] = [
+const attentions: [string, AttentionProblem][] = [
   [
     'LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf',
     {
@@ -202,6 +135,7 @@ const attentions: [string, Problem][] = [
       causal: true,
       excludeSelf: true,
       permute: true,
+      buckets: 4,
       mask: false,
     },
   ],
@@ -219,6 +153,7 @@ const attentions: [string, Problem][] = [
       causal: false,
       excludeSelf: false,
       permute: true,
+      buckets: 4,
       mask: true,
     },
   ],
@@ -236,6 +171,7 @@ const attentions: [string, Problem][] = [
       causal: false,
       excludeSelf: true,
       permute: false,
+      buckets: 0,
       mask: false,
     },
   ],
@@ -253,6 +189,7 @@ const attentions: [string, Problem][] = [
       causal: true,
       excludeSelf: false,
       permute: false,
+      buckets: 0,
       mask: true,
     },
   ],
@@ -272,23 +209,19 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
     });
     for (const [name, aShape, bShape, tA, tB, outShape] of matmuls) {
       it(`matmul ${name}`, () => {
-        const [one, ...more] = backends.map((be) => runMatmul(be, aShape, bShape, tA, tB, outShape));
-        more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+        expectSameBits(backends.map((be) => runMatmul(be, aShape, bShape, tA, tB, outShape)));
       });
     }
     for (const [name, op, aShape, bShape, outShape] of binaries) {
       it(`binary then sqrt: ${name}`, () => {
-        const [one, ...more] = backends.map((be) => runBinary(be, op, aShape, bShape, outShape));
-        more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+        expectSameBits(backends.map((be) => runBinary(be, op, aShape, bShape, outShape)));
       });
     }
     it('gather of 2 × 4,099 rows of 17 out of 3,001', () => {
-      const [one, ...more] = backends.map((be) => runGather(be, 2, 3001, 4099, 17));
-      more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+      expectSameBits(backends.map((be) => runGather(be, 2, 3001, 4099, 17)));
     });
     it('scatter-add of 8,192 rows of 66 into 1,001 (about 8 updates per row)', () => {
-      const [one, ...more] = backends.map((be) => runScatterAdd(be, 8192, 1001, 66));
-      more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+      expectSameBits(backends.map((be) => runScatterAdd(be, 8192, 1001, 66)));
     });
     for (const [shape, axes] of [
       [[4099, 65], [1]],
@@ -301,8 +234,7 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
       [[2, 3, 16411], [1]],
     ] as [Shape, number[]][]) {
       it(`sum of ${shape.join('×')} over axes ${axes.join(',')}`, () => {
-        const [one, ...more] = backends.map((be) => runSum(be, shape, axes));
-        more.forEach((r, j) => expect(firstDifference(r, one!), `${j + 2} threads vs 1: first differing element`).toBe(-1));
+        expectSameBits(backends.map((be) => runSum(be, shape, axes)));
       });
     }
     for (const [shape, axis] of [
@@ -310,20 +242,26 @@ for (const kernels of ['simd', 'relaxed-simd'] as const) {
       [[301, 40, 9], 1],
     ] as [Shape, number][]) {
       it(`argMax of ${shape.join('×')} along axis ${axis}`, () => {
-        const [one, ...more] = backends.map((be) => runArgMax(be, shape, axis));
-        more.forEach((r) => expect(Array.from(r)).toEqual(Array.from(one!)));
+        expectSameBits(backends.map((be) => new Uint32Array(runArgMax(be, shape, axis).buffer)));
       });
     }
     it('transpose, slice and concat of 3×1025×4×24', () => {
-      const [one, ...more] = backends.map((be) => runLayout(be));
-      more.forEach((r, j) => r.forEach((x, t) => expect(firstDifference(x, one![t]!), `copy ${t}: ${j + 2} threads vs 1`).toBe(-1)));
+      const runs = backends.map((be) => runLayout(be));
+      runs[0]!.forEach((_, t) =>
+        expectSameBits(
+          runs.map((r) => r[t]!),
+          `copy ${t}: `,
+        ),
+      );
     });
     for (const [name, p] of attentions) {
       it(`attention forward and backward: ${name}`, () => {
-        const [one, ...more] = backends.map((be) => runAttention(be, p));
-        const names = ['out', 'lse', 'dq', 'dk', 'dv'];
-        more.forEach((r, j) =>
-          r.forEach((x, t) => expect(firstDifference(x, one![t]!), `${names[t]}: ${j + 2} threads vs 1, first differing element`).toBe(-1)),
+        const runs = backends.map((be) => runAttention(be, p).map(bits));
+        ['out', 'lse', 'dq', 'dk', 'dv'].forEach((name, t) =>
+          expectSameBits(
+            runs.map((r) => r[t]!),
+            `${name}: `,
+          ),
         );
         for (const be of backends) expect(be.memory().liveBytes).toBe(0);
       });

@@ -1,0 +1,98 @@
+/** What several test files share: seeded data, and one chunked-attention problem run forward and backward. */
+import type { Backend, ChunkedAttentionParams, KernelTensor } from '@reformer/core';
+
+/** `n` floats uniform in `[offset − scale, offset + scale)` from a linear congruential generator. */
+export function random(n: number, seed: number, scale = 1, offset = 0): Float32Array {
+  const out = new Float32Array(n);
+  let s = seed >>> 0;
+  for (let i = 0; i < n; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    out[i] = (s / 2 ** 32 - 0.5) * 2 * scale + offset;
+  }
+  return out;
+}
+
+/** The raw bits of float results, for exact comparison (NaN payloads and −0 included). */
+export const bits = (x: Float32Array) => new Uint32Array(x.buffer.slice(x.byteOffset, x.byteOffset + x.byteLength));
+
+/** A chunked-attention call: shapes, window, flags and which side inputs it has. */
+export interface AttentionProblem {
+  B: number;
+  H: number;
+  N: number;
+  d: number;
+  dv: number;
+  chunkLength: number;
+  chunksBefore: number;
+  chunksAfter: number;
+  causal: boolean;
+  excludeSelf: boolean;
+  /** Positions: a permutation per (batch, head) row instead of `0 … N − 1`. */
+  permute: boolean;
+  /** Bucket ids `(position · 31) mod buckets`, or none when 0. */
+  buckets: number;
+  /** A padding mask `[B, N]` that hides every position ≡ 5 (mod 11). */
+  mask: boolean;
+}
+
+/** The inputs of `p` on `be` (seeded), the upstream gradients, and every tensor made (to free). */
+export function attentionInputs(be: Backend, p: AttentionProblem) {
+  const { B, H, N, d, dv } = p;
+  const f = (data: Float32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
+  const i = (data: Int32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
+  const positions = new Int32Array(B * H * N);
+  for (let r = 0; r < B * H; r++) {
+    const perm = Array.from({ length: N }, (_, j) => j);
+    if (p.permute) perm.sort((x, y) => ((x * 7919 + r * 13) % N) - ((y * 7919 + r * 13) % N));
+    positions.set(perm, r * N);
+  }
+  const params: ChunkedAttentionParams = {
+    chunkLength: p.chunkLength,
+    chunksBefore: p.chunksBefore,
+    chunksAfter: p.chunksAfter,
+    causal: p.causal,
+    excludeSelf: p.excludeSelf,
+    scale: 0.7,
+    positions: p.permute ? i(positions, [B, H, N]) : undefined,
+    buckets:
+      p.buckets > 0
+        ? i(
+            Int32Array.from(positions, (x) => (x * 31) % p.buckets),
+            [B, H, N],
+          )
+        : undefined,
+    keyMask: p.mask
+      ? i(
+          Int32Array.from({ length: B * N }, (_, j) => (j % 11 === 5 ? 0 : 1)),
+          [B, N],
+        )
+      : undefined,
+  };
+  const q = f(random(B * H * N * d, 1, 2), [B, H, N, d]);
+  const k = f(random(B * H * N * d, 2, 2), [B, H, N, d]);
+  const v = f(random(B * H * N * dv, 3), [B, H, N, dv]);
+  const dOut = f(random(B * H * N * dv, 4), [B, H, N, dv]);
+  const dLse = f(random(B * H * N, 5), [B, H, N]);
+  const made = [q, k, v, dOut, dLse, params.positions, params.buckets, params.keyMask].filter((t) => t !== undefined);
+  return { q, k, v, dOut, dLse, params, made };
+}
+
+/** A tensor's values on the host. */
+export function readTensor(be: Backend, t: KernelTensor): Float32Array {
+  return be.readSync!(
+    t.storage,
+    'float32',
+    t.shape.reduce((a, b) => a * b, 1),
+  ) as Float32Array;
+}
+
+/** Forward and backward of `p` on `be`: out, lse, dq, dk, dv on the host (every tensor freed). */
+export function runAttention(be: Backend, p: AttentionProblem): Float32Array[] {
+  const { q, k, v, dOut, dLse, params, made } = attentionInputs(be, p);
+  const { out, lse } = be.chunkedAttention!(q, k, v, params);
+  const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
+  const outputs = [out, lse, g.dq, g.dk, g.dv];
+  const result = outputs.map((t) => readTensor(be, t));
+  for (const t of [...made, ...outputs]) be.free(t.storage);
+  return result;
+}
