@@ -192,10 +192,12 @@ export function attentionBackward(
   const chunks = N / c;
   const window = c * (p.chunksBefore + 1 + p.chunksAfter);
   const ranges = chunkRanges(chunks, 1, runner.threads);
-  const partK = heap.allocator.alloc(4 * chunks * window * d);
-  let partV = 0;
+  // The stored terms are counted in memory() (live and peak bytes) while the call runs.
+  const partK = heap.alloc(chunks * window * d);
+  let partV: WasmStorage | undefined;
   try {
-    partV = heap.allocator.alloc(4 * chunks * window * dv);
+    partV = heap.alloc(chunks * window * dv);
+    const parts = [partK.ptr, partV.ptr];
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
         const bh = b * H + h;
@@ -203,20 +205,20 @@ export function attentionBackward(
         const dqPtr = dq.storage.ptr + 4 * bh * N * d;
         runner.run(
           'attentionBackwardPartials',
-          ranges.map(([n0, n1]) => [...head, dqPtr, ...shape, call.flags, p.scale, ...sides(b, bh), partK, partV, n0, n1]),
+          ranges.map(([n0, n1]) => [...head, dqPtr, ...shape, call.flags, p.scale, ...sides(b, bh), ...parts, n0, n1]),
           call.scratchBytes,
         );
         const dkPtr = dk.storage.ptr + 4 * bh * N * d;
         const dvPtr = dvOut.storage.ptr + 4 * bh * N * dv;
         runner.run(
           'attentionBackwardReduce',
-          ranges.map(([m0, m1]) => [dkPtr, dvPtr, ...shape, partK, partV, m0, m1]),
+          ranges.map(([m0, m1]) => [dkPtr, dvPtr, ...shape, ...parts, m0, m1]),
           0,
         );
       }
     }
   } finally {
-    heap.allocator.free(partK);
-    if (partV !== 0) heap.allocator.free(partV);
+    heap.free(partK);
+    if (partV !== undefined) heap.free(partV);
   }
 }

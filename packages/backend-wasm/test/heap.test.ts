@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { WasmAllocator, ALIGN, PAGE, WASM32_LIMIT } from '../src/allocator.js';
 import { WasmMemoryLimitError } from '../src/errors.js';
+import { type AttentionProblem, attentionInputs } from './helpers.js';
 import { createWasm } from './setup.js';
 
 function allocator(pages = 1, limit = 64 * PAGE) {
@@ -103,6 +104,44 @@ describe('WasmBackend storage', () => {
     expect(be.readSync(out.storage, 'float32', 3)).toEqual(Float32Array.of(1, 1, 1));
     expect(be.memory().scratchBytes).toBeLessThanOrEqual(4 * 2 ** 20);
     for (const t of [updates, indices, out]) be.free(t.storage);
+  });
+
+  it('memory() counts the dK / dV terms a threaded attention backward stores while it runs (exact peak), and live bytes return to 0', async () => {
+    // 8 chunks of 64, a window of 2 chunks: on threads the backward stores 8 × 128 rows of d and of dv.
+    const p: AttentionProblem = {
+      B: 1,
+      H: 2,
+      N: 512,
+      d: 32,
+      dv: 48,
+      chunkLength: 64,
+      chunksBefore: 1,
+      chunksAfter: 0,
+      causal: true,
+      excludeSelf: true,
+      permute: true,
+      buckets: 4,
+      mask: false,
+    };
+    const outputBytes = 4 * p.B * p.H * p.N * (2 * p.d + p.dv);
+    const termBytes = 4 * 8 * 128 * (p.d + p.dv);
+    for (const threads of [1, 2]) {
+      const be = await createWasm({ threads });
+      const { q, k, v, dOut, dLse, params, made } = attentionInputs(be, p);
+      const { out, lse } = be.chunkedAttention!(q, k, v, params);
+      const before = be.memory();
+      be.resetPeak();
+      const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
+      const after = be.memory();
+      expect(after.liveBytes - before.liveBytes, `${threads} threads: live bytes of dq, dk, dv`).toBe(outputBytes);
+      expect(after.peakBytes - before.liveBytes, `${threads} threads: peak during the backward`).toBe(
+        outputBytes + (threads === 1 ? 0 : termBytes),
+      );
+      expect(after.liveBuffers - before.liveBuffers).toBe(3);
+      for (const t of [...made, out, lse, g.dq, g.dk, g.dv]) be.free(t.storage);
+      expect(be.memory()).toMatchObject({ liveBytes: 0, liveBuffers: 0 });
+      be.dispose();
+    }
   });
 
   it('int32 storage truncates floats toward zero', async () => {
