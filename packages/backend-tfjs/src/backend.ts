@@ -12,6 +12,9 @@
  */
 import {
   InvalidArgumentError,
+  checkDivisor,
+  checkInteger,
+  formatValue,
   isCompareOp,
   sizeOf,
   type ActivationOp,
@@ -125,11 +128,8 @@ export class TfjsBackend implements Backend<TfjsStorage> {
     this.canReadSync = SYNC_BACKENDS.has(backendName);
     const groupBytes = tuning.attentionGroupBytes ?? 4 * 2 ** 20;
     const bandChunks = tuning.attentionBandChunks ?? 2;
-    if (!(groupBytes > 0) || !Number.isInteger(bandChunks) || bandChunks < 1) {
-      throw new InvalidArgumentError(
-        `TfjsBackend: attentionGroupBytes must be > 0 and attentionBandChunks an integer >= 1, got ${groupBytes} and ${bandChunks}.`,
-      );
-    }
+    if (!(groupBytes > 0)) throw new InvalidArgumentError(`TfjsBackend: attentionGroupBytes must be > 0, got ${formatValue(groupBytes)}.`);
+    checkInteger('TfjsBackend', 'attentionBandChunks', bandChunks, 1);
     this.attention = {
       groupBytes,
       bandChunks,
@@ -588,11 +588,7 @@ export class TfjsBackend implements Backend<TfjsStorage> {
   // ---- chunked attention ----
 
   private checkChunk(q: T, p: ChunkedAttentionParams<TfjsStorage>): void {
-    const N = q.shape[2]!;
-    const C = p.chunkLength;
-    if (!Number.isInteger(C) || C <= 0 || N % C !== 0) {
-      throw new InvalidArgumentError(`chunkedAttention: chunkLength ${C} must be a positive divisor of the sequence length ${N}.`);
-    }
+    checkDivisor('chunkedAttention', 'chunkLength', p.chunkLength, q.shape[2]!, 'the sequence length');
   }
 
   private attentionInputs(q: T, k: T, v: T, p: ChunkedAttentionParams<TfjsStorage>): AttentionInputs {

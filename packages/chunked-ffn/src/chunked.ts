@@ -1,5 +1,4 @@
 import {
-  InvalidArgumentError,
   ShapeMismatchError,
   add,
   concat,
@@ -76,11 +75,7 @@ function sameShapeBut(a: readonly number[], b: readonly number[], axis: number):
 export function chunked(fn: (slice: Tensor) => Tensor, x: Tensor, options: ChunkedOptions): Tensor {
   const { chunkSize, axis = 1, params = [] } = options;
   checkInteger('chunked', 'chunkSize', chunkSize, 1);
-  if (!Number.isInteger(axis) || axis < -x.rank || axis >= x.rank) {
-    throw new InvalidArgumentError(
-      `chunked: axis ${String(axis)} is out of range for an input of rank ${x.rank} (valid: ${-x.rank}..${x.rank - 1}).`,
-    );
-  }
+  checkInteger('chunked', 'axis', axis, -x.rank, x.rank - 1);
   const ax = axis < 0 ? axis + x.rank : axis;
   const length = x.shape[ax]!;
   if (chunkSize >= length) return fn(x);

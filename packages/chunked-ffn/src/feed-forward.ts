@@ -1,6 +1,5 @@
 import {
   Dropout,
-  InvalidArgumentError,
   LayerNorm,
   Linear,
   Module,
@@ -12,6 +11,7 @@ import {
   type WeightInit,
   checkInteger,
   checkEnum,
+  checkNonNegative,
   checkRate,
 } from '@reformer/core';
 import { chunked } from './chunked.js';
@@ -168,9 +168,7 @@ export class ChunkedFeedForward extends Module {
     checkEnum('ChunkedFeedForward', 'activation', activation, ['relu', 'gelu']);
     checkRate('ChunkedFeedForward', 'dropout', dropout);
     checkRate('ChunkedFeedForward', 'activationDropout', activationDropout);
-    if (initStd !== undefined && (typeof initStd !== 'number' || !Number.isFinite(initStd) || initStd < 0)) {
-      throw new InvalidArgumentError(`ChunkedFeedForward: initStd must be a finite non-negative number, got ${String(initStd)}.`);
-    }
+    if (initStd !== undefined) checkNonNegative('ChunkedFeedForward', 'initStd', initStd);
     if (seed !== undefined) checkInteger('ChunkedFeedForward', 'seed', seed, 0);
     const init: WeightInit = initStd === undefined ? 'uniform' : { std: initStd };
     this.hiddenSize = hiddenSize;

@@ -1,6 +1,5 @@
 import {
   DTypeError,
-  InvalidArgumentError,
   Linear,
   Module,
   ShapeMismatchError,
@@ -23,6 +22,7 @@ import {
   type Tensor,
   type Variable,
   checkInteger,
+  checkNonNegative,
 } from '@reformer/core';
 import { chunkBounds } from './util.js';
 
@@ -71,8 +71,7 @@ export function chunkedCrossEntropy(hidden: Tensor, weight: Tensor, labels: Tens
   const { shift = false, ignoreIndex = -100, chunkSize = DEFAULT_LM_HEAD_CHUNK_SIZE, bias } = options;
   const where = 'chunkedCrossEntropy';
   checkInteger(where, 'chunkSize', chunkSize, 0);
-  if (!Number.isInteger(ignoreIndex))
-    throw new InvalidArgumentError(`${where}: ignoreIndex must be an integer, got ${String(ignoreIndex)}.`);
+  checkInteger(where, 'ignoreIndex', ignoreIndex, -Infinity);
   for (const [name, t] of [
     ['hidden', hidden],
     ['weight', weight],
@@ -244,9 +243,7 @@ export class ChunkedLMHead extends Module {
     checkInteger('ChunkedLMHead', 'hiddenSize', hiddenSize, 1);
     checkInteger('ChunkedLMHead', 'vocabSize', vocabSize, 1);
     checkInteger('ChunkedLMHead', 'chunkSize', chunkSize, 0);
-    if (initStd !== undefined && (typeof initStd !== 'number' || !Number.isFinite(initStd) || initStd < 0)) {
-      throw new InvalidArgumentError(`ChunkedLMHead: initStd must be a finite non-negative number, got ${String(initStd)}.`);
-    }
+    if (initStd !== undefined) checkNonNegative('ChunkedLMHead', 'initStd', initStd);
     this.hiddenSize = hiddenSize;
     this.vocabSize = vocabSize;
     this.useBias = bias;

@@ -22,7 +22,8 @@
  *
  * @module
  */
-import { InvalidArgumentError } from './errors.js';
+import { checkSeed } from './random.js';
+import { checkRate } from './validate.js';
 
 /** Dropout on the attention probabilities of the chunked-attention kernel. */
 export interface AttentionDropout {
@@ -70,10 +71,8 @@ export function hashAbsorb(h: number, x: number): number {
 
 /** The validated integer words of a dropout spec (seed split into two u32, rate as a u32 threshold). */
 export function attentionDropoutWords(rate: number, seed: number): AttentionDropoutWords {
-  if (!(rate >= 0 && rate < 1)) throw new InvalidArgumentError(`attention dropout: rate must be in [0, 1), got ${rate}.`);
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new InvalidArgumentError(`attention dropout: seed must be a non-negative safe integer, got ${seed}.`);
-  }
+  checkRate('attention dropout', 'rate', rate);
+  checkSeed(seed, 'attention dropout');
   return {
     seedLo: seed >>> 0,
     seedHi: Math.floor(seed / 0x100000000) >>> 0,

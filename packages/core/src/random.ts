@@ -3,7 +3,7 @@
  * as easy as 1, 2, 3", SC 2011), a counter-based generator. Element i of a random tensor depends only
  * on (seed, i), so the same seed gives bit-identical numbers on every backend and in any order.
  */
-import { InvalidArgumentError } from './errors.js';
+import { checkInteger } from './validate.js';
 
 const M0 = 0xd2511f53;
 const M1 = 0xcd9e8d57;
@@ -56,9 +56,7 @@ export function philox4x32(c0: number, c1: number, c2: number, c3: number, k0: n
 
 /** Checks a seed: a safe non-negative integer (up to 2^53). */
 export function checkSeed(seed: number, where: string): void {
-  if (!Number.isSafeInteger(seed) || seed < 0) {
-    throw new InvalidArgumentError(`${where}: seed must be a non-negative integer, got ${seed}.`);
-  }
+  checkInteger(where, 'seed', seed, 0);
 }
 
 /**

@@ -15,12 +15,31 @@ import { formatValue } from './format.js';
 import { Variable, type Tensor } from './tensor.js';
 import { formatShape, type DType } from './types.js';
 
-/** `a non-negative integer`, `a positive integer`, `an integer ≥ 2`, `an integer in [0, 9]`. */
+/** `an integer`, `a non-negative integer`, `a positive integer`, `an integer ≥ 2`, `an integer in [0, 9]`. */
 function describeInteger(min: number, max: number): string {
+  if (min === -Infinity && max === Infinity) return 'an integer';
   if (max !== Infinity) return `an integer in [${min}, ${max}]`;
   if (min === 0) return 'a non-negative integer';
   if (min === 1) return 'a positive integer';
   return `an integer ≥ ${min}`;
+}
+
+/**
+ * Whether `value` is a safe integer in `[min, max]`: the rule {@link checkInteger} enforces, for callers
+ * that collect problems instead of throwing at the first (config validation).
+ */
+export function isInteger(value: unknown, min = 0, max = Infinity): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= min && value <= max;
+}
+
+/** Whether `value` is a shape: an array of non-negative safe integers (`[]` for a scalar). */
+export function isShape(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every((d) => isInteger(d, 0));
+}
+
+/** Whether `value` is a finite number ≥ 0: the rule {@link checkNonNegative} enforces. */
+export function isNonNegative(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value) && value >= 0;
 }
 
 /**
@@ -29,14 +48,14 @@ function describeInteger(min: number, max: number): string {
  * @param where - the function or class that checks, first word of the message (`'lshAttention'`).
  * @param name - the argument's name as the caller wrote it (`'chunkLength'`, `'options.nHashes'`).
  * @param value - the value given (any type: untyped callers are checked too).
- * @param min - the smallest accepted value (default 0).
+ * @param min - the smallest accepted value (default 0; -Infinity: any integer).
  * @param max - the largest accepted value (default: no bound).
  * @returns `value`, typed as a number.
  * @throws InvalidArgumentError `<where>: <name> must be a positive integer, got 0.` (or `a non-negative
  * integer`, `an integer ≥ 2`, `an integer in [0, 9]`).
  */
 export function checkInteger(where: string, name: string, value: unknown, min = 0, max = Infinity): number {
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+  if (!isInteger(value, min, max)) {
     throw new InvalidArgumentError(`${where}: ${name} must be ${describeInteger(min, max)}, got ${formatValue(value)}.`);
   }
   return value;
@@ -74,6 +93,41 @@ export function checkNumber(where: string, name: string, value: unknown, min = -
   if (!ok) {
     const range = `${minInclusive ? '[' : '('}${min}, ${max}${maxInclusive ? ']' : ')'}`;
     throw new InvalidArgumentError(`${where}: ${name} must be a number in ${range}, got ${formatValue(value)}.`);
+  }
+  return value;
+}
+
+/**
+ * Checks that `value` is a finite number ≥ 0 (a standard deviation, an epsilon) and returns it.
+ *
+ * @throws InvalidArgumentError `<where>: <name> must be a finite non-negative number, got NaN.`
+ */
+export function checkNonNegative(where: string, name: string, value: unknown): number {
+  if (!isNonNegative(value)) {
+    throw new InvalidArgumentError(`${where}: ${name} must be a finite non-negative number, got ${formatValue(value)}.`);
+  }
+  return value;
+}
+
+/**
+ * Checks that `value` is a positive integer that divides `total` (a chunk length of a sequence) and
+ * returns it.
+ *
+ * @param where - the function or class that checks.
+ * @param name - the argument's name (`'chunkLength'`).
+ * @param value - the value given.
+ * @param total - the number it must divide.
+ * @param totalName - what `total` is, for the message (`'the sequence length'`).
+ * @param advice - an optional sentence appended to the message: what to do instead.
+ * @throws InvalidArgumentError `<where>: <name> must be a positive integer dividing the sequence length
+ * 12, got 5.` followed by `advice`.
+ */
+export function checkDivisor(where: string, name: string, value: unknown, total: number, totalName: string, advice = ''): number {
+  if (!isInteger(value, 1) || total % value !== 0) {
+    const then = advice === '' ? '' : ` ${advice}`;
+    throw new InvalidArgumentError(
+      `${where}: ${name} must be a positive integer dividing ${totalName} ${total}, got ${formatValue(value)}.${then}`,
+    );
   }
   return value;
 }

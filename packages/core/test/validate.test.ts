@@ -5,8 +5,10 @@ import {
   DTypeError,
   InvalidArgumentError,
   ShapeMismatchError,
+  checkDivisor,
   checkEnum,
   checkInteger,
+  checkNonNegative,
   checkNumber,
   checkPaddingMask,
   checkRate,
@@ -45,6 +47,7 @@ describe('checkInteger', () => {
       [2 ** 53, 1, Infinity, `f: n must be a positive integer, got ${2 ** 53}.`],
       ['3', 1, Infinity, 'f: n must be a positive integer, got "3".'],
       [undefined, 0, Infinity, 'f: n must be a non-negative integer, got undefined.'],
+      [0.5, -Infinity, Infinity, 'f: n must be an integer, got 0.5.'],
     ];
     for (const [v, min, max, message] of cases) {
       const e = thrown(() => checkInteger('f', 'n', v, min, max));
@@ -69,6 +72,40 @@ describe('checkNumber and checkRate', () => {
     for (const v of [NaN, Infinity, -Infinity, '0.5', null]) {
       expect(thrown(() => checkNumber('f', 'x', v))).toBeInstanceOf(InvalidArgumentError);
     }
+  });
+});
+
+describe('checkNonNegative', () => {
+  it('accepts finite numbers ≥ 0 and names anything else', () => {
+    expect(checkNonNegative('f', 'std', 0)).toBe(0);
+    expect(checkNonNegative('f', 'std', 0.02)).toBe(0.02);
+    for (const [v, shown] of [
+      [-0.5, '-0.5'],
+      [NaN, 'NaN'],
+      [Infinity, 'Infinity'],
+      ['0.1', '"0.1"'],
+      [undefined, 'undefined'],
+    ] as const) {
+      const e = thrown(() => checkNonNegative('f', 'std', v));
+      expect(e).toBeInstanceOf(InvalidArgumentError);
+      expect(e.message).toBe(`f: std must be a finite non-negative number, got ${shown}.`);
+    }
+  });
+});
+
+describe('checkDivisor', () => {
+  it('accepts a positive integer dividing the total and names the total otherwise', () => {
+    expect(checkDivisor('f', 'chunkLength', 4, 12, 'the sequence length')).toBe(4);
+    expect(checkDivisor('f', 'chunkLength', 12, 12, 'the sequence length')).toBe(12);
+    for (const v of [5, 0, -4, 2.5, NaN, '4']) {
+      expect(thrown(() => checkDivisor('f', 'chunkLength', v, 12, 'the sequence length'))).toBeInstanceOf(InvalidArgumentError);
+    }
+    expect(() => checkDivisor('f', 'chunkLength', 5, 12, 'the sequence length')).toThrow(
+      'f: chunkLength must be a positive integer dividing the sequence length 12, got 5.',
+    );
+    expect(() => checkDivisor('f', 'chunkLength', 5, 12, 'the sequence length', 'Pad it first.')).toThrow(
+      'f: chunkLength must be a positive integer dividing the sequence length 12, got 5. Pad it first.',
+    );
   });
 });
 

@@ -1,4 +1,4 @@
-import { formatValue, InvalidArgumentError } from '@reformer/core';
+import { formatValue, InvalidArgumentError, isInteger, isNonNegative } from '@reformer/core';
 
 /** The attention type of one layer: Hugging Face's `"lsh"` and `"local"`, and `"full"` (our extension). */
 export type AttentionType = 'lsh' | 'local' | 'full';
@@ -128,8 +128,7 @@ export class ReformerConfigError extends InvalidArgumentError {
   }
 }
 
-const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
-const isEven = (v: unknown): v is number => isInt(v, 2) && v % 2 === 0;
+const isEven = (v: unknown): v is number => isInteger(v, 2) && v % 2 === 0;
 const isRate = (v: unknown): v is number => typeof v === 'number' && v >= 0 && v < 1;
 const show = formatValue;
 
@@ -172,7 +171,7 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
     'num_hashes',
     'max_position_embeddings',
   ] as const) {
-    need(isInt(c[f], 1), f, 'a positive integer');
+    need(isInteger(c[f], 1), f, 'a positive integer');
   }
   for (const f of [
     'lsh_num_chunks_before',
@@ -183,7 +182,7 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
     'chunk_size_lm_head',
     'pad_token_id',
   ] as const) {
-    need(isInt(c[f], 0), f, 'a non-negative integer');
+    need(isInteger(c[f], 0), f, 'a non-negative integer');
   }
   for (const f of ['hidden_dropout_prob', 'lsh_attention_probs_dropout_prob', 'local_attention_probs_dropout_prob'] as const) {
     need(isRate(c[f]), f, 'a probability in [0, 1)');
@@ -193,7 +192,7 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
   need(typeof c.axial_pos_embds === 'boolean', 'axial_pos_embds', 'a boolean');
   need(c.lm_head_bias === undefined || typeof c.lm_head_bias === 'boolean', 'lm_head_bias', 'a boolean');
   for (const f of ['layer_norm_eps', 'initializer_range', 'axial_norm_std'] as const) {
-    need(typeof c[f] === 'number' && Number.isFinite(c[f]) && c[f] >= 0, f, 'a finite non-negative number');
+    need(isNonNegative(c[f]), f, 'a finite non-negative number');
   }
   need(
     c.num_buckets === null ||
@@ -202,14 +201,14 @@ export function resolveConfig(config: Partial<ReformerConfig> = {}): ReformerCon
     'num_buckets',
     'an even integer ≥ 2, a list of even integers ≥ 2 (factorised buckets), or null (chosen from the length)',
   );
-  need(c.hash_seed === null || isInt(c.hash_seed, 0), 'hash_seed', 'a non-negative integer or null');
-  need(c.eos_token_id === null || isInt(c.eos_token_id, 0), 'eos_token_id', 'a non-negative integer or null');
-  if (isInt(c.vocab_size, 1)) {
+  need(c.hash_seed === null || isInteger(c.hash_seed, 0), 'hash_seed', 'a non-negative integer or null');
+  need(c.eos_token_id === null || isInteger(c.eos_token_id, 0), 'eos_token_id', 'a non-negative integer or null');
+  if (isInteger(c.vocab_size, 1)) {
     need(c.pad_token_id < c.vocab_size, 'pad_token_id', `an id below vocab_size = ${c.vocab_size}`);
     if (c.eos_token_id !== null) need(c.eos_token_id < c.vocab_size, 'eos_token_id', `an id below vocab_size = ${c.vocab_size} (or null)`);
   }
   if (c.axial_pos_embds === true) {
-    const pair = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && v.every((n) => isInt(n, 1));
+    const pair = (v: unknown): v is [number, number] => Array.isArray(v) && v.length === 2 && v.every((n) => isInteger(n, 1));
     need(pair(c.axial_pos_shape), 'axial_pos_shape', 'two positive integers [A0, A1]');
     if (pair(c.axial_pos_embds_dim)) {
       const [d0, d1] = c.axial_pos_embds_dim;

@@ -34,6 +34,7 @@ import {
 import { attentionWindowSlots } from '../attention-rules.js';
 import { MASKED_LOGIT, SELF_LOGIT } from '../backend.js';
 import { InvalidArgumentError } from '../errors.js';
+import { checkDivisor } from '../validate.js';
 
 /** What the attention kernels need of `ChunkedAttentionParams`, with host arrays instead of tensors. */
 export interface AttentionOptions {
@@ -102,11 +103,7 @@ class AttentionPlan {
   ) {
     const { N } = dims;
     const c = opt.chunkLength;
-    if (!Number.isInteger(c) || c <= 0 || N % c !== 0) {
-      throw new InvalidArgumentError(
-        `chunkedAttention: chunkLength ${c} must be a positive integer that divides the sequence length ${N}.`,
-      );
-    }
+    checkDivisor('chunkedAttention', 'chunkLength', c, N, 'the sequence length');
     if (!(opt.chunksBefore >= 0 && opt.chunksAfter >= 0)) {
       throw new InvalidArgumentError(
         `chunkedAttention: chunksBefore (${opt.chunksBefore}) and chunksAfter (${opt.chunksAfter}) must be >= 0.`,
@@ -126,9 +123,7 @@ class AttentionPlan {
     const drop = opt.dropout;
     this.dropout = drop !== undefined && drop.rate > 0 ? attentionDropoutWords(drop.rate, drop.seed) : undefined;
     this.roundLength = drop?.roundLength ?? N;
-    if (!Number.isInteger(this.roundLength) || this.roundLength < 1 || N % this.roundLength !== 0) {
-      throw new InvalidArgumentError(`chunkedAttention: dropout roundLength ${this.roundLength} must be a positive integer dividing ${N}.`);
-    }
+    checkDivisor('chunkedAttention', 'dropout.roundLength', this.roundLength, N, 'the sequence length');
     this.keep = new Float64Array(this.dropout === undefined ? 0 : this.W);
     this.checkSizes();
     this.checkPositions();

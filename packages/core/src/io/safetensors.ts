@@ -13,6 +13,7 @@
 
 import { SafetensorsError } from '../errors.js';
 import { formatValue } from '../format.js';
+import { isInteger, isShape } from '../validate.js';
 import type { DType, TypedArray } from '../types.js';
 import { bfloat16BitsToFloat32Bits, float16BitsToFloat32Bits } from './half.js';
 import { parseHeaderJson } from './header-json.js';
@@ -80,10 +81,6 @@ function isPlainObject(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
-function isNonNegativeInteger(v: unknown): v is number {
-  return typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-}
-
 /** A header value for a message (`missing` when absent); safe for any value (see `formatValue`). */
 function describe(v: unknown): string {
   return v === undefined ? 'missing' : formatValue(v);
@@ -132,7 +129,7 @@ function validateEntry(name: string, raw: unknown): Entry {
         'Convert the tensor to one of them (e.g. float32) before saving.',
     );
   }
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
+  if (!isShape(shape)) {
     throw new SafetensorsError(
       `${where}: "shape" is ${describe(shape)}, expected an array of non-negative integers (e.g. [2, 3], or [] for a scalar); the header is corrupt.`,
     );
@@ -140,8 +137,8 @@ function validateEntry(name: string, raw: unknown): Entry {
   if (
     !Array.isArray(offsets) ||
     offsets.length !== 2 ||
-    !isNonNegativeInteger(offsets[0]) ||
-    !isNonNegativeInteger(offsets[1]) ||
+    !isInteger(offsets[0], 0) ||
+    !isInteger(offsets[1], 0) ||
     offsets[1] < offsets[0]
   ) {
     throw new SafetensorsError(
@@ -451,7 +448,7 @@ function checkTensor(name: string, t: HostTensor): TypedArray {
   if (t.dtype !== 'float32' && t.dtype !== 'int32') {
     throw new SafetensorsError(`${where}: dtype ${describe(t.dtype)} is not 'float32' or 'int32'.`);
   }
-  if (!Array.isArray(t.shape) || !t.shape.every(isNonNegativeInteger)) {
+  if (!isShape(t.shape)) {
     throw new SafetensorsError(`${where}: shape ${describe(t.shape)} is not an array of non-negative integers.`);
   }
   const Expected = t.dtype === 'float32' ? Float32Array : Int32Array;

@@ -1,8 +1,8 @@
-import { InvalidArgumentError } from '../errors.js';
 import { dropout } from '../ops/fused.js';
 import { clone } from '../ops/layout.js';
 import { checkSeed, deriveSeed, nextSeed } from '../random.js';
 import type { Tensor } from '../tensor.js';
+import { checkRate } from '../validate.js';
 import { Module } from './module.js';
 
 /** Options of {@link Dropout}. */
@@ -38,7 +38,7 @@ export class Dropout extends Module {
   constructor(options: DropoutOptions) {
     super();
     const { rate, seed } = options;
-    if (!(rate >= 0 && rate < 1)) throw new InvalidArgumentError(`Dropout: rate must be in [0, 1), got ${rate}.`);
+    checkRate('Dropout', 'rate', rate);
     if (seed !== undefined) checkSeed(seed, 'Dropout');
     this.rate = rate;
     this.seed = seed;

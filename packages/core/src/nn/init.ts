@@ -1,8 +1,8 @@
-import { InvalidArgumentError } from '../errors.js';
 import { randomNormal, randomUniform, zeros } from '../ops/creation.js';
 import { checkSeed, deriveSeed, nextSeed } from '../random.js';
 import type { Shape } from '../types.js';
 import type { Tensor } from '../tensor.js';
+import { checkNonNegative } from '../validate.js';
 
 let skipDepth = 0;
 
@@ -50,9 +50,5 @@ export function parameterSeeds(where: string, seed: number | undefined, count: n
 
 /** Checks a `{ std }` init option. @internal */
 export function checkStd(where: string, init: { readonly std: number }): number {
-  const std = init.std;
-  if (typeof std !== 'number' || !Number.isFinite(std) || std < 0) {
-    throw new InvalidArgumentError(`${where}: init.std must be a finite non-negative number, got ${std}.`);
-  }
-  return std;
+  return checkNonNegative(where, 'init.std', init.std);
 }

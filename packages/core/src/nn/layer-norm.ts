@@ -1,8 +1,7 @@
-import { InvalidArgumentError } from '../errors.js';
 import { ones, zeros } from '../ops/creation.js';
 import { layerNorm } from '../ops/fused.js';
 import type { Tensor, Variable } from '../tensor.js';
-import { checkInteger } from '../validate.js';
+import { checkInteger, checkNonNegative } from '../validate.js';
 import { Module } from './module.js';
 
 /** Options of {@link LayerNorm}. */
@@ -33,8 +32,7 @@ export class LayerNorm extends Module {
     super();
     const { dim, eps = 1e-12 } = options;
     checkInteger('LayerNorm', 'dim', dim, 1);
-    if (!(eps >= 0) || !Number.isFinite(eps))
-      throw new InvalidArgumentError(`LayerNorm: eps must be a finite non-negative number, got ${eps}.`);
+    checkNonNegative('LayerNorm', 'eps', eps);
     this.dim = dim;
     this.eps = eps;
     this.weight = this.addParameter('weight', ones([dim]));

@@ -4,6 +4,7 @@ import { InvalidArgumentError, ReformerError } from '../errors.js';
 import { tensor } from '../ops/creation.js';
 import { Tensor, type Variable } from '../tensor.js';
 import { formatShape, sizeOf, type DType, type Shape } from '../types.js';
+import { isShape } from '../validate.js';
 
 /**
  * Host values of one tensor, as read from a checkpoint (for example a `HostTensor` of
@@ -105,7 +106,7 @@ function plan(target: Variable, value: unknown): Plan {
   }
   const host = value as HostTensorLike;
   const shape = host.shape;
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) return { reason: `invalid shape ${formatValue(shape)}` };
+  if (!isShape(shape)) return { reason: `invalid shape ${formatValue(shape)}` };
   if (!sameShape(shape, target.shape)) return { reason: `shape ${formatShape(shape)} given, ${formatShape(target.shape)} expected` };
   const values = host.values;
   if (values === null || typeof values !== 'object' || typeof values.length !== 'number') return { reason: 'values is not an array' };

@@ -8,11 +8,12 @@ import {
   layerNormBackwardKernel,
   layerNormKernel,
 } from '../composite/index.js';
-import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
+import { ShapeMismatchError } from '../errors.js';
 import { runOp, runOp1, tidy } from '../engine.js';
 import { nextSeed, uniformValues } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { formatShape } from '../types.js';
+import { checkDivisor, checkInteger, checkRate } from '../validate.js';
 import { fromHost, scalar } from './creation.js';
 import { cast, div, maximum, mul, notEqual } from './elementwise.js';
 import { reshape } from './layout.js';
@@ -124,7 +125,7 @@ export function crossEntropy(logits: Tensor, labels: Tensor, options: CrossEntro
  * Without a seed, the next seed of the current `seedScope` is used (replayable).
  */
 export function dropout(x: Tensor, rate: number, seed: number = nextSeed()): Tensor {
-  if (!(rate >= 0 && rate < 1)) throw new InvalidArgumentError(`dropout: rate must be in [0, 1), got ${rate}.`);
+  checkRate('dropout', 'rate', rate);
   if (rate === 0) return reshape(x, x.shape);
   requireDType('dropout', 'float32', x);
   const u = uniformValues(seed, x.size);
@@ -191,18 +192,9 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
     );
   }
   const [B, H, N] = q.shape as [number, number, number, number];
-  for (const [name, n] of [
-    ['chunksBefore', chunksBefore],
-    ['chunksAfter', chunksAfter],
-  ] as const) {
-    if (!Number.isInteger(n) || n < 0)
-      throw new InvalidArgumentError(`chunkedAttention: ${name} must be a non-negative integer, got ${n}.`);
-  }
-  if (!Number.isInteger(chunkLength) || chunkLength < 1 || N % chunkLength !== 0) {
-    throw new InvalidArgumentError(
-      `chunkedAttention: chunkLength ${chunkLength} must be a positive integer dividing the sequence length ${N}; pad the sequence (and mask the padding) first.`,
-    );
-  }
+  checkInteger('chunkedAttention', 'chunksBefore', chunksBefore, 0);
+  checkInteger('chunkedAttention', 'chunksAfter', chunksAfter, 0);
+  checkDivisor('chunkedAttention', 'chunkLength', chunkLength, N, 'the sequence length', 'Pad the sequence (and mask the padding) first.');
   for (const [name, t] of [
     ['positions', options.positions],
     ['buckets', options.buckets],
@@ -232,11 +224,14 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
   if (options.dropout !== undefined) {
     const { rate, seed, roundLength = N } = options.dropout;
     attentionDropoutWords(rate, seed); // validates rate and seed
-    if (!Number.isInteger(roundLength) || roundLength < 1 || N % roundLength !== 0) {
-      throw new InvalidArgumentError(
-        `chunkedAttention: dropout.roundLength ${roundLength} must be a positive integer dividing the sequence length ${N} (the slots of one hash round).`,
-      );
-    }
+    checkDivisor(
+      'chunkedAttention',
+      'dropout.roundLength',
+      roundLength,
+      N,
+      'the sequence length',
+      'It is the number of slots of one hash round.',
+    );
     if (rate > 0) dropout = { rate, seed, roundLength };
   }
   const extras = [options.positions, options.keyMask, options.buckets].filter((t): t is Tensor => t !== undefined);

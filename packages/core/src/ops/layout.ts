@@ -3,6 +3,7 @@ import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { runOp1 } from '../engine.js';
 import type { Tensor } from '../tensor.js';
 import { formatShape, sizeOf, type Shape } from '../types.js';
+import { checkInteger } from '../validate.js';
 import { unbroadcast } from './reduce.js';
 import { broadcastShapes, checkShape, normalizeAxis, requireDType, requireSameDType } from './util.js';
 
@@ -261,7 +262,7 @@ export function scatterAdd(updates: Tensor, indices: Tensor, axis: number, size:
       `scatterAdd: indices ${formatShape(indices.shape)} and updates ${formatShape(updates.shape)} disagree on axis ${ax}.`,
     );
   }
-  if (!Number.isInteger(size) || size < 0) throw new InvalidArgumentError(`scatterAdd: size must be a non-negative integer, got ${size}.`);
+  checkInteger('scatterAdd', 'size', size, 0);
   return runOp1({
     name: 'scatterAdd',
     inputs: [updates, indices],

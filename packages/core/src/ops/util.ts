@@ -2,6 +2,7 @@ import { formatValue } from '../format.js';
 import { AxisError, BroadcastError, DTypeError, InvalidArgumentError } from '../errors.js';
 import type { Tensor } from '../tensor.js';
 import { DTYPES, isDType, type DType, type Shape } from '../types.js';
+import { isShape } from '../validate.js';
 
 /** Maps a possibly negative axis into [0, rank), or throws `AxisError`. */
 export function normalizeAxis(op: string, axis: number, rank: number): number {
@@ -59,7 +60,7 @@ export function requireSameDType(op: string, a: Tensor, b: Tensor): void {
 
 /** Checks that a shape is a list of non-negative integers. */
 export function checkShape(op: string, shape: Shape): void {
-  if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+  if (!isShape(shape)) {
     throw new InvalidArgumentError(`${op}: a shape must be a list of non-negative integers, got ${formatValue(shape)}.`);
   }
 }

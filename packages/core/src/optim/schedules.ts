@@ -1,17 +1,12 @@
 import { InvalidArgumentError } from '../errors.js';
+import { checkInteger, checkNonNegative } from '../validate.js';
 
 /** A learning-rate schedule: step number (1 for the first step) → learning rate. */
 export type Schedule = (step: number) => number;
 
-function check(where: string, name: string, v: number, integer = false): void {
-  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0 || (integer && !Number.isInteger(v))) {
-    throw new InvalidArgumentError(`${where}: ${name} must be a non-negative ${integer ? 'integer' : 'number'}, got ${v}.`);
-  }
-}
-
 /** The same learning rate at every step. */
 export function constantSchedule(lr: number): Schedule {
-  check('constantSchedule', 'lr', lr);
+  checkNonNegative('constantSchedule', 'lr', lr);
   return () => lr;
 }
 
@@ -29,9 +24,8 @@ export interface WarmupRsqrtOptions {
  */
 export function warmupRsqrtSchedule(options: WarmupRsqrtOptions): Schedule {
   const { peak, warmupSteps } = options;
-  check('warmupRsqrtSchedule', 'peak', peak);
-  check('warmupRsqrtSchedule', 'warmupSteps', warmupSteps, true);
-  if (warmupSteps < 1) throw new InvalidArgumentError(`warmupRsqrtSchedule: warmupSteps must be at least 1, got ${warmupSteps}.`);
+  checkNonNegative('warmupRsqrtSchedule', 'peak', peak);
+  checkInteger('warmupRsqrtSchedule', 'warmupSteps', warmupSteps, 1);
   return (step) => peak * Math.min(step / warmupSteps, Math.sqrt(warmupSteps / Math.max(step, 1)));
 }
 
@@ -58,10 +52,10 @@ export interface CosineScheduleOptions {
  */
 export function cosineSchedule(options: CosineScheduleOptions): Schedule {
   const { peak, warmupSteps, totalSteps, minLr = 0 } = options;
-  check('cosineSchedule', 'peak', peak);
-  check('cosineSchedule', 'warmupSteps', warmupSteps, true);
-  check('cosineSchedule', 'totalSteps', totalSteps, true);
-  check('cosineSchedule', 'minLr', minLr);
+  checkNonNegative('cosineSchedule', 'peak', peak);
+  checkInteger('cosineSchedule', 'warmupSteps', warmupSteps, 0);
+  checkInteger('cosineSchedule', 'totalSteps', totalSteps, 0);
+  checkNonNegative('cosineSchedule', 'minLr', minLr);
   if (totalSteps <= warmupSteps) {
     throw new InvalidArgumentError(`cosineSchedule: totalSteps (${totalSteps}) must exceed warmupSteps (${warmupSteps}).`);
   }

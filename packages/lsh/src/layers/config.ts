@@ -3,6 +3,7 @@ import {
   InvalidArgumentError,
   ShapeMismatchError,
   checkInteger,
+  checkNonNegative,
   checkRate,
   formatShape,
   formatValue,
@@ -130,9 +131,7 @@ export function resolveAttentionConfig(where: string, config: AttentionLayerConf
   const causal = config.causal ?? false;
   if (typeof causal !== 'boolean') throw new InvalidArgumentError(`${where}: causal must be a boolean, got ${formatValue(causal)}.`);
   const initStd = config.initStd;
-  if (initStd !== undefined && (typeof initStd !== 'number' || !Number.isFinite(initStd) || initStd < 0)) {
-    throw new InvalidArgumentError(`${where}: initStd must be a finite non-negative number, got ${formatValue(initStd)}.`);
-  }
+  if (initStd !== undefined) checkNonNegative(where, 'initStd', initStd);
   return {
     hiddenSize: checkInteger(where, 'hiddenSize', config.hiddenSize, 1),
     numHeads: checkInteger(where, 'numHeads', config.numHeads, 1),

@@ -3,7 +3,6 @@ import {
   ShapeMismatchError,
   Tensor,
   add,
-  checkSeed,
   concat,
   deriveSeed,
   keep,
@@ -15,8 +14,6 @@ import {
   tensor,
   tidy,
   transpose,
-  uniformValues,
-  checkInteger,
 } from '@reformer/core';
 import {
   LSHSelfAttention,
@@ -30,7 +27,9 @@ import type { ReformerConfig } from '../config.js';
 import type { ReformerAttention } from '../layer.js';
 import { ReformerModelWithLMHead } from '../model.js';
 import { LSHCache, LocalCache, type AttentionCache } from './cache.js';
-import { checkSampling, sampleToken, type SamplingOptions } from './sampling.js';
+import { checkTokenRows } from '../tokenizers/tokenizer.js';
+import { TokenSampler, checkGenerateOptions, lastPositionLogits, readAll } from './decoding.js';
+import type { SamplingOptions } from './sampling.js';
 
 /** Options of {@link generate}. */
 export interface GenerateOptions extends SamplingOptions {
@@ -88,15 +87,7 @@ async function promptRows(where: string, prompt: Tensor | readonly (readonly num
   }
   if (rows.length === 0 || rows[0]!.length === 0)
     throw new ShapeMismatchError(`${where}: the prompt needs at least one row of at least one token.`);
-  const length = rows[0]!.length;
-  rows.forEach((r, i) => {
-    if (r.length !== length)
-      throw new ShapeMismatchError(`${where}: every prompt row must have the same length (${length}); row ${i} has ${r.length}.`);
-    r.forEach((id, j) => {
-      if (!Number.isInteger(id) || id < 0 || id >= vocab)
-        throw new InvalidArgumentError(`${where}: prompt[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
-    });
-  });
+  checkTokenRows(where, 'prompt', rows, vocab);
   return rows;
 }
 
@@ -200,54 +191,31 @@ export async function generate(
   }
   const c = model.config;
   const rows = await promptRows(where, prompt, c.vocab_size);
-  const { maxNewTokens } = options;
-  checkInteger(where, 'maxNewTokens', maxNewTokens, 0);
-  const sampling = checkSampling(where, options, c.vocab_size);
-  const nHashes = options.nHashes ?? c.num_hashes;
-  checkInteger(where, 'nHashes', nHashes, 1);
-  if (
-    options.eosTokenId !== undefined &&
-    !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < c.vocab_size)
-  ) {
-    throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${c.vocab_size}), got ${String(options.eosTokenId)}.`);
-  }
+  const { maxNewTokens, sampling, nHashes } = checkGenerateOptions(where, options, c.vocab_size, c.num_hashes);
   const total = rows[0]!.length + maxNewTokens;
   const reach = model.reformer.embeddings.maxLength;
   if (total > reach)
     throw new ShapeMismatchError(`${where}: prompt + maxNewTokens = ${total} positions, but the position embeddings cover ${reach}.`);
 
-  if (options.seed !== undefined) checkSeed(options.seed, where);
   fixBucketCount(model, rows[0]!.length, maxNewTokens);
   const seed = options.seed ?? nextSeed();
   const wasTraining = model.training;
   model.eval();
   const rotations = drawGenerationRotations(c, seed, nHashes);
-  const finished = rows.map(() => false);
-  const next = (logits: Float32Array, step: number): number[] => {
-    const u = uniformValues(deriveSeed(seed, 1_000_003 + step), rows.length);
-    const tokens = rows.map((_, b) => {
-      if (finished[b]) return c.pad_token_id;
-      const token = sampleToken(logits.subarray(b * c.vocab_size, (b + 1) * c.vocab_size), sampling, u[b]!);
-      if (token === options.eosTokenId) finished[b] = true;
-      return token;
-    });
-    tokens.forEach((t, b) => rows[b]!.push(t));
-    options.onToken?.(step, tokens);
-    return tokens;
-  };
+  const sampler = new TokenSampler(rows, options, sampling, seed, c.vocab_size, c.pad_token_id);
   try {
     if (maxNewTokens === 0) return rows;
     if (options.cache === false) {
-      for (let step = 0; step < maxNewTokens && !finished.every(Boolean); step++) {
-        next(await lastLogits(model, rows, rotations, nHashes), step);
+      for (let step = 0; step < maxNewTokens && !sampler.done; step++) {
+        sampler.next(await lastLogits(model, rows, rotations, nHashes), step);
       }
       return rows;
     }
     const decoder = new CachedDecoder(model, rotations, nHashes);
     let logits = await decoder.prefill(rows);
     for (let step = 0; step < maxNewTokens; step++) {
-      const tokens = next(logits, step);
-      if (step + 1 === maxNewTokens || finished.every(Boolean)) break;
+      const tokens = sampler.next(logits, step);
+      if (step + 1 === maxNewTokens || sampler.done) break;
       logits = await decoder.step(tokens);
     }
     return rows;
@@ -259,29 +227,8 @@ export async function generate(
 
 /** Logits `[B·V]` of the last position of a full forward over `rows` (the reference path). */
 async function lastLogits(model: ReformerModelWithLMHead, rows: number[][], rotations: Rotations, nHashes: number): Promise<Float32Array> {
-  const B = rows.length;
-  const T = rows[0]!.length;
-  const logits = noGrad(() =>
-    tidy(() => {
-      const ids = tensor(Int32Array.from(rows.flat()), [B, T], 'int32');
-      const hidden = model.hiddenStates(ids, { rotations, nHashes });
-      return model.lm_head.forward(slice(hidden, [0, T - 1, 0], [B, 1, hidden.shape[2]!]));
-    }),
-  );
-  try {
-    return (await logits.data()) as Float32Array;
-  } finally {
-    logits.dispose();
-  }
-}
-
-/** Reads tensors to the host and disposes them. */
-async function readAll(tensors: Tensor[]): Promise<(Float32Array | Int32Array)[]> {
-  try {
-    return (await Promise.all(tensors.map((t) => t.data()))) as (Float32Array | Int32Array)[];
-  } finally {
-    for (const t of tensors) t.dispose();
-  }
+  const ids = (): Tensor => tensor(Int32Array.from(rows.flat()), [rows.length, rows[0]!.length], 'int32');
+  return lastPositionLogits(model.lm_head, () => model.hiddenStates(ids(), { rotations, nHashes }));
 }
 
 /** The cached decoding state of one generation. */

@@ -1,4 +1,4 @@
-import { formatValue } from '@reformer/core';
+import { formatValue, isInteger } from '@reformer/core';
 import { resolveConfig, ReformerConfigError, type ReformerConfig } from '../config.js';
 
 /** Hugging Face's `problem_type` of a sequence-classification model: which loss `loss()` computes. */
@@ -53,7 +53,7 @@ export function resolveHeadConfig(config: Partial<HeadConfig>, where: string): H
     }
   } else {
     const n = (c.num_labels as unknown) ?? 2;
-    if (typeof n !== 'number' || !Number.isInteger(n) || n < 1) {
+    if (!isInteger(n, 1)) {
       problems.push(`num_labels must be a positive integer, got ${show(n)}`);
       id2label = {};
     } else {

@@ -1,3 +1,4 @@
+import { formatValue, isInteger } from '@reformer/core';
 import { ReformerConfigError, resolveConfig, type AttentionType, type ReformerConfig } from '../config.js';
 
 /**
@@ -33,8 +34,6 @@ export const ENCODER_DECODER_DEFAULTS = Object.freeze({
   decoder_start_token_id: null,
 });
 
-const isInt = (v: unknown, min: number): v is number => typeof v === 'number' && Number.isInteger(v) && v >= min;
-
 /**
  * Fills in the defaults ({@link resolveConfig}'s for the shared fields, then the encoder–decoder
  * ones) and validates everything, throwing one `ReformerConfigError` that lists every problem.
@@ -59,7 +58,7 @@ export function resolveEncoderDecoderConfig(
     ...defined,
     is_decoder: false,
   } as EncoderDecoderConfig;
-  const show = (v: unknown): string => JSON.stringify(v) ?? String(v);
+  const show = formatValue;
   const need = (ok: boolean, field: keyof EncoderDecoderConfig, expected: string): void => {
     if (!ok) problems.push(`${field} must be ${expected}, got ${show(c[field])}`);
   };
@@ -70,9 +69,13 @@ export function resolveEncoderDecoderConfig(
     'decoder_attn_layers',
     'a non-empty list of "lsh", "local" or "full"',
   );
-  need(c.decoder_vocab_size === null || isInt(c.decoder_vocab_size, 1), 'decoder_vocab_size', 'a positive integer or null (= vocab_size)');
+  need(
+    c.decoder_vocab_size === null || isInteger(c.decoder_vocab_size, 1),
+    'decoder_vocab_size',
+    'a positive integer or null (= vocab_size)',
+  );
   need(typeof c.share_embeddings === 'boolean', 'share_embeddings', 'a boolean');
-  need(isInt(c.cross_attn_chunk_length, 0), 'cross_attn_chunk_length', 'a non-negative integer (0 = dense)');
+  need(isInteger(c.cross_attn_chunk_length, 0), 'cross_attn_chunk_length', 'a non-negative integer (0 = dense)');
   const targetVocab = c.decoder_vocab_size ?? c.vocab_size;
   if (c.share_embeddings === true && c.decoder_vocab_size !== null && c.decoder_vocab_size !== c.vocab_size) {
     problems.push(
@@ -81,7 +84,7 @@ export function resolveEncoderDecoderConfig(
   }
   need(
     c.decoder_start_token_id === null ||
-      (isInt(c.decoder_start_token_id, 0) && (!isInt(targetVocab, 1) || c.decoder_start_token_id < targetVocab)),
+      (isInteger(c.decoder_start_token_id, 0) && (!isInteger(targetVocab, 1) || c.decoder_start_token_id < targetVocab)),
     'decoder_start_token_id',
     `a token id below the target vocabulary ${show(targetVocab)} (or null = pad_token_id)`,
   );

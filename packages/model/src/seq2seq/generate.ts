@@ -9,16 +9,15 @@ import {
   nextSeed,
   noGrad,
   seedScope,
-  slice,
   tensor,
   tidy,
-  uniformValues,
   type Tensor,
 } from '@reformer/core';
 import type { FullSelfAttention, LSHSelfAttention, LocalSelfAttention } from '@reformer/lsh';
 import { LSHCache, LocalCache, type AttentionCache } from '../generate/cache.js';
 import { drawGenerationRotations, projections, type GenerateOptions } from '../generate/generate.js';
-import { checkSampling, sampleToken } from '../generate/sampling.js';
+import { TokenSampler, checkGenerateOptions, lastPositionLogits, readAll } from '../generate/decoding.js';
+import { checkTokenRows } from '../tokenizers/tokenizer.js';
 import { decoderLayerConfig, targetVocabSize } from './config.js';
 import { CrossAttentionCache } from './cross-cache.js';
 import { ReformerEncoderDecoder } from './model.js';
@@ -44,16 +43,10 @@ function sourceTensor(where: string, source: Tensor | readonly (readonly number[
     const rows = source as readonly (readonly number[])[];
     if (rows.length === 0 || !Array.isArray(rows[0]) || rows[0].length === 0)
       throw new ShapeMismatchError(`${where}: the source needs at least one row of at least one token id, e.g. [[5, 3, 7]].`);
-    const length = rows[0].length;
-    rows.forEach((r, i) => {
-      if (!Array.isArray(r) || r.length !== length)
-        throw new ShapeMismatchError(`${where}: every source row must be an array of ${length} ids; row ${i} is not.`);
-      r.forEach((id, j) => {
-        if (!Number.isInteger(id) || id < 0 || id >= vocab)
-          throw new InvalidArgumentError(`${where}: source[${i}][${j}] = ${id} is not a token id in [0, ${vocab}).`);
-      });
-    });
-    return tensor(Int32Array.from(rows.flat()), [rows.length, length], 'int32');
+    const i = rows.findIndex((r) => !Array.isArray(r));
+    if (i >= 0) throw new ShapeMismatchError(`${where}: every source row must be an array of token ids; row ${i} is not.`);
+    checkTokenRows(where, 'source', rows, vocab);
+    return tensor(Int32Array.from(rows.flat()), [rows.length, rows[0].length], 'int32');
   }
   const t = source as Tensor;
   if (t.dtype !== 'int32')
@@ -93,19 +86,7 @@ export async function generateSeq2Seq(
     throw new InvalidArgumentError(`${where}: options must be given, e.g. { maxNewTokens: 20 }.`);
   const c = model.config;
   const vocab = targetVocabSize(c);
-  const { maxNewTokens } = options;
-  if (!Number.isInteger(maxNewTokens) || maxNewTokens < 0)
-    throw new InvalidArgumentError(`${where}: maxNewTokens must be a non-negative integer, got ${String(maxNewTokens)}.`);
-  const sampling = checkSampling(where, options, vocab);
-  const nHashes = options.nHashes ?? c.num_hashes;
-  if (!Number.isInteger(nHashes) || nHashes < 1)
-    throw new InvalidArgumentError(`${where}: nHashes must be a positive integer, got ${String(nHashes)}.`);
-  if (
-    options.eosTokenId !== undefined &&
-    !(Number.isInteger(options.eosTokenId) && options.eosTokenId >= 0 && options.eosTokenId < vocab)
-  ) {
-    throw new InvalidArgumentError(`${where}: eosTokenId must be a token id in [0, ${vocab}), got ${String(options.eosTokenId)}.`);
-  }
+  const { maxNewTokens, sampling, nHashes } = checkGenerateOptions(where, options, vocab, c.num_hashes);
   if (c.decoder_attn_layers.includes('lsh') && c.num_buckets === null) {
     throw new InvalidArgumentError(
       `${where}: the decoder's LSH layers would choose their bucket count from the target length, which changes while generating. Set a fixed num_buckets in the config.`,
@@ -126,19 +107,7 @@ export async function generateSeq2Seq(
   const rotations = drawGenerationRotations(decoderLayerConfig(c), seed, nHashes);
   let encoded: Tensor | undefined;
   const rows: number[][] = Array.from({ length: batch }, () => []);
-  const finished = rows.map(() => false);
-  const next = (logits: Float32Array, step: number): number[] => {
-    const u = uniformValues(deriveSeed(seed, 1_000_003 + step), batch);
-    const tokens = rows.map((_, b) => {
-      if (finished[b]) return c.pad_token_id;
-      const token = sampleToken(logits.subarray(b * vocab, (b + 1) * vocab), sampling, u[b]!);
-      if (token === options.eosTokenId) finished[b] = true;
-      return token;
-    });
-    tokens.forEach((t, b) => rows[b]!.push(t));
-    options.onToken?.(step, tokens);
-    return tokens;
-  };
+  const sampler = new TokenSampler(rows, options, sampling, seed, vocab, c.pad_token_id);
   try {
     const mask = options.attentionMask;
     encoded = noGrad(() =>
@@ -147,17 +116,17 @@ export async function generateSeq2Seq(
     if (maxNewTokens === 0) return rows;
     const context = encoded;
     if (options.cache === false) {
-      for (let step = 0; step < maxNewTokens && !finished.every(Boolean); step++) {
+      for (let step = 0; step < maxNewTokens && !sampler.done; step++) {
         const ids = rows.map((r) => [c.decoder_start_token_id, ...r]);
-        next(await lastLogits(model, ids, context, mask, rotations, nHashes), step);
+        sampler.next(await lastLogits(model, ids, context, mask, rotations, nHashes), step);
       }
       return rows;
     }
     const decoder = await CachedSeq2SeqDecoder.create(model, context, mask, rotations, nHashes);
     let tokens = rows.map(() => c.decoder_start_token_id);
     for (let step = 0; step < maxNewTokens; step++) {
-      tokens = next(await decoder.step(tokens), step);
-      if (finished.every(Boolean)) break;
+      tokens = sampler.next(await decoder.step(tokens), step);
+      if (sampler.done) break;
     }
     return rows;
   } finally {
@@ -165,15 +134,6 @@ export async function generateSeq2Seq(
     if (src !== source) src.dispose();
     for (const r of rotations) r?.dispose();
     model.train(wasTraining);
-  }
-}
-
-/** Reads tensors to the host and disposes them. */
-async function readAll(tensors: Tensor[]): Promise<(Float32Array | Int32Array)[]> {
-  try {
-    return (await Promise.all(tensors.map((t) => t.data()))) as (Float32Array | Int32Array)[];
-  } finally {
-    for (const t of tensors) t.dispose();
   }
 }
 
@@ -186,19 +146,13 @@ async function lastLogits(
   rotations: Rotations,
   nHashes: number,
 ): Promise<Float32Array> {
-  const B = ids.length;
-  const T = ids[0]!.length;
-  const logits = noGrad(() =>
-    tidy(() => {
-      const hidden = model.decode(tensor(Int32Array.from(ids.flat()), [B, T], 'int32'), context, {
-        ...(mask !== undefined ? { attentionMask: mask } : {}),
-        decoderRotations: rotations,
-        nHashes,
-      });
-      return model.lm_head.forward(slice(hidden, [0, T - 1, 0], [B, 1, hidden.shape[2]!]));
+  return lastPositionLogits(model.lm_head, () =>
+    model.decode(tensor(Int32Array.from(ids.flat()), [ids.length, ids[0]!.length], 'int32'), context, {
+      ...(mask !== undefined ? { attentionMask: mask } : {}),
+      decoderRotations: rotations,
+      nHashes,
     }),
   );
-  return (await readAll([logits]))[0] as Float32Array;
 }
 
 /** The cached decoding state of one generation: per decoder layer a self-attention and a cross-attention cache. */

@@ -1,4 +1,4 @@
-import { InvalidArgumentError, tensor, uniformValues, type Tensor } from '@reformer/core';
+import { checkInteger, tensor, uniformValues, type Tensor } from '@reformer/core';
 
 /** Options of {@link reversalBatch}. */
 export interface ReversalOptions {
@@ -27,8 +27,7 @@ export function reversalBatch(options: ReversalOptions): { source: Tensor; label
     ['vocabSize', vocabSize, firstToken + 2],
     ['seed', seed, 0],
   ] as const) {
-    if (!Number.isSafeInteger(v) || v < min)
-      throw new InvalidArgumentError(`reversalBatch: ${name} must be an integer ≥ ${min}, got ${String(v)}.`);
+    checkInteger('reversalBatch', name, v, min);
   }
   const u = uniformValues(seed, batchSize * length);
   const source = Int32Array.from(u, (x) => firstToken + Math.min(vocabSize - firstToken - 1, Math.floor(x * (vocabSize - firstToken))));

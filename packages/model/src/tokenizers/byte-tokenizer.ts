@@ -1,5 +1,5 @@
 import { InvalidArgumentError, checkInteger } from '@reformer/core';
-import type { Tokenizer } from './tokenizer.js';
+import { checkTokenId, type Tokenizer } from './tokenizer.js';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -50,9 +50,7 @@ export class ByteTokenizer implements Tokenizer {
   bytes(ids: readonly number[]): Uint8Array {
     const out: number[] = [];
     ids.forEach((id, i) => {
-      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) {
-        throw new InvalidArgumentError(`ByteTokenizer.decode: ids[${i}] = ${id} is not a token id in [0, ${this.vocabSize}).`);
-      }
+      checkTokenId('ByteTokenizer.decode', `ids[${i}]`, id, this.vocabSize);
       if (id >= this.offset) out.push(id - this.offset);
     });
     return Uint8Array.from(out);

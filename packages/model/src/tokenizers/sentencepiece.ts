@@ -2,7 +2,7 @@ import { InvalidArgumentError } from '@reformer/core';
 import { Tokenizer as HFTokenizer } from '@huggingface/tokenizers';
 import { createNormalizer, SPACE_SYMBOL } from './normalizer.js';
 import { PieceType, readSentencePieceModel, type SentencePieceModel } from './sentencepiece-model.js';
-import { TokenizerError, type Tokenizer } from './tokenizer.js';
+import { TokenizerError, checkTokenId, type Tokenizer } from './tokenizer.js';
 
 /** What SentencePiece writes for an unknown piece when decoding. */
 const UNK_SURFACE = ' \u2047 ';
@@ -125,10 +125,8 @@ export class SentencePieceTokenizer implements Tokenizer {
   decode(ids: readonly number[]): string {
     let text = '';
     ids.forEach((id, i) => {
-      const p = this.model.pieces[id];
-      if (!Number.isInteger(id) || p === undefined) {
-        throw new InvalidArgumentError(`SentencePieceTokenizer.decode: ids[${i}] = ${id} is not a token id in [0, ${this.vocabSize}).`);
-      }
+      checkTokenId('SentencePieceTokenizer.decode', `ids[${i}]`, id, this.vocabSize);
+      const p = this.model.pieces[id]!;
       if (p.type === PieceType.UNKNOWN) text += UNK_SURFACE;
       else if (p.type === PieceType.NORMAL) {
         // The dummy prefix of the first piece is not text.
