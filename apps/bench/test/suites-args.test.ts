@@ -144,6 +144,14 @@ describe('suite options', () => {
     expect(q.python).toBeNull();
   });
 
+  it('load --forward: lengths, the backend, wasm threads and the feed-forward chunk', () => {
+    expect(parseLoadArgs([])).toMatchObject({ forward: [], forwardBackend: 'wasm', wasmThreads: 2, ffnChunk: 4096 });
+    const o = parseLoadArgs(['--forward', '4k,64k', '--forward-backend', 'cpu', '--wasm-threads', '1', '--ffn-chunk', '0']);
+    expect(o).toMatchObject({ forward: [4096, 65536], forwardBackend: 'cpu', wasmThreads: 1, ffnChunk: 0 });
+    expect(() => parseLoadArgs(['--forward-backend', 'tfjs-wasm'])).toThrow(/unknown value 'tfjs-wasm' \(allowed: wasm, cpu\)/);
+    expect(() => parseLoadArgs(['--forward', '0'])).toThrow(/--forward needs an integer >= 1/);
+  });
+
   it('profile: tfjs-wasm at 4096 by default; the length must be a multiple of the chunk', () => {
     expect(parseProfileArgs([])).toMatchObject({ backend: 'tfjs-wasm', length: 4096, hashes: 2, forwardOnly: false });
     expect(() => parseProfileArgs(['--length', '100'])).toThrow(/multiple of the chunk length 64/);

@@ -145,6 +145,18 @@ describe('suites at tiny sizes', () => {
     expect(r.notes).toEqual(['pytorch_model.bin rows skipped (--no-torch).']);
   }, 60_000);
 
+  it('load --forward: runs the model forward in a fresh process; a length it cannot run is a row saying why', async () => {
+    // The small architecture has 256 positions: 512 tokens must fail with the model's named error.
+    const r = await runLoadSuite(parseLoadArgs(['--quick', '--no-torch', '--forward', '64,512', '--forward-backend', 'cpu']), ctx);
+    expect(r.tables).toHaveLength(2);
+    const [ok, bad] = r.tables[1]!.rows;
+    expect(ok).toMatchObject({ length: 64, backend: 'cpu (reference)', result: 'finite' });
+    expect(ok!.s).toBeGreaterThan(0);
+    expect(ok!['peak tensor MiB']).toBeGreaterThan(0);
+    expect(bad).toMatchObject({ length: 512, s: null });
+    expect(String(bad!.result)).toMatch(/max_position_embeddings|axial/);
+  }, 120_000);
+
   it('profile: the Backend methods of an LSH step with their calls, and the backend is restored afterwards', async () => {
     const cpu = createCpuBackend();
     const original = cpu.matmul;

@@ -2,7 +2,9 @@
  * `--suite load`: load time and peak memory of a checkpoint — by default `google/reformer-enwik8`'s
  * architecture (149M parameters) with random weights — from `model.safetensors` and, where a Python with
  * PyTorch is found, from `pytorch_model.bin` in the zip and the legacy format, next to the file size.
- * Every load runs in a fresh Node process, so its peak RSS is its own.
+ * With `--forward LENGTHS`, also a forward pass of that model (hidden states, evaluation mode) at each
+ * length on one backend, up to the architecture's full 65,536 positions.
+ * Every load and every forward runs in a fresh Node process, so its peak RSS is its own.
  *
  * @module
  */
@@ -13,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
-import { mib, type SuiteContext, type SuiteReport, type SuiteRow } from './suite.js';
+import { mib, type SuiteContext, type SuiteReport, type SuiteRow, type SuiteTable } from './suite.js';
 
 /** `google/reformer-enwik8`'s published `config.json` (its architecture; the weights here are random). */
 export const ENWIK8_CONFIG: Record<string, unknown> = {
@@ -78,17 +80,45 @@ export interface LoadOptions {
   configName: string;
   /** Python with PyTorch for the `pytorch_model.bin` rows, or null to skip them. */
   python: string | null;
+  /** Lengths of the forward rows (none: no forward). */
+  forward: number[];
+  /** Backend of the forward rows. */
+  forwardBackend: ForwardBackend;
+  /** Threads of the wasm backend in the forward rows. */
+  wasmThreads: number;
+  /** `chunk_size_feed_forward` of the forward rows (0: the config's own). */
+  ffnChunk: number;
   json?: string | undefined;
   help: boolean;
 }
 
-const FLAGS = { ...COMMON_SUITE_FLAGS, config: 'string', python: 'string', 'no-torch': 'switch' } as const;
+/** The backends the forward rows can run on. */
+export const FORWARD_BACKENDS = ['wasm', 'cpu'] as const;
+/** A backend of the forward rows. */
+export type ForwardBackend = (typeof FORWARD_BACKENDS)[number];
+
+const FLAGS = {
+  ...COMMON_SUITE_FLAGS,
+  config: 'string',
+  python: 'string',
+  'no-torch': 'switch',
+  forward: 'ints',
+  'forward-backend': { oneOf: FORWARD_BACKENDS },
+  'wasm-threads': 'count',
+  'ffn-chunk': 'int',
+} as const;
 
 /** The flags of `--suite load`. */
 export const LOAD_USAGE = `--suite load: load time and peak RSS of a checkpoint from safetensors and pytorch_model.bin
   --config FILE     a config.json to build (default: google/reformer-enwik8's architecture; --quick: 2 small layers)
   --python PATH     Python with torch for the pytorch_model.bin rows (default $PYTHON or /usr/bin/python3)
   --no-torch        only the safetensors row
+  --forward LENGTHS also run the model forward (hidden states, eval mode, random token ids) at these lengths,
+                    e.g. 4k,64k; each in a fresh Node process
+  --forward-backend wasm (default) or cpu
+  --wasm-threads N  threads of the wasm backend for --forward (default 2)
+  --ffn-chunk N     chunk_size_feed_forward for --forward (default 4096: the feed-forward's [length, 4096]
+                    intermediate in slices of N tokens; 0 keeps the config's value)
   --json FILE       write the report as JSON`;
 
 /** Parses the flags of `--suite load`. */
@@ -103,15 +133,25 @@ export function parseLoadArgs(argv: readonly string[]): LoadOptions {
     config,
     configName: f.config ?? (f.quick ? 'a small 2-layer architecture (--quick)' : 'google/reformer-enwik8 architecture'),
     python: f['no-torch'] ? null : (f.python ?? process.env.PYTHON ?? '/usr/bin/python3'),
+    forward: f.forward ?? [],
+    forwardBackend: f['forward-backend'] ?? 'wasm',
+    wasmThreads: f['wasm-threads'] ?? 2,
+    ffnChunk: f['ffn-chunk'] ?? 4096,
     json: f.json,
     help: f.help === true,
   };
 }
 
-/** file: URLs of `@reformer/model`'s built entry points (the package exports `./package.json`). */
+/** The file: URL of a workspace package's built entry point `subpath` (read from its `exports`). */
+function entryUrl(pkg: string, subpath = '.'): string {
+  const manifest = createRequire(import.meta.url).resolve(`${pkg}/package.json`);
+  const exports = (JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import: string }> }).exports;
+  return pathToFileURL(join(dirname(manifest), exports[subpath]!.import)).href;
+}
+
+/** file: URLs of `@reformer/model`'s built entry points. */
 function modelEntries(): { index: string; node: string } {
-  const dir = dirname(createRequire(import.meta.url).resolve('@reformer/model/package.json'));
-  return { index: pathToFileURL(join(dir, 'dist/index.js')).href, node: pathToFileURL(join(dir, 'dist/node.js')).href };
+  return { index: entryUrl('@reformer/model'), node: entryUrl('@reformer/model', './node') };
 }
 
 /** Runs ES module code in a fresh Node process; returns the JSON of its last output line. */
@@ -196,7 +236,7 @@ export async function runLoadSuite(o: LoadOptions, ctx: SuiteContext): Promise<S
         'peak RSS MiB': mib(r.rss),
       });
     }
-    return {
+    const report: SuiteReport = {
       suite: 'load',
       title: `Checkpoint loading — ${o.configName}, random weights, ${params.toLocaleString('en-US')} parameters; each load in a fresh Node process`,
       tables: [
@@ -209,7 +249,89 @@ export async function runLoadSuite(o: LoadOptions, ctx: SuiteContext): Promise<S
       ],
       notes,
     };
+    if (o.forward.length > 0) report.tables.push(forwardTable(o, ctx));
+    return report;
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** What one forward row's child process reports. */
+interface ForwardResult {
+  /** The error the forward threw (name: message), if it did; then nothing else is set. */
+  error?: string;
+  seconds: number;
+  peakTensorBytes: number;
+  rss: number;
+  finite: boolean;
+  backend: string;
+}
+
+/** The ES module code of one forward row's child process: prints a {@link ForwardResult} as JSON. */
+function forwardCode(o: LoadOptions, length: number): string {
+  const config = o.ffnChunk > 0 ? { ...o.config, chunk_size_feed_forward: o.ffnChunk } : o.config;
+  const start =
+    o.forwardBackend === 'wasm'
+      ? `const { createWasmBackend } = await import(${JSON.stringify(entryUrl('@reformer/backend-wasm', './node'))});
+        const backend = await createWasmBackend({ threads: ${o.wasmThreads} });
+        const f = backend.kernelFeatures;
+        const label = 'wasm (' + f.variant + ', ' + f.threads + (f.threads === 1 ? ' thread)' : ' threads)');`
+      : `const backend = core.createCpuBackend();
+        const label = 'cpu (reference)';`;
+  return `
+    try {
+    const core = await import(${JSON.stringify(entryUrl('@reformer/core'))});
+    const { ReformerModelWithLMHead } = await import(${JSON.stringify(modelEntries().index)});
+    ${start}
+    await core.setBackend(backend);
+    const model = new ReformerModelWithLMHead(${JSON.stringify(config)}, { seed: 1 });
+    model.eval();
+    const ids = core.tensor(Int32Array.from({ length: ${length} }, (_, i) => 2 + ((i * 7919) % 256)), [1, ${length}], 'int32');
+    core.resetPeak();
+    const t0 = performance.now();
+    const out = core.noGrad(() => core.tidy(() => model.hiddenStates(ids)));
+    const values = await out.data();
+    const seconds = (performance.now() - t0) / 1000;
+    const peakTensorBytes = core.memory().peakBytes;
+    const rss = process.resourceUsage().maxRSS * 1024;
+    console.log(JSON.stringify({ seconds, peakTensorBytes, rss, finite: values.every(Number.isFinite), backend: label }));
+    } catch (e) {
+      console.log(JSON.stringify({ error: e.name + ': ' + e.message }));
+    }
+    process.exit(0);
+  `;
+}
+
+/**
+ * The forward rows: in a fresh Node process per length, build the model (random weights), run
+ * `hiddenStates` under `noGrad` on token ids, read the result back and check it is finite. A length
+ * that fails (e.g. a backend's memory limit) is a row with the child's error.
+ */
+function forwardTable(o: LoadOptions, ctx: SuiteContext): SuiteTable {
+  const rows: SuiteRow[] = [];
+  for (const length of o.forward) {
+    ctx.log(`  forward at ${length} tokens on ${o.forwardBackend} (a fresh process)`);
+    try {
+      const r = inFreshNode<ForwardResult>(forwardCode(o, length));
+      if (r.error !== undefined) throw new Error(r.error);
+      rows.push({
+        length,
+        backend: r.backend,
+        s: r.seconds,
+        'ms/token': (r.seconds * 1000) / length,
+        'peak tensor MiB': mib(r.peakTensorBytes),
+        'peak RSS MiB': mib(r.rss),
+        result: r.finite ? 'finite' : 'NOT FINITE',
+      });
+    } catch (e) {
+      const blank = { s: null, 'ms/token': null, 'peak tensor MiB': null, 'peak RSS MiB': null };
+      rows.push({ length, backend: o.forwardBackend, ...blank, result: (e as Error).message });
+    }
+  }
+  const ffn = o.ffnChunk > 0 ? `, chunk_size_feed_forward ${o.ffnChunk}` : '';
+  return {
+    title: `forward (hidden states, evaluation mode, batch 1) of the same architecture${ffn}; each length in a fresh Node process`,
+    columns: ['length', 'backend', 's', 'ms/token', 'peak tensor MiB', 'peak RSS MiB', 'result'],
+    rows,
+  };
 }
