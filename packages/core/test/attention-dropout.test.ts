@@ -28,6 +28,7 @@ import {
   type Tensor,
 } from '../src/index.js';
 import { dropoutOf, makeProblem, windowOf, type AttentionProblem, type ProblemSpec } from '../src/testing/attention.js';
+import { uploadProblem } from '../src/testing/attention-checks.js';
 import { Rng } from '../src/testing/cases.js';
 
 // Expected words computed independently with Python integers (masking to 32 bits after every step):
@@ -181,28 +182,11 @@ describe('fused chunkedAttention with dropout equals an op-built reference that 
   for (const spec of specs) {
     const p = makeProblem(rng, spec);
     it(`${p.label}: out, lse and the gradients of q, k, v`, async () => {
-      const q = tensor(Float32Array.from(p.q), [p.B, p.H, p.N, p.d]);
-      const k = tensor(Float32Array.from(p.k), [p.B, p.H, p.N, p.d]);
-      const v = tensor(Float32Array.from(p.v), [p.B, p.H, p.N, p.dv]);
+      const { q, k, v, extras, options } = uploadProblem(p);
       const dOut = tensor(
         Float32Array.from({ length: p.B * p.H * p.N * p.dv }, () => rng.uniform(-1, 1)),
         [p.B, p.H, p.N, p.dv],
       );
-      const extras = {
-        ...(p.positions ? { positions: tensor(p.positions, [p.B, p.H, p.N], 'int32') } : {}),
-        ...(p.keyMask ? { keyMask: tensor(p.keyMask, [p.B, p.L], 'int32') } : {}),
-        ...(p.buckets ? { buckets: tensor(p.buckets, [p.B, p.H, p.N], 'int32') } : {}),
-      };
-      const options = {
-        chunkLength: p.chunkLength,
-        chunksBefore: p.chunksBefore,
-        chunksAfter: p.chunksAfter,
-        causal: p.causal,
-        excludeSelf: p.excludeSelf,
-        scale: p.scale,
-        dropout: p.dropout!,
-        ...extras,
-      };
       const objective = (r: { out: Tensor; lse: Tensor }) => add(sum(mul(r.out, dOut)), mul(sum(r.lse), scalar(0.25)));
       const fused = gradients(() => objective(chunkedAttention(q, k, v, options)), [q, k, v]);
       const ref = gradients(() => objective(opReference(p, q, k, v)), [q, k, v]);
@@ -221,7 +205,7 @@ describe('fused chunkedAttention with dropout equals an op-built reference that 
         k,
         v,
         dOut,
-        ...Object.values(extras),
+        ...extras,
         fused.value,
         ...fused.grads,
         ref.value,

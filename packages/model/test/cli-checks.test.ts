@@ -1,46 +1,15 @@
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { listCheckpoints, readTrainerState } from '../src/node.js';
-import { assertBuilt, runCli } from './cli-run.js';
+import { TINY_MODEL_FLAGS, cliTempDir, runCli, withFlags } from './cli-run.js';
 
-let dir: string;
-beforeAll(async () => {
-  await assertBuilt();
-  dir = await mkdtemp(join(tmpdir(), 'reformer-cli-checks-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tempDir = cliTempDir('reformer-cli-checks-');
 
-const tiny = [
-  'duplication',
-  '--length',
-  '16',
-  '--layers',
-  '1',
-  '--d-model',
-  '16',
-  '--heads',
-  '2',
-  '--chunk',
-  '4',
-  '--batch',
-  '2',
-  '--vocab',
-  '8',
-];
+const tiny = withFlags(['duplication', ...TINY_MODEL_FLAGS, '--vocab', '8'], ['--layers', '1']);
 /** `tiny` with some flags' values replaced. */
-function tinyWith(over: string[]): string[] {
-  const args = [...tiny];
-  for (let i = 0; i < over.length; i += 2) {
-    const at = args.indexOf(over[i]!);
-    if (at >= 0) args.splice(at, 2);
-  }
-  return [...args, ...over];
-}
-const run = (args: string[]) => runCli(args, dir);
+const tinyWith = (over: string[]): string[] => withFlags(tiny, over);
+const run = (args: string[]) => runCli(args, tempDir());
 
 function expectRefused(r: { code: number | null; stdout: string; stderr: string }, message: RegExp): void {
   expect(r.code, r.stderr).toBe(2);
@@ -71,7 +40,7 @@ describe('reformer-train: flag syntax', () => {
   });
 
   it('accepts decimal numbers with exponents for real-valued flags (--lr 5e-3)', async () => {
-    const r = await run([...tiny, '--steps', '1', '--lr', '5e-3', '--out', join(dir, 'lr')]);
+    const r = await run([...tiny, '--steps', '1', '--lr', '5e-3', '--out', join(tempDir(), 'lr')]);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain('lr 0.005');
   });
@@ -90,23 +59,23 @@ describe('reformer-train: sizes checked before allocating', () => {
   });
 
   it('a size error of the model itself (a named ReformerError) is printed cleanly with exit 2', async () => {
-    const r = await run(tinyWith(['--steps', '1', '--buckets', '2147483648', '--out', join(dir, 'buckets')]));
+    const r = await run(tinyWith(['--steps', '1', '--buckets', '2147483648', '--out', join(tempDir(), 'buckets')]));
     expectRefused(r, /these flags make a model that cannot be built:\n[A-Z]\w+Error: /);
     expect(r.stderr).toContain('2147483648');
   });
 
   it('the bound is --max-memory: the tiny model is refused under 1M and trains under 64G', async () => {
     expectRefused(
-      await run([...tiny, '--steps', '1', '--max-memory', '1K', '--out', join(dir, 'mm')]),
+      await run([...tiny, '--steps', '1', '--max-memory', '1K', '--out', join(tempDir(), 'mm')]),
       /more than --max-memory 1\.0 KiB \(1,024 bytes\) \(from --max-memory\)/,
     );
-    expect((await run([...tiny, '--steps', '1', '--max-memory', '64G', '--out', join(dir, 'mm')])).code).toBe(0);
+    expect((await run([...tiny, '--steps', '1', '--max-memory', '64G', '--out', join(tempDir(), 'mm')])).code).toBe(0);
   });
 });
 
 describe('reformer-train: output paths checked before the first step', () => {
   it('--out naming an existing file, or a path below a file; --checkpoint-dir naming a file: OutputPathError, exit 2', async () => {
-    const file = join(dir, 'a-file');
+    const file = join(tempDir(), 'a-file');
     await writeFile(file, 'not a directory');
     expectRefused(await run([...tiny, '--steps', '2', '--out', file]), new RegExp(`--out ${file}: exists and is a file, not a directory`));
     expectRefused(
@@ -129,7 +98,7 @@ describe('reformer-train: output paths checked before the first step', () => {
       blocked = '/proc';
       target = '/proc/reformer-out';
     } else {
-      blocked = join(dir, 'read-only');
+      blocked = join(tempDir(), 'read-only');
       await mkdir(blocked, { mode: 0o555 });
       target = join(blocked, 'model');
     }
@@ -140,7 +109,7 @@ describe('reformer-train: output paths checked before the first step', () => {
 
 describe('reformer-train: run identity of a checkpoint directory', () => {
   it('a new run into a directory with another run’s checkpoints is refused; --overwrite replaces them; --resume checks the settings', async () => {
-    const ck = join(dir, 'runs');
+    const ck = join(tempDir(), 'runs');
     const first = await run([...tiny, '--steps', '4', '--checkpoint-every', '2', '--checkpoint-dir', ck]);
     expect(first.code, first.stderr).toBe(0);
     const finalBefore = await readFile(join(ck, 'final', 'model.safetensors'));
@@ -177,7 +146,7 @@ describe('reformer-train: run identity of a checkpoint directory', () => {
   });
 
   it('a truncated trainer_state.json: the newest is skipped with a warning naming it; the only one gives a CheckpointError with its path', async () => {
-    const ck = join(dir, 'truncated');
+    const ck = join(tempDir(), 'truncated');
     expect((await run([...tiny, '--steps', '4', '--checkpoint-every', '2', '--checkpoint-dir', ck])).code).toBe(0);
     const newest = join(ck, 'checkpoint-00000004', 'trainer_state.json');
     await writeFile(newest, (await readFile(newest, 'utf8')).slice(0, 20));
@@ -187,7 +156,7 @@ describe('reformer-train: run identity of a checkpoint directory', () => {
     expect(r.stderr).toContain(newest);
     expect(r.stdout).toContain(`resuming from ${join(ck, 'checkpoint-00000002')} (step 2)`);
 
-    const only = join(dir, 'only');
+    const only = join(tempDir(), 'only');
     await mkdir(only);
     expect((await run([...tiny, '--steps', '1', '--checkpoint-dir', only])).code).toBe(0);
     const file = join(only, 'checkpoint-00000001', 'trainer_state.json');

@@ -1,41 +1,13 @@
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadLatestCheckpoint, loadModelFromDir } from '../src/node.js';
-import { assertBuilt, interruptCli } from './cli-run.js';
+import { TINY_MODEL_FLAGS, cliTempDir, interruptCli } from './cli-run.js';
 
-let dir: string;
-beforeAll(async () => {
-  await assertBuilt();
-  dir = await mkdtemp(join(tmpdir(), 'reformer-cli-sigint-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tempDir = cliTempDir('reformer-cli-sigint-');
 
 // Far more steps than the test waits for: only Ctrl-C ends the run.
-const long = [
-  'duplication',
-  '--length',
-  '16',
-  '--layers',
-  '2',
-  '--d-model',
-  '16',
-  '--heads',
-  '2',
-  '--chunk',
-  '4',
-  '--batch',
-  '2',
-  '--vocab',
-  '8',
-  '--steps',
-  '1000000',
-  '--log-every',
-  '1',
-];
+const long = ['duplication', ...TINY_MODEL_FLAGS, '--vocab', '8', '--steps', '1000000', '--log-every', '1'];
 const afterStep = (k: number) => (stdout: string) => new RegExp(`^step +${k}/`, 'm').test(stdout);
 
 function stoppedAt(stdout: string): number {
@@ -49,9 +21,9 @@ describe('reformer-train under Ctrl-C (SIGINT to a real process)', () => {
   it.each([0, 1, 2, 3])(
     'without --checkpoint-dir: stops after the current step, saves the model whole, exits 130 (trial %i)',
     async (trial) => {
-      const out = join(dir, `model-${trial}`);
+      const out = join(tempDir(), `model-${trial}`);
       const delay = Math.floor(Math.random() * 200);
-      const r = await interruptCli([...long, '--out', out], dir, { interruptWhen: afterStep(2), extraDelayMs: delay });
+      const r = await interruptCli([...long, '--out', out], tempDir(), { interruptWhen: afterStep(2), extraDelayMs: delay });
       expect(r.signal, `delay ${delay} ms: ${r.stderr}`).toBeNull();
       expect(r.code, r.stderr).toBe(130);
       expect(r.stderr).toContain('interrupted; stopping after this step and saving the model');
@@ -69,8 +41,8 @@ describe('reformer-train under Ctrl-C (SIGINT to a real process)', () => {
   it.each([0, 1])(
     'with --checkpoint-dir: saves a checkpoint of the step it stopped after, loadable, and says how to resume (trial %i)',
     async (trial) => {
-      const ck = join(dir, `ck-${trial}`);
-      const r = await interruptCli([...long, '--checkpoint-dir', ck, '--checkpoint-every', '100000'], dir, {
+      const ck = join(tempDir(), `ck-${trial}`);
+      const r = await interruptCli([...long, '--checkpoint-dir', ck, '--checkpoint-every', '100000'], tempDir(), {
         interruptWhen: afterStep(3),
         extraDelayMs: Math.floor(Math.random() * 200),
       });
@@ -90,9 +62,9 @@ describe('reformer-train under Ctrl-C (SIGINT to a real process)', () => {
     ['without --checkpoint-dir', false],
     ['with --checkpoint-dir', true],
   ])('%s: a second Ctrl-C right after the first waits for the save and says so', async (_what, withCk) => {
-    const target = join(dir, withCk ? 'twice-ck' : 'twice-model');
+    const target = join(tempDir(), withCk ? 'twice-ck' : 'twice-model');
     const args = withCk ? [...long, '--checkpoint-dir', target, '--checkpoint-every', '100000'] : [...long, '--out', target];
-    const r = await interruptCli(args, dir, { interruptWhen: afterStep(2), twice: true });
+    const r = await interruptCli(args, tempDir(), { interruptWhen: afterStep(2), twice: true });
     expect(r.signal, r.stderr).toBeNull();
     expect(r.code, r.stderr).toBe(130);
     expect(r.stderr).toContain('still saving; waiting for the save to finish');

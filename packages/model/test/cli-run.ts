@@ -1,6 +1,9 @@
 import { execFile, spawn } from 'node:child_process';
-import { access } from 'node:fs/promises';
+import { access, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 
 /** The built CLI, run as users run it: `node dist/cli.js` in a subprocess (turbo builds before testing). */
 export const cliPath = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
@@ -9,6 +12,51 @@ export async function assertBuilt(): Promise<void> {
   await access(cliPath).catch(() => {
     throw new Error(`${cliPath} is missing: build the package first (pnpm --filter @reformer/model build).`);
   });
+}
+
+/**
+ * A scratch directory for the CLI runs of one test file: created (after checking that the CLI is built)
+ * before its tests, removed after them. Returns a getter of its path.
+ */
+export function cliTempDir(prefix: string): () => string {
+  let dir: string | undefined;
+  beforeAll(async () => {
+    await assertBuilt();
+    dir = await mkdtemp(join(tmpdir(), prefix));
+  });
+  afterAll(async () => {
+    if (dir !== undefined) await rm(dir, { recursive: true, force: true });
+  });
+  return () => {
+    if (dir === undefined) throw new Error('cliTempDir: the directory exists only while the tests run.');
+    return dir;
+  };
+}
+
+/** The flags of a tiny reformer-train model (length 16, 2 layers of width 16, 2 heads, chunks of 4, batch 2). */
+export const TINY_MODEL_FLAGS: readonly string[] = [
+  '--length',
+  '16',
+  '--layers',
+  '2',
+  '--d-model',
+  '16',
+  '--heads',
+  '2',
+  '--chunk',
+  '4',
+  '--batch',
+  '2',
+];
+
+/** `args` with the flags of `over` (`[flag, value, ...]`) replacing their earlier values. */
+export function withFlags(args: readonly string[], over: readonly string[]): string[] {
+  const out = [...args];
+  for (let i = 0; i < over.length; i += 2) {
+    const at = out.indexOf(over[i]!);
+    if (at >= 0) out.splice(at, 2);
+  }
+  return [...out, ...over];
 }
 
 export interface CliRun {

@@ -1,46 +1,18 @@
-import { execFile } from 'node:child_process';
-import { access, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ReformerModelWithLMHead } from '../src/index.js';
 import { loadModelFromDir } from '../src/node.js';
+import { TINY_MODEL_FLAGS, cliTempDir, runCli } from './cli-run.js';
 
 // The CLI runs as users run it: `node dist/cli.js` in a subprocess (turbo builds before testing).
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-let dir: string;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function run(args: string[]): Promise<Run> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli, ...args], { cwd: dir, timeout: 60_000 }, (error, stdout, stderr) => {
-      const code = error === null ? 0 : typeof error.code === 'number' ? error.code : -1;
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
-const tiny = ['--length', '16', '--layers', '2', '--d-model', '16', '--heads', '2', '--chunk', '4', '--batch', '2'];
-
-beforeAll(async () => {
-  await access(cli).catch(() => {
-    throw new Error(`${cli} is missing: build the package first (pnpm --filter @reformer/model build).`);
-  });
-  dir = await mkdtemp(join(tmpdir(), 'reformer-cli-'));
-});
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
+const tempDir = cliTempDir('reformer-cli-');
+const run = (args: string[]) => runCli(args, tempDir());
+const tiny = TINY_MODEL_FLAGS;
 
 describe('reformer-train', () => {
   it('trains duplication with checkpoints and evaluation, saves a loadable model, and resumes', async () => {
-    const ck = join(dir, 'dup');
+    const ck = join(tempDir(), 'dup');
     const first = await run([
       'duplication',
       ...tiny,
@@ -103,9 +75,9 @@ describe('reformer-train', () => {
   });
 
   it('trains a byte-level LM on a text file and reports bits per character', async () => {
-    const text = join(dir, 'corpus.txt');
+    const text = join(tempDir(), 'corpus.txt');
     await writeFile(text, 'the quick brown fox jumps over the lazy dog. '.repeat(12));
-    const out = join(dir, 'clm');
+    const out = join(tempDir(), 'clm');
     const r = await run(['char-lm', '--text', text, ...tiny, '--steps', '2', '--out', out]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -161,7 +133,7 @@ describe('reformer-train output helpers', () => {
     let written = '';
     const out = { isTTY: true, columns: 300, write: (s: string) => (written += s) };
     const err = { write: (s: string) => (written += `ERR ${s}`) };
-    const code = await main(['duplication', ...tiny, '--vocab', '8', '--steps', '3', '--out', join(dir, 'tty')], out, err);
+    const code = await main(['duplication', ...tiny, '--vocab', '8', '--steps', '3', '--out', join(tempDir(), 'tty')], out, err);
     expect(code).toBe(0);
     expect(written).not.toContain('ERR');
     for (let s = 1; s <= 3; s++)

@@ -15,8 +15,8 @@ import type { Rng } from './cases.js';
 import { assertClose, assertNoLeak, checkGradient, download, on, snapshot, type SuiteContext } from './harness.js';
 import { hostTensor, type HostTensor } from './oracles.js';
 
-/** The problem's tensors on the current backend: q, k, v and the int32 extras. */
-interface ProblemTensors {
+/** The problem's tensors on the current backend: q, k, v and the int32 extras. @internal */
+export interface ProblemTensors {
   q: Tensor;
   k: Tensor;
   v: Tensor;
@@ -46,7 +46,8 @@ function extraHosts(p: AttentionProblem): { name: 'positions' | 'keyMask' | 'buc
   return out;
 }
 
-function uploadProblem(p: AttentionProblem): ProblemTensors {
+/** Uploads a problem's q, k, v and int32 extras and builds its `chunkedAttention` options. @internal */
+export function uploadProblem(p: AttentionProblem): ProblemTensors {
   const q = tensor(Float32Array.from(p.q), [p.B, p.H, p.N, p.d]);
   const k = tensor(Float32Array.from(p.k), [p.B, p.H, p.N, p.d]);
   const v = tensor(Float32Array.from(p.v), [p.B, p.H, p.N, p.dv]);

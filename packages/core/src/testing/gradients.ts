@@ -24,6 +24,7 @@ import {
 import { matmul } from '../ops/matmul.js';
 import { logSoftmax, logSumExp, max, mean, min, softmax, sum } from '../ops/reduce.js';
 import { uniformValues } from '../random.js';
+import { formatShape } from '../types.js';
 import { randomAwayFromZero, randomFloats, randomFromSet, randomInts, randomOffGrid, type Rng } from './cases.js';
 import type { GradCase } from './harness.js';
 import { BINARY_FNS, UNARY_FNS } from './kernels.js';
@@ -60,8 +61,6 @@ export interface GradGroup {
   name: string;
   build: (rng: Rng) => GradCase[];
 }
-
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** Inputs of a unary op for finite differences: inside its domain and away from its kinks. */
 function unaryGradInput(op: UnaryOp, rng: Rng, shape: number[]): HostTensor {
@@ -129,7 +128,13 @@ function elementwiseGroups(): GradGroup[] {
       build: (rng) =>
         [[3, 4], [7], []].map((shape) => {
           const x = unaryGradInput(op, rng, shape);
-          return { label: `${op} ${fmt(shape)}`, inputs: [x], wrt: [0], run: ([a]) => UNARY_FNS[op](a!), ref: ([a]) => [unaryRef(op, a!)] };
+          return {
+            label: `${op} ${formatShape(shape)}`,
+            inputs: [x],
+            wrt: [0],
+            run: ([a]) => UNARY_FNS[op](a!),
+            ref: ([a]) => [unaryRef(op, a!)],
+          };
         }),
     }),
   );
@@ -154,7 +159,7 @@ function elementwiseGroups(): GradGroup[] {
         ).map(([sa, sb]) => {
           const [a, b] = binaryGradInputs(op, rng, sa, sb);
           return {
-            label: `${op} ${fmt(sa)} ${fmt(sb)}`,
+            label: `${op} ${formatShape(sa)} ${formatShape(sb)}`,
             inputs: [a, b],
             wrt: [0, 1],
             run: ([x, y]) => BINARY_FNS[op](x!, y!),
@@ -180,7 +185,7 @@ function elementwiseGroups(): GradGroup[] {
         ).map(([sc, sa, sb]) => {
           const c = randomFromSet(rng, sc, [0, 1], 'int32');
           return {
-            label: `where cond ${fmt(sc)} a ${fmt(sa)} b ${fmt(sb)}`,
+            label: `where cond ${formatShape(sc)} a ${formatShape(sa)} b ${formatShape(sb)}`,
             inputs: [c, randomFloats(rng, sa), randomFloats(rng, sb)],
             wrt: [1, 2],
             run: ([cc, x, y]) => where(cc!, x!, y!),
@@ -213,7 +218,7 @@ function reductionGroups(): GradGroup[] {
       axesList.flatMap((axes) =>
         [false, true].map(
           (keepDims): GradCase => ({
-            label: `${op} ${fmt(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
+            label: `${op} ${formatShape(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
             // Distinct values (a random permutation of a grid) so that the extremum is unique and
             // stays so under the finite-difference step.
             inputs: [op === 'sum' ? randomFloats(rng, shape) : permutedGrid(rng, shape)],
@@ -228,7 +233,7 @@ function reductionGroups(): GradGroup[] {
     name: 'gradient of mean',
     build: (rng) =>
       axesList.map((axes) => ({
-        label: `mean ${fmt(shape)} axes ${JSON.stringify(axes)}`,
+        label: `mean ${formatShape(shape)} axes ${JSON.stringify(axes)}`,
         inputs: [randomFloats(rng, shape)],
         wrt: [0],
         run: ([x]) => mean(x!, axes, true),
@@ -299,7 +304,7 @@ function matmulGroup(): GradGroup {
             const sa = [...ba, ...(ta ? [k, m] : [m, k])];
             const sb = [...bb, ...(tb ? [n, k] : [k, n])];
             cases.push({
-              label: `matmul ${fmt(sa)}${ta ? 'ᵀ' : ''} · ${fmt(sb)}${tb ? 'ᵀ' : ''}`,
+              label: `matmul ${formatShape(sa)}${ta ? 'ᵀ' : ''} · ${formatShape(sb)}${tb ? 'ᵀ' : ''}`,
               inputs: [randomFloats(rng, sa), randomFloats(rng, sb)],
               wrt: [0, 1],
               run: ([a, b]) => matmul(a!, b!, ta, tb),
@@ -358,7 +363,7 @@ function layoutGroups(): GradGroup[] {
             [4, 2, 0, 3, 1],
           ],
         ].map(([shape, perm]) => ({
-          label: `transpose ${fmt(shape!)} perm ${fmt(perm!)}`,
+          label: `transpose ${formatShape(shape!)} perm ${formatShape(perm!)}`,
           inputs: [randomFloats(rng, shape!)],
           wrt: [0],
           run: ([x]) => transpose(x!, perm!),
@@ -457,7 +462,7 @@ function layoutGroups(): GradGroup[] {
           [[], [2, 2]],
           [[4], [3, 4]],
         ].map(([from, to]) => ({
-          label: `broadcastTo ${fmt(from!)} → ${fmt(to!)}`,
+          label: `broadcastTo ${formatShape(from!)} → ${formatShape(to!)}`,
           inputs: [randomFloats(rng, from!)],
           wrt: [0],
           run: ([x]) => broadcastTo(x!, to!),
@@ -472,7 +477,7 @@ function layoutGroups(): GradGroup[] {
           const shape = [3, 4, 2];
           const idx = randomInts(rng, [...shape.slice(0, axis), 6], 0, shape[axis]! - 1);
           cases.push({
-            label: `gather [3, 4, 2] axis ${axis} indices ${fmt(idx.shape)}`,
+            label: `gather [3, 4, 2] axis ${axis} indices ${formatShape(idx.shape)}`,
             inputs: [randomFloats(rng, shape), idx],
             wrt: [0],
             run: ([x, i]) => gather(x!, i!, axis),
@@ -482,7 +487,7 @@ function layoutGroups(): GradGroup[] {
           upd[axis] = 5;
           const sidx = randomInts(rng, upd.slice(0, axis + 1), 0, 2);
           cases.push({
-            label: `scatterAdd updates ${fmt(upd)} axis ${axis} size 3`,
+            label: `scatterAdd updates ${formatShape(upd)} axis ${axis} size 3`,
             inputs: [randomFloats(rng, upd), sidx],
             wrt: [0],
             run: ([u, i]) => scatterAdd(u!, i!, axis, 3),
@@ -507,7 +512,7 @@ function fusedGroups(): GradGroup[] {
           const s = shape as number[];
           const d = s[s.length - 1]!;
           return {
-            label: `layerNorm ${fmt(s)} eps ${eps}`,
+            label: `layerNorm ${formatShape(s)} eps ${eps}`,
             inputs: [randomFloats(rng, s, -2, 2), randomFloats(rng, [d], 0.5, 1.5), randomFloats(rng, [d])],
             wrt: [0, 1, 2],
             run: ([x, g, b]) => layerNorm(x!, g!, b!, eps as number),

@@ -27,6 +27,7 @@ import { matmul } from '../ops/matmul.js';
 import { argMax, argSort, logSoftmax, logSumExp, max, mean, min, softmax, sum } from '../ops/reduce.js';
 import { normalValues, uniformValues } from '../random.js';
 import type { Tensor } from '../tensor.js';
+import { formatShape } from '../types.js';
 import {
   broadcastPairs,
   elementwiseShapes,
@@ -78,8 +79,6 @@ export interface KernelGroup {
   tol: 'basic' | 'transcendental' | Tol;
   build: (rng: Rng, full: boolean) => ForwardCase[];
 }
-
-const fmt = (s: readonly number[]): string => `[${s.join(', ')}]`;
 
 /** The public unary ops by name. */
 export const UNARY_FNS: Record<UnaryOp, (x: Tensor) => Tensor> = {
@@ -209,7 +208,7 @@ function unaryGroups(): KernelGroup[] {
     build: (rng, full) => {
       const cases: ForwardCase[] = elementwiseShapes(rng, full).map((shape) => {
         const x = unaryInput(op, rng, shape);
-        return { label: `${op} ${fmt(shape)}`, inputs: [x], run: ([a]) => UNARY_FNS[op](a!), want: () => [unaryRef(op, x)] };
+        return { label: `${op} ${formatShape(shape)}`, inputs: [x], run: ([a]) => UNARY_FNS[op](a!), want: () => [unaryRef(op, x)] };
       });
       const sp = unarySpecials(op);
       if (sp) {
@@ -238,7 +237,7 @@ function intUnaryGroup(): KernelGroup {
           fromValues([5], [0, 1, -1, 46340, -46340], 'int32'),
         ].map(
           (x): ForwardCase => ({
-            label: `${op} int32 ${fmt(x.shape)}`,
+            label: `${op} int32 ${formatShape(x.shape)}`,
             inputs: [x],
             run: ([a]) => UNARY_FNS[op](a!),
             want: () => [unaryRef(op, x)],
@@ -323,7 +322,7 @@ function binaryGroups(): KernelGroup[] {
         const cases: ForwardCase[] = pairs.map(([sa, sb]) => {
           const [a, b] = binaryInputs(op, rng, sa, sb, 'float32');
           return {
-            label: `${op} ${fmt(sa)} ${fmt(sb)}`,
+            label: `${op} ${formatShape(sa)} ${formatShape(sb)}`,
             inputs: [a, b],
             run: ([x, y]) => BINARY_FNS[op](x!, y!),
             want: () => [binaryRef(op, a, b)],
@@ -359,7 +358,7 @@ function binaryGroups(): KernelGroup[] {
         const cases: ForwardCase[] = broadcastPairs(rng, full).map(([sa, sb]) => {
           const [a, b] = binaryInputs(op, rng, sa, sb, 'int32');
           return {
-            label: `${op} int32 ${fmt(sa)} ${fmt(sb)}`,
+            label: `${op} int32 ${formatShape(sa)} ${formatShape(sb)}`,
             inputs: [a, b],
             run: ([x, y]) => BINARY_FNS[op](x!, y!),
             want: () => [binaryRef(op, a, b)],
@@ -407,7 +406,7 @@ function whereGroup(): KernelGroup {
           const a = dtype === 'float32' ? randomFloats(rng, sa) : randomInts(rng, sa, -9, 9);
           const b = dtype === 'float32' ? randomFloats(rng, sb) : randomInts(rng, sb, -9, 9);
           cases.push({
-            label: `where ${dtype} cond ${fmt(sc)} a ${fmt(sa)} b ${fmt(sb)}`,
+            label: `where ${dtype} cond ${formatShape(sc)} a ${formatShape(sa)} b ${formatShape(sb)}`,
             inputs: [c, a, b],
             run: ([x, y, z]) => E.where(x!, y!, z!),
             want: () => [whereRef(c, a, b)],
@@ -426,20 +425,20 @@ function castGroup(): KernelGroup {
     build: (rng) => {
       const special = fromValues([11], [-2.7, -2.5, -0.5, 0.5, 2.5, 2.7, 100.9, -100.9, 0, 1e6 + 0.5, -7.999]);
       const cases: ForwardCase[] = [special, randomFloats(rng, [3, 17], -1000, 1000), randomFloats(rng, [0, 2])].map((x) => ({
-        label: `cast float32 ${fmt(x.shape)} → int32`,
+        label: `cast float32 ${formatShape(x.shape)} → int32`,
         inputs: [x],
         run: ([a]) => E.cast(a!, 'int32'),
         want: () => [castRef(x, 'int32')],
       }));
       for (const x of [randomInts(rng, [4, 5], -100000, 100000), fromValues([], [7], 'int32')]) {
         cases.push({
-          label: `cast int32 ${fmt(x.shape)} → float32`,
+          label: `cast int32 ${formatShape(x.shape)} → float32`,
           inputs: [x],
           run: ([a]) => E.cast(a!, 'float32'),
           want: () => [castRef(x, 'float32')],
         });
         cases.push({
-          label: `cast int32 ${fmt(x.shape)} → int32 (identity)`,
+          label: `cast int32 ${formatShape(x.shape)} → int32 (identity)`,
           inputs: [x],
           run: ([a]) => E.cast(a!, 'int32'),
           want: () => [x],
@@ -466,43 +465,43 @@ function creationGroup(): KernelGroup {
         const f = randomNormals(rng, shape);
         const i = randomInts(rng, shape, -2147483648, 2147483647);
         cases.push({
-          label: `tensor float32 ${fmt(shape)} round trip`,
+          label: `tensor float32 ${formatShape(shape)} round trip`,
           inputs: [],
           run: () => tensor(Float32Array.from(f.data), shape),
           want: () => [f],
         });
         cases.push({
-          label: `tensor int32 ${fmt(shape)} round trip`,
+          label: `tensor int32 ${formatShape(shape)} round trip`,
           inputs: [],
           run: () => tensor(Int32Array.from(i.data), shape),
           want: () => [i],
         });
         cases.push({
-          label: `fill ${fmt(shape)} 2.5`,
+          label: `fill ${formatShape(shape)} 2.5`,
           inputs: [],
           run: () => fill(shape, 2.5),
           want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)).fill(2.5))],
         });
         cases.push({
-          label: `fill ${fmt(shape)} int32 -7`,
+          label: `fill ${formatShape(shape)} int32 -7`,
           inputs: [],
           run: () => fill(shape, -7, 'int32'),
           want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(-7))],
         });
         cases.push({
-          label: `zeros ${fmt(shape)}`,
+          label: `zeros ${formatShape(shape)}`,
           inputs: [],
           run: () => zeros(shape),
           want: () => [hostTensor(shape, 'float32', new Float64Array(sizeOf(shape)))],
         });
         cases.push({
-          label: `ones ${fmt(shape)} int32`,
+          label: `ones ${formatShape(shape)} int32`,
           inputs: [],
           run: () => ones(shape, 'int32'),
           want: () => [hostTensor(shape, 'int32', new Float64Array(sizeOf(shape)).fill(1))],
         });
         cases.push({
-          label: `zerosLike/onesLike ${fmt(shape)}`,
+          label: `zerosLike/onesLike ${formatShape(shape)}`,
           inputs: [f],
           run: ([x]) => [zerosLike(x!), onesLike(x!)],
           want: () => [
@@ -560,7 +559,7 @@ function randomGroup(): KernelGroup {
         const nv = normalValues(seed, n);
         const uv = uniformValues(seed, n);
         cases.push({
-          label: `randomNormal ${fmt(shape)} seed ${seed}`,
+          label: `randomNormal ${formatShape(shape)} seed ${seed}`,
           inputs: [],
           run: () => randomNormal(shape, { seed }),
           want: () => [
@@ -572,7 +571,7 @@ function randomGroup(): KernelGroup {
           ],
         });
         cases.push({
-          label: `randomNormal ${fmt(shape)} seed ${seed} mean 3 std 0.5`,
+          label: `randomNormal ${formatShape(shape)} seed ${seed} mean 3 std 0.5`,
           inputs: [],
           run: () => randomNormal(shape, { seed, mean: 3, std: 0.5 }),
           want: () => [
@@ -584,7 +583,7 @@ function randomGroup(): KernelGroup {
           ],
         });
         cases.push({
-          label: `randomUniform ${fmt(shape)} seed ${seed}`,
+          label: `randomUniform ${formatShape(shape)} seed ${seed}`,
           inputs: [],
           run: () => randomUniform(shape, { seed }),
           want: () => [
@@ -596,7 +595,7 @@ function randomGroup(): KernelGroup {
           ],
         });
         cases.push({
-          label: `randomUniform ${fmt(shape)} seed ${seed} in [-2, 3)`,
+          label: `randomUniform ${formatShape(shape)} seed ${seed} in [-2, 3)`,
           inputs: [],
           run: () => randomUniform(shape, { seed, min: -2, max: 3 }),
           want: () => [
@@ -627,7 +626,7 @@ function dropoutGroup(): KernelGroup {
       ] as [number[], number, number][]) {
         const x = randomFloats(rng, shape, -2, 2);
         cases.push({
-          label: `dropout ${fmt(shape)} rate ${rate} seed ${seed}`,
+          label: `dropout ${formatShape(shape)} rate ${rate} seed ${seed}`,
           inputs: [x],
           run: ([a]) => dropout(a!, rate, seed),
           want: () => [dropoutRef(x, rate, uniformValues(seed, x.data.length))],
@@ -673,7 +672,7 @@ function reduceGroups(): KernelGroup[] {
         for (const axes of axisChoices(rng, shape.length)) {
           for (const keepDims of [false, true]) {
             cases.push({
-              label: `${op} ${fmt(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
+              label: `${op} ${formatShape(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
               inputs: [x],
               run: ([a]) => fn(a!, axes, keepDims),
               want: () => [reduceRef(op, x, axes, keepDims)],
@@ -732,7 +731,7 @@ function reduceGroups(): KernelGroup[] {
         for (const axes of axisChoices(rng, shape.length)) {
           for (const keepDims of [false, true]) {
             cases.push({
-              label: `mean ${fmt(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
+              label: `mean ${formatShape(shape)} axes ${JSON.stringify(axes)}${keepDims ? ' keepDims' : ''}`,
               inputs: [x],
               run: ([a]) => mean(a!, axes, keepDims),
               want: () => [meanRef(x, axes, keepDims)],
@@ -752,7 +751,7 @@ function reduceGroups(): KernelGroup[] {
         for (const x of [randomFromSet(rng, shape, [0, 1, 2, 2, -1]), randomFloats(rng, shape), randomInts(rng, shape, -2, 2)]) {
           for (let axis = -1; axis < shape.length; axis++) {
             cases.push({
-              label: `argMax ${x.dtype} ${fmt(shape)} axis ${axis}`,
+              label: `argMax ${x.dtype} ${formatShape(shape)} axis ${axis}`,
               inputs: [x],
               run: ([a]) => argMax(a!, axis),
               want: () => [argMaxRef(x, axis)],
@@ -782,7 +781,7 @@ function reduceGroups(): KernelGroup[] {
         for (const x of xs) {
           for (let axis = -1; axis < shape.length; axis++) {
             cases.push({
-              label: `argSort ${x.dtype} ${fmt(shape)} axis ${axis}`,
+              label: `argSort ${x.dtype} ${formatShape(shape)} axis ${axis}`,
               inputs: [x],
               run: ([a]) => argSort(a!, axis),
               want: () => [argSortRef(x, axis)],
@@ -836,7 +835,7 @@ function matmulGroup(): KernelGroup {
       const cases: ForwardCase[] = [];
       const add = (a: HostTensor, b: HostTensor, ta: boolean, tb: boolean, what: string) =>
         cases.push({
-          label: `matmul ${what} ${fmt(a.shape)}${ta ? 'ᵀ' : ''} · ${fmt(b.shape)}${tb ? 'ᵀ' : ''}`,
+          label: `matmul ${what} ${formatShape(a.shape)}${ta ? 'ᵀ' : ''} · ${formatShape(b.shape)}${tb ? 'ᵀ' : ''}`,
           inputs: [a, b],
           run: ([x, y]) => matmul(x!, y!, ta, tb),
           want: () => [matmulRef(a, b, ta, tb)],
@@ -910,7 +909,7 @@ function transposeGroup(): KernelGroup {
         const x = rng.chance(0.8) ? randomFloats(rng, shape) : randomInts(rng, shape, -99, 99);
         const perm = rng.perm(rank);
         cases.push({
-          label: `transpose ${x.dtype} ${fmt(shape)} perm ${fmt(perm)}`,
+          label: `transpose ${x.dtype} ${formatShape(shape)} perm ${formatShape(perm)}`,
           inputs: [x],
           run: ([a]) => transpose(a!, perm),
           want: () => [transposeRef(x, perm)],
@@ -956,7 +955,7 @@ function sliceGroup(): KernelGroup {
         const begin = shape.map((d) => rng.int(0, d - 1));
         const size = shape.map((d, i) => rng.int(t % 5 === 0 && i === 0 ? 0 : 1, d - begin[i]!));
         cases.push({
-          label: `slice ${fmt(shape)} begin ${fmt(begin)} size ${fmt(size)}`,
+          label: `slice ${formatShape(shape)} begin ${formatShape(begin)} size ${formatShape(size)}`,
           inputs: [x],
           run: ([a]) => slice(a!, begin, size),
           want: () => [sliceRef(x, begin, size)],
@@ -1000,7 +999,7 @@ function concatGroup(): KernelGroup {
         });
         const ax = rng.chance(0.3) ? axis - rank : axis;
         cases.push({
-          label: `concat ${dtype} ${pieces.map((p) => fmt(p.shape)).join(' + ')} axis ${ax}`,
+          label: `concat ${dtype} ${pieces.map((p) => formatShape(p.shape)).join(' + ')} axis ${ax}`,
           inputs: pieces,
           run: (xs) => concat(xs, ax),
           want: () => [concatRef(pieces, axis)],
@@ -1062,7 +1061,7 @@ function padGroup(): KernelGroup {
         const paddings = shape.map(() => [rng.int(0, 2), rng.int(0, 2)] as [number, number]);
         const value = x.dtype === 'int32' ? rng.int(-5, 5) : Math.fround(rng.uniform(-5, 5));
         cases.push({
-          label: `pad ${x.dtype} ${fmt(shape)} ${JSON.stringify(paddings)} value ${value}`,
+          label: `pad ${x.dtype} ${formatShape(shape)} ${JSON.stringify(paddings)} value ${value}`,
           inputs: [x],
           run: ([a]) => pad(a!, paddings, value),
           want: () => [padRef(x, paddings, value)],
@@ -1126,7 +1125,7 @@ function broadcastToGroup(): KernelGroup {
         const xs = [randomFloats(rng, from), randomInts(rng, from, -9, 9)];
         return xs.map(
           (x): ForwardCase => ({
-            label: `broadcastTo ${x.dtype} ${fmt(from)} → ${fmt(to)}`,
+            label: `broadcastTo ${x.dtype} ${formatShape(from)} → ${formatShape(to)}`,
             inputs: [x],
             run: ([a]) => broadcastTo(a!, to),
             want: () => [broadcastToRef(x, to)],
@@ -1194,7 +1193,7 @@ function gatherGroup(): KernelGroup {
           const idx = randomInts(rng, idxShape, 0, x.shape[axis]! - 1);
           for (const src of [x, xi]) {
             cases.push({
-              label: `gather ${src.dtype} [4, 5, 3] axis ${axis} indices ${fmt(idxShape)}`,
+              label: `gather ${src.dtype} [4, 5, 3] axis ${axis} indices ${formatShape(idxShape)}`,
               inputs: [src, idx],
               run: ([a, i]) => gather(a!, i!, axis),
               want: () => [gatherRef(src, idx, axis)],
@@ -1231,7 +1230,7 @@ function scatterAddGroup(): KernelGroup {
           const size = rng.int(1, 4);
           const idx = randomInts(rng, updShape.slice(0, axis + 1), 0, size - 1);
           cases.push({
-            label: `scatterAdd updates ${fmt(updShape)} axis ${axis} size ${size}`,
+            label: `scatterAdd updates ${formatShape(updShape)} axis ${axis} size ${size}`,
             inputs: [upd, idx],
             run: ([u, i]) => scatterAdd(u!, i!, axis, size),
             want: () => [scatterAddRef(upd, idx, axis, size)],
@@ -1267,7 +1266,7 @@ function softmaxGroups(): KernelGroup[] {
           const x = randomFloats(rng, shape, -5, 5);
           for (let axis = -1; axis < shape.length; axis++) {
             cases.push({
-              label: `softmax ${fmt(shape)} axis ${axis}`,
+              label: `softmax ${formatShape(shape)} axis ${axis}`,
               inputs: [x],
               run: ([a]) => softmax(a!, axis),
               want: () => [softmaxRef(x, axis)],
@@ -1294,14 +1293,14 @@ function softmaxGroups(): KernelGroup[] {
           for (let axis = -1; axis < shape.length; axis++) {
             for (const keepDims of [false, true]) {
               cases.push({
-                label: `logSumExp ${fmt(shape)} axis ${axis}${keepDims ? ' keepDims' : ''}`,
+                label: `logSumExp ${formatShape(shape)} axis ${axis}${keepDims ? ' keepDims' : ''}`,
                 inputs: [x],
                 run: ([a]) => logSumExp(a!, axis, keepDims),
                 want: () => [logSumExpRef(x, axis, keepDims)],
               });
             }
             cases.push({
-              label: `logSoftmax ${fmt(shape)} axis ${axis}`,
+              label: `logSoftmax ${formatShape(shape)} axis ${axis}`,
               inputs: [x],
               run: ([a]) => logSoftmax(a!, axis),
               want: () => [logSoftmaxRef(x, axis)],
@@ -1349,13 +1348,13 @@ function softmaxGroups(): KernelGroup[] {
           const b = randomFloats(rng, [d], -1, 1);
           const dy = randomFloats(rng, shape);
           cases.push({
-            label: `layerNorm ${fmt(shape)} eps ${eps}`,
+            label: `layerNorm ${formatShape(shape)} eps ${eps}`,
             inputs: [x, g, b],
             run: ([xx, gg, bb]) => layerNorm(xx!, gg!, bb!, eps),
             want: () => [layerNormRef(x, g, b, eps).y],
           });
           cases.push({
-            label: `layerNorm backward ${fmt(shape)} eps ${eps} (dx, dGamma, dBeta)`,
+            label: `layerNorm backward ${formatShape(shape)} eps ${eps} (dx, dGamma, dBeta)`,
             inputs: [x, g, b, dy],
             run: ([xx, gg, bb, dd]) => {
               const { value, grads } = gradients(() => layerNorm(xx!, gg!, bb!, eps), [xx!, gg!, bb!], dd!);
@@ -1392,13 +1391,13 @@ function softmaxGroups(): KernelGroup[] {
             x.data.map((v, i) => dy.data[i]! * geluGrad64(v)),
           );
           cases.push({
-            label: `activationBackward relu ${fmt(shape)}`,
+            label: `activationBackward relu ${formatShape(shape)}`,
             inputs: [x, dy],
             run: ([a, d]) => E.activationBackward('relu', a!, d!),
             want: () => [dRelu],
           });
           cases.push({
-            label: `activationBackward gelu ${fmt(shape)}`,
+            label: `activationBackward gelu ${formatShape(shape)}`,
             inputs: [x, dy],
             run: ([a, d]) => E.activationBackward('gelu', a!, d!),
             want: () => [dGelu],
@@ -1408,7 +1407,7 @@ function softmaxGroups(): KernelGroup[] {
             ['gelu', E.gelu, dGelu],
           ] as const) {
             cases.push({
-              label: `${op} gradient through grad() ${fmt(shape)}`,
+              label: `${op} gradient through grad() ${formatShape(shape)}`,
               inputs: [x, dy],
               run: ([a, d]) => {
                 const { value, grads } = gradients(() => fn(a!), [a!], d!);
@@ -1444,7 +1443,7 @@ function softmaxGroups(): KernelGroup[] {
           for (let t = 0; t < ignored; t++) labels.data[order[t]!] = ignoreIndex;
           for (const reduction of ['none', 'sum', 'mean'] as const) {
             cases.push({
-              label: `crossEntropy ${fmt(shape)} ignoreIndex ${ignoreIndex} (${ignored} ignored) reduction ${reduction}`,
+              label: `crossEntropy ${formatShape(shape)} ignoreIndex ${ignoreIndex} (${ignored} ignored) reduction ${reduction}`,
               inputs: [logits, labels],
               run: ([z, y]) => crossEntropy(z!, y!, { ignoreIndex, reduction }),
               want: () => [crossEntropyRef(logits, labels, ignoreIndex, reduction)],
@@ -1452,7 +1451,7 @@ function softmaxGroups(): KernelGroup[] {
           }
           const dLoss = randomFloats(rng, lead);
           cases.push({
-            label: `crossEntropy backward ${fmt(shape)} ignoreIndex ${ignoreIndex} (${ignored} ignored)`,
+            label: `crossEntropy backward ${formatShape(shape)} ignoreIndex ${ignoreIndex} (${ignored} ignored)`,
             inputs: [logits, labels, dLoss],
             run: ([z, y, d]) => {
               const { value, grads } = gradients(() => crossEntropy(z!, y!, { ignoreIndex, reduction: 'none' }), [z!], d!);

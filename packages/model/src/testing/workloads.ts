@@ -39,6 +39,35 @@ export interface ParityWorkload {
 /** A copy of a parameter's current value (to return after its module is disposed). */
 const copyOf = (p: Tensor): Tensor => tidy(() => mul(p, scalar(1)));
 
+/** The sanity check of a training workload whose first three results are its losses: the third is below the first. */
+function lossWentDown(ref: readonly Float32Array[]): void {
+  if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
+}
+
+/**
+ * Three AdamW steps (lr 3e-2) of `model` on the loss that `makeLoss` returns (its inputs are made once,
+ * inside the scope of the steps), step `s` under `seedScope(seedBase + s)`: the three losses, then a copy
+ * of every parameter. Disposes the model.
+ */
+function threeAdamWSteps(model: Module, seedBase: number, makeLoss: () => () => Tensor): Tensor[] {
+  const named = model.namedParameters();
+  const opt = new AdamW(named, { lr: 3e-2 });
+  try {
+    const losses = tidy(() => {
+      const loss = makeLoss();
+      return [0, 1, 2].map((step) => {
+        const { value, grads } = seedScope(seedBase + step, () => gradients(loss, [...named.values()]));
+        opt.step(grads);
+        return value;
+      });
+    });
+    return [...losses, ...[...named.values()].map(copyOf)];
+  } finally {
+    opt.dispose();
+    model.dispose();
+  }
+}
+
 /** LSH attention, causal or not: output and the gradients with respect to qk and v. */
 function lsh(causal: boolean): ParityWorkload {
   return {
@@ -168,9 +197,7 @@ const training: ParityWorkload = {
       trainer.dispose();
     }
   },
-  sanity: (ref) => {
-    if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
-  },
+  sanity: lossWentDown,
 };
 
 const reformer: ParityWorkload = {
@@ -199,30 +226,16 @@ const reformer: ParityWorkload = {
       },
       { seed: 42 },
     );
-    const named = model.namedParameters();
-    const opt = new AdamW(named, { lr: 3e-2 });
-    try {
-      const losses = tidy(() => {
-        const ids = tensor(
-          Int32Array.from({ length: 64 }, (_, i) => (i * 7 + (i >> 3)) % 11),
-          [2, 32],
-          'int32',
-        );
-        return [0, 1, 2].map((step) => {
-          const { value, grads } = seedScope(100 + step, () => gradients(() => model.loss(ids), [...named.values()]));
-          opt.step(grads);
-          return value;
-        });
-      });
-      return [...losses, ...[...named.values()].map(copyOf)];
-    } finally {
-      opt.dispose();
-      model.dispose();
-    }
+    return threeAdamWSteps(model, 100, () => {
+      const ids = tensor(
+        Int32Array.from({ length: 64 }, (_, i) => (i * 7 + (i >> 3)) % 11),
+        [2, 32],
+        'int32',
+      );
+      return () => model.loss(ids);
+    });
   },
-  sanity: (ref) => {
-    if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
-  },
+  sanity: lossWentDown,
 };
 
 const encoderDecoder: ParityWorkload = {
@@ -252,36 +265,22 @@ const encoderDecoder: ParityWorkload = {
       },
       { seed: 43 },
     );
-    const named = model.namedParameters();
-    const opt = new AdamW(named, { lr: 3e-2 });
-    try {
-      const losses = tidy(() => {
-        // Source and target of different lengths (16 and 12): the cross-attention pads the queries.
-        const source = tensor(
-          Int32Array.from({ length: 32 }, (_, i) => 1 + ((i * 5 + (i >> 2)) % 10)),
-          [2, 16],
-          'int32',
-        );
-        const labels = tensor(
-          Int32Array.from({ length: 24 }, (_, i) => (i % 12 === 11 ? -100 : 1 + ((i * 3) % 10))),
-          [2, 12],
-          'int32',
-        );
-        return [0, 1, 2].map((step) => {
-          const { value, grads } = seedScope(200 + step, () => gradients(() => model.loss(source, { labels }), [...named.values()]));
-          opt.step(grads);
-          return value;
-        });
-      });
-      return [...losses, ...[...named.values()].map(copyOf)];
-    } finally {
-      opt.dispose();
-      model.dispose();
-    }
+    return threeAdamWSteps(model, 200, () => {
+      // Source and target of different lengths (16 and 12): the cross-attention pads the queries.
+      const source = tensor(
+        Int32Array.from({ length: 32 }, (_, i) => 1 + ((i * 5 + (i >> 2)) % 10)),
+        [2, 16],
+        'int32',
+      );
+      const labels = tensor(
+        Int32Array.from({ length: 24 }, (_, i) => (i % 12 === 11 ? -100 : 1 + ((i * 3) % 10))),
+        [2, 12],
+        'int32',
+      );
+      return () => model.loss(source, { labels });
+    });
   },
-  sanity: (ref) => {
-    if (!(ref[2]![0]! < ref[0]![0]!)) throw new Error('the reference loss did not go down');
-  },
+  sanity: lossWentDown,
 };
 
 /** The workloads of {@link backendParity}, in order. */
