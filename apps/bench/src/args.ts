@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { BACKEND_NAMES, VARIANT_NAMES, type BackendName, type BenchConfig, type Pass, type VariantName } from './types.js';
+import { BACKEND_NAMES, VARIANT_NAMES, type BenchConfig, type Pass } from './types.js';
 
 /** A flag the benchmark does not accept; the message names the flag and the bad value. */
 export class UsageError extends Error {
@@ -111,6 +111,17 @@ function parseSize(value: string): number | undefined {
   return Number(m[1]) * mult;
 }
 
+/** The arguments without the leading `--` that pnpm passes on. */
+function dropSeparator(argv: readonly string[]): string[] {
+  return argv[0] === '--' ? argv.slice(1) : [...argv];
+}
+
+/** `--name=value` as `['--name', 'value']`; any other argument as `[arg, undefined]`. */
+function splitInlineValue(arg: string): [string, string | undefined] {
+  const eq = arg.indexOf('=');
+  return arg.startsWith('--') && eq > 0 ? [arg.slice(0, eq), arg.slice(eq + 1)] : [arg, undefined];
+}
+
 /**
  * Parses the benchmark's flags (`--flag value` or `--flag=value`).
  *
@@ -124,15 +135,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
   const out: CliOptions = { config, help: false };
   let lengthsGiven = false;
   let repeatsGiven = false;
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  const args = dropSeparator(argv);
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i]!;
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    const [arg, value] = splitInlineValue(args[i]!);
     const take = (): string => {
       if (value !== undefined) return value;
       const next = args[i + 1];
@@ -295,7 +300,7 @@ export type SuiteName = (typeof SUITE_NAMES)[number];
  * @throws {UsageError} for a missing or unknown suite name.
  */
 export function splitSuite(argv: readonly string[]): { suite: SuiteName; rest: string[] } {
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  const args = dropSeparator(argv);
   let suite: SuiteName = 'attention';
   const rest: string[] = [];
   for (let i = 0; i < args.length; i++) {
@@ -354,15 +359,10 @@ export type FlagValues<S extends FlagSpec> = {
  */
 export function parseFlags<S extends FlagSpec>(suite: string, argv: readonly string[], spec: S): FlagValues<S> {
   const out: Record<string, unknown> = {};
-  const args = argv[0] === '--' ? argv.slice(1) : [...argv];
+  const args = dropSeparator(argv);
   for (let i = 0; i < args.length; i++) {
-    let arg = args[i]!;
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      value = arg.slice(eq + 1);
-      arg = arg.slice(0, eq);
-    }
+    const [arg, inline] = splitInlineValue(args[i]!);
+    let value = inline;
     const name = arg === '-h' ? 'help' : arg.startsWith('--') ? arg.slice(2) : undefined;
     const kind = name !== undefined && Object.hasOwn(spec, name) ? spec[name]! : undefined;
     if (name === undefined || kind === undefined) {
@@ -408,4 +408,10 @@ export const COMMON_SUITE_FLAGS = {
   warmup: 'int',
   json: 'string',
   help: 'switch',
+} as const satisfies FlagSpec;
+
+/** The flags of a suite that runs on one backend: {@link COMMON_SUITE_FLAGS} and `--backend NAME`. */
+export const ONE_BACKEND_SUITE_FLAGS = {
+  ...COMMON_SUITE_FLAGS,
+  backend: { oneOf: BACKEND_NAMES },
 } as const satisfies FlagSpec;

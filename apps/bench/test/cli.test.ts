@@ -1,21 +1,13 @@
 /** The built CLI end to end (run `pnpm --filter bench build` first; turbo does it before `test`). */
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { cliPath as cli, runBenchCli } from './run-cli.js';
 import { checkWellFormedXml } from './xml.js';
 
-const cli = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
-
-function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, ['--expose-gc', cli, ...args], { timeout: 120_000 }, (err, stdout, stderr) => {
-      resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr });
-    });
-  });
-}
+const run = runBenchCli;
 
 describe('reformer-bench CLI', () => {
   it('exits 2 with the usage text naming the bad value', async () => {

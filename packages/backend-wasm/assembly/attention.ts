@@ -30,16 +30,27 @@ let S: usize = 0, G: usize = 0, Ot: usize = 0, Kg: usize = 0, Rep: usize = 0, Qp
   return ((x + m - 1) / m) * m;
 }
 
-/** Bytes of scratch one call needs. */
-export function attentionScratchBytes(Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfter: i32): i32 {
-  const w = cc * (chunksBefore + 1 + chunksAfter);
-  const wp = roundUp(w, 8);
-  const c4 = roundUp(cc, 4);
-  const e8 = roundUp(dd, 8);
-  const f8 = roundUp(ddv, 8);
-  const ints = 5 * wp;
-  const floats = dd * wp + wp * e8 + wp * f8 + ddv * wp + 2 * c4 * e8 + 2 * c4 * f8 + 2 * c4 * wp + c4 * max<i32>(e8, f8) + wp * max<i32>(e8, f8);
-  return (ints + floats) * 4 + 64 * 18;
+/** Bytes of `floats` floats as `carve` lays them out (a whole number of 64-byte lines), in doubles. */
+function lineBytes(floats: f64): f64 {
+  return Math.ceil((floats * 4) / 64) * 64;
+}
+
+/**
+ * Bytes of scratch one call needs: the forward's regions, and with `backward` the backward's after them
+ * (as `plan` carves them). A double, exact past 2^31 (a chunk of 16K keys needs 1 GiB of logits): the
+ * host refuses sizes the memory cannot hold before the kernel runs.
+ */
+export function attentionScratchBytes(Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfter: i32, backward: bool): f64 {
+  const wp = Math.ceil((<f64>cc * <f64>(chunksBefore + 1 + chunksAfter)) / 8) * 8;
+  const c4 = Math.ceil(<f64>cc / 4) * 4;
+  const e8 = Math.ceil(<f64>dd / 8) * 8;
+  const f8 = Math.ceil(<f64>ddv / 8) * 8;
+  const ef = Math.max(e8, f8);
+  // winSlot, winPos, winOk, winBucket, Kt, Vw, Qp, S, Ot
+  let bytes = 64 + 4 * lineBytes(wp) + lineBytes(<f64>dd * wp) + lineBytes(wp * f8) + lineBytes(c4 * e8) + lineBytes(c4 * wp) + lineBytes(c4 * ef);
+  // Kw, Vt, dOp, G, Kg, Rep, QpB, dOpB
+  if (backward) bytes += lineBytes(wp * e8) + lineBytes(<f64>ddv * wp) + lineBytes(c4 * f8) + lineBytes(c4 * wp) + lineBytes(wp * ef) + lineBytes(wp) + lineBytes(c4 * e8) + lineBytes(c4 * f8);
+  return bytes;
 }
 
 function carve(at: usize, floats: i32): usize {
@@ -59,20 +70,21 @@ function plan(Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfte
   excludeSelf = (flags & 2) != 0;
   scale = sc;
   posPtr = pos; bucketPtr = buckets; maskPtr = mask;
+  // the forward's regions first: it is given only their bytes (attentionScratchBytes)
   let at = (scratch + 63) & ~<usize>63;
   winSlot = at; at = carve(at, Wp);
   winPos = at; at = carve(at, Wp);
   winOk = at; at = carve(at, Wp);
   winBucket = at; at = carve(at, Wp);
   Kt = at; at = carve(at, d * Wp);
-  Kw = at; at = carve(at, Wp * d8);
   Vw = at; at = carve(at, Wp * dv8);
-  Vt = at; at = carve(at, dv * Wp);
   Qp = at; at = carve(at, cp * d8);
-  dOp = at; at = carve(at, cp * dv8);
   S = at; at = carve(at, cp * Wp);
-  G = at; at = carve(at, cp * Wp);
   Ot = at; at = carve(at, cp * max<i32>(d8, dv8));
+  Kw = at; at = carve(at, Wp * d8);
+  Vt = at; at = carve(at, dv * Wp);
+  dOp = at; at = carve(at, cp * dv8);
+  G = at; at = carve(at, cp * Wp);
   Kg = at; at = carve(at, Wp * max<i32>(d8, dv8));
   Rep = at; at = carve(at, Wp);
   QpB = at; at = carve(at, cp * d8);

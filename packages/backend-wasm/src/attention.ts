@@ -26,8 +26,15 @@ interface AttentionCall {
   scratchBytes: number;
 }
 
-/** Validates `params` against the shapes and reserves the scratch of one call. */
-function prepare(kernels: WasmKernelExports, heap: WasmHeap, q: T, v: T, p: ChunkedAttentionParams<WasmStorage>): AttentionCall {
+/** Validates `params` against the shapes and sizes the scratch of one forward (or `backward`) call. */
+function prepare(
+  kernels: WasmKernelExports,
+  heap: WasmHeap,
+  q: T,
+  v: T,
+  p: ChunkedAttentionParams<WasmStorage>,
+  backward: boolean,
+): AttentionCall {
   const [B, H, N, d] = q.shape as [number, number, number, number];
   const dv = v.shape[3]!;
   const c = p.chunkLength;
@@ -60,7 +67,7 @@ function prepare(kernels: WasmKernelExports, heap: WasmHeap, q: T, v: T, p: Chun
       }
     }
   }
-  const bytes = kernels.attentionScratchBytes(N, d, dv, c, p.chunksBefore, p.chunksAfter);
+  const bytes = kernels.attentionScratchBytes(N, d, dv, c, p.chunksBefore, p.chunksAfter, backward);
   const flags = (p.causal ? 1 : 0) | (p.excludeSelf ? 2 : 0);
   return { B, H, N, d, dv, flags, maskLength, maskRows, scratchBytes: bytes };
 }
@@ -91,7 +98,7 @@ export function attentionForward(
   lse: T,
   p: ChunkedAttentionParams<WasmStorage>,
 ): void {
-  const call = prepare(kernels, heap, q, v, p);
+  const call = prepare(kernels, heap, q, v, p, false);
   const { B, H, N, d, dv } = call;
   if (N === 0) return;
   const ranges = chunkRanges(N / p.chunkLength, B * H, runner.threads);
@@ -124,6 +131,7 @@ export function attentionForward(
     }
   }
   runner.run('attentionForward', tasks, call.scratchBytes);
+  heap.trimScratch(); // a long chunk's logits (up to GiBs) are not kept between calls
 }
 
 /** Backward into `dq`, `dk` `[B, H, N, d]` and `dv` `[B, H, N, dv]` (allocated by the caller). */
@@ -143,7 +151,7 @@ export function attentionBackward(
   dvOut: T,
   p: ChunkedAttentionParams<WasmStorage>,
 ): void {
-  const call = prepare(kernels, heap, q, v, p);
+  const call = prepare(kernels, heap, q, v, p, true);
   const { B, H, N, d, dv } = call;
   if (N === 0) return;
   const c = p.chunkLength;
@@ -185,6 +193,7 @@ export function attentionBackward(
       }
     }
     runner.run('attentionBackward', tasks, call.scratchBytes);
+    heap.trimScratch();
     return;
   }
   // Threads: per (batch, head), query-chunk blocks store their dK / dV terms, then key-chunk blocks
@@ -220,5 +229,6 @@ export function attentionBackward(
   } finally {
     heap.free(partK);
     if (partV !== undefined) heap.free(partV);
+    heap.trimScratch();
   }
 }

@@ -62,7 +62,7 @@ export interface WasmKernelExports {
     n: number,
     acc: number,
   ): void;
-  attentionScratchBytes(N: number, d: number, dv: number, c: number, before: number, after: number): number;
+  attentionScratchBytes(N: number, d: number, dv: number, c: number, before: number, after: number, backward: boolean): number;
   attentionForward(
     q: number,
     k: number,

@@ -1,5 +1,5 @@
 /** What several test files share: seeded data, and one chunked-attention problem run forward and backward. */
-import type { Backend, ChunkedAttentionParams, KernelTensor } from '@reformer/core';
+import type { Backend, ChunkedAttentionParams, KernelTensor, Shape } from '@reformer/core';
 
 /** `n` floats uniform in `[offset − scale, offset + scale)` from a linear congruential generator. */
 export function random(n: number, seed: number, scale = 1, offset = 0): Float32Array {
@@ -36,17 +36,17 @@ export interface AttentionProblem {
 }
 
 /** The inputs of `p` on `be` (seeded), the upstream gradients, and every tensor made (to free). */
-export function attentionInputs(be: Backend, p: AttentionProblem) {
+export function attentionInputs<S>(be: Backend<S>, p: AttentionProblem) {
   const { B, H, N, d, dv } = p;
-  const f = (data: Float32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
-  const i = (data: Int32Array, shape: number[]): KernelTensor => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
+  const f = (data: Float32Array, shape: number[]): KernelTensor<S> => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
+  const i = (data: Int32Array, shape: number[]): KernelTensor<S> => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
   const positions = new Int32Array(B * H * N);
   for (let r = 0; r < B * H; r++) {
     const perm = Array.from({ length: N }, (_, j) => j);
     if (p.permute) perm.sort((x, y) => ((x * 7919 + r * 13) % N) - ((y * 7919 + r * 13) % N));
     positions.set(perm, r * N);
   }
-  const params: ChunkedAttentionParams = {
+  const params: ChunkedAttentionParams<S> = {
     chunkLength: p.chunkLength,
     chunksBefore: p.chunksBefore,
     chunksAfter: p.chunksAfter,
@@ -78,7 +78,7 @@ export function attentionInputs(be: Backend, p: AttentionProblem) {
 }
 
 /** A tensor's values on the host. */
-export function readTensor(be: Backend, t: KernelTensor): Float32Array {
+export function readTensor<S>(be: Backend<S>, t: KernelTensor<S>): Float32Array {
   return be.readSync!(
     t.storage,
     'float32',
@@ -87,7 +87,7 @@ export function readTensor(be: Backend, t: KernelTensor): Float32Array {
 }
 
 /** Forward and backward of `p` on `be`: out, lse, dq, dk, dv on the host (every tensor freed). */
-export function runAttention(be: Backend, p: AttentionProblem): Float32Array[] {
+export function runAttention<S>(be: Backend<S>, p: AttentionProblem): Float32Array[] {
   const { q, k, v, dOut, dLse, params, made } = attentionInputs(be, p);
   const { out, lse } = be.chunkedAttention!(q, k, v, params);
   const g = be.chunkedAttentionBackward!(q, k, v, out, lse, dOut, dLse, params);
@@ -95,4 +95,23 @@ export function runAttention(be: Backend, p: AttentionProblem): Float32Array[] {
   const result = outputs.map((t) => readTensor(be, t));
   for (const t of [...made, ...outputs]) be.free(t.storage);
   return result;
+}
+
+/** `op(a)·op(b)` of host arrays on `be` (shapes as the Backend contract takes them), read back; every tensor freed. */
+export function matmulOf<S>(
+  be: Backend<S>,
+  a: Float32Array,
+  aShape: Shape,
+  b: Float32Array,
+  bShape: Shape,
+  tA: boolean,
+  tB: boolean,
+  outShape: Shape,
+): Float32Array {
+  const x: KernelTensor<S> = { storage: be.write(a, 'float32'), shape: aShape, dtype: 'float32' };
+  const y: KernelTensor<S> = { storage: be.write(b, 'float32'), shape: bShape, dtype: 'float32' };
+  const z = be.matmul(x, y, tA, tB, outShape);
+  const out = readTensor(be, z);
+  for (const t of [x, y, z]) be.free(t.storage);
+  return out;
 }

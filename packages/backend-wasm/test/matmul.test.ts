@@ -2,38 +2,14 @@
  * The packed SIMD GEMM against the CPU reference on shapes that cross every blocking boundary
  * (MR 4, NR 8, KC 256, MC 96, NC 1024), with all transpose flags and broadcast batch axes.
  */
-import { createCpuBackend, type Backend, type Shape } from '@reformer/core';
+import { createCpuBackend } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { random as seeded } from './helpers.js';
+import { matmulOf, random as seeded } from './helpers.js';
 import { createWasm } from './setup.js';
 
 /** Uniform in [−0.5, 0.5). */
 const random = (n: number, seed: number) => seeded(n, seed, 0.5);
-
-function run(
-  be: Backend,
-  a: Float32Array,
-  aShape: Shape,
-  b: Float32Array,
-  bShape: Shape,
-  tA: boolean,
-  tB: boolean,
-  outShape: Shape,
-): Float32Array {
-  const x = { storage: be.write(a, 'float32'), shape: aShape, dtype: 'float32' as const };
-  const y = { storage: be.write(b, 'float32'), shape: bShape, dtype: 'float32' as const };
-  const z = be.matmul(x, y, tA, tB, outShape);
-  const out = be.readSync!(
-    z.storage,
-    'float32',
-    outShape.reduce((p, d) => p * d, 1),
-  ) as Float32Array;
-  be.free(x.storage);
-  be.free(y.storage);
-  be.free(z.storage);
-  return out;
-}
 
 describe('matmul (packed SIMD GEMM) against the CPU reference', () => {
   let wasm: WasmBackend;
@@ -57,8 +33,8 @@ describe('matmul (packed SIMD GEMM) against the CPU reference', () => {
           const bShape = tB ? [N, K] : [K, N];
           const a = random(M * K, M * 7 + K);
           const b = random(K * N, N * 13 + K);
-          const got = run(wasm, a, aShape, b, bShape, tA, tB, [M, N]);
-          const want = run(cpu, a, aShape, b, bShape, tA, tB, [M, N]);
+          const got = matmulOf(wasm, a, aShape, b, bShape, tA, tB, [M, N]);
+          const want = matmulOf(cpu, a, aShape, b, bShape, tA, tB, [M, N]);
           let worst = 0;
           for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
           // float32 sums of K products of values in [-0.5, 0.5): the reference sums in doubles.
@@ -72,10 +48,10 @@ describe('matmul (packed SIMD GEMM) against the CPU reference', () => {
   it('broadcasts batch axes ([2, 1] × [3] → [2, 3]) and K = 0 gives zeros', () => {
     const a = random(2 * 1 * 6 * 5, 1);
     const b = random(3 * 5 * 9, 2);
-    const got = run(wasm, a, [2, 1, 6, 5], b, [3, 5, 9], false, false, [2, 3, 6, 9]);
-    const want = run(cpu, a, [2, 1, 6, 5], b, [3, 5, 9], false, false, [2, 3, 6, 9]);
+    const got = matmulOf(wasm, a, [2, 1, 6, 5], b, [3, 5, 9], false, false, [2, 3, 6, 9]);
+    const want = matmulOf(cpu, a, [2, 1, 6, 5], b, [3, 5, 9], false, false, [2, 3, 6, 9]);
     for (let i = 0; i < got.length; i++) expect(Math.abs(got[i]! - want[i]!)).toBeLessThan(1e-6);
-    const zero = run(wasm, new Float32Array(0), [3, 0], new Float32Array(0), [0, 4], false, false, [3, 4]);
+    const zero = matmulOf(wasm, new Float32Array(0), [3, 0], new Float32Array(0), [0, 4], false, false, [3, 4]);
     expect(Array.from(zero)).toEqual(new Array(12).fill(0));
   });
 });

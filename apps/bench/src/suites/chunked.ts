@@ -24,13 +24,13 @@ import {
   tidy,
   type Tensor,
 } from '@reformer/core';
-import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
+import { ONE_BACKEND_SUITE_FLAGS, parseFlags } from '../args.js';
 import { timeRuns } from '../measure.js';
-import { BACKEND_NAMES, type BackendName } from '../types.js';
-import { coreMemoryProbe, mib, type SuiteContext, type SuiteReport, type SuiteRow } from './suite.js';
+import { type BackendName } from '../types.js';
+import { coreMemoryProbe, mib, type SuiteContext, type SuiteReport, type SuiteRow, type SuiteOutputOptions } from './suite.js';
 
 /** Options of the chunked suite. */
-export interface ChunkedOptions {
+export interface ChunkedOptions extends SuiteOutputOptions {
   backend: BackendName;
   /** Feed-forward: length and hidden size (F = 4·H). */
   length: number;
@@ -44,13 +44,10 @@ export interface ChunkedOptions {
   headChunks: number[];
   repeats: number;
   warmup: number;
-  json?: string | undefined;
-  help: boolean;
 }
 
 const FLAGS = {
-  ...COMMON_SUITE_FLAGS,
-  backend: { oneOf: BACKEND_NAMES },
+  ...ONE_BACKEND_SUITE_FLAGS,
   length: 'count',
   hidden: 'count',
   divisors: 'ints',

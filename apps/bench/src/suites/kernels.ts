@@ -11,7 +11,7 @@ import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
 import { reasonOf } from '../backends.js';
 import { timeRuns } from '../measure.js';
 import { BACKEND_NAMES, type BackendName } from '../types.js';
-import type { SuiteContext, SuiteReport, SuiteRow } from './suite.js';
+import type { SuiteContext, SuiteReport, SuiteRow, SuiteOutputOptions } from './suite.js';
 
 /** One kernel measurement. `work`: floating-point operations (GFLOP/s) or bytes moved (GB/s). */
 export type KernelCase =
@@ -44,7 +44,7 @@ export interface KernelImpl {
 }
 
 /** Options of the kernels suite. */
-export interface KernelsOptions {
+export interface KernelsOptions extends SuiteOutputOptions {
   backends: BackendName[];
   /** Also run the peers (plain tfjs on wasm and cpu, onnxruntime). */
   peers: boolean;
@@ -68,8 +68,6 @@ export interface KernelsOptions {
   wasmThreads: number;
   /** Time runs by the process's CPU time instead of wall time (`--cpu-time`; needs `ctx.cpuClockMs`). */
   cpuTime: boolean;
-  json?: string | undefined;
-  help: boolean;
 }
 
 const KERNEL_FLAGS = {

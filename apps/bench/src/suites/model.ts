@@ -5,22 +5,19 @@
  *
  * @module
  */
-import { COMMON_SUITE_FLAGS, defaultConfig, parseFlags, UsageError } from '../args.js';
+import { ONE_BACKEND_SUITE_FLAGS, defaultConfig, parseFlags, UsageError } from '../args.js';
 import type { ModelBench } from '../model.js';
 import type { RunEnvironment } from '../runner.js';
-import { BACKEND_NAMES, type BenchConfig, type MeasurementRecord } from '../types.js';
-import { mib, type SuiteContext, type SuiteReport, type SuiteRow } from './suite.js';
+import { type BenchConfig, type MeasurementRecord } from '../types.js';
+import { mib, type SuiteContext, type SuiteReport, type SuiteRow, type SuiteOutputOptions } from './suite.js';
 
 /** Options of the model suite: the whole-model fields of a {@link BenchConfig}. */
-export interface ModelSuiteOptions {
+export interface ModelSuiteOptions extends SuiteOutputOptions {
   config: BenchConfig;
-  json?: string | undefined;
-  help: boolean;
 }
 
 const FLAGS = {
-  ...COMMON_SUITE_FLAGS,
-  backend: { oneOf: BACKEND_NAMES },
+  ...ONE_BACKEND_SUITE_FLAGS,
   lengths: 'ints',
   depths: 'ints',
   'full-budget': 'number',

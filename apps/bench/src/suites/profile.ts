@@ -8,12 +8,12 @@
  */
 import { getBackend, gradients, randomNormal, seedScope, setBackend, tidy, type Backend, type Tensor } from '@reformer/core';
 import { lshAttention } from '@reformer/lsh';
-import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
-import { BACKEND_NAMES, type BackendName } from '../types.js';
-import type { SuiteContext, SuiteReport, SuiteRow, SuiteTable } from './suite.js';
+import { ONE_BACKEND_SUITE_FLAGS, parseFlags } from '../args.js';
+import { type BackendName } from '../types.js';
+import type { SuiteContext, SuiteReport, SuiteRow, SuiteTable, SuiteOutputOptions } from './suite.js';
 
 /** Options of the profile suite. */
-export interface ProfileOptions {
+export interface ProfileOptions extends SuiteOutputOptions {
   backend: BackendName;
   length: number;
   hashes: number;
@@ -21,13 +21,10 @@ export interface ProfileOptions {
   forwardOnly: boolean;
   /** Rows of each table. */
   top: number;
-  json?: string | undefined;
-  help: boolean;
 }
 
 const FLAGS = {
-  ...COMMON_SUITE_FLAGS,
-  backend: { oneOf: BACKEND_NAMES },
+  ...ONE_BACKEND_SUITE_FLAGS,
   length: 'count',
   hashes: 'count',
   'forward-only': 'switch',

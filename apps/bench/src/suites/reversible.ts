@@ -31,13 +31,13 @@ import {
 } from '@reformer/core';
 import { LocalSelfAttention } from '@reformer/lsh';
 import { ReversibleBlock, ReversibleSequence } from '@reformer/reversible';
-import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
+import { ONE_BACKEND_SUITE_FLAGS, parseFlags } from '../args.js';
 import { timeRuns } from '../measure.js';
-import { BACKEND_NAMES, type BackendName } from '../types.js';
-import { coreMemoryProbe, mib, type SuiteContext, type SuiteReport, type SuiteRow } from './suite.js';
+import { type BackendName } from '../types.js';
+import { coreMemoryProbe, mib, type SuiteContext, type SuiteReport, type SuiteRow, type SuiteOutputOptions } from './suite.js';
 
 /** Options of the reversible suite. */
-export interface ReversibleOptions {
+export interface ReversibleOptions extends SuiteOutputOptions {
   backend: BackendName;
   batch: number;
   length: number;
@@ -52,13 +52,10 @@ export interface ReversibleOptions {
   /** Feed-forward chunk size of the chunked row. */
   chunk: number;
   chunkDepth: number;
-  json?: string | undefined;
-  help: boolean;
 }
 
 const FLAGS = {
-  ...COMMON_SUITE_FLAGS,
-  backend: { oneOf: BACKEND_NAMES },
+  ...ONE_BACKEND_SUITE_FLAGS,
   batch: 'count',
   length: 'count',
   dmodel: 'count',

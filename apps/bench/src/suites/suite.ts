@@ -29,6 +29,14 @@ export interface SuiteReport {
   notes: string[];
 }
 
+/** The options every suite has: where to write its report as JSON (`--json FILE`) and `--help`. */
+export interface SuiteOutputOptions {
+  /** `--json FILE`: also write the report there. */
+  json?: string | undefined;
+  /** `--help`: print the suite's flags instead of running it. */
+  help: boolean;
+}
+
 /** What a suite gets from where it runs. */
 export interface SuiteContext {
   /** Starts a backend by name (the CLI: `startNodeBackend`). */

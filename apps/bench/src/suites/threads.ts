@@ -15,10 +15,10 @@ import { type Backend, dispose, matmul, randomNormal, setBackend, sum, type Tens
 import { lshAttention } from '@reformer/lsh';
 import { COMMON_SUITE_FLAGS, parseFlags } from '../args.js';
 import { median } from '../measure.js';
-import type { SuiteContext, SuiteReport, SuiteRow } from './suite.js';
+import type { SuiteContext, SuiteReport, SuiteRow, SuiteOutputOptions } from './suite.js';
 
 /** Options of the threads suite. */
-export interface ThreadsOptions {
+export interface ThreadsOptions extends SuiteOutputOptions {
   /** Threads of the many-thread backend (the other has one). */
   wasmThreads: number;
   /** Sequence lengths of the LSH-4 cases. */
@@ -27,8 +27,6 @@ export interface ThreadsOptions {
   size: number;
   /** Timed rounds (each runs every case once on both backends). */
   rounds: number;
-  json?: string | undefined;
-  help: boolean;
 }
 
 const FLAGS = {
