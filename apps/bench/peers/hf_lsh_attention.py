@@ -7,9 +7,10 @@ JSON object per line each way:
 
     → {"cmd": "prepare", "length": L, "dir": D}
       builds the layer for length L (a fresh config, so HF's automatic bucket count is chosen for L),
-      runs one forward and one forward + backward, and writes float32 little-endian files into D:
+      runs one forward and one forward + backward, and writes little-endian files into D: float32
       hidden, query_key, value, rotations (the ones HF draws), output, grad_hidden, grad_query_key,
-      grad_value
+      grad_value, and int32 buckets (what the layer returns: [batch, heads, num_hashes, L] with the
+      round offsets)
     ← {"ok": true, "length": L, "numBuckets": 32 | [16, 32], "files": {name: {"file": path, "shape": [...]}}}
     → {"cmd": "time", "pass": "forward" | "backward", "runs": n}
       n calls on the prepared case (backward = forward + backward of sum(output))
@@ -171,7 +172,7 @@ class Case:
         torch.manual_seed(ARGS.seed)
         self.layer = cls(config(length)).eval()
         self.hidden = torch.randn(1, length, ARGS.dhead)
-        out = self.forward_backward()
+        out, buckets = self.forward_backward()
         nb = self.layer.num_buckets
         rotation_size = nb if isinstance(nb, int) else sum(nb)
         # What _hash_vectors draws: torch.manual_seed(hash_seed), then one randn of this shape.
@@ -186,12 +187,13 @@ class Case:
             "grad_hidden": self.hidden.grad,
             "grad_query_key": self.layer.query_key.weight.grad,
             "grad_value": self.layer.value.weight.grad,
+            "buckets": buckets,
         }
         os.makedirs(out_dir, exist_ok=True)
         self.files = {}
         for name, t in tensors.items():
             f = os.path.join(out_dir, f"{name}.f32")
-            t.detach().contiguous().numpy().astype("<f4").tofile(f)
+            t.detach().contiguous().numpy().astype("<i4" if name == "buckets" else "<f4").tofile(f)
             self.files[name] = {"file": f, "shape": list(t.shape)}
         self.num_buckets = nb if isinstance(nb, int) else list(nb)
 
@@ -203,10 +205,10 @@ class Case:
         self.layer.zero_grad(set_to_none=True)
         self.hidden.grad = None
         self.hidden.requires_grad_(True)
-        out = self.layer(self.hidden).hidden_states
-        out.sum().backward()
+        result = self.layer(self.hidden)
+        result.hidden_states.sum().backward()
         self.hidden.requires_grad_(False)
-        return out.detach()
+        return result.hidden_states.detach(), result.buckets
 
     def time(self, which, runs):
         wall, cpu = [], []

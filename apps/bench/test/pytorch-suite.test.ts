@@ -14,6 +14,7 @@ import type { BackendName } from '../src/types.js';
 import { findModelingReformer, peerScript, startTorchPeer } from '../src/node/torch-peer.js';
 import { runNodeSuite } from '../src/node/suites.js';
 import {
+  countMismatches,
   maxAbsDiff,
   parsePrepared,
   parsePytorchArgs,
@@ -23,7 +24,7 @@ import {
   roundOrder,
   runPytorchSuite,
   timingTable,
-  TORCH_TENSORS,
+  TORCH_FILES,
   TorchPeerError,
   type TorchCase,
   type TorchPeer,
@@ -113,7 +114,7 @@ const READY = {
   hfVersion: '5.0',
   hfSha256: 'ab'.repeat(32),
 };
-const FILES = Object.fromEntries(TORCH_TENSORS.map((n) => [n, { file: `/d/${n}.f32`, shape: [1, 2] }]));
+const FILES = Object.fromEntries(TORCH_FILES.map((n) => [n, { file: `/d/${n}.f32`, shape: [1, 2] }]));
 
 describe('the peer protocol', () => {
   it('parses the ready line', () => {
@@ -126,6 +127,7 @@ describe('the peer protocol', () => {
     const p = parsePrepared(JSON.stringify({ ok: true, length: 1024, numBuckets: [16, 32], files: FILES }), 1024);
     expect(p.numBuckets).toEqual([16, 32]);
     expect(p.files.grad_value).toEqual({ file: '/d/grad_value.f32', shape: [1, 2] });
+    expect(p.files.buckets).toEqual({ file: '/d/buckets.f32', shape: [1, 2] });
     expect(parseTimes(JSON.stringify({ ok: true, wallMs: [2, 3], cpuMs: [1.5, 2.5] }), 2)).toEqual({ wallMs: [2, 3], cpuMs: [1.5, 2.5] });
   });
 
@@ -198,6 +200,12 @@ describe('helpers', () => {
     expect(() => maxAbsDiff([1], [1, 2])).toThrow(RangeError);
   });
 
+  it('countMismatches counts differing entries', () => {
+    expect(countMismatches([1, 2, 3, 4], [1, 0, 3, 0])).toBe(2);
+    expect(countMismatches(new Int32Array([5]), new Int32Array([5]))).toBe(0);
+    expect(() => countMismatches([1], [])).toThrow(RangeError);
+  });
+
   it('roundOrder rotates so that every side runs first once in n rounds', () => {
     expect([0, 1, 2].map((r) => roundOrder(3, r))).toEqual([
       [0, 1, 2],
@@ -237,10 +245,11 @@ function fill(n: number, seed: number): Float32Array {
 }
 
 /**
- * A stand-in peer at length L: inputs, weights and rotations from {@link fill}; its "reference" output
- * and gradients are our CPU backend's, with `bump` added to output element 5. Times: wall 10 ms, CPU 8 ms.
+ * A stand-in peer at length L: inputs, weights and rotations from {@link fill}; its "reference" output,
+ * gradients and buckets are our CPU backend's, with `bump` added to output element 5 and, with
+ * `moveBucket`, the first position's round-0 bucket changed. Times: wall 10 ms, CPU 8 ms.
  */
-async function standInPeer(L: number, bump: number, threads = 1): Promise<{ peer: TorchPeer; log: string[] }> {
+async function standInPeer(L: number, bump: number, threads = 1, moveBucket = false): Promise<{ peer: TorchPeer; log: string[] }> {
   const d = PYTORCH_CASE.dHead;
   const nb = 2 ** ((2 * (L / PYTORCH_CASE.chunkLength)).toString(2).length - 1); // one factor at these lengths
   const shapes = { hidden: [1, L, d], query_key: [d, d], value: [d, d], rotations: [1, d, PYTORCH_CASE.nHashes, nb / 2] };
@@ -271,6 +280,8 @@ async function standInPeer(L: number, bump: number, threads = 1): Promise<{ peer
   const out = layer.attend(h, { rotations: r });
   const output = (await out.data()) as Float32Array;
   output[5]! += bump;
+  const buckets = (await layer.lastBuckets!.data()) as Int32Array;
+  if (moveBucket) buckets[0] = (buckets[0]! + 1) % nb;
   const g = gradients(
     () => sum(layer.attend(h, { rotations: r })),
     [h, p.get('self_attention.query_key.weight')!, p.get('self_attention.value.weight')!],
@@ -291,6 +302,7 @@ async function standInPeer(L: number, bump: number, threads = 1): Promise<{ peer
       grad_query_key: { shape: shapes.query_key, data: grads[1]! },
       grad_value: { shape: shapes.value, data: grads[2]! },
     },
+    buckets: { shape: [1, 1, PYTORCH_CASE.nHashes, L], data: buckets },
   };
   const log: string[] = [];
   const peer: TorchPeer = {
@@ -338,10 +350,18 @@ describe('runPytorchSuite with a stand-in peer', () => {
     expect(log).toEqual(['prepare 128', ...pass('time forward'), ...pass('time backward'), 'close']);
     expect(agreement!.rows).toHaveLength(1);
     const row = agreement!.rows[0]!;
-    expect(row).toMatchObject({ L: 128, buckets: '4', backend: 'cpu', 'Δ output': (0.25).toExponential(1), 'Δ ∂hidden': '0.0e+0' });
+    expect(row).toMatchObject({
+      L: 128,
+      buckets: '4',
+      backend: 'cpu',
+      'hash mismatches': '0 of 512',
+      'Δ output': (0.25).toExponential(1),
+      'Δ ∂hidden': '0.0e+0',
+    });
     expect(Number(row['worst relative'])).toBeGreaterThan(0.01);
     expect(report.notes.join('\n')).toMatch(/tfjs-cpu: unavailable: tfjs-cpu is not in this test/);
-    expect(report.notes.join('\n')).toMatch(/L 128, cpu: outputs or gradients differ from Hugging Face's/);
+    expect(report.notes.join('\n')).toMatch(/L 128, cpu: with Hugging Face's buckets, outputs or gradients differ from Hugging Face's/);
+    expect(report.notes.join('\n')).not.toMatch(/bucket decisions differ/);
   }, 60_000);
 
   it('agreeing outputs raise no note; a peer on another thread count is refused and closed', async () => {
@@ -353,5 +373,13 @@ describe('runPytorchSuite with a stand-in peer', () => {
     const two = await standInPeer(128, 0, 2);
     await expect(runPytorchSuite(o, ctx, async () => two.peer)).rejects.toThrow(/runs 2 threads, asked 1/);
     expect(two.log).toEqual(['close']);
+  }, 60_000);
+
+  it("counts our bucket decisions that differ from the peer's, and calls out more than near ties", async () => {
+    const { peer } = await standInPeer(128, 0, 1, true);
+    const o = parsePytorchArgs([...HF, '--backends', 'cpu', '--lengths', '128', '--pass', 'forward', '--rounds', '1', '--warmup', '0']);
+    const report = await runPytorchSuite(o, ctx, async () => peer);
+    expect(report.tables[2]!.rows[0]!['hash mismatches']).toBe('1 of 512');
+    expect(report.notes.join('\n')).toMatch(/L 128, cpu: 1 of 512 bucket decisions differ from Hugging Face's/);
   }, 60_000);
 });

@@ -50,7 +50,7 @@ export function peerScript(): string {
   return found;
 }
 
-/** A float32 little-endian file as a Float32Array of `count` elements. @throws {TorchPeerError} on another size. */
+/** A little-endian file of 4-byte elements (float32; int32 through its buffer) of `shape`. @throws {TorchPeerError} on another size. */
 function readFloat32(file: string, shape: readonly number[]): Float32Array {
   const buf = readFileSync(file);
   const count = shape.reduce((p, d) => p * d, 1);
@@ -140,8 +140,10 @@ export const startTorchPeer: TorchPeerStarter = async (o, log) => {
         const { file, shape } = p.files[name];
         tensors[name] = { shape, data: readFloat32(file, shape) };
       }
+      const { file, shape } = p.files.buckets;
+      const buckets = { shape, data: new Int32Array(readFloat32(file, shape).buffer) };
       rmSync(dir, { recursive: true, force: true });
-      return { length, numBuckets: p.numBuckets, tensors };
+      return { length, numBuckets: p.numBuckets, tensors, buckets };
     },
     async time(pass, runs) {
       return parseTimes(await ask({ cmd: 'time', pass, runs }), runs);

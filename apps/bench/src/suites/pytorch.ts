@@ -8,9 +8,12 @@
  * The torch side is a Python process (`apps/bench/peers/hf_lsh_attention.py`) that loads Hugging Face's
  * `modeling_reformer.py` unmodified from a transformers source tree the user gives. For every length it
  * builds the layer, runs it once with `hash_seed` set and hands over the hidden states, the projection
- * weights, the rotations it drew, its output and its gradients; our layer runs on the same inputs with
- * those weights and rotations, so both sides hash into the same buckets and do the same work, and the
- * report says how far our outputs and gradients are from Hugging Face's. Then every side runs in turn,
+ * weights, the rotations it drew, its buckets, its output and its gradients; our layer runs on the same
+ * inputs with those weights and rotations, so both sides hash alike and do the same work. The report
+ * says how many of our bucket decisions differ from Hugging Face's (a near tie of two rotated
+ * projections can go either way under float32 rounding, and one moved position shifts the sorted
+ * chunks after it), and how far our outputs and gradients are from Hugging Face's when its buckets are
+ * replayed (`buckets` of our layer), which compares the arithmetic alone. Then every side runs in turn,
  * round by round with the order rotating, so that all of them see the same machine load. Each timed
  * call is measured by wall time and by the CPU time of its process (torch: `time.process_time`; ours:
  * `process.cpuUsage`), which on a machine shared with other work is the fairer figure.
@@ -19,7 +22,7 @@
  *
  * @module
  */
-import { dispose, gradients, setBackend, sum, tensor, tidy } from '@reformer/core';
+import { clone, dispose, gradients, keep, setBackend, sum, type Tensor, tensor, tidy } from '@reformer/core';
 import { LSHSelfAttention } from '@reformer/lsh';
 import { COMMON_SUITE_FLAGS, parseFlags, UsageError } from '../args.js';
 import { reasonOf, type StartedBackend } from '../backends.js';
@@ -140,7 +143,7 @@ export interface TorchPeerInfo {
   hfSha256: string;
 }
 
-/** The tensors the peer hands over for a length (Hugging Face's shapes and layouts). */
+/** The float32 tensors the peer hands over for a length (Hugging Face's shapes and layouts). */
 export const TORCH_TENSORS = [
   'hidden',
   'query_key',
@@ -153,12 +156,16 @@ export const TORCH_TENSORS = [
 ] as const;
 /** One of {@link TORCH_TENSORS}. */
 export type TorchTensorName = (typeof TORCH_TENSORS)[number];
+/** Every file of a prepared length: the float32 tensors and the int32 `buckets` ([batch, heads, nHashes, L], round offsets added). */
+export const TORCH_FILES = [...TORCH_TENSORS, 'buckets'] as const;
+/** One of {@link TORCH_FILES}. */
+export type TorchFileName = (typeof TORCH_FILES)[number];
 
-/** A prepared length as the peer describes it: bucket count and one float32 file per tensor. */
+/** A prepared length as the peer describes it: bucket count and one little-endian file per tensor. */
 export interface TorchPrepared {
   length: number;
   numBuckets: number | number[];
-  files: Record<TorchTensorName, { file: string; shape: number[] }>;
+  files: Record<TorchFileName, { file: string; shape: number[] }>;
 }
 
 /** A prepared length with its tensors read. */
@@ -166,6 +173,8 @@ export interface TorchCase {
   length: number;
   numBuckets: number | number[];
   tensors: Record<TorchTensorName, { shape: number[]; data: Float32Array }>;
+  /** Hugging Face's buckets, int32 `[batch, heads, nHashes, length]` with the round offsets. */
+  buckets: { shape: number[]; data: Int32Array };
 }
 
 /** Timed calls of the peer, milliseconds. */
@@ -237,7 +246,7 @@ export function parsePrepared(line: string, length: number): TorchPrepared {
   if (r.length !== length) throw new TorchPeerError(`the torch peer prepared length ${JSON.stringify(r.length)}, asked ${length}`);
   const files = field(r, 'files', (v): v is Record<string, unknown> => typeof v === 'object' && v !== null, 'object');
   const out = {} as TorchPrepared['files'];
-  for (const name of TORCH_TENSORS) {
+  for (const name of TORCH_FILES) {
     const e = files[name] as { file?: unknown; shape?: unknown } | undefined;
     if (!e || !isString(e.file) || !isShape(e.shape))
       throw new TorchPeerError(`the torch peer's reply has no file and shape for "${name}"`);
@@ -264,9 +273,12 @@ interface Samples {
   cpu: number[];
 }
 
-/** Our layer on one backend, set up for one length with the peer's weights and rotations. */
+/** Our layer on one backend, set up for one length with the peer's weights, rotations and buckets. */
 interface OurCase {
-  run(pass: PeerPass): Promise<{ output: Float32Array; grads?: Float32Array[] }>;
+  /** One call hashing with the rotations (`replay`: with Hugging Face's buckets instead); `grads` for `backward`. */
+  run(pass: PeerPass, replay?: boolean): Promise<{ output: Float32Array; grads?: Float32Array[] }>;
+  /** The buckets of the latest call hashed with the rotations. */
+  lastBuckets(): Promise<Int32Array>;
   dispose(): void;
 }
 
@@ -296,11 +308,17 @@ function ourCase(c: TorchCase): OurCase {
   const wv = params.get('self_attention.value.weight')!;
   const hidden = tensor(t.hidden.data, t.hidden.shape);
   const rotations = tensor(t.rotations.data, t.rotations.shape);
-  const attend = () => layer.attend(hidden, { rotations });
+  const buckets = tensor(c.buckets.data, c.buckets.shape, 'int32');
+  let ourBuckets: Tensor | null = null;
   return {
-    async run(pass) {
+    async run(pass, replay = false) {
+      const attend = () => layer.attend(hidden, replay ? { buckets } : { rotations });
       if (pass === 'forward') {
         const out = tidy(attend);
+        if (!replay) {
+          ourBuckets?.dispose();
+          ourBuckets = keep(clone(layer.lastBuckets!));
+        }
         const output = (await out.data()) as Float32Array;
         out.dispose();
         return { output };
@@ -312,8 +330,12 @@ function ourCase(c: TorchCase): OurCase {
       dispose([r.value, ...r.grads]);
       return { output: new Float32Array(0), grads };
     },
+    async lastBuckets() {
+      if (!ourBuckets) throw new Error('lastBuckets before a forward call with the rotations');
+      return (await ourBuckets.data()) as Int32Array;
+    },
     dispose() {
-      dispose([hidden, rotations]);
+      dispose([hidden, rotations, buckets, ...(ourBuckets ? [ourBuckets] : [])]);
       layer.dispose();
     },
   };
@@ -335,6 +357,17 @@ export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): { diff: 
 
 /** Relative agreement worse than this is called out under the tables (float32 LSH of two libraries: ~1e-6). */
 export const AGREEMENT_WARN = 1e-4;
+
+/** Bucket decisions differing in more than this fraction are more than near ties (called out under the tables). */
+export const MISMATCH_WARN = 1e-4;
+
+/** How many entries of `a` differ from `b`. @throws {RangeError} for different lengths. */
+export function countMismatches(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new RangeError(`countMismatches: ${a.length} elements against ${b.length}`);
+  let n = 0;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) n++;
+  return n;
+}
 
 /** The side order of round `r` among `n` sides (rotating, so no side always runs first). */
 export function roundOrder(n: number, r: number): number[] {
@@ -403,8 +436,11 @@ export async function runPytorchSuite(o: PytorchOptions, ctx: SuiteContext, star
           await setBackend(s.backend);
           const oc = ourCase(c);
           ours.push(oc);
-          const fwd = await oc.run('forward');
-          const bwd = await oc.run('backward');
+          await oc.run('forward');
+          const ourBuckets = await oc.lastBuckets();
+          const mismatches = countMismatches(ourBuckets, c.buckets.data);
+          const fwd = await oc.run('forward', true);
+          const bwd = await oc.run('backward', true);
           const out = maxAbsDiff(fwd.output, c.tensors.output.data);
           const gh = maxAbsDiff(bwd.grads![0]!, c.tensors.grad_hidden.data);
           const gqk = maxAbsDiff(bwd.grads![1]!, c.tensors.grad_query_key.data);
@@ -415,6 +451,7 @@ export async function runPytorchSuite(o: PytorchOptions, ctx: SuiteContext, star
             L,
             buckets: fmtBuckets(c.numBuckets),
             backend: name,
+            'hash mismatches': `${mismatches} of ${ourBuckets.length}`,
             'Δ output': exp(out.diff),
             'output scale': exp(out.scale),
             'Δ ∂hidden': exp(gh.diff),
@@ -424,7 +461,12 @@ export async function runPytorchSuite(o: PytorchOptions, ctx: SuiteContext, star
           });
           if (!(worst <= AGREEMENT_WARN)) {
             notes.push(
-              `L ${L}, ${name}: outputs or gradients differ from Hugging Face's by ${worst.toExponential(2)} of their scale (expected ~1e-6): the timings compare different work.`,
+              `L ${L}, ${name}: with Hugging Face's buckets, outputs or gradients differ from Hugging Face's by ${worst.toExponential(2)} of their scale (expected ~1e-6): the two layers do not compute the same function.`,
+            );
+          }
+          if (mismatches > ourBuckets.length * MISMATCH_WARN) {
+            notes.push(
+              `L ${L}, ${name}: ${mismatches} of ${ourBuckets.length} bucket decisions differ from Hugging Face's with the same rotations: more than near ties, the two sides hash differently and the timings compare different work.`,
             );
           }
         }
@@ -495,9 +537,21 @@ export async function runPytorchSuite(o: PytorchOptions, ctx: SuiteContext, star
         table('wall', 'Wall milliseconds per call; ratio above 1 = slower than torch'),
         {
           title:
-            'Agreement with Hugging Face on the same inputs, weights and rotations: largest absolute differences of the output and of the gradients of its sum ' +
+            'Agreement with Hugging Face on the same inputs, weights and rotations. hash mismatches: our bucket decisions (position × round) that differ from ' +
+            "Hugging Face's; Δ: largest absolute differences of the output and of the gradients of its sum, with Hugging Face's buckets replayed " +
             '(output scale: the largest absolute output; worst relative: the largest difference ÷ the largest absolute value, over the four)',
-          columns: ['L', 'buckets', 'backend', 'Δ output', 'output scale', 'Δ ∂hidden', 'Δ ∂W_qk', 'Δ ∂W_v', 'worst relative'],
+          columns: [
+            'L',
+            'buckets',
+            'backend',
+            'hash mismatches',
+            'Δ output',
+            'output scale',
+            'Δ ∂hidden',
+            'Δ ∂W_qk',
+            'Δ ∂W_v',
+            'worst relative',
+          ],
           rows: agreement,
         },
       ],
