@@ -1,16 +1,8 @@
-import { createCpuBackend, dispose, getBackend, setBackend, type Backend } from '@reformer/core';
+import { createCpuBackend, dispose } from '@reformer/core';
 import { expect } from 'vitest';
 
 /** Runs `fn` with `backend` as the current core backend and restores the previous one. */
-export async function onBackend<R>(backend: Backend, fn: () => R | Promise<R>): Promise<R> {
-  const previous = getBackend();
-  await setBackend(backend);
-  try {
-    return await fn();
-  } finally {
-    await setBackend(previous);
-  }
-}
+export { onBackend } from '@reformer/core/testing';
 
 /** Max |a − b| over two arrays of the same length. */
 export function maxDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {

@@ -1,16 +1,8 @@
-import { createCpuBackend, getBackend, setBackend, type Backend, type Tensor } from '@reformer/core';
+import { createCpuBackend, type Tensor } from '@reformer/core';
 import { expect } from 'vitest';
 
 /** Runs `fn` with `backend` as the current core backend and restores the previous one. */
-export async function onBackend<R>(backend: Backend, fn: () => R | Promise<R>): Promise<R> {
-  const previous = getBackend();
-  await setBackend(backend);
-  try {
-    return await fn();
-  } finally {
-    await setBackend(previous);
-  }
-}
+export { onBackend } from '@reformer/core/testing';
 
 /** Reads tensors to the host and disposes them. */
 export async function host(ts: Tensor[]): Promise<Float32Array[]> {

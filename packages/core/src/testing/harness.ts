@@ -5,12 +5,12 @@
  */
 import type { Backend } from '../backend.js';
 import { gradients } from '../autograd.js';
-import { dispose, memory, withBackend } from '../engine.js';
+import { dispose, getBackend, memory, setBackend, withBackend } from '../engine.js';
 import { tensor } from '../ops/creation.js';
 import { add, mul } from '../ops/elementwise.js';
 import { sum } from '../ops/reduce.js';
 import type { Tensor } from '../tensor.js';
-import type { DType } from '../types.js';
+import { formatShape, type DType } from '../types.js';
 import type { Rng } from './cases.js';
 import { hostTensor, sizeOf, unravel, type HostTensor } from './oracles.js';
 
@@ -98,6 +98,20 @@ export function on<T>(backend: Backend, fn: () => T): T {
   return withBackend(backend, fn);
 }
 
+/**
+ * Runs `fn` (sync or async) with `backend` as the current core backend (`setBackend`, which waits for
+ * its initialisation) and restores the previous backend afterwards, even when `fn` throws.
+ */
+export async function onBackend<R>(backend: Backend, fn: () => R | Promise<R>): Promise<R> {
+  const previous = getBackend();
+  await setBackend(backend);
+  try {
+    return await fn();
+  } finally {
+    await setBackend(previous);
+  }
+}
+
 /** Uploads a host tensor to the current backend. */
 export function upload(h: HostTensor): Tensor {
   const values = h.dtype === 'int32' ? Int32Array.from(h.data) : Float32Array.from(h.data);
@@ -108,10 +122,6 @@ export function upload(h: HostTensor): Tensor {
 export async function download(t: Tensor): Promise<HostTensor> {
   const data = await t.data();
   return hostTensor(t.shape, t.dtype, Float64Array.from(data));
-}
-
-function fmtShape(s: readonly number[]): string {
-  return `[${s.join(', ')}]`;
 }
 
 /**
@@ -161,7 +171,7 @@ export function assertClose(
 /** Checks shape, dtype and values of a tensor against a host tensor. */
 export async function expectTensor(t: Tensor, want: HostTensor, tol: Tol, what: string, scale?: ArrayLike<number>): Promise<HostTensor> {
   if (t.shape.length !== want.shape.length || t.shape.some((d, i) => d !== want.shape[i])) {
-    throw new Error(`${what}: shape ${fmtShape(t.shape)}, expected ${fmtShape(want.shape)}`);
+    throw new Error(`${what}: shape ${formatShape(t.shape)}, expected ${formatShape(want.shape)}`);
   }
   if (t.dtype !== want.dtype) throw new Error(`${what}: dtype ${t.dtype}, expected ${want.dtype}`);
   const got = await download(t);
@@ -369,7 +379,7 @@ export async function checkGradient(ctx: SuiteContext, c: GradCase, rng: Rng): P
         const g = gs[j]!;
         if (g.shape.length !== want.shape.length || g.shape.some((d, e) => d !== want.shape[e])) {
           throw new Error(
-            `${ctx.name} ${c.label}: gradient of input ${c.wrt[j]} has shape ${fmtShape(g.shape)}, expected ${fmtShape(want.shape)}`,
+            `${ctx.name} ${c.label}: gradient of input ${c.wrt[j]} has shape ${formatShape(g.shape)}, expected ${formatShape(want.shape)}`,
           );
         }
         grads.push(await download(g));

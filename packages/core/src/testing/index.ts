@@ -13,7 +13,7 @@
 export { backendConformance, type ConformanceOptions } from './suite.js';
 export { withoutFusedKernels } from './primitives-only.js';
 export type { ConformanceTolerance, Tol, ForwardCase, GradCase } from './harness.js';
-export { SuiteContext, assertClose, checkForward, checkGradient, download, upload } from './harness.js';
+export { SuiteContext, assertClose, checkForward, checkGradient, download, onBackend, upload } from './harness.js';
 export { Rng, seedOf } from './cases.js';
 export * as oracles from './oracles.js';
 export {

@@ -6,7 +6,8 @@
  * tests run.
  * @packageDocumentation
  */
-import { createCpuBackend, getBackend, setBackend, type Backend, type Tensor } from '@reformer/core';
+import { createCpuBackend, type Backend, type Tensor } from '@reformer/core';
+import { onBackend } from '@reformer/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PARITY_WORKLOADS, type ParityWorkload } from './workloads.js';
 
@@ -22,17 +23,6 @@ export interface BackendParityOptions {
   timeout?: number;
   /** Disposes the backend under test after the suite (default: calls its `dispose` if it has one). */
   dispose?: (backend: Backend) => void | Promise<void>;
-}
-
-/** Runs `fn` with `backend` as the current core backend and restores the previous one. */
-async function onBackend<R>(backend: Backend, fn: () => R): Promise<R> {
-  const previous = getBackend();
-  await setBackend(backend);
-  try {
-    return fn();
-  } finally {
-    await setBackend(previous);
-  }
 }
 
 /** Reads tensors to the host and disposes them. */
