@@ -1,14 +1,19 @@
 /**
  * The protocol between the calling thread and the kernel workers, in one small SharedArrayBuffer: a
  * header of int32 counters and a table of tasks (a kernel's arguments as float64). A job is one kernel
- * over many tasks; every thread (the caller included) claims tasks with an atomic counter until none
- * are left. Which thread runs a task does not change its result: each task writes its own outputs with
+ * over many tasks; every thread (the caller included) claims tasks from a job-tagged counter until none
+ * are left (see {@link NEXT}). Which thread runs a task does not change its result: each task writes its own outputs with
  * the loop order of the single-threaded kernel, so results are the same bits for any thread count.
  * This file has no imports: the worker entries bundle it alone.
  */
 
 /** Int32 slots of the header. */
 export const GEN = 0;
+/**
+ * The claim counter: `job tag << TASK_BITS | next task`, or {@link CLOSED} while the caller writes a
+ * job. A thread claims task t by a compare-and-swap from the value it read, so a thread that read the
+ * counter of a finished job can never claim (or run twice) a task of the next one.
+ */
 export const NEXT = 1;
 export const DONE = 2;
 export const NTASKS = 3;
@@ -26,6 +31,11 @@ export const FAULT = 9;
 export const FAULT_THROW = 1;
 /** An error escapes the worker's loop while it holds a task: the worker stops. */
 export const FAULT_STOP = 2;
+/** Bits of {@link NEXT} that count tasks (MAX_TASKS fits), and the mask of the job tag above them. */
+const TASK_BITS = 12;
+const TAG_MASK = (1 << (31 - TASK_BITS)) - 1;
+/** {@link NEXT} while no job is open. */
+export const CLOSED = -1;
 /** Float64 slot (of the header's float64 view) holding the scratch bytes of one thread. */
 export const SCRATCH_STRIDE = 5;
 /** UTF-16 units of a message area (its first unit holds the length). */
@@ -101,6 +111,34 @@ function report(control: SharedArrayBuffer, slot: number, offset: number, index:
   Atomics.store(ints, slot, index + 1);
 }
 
+/** Closes the current job: from now on no thread claims a task until {@link openJob}. */
+export function closeJob(ints: Int32Array): void {
+  Atomics.store(ints, NEXT, CLOSED);
+}
+
+/** Opens the job numbered `job` (its tasks, FN and NTASKS written while it was closed) at its task 0. */
+export function openJob(ints: Int32Array, job: number): void {
+  Atomics.store(ints, NEXT, (job & TAG_MASK) << TASK_BITS);
+}
+
+/**
+ * A ticket for the next task of the open job (the {@link NEXT} value read), or `undefined` when no job
+ * is open or every task is claimed. Claim it with {@link takeTicket}.
+ */
+export function nextTicket(ints: Int32Array): number | undefined {
+  const ticket = Atomics.load(ints, NEXT);
+  if (ticket < 0 || (ticket & ((1 << TASK_BITS) - 1)) >= Atomics.load(ints, NTASKS)) return undefined;
+  return ticket;
+}
+
+/**
+ * Claims the task of `ticket` if the counter still holds it (no other thread took it, and its job is
+ * still the open one); returns the task's index, or −1.
+ */
+export function takeTicket(ints: Int32Array, ticket: number): number {
+  return Atomics.compareExchange(ints, NEXT, ticket, ticket + 1) === ticket ? ticket & ((1 << TASK_BITS) - 1) : -1;
+}
+
 /**
  * Claims and runs tasks of the current job until none are left (thread `index`; its scratch is
  * `scratch base + index · stride`). Returns the number of tasks this thread ran. A task that throws
@@ -111,9 +149,12 @@ export function runTasks(exports: Record<string, unknown>, control: SharedArrayB
   const floats = new Float64Array(control);
   let ran = 0;
   for (;;) {
-    const t = Atomics.add(ints, NEXT, 1);
+    const ticket = nextTicket(ints);
+    if (ticket === undefined) return ran;
+    const t = takeTicket(ints, ticket);
+    if (t < 0) continue;
+    // the job cannot change until its DONE count includes this task
     const n = Atomics.load(ints, NTASKS);
-    if (t >= n) return ran;
     holding = true;
     const fn = exports[POOL_KERNELS[Atomics.load(ints, FN)]!] as KernelFn;
     const base = HEADER_BYTES / 8 + t * TASK_SLOTS;

@@ -19,11 +19,12 @@ import {
   LOST,
   LOST_MESSAGE,
   MAX_TASKS,
-  NEXT,
+  closeJob,
   NTASKS,
   POOL_KERNELS,
   QUIT,
   describe,
+  openJob,
   readMessage,
   runTasks,
   SCRATCH_STRIDE,
@@ -53,6 +54,8 @@ export class WasmThreadPool {
   private readonly ints: Int32Array;
   private readonly floats: Float64Array;
   private closed = false;
+  /** The number of the last job opened (its tag in the claim counter). */
+  private job = 0;
   /** A worker that stopped, as the platform reported it (its exit or error event). */
   private stopped: { thread: number; reason: string } | undefined;
   /** Set once a worker is lost: every later call throws it. */
@@ -66,6 +69,7 @@ export class WasmThreadPool {
   ) {
     this.ints = new Int32Array(control, 0, HEADER_BYTES / 4);
     this.floats = new Float64Array(control);
+    closeJob(this.ints);
   }
 
   /** Starts `threads − 1` workers over `memory` and waits until each has instantiated `module`. */
@@ -107,6 +111,7 @@ export class WasmThreadPool {
     for (let first = 0; first < tasks.length; first += MAX_TASKS) {
       const part = tasks.slice(first, first + MAX_TASKS);
       const { ints, floats } = this;
+      closeJob(ints);
       floats[SCRATCH_STRIDE] = stride;
       for (let t = 0; t < part.length; t++) {
         const args = part[t]!;
@@ -119,7 +124,7 @@ export class WasmThreadPool {
       Atomics.store(ints, FN, POOL_KERNELS.indexOf(fn));
       Atomics.store(ints, NTASKS, part.length);
       Atomics.store(ints, DONE, 0);
-      Atomics.store(ints, NEXT, 0);
+      openJob(ints, ++this.job);
       Atomics.add(ints, GEN, 1);
       Atomics.notify(ints, GEN);
       runTasks(exports as unknown as Record<string, unknown>, this.control, 0);
