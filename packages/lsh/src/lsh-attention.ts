@@ -111,7 +111,7 @@ export interface LSHAttentionOptions {
   /** Also return the per-round logsumexps and the sort permutation (default false). */
   inspect?: boolean;
   /**
-   * Working-set target in bytes (default {@link LSH_GROUP_BYTES}, 256 MiB): the heads are attended in
+   * Working-set target in bytes (default {@link LSH_GROUP_BYTES}, 64 MiB): the heads are attended in
    * groups whose sorted copies of the sequence stay within it (one head at a time at the least; all
    * heads at once with `dropout`), see {@link lshHeadGroup}. The results are the same for any value;
    * it bounds the memory of long sequences.

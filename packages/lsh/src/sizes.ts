@@ -43,8 +43,8 @@ export interface LSHAttentionSizes {
   backend?: Backend;
 }
 
-/** Default working-set target of one group of heads in `lshAttention`: 256 MiB. */
-export const LSH_GROUP_BYTES = 256 * 2 ** 20;
+/** Default working-set target of one group of heads in `lshAttention`: 64 MiB. */
+export const LSH_GROUP_BYTES = 64 * 2 ** 20;
 
 /**
  * How many heads `lshAttention` attends together: as many as keep one group's sorted copy of the

@@ -145,7 +145,7 @@ describe('lshAttention by groups of heads', () => {
     const s = { batch: 1, heads: 8, length: 4096, dHead: 64, nHashes: 4, nBuckets: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0 };
     expect(lshHeadGroup({ ...s, maxGroupBytes: 4 * 4096 * 64 * 4 })).toBe(1);
     expect(lshHeadGroup({ ...s, maxGroupBytes: 4 * 4096 * 64 * 4, dropout: true })).toBe(8);
-    expect(lshHeadGroup(s)).toBe(8); // 4 MiB a head: the default 256 MiB holds them all
+    expect(lshHeadGroup(s)).toBe(8); // 4 MiB a head: the default 64 MiB holds them all
   });
 
   it('rejects a maxGroupBytes that is not a positive number', () => {

@@ -16,7 +16,7 @@ import {
 import { fullAttention } from '../full-attention.js';
 import { checkAttentionTensor } from '../validate.js';
 import { checkHidden } from './config.js';
-import { AttentionOutput, mergeHeads, projectionSeed, splitHeads, weightInit } from './modules.js';
+import { AttentionOutput, mergeHeads, projectionSeed, projectHeads, weightInit } from './modules.js';
 
 /** Options of {@link crossAttention}. */
 export interface CrossAttentionFnOptions {
@@ -215,8 +215,8 @@ export class CrossAttention extends Module {
   projectContext(context: Tensor): ProjectedContext {
     checkContextStates('CrossAttention.projectContext', context, this.contextSize);
     return tidy(() => ({
-      keys: splitHeads(this.key.forward(context), this.numHeads, this.headSize),
-      values: splitHeads(this.value.forward(context), this.numHeads, this.headSize),
+      keys: projectHeads(this.key, context, this.numHeads, this.headSize),
+      values: projectHeads(this.value, context, this.numHeads, this.headSize),
     }));
   }
 
@@ -224,7 +224,7 @@ export class CrossAttention extends Module {
   attendProjected(hidden: Tensor, keys: Tensor, values: Tensor, options: CrossAttentionOptions = {}): Tensor {
     checkHidden('CrossAttention.attendProjected', hidden, this.hiddenSize);
     return tidy(() => {
-      const q = splitHeads(this.query.forward(hidden), this.numHeads, this.headSize);
+      const q = projectHeads(this.query, hidden, this.numHeads, this.headSize);
       const out = crossAttention(q, keys, values, {
         scale: 1 / Math.sqrt(this.headSize),
         ...(options.contextMask !== undefined ? { mask: options.contextMask } : {}),

@@ -13,7 +13,7 @@ import {
 import { lshAttention } from '../lsh-attention.js';
 import { AttentionLayerBase } from './attention-layer-base.js';
 import { resolveAttentionConfig, type AttentionForwardOptions, type AttentionLayerConfig } from './config.js';
-import { SharedQKProjection, mergeHeads, splitHeads } from './modules.js';
+import { SharedQKProjection, mergeHeads, projectHeads } from './modules.js';
 
 /** Configuration of {@link LSHSelfAttention}: the common options plus the hashing ones. */
 export interface LSHSelfAttentionConfig extends AttentionLayerConfig {
@@ -199,8 +199,8 @@ export class LSHSelfAttention extends AttentionLayerBase<SharedQKProjection, LSH
           ? { rotations: options.rotations }
           : { seed: this.hashSeed ?? drawnSeed };
     return tidy(() => {
-      const qk = splitHeads(this.self_attention.query_key.forward(hidden), this.numHeads, this.headSize);
-      const v = splitHeads(this.self_attention.value.forward(hidden), this.numHeads, this.headSize);
+      const qk = projectHeads(this.self_attention.query_key, hidden, this.numHeads, this.headSize);
+      const v = projectHeads(this.self_attention.value, hidden, this.numHeads, this.headSize);
       const result = lshAttention(qk, v, {
         chunkLength: this.chunkLength,
         chunksBefore: this.chunksBefore,

@@ -1,4 +1,4 @@
-import { Dropout, Linear, Module, deriveSeed, reshape, transpose, type Tensor, type WeightInit } from '@reformer/core';
+import { Dropout, Linear, Module, deriveSeed, reshape, tidy, transpose, type Tensor, type WeightInit } from '@reformer/core';
 
 /** Weight init of the projections: `{ std }` when given, else PyTorch's uniform default. @internal */
 export function weightInit(initStd: number | undefined): WeightInit {
@@ -21,6 +21,15 @@ export function splitHeads(x: Tensor, heads: number, size: number): Tensor {
   const t = transpose(r, [0, 2, 1, 3]);
   r.dispose();
   return t;
+}
+
+/**
+ * `projection(x)` with its heads split, `[batch, heads, length, size]`: the projection's unsplit output
+ * is freed at once rather than at the end of the caller's `tidy` (a full-size tensor per projection,
+ * 256 MiB each at 65,536 tokens of width 1024). @internal
+ */
+export function projectHeads(projection: { forward(x: Tensor): Tensor }, x: Tensor, heads: number, size: number): Tensor {
+  return tidy(() => splitHeads(projection.forward(x), heads, size));
 }
 
 /** `[batch, heads, length, size]` → `[batch, length, heads · size]`, the exact inverse of {@link splitHeads}. @internal */

@@ -3,7 +3,7 @@ import type { ChunkBand } from '../chunked.js';
 import { AttentionLayerBase } from './attention-layer-base.js';
 import type { AttentionForwardOptions, ResolvedAttentionConfig } from './config.js';
 import { windowedAttentionWithDropout } from './dropout-attention.js';
-import { QKVProjection, mergeHeads, splitHeads } from './modules.js';
+import { QKVProjection, mergeHeads, projectHeads } from './modules.js';
 
 /**
  * An attention layer with separate `query`, `key` and `value` projections (local and full attention):
@@ -28,9 +28,9 @@ export abstract class QKVSelfAttention extends AttentionLayerBase<QKVProjection>
     const dropoutSeed = dropoutRate > 0 ? nextSeed() : 0;
     return tidy(() => {
       const { query, key, value } = this.self_attention;
-      const q = splitHeads(query.forward(hidden), this.numHeads, this.headSize);
-      const k = splitHeads(key.forward(hidden), this.numHeads, this.headSize);
-      const v = splitHeads(value.forward(hidden), this.numHeads, this.headSize);
+      const q = projectHeads(query, hidden, this.numHeads, this.headSize);
+      const k = projectHeads(key, hidden, this.numHeads, this.headSize);
+      const v = projectHeads(value, hidden, this.numHeads, this.headSize);
       const out =
         dropoutRate > 0
           ? windowedAttentionWithDropout(q, k, v, {
