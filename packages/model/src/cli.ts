@@ -24,6 +24,7 @@ import { charLMTask } from './tasks/char-lm.js';
 import { duplicationTask } from './tasks/duplication.js';
 import type { LanguageModel, Metrics, Task } from './tasks/task.js';
 import { train } from './train/train.js';
+import { runWhenInvoked } from './cli/entry.js';
 
 export { parseCommandLine, type CliOptions } from './cli/args.js';
 export { formatDuration, progressBar, progressLine } from './cli/progress.js';
@@ -443,18 +444,4 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
   }
 }
 
-const invokedDirectly =
-  typeof process !== 'undefined' &&
-  process.argv[1] !== undefined &&
-  /(?:^|[\\/])(?:cli\.[cm]?js|reformer-train(?:\.js)?)$/.test(process.argv[1]);
-if (invokedDirectly) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`reformer-train: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenInvoked('reformer-train', 'cli', main);

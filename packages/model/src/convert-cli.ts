@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util';
 import { ReformerError } from '@reformer/core';
 import { writeSafetensorsFile } from '@reformer/core/node';
 import { readWeightsFile } from './weights-files.js';
+import { runWhenInvoked } from './cli/entry.js';
 
 /** The usage text. */
 export const CONVERT_USAGE = `Usage: reformer-convert <input> [--out FILE] [--force]
@@ -137,18 +138,4 @@ export async function main(argv: readonly string[], out: Output = process.stdout
   }
 }
 
-const invokedDirectly =
-  typeof process !== 'undefined' &&
-  process.argv[1] !== undefined &&
-  /(?:^|[\\/])(?:convert-cli\.[cm]?js|reformer-convert(?:\.js)?)$/.test(process.argv[1]);
-if (invokedDirectly) {
-  main(process.argv.slice(2)).then(
-    (code) => {
-      process.exitCode = code;
-    },
-    (e: unknown) => {
-      process.stderr.write(`reformer-convert: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenInvoked('reformer-convert', 'convert-cli', main);

@@ -27,6 +27,14 @@ export interface ModelOptions {
   reversible?: boolean;
 }
 
+/**
+ * Builds a model's modules: under `seedScope(options.seed)` when a seed is given (the same seed, the
+ * same weights on every backend), else from the current seed stream. @internal
+ */
+export function buildSeeded<T>(options: ModelOptions, build: () => T): T {
+  return options.seed === undefined ? build() : seedScope(options.seed, build);
+}
+
 /** Per-call options of the models' `forward`, `logits` and `loss`. */
 export interface ForwardOptions {
   /** Padding mask, int32 `[batch, length]`: 1 = real token, 0 = padding (never attended to). */
@@ -139,7 +147,7 @@ export class ReformerModel extends Module {
       new ReformerEmbeddings(resolved),
       new ReformerEncoder(resolved, options.reversible ?? true),
     ];
-    const [embeddings, encoder] = options.seed === undefined ? build() : seedScope(options.seed, build);
+    const [embeddings, encoder] = buildSeeded(options, build);
     this.embeddings = this.addModule('embeddings', embeddings);
     this.encoder = this.addModule('encoder', encoder);
   }
@@ -212,7 +220,7 @@ export abstract class ReformerLM extends Module {
       });
       return [reformer, head];
     };
-    const [reformer, head] = options.seed === undefined ? build() : seedScope(options.seed, build);
+    const [reformer, head] = buildSeeded(options, build);
     this.config = reformer.config;
     this.reformer = this.addModule('reformer', reformer);
     this.lm_head = this.addModule('lm_head', head);

@@ -258,6 +258,26 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   ${loadRow('q', 'Q', 'DH', 'DH4')}`;
 }
 
+/**
+ * The opening of a query kernel's loop over its window, `tile` keys at a time: stages the tile's key and
+ * value rows and slots in workgroup memory (`KS`, `VS`, `SS`; `cnt` keys) and waits for the workgroup.
+ * The caller writes the loop body over `kk < cnt`, then `workgroupBarrier(); }`.
+ */
+function windowTilesLoop(wg: number, tile: number): string {
+  return `for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
+    let cnt = min(${tile}u, W - w0);
+    ${stage(
+      wg,
+      [
+        { dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' },
+        { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' },
+        { dst: 'SS', src: 'SLOT' },
+      ],
+      (i) => `windowSlot(n, w0 + ${i})`,
+    )}
+    workgroupBarrier();`;
+}
+
 function forwardDef(d: number, dv: number, { wg, tile }: AttentionTiling, exact: boolean): KernelDef {
   return cached(`attention:d${d}:dv${dv}:wg${wg}:t${tile}:${exact ? 'exact' : 'capped'}`, () => ({
     bindings: [
@@ -273,18 +293,7 @@ ${queryKernelHead(d, dv, { wg, tile }, exact)}
   var acc: array<vec4<f32>, ${dv / 4}>;
   var m = (-f32Inf());
   var l = 0.0;
-  for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
-    let cnt = min(${tile}u, W - w0);
-    ${stage(
-      wg,
-      [
-        { dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' },
-        { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' },
-        { dst: 'SS', src: 'SLOT' },
-      ],
-      (i) => `windowSlot(n, w0 + ${i})`,
-    )}
-    workgroupBarrier();
+  ${windowTilesLoop(wg, tile)}
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
       let kind = maskKind(qs, SS[kk]);
       var s: f32;
@@ -365,18 +374,7 @@ ${queryKernelHead(d, dv, { wg, tile }, exact)}
   ${loadRow('go', 'DOUT', 'DVH', 'DVH4')}
   let st = STATS[g];
   var dq: array<vec4<f32>, ${d / 4}>;
-  for (var w0 = 0u; w0 < W; w0 = w0 + ${tile}u) {
-    let cnt = min(${tile}u, W - w0);
-    ${stage(
-      wg,
-      [
-        { dst: 'KS', src: 'K', w: 'DH', w4: 'DH4' },
-        { dst: 'VS', src: 'V', w: 'DVH', w4: 'DVH4' },
-        { dst: 'SS', src: 'SLOT' },
-      ],
-      (i) => `windowSlot(n, w0 + ${i})`,
-    )}
-    workgroupBarrier();
+  ${windowTilesLoop(wg, tile)}
     for (var kk = 0u; kk < cnt; kk = kk + 1u) {
       let sk = SS[kk];
       if (maskKind(qs, sk) != 0u) { continue; }

@@ -1,17 +1,6 @@
-import {
-  InvalidArgumentError,
-  Linear,
-  Module,
-  ShapeMismatchError,
-  formatShape,
-  reshape,
-  seedScope,
-  split,
-  tidy,
-  type Tensor,
-} from '@reformer/core';
+import { InvalidArgumentError, Linear, Module, ShapeMismatchError, formatShape, reshape, split, tidy, type Tensor } from '@reformer/core';
 import { ReformerConfigError } from '../config.js';
-import { ReformerModel, type ForwardOptions, type ModelOptions } from '../model.js';
+import { ReformerModel, buildSeeded, type ForwardOptions, type ModelOptions } from '../model.js';
 import { resolveHeadConfig, type HeadConfig } from './config.js';
 import { checkSpanPositions, spanLoss } from './losses.js';
 
@@ -66,7 +55,7 @@ export class ReformerForQuestionAnswering extends Module {
       new ReformerModel(resolved, { ...options, seed: undefined }),
       new Linear({ inFeatures: 2 * resolved.hidden_size, outFeatures: 2, init: { std: resolved.initializer_range } }),
     ];
-    const [reformer, qa] = options.seed === undefined ? build() : seedScope(options.seed, build);
+    const [reformer, qa] = buildSeeded(options, build);
     this.config = resolved;
     this.reformer = this.addModule('reformer', reformer);
     this.qa_outputs = this.addModule('qa_outputs', qa);

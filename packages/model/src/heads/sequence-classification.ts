@@ -6,13 +6,12 @@ import {
   ShapeMismatchError,
   formatShape,
   reshape,
-  seedScope,
   slice,
   tanh,
   tidy,
   type Tensor,
 } from '@reformer/core';
-import { ReformerModel, type ForwardOptions, type ModelOptions } from '../model.js';
+import { ReformerModel, buildSeeded, type ForwardOptions, type ModelOptions } from '../model.js';
 import { resolveHeadConfig, type HeadConfig } from './config.js';
 import { checkClassificationLabels, inferProblemType, sequenceClassificationLoss } from './losses.js';
 
@@ -98,7 +97,7 @@ export class ReformerForSequenceClassification extends Module {
       new ReformerModel(resolved, { ...options, seed: undefined }),
       new ReformerClassificationHead(resolved),
     ];
-    const [reformer, classifier] = options.seed === undefined ? build() : seedScope(options.seed, build);
+    const [reformer, classifier] = buildSeeded(options, build);
     this.config = resolved;
     this.reformer = this.addModule('reformer', reformer);
     this.classifier = this.addModule('classifier', classifier);

@@ -7,7 +7,6 @@ import {
   fill,
   formatShape,
   scalar,
-  seedScope,
   slice,
   tidy,
   where,
@@ -15,7 +14,7 @@ import {
 } from '@reformer/core';
 import { ChunkedLMHead } from '@reformer/chunked-ffn';
 import { IGNORE_INDEX } from '../labels.js';
-import { ReformerModel, checkIds, type ModelOptions } from '../model.js';
+import { ReformerModel, buildSeeded, checkIds, type ModelOptions } from '../model.js';
 import { resolveEncoderDecoderConfig, targetVocabSize, type EncoderDecoderConfig } from './config.js';
 import { ReformerDecoder } from './decoder.js';
 
@@ -95,7 +94,7 @@ export class ReformerEncoderDecoder extends Module {
       });
       return [encoder, decoder, head];
     };
-    const [encoder, decoder, head] = options.seed === undefined ? build() : seedScope(options.seed, build);
+    const [encoder, decoder, head] = buildSeeded(options, build);
     this.encoder = this.addModule('encoder', encoder);
     this.decoder = this.addModule('decoder', decoder);
     this.lm_head = this.addModule('lm_head', head);
