@@ -13,7 +13,6 @@ import {
   memory,
   mul,
   onesLike,
-  scalar,
   seedScope,
   slice,
   sum,
@@ -22,7 +21,7 @@ import {
   type Tensor,
 } from '@reformer/core';
 import { chunked } from '../src/index.js';
-import { expectClose, maxAbs, rand } from './helpers.js';
+import { directionalDerivatives, expectClose, maxAbs, rand } from './helpers.js';
 
 /** A position-wise block over the last axis d: LayerNorm → d→f → tanh → f→d, with parameters. */
 function makeBlock(d: number, f: number, seed: number) {
@@ -142,13 +141,7 @@ describe('chunked(fn, x)', () => {
       gradients(() => sum(mul(chunked(fn, x, { chunkSize: 3, params: block.params }), dy)), [x, ...block.params]),
     );
     expect(value.dataSync()[0]).toBeCloseTo(objective(x), 5);
-    const eps = 1e-2;
-    const shifted = (e: number): number => tidy(() => objective(add(x, mul(dir, scalar(e)))));
-    const fd = (shifted(eps) - shifted(-eps)) / (2 * eps);
-    let analytic = 0;
-    const g = grads[0]!.dataSync();
-    const dv = dir.dataSync();
-    for (let i = 0; i < g.length; i++) analytic += g[i]! * dv[i]!;
+    const { fd, analytic } = directionalDerivatives(objective, x, dir, grads[0]!);
     expect(Math.abs(analytic)).toBeGreaterThan(0.1);
     expect(Math.abs(fd - analytic)).toBeLessThan(3e-3 * Math.max(1, Math.abs(analytic)));
     dispose([value, grads, x, dy, dir]);

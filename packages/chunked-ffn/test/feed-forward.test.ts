@@ -9,14 +9,12 @@ import {
   seedScope,
   sum,
   mul,
-  add,
-  scalar,
   tidy,
   tensor,
   type Tensor,
 } from '@reformer/core';
 import { ChunkedFeedForward, type FeedForwardActivation } from '../src/index.js';
-import { expectClose, hostRandom, maxAbs, rand } from './helpers.js';
+import { directionalDerivatives, expectClose, hostRandom, maxAbs, rand } from './helpers.js';
 
 /** erf by Abramowitz & Stegun 7.1.26 (|error| < 1.5e-7). */
 function erf(x: number): number {
@@ -150,13 +148,7 @@ describe('ChunkedFeedForward', () => {
     const { value, grads } = seedScope(3, () => gradients(() => sum(mul(ff.forward(x), dy)), [x]));
     const noDrop = tidy(() => sum(mul(ref.forward(x), dy)).dataSync()[0]!);
     expect(Math.abs(value.dataSync()[0]! - noDrop)).toBeGreaterThan(1e-3); // dropout is active
-    const eps = 1e-2;
-    const at = (e: number): number => tidy(() => objective(add(x, mul(dir, scalar(e)))));
-    const fd = (at(eps) - at(-eps)) / (2 * eps);
-    let analytic = 0;
-    const g = grads[0]!.dataSync();
-    const d = dir.dataSync();
-    for (let i = 0; i < g.length; i++) analytic += g[i]! * d[i]!;
+    const { fd, analytic } = directionalDerivatives(objective, x, dir, grads[0]!);
     expect(Math.abs(fd - analytic)).toBeLessThan(3e-3 * Math.max(1, Math.abs(analytic)));
     dispose([a, b, x, dy, dir, value, grads]);
     ff.dispose();

@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { tensor, type Tensor } from '@reformer/core';
+import { add, mul, scalar, tensor, tidy, type Tensor } from '@reformer/core';
 
 /** Deterministic host values in [-scale, scale) (an LCG, independent of core's RNG). */
 export function hostRandom(n: number, seed: number, scale = 1): Float32Array {
@@ -32,6 +32,26 @@ export function labelsOf(shape: number[], v: number, seed: number, ignoreEvery =
   for (let i = 0; i < n; i++)
     out[i] = ignoreEvery > 0 && i % ignoreEvery === ignoreEvery - 1 ? -100 : Math.floor(((u[i]! + 1) / 2) * v) % v;
   return tensor(out, shape, 'int32');
+}
+
+/**
+ * The derivative of `objective` at `x` along `dir` two ways: by central finite differences (step
+ * 1e-2) and from the gradient `grad` (its dot product with `dir`).
+ */
+export function directionalDerivatives(
+  objective: (t: Tensor) => number,
+  x: Tensor,
+  dir: Tensor,
+  grad: Tensor,
+): { fd: number; analytic: number } {
+  const eps = 1e-2;
+  const at = (e: number): number => tidy(() => objective(add(x, mul(dir, scalar(e)))));
+  const fd = (at(eps) - at(-eps)) / (2 * eps);
+  let analytic = 0;
+  const g = grad.dataSync();
+  const d = dir.dataSync();
+  for (let i = 0; i < g.length; i++) analytic += g[i]! * d[i]!;
+  return { fd, analytic };
 }
 
 /** Expects two tensors to have the same shape and values within `atol + rtol·|b|`. */

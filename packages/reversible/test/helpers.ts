@@ -93,21 +93,37 @@ export interface RunResult {
 }
 
 /**
+ * `concat(y1, y2)` of `seq` (in its current mode) on halves (x1, x2) under `seedScope(seed)`, and its
+ * gradients w.r.t. [x1, x2, ...params] for the cotangent `dy`. The caller owns the returned tensors.
+ */
+export function stackGradients<O>(
+  seq: ReversibleSequence<O>,
+  x1: Tensor,
+  x2: Tensor,
+  dy: Tensor,
+  params: readonly Tensor[],
+  seed: number,
+  options?: () => O,
+) {
+  return gradients(
+    () =>
+      seedScope(seed, () => {
+        const [y1, y2] = seq.forward(x1, x2, options?.());
+        return concat([y1, y2], -1);
+      }),
+    [x1, x2, ...params],
+    dy,
+  );
+}
+
+/**
  * Runs `seq` (in its current mode) under `seedScope(seed)` on halves (x1, x2), with a fixed random
  * cotangent on concat(y1, y2), and returns the output and the gradients w.r.t. [x1, x2, ...params].
  */
 export function runWithGrads<O>(seq: ReversibleSequence<O>, x1: Tensor, x2: Tensor, dy: Tensor, options?: () => O, seed = 1234): RunResult {
   const params = [...seq].flatMap((b) => b.gradientParameters());
   return tidy(() => {
-    const { value, grads } = gradients(
-      () =>
-        seedScope(seed, () => {
-          const [y1, y2] = seq.forward(x1, x2, options?.());
-          return concat([y1, y2], -1);
-        }),
-      [x1, x2, ...params],
-      dy,
-    );
+    const { value, grads } = stackGradients(seq, x1, x2, dy, params, seed, options);
     const r = { out: host(value), grads: grads.map(host) };
     value.dispose();
     for (const g of grads) g.dispose();

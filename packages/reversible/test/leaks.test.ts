@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { concat, dispose, gradients, memory, ones, seedScope, sum, tidy } from '@reformer/core';
+import { dispose, gradients, memory, ones, sum, tidy } from '@reformer/core';
 import { ReversibleBlock, ReversibleSequence } from '../src/index.js';
-import { Mlp, RandomGather, mlpStack, problem } from './helpers.js';
+import { Mlp, RandomGather, mlpStack, problem, stackGradients } from './helpers.js';
 
 function snapshot(): { tensors: number; bytes: number } {
   const m = memory();
@@ -24,15 +24,7 @@ describe('no leaks', () => {
       try {
         const base = snapshot();
         // forward + gradients (the gradients are the caller's: dispose them)
-        const { value, grads } = gradients(
-          () =>
-            seedScope(1, () => {
-              const [y1, y2] = seq.forward(x1, x2);
-              return concat([y1, y2], -1);
-            }),
-          [x1, x2, ...params],
-          dy,
-        );
+        const { value, grads } = stackGradients(seq, x1, x2, dy, params, 1);
         expect(grads).toHaveLength(2 + params.length);
         dispose([value, grads]);
         expect(snapshot()).toEqual(base);

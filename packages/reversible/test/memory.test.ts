@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { concat, dispose, gradients, memory, resetPeak, seedScope, tidy } from '@reformer/core';
-import { mlpStack, problem } from './helpers.js';
+import { dispose, memory, resetPeak, tidy } from '@reformer/core';
+import { mlpStack, problem, stackGradients } from './helpers.js';
 
 /**
  * Peak bytes allocated above the live bytes at the start (parameters and inputs) during one
@@ -15,15 +15,7 @@ function peakOf(depth: number, reversible: boolean): number {
     const base = memory().liveBytes;
     resetPeak();
     tidy(() => {
-      const { value, grads } = gradients(
-        () =>
-          seedScope(3, () => {
-            const [y1, y2] = seq.forward(x1, x2);
-            return concat([y1, y2], -1);
-          }),
-        [x1, x2, ...params],
-        dy,
-      );
+      const { value, grads } = stackGradients(seq, x1, x2, dy, params, 3);
       dispose([value, grads]);
     });
     return memory().peakBytes - base;
