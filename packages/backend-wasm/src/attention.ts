@@ -86,6 +86,27 @@ function chunkRanges(chunks: number, heads: number, threads: number): [number, n
   return ranges;
 }
 
+/** The kernels' shape arguments: `N, d, dv, c, chunksBefore, chunksAfter`. */
+function shapeArgs(call: AttentionCall, p: ChunkedAttentionParams<WasmStorage>): number[] {
+  return [call.N, call.d, call.dv, p.chunkLength, p.chunksBefore, p.chunksAfter];
+}
+
+/**
+ * Byte offsets of head `h` of batch `b` in the `[B, H, N, d]` tensors (`qk`), the `[B, H, N, dv]` ones
+ * (`vo`) and the `[B, H, N]` ones (`row`), and its side inputs (positions, buckets, mask row) as kernel
+ * arguments.
+ */
+function head(call: AttentionCall, p: ChunkedAttentionParams<WasmStorage>, b: number, h: number) {
+  const { H, N, d, dv } = call;
+  const bh = b * H + h;
+  return {
+    qk: 4 * bh * N * d,
+    vo: 4 * bh * N * dv,
+    row: 4 * bh * N,
+    sides: [at(p.positions, bh * N), at(p.buckets, bh * N), at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength)],
+  };
+}
+
 /** Forward into `out` `[B, H, N, dv]` and `lse` `[B, H, N]` (allocated by the caller). */
 export function attentionForward(
   kernels: WasmKernelExports,
@@ -99,35 +120,18 @@ export function attentionForward(
   p: ChunkedAttentionParams<WasmStorage>,
 ): void {
   const call = prepare(kernels, heap, q, v, p, false);
-  const { B, H, N, d, dv } = call;
+  const { B, H, N } = call;
   if (N === 0) return;
   const ranges = chunkRanges(N / p.chunkLength, B * H, runner.threads);
   const tasks: number[][] = [];
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      const bh = b * H + h;
-      for (const [n0, n1] of ranges) {
-        tasks.push([
-          q.storage.ptr + 4 * bh * N * d,
-          k.storage.ptr + 4 * bh * N * d,
-          v.storage.ptr + 4 * bh * N * dv,
-          out.storage.ptr + 4 * bh * N * dv,
-          lse.storage.ptr + 4 * bh * N,
-          N,
-          d,
-          dv,
-          p.chunkLength,
-          p.chunksBefore,
-          p.chunksAfter,
-          call.flags,
-          p.scale,
-          at(p.positions, bh * N),
-          at(p.buckets, bh * N),
-          at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
-          n0,
-          n1,
-        ]);
-      }
+      const { qk, vo, row, sides } = head(call, p, b, h);
+      const common = [
+        ...[q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vo, out.storage.ptr + vo, lse.storage.ptr + row],
+        ...[...shapeArgs(call, p), call.flags, p.scale, ...sides],
+      ];
+      for (const [n0, n1] of ranges) tasks.push([...common, n0, n1]);
     }
   }
   runner.run('attentionForward', tasks, call.scratchBytes);
@@ -154,42 +158,20 @@ export function attentionBackward(
   const call = prepare(kernels, heap, q, v, p, true);
   const { B, H, N, d, dv } = call;
   if (N === 0) return;
-  const c = p.chunkLength;
-  const shape = [N, d, dv, c, p.chunksBefore, p.chunksAfter];
-  const args = (b: number, h: number): number[] => {
-    const bh = b * H + h;
-    const qk = 4 * bh * N * d;
-    const vo = 4 * bh * N * dv;
-    return [
-      q.storage.ptr + qk,
-      k.storage.ptr + qk,
-      v.storage.ptr + vo,
-      out.storage.ptr + vo,
-      lse.storage.ptr + 4 * bh * N,
-      dOut.storage.ptr + vo,
-      dLse.storage.ptr + 4 * bh * N,
-    ];
+  const shape = shapeArgs(call, p);
+  /** The inputs of head `h` of batch `b`: q, k, v, out, lse, dOut, dLse; then its outputs' offsets and side inputs. */
+  const inputs = (b: number, h: number) => {
+    const o = head(call, p, b, h);
+    const ptrs = [q.storage.ptr + o.qk, k.storage.ptr + o.qk, v.storage.ptr + o.vo, out.storage.ptr + o.vo, lse.storage.ptr + o.row];
+    return { ...o, ptrs: [...ptrs, dOut.storage.ptr + o.vo, dLse.storage.ptr + o.row] };
   };
-  const sides = (b: number, bh: number): number[] => [
-    at(p.positions, bh * N),
-    at(p.buckets, bh * N),
-    at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength),
-  ];
   if (runner.threads === 1) {
     const tasks: number[][] = [];
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
-        const bh = b * H + h;
-        tasks.push([
-          ...args(b, h),
-          dq.storage.ptr + 4 * bh * N * d,
-          dk.storage.ptr + 4 * bh * N * d,
-          dvOut.storage.ptr + 4 * bh * N * dv,
-          ...shape,
-          call.flags,
-          p.scale,
-          ...sides(b, bh),
-        ]);
+        const { qk, vo, sides, ptrs } = inputs(b, h);
+        const outputs = [dq.storage.ptr + qk, dk.storage.ptr + qk, dvOut.storage.ptr + vo];
+        tasks.push([...ptrs, ...outputs, ...shape, call.flags, p.scale, ...sides]);
       }
     }
     runner.run('attentionBackward', tasks, call.scratchBytes);
@@ -198,8 +180,8 @@ export function attentionBackward(
   }
   // Threads: per (batch, head), query-chunk blocks store their dK / dV terms, then key-chunk blocks
   // sum them (in the single-threaded kernel's order).
-  const chunks = N / c;
-  const window = c * (p.chunksBefore + 1 + p.chunksAfter);
+  const chunks = N / p.chunkLength;
+  const window = p.chunkLength * (p.chunksBefore + 1 + p.chunksAfter);
   const ranges = chunkRanges(chunks, 1, runner.threads);
   // The stored terms are counted in memory() (live and peak bytes) while the call runs.
   const partK = heap.alloc(chunks * window * d);
@@ -209,19 +191,17 @@ export function attentionBackward(
     const parts = [partK.ptr, partV.ptr];
     for (let b = 0; b < B; b++) {
       for (let h = 0; h < H; h++) {
-        const bh = b * H + h;
-        const head = args(b, h);
-        const dqPtr = dq.storage.ptr + 4 * bh * N * d;
+        const { qk, vo, sides, ptrs } = inputs(b, h);
+        const terms = [...ptrs, dq.storage.ptr + qk, ...shape, call.flags, p.scale, ...sides, ...parts];
         runner.run(
           'attentionBackwardPartials',
-          ranges.map(([n0, n1]) => [...head, dqPtr, ...shape, call.flags, p.scale, ...sides(b, bh), ...parts, n0, n1]),
+          ranges.map(([n0, n1]) => [...terms, n0, n1]),
           call.scratchBytes,
         );
-        const dkPtr = dk.storage.ptr + 4 * bh * N * d;
-        const dvPtr = dvOut.storage.ptr + 4 * bh * N * dv;
+        const sums = [dk.storage.ptr + qk, dvOut.storage.ptr + vo, ...shape, ...parts];
         runner.run(
           'attentionBackwardReduce',
-          ranges.map(([m0, m1]) => [dkPtr, dvPtr, ...shape, ...parts, m0, m1]),
+          ranges.map(([m0, m1]) => [...sums, m0, m1]),
           0,
         );
       }

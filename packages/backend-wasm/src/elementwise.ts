@@ -5,7 +5,7 @@
 import type { BinaryOp, Shape, UnaryOp } from '@reformer/core';
 import type { WasmHeap, WasmStorage } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
-import { SPLIT_MIN_ELEMENTS, splitRange, type KernelRunner } from './pool.js';
+import { rowBlocks, SPLIT_MIN_ELEMENTS, splitRange, type KernelRunner } from './pool.js';
 
 /** The float32 ops the binary kernel runs, by its op code. */
 export const WASM_BINARY_OPS: ReadonlyMap<BinaryOp, number> = new Map<BinaryOp, number>([
@@ -264,10 +264,7 @@ export function reduceSumRows(
     kernels.reduceSum(x, out, heap.scratch(8 * inner), outer, r, inner);
     return;
   }
-  const block = Math.ceil(outer / Math.min(outer, 4 * threads));
-  const tasks: number[][] = [];
-  for (let o0 = 0; o0 < outer; o0 += block)
-    tasks.push([x + 4 * o0 * r * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), r, inner]);
+  const tasks = rowBlocks(outer, threads).map(([o0, rows]) => [x + 4 * o0 * r * inner, out + 4 * o0 * inner, rows, r, inner]);
   runner.run('reduceSumRange', tasks, 8 * inner);
 }
 
@@ -287,10 +284,7 @@ export function argMaxRows(
     kernels.argMaxFloat(x, out, outer, len, inner, heap.scratch(4 * inner));
     return;
   }
-  const block = Math.ceil(outer / Math.min(outer, 4 * threads));
-  const tasks: number[][] = [];
-  for (let o0 = 0; o0 < outer; o0 += block)
-    tasks.push([x + 4 * o0 * len * inner, out + 4 * o0 * inner, Math.min(block, outer - o0), len, inner]);
+  const tasks = rowBlocks(outer, threads).map(([o0, rows]) => [x + 4 * o0 * len * inner, out + 4 * o0 * inner, rows, len, inner]);
   runner.run('argMaxFloat', tasks, 4 * inner);
 }
 

@@ -5,7 +5,7 @@
 import type { DType, Shape } from '@reformer/core';
 import type { WasmHeap } from './heap.js';
 import type { WasmKernelExports } from './kernels.js';
-import type { KernelRunner } from './pool.js';
+import { rowBlocks, type KernelRunner } from './pool.js';
 
 /** Row-major strides of a shape, in elements. */
 export function contiguous(shape: Shape): number[] {
@@ -67,18 +67,14 @@ export function copyBox(
     return;
   }
   // one descriptor per block of the outermost axis (only its size differs), then one task per block
-  const block = Math.ceil(outerSize / Math.min(outerSize, 4 * threads));
-  const blocks = Math.ceil(outerSize / block);
-  const at = heap.scratch(4 * triples.length * blocks);
-  const view = heap.i32(at, triples.length * blocks);
-  const tasks: number[][] = [];
-  for (let b = 0; b < blocks; b++) {
-    const b0 = b * block;
-    const desc = at + 4 * triples.length * b;
+  const blocks = rowBlocks(outerSize, threads);
+  const at = heap.scratch(4 * triples.length * blocks.length);
+  const view = heap.i32(at, triples.length * blocks.length);
+  const tasks = blocks.map(([b0, rows], b) => {
     view.set(triples, triples.length * b);
-    view[triples.length * b] = Math.min(block, outerSize - b0);
-    tasks.push([src + 4 * b0 * triples[1]!, dst + 4 * b0 * triples[2]!, rank, desc]);
-  }
+    view[triples.length * b] = rows;
+    return [src + 4 * b0 * triples[1]!, dst + 4 * b0 * triples[2]!, rank, at + 4 * triples.length * b];
+  });
   runner.run('stridedCopy', tasks, 0);
 }
 

@@ -196,6 +196,14 @@ export function splitRange(n: number, threads: number): [number, number][] {
   return ranges;
 }
 
+/** Splits `n` rows into about `4 · threads` blocks of equal size (the last one shorter): `[first row, rows]` each. */
+export function rowBlocks(n: number, threads: number): [number, number][] {
+  const block = Math.ceil(n / Math.min(n, 4 * threads));
+  const blocks: [number, number][] = [];
+  for (let r0 = 0; r0 < n; r0 += block) blocks.push([r0, Math.min(block, n - r0)]);
+  return blocks;
+}
+
 /** Runs the tasks of the hot kernels on the pool, or inline on one thread. */
 export class KernelRunner {
   constructor(

@@ -6,28 +6,11 @@
 import { createCpuBackend } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { type AttentionProblem, runAttention } from './helpers.js';
+import { type AttentionProblem, LSH_LIKE, runAttention } from './helpers.js';
 import { createWasm } from './setup.js';
 
 const problems: [string, AttentionProblem][] = [
-  [
-    'LSH layer: chunk 64, d 64, 2 heads, permuted, buckets, causal, excludeSelf',
-    {
-      B: 1,
-      H: 2,
-      N: 512,
-      d: 64,
-      dv: 64,
-      chunkLength: 64,
-      chunksBefore: 1,
-      chunksAfter: 0,
-      causal: true,
-      excludeSelf: true,
-      permute: true,
-      buckets: 4,
-      mask: false,
-    },
-  ],
+  ['LSH layer: chunk 64, d 64, 2 heads, permuted, buckets, causal, excludeSelf', LSH_LIKE],
   [
     'padding mask, chunk 32, before 1 after 1, d 32 dv 48',
     {

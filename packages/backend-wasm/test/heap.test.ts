@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { WasmAllocator, ALIGN, PAGE, WASM32_LIMIT } from '../src/allocator.js';
 import { WasmMemoryLimitError } from '../src/errors.js';
-import { type AttentionProblem, attentionInputs } from './helpers.js';
+import { type AttentionProblem, attentionInputs, LSH_LIKE } from './helpers.js';
 import { createWasm } from './setup.js';
 
 function allocator(pages = 1, limit = 64 * PAGE) {
@@ -108,21 +108,7 @@ describe('WasmBackend storage', () => {
 
   it('memory() counts the dK / dV terms a threaded attention backward stores while it runs (exact peak), and live bytes return to 0', async () => {
     // 8 chunks of 64, a window of 2 chunks: on threads the backward stores 8 × 128 rows of d and of dv.
-    const p: AttentionProblem = {
-      B: 1,
-      H: 2,
-      N: 512,
-      d: 32,
-      dv: 48,
-      chunkLength: 64,
-      chunksBefore: 1,
-      chunksAfter: 0,
-      causal: true,
-      excludeSelf: true,
-      permute: true,
-      buckets: 4,
-      mask: false,
-    };
+    const p: AttentionProblem = { ...LSH_LIKE, d: 32, dv: 48 };
     const outputBytes = 4 * p.B * p.H * p.N * (2 * p.d + p.dv);
     const termBytes = 4 * 8 * 128 * (p.d + p.dv);
     for (const threads of [1, 2]) {

@@ -35,6 +35,12 @@ export interface AttentionProblem {
   mask: boolean;
 }
 
+/** An LSH layer's call: 2 heads, 8 chunks of 64, one chunk before, d 64, permuted positions, 4 buckets, causal, excludeSelf. */
+export const LSH_LIKE: AttentionProblem = {
+  ...{ B: 1, H: 2, N: 512, d: 64, dv: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0 },
+  ...{ causal: true, excludeSelf: true, permute: true, buckets: 4, mask: false },
+};
+
 /** The inputs of `p` on `be` (seeded), the upstream gradients, and every tensor made (to free). */
 export function attentionInputs<S>(be: Backend<S>, p: AttentionProblem) {
   const { B, H, N, d, dv } = p;

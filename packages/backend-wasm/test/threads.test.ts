@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend, KernelTensor, Shape } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { type AttentionProblem, bits, random, runAttention } from './helpers.js';
+import { type AttentionProblem, LSH_LIKE, bits, random, runAttention } from './helpers.js';
 import { createWasm } from './setup.js';
 
 const size = (shape: Shape) => shape.reduce((p, d) => p * d, 1);
@@ -121,24 +121,7 @@ const binaries: [string, 'add' | 'div' | 'maximum', Shape, Shape, Shape][] = [
 ];
 
 const attentions: [string, AttentionProblem][] = [
-  [
-    'LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf',
-    {
-      B: 1,
-      H: 2,
-      N: 512,
-      d: 64,
-      dv: 64,
-      chunkLength: 64,
-      chunksBefore: 1,
-      chunksAfter: 0,
-      causal: true,
-      excludeSelf: true,
-      permute: true,
-      buckets: 4,
-      mask: false,
-    },
-  ],
+  ['LSH-like: 2 heads, chunk 64, d 64, 8 chunks, permuted, causal, excludeSelf', LSH_LIKE],
   [
     'one head, 16 chunks of 16, before 1 after 1, mask, d 32 dv 48',
     {

@@ -7,7 +7,7 @@
  */
 import { type Backend, createCpuBackend, type KernelTensor } from '@reformer/core';
 import { createWasmBackend, type WasmBackend } from '../../src/index.js';
-import { type AttentionProblem, matmulOf, random, readTensor, runAttention } from '../helpers.js';
+import { type AttentionProblem, LSH_LIKE, matmulOf, random, readTensor, runAttention } from '../helpers.js';
 
 /** One case: its outputs on a backend, and the largest error allowed against the CPU backend. */
 interface Case {
@@ -27,10 +27,6 @@ export interface CaseResult {
   sameBits: boolean;
 }
 
-const lsh: AttentionProblem = {
-  ...{ B: 1, H: 2, N: 512, d: 64, dv: 64, chunkLength: 64, chunksBefore: 1, chunksAfter: 0 },
-  ...{ causal: true, excludeSelf: true, permute: true, buckets: 4, mask: false },
-};
 const odd: AttentionProblem = {
   ...{ B: 2, H: 3, N: 40, d: 9, dv: 13, chunkLength: 8, chunksBefore: 2, chunksAfter: 1 },
   ...{ causal: false, excludeSelf: false, permute: true, buckets: 0, mask: true },
@@ -49,7 +45,12 @@ function unaryCase<S>(be: Backend<S>, shape: number[], f: (x: KernelTensor<S>) =
 const cases: Case[] = [
   // float32 accumulation against the reference's doubles: the tolerances of attention.test.ts,
   // matmul.test.ts and rows.test.ts.
-  { name: 'attention forward and backward, LSH-like (chunk 64, 2 heads)', tol: 1e-5, relative: true, run: (be) => runAttention(be, lsh) },
+  {
+    name: 'attention forward and backward, LSH-like (chunk 64, 2 heads)',
+    tol: 1e-5,
+    relative: true,
+    run: (be) => runAttention(be, LSH_LIKE),
+  },
   {
     name: 'attention forward and backward, odd sizes (d 9, dv 13, mask)',
     tol: 1e-5,
