@@ -89,19 +89,7 @@ export interface BackendMemory {
  * The kernel returns the attention output and the per-query logsumexp of the logits (float32). It never
  * holds more than one chunk-pair of logits at a time.
  */
-export interface ChunkedAttentionParams<S = unknown> {
-  /** Slots per chunk; must divide the sequence length N. */
-  chunkLength: number;
-  /** Neighbour chunks before each chunk in its window (default in layers: 1). */
-  chunksBefore: number;
-  /** Neighbour chunks after each chunk in its window (default in layers: 0). */
-  chunksAfter: number;
-  /** Mask keys whose position is after the query's position. */
-  causal: boolean;
-  /** Give a query's own position the logit −1e5 (LSH attention; shared QK). */
-  excludeSelf: boolean;
-  /** Multiplies every logit before masking. */
-  scale: number;
+export interface ChunkedAttentionParams<S = unknown> extends ChunkedAttentionRules {
   /**
    * Original position of each slot, int32 `[batch, heads, N]` (after an LSH sort). When absent the
    * position of slot i is i.
@@ -122,6 +110,26 @@ export interface ChunkedAttentionParams<S = unknown> {
    * then uses `dv += p·z·dOut` and `ds = p·(z·dOut·v − dOut·out + dLse)` with z that factor.
    */
   dropout?: AttentionDropout | undefined;
+}
+
+/**
+ * The window and masking rules of chunked attention, as numbers and switches (the one definition of
+ * these fields: {@link ChunkedAttentionParams} adds the tensors, the CPU kernel and the conformance
+ * suite's problems their host arrays).
+ */
+export interface ChunkedAttentionRules {
+  /** Slots per chunk; must divide the sequence length N. */
+  chunkLength: number;
+  /** Neighbour chunks before each chunk in its window (default in layers: 1). */
+  chunksBefore: number;
+  /** Neighbour chunks after each chunk in its window (default in layers: 0). */
+  chunksAfter: number;
+  /** Mask keys whose position is after the query's position. */
+  causal: boolean;
+  /** Give a query's own position the logit −1e5 (LSH attention; shared QK). */
+  excludeSelf: boolean;
+  /** Multiplies every logit before masking. */
+  scale: number;
 }
 
 /**

@@ -32,18 +32,12 @@ import {
   type AttentionDropoutWords,
 } from '../attention-dropout.js';
 import { attentionWindowSlots } from '../attention-rules.js';
-import { MASKED_LOGIT, SELF_LOGIT } from '../backend.js';
+import { MASKED_LOGIT, SELF_LOGIT, type ChunkedAttentionRules } from '../backend.js';
 import { InvalidArgumentError } from '../errors.js';
 import { checkDivisor } from '../validate.js';
 
 /** What the attention kernels need of `ChunkedAttentionParams`, with host arrays instead of tensors. */
-export interface AttentionOptions {
-  chunkLength: number;
-  chunksBefore: number;
-  chunksAfter: number;
-  causal: boolean;
-  excludeSelf: boolean;
-  scale: number;
+export interface AttentionOptions extends ChunkedAttentionRules {
   /** int32 `[B, H, N]` original positions, or undefined for `pos = slot`. */
   positions: Int32Array | undefined;
   /** int32 `[B, L]` padding mask indexed by position, or undefined. */

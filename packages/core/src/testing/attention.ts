@@ -7,25 +7,20 @@
  */
 import { attentionDropoutFactor } from '../attention-dropout.js';
 import type { Rng } from './cases.js';
+import type { ChunkedAttentionRules } from '../backend.js';
 
 /** The −1e9 and −1e5 of backend.ts, restated here so that a change there is caught. */
 export const ORACLE_MASKED_LOGIT = -1e9;
 export const ORACLE_SELF_LOGIT = -1e5;
 
 /** One attention problem: sizes, options and host values (all float32-representable). */
-export interface AttentionProblem {
+export interface AttentionProblem extends ChunkedAttentionRules {
   label: string;
   B: number;
   H: number;
   N: number;
   d: number;
   dv: number;
-  chunkLength: number;
-  chunksBefore: number;
-  chunksAfter: number;
-  causal: boolean;
-  excludeSelf: boolean;
-  scale: number;
   /** int32 [B, H, N] original positions, or undefined (slot i has position i). */
   positions?: Int32Array | undefined;
   /** Length of the position range (keyMask's second axis): N without positions. */
