@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { chromium, type BrowserContext } from 'playwright-core';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { SubgroupReport } from './browser/page.js';
 
 const CHROMIUM = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 const ARGS = [
@@ -33,20 +34,7 @@ interface PageResult {
   hasTimestamps?: boolean;
   timestampMs?: number;
   kernelFeatures?: { reduceMode: string; subgroupsAvailable: boolean; shaderF16Available: boolean; matmulPrecision: string };
-  subgroups?: {
-    checks: { name: string; path: string; maxError: number; tol: number }[];
-    exactMismatches: string[];
-    nondeterministic: string[];
-    subgroupVsTree: { name: string; path: string; maxDiff: number }[];
-    paths: {
-      path: string;
-      reduceMode: string;
-      subgroupsAvailable: boolean;
-      shaderF16Available: boolean;
-      subgroupDispatches: number;
-      pipelineKeys: string[];
-    }[];
-  };
+  subgroups?: SubgroupReport;
 }
 
 let server: Server;

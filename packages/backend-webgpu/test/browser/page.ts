@@ -202,7 +202,8 @@ const subgroupCases: (Case & { exact: boolean[] })[] = [
   },
 ];
 
-interface SubgroupReport {
+/** What the page reports of the reducing kernels on the three reduce paths of one adapter. */
+export interface SubgroupReport {
   checks: { name: string; path: string; maxError: number; tol: number }[];
   /** Outputs of `exact` kinds that differ between paths (must be 0). */
   exactMismatches: string[];
