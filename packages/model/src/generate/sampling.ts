@@ -1,4 +1,4 @@
-import { InvalidArgumentError, checkInteger } from '@reformer/core';
+import { checkInteger, checkNonNegative, checkNumber } from '@reformer/core';
 
 /** How the next token is chosen from the logits. */
 export interface SamplingOptions {
@@ -15,12 +15,9 @@ export function checkSampling(where: string, o: SamplingOptions, vocab: number):
   const temperature = o.temperature ?? 1;
   const topK = o.topK ?? 0;
   const topP = o.topP ?? 1;
-  if (typeof temperature !== 'number' || !Number.isFinite(temperature) || temperature < 0) {
-    throw new InvalidArgumentError(`${where}: temperature must be a finite number ≥ 0 (0 = greedy), got ${String(temperature)}.`);
-  }
+  checkNonNegative(where, 'temperature', temperature);
   checkInteger(where, 'topK', topK, 0, vocab);
-  if (typeof topP !== 'number' || !(topP > 0 && topP <= 1))
-    throw new InvalidArgumentError(`${where}: topP must be in (0, 1], got ${String(topP)}.`);
+  checkNumber(where, 'topP', topP, 0, 1, { minInclusive: false });
   return { temperature, topK, topP };
 }
 

@@ -4,7 +4,7 @@
  * training part, and the validation metric is bits per character (here: per byte).
  * @module
  */
-import { InvalidArgumentError, deriveSeed, randomBits, checkEnum, checkInteger } from '@reformer/core';
+import { InvalidArgumentError, deriveSeed, randomBits, checkEnum, checkInteger, checkNumber } from '@reformer/core';
 import type { TrainBatch } from '../train/batch.js';
 import { evaluateCausal, type EvaluateOptions, type LanguageModel, type Metrics, type Task } from './task.js';
 
@@ -69,10 +69,10 @@ export function charLMTask(options: CharLMOptions): CharLMTask {
       `${where}: text must be a string or a Uint8Array, got ${text === undefined ? 'undefined' : typeof text}.`,
     );
   const length = checkInteger(where, 'length', options.length ?? 256, 2);
-  const validFraction = options.validFraction ?? 0.1;
-  if (typeof validFraction !== 'number' || !(validFraction > 0 && validFraction < 1)) {
-    throw new InvalidArgumentError(`${where}: validFraction must be a number in (0, 1), got ${String(validFraction)}.`);
-  }
+  const validFraction = checkNumber(where, 'validFraction', options.validFraction ?? 0.1, 0, 1, {
+    minInclusive: false,
+    maxInclusive: false,
+  });
   const seed = checkInteger(where, 'seed', options.seed ?? 0, 0);
   const n = bytes.length;
   const split = n - Math.ceil(validFraction * n);
