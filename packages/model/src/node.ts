@@ -12,6 +12,7 @@ import {
   InvalidArgumentError,
   ReformerError,
   checkInteger,
+  isInteger,
   serializeSafetensors,
   type Optimizer,
   type SafetensorsFile,
@@ -257,14 +258,7 @@ export async function readTrainerState(checkpointPath: string): Promise<TrainerS
     throw new CheckpointError(`${file}: not valid JSON (${(e as Error).message}); the file is truncated or damaged.`);
   }
   const step = (state as { step?: unknown } | null)?.step;
-  if (
-    state === null ||
-    typeof state !== 'object' ||
-    Array.isArray(state) ||
-    typeof step !== 'number' ||
-    !Number.isSafeInteger(step) ||
-    step < 0
-  ) {
+  if (state === null || typeof state !== 'object' || Array.isArray(state) || !isInteger(step, 0)) {
     throw new CheckpointError(`${file}: expected a JSON object with an integer "step" ≥ 0; the file is damaged or not a trainer state.`);
   }
   return state as TrainerState;

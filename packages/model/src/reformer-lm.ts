@@ -1,3 +1,4 @@
+import { isInteger } from '@reformer/core';
 import { chooseNumBuckets } from '@reformer/lsh';
 import { ReformerConfigError, resolveConfig, type AttentionType, type ReformerConfig } from './config.js';
 import { ReformerForMaskedLM, ReformerModelWithLMHead, type ModelOptions } from './model.js';
@@ -41,7 +42,7 @@ export interface ReformerLMOptions {
   ffChunkSize?: number;
 }
 
-const positiveInt = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 1;
+const positiveInt = (v: unknown): v is number => isInteger(v, 1);
 
 /**
  * The Hugging Face `ReformerConfig` of {@link ReformerLMOptions}: layers from `attention` repeated to

@@ -4,7 +4,7 @@ import { BackendMismatchError, DTypeError, InvalidArgumentError, ShapeMismatchEr
 import { scalar } from '../ops/creation.js';
 import { Tensor, Variable, variable } from '../tensor.js';
 import { formatShape } from '../types.js';
-import { checkNumber } from '../validate.js';
+import { checkNumber, isInteger } from '../validate.js';
 import { loadNamedTensors, type LoadStateDictOptions, type LoadStateDictResult, type StateDictValue } from '../nn/state-dict.js';
 
 /** A learning rate: a constant, or a schedule mapping the step number (1 for the first step) to a rate. */
@@ -208,7 +208,7 @@ export abstract class Optimizer {
   loadStateDict(state: OptimizerStateInput, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const { strict = true } = options;
     const where = `${this.constructor.name}.loadStateDict`;
-    if (state === null || typeof state !== 'object' || !Number.isSafeInteger(state.step) || state.step < 0) {
+    if (state === null || typeof state !== 'object' || !isInteger(state.step, 0)) {
       throw new InvalidArgumentError(`${where}: expected { step: non-negative integer, tensors: Map }, got step ${String(state?.step)}.`);
     }
     const result = loadNamedTensors(where, this.#namedSlots(), state.tensors, strict);

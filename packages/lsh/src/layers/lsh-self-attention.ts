@@ -9,6 +9,7 @@ import {
   tidy,
   type Tensor,
   checkInteger,
+  isInteger,
 } from '@reformer/core';
 import { lshAttention } from '../lsh-attention.js';
 import { AttentionLayerBase } from './attention-layer-base.js';
@@ -56,7 +57,7 @@ export interface LSHForwardOptions extends AttentionForwardOptions {
 
 /** `nBuckets` validation (the functional core checks again at call time). */
 function checkBuckets(where: string, nBuckets: unknown): number | number[] | 'auto' {
-  const even = (n: unknown): boolean => typeof n === 'number' && Number.isInteger(n) && n >= 2 && n % 2 === 0;
+  const even = (n: unknown): boolean => isInteger(n, 2) && n % 2 === 0;
   if (nBuckets === 'auto') return 'auto';
   if (even(nBuckets)) return nBuckets as number;
   if (Array.isArray(nBuckets) && nBuckets.length > 0 && nBuckets.every(even)) return [...(nBuckets as number[])];

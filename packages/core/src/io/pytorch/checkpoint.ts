@@ -15,6 +15,7 @@ import type { HostTensor, SafetensorsFile } from '../safetensors.js';
 import { PickleDict, unpickle, type PickleHooks } from './pickle.js';
 import { materializeTensor } from './tensors.js';
 import { STORAGE_ITEMSIZE, StorageRef, StorageTypeMarker, TensorRef, resolveTorchGlobal } from './torch-globals.js';
+import { isInteger } from '../../validate.js';
 import { ZIP_MAGIC, readZipEntries } from './zip.js';
 
 /** The two layouts `torch.save` writes. */
@@ -76,8 +77,7 @@ function storageLoader(storages: Map<string, StorageRef>, load: (ref: StorageRef
     const [, type, key, , numel, view] = pid as unknown[];
     if (!(type instanceof StorageTypeMarker)) fail('a storage has no storage type; the file is corrupt.');
     if (typeof key !== 'string' && typeof key !== 'number') fail('a storage key is not a string; the file is corrupt.');
-    if (typeof numel !== 'number' || !Number.isSafeInteger(numel) || numel < 0)
-      fail(`storage ${JSON.stringify(key)} has an invalid size; the file is corrupt.`);
+    if (!isInteger(numel, 0)) fail(`storage ${JSON.stringify(key)} has an invalid size; the file is corrupt.`);
     if (view !== undefined && view !== null) {
       fail(
         `storage ${JSON.stringify(key)} is a view of another storage, which only PyTorch before 1.0 wrote; load and re-save it with a current torch.save.`,

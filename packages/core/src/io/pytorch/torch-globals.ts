@@ -7,6 +7,7 @@
  */
 
 import { CheckpointFormatError, PickleSecurityError } from '../../errors.js';
+import { isInteger, isShape } from '../../validate.js';
 import { PickleDict, PickleFunction } from './pickle.js';
 
 /** The element types of PyTorch storages this reader decodes, with safetensors' names. */
@@ -98,7 +99,7 @@ function bad(fn: string, message: string): never {
 }
 
 function intList(fn: string, what: string, v: unknown): number[] {
-  if (!Array.isArray(v) || !v.every((d) => typeof d === 'number' && Number.isSafeInteger(d) && d >= 0)) {
+  if (!isShape(v)) {
     bad(fn, `${what} is not a tuple of non-negative integers`);
   }
   return v as number[];
@@ -108,8 +109,7 @@ function rebuildTensor(fn: string, args: unknown[], min: number): TensorRef {
   if (args.length < min) bad(fn, `called with ${args.length} arguments, expected at least ${min}`);
   const [storage, offset, size, stride] = args;
   if (!(storage instanceof StorageRef)) bad(fn, 'the first argument is not a storage');
-  if (typeof offset !== 'number' || !Number.isSafeInteger(offset) || offset < 0)
-    bad(fn, 'the storage offset is not a non-negative integer');
+  if (!isInteger(offset, 0)) bad(fn, 'the storage offset is not a non-negative integer');
   const shape = intList(fn, 'the size', size);
   const strides = intList(fn, 'the stride', stride);
   if (shape.length !== strides.length) bad(fn, `the size has ${shape.length} axes but the stride ${strides.length}`);
