@@ -28,7 +28,7 @@ export interface CliOptions {
 export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench bench -- flags)
 
   --backends LIST   ${BACKEND_NAMES.join(',')}
-                    (default: cpu,tfjs-wasm,webgpu; one that cannot start is reported as unavailable)
+                    (default: cpu,wasm,tfjs-wasm,webgpu; one that cannot start is reported as unavailable)
   --variants LIST   ${VARIANT_NAMES.join(',')}
                     (default: full,local,lsh-1,lsh-2,lsh-4)
   --lengths LIST    sequence lengths, multiples of the chunk length; 1k = 1024 (default: 512,1k,2k; --quick: 256,1k)
@@ -43,7 +43,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --seed N          seed of inputs and LSH rotations (default 1)
   --full-budget S   run full attention (and the error reference) only while its estimated
                     forward time stays under S seconds (default 10)
-  --wasm-threads N  threads of the wasm backend (default 1)
+  --wasm-threads N  threads of the wasm backend (default 1, as the other CPU backends here run)
   --no-baselines    skip the peer baselines (plain tfjs attention, onnxruntime)
   --no-model        skip the whole-model rows
   --model-backend B backend of the whole-model rows (default tfjs-wasm when measured, else the first)
@@ -59,7 +59,8 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
                     load | profile | generate | pytorch; \`--suite NAME --help\` lists the flags of a suite`;
 
 const DEFAULTS: BenchConfig = {
-  backends: ['cpu', 'tfjs-wasm', 'webgpu'],
+  // wasm (@reformer/backend-wasm) is the CPU backend users are told to pick; cpu stays as the reference.
+  backends: ['cpu', 'wasm', 'tfjs-wasm', 'webgpu'],
   variants: ['full', 'local', 'lsh-1', 'lsh-2', 'lsh-4'],
   lengths: [512, 1024, 2048],
   passes: ['forward', 'backward'],

@@ -7,6 +7,14 @@ describe('parseArgs', () => {
     expect(parseArgs(['--']).config).toEqual(defaultConfig());
   });
 
+  it('measures the CPU reference, our wasm backend, tfjs-wasm and WebGPU by default, wasm at the default thread count', () => {
+    const c = parseArgs([]).config;
+    expect(c.backends).toEqual(['cpu', 'wasm', 'tfjs-wasm', 'webgpu']);
+    // No thread count in the configuration: the Node starter gives wasm one thread (threads-suite.test.ts).
+    expect(c.wasmThreads).toBeUndefined();
+    expect(parseArgs(['--wasm-threads', '2']).config.wasmThreads).toBe(2);
+  });
+
   it('reads every flag, in both --flag value and --flag=value forms', () => {
     const o = parseArgs([
       '--backends',
