@@ -1,12 +1,4 @@
+import { reformerTsupConfig } from '@reformer/tsup-preset';
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm'],
-  dts: true,
-  // No source maps in the published package: the ESM output is unminified and readable as it is (docs/architecture.md, "Publishing").
-  sourcemap: false,
-  clean: true,
-  target: 'es2022',
-  external: ['@reformer/core'],
-});
+export default defineConfig(reformerTsupConfig({ entry: { index: 'src/index.ts' }, external: ['@reformer/core'] }));

@@ -1,16 +1,13 @@
+import { reformerTsupConfig } from '@reformer/tsup-preset';
 import { defineConfig } from 'tsup';
 
-export default defineConfig({
-  entry: {
-    index: 'src/index.ts',
-    'testing/index': 'src/testing/index.ts',
-    'node/index': 'src/node/index.ts',
-  },
-  format: ['esm'],
-  dts: true,
-  // No source maps in the published package: the ESM output is unminified and readable as it is (docs/architecture.md, "Publishing").
-  sourcemap: false,
-  clean: true,
-  target: 'es2022',
-  external: ['vitest'],
-});
+export default defineConfig(
+  reformerTsupConfig({
+    entry: {
+      index: 'src/index.ts',
+      'testing/index': 'src/testing/index.ts',
+      'node/index': 'src/node/index.ts',
+    },
+    external: ['vitest'],
+  }),
+);
