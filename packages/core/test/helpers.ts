@@ -22,3 +22,13 @@ export function hostRandom(n: number, seed: number): Float32Array {
   }
   return out;
 }
+
+/** The error `fn` throws (a test fails when it throws nothing). */
+export function thrown(fn: () => unknown): Error {
+  try {
+    fn();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error, nothing was thrown');
+}

@@ -10,15 +10,7 @@ import { arange, fill, ones, scalar, tensor, zeros } from '../src/ops/creation.j
 import { cast } from '../src/ops/elementwise.js';
 import { pad, slice, split, transpose } from '../src/ops/layout.js';
 import type { DType } from '../src/types.js';
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error, nothing was thrown');
-}
+import { thrown } from './helpers.js';
 
 describe('ops taking a dtype reject unknown dtypes (DTypeError)', () => {
   const bad = ['float64', 'Float32', 'int64', 'bool', '', null, 32] as unknown as DType[];

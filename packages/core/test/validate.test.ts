@@ -17,15 +17,7 @@ import {
   tensor,
   variable,
 } from '../src/index.js';
-
-function thrown(fn: () => unknown): Error {
-  try {
-    fn();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected a throw');
-}
+import { thrown } from './helpers.js';
 
 describe('checkInteger', () => {
   it('returns accepted values, including the bounds', () => {
