@@ -16,6 +16,7 @@ import { listCheckpoints, loadLatestCheckpoint, readTrainerState, removeCheckpoi
 import { bytesFlag, choice, int, num, parseCommandLine, type CliOptions } from './cli/args.js';
 import { CheckpointDirInUseError, CliError, UsageError } from './cli/errors.js';
 import { checkTrainingMemory, trainingMemory } from './cli/memory.js';
+import { backendChoice, startCliBackend, type CliBackend } from './cli/backend.js';
 import { checkOutputDir } from './cli/outputs.js';
 import { formatDuration, formatMetrics, progressBar, progressLine } from './cli/progress.js';
 import { checkResume, formatChange, type RunIdentity } from './cli/run-identity.js';
@@ -297,9 +298,21 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
     out.write(USAGE);
     return 0;
   }
+  const choice = backendChoice(cli.flags.backend, cli.flags.threads, (m) => new UsageError(m));
   const resumeDir = cli.flags.resume === true ? cli.flags['checkpoint-dir'] : undefined;
   const plan = await planRun(cli, resumeDir !== undefined ? await peekRun(resumeDir) : undefined);
   await preflight(plan, out);
+  // The backend is current before the model is built; it is freed (the wasm workers end) on every way out.
+  const backend = await startCliBackend(choice, 'reformer-train', err);
+  try {
+    return await trainOn(plan, backend, out, err);
+  } finally {
+    await backend.dispose();
+  }
+}
+
+/** Builds the model on the current backend and trains it; returns the exit status. */
+async function trainOn(plan: RunPlan, backend: CliBackend, out: Output, err: Output): Promise<number> {
   let model: ReformerModelWithLMHead;
   try {
     model = new ReformerModelWithLMHead(plan.config, { seed: plan.seed });
@@ -314,7 +327,8 @@ async function runCli(argv: readonly string[], out: Output, err: Output): Promis
   out.write(
     `reformer-train ${task.name}: ${c.attn_layers.length} × ${c.attn_layers[0]} layer(s), d_model ${c.hidden_size}, ${c.num_attention_heads} heads, ` +
       `${c.attn_layers.includes('lsh') ? `${c.num_hashes} hash round(s), ` : ''}length ${task.length}, vocab ${c.vocab_size}, ` +
-      `${model.numParameters().toLocaleString('en-US')} parameters; ${plan.steps} steps × ${plan.batch} sequences, lr ${plan.lr}\n`,
+      `${model.numParameters().toLocaleString('en-US')} parameters; ${plan.steps} steps × ${plan.batch} sequences, lr ${plan.lr}\n` +
+      `backend: ${backend.description}\n`,
   );
   const evaluate = plan.evalHashes
     ? async (m: LanguageModel): Promise<Metrics> => {

@@ -14,6 +14,7 @@ import { ByteTokenizer } from './tokenizers/byte-tokenizer.js';
 import { SentencePieceTokenizer } from './tokenizers/sentencepiece.js';
 import type { Tokenizer } from './tokenizers/tokenizer.js';
 import { readFile } from 'node:fs/promises';
+import { BACKEND_USAGE, backendChoice, startCliBackend, type BackendChoice } from './cli/backend.js';
 
 /** The usage text. */
 export const GENERATE_USAGE = `Usage: reformer-generate --model DIR --prompt TEXT [flags]
@@ -32,6 +33,7 @@ Face write them) and prints the prompt and the new text as it is generated.
                          shifted by 2 for a 258-id model such as google/reformer-enwik8, raw for a
                          256-id model such as reformer-train char-lm), or the path of a spiece.model
   --no-cache             re-run the whole sequence for every token (the reference; slow)
+${BACKEND_USAGE}
   -h, --help             this text
 `;
 
@@ -45,6 +47,8 @@ const FLAGS = {
   seed: { type: 'string' },
   tokenizer: { type: 'string' },
   'no-cache': { type: 'boolean' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -59,6 +63,8 @@ export interface GenerateCommand {
   prompt: string;
   tokenizer: string;
   options: GenerateTextOptions;
+  /** `--backend` and `--threads`. */
+  backend: BackendChoice;
 }
 
 const DECIMAL_INT = /^\d+$/;
@@ -92,6 +98,7 @@ export function parseGenerateCommandLine(argv: readonly string[]): GenerateComma
   if (v.help) return 'help';
   if (v.model === undefined) throw new GenerateUsageError('--model DIR is required.');
   if (v.prompt === undefined) throw new GenerateUsageError('--prompt TEXT is required.');
+  const backend = backendChoice(v.backend, v.threads, (m) => new GenerateUsageError(m));
   const options: GenerateTextOptions = {
     maxNewTokens: number(v, 'max-new-tokens', true, (n) => Number.isSafeInteger(n), '≥ 0') ?? 100,
     temperature: number(v, 'temperature', false, Number.isFinite, '≥ 0') ?? 1,
@@ -103,7 +110,7 @@ export function parseGenerateCommandLine(argv: readonly string[]): GenerateComma
   if (topP !== undefined) options.topP = topP;
   if (seed !== undefined) options.seed = seed;
   if (v['no-cache']) options.cache = false;
-  return { model: v.model, prompt: v.prompt, tokenizer: v.tokenizer ?? 'auto', options };
+  return { model: v.model, prompt: v.prompt, tokenizer: v.tokenizer ?? 'auto', options, backend };
 }
 
 /**
@@ -146,6 +153,8 @@ export async function generateMain(
     out.write(GENERATE_USAGE);
     return 0;
   }
+  // The backend is current before the model is loaded; it is freed (the wasm workers end) on every way out.
+  const backend = await startCliBackend(command.backend, 'reformer-generate', err);
   let model: { dispose(): void } | undefined;
   try {
     const loaded = await loadModelFromDir(command.model);
@@ -170,5 +179,6 @@ export async function generateMain(
     throw e;
   } finally {
     model?.dispose();
+    await backend.dispose();
   }
 }

@@ -41,6 +41,8 @@ export const FLAGS = {
   out: { type: 'string' },
   'log-every': { type: 'string' },
   'max-memory': { type: 'string' },
+  backend: { type: 'string' },
+  threads: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 

@@ -2,6 +2,7 @@
  * The usage text of `reformer-train` (`--help`, and after a malformed command line).
  * @module
  */
+import { BACKEND_USAGE } from './backend.js';
 
 /** The usage text. */
 export const USAGE = `Usage: reformer-train <task> [flags]
@@ -49,6 +50,9 @@ Training flags:
   --log-every N          plain-output lines every N steps (default: steps / 20)
   --max-memory SIZE      refuse flags that need more memory than this, e.g. 64G (default: this machine's memory)
   -h, --help             this text
+
+Backend flags:
+${BACKEND_USAGE}
 
 Numbers are decimal (integers: digits only). Each flag may be given once. Ctrl-C stops after the current
 step and saves a checkpoint (or, without --checkpoint-dir, the model) before exiting with status 130.
