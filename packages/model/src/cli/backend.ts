@@ -5,7 +5,8 @@
  * (no WebAssembly SIMD, the package missing), the command says why in one line and runs on `cpu`.
  * @module
  */
-import { getBackend, setBackend, type Backend } from '@reformer/core';
+import type { WasmBackend } from '@reformer/backend-wasm/node';
+import { getBackend, setBackend } from '@reformer/core';
 
 /** The values of `--backend`, the default first. */
 export const BACKEND_NAMES = ['wasm', 'cpu'] as const;
@@ -46,18 +47,6 @@ export function backendChoice(
   return { backend: 'wasm', threads: Number(threads) };
 }
 
-/** The part of `@reformer/backend-wasm/node` the commands use. */
-interface WasmNodeEntry {
-  createWasmBackend(options?: {
-    threads?: number;
-  }): Promise<Backend & { kernelFeatures: { variant: string; threads: number; threadsNote?: string } }>;
-}
-
-// A peer dependency, imported by a variable specifier: turbo orders builds by dependencies only (a
-// plain dependency would be a build cycle: backend-wasm's tests use this package), so this package
-// is type-checked without backend-wasm's declarations; WasmNodeEntry is what it relies on.
-const WASM_NODE_ENTRY = '@reformer/backend-wasm/node';
-
 /** The backend a command runs on, current until {@link CliBackend.dispose}. */
 export interface CliBackend {
   /** The backend that runs (`cpu` also after a fallback). */
@@ -75,10 +64,11 @@ export interface CliBackend {
 export async function startCliBackend(choice: BackendChoice, command: string, err: { write(s: string): unknown }): Promise<CliBackend> {
   const previous = getBackend();
   if (choice.backend === 'wasm') {
-    let started: Awaited<ReturnType<WasmNodeEntry['createWasmBackend']>> | undefined;
+    let started: WasmBackend | undefined;
     try {
-      const entry = (await import(/* @vite-ignore */ WASM_NODE_ENTRY)) as WasmNodeEntry;
-      started = await entry.createWasmBackend(choice.threads !== undefined ? { threads: choice.threads } : {});
+      // Loaded on demand: `--backend cpu` never loads the wasm kernels.
+      const { createWasmBackend } = await import('@reformer/backend-wasm/node');
+      started = await createWasmBackend(choice.threads !== undefined ? { threads: choice.threads } : {});
     } catch (e) {
       const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
       err.write(`${command}: the wasm backend cannot start (${why}); running on the cpu reference backend instead\n`);
