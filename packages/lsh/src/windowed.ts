@@ -33,17 +33,12 @@ import {
   tidy,
   where,
   type AttentionMaskOps,
+  type ChunkedAttentionRules,
   type Tensor,
 } from '@reformer/core';
 
 /** Options of {@link windowedAttention}; the same meaning as core's `ChunkedAttentionOptions`. @internal */
-export interface WindowedAttentionOptions {
-  chunkLength: number;
-  chunksBefore: number;
-  chunksAfter: number;
-  causal: boolean;
-  excludeSelf: boolean;
-  scale: number;
+export interface WindowedAttentionOptions extends ChunkedAttentionRules {
   /** int32 `[B, H, N]` original positions of the slots (default: the slot index). */
   positions?: Tensor | undefined;
   /** int32 `[B, Lp]` padding mask by position. */
