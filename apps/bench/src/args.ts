@@ -46,7 +46,7 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --wasm-threads N  threads of the wasm backend (default 1, as the other CPU backends here run)
   --no-baselines    skip the peer baselines (plain tfjs attention, onnxruntime)
   --no-model        skip the whole-model rows
-  --model-backend B backend of the whole-model rows (default tfjs-wasm when measured, else the first)
+  --model-backend B backend of the whole-model rows (default wasm when measured, then tfjs-wasm, else the first)
   --model-lengths L lengths of the whole-model rows (default 256,1k; --quick 256)
   --model-depths D  layer counts of the whole-model rows (default 2,4; --quick 2)
   --json FILE       write one JSON record per measurement, with machine info

@@ -11,7 +11,7 @@ import type { ReformerConfig } from '@reformer/model';
 import { reasonOf } from './backends.js';
 import { timeRuns } from './measure.js';
 import { emptyRecord, withTiming, type RunEnvironment } from './runner.js';
-import type { BenchConfig, MeasurementRecord } from './types.js';
+import type { BackendName, BenchConfig, MeasurementRecord } from './types.js';
 
 /** Where model rows report to. */
 export interface ModelBenchSink {
@@ -109,6 +109,19 @@ export function modelGrid(config: BenchConfig): { lengths: number[]; depths: num
   };
 }
 
+/** Backends the whole-model rows prefer when `--model-backend` is not given, best first. */
+const MODEL_BACKEND_PREFERENCE = ['wasm', 'tfjs-wasm'] as const;
+
+/**
+ * Backend of the whole-model rows: `--model-backend` when given, else `wasm` (`@reformer/backend-wasm`)
+ * when measured, then `tfjs-wasm`, else the first measured backend.
+ */
+export function modelBackendOf(config: BenchConfig): BackendName {
+  if (config.modelBackend !== undefined) return config.modelBackend;
+  const preferred = MODEL_BACKEND_PREFERENCE.find((b) => config.backends.includes(b));
+  return preferred ?? config.backends[0]!;
+}
+
 function realModelBench(mod: ModelModule): ModelBench {
   const Model = mod.ReformerModelWithLMHead;
   return {
@@ -117,7 +130,7 @@ function realModelBench(mod: ModelModule): ModelBench {
       return g.lengths.length * g.depths.length * MODEL_VARIANTS.length;
     },
     async run(config, env, sink) {
-      const backendName = config.modelBackend ?? (config.backends.includes('tfjs-wasm') ? 'tfjs-wasm' : config.backends[0]!);
+      const backendName = modelBackendOf(config);
       const g = modelGrid(config);
       const base = { kind: 'model' as const, backend: backendName, pass: 'backward' as const, batch: 1, heads: 2, dHead: 32 };
       let backend;

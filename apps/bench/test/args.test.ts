@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { defaultConfig, parseArgs, UsageError } from '../src/args.js';
+import { modelBackendOf } from '../src/model.js';
 
 describe('parseArgs', () => {
   it('gives the default configuration for no flags, and ignores the -- pnpm passes', () => {
@@ -13,6 +14,14 @@ describe('parseArgs', () => {
     // No thread count in the configuration: the Node starter gives wasm one thread (threads-suite.test.ts).
     expect(c.wasmThreads).toBeUndefined();
     expect(parseArgs(['--wasm-threads', '2']).config.wasmThreads).toBe(2);
+  });
+
+  it('runs the whole-model rows on wasm when measured, then tfjs-wasm, else the first backend, unless --model-backend says', () => {
+    expect(modelBackendOf(parseArgs([]).config)).toBe('wasm');
+    expect(modelBackendOf(parseArgs(['--backends', 'cpu,tfjs-wasm,wasm']).config)).toBe('wasm');
+    expect(modelBackendOf(parseArgs(['--backends', 'cpu,tfjs-wasm']).config)).toBe('tfjs-wasm');
+    expect(modelBackendOf(parseArgs(['--backends', 'webgpu,cpu']).config)).toBe('webgpu');
+    expect(modelBackendOf(parseArgs(['--model-backend', 'cpu']).config)).toBe('cpu');
   });
 
   it('reads every flag, in both --flag value and --flag=value forms', () => {

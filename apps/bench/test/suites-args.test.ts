@@ -134,6 +134,7 @@ describe('suite options', () => {
       model: true,
       baselines: false,
     });
+    expect(parseModelSuiteArgs([]).config).toMatchObject({ backends: ['wasm'], modelBackend: 'wasm' });
     expect(() => parseModelSuiteArgs(['--lengths', '100'])).toThrow(/not a multiple of the model's chunk length 64/);
   });
 
@@ -152,8 +153,9 @@ describe('suite options', () => {
     expect(() => parseLoadArgs(['--forward', '0'])).toThrow(/--forward needs an integer >= 1/);
   });
 
-  it('profile: tfjs-wasm at 4096 by default; the length must be a multiple of the chunk', () => {
-    expect(parseProfileArgs([])).toMatchObject({ backend: 'tfjs-wasm', length: 4096, hashes: 2, forwardOnly: false });
+  it('profile: our wasm backend at 4096 by default; the length must be a multiple of the chunk', () => {
+    expect(parseProfileArgs([])).toMatchObject({ backend: 'wasm', length: 4096, hashes: 2, forwardOnly: false });
+    expect(parseProfileArgs(['--backend', 'tfjs-wasm']).backend).toBe('tfjs-wasm');
     expect(() => parseProfileArgs(['--length', '100'])).toThrow(/multiple of the chunk length 64/);
   });
 });

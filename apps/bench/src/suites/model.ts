@@ -8,7 +8,7 @@
 import { ONE_BACKEND_SUITE_FLAGS, defaultConfig, parseFlags, UsageError } from '../args.js';
 import type { ModelBench } from '../model.js';
 import type { RunEnvironment } from '../runner.js';
-import { type BenchConfig, type MeasurementRecord } from '../types.js';
+import type { BenchConfig, MeasurementRecord } from '../types.js';
 import { mib, type SuiteContext, type SuiteReport, type SuiteRow, type SuiteOutputOptions } from './suite.js';
 
 /** Options of the model suite: the whole-model fields of a {@link BenchConfig}. */
@@ -25,7 +25,7 @@ const FLAGS = {
 
 /** The flags of `--suite model`. */
 export const MODEL_USAGE = `--suite model: one training step of a small Reformer LM vs the same model without the techniques
-  --backend B       backend (default tfjs-wasm)
+  --backend B       backend (default wasm)
   --lengths LIST    sequence lengths (default 256,1k; --quick 256)
   --depths LIST     layer counts (default 2,4; --quick 2)
   --full-budget S   skip a transformer step estimated above S seconds (default 10)
@@ -36,7 +36,7 @@ export const MODEL_USAGE = `--suite model: one training step of a small Reformer
 export function parseModelSuiteArgs(argv: readonly string[]): ModelSuiteOptions {
   const f = parseFlags('model', argv, FLAGS);
   const config = defaultConfig();
-  const backend = f.backend ?? 'tfjs-wasm';
+  const backend = f.backend ?? 'wasm';
   config.backends = [backend];
   config.modelBackend = backend;
   config.variants = [];

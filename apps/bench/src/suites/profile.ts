@@ -9,7 +9,7 @@
 import { getBackend, gradients, randomNormal, seedScope, setBackend, tidy, type Backend, type Tensor } from '@reformer/core';
 import { lshAttention } from '@reformer/lsh';
 import { ONE_BACKEND_SUITE_FLAGS, parseFlags } from '../args.js';
-import { type BackendName } from '../types.js';
+import type { BackendName } from '../types.js';
 import type { SuiteContext, SuiteReport, SuiteRow, SuiteTable, SuiteOutputOptions } from './suite.js';
 
 /** Options of the profile suite. */
@@ -33,7 +33,7 @@ const FLAGS = {
 
 /** The flags of `--suite profile`. */
 export const PROFILE_USAGE = `--suite profile: time per Backend method (and per library kernel on tfjs) of one LSH attention step
-  --backend B       backend (default tfjs-wasm)
+  --backend B       backend (default wasm)
   --length L        sequence length, a multiple of 64 (default 4096; --quick 1024)
   --hashes N        hash rounds (default 2)
   --forward-only    the forward alone (default forward + backward)
@@ -46,7 +46,7 @@ export function parseProfileArgs(argv: readonly string[]): ProfileOptions {
   const length = f.length ?? (f.quick ? 1024 : 4096);
   if (length % 64 !== 0) throw new RangeError(`--length: ${length} is not a multiple of the chunk length 64.`);
   return {
-    backend: f.backend ?? 'tfjs-wasm',
+    backend: f.backend ?? 'wasm',
     length,
     hashes: f.hashes ?? 2,
     forwardOnly: f['forward-only'] === true,
