@@ -1,25 +1,25 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, expect, it } from 'vitest';
 import { gradients, tidy, type Tensor } from '@reformer/core';
 import { LSHSelfAttention } from '@reformer/lsh';
 import { ReformerAttention, ReformerModelWithLMHead } from '../src/index.js';
-import { expectClose, get, loadFixture, toTensor, type Fixture } from './helpers.js';
+import { describeOnBackends, expectClose, get, loadFixture, toTensor, type Fixture } from './helpers.js';
 
 // Hugging Face's ReformerModelWithLMHead (fixture tiny-lsh-causal, docs/verification.md): 2 causal
 // LSH layers, 1 hash round, 8 buckets, chunk 8, batch 2 × 64 tokens, hidden 32, axial [8, 8] × [16, 16], relu feed-forward, vocab 40.
-let fx: Fixture;
-let model: ReformerModelWithLMHead;
-let ids: Tensor;
-let rotations: Tensor[];
+describeOnBackends('tiny-lsh-causal: parity with Hugging Face', () => {
+  let fx: Fixture;
+  let model: ReformerModelWithLMHead;
+  let ids: Tensor;
+  let rotations: Tensor[];
 
-beforeAll(async () => {
-  fx = await loadFixture('tiny-lsh-causal');
-  model = new ReformerModelWithLMHead(fx.config, { seed: 7 });
-  model.loadStateDict(fx.weights);
-  ids = toTensor(get(fx.io, 'input_ids'));
-  rotations = [0, 1].map((i) => toTensor(get(fx.rotations, `layers.${i}.rotations`)));
-});
+  beforeAll(async () => {
+    fx = await loadFixture('tiny-lsh-causal');
+    model = new ReformerModelWithLMHead(fx.config, { seed: 7 });
+    model.loadStateDict(fx.weights);
+    ids = toTensor(get(fx.io, 'input_ids'));
+    rotations = [0, 1].map((i) => toTensor(get(fx.rotations, `layers.${i}.rotations`)));
+  });
 
-describe('tiny-lsh-causal: parity with Hugging Face', () => {
   it('loads the Hugging Face state dict by name, with nothing missing or unexpected', () => {
     expect(new Set(model.stateDict().keys())).toEqual(new Set(fx.weights.keys()));
   });

@@ -1,34 +1,34 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it } from 'vitest';
 import { gradients, tensor, tidy, type Tensor } from '@reformer/core';
 import { LSHSelfAttention } from '@reformer/lsh';
 import { ReformerAttention, ReformerForSequenceClassification } from '../src/index.js';
-import { expectClose, get, loadFixture, toTensor, type Fixture } from './helpers.js';
+import { describeOnBackends, expectClose, get, loadFixture, toTensor, type Fixture } from './helpers.js';
 
 // Hugging Face's ReformerForSequenceClassification (fixture seqcls-mixed, docs/verification.md):
 // bidirectional, a local then an LSH layer (2 hash rounds, 8 buckets, chunk 8), gelu, axial [8, 8] × [16, 16], batch 2 × 64 tokens,
 // hidden 32, 3 labels, single-label cross-entropy with labels [2, 0].
-let fx: Fixture;
-let model: ReformerForSequenceClassification;
-let ids: Tensor;
-let labels: Tensor;
-let rotations: (Tensor | undefined)[];
-const worst = new Map<string, number>();
-const track = (what: string, err: number): void => void worst.set(what, Math.max(worst.get(what) ?? 0, err));
+describeOnBackends('seqcls-mixed: ReformerForSequenceClassification matches Hugging Face', () => {
+  let fx: Fixture;
+  let model: ReformerForSequenceClassification;
+  let ids: Tensor;
+  let labels: Tensor;
+  let rotations: (Tensor | undefined)[];
+  const worst = new Map<string, number>();
+  const track = (what: string, err: number): void => void worst.set(what, Math.max(worst.get(what) ?? 0, err));
 
-beforeAll(async () => {
-  fx = await loadFixture('seqcls-mixed');
-  model = new ReformerForSequenceClassification(fx.config, { seed: 7 });
-  model.loadStateDict(fx.weights);
-  ids = toTensor(get(fx.io, 'input_ids'));
-  labels = tensor(Int32Array.from(get(fx.io, 'labels').values), [2], 'int32');
-  rotations = [undefined, toTensor(get(fx.rotations, 'layers.1.rotations'))];
-});
+  beforeAll(async () => {
+    fx = await loadFixture('seqcls-mixed');
+    model = new ReformerForSequenceClassification(fx.config, { seed: 7 });
+    model.loadStateDict(fx.weights);
+    ids = toTensor(get(fx.io, 'input_ids'));
+    labels = tensor(Int32Array.from(get(fx.io, 'labels').values), [2], 'int32');
+    rotations = [undefined, toTensor(get(fx.rotations, 'layers.1.rotations'))];
+  });
 
-afterAll(() => {
-  console.info(`seqcls-mixed max |error|: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
-});
+  afterAll(() => {
+    console.info(`seqcls-mixed max |error|: ${[...worst].map(([k, v]) => `${k} ${v.toExponential(2)}`).join(', ')}`);
+  });
 
-describe('seqcls-mixed: ReformerForSequenceClassification matches Hugging Face', () => {
   it('loads the Hugging Face state dict by name (classifier.dense / classifier.out_proj), nothing missing or unexpected', () => {
     expect(new Set(model.stateDict().keys())).toEqual(new Set(fx.weights.keys()));
     expect(model.numLabels).toBe(3);

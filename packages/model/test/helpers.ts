@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { expect } from 'vitest';
-import { tensor, type Tensor } from '@reformer/core';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { createWasmBackend } from '@reformer/backend-wasm/node';
+import { createCpuBackend, getBackend, setBackend, tensor, type Backend, type Tensor } from '@reformer/core';
 import { readSafetensorsFile, type HostTensor } from '@reformer/core/node';
 import type { ReformerConfig } from '../src/index.js';
 
@@ -94,4 +95,31 @@ export function randomIds(seed: number, count: number, low: number, high: number
     out[i] = low + (s % (high - low));
   }
   return out;
+}
+
+/** The backends the Hugging Face fixture tests run on: the CPU reference and our wasm backend (one thread). */
+export const FIXTURE_BACKENDS: [string, () => Backend | Promise<Backend>][] = [
+  ['cpu', () => createCpuBackend()],
+  ['wasm', () => createWasmBackend({ threads: 1 })],
+];
+
+/**
+ * `describe(title)` once per backend of {@link FIXTURE_BACKENDS}, with that backend current in the
+ * block's hooks and tests (set before the body's own `beforeAll`, restored and freed after the block).
+ */
+export function describeOnBackends(title: string, body: () => void): void {
+  describe.each(FIXTURE_BACKENDS)(`${title} (%s backend)`, (_, start) => {
+    let previous: Backend;
+    let backend: Backend;
+    beforeAll(async () => {
+      previous = getBackend();
+      backend = await start();
+      await setBackend(backend);
+    });
+    afterAll(async () => {
+      await setBackend(previous);
+      (backend as { dispose?: () => void }).dispose?.();
+    });
+    body();
+  });
 }
