@@ -20,6 +20,7 @@ import {
   concat,
   div,
   dispose,
+  keep,
   equal,
   exp,
   expandDims,
@@ -265,17 +266,44 @@ export function lshAttention(qk: Tensor, v: Tensor, options: LSHAttentionOptions
   const call = checkLSHCall(qk, v, options);
   if (call.L <= call.c) return shortSequenceAttention(qk, v, options, call);
   const plan = planHashedCall(options, call);
+  const rotations = callRotations(call, plan);
   const g = plan.groupHeads;
-  if (g === call.H) return tidy(() => attendHeads(qk, v, call, plan, 0));
-  return tidy(() => {
-    const parts: LSHAttentionResult[] = [];
-    for (let h0 = 0; h0 < call.H; h0 += g) {
-      const heads = Math.min(g, call.H - h0);
-      // Each group's intermediates are freed before the next group starts.
-      parts.push(tidy(() => attendHeads(sliceHeads(qk, h0, heads), sliceHeads(v, h0, heads), groupCall(call, h0, heads), plan, h0)));
-    }
-    return concatHeads(parts);
-  });
+  try {
+    if (g === call.H) return tidy(() => attendHeads(qk, v, call, plan, rotations.of(0, g)));
+    return tidy(() => {
+      const parts: LSHAttentionResult[] = [];
+      for (let h0 = 0; h0 < call.H; h0 += g) {
+        const heads = Math.min(g, call.H - h0);
+        // Each group's intermediates are freed before the next group starts.
+        const group = groupCall(call, h0, heads);
+        parts.push(tidy(() => attendHeads(sliceHeads(qk, h0, heads), sliceHeads(v, h0, heads), group, plan, rotations.of(h0, heads))));
+      }
+      return concatHeads(parts);
+    });
+  } finally {
+    rotations.dispose();
+  }
+}
+
+/**
+ * The rotations of a hashed call, for one group of heads at a time: the given ones, or the ones drawn
+ * from the plan's seed — drawn at most once per call, and only when a group hashes (never while a
+ * reversible layer's recompute replays the recorded buckets). `of(h0, n)` gives a function that
+ * returns heads `[h0, h0 + n)`; `dispose()` frees what was drawn.
+ */
+function callRotations(call: LSHCall, plan: HashedPlan): { of(h0: number, n: number): () => Tensor[]; dispose(): void } {
+  let drawn: Tensor[] | undefined;
+  const all = (): Tensor[] => {
+    if (plan.given !== undefined) return plan.given;
+    drawn ??= drawRotations(call.H, call.d, call.nHashes, plan.factors, plan.seed).map((R) => keep(R));
+    return drawn;
+  };
+  return {
+    of: (h0, n) => () => (n === call.H ? all() : all().map((R) => sliceHeads(R, h0, n, 0))),
+    dispose: () => {
+      if (drawn !== undefined) dispose(drawn);
+    },
+  };
 }
 
 /** Heads `[h0, h0 + heads)` of a tensor whose heads axis is `axis` (1 for `[B, H, …]`). */
@@ -307,11 +335,11 @@ function concatHeads(parts: readonly LSHAttentionResult[]): LSHAttentionResult {
 }
 
 /**
- * Steps 2–6 for the heads of `call` (all heads, or one group starting at head `h0` of the whole
- * call): hash, sort, attend, combine the rounds.
+ * Steps 2–6 for the heads of `call` (all heads, or one group of them, with `rotations` giving that
+ * group's rotations): hash, sort, attend, combine the rounds.
  */
-function attendHeads(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, h0: number): LSHAttentionResult {
-  const { within, buckets } = bucketsWithinRounds(qk, call, plan, h0);
+function attendHeads(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, rotations: () => Tensor[]): LSHAttentionResult {
+  const { within, buckets } = bucketsWithinRounds(qk, call, plan, rotations);
   const sort = sortSlots(within, call, plan);
   const { outS, lseS } = attendSorted(qk, v, call, plan, sort);
   const { output, lse } = combineRounds(outS, lseS, call, plan, sort);
@@ -417,8 +445,6 @@ interface HashedPlan {
   readonly seed: number;
   /** Heads attended together ({@link lshHeadGroup}). */
   readonly groupHeads: number;
-  /** Heads of the whole call (the rotations cover them all). */
-  readonly heads: number;
 }
 
 /** Step 1: bucket counts, size checks before any allocation, rotations and the seed. */
@@ -457,7 +483,6 @@ function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan
     dropout,
     seed,
     groupHeads: lshHeadGroup(sizes),
-    heads: H,
   };
 }
 
@@ -479,9 +504,9 @@ function padLength(t: Tensor, value: number, axis: number, call: LSHCall, plan: 
  * Step 2: the buckets within each round, `[B, H, nR, L]` with the padding bucket nb at masked
  * positions (hashed, or the replayed ones), and the returned buckets with Hugging Face's round offsets.
  */
-function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan, h0: number): { within: Tensor; buckets: Tensor } {
-  const { B, H, L, d, nHashes, mask, replay } = call;
-  const { nb, factors, given, seed } = plan;
+function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan, rotations: () => Tensor[]): { within: Tensor; buckets: Tensor } {
+  const { B, L, nHashes, mask, replay } = call;
+  const { nb, factors } = plan;
   const offsets = returnedOffsets(nHashes, nb, mask);
   let within: Tensor;
   if (replay !== undefined) {
@@ -490,10 +515,7 @@ function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan, h0: nu
     // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
     // recorded forward come back instead of being hashed again.
     within = replayable(() => {
-      // The rotations of the whole call, cut to this group's heads.
-      const all = given ?? drawRotations(plan.heads, d, nHashes, factors, seed);
-      const rotations = H === plan.heads ? all : all.map((R) => sliceHeads(R, h0, H, 0));
-      const hashed = hashWithinRound(qk, factors, nHashes, rotations);
+      const hashed = hashWithinRound(qk, factors, nHashes, rotations());
       return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int32(nb));
     });
   }

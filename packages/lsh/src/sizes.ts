@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { InvalidArgumentError, checkAllocation, getBackend, tensorBytes, type Backend, formatShape } from '@reformer/core';
+import { InvalidArgumentError, checkAllocation, checkNumber, getBackend, tensorBytes, type Backend, formatShape } from '@reformer/core';
 import { bucketFactors, checkHashSizes, type NumBuckets } from './hash.js';
 import { INT32_MAX, checkChunkLogits } from './validate.js';
 
@@ -56,13 +56,10 @@ export const LSH_GROUP_BYTES = 64 * 2 ** 20;
  *
  * @param s - the call's sizes.
  * @returns the heads per group, in `[1, heads]`.
- * @throws {InvalidArgumentError} if `maxGroupBytes` is not a positive number.
+ * @throws {InvalidArgumentError} if `maxGroupBytes` is not a positive finite number.
  */
 export function lshHeadGroup(s: LSHAttentionSizes): number {
-  const budget = s.maxGroupBytes ?? LSH_GROUP_BYTES;
-  if (typeof budget !== 'number' || !(budget > 0)) {
-    throw new InvalidArgumentError(`lshAttention: maxGroupBytes must be a positive number of bytes, got ${String(budget)}.`);
-  }
+  const budget = checkNumber('lshAttention', 'maxGroupBytes', s.maxGroupBytes ?? LSH_GROUP_BYTES, 0, Infinity, { minInclusive: false });
   if (s.dropout ?? false) return s.heads;
   const Lp = Math.ceil(s.length / s.chunkLength) * s.chunkLength;
   const perHead = tensorBytes([s.batch, s.nHashes * Lp, Math.max(s.dHead, s.dValue ?? s.dHead)]);

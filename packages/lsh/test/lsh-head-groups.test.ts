@@ -148,12 +148,12 @@ describe('lshAttention by groups of heads', () => {
     expect(lshHeadGroup(s)).toBe(8); // 4 MiB a head: the default 64 MiB holds them all
   });
 
-  it('rejects a maxGroupBytes that is not a positive number', () => {
+  it('rejects a maxGroupBytes that is not a positive finite number', () => {
     const qk = randomNormal([1, 2, 16, 4], { seed: 1 });
-    for (const bad of [0, -1, Number.NaN]) {
+    for (const bad of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => lshAttention(qk, qk, { chunkLength: 4, nBuckets: 4, maxGroupBytes: bad })).toThrow(InvalidArgumentError);
       expect(() => lshAttention(qk, qk, { chunkLength: 4, nBuckets: 4, maxGroupBytes: bad })).toThrow(
-        /maxGroupBytes must be a positive number/,
+        /maxGroupBytes must be a number in \(0, /,
       );
     }
     qk.dispose();
