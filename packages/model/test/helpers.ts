@@ -118,7 +118,7 @@ export function describeOnBackends(title: string, body: () => void): void {
     });
     afterAll(async () => {
       await setBackend(previous);
-      (backend as { dispose?: () => void }).dispose?.();
+      backend.dispose?.();
     });
     body();
   });
