@@ -5,7 +5,9 @@
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import { failedTurboTasks, summariseReports } from './test-summary.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const workspaces = ['packages', 'apps', 'tooling']
@@ -19,7 +21,23 @@ for (const ws of [root, ...workspaces]) rmSync(join(ws, 'test-results'), { recur
 // must still end with the summary line. After TEST_TIMEOUT_MINUTES (default 60) every process of the
 // run (turbo, its tasks, vitest workers) is killed, and each package without a report counts as failed.
 const timeoutMinutes = Number(process.env.TEST_TIMEOUT_MINUTES) > 0 ? Number(process.env.TEST_TIMEOUT_MINUTES) : 60;
-const child = spawn('pnpm', ['exec', 'turbo', 'run', 'test', '--continue', ...process.argv.slice(2)], {
+// Packages are tested CONCURRENCY at a time (default: the machine's cores). Each package's vitest runs
+// its own workers, so turbo's default of 10 packages at once put dozens of busy processes on a 2-core
+// machine: every test ran several times slower than alone, and the heaviest ones reached their
+// hang-guard timeouts.
+const concurrency = Number(process.env.TEST_CONCURRENCY) > 0 ? Number(process.env.TEST_CONCURRENCY) : availableParallelism();
+// --summarize: turbo writes each task's exit code to .turbo/runs/, which names a package whose vitest
+// failed after all its tests passed.
+const turboArgs = ['exec', 'turbo', 'run', 'test', '--continue', '--summarize', `--concurrency=${concurrency}`, ...process.argv.slice(2)];
+const runsDir = join(root, '.turbo', 'runs');
+const runsBefore = new Set(existsSync(runsDir) ? readdirSync(runsDir) : []);
+/** The run summary this run wrote, if any. */
+function newestRunSummary() {
+  if (!existsSync(runsDir)) return undefined;
+  const fresh = readdirSync(runsDir).filter((f) => f.endsWith('.json') && !runsBefore.has(f));
+  return fresh.length === 1 ? join(runsDir, fresh[0]) : undefined;
+}
+const child = spawn('pnpm', turboArgs, {
   cwd: root,
   stdio: 'inherit',
 });
@@ -72,44 +90,15 @@ function processTree(pid) {
   return all;
 }
 
-let passed = 0;
-let failed = 0;
-const missing = [];
-for (const ws of workspaces) {
-  const pkgPath = join(ws, 'package.json');
-  if (!existsSync(pkgPath)) continue;
-  const pkg = JSON.parse(readFileSync(pkgPath, 'utf8'));
-  if (!pkg.scripts?.test) continue;
-  const report = join(ws, 'test-results', 'vitest.json');
-  if (!existsSync(report)) {
-    missing.push(pkg.name);
-    continue;
-  }
-  const json = JSON.parse(readFileSync(report, 'utf8'));
-  passed += json.numPassedTests ?? 0;
-  let pkgFailed = json.numFailedTests ?? 0;
-  // A test file that failed without a failed test (an import error, a failing beforeAll/afterAll)
-  // counts as one failure. (numFailedTestSuites would count every failed describe block as well.)
-  for (const file of json.testResults ?? []) {
-    const failedTests = (file.assertionResults ?? []).filter((t) => t.status === 'failed').length;
-    if (file.status === 'failed' && failedTests === 0) {
-      pkgFailed += 1;
-      console.error(`${pkg.name}: ${file.name} failed outside its tests: ${file.message || 'see the log above'}`);
-    }
-  }
-  if (pkgFailed === 0 && json.success === false) {
-    pkgFailed = 1;
-    console.error(`${pkg.name}: vitest reported a failed run without a failed test (no test files?): see the log above`);
-  }
-  failed += pkgFailed;
-}
-for (const name of missing) console.error(`no test report from ${name}: its test run did not finish`);
-failed += missing.length;
+const { passed, failed: reportedFailed, problems } = summariseReports(workspaces, failedTurboTasks(newestRunSummary()));
+let failed = reportedFailed;
 if (turboStatus !== 0 && failed === 0) {
-  // e.g. an unhandled error after the tests passed: vitest fails the run but the report shows no failure.
-  console.error('a test task failed although every reported test passed (unhandled error?): see the log above');
+  problems.push('turbo failed although every package reported its tests passed: see the log above');
   failed += 1;
 }
+// What failed, again, just above the summary: a CI log is often read from its tail, where the
+// reporters' own failure blocks have long scrolled away.
+if (problems.length > 0) console.error(`\nwhat failed:\n${problems.map((p) => `  ${p}`).join('\n')}\n`);
 const summary = `${passed} passed, ${failed} failed`;
 // Also kept in a file: .ci/run prints it again as its last line when the run failed (pnpm prints its
 // own lines after a failed script).
