@@ -75,22 +75,31 @@ const matmulProblem = fc.record({
   thread: fc.integer({ min: 0, max: 2 }),
 });
 
+/** The wasm kernel on problem `p` (on `p.thread`'s backend) matches the CPU reference. */
+function attentionMatches(p: AttentionProblem & { thread: number }): void {
+  const be = backends[p.thread]!;
+  const got = runAttention(be, p);
+  const want = runAttention(cpu, p);
+  ['out', 'lse', 'dq', 'dk', 'dv'].forEach((name, j) => {
+    const { error, magnitude } = worst(got[j]!, want[j]!);
+    // float32 accumulation (the reference accumulates in doubles): relative to the largest value.
+    expect(error, `${name} (largest |value| ${magnitude})`).toBeLessThanOrEqual(1e-5 * Math.max(1, magnitude));
+  });
+  expect(be.memory().liveBytes).toBe(0);
+}
+
 describe('kernels against the CPU reference on random shapes and thread counts (fast-check)', () => {
   it('chunked attention forward and backward', () => {
-    fc.assert(
-      fc.property(attentionProblem, (p: AttentionProblem & { thread: number }) => {
-        const be = backends[p.thread]!;
-        const got = runAttention(be, p);
-        const want = runAttention(cpu, p);
-        ['out', 'lse', 'dq', 'dk', 'dv'].forEach((name, j) => {
-          const { error, magnitude } = worst(got[j]!, want[j]!);
-          // float32 accumulation (the reference accumulates in doubles): relative to the largest value.
-          expect(error, `${name} (largest |value| ${magnitude})`).toBeLessThanOrEqual(1e-5 * Math.max(1, magnitude));
-        });
-        expect(be.memory().liveBytes).toBe(0);
-      }),
-      { seed: 20_250_612, numRuns: 60 },
+    fc.assert(fc.property(attentionProblem, attentionMatches), { seed: 20_250_612, numRuns: 60 });
+  });
+
+  it('chunked attention at the shapes layers use (chunk length and dHead multiples of 8; windows that repeat chunks)', () => {
+    const sliding = attentionProblem.chain((p) =>
+      fc
+        .record({ c8: fc.integer({ min: 1, max: 4 }), d8: fc.integer({ min: 1, max: 8 }), chunks: fc.integer({ min: 1, max: 6 }) })
+        .map(({ c8, d8, chunks }) => ({ ...p, chunkLength: 8 * c8, d: 8 * d8, N: 8 * c8 * chunks })),
     );
+    fc.assert(fc.property(sliding, attentionMatches), { seed: 20_251_203, numRuns: 30 });
   });
 
   it('batched matmul, every transpose, broadcast batches', () => {

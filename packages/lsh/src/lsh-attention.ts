@@ -549,7 +549,7 @@ function sortSlots(within: Tensor, call: LSHCall, plan: HashedPlan): SlotSort {
 }
 
 /**
- * Step 4: gather the sorted queries, keys (RMS-normalised / √d, from the gathered slots) and values,
+ * Step 4: gather the sorted queries, keys (RMS-normalised / √d, then gathered) and values,
  * and run chunked attention over the sorted slots. Returns the sorted outputs and logsumexps.
  */
 function attendSorted(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, sort: SlotSort): { outS: Tensor; lseS: Tensor } {
@@ -558,7 +558,12 @@ function attendSorted(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, so
   const { pos, key, order, undo, withinP } = sort;
   const qS = gather(padLength(qk, 0, 2, call, plan), pos, 2);
   const vS = gather(padLength(v, 0, 2, call, plan), pos, 2);
-  const kS = lshNormalisedKeys(qS);
+  // Keys are normalised row by row, so normalising the L positions and then gathering the nHashes·Lp
+  // sorted slots gives the same keys as normalising the slots, with nHashes times less work and no
+  // full-size temporaries (a zero padding row normalises to zero either way).
+  const keys = lshNormalisedKeys(qk);
+  const kS = gather(padLength(keys, 0, 2, call, plan), pos, 2);
+  keys.dispose();
   let keyMask: Tensor | undefined;
   if (mask !== undefined) keyMask = padLength(mask, 0, 1, call, plan);
   else if (padded) keyMask = padLength(ones([B, L], 'int32'), 0, 1, call, plan);
