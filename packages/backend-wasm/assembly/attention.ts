@@ -220,7 +220,9 @@ function logitsRow(row: usize, qPos: i32, qBucket: i32, repOut: usize): f32 {
     s = v128.bitselect(padV, s, pad);
     v128.store(row + at, s);
     if (repOut) v128.store(repOut + at, v128.or(bad, self));
-    mx = f32x4.max(mx, s);
+    // pmax is one instruction on x86 (max with NaN rules is several). A NaN logit is skipped here but
+    // still makes the row's sum, lse and outputs NaN, as with max.
+    mx = f32x4.pmax(mx, s);
   }
   return hmax(mx);
 }

@@ -32,8 +32,14 @@
 @inline export function exp4(x: v128): v128 {
   const hi = f32x4.splat(88.37626);
   const lo = f32x4.splat(-87.33654);
-  const xc = f32x4.max(f32x4.min(x, hi), lo);
-  const n = f32x4.nearest(f32x4.mul(xc, f32x4.splat(1.44269504088896341)));
+  // pmin/pmax are one instruction each on x86 (min/max with NaN rules are several); a NaN lane stays
+  // NaN through both and through the polynomial.
+  const xc = f32x4.pmax(f32x4.pmin(x, hi), lo);
+  // n = round-half-even(xc·log2 e) by the 1.5·2^23 shift (the product rounded first, as `nearest` of
+  // it would be): the sum's low mantissa bits hold n as an integer (|n| <= 128), so 2^n is built from
+  // them without a float-to-int conversion.
+  const shifted = f32x4.add(f32x4.mul(xc, f32x4.splat(1.44269504088896341)), f32x4.splat(EXP_SHIFT));
+  const n = f32x4.sub(shifted, f32x4.splat(EXP_SHIFT));
   let r = madd(n, f32x4.splat(-0.693359375), xc);
   r = madd(n, f32x4.splat(2.12194440e-4), r);
   let p = f32x4.splat(1.9875691500e-4);
@@ -43,9 +49,14 @@
   p = madd(p, r, f32x4.splat(1.6666665459e-1));
   p = madd(p, r, f32x4.splat(5.0000001201e-1));
   p = madd(p, f32x4.mul(r, r), f32x4.add(r, f32x4.splat(1.0)));
-  const pow2 = i32x4.shl(i32x4.add(i32x4.trunc_sat_f32x4_s(n), i32x4.splat(127)), 23);
+  const pow2 = i32x4.shl(i32x4.add(shifted, i32x4.splat(127 - EXP_SHIFT_BITS)), 23);
   let y = f32x4.mul(p, pow2);
   y = v128.andnot(y, f32x4.lt(x, lo)); // underflow: exactly 0
   y = v128.bitselect(f32x4.splat(Infinity), y, f32x4.gt(x, hi)); // overflow: +Infinity
   return y;
 }
+
+/** 1.5·2^23: adding it rounds a float of magnitude below 2^22 to an integer (half to even). */
+const EXP_SHIFT: f32 = 12582912.0;
+/** The bits of {@link EXP_SHIFT}; the bits of `EXP_SHIFT + n` are these plus n. */
+const EXP_SHIFT_BITS: i32 = 0x4b400000;
