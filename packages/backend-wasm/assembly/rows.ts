@@ -56,12 +56,61 @@ export function softmaxRows(x: usize, y: usize, rows: i32, n: i32): void {
 /** logsumexp of `rows` rows of `n` floats into out[rows]. */
 export function logSumExpRows(x: usize, out: usize, rows: i32, n: i32): void {
   for (let r = 0; r < rows; r++) {
-    const xr = x + (<usize>(r * n) << 2);
-    const m = rowMax(xr, n);
-    let v: f32;
-    if (m == -Infinity || m == Infinity || m != m) v = m;
-    else v = <f32>(<f64>m + Math.log(<f64>expSum(xr, n, m, 0)));
-    store<f32>(out + (<usize>r << 2), v);
+    store<f32>(out + (<usize>r << 2), rowLogSumExp(x + (<usize>(r * n) << 2), n));
+  }
+}
+
+/** logsumexp of one row of `n` floats (−∞, +∞ and NaN rows give that value). */
+function rowLogSumExp(x: usize, n: i32): f32 {
+  const m = rowMax(x, n);
+  if (m == -Infinity || m == Infinity || m != m) return m;
+  return <f32>(<f64>m + Math.log(<f64>expSum(x, n, m, 0)));
+}
+
+/**
+ * Cross-entropy of `rows` rows of `V` logits against int32 `labels` (checked by the host): `lse[r]` is
+ * the row's logsumexp, `loss[r] = lse[r] − logits[r, label]`, 0 where the label is `ignoreIndex`.
+ */
+export function crossEntropyRows(logits: usize, labels: usize, loss: usize, lse: usize, rows: i32, V: i32, ignoreIndex: i32): void {
+  for (let r = 0; r < rows; r++) {
+    const row = logits + (<usize>r * <usize>V << 2);
+    const l = rowLogSumExp(row, V);
+    store<f32>(lse + (<usize>r << 2), l);
+    const t = load<i32>(labels + (<usize>r << 2));
+    store<f32>(loss + (<usize>r << 2), t == ignoreIndex ? 0 : l - load<f32>(row + (<usize>t << 2)));
+  }
+}
+
+/**
+ * Gradient of {@link crossEntropyRows}: `out[r] = dLoss[r] · (exp(logits[r] − lse[r]) − onehot(label))`,
+ * zero rows where the label is `ignoreIndex`.
+ */
+export function crossEntropyBackwardRows(
+  logits: usize, labels: usize, lse: usize, dLoss: usize, out: usize, rows: i32, V: i32, ignoreIndex: i32,
+): void {
+  for (let r = 0; r < rows; r++) {
+    const row = logits + (<usize>r * <usize>V << 2);
+    const o = out + (<usize>r * <usize>V << 2);
+    const t = load<i32>(labels + (<usize>r << 2));
+    if (t == ignoreIndex) {
+      memory.fill(o, 0, <usize>V << 2);
+      continue;
+    }
+    const l = load<f32>(lse + (<usize>r << 2));
+    const d = load<f32>(dLoss + (<usize>r << 2));
+    const lv = f32x4.splat(l);
+    const dv = f32x4.splat(d);
+    let i = 0;
+    for (; i + 4 <= V; i += 4) {
+      const at = <usize>i << 2;
+      v128.store(o + at, f32x4.mul(dv, exp4(f32x4.sub(v128.load(row + at), lv))));
+    }
+    for (; i < V; i++) {
+      const at = <usize>i << 2;
+      store<f32>(o + at, d * <f32>Math.exp(<f64>load<f32>(row + at) - <f64>l));
+    }
+    const at = <usize>t << 2;
+    store<f32>(o + at, d * (<f32>Math.exp(<f64>load<f32>(row + at) - <f64>l) - 1));
   }
 }
 

@@ -32,6 +32,7 @@ import {
   scatterAddRows,
   unaryFloat,
   indicesInRange,
+  labelsInRange,
   reductionBlock,
   span,
   WASM_BINARY_OPS,
@@ -437,13 +438,45 @@ export class WasmBackend implements Backend<WasmStorage> {
     return this.adopt(this.reference.activationBackward(op, this.cpu(x), this.cpu(dy)));
   }
 
+  /** Cross-entropy of logits `[N, V]` per row (SIMD rows; a label out of range gets the reference's error). */
   crossEntropy(logits: T, labels: T, ignoreIndex: number): { loss: T; lse: T } {
-    const r = this.reference.crossEntropy(this.cpu(logits), this.cpu(labels), ignoreIndex);
-    return { loss: this.adopt(r.loss), lse: this.adopt(r.lse) };
+    const V = lastAxis(logits.shape);
+    if (!labelsInRange(this.heap, labels.storage, V, ignoreIndex)) {
+      const r = this.reference.crossEntropy(this.cpu(logits), this.cpu(labels), ignoreIndex);
+      return { loss: this.adopt(r.loss), lse: this.adopt(r.lse) };
+    }
+    const rows = labels.storage.length;
+    const loss = this.alloc([rows], 'float32');
+    const lse = this.alloc([rows], 'float32');
+    if (rows > 0) {
+      this.kernels.crossEntropyRows(logits.storage.ptr, labels.storage.ptr, loss.storage.ptr, lse.storage.ptr, rows, V, ignoreIndex);
+    }
+    return { loss, lse };
   }
 
+  /** Gradient of `crossEntropy` with respect to the logits (SIMD rows). */
   crossEntropyBackward(logits: T, labels: T, lse: T, dLoss: T, ignoreIndex: number): T {
-    return this.adopt(this.reference.crossEntropyBackward(this.cpu(logits), this.cpu(labels), this.cpu(lse), this.cpu(dLoss), ignoreIndex));
+    const V = lastAxis(logits.shape);
+    if (!labelsInRange(this.heap, labels.storage, V, ignoreIndex)) {
+      return this.adopt(
+        this.reference.crossEntropyBackward(this.cpu(logits), this.cpu(labels), this.cpu(lse), this.cpu(dLoss), ignoreIndex),
+      );
+    }
+    const out = this.alloc(logits.shape, 'float32');
+    const rows = labels.storage.length;
+    if (rows > 0 && V > 0) {
+      this.kernels.crossEntropyBackwardRows(
+        logits.storage.ptr,
+        labels.storage.ptr,
+        lse.storage.ptr,
+        dLoss.storage.ptr,
+        out.storage.ptr,
+        rows,
+        V,
+        ignoreIndex,
+      );
+    }
+    return out;
   }
 
   /** Fused chunked attention on SIMD tiles: one query chunk × its key window at a time. */

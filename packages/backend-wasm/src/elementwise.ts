@@ -298,6 +298,16 @@ export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: numbe
   return true;
 }
 
+/** Whether every label is `ignoreIndex` or in `[0, classes)` (else the caller lets the reference throw its error). */
+export function labelsInRange(heap: WasmHeap, labels: WasmStorage, classes: number, ignoreIndex: number): boolean {
+  const view = heap.i32(labels.ptr, labels.length);
+  for (let i = 0; i < view.length; i++) {
+    const v = view[i]!;
+    if (v !== ignoreIndex && (v < 0 || v >= classes)) return false;
+  }
+  return true;
+}
+
 /** Product of `shape[from..to)`. */
 export function span(shape: Shape, from: number, to: number): number {
   let n = 1;

@@ -48,6 +48,17 @@ export interface WasmKernelExports {
   fill32(dst: number, value: number, n: number): void;
   softmaxRows(x: number, y: number, rows: number, n: number): void;
   logSumExpRows(x: number, out: number, rows: number, n: number): void;
+  crossEntropyRows(logits: number, labels: number, loss: number, lse: number, rows: number, V: number, ignoreIndex: number): void;
+  crossEntropyBackwardRows(
+    logits: number,
+    labels: number,
+    lse: number,
+    dLoss: number,
+    out: number,
+    rows: number,
+    V: number,
+    ignoreIndex: number,
+  ): void;
   layerNormRows(x: number, gamma: number, beta: number, y: number, mean: number, rstd: number, rows: number, n: number, eps: number): void;
   layerNormBackwardRows(
     dy: number,
