@@ -89,7 +89,43 @@ export function argMaxFloat(x: usize, out: usize, outer: i32, len: i32, inner: i
       const base = x + (<usize>(o * len) << 2);
       let b: f32 = -Infinity;
       let bi = 0;
-      for (let a = 0; a < len; a++) {
+      let a = 0;
+      if (len >= 8) {
+        // Four lanes, lane l taking positions ≡ l (mod 4), each keeping its first maximum; then the
+        // largest lane value, the smallest position on ties (−∞ and NaN never count, so a row without
+        // a value above −∞ keeps index 0, as the scalar loop does).
+        let bv = f32x4.splat(-Infinity);
+        let biv = i32x4.splat(0);
+        let at = i32x4(0, 1, 2, 3);
+        for (; a + 4 <= len; a += 4) {
+          const v = v128.load(base + (<usize>a << 2));
+          const gt = f32x4.gt(v, bv);
+          bv = v128.bitselect(v, bv, gt);
+          biv = v128.bitselect(at, biv, gt);
+          at = i32x4.add(at, i32x4.splat(4));
+        }
+        b = f32x4.extract_lane(bv, 0);
+        bi = i32x4.extract_lane(biv, 0);
+        const v1 = f32x4.extract_lane(bv, 1);
+        const i1 = i32x4.extract_lane(biv, 1);
+        if (v1 > b || (v1 == b && i1 < bi)) {
+          b = v1;
+          bi = i1;
+        }
+        const v2 = f32x4.extract_lane(bv, 2);
+        const i2 = i32x4.extract_lane(biv, 2);
+        if (v2 > b || (v2 == b && i2 < bi)) {
+          b = v2;
+          bi = i2;
+        }
+        const v3 = f32x4.extract_lane(bv, 3);
+        const i3 = i32x4.extract_lane(biv, 3);
+        if (v3 > b || (v3 == b && i3 < bi)) {
+          b = v3;
+          bi = i3;
+        }
+      }
+      for (; a < len; a++) {
         const v = load<f32>(base + (<usize>a << 2));
         if (v > b) {
           b = v;

@@ -5,7 +5,7 @@
  * thread split, dv ≠ d, odd sizes, windows that repeat chunks, broadcast batches. Also a chunk of
  * 16K keys (full attention at 16K slots), whose scratch passed 2^31 bytes.
  */
-import { createCpuBackend, type KernelTensor } from '@reformer/core';
+import { createCpuBackend, type Backend, type KernelTensor } from '@reformer/core';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WasmBackend, WasmMemoryLimitError, type WasmStorage } from '../src/index.js';
@@ -100,6 +100,39 @@ describe('kernels against the CPU reference on random shapes and thread counts (
         .map(({ c8, d8, chunks }) => ({ ...p, chunkLength: 8 * c8, d: 8 * d8, N: 8 * c8 * chunks })),
     );
     fc.assert(fc.property(sliding, attentionMatches), { seed: 20_251_203, numRuns: 30 });
+  });
+
+  it('argMax along the last axis: the first maximum, on rows full of ties, NaN, ±∞ and ±0', () => {
+    const value = fc.constantFrom(0, -0, 1, -1, 2, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY);
+    const rows = fc.record({
+      rows: fc.integer({ min: 1, max: 3 }),
+      len: fc.integer({ min: 1, max: 41 }),
+      thread: fc.integer({ min: 0, max: 2 }),
+    });
+    fc.assert(
+      fc.property(
+        rows.chain(({ rows, len, thread }) =>
+          fc.record({
+            rows: fc.constant(rows),
+            len: fc.constant(len),
+            thread: fc.constant(thread),
+            values: fc.array(value, { minLength: rows * len, maxLength: rows * len }),
+          }),
+        ),
+        ({ rows, len, thread, values }) => {
+          const argMaxOf = (be: Backend) => {
+            const x: KernelTensor = { storage: be.write(Float32Array.from(values), 'float32'), shape: [rows, len], dtype: 'float32' };
+            const out = be.argMax(x, 1);
+            const got = Array.from(be.readSync!(out.storage, 'int32', rows));
+            be.free(x.storage);
+            be.free(out.storage);
+            return got;
+          };
+          expect(argMaxOf(backends[thread]!)).toEqual(argMaxOf(cpu));
+        },
+      ),
+      { seed: 20_251_203, numRuns: 300 },
+    );
   });
 
   it('batched matmul, every transpose, broadcast batches', () => {
