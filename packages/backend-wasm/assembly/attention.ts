@@ -145,18 +145,59 @@ function packRows(src: usize, slots: usize, useSlots: bool, first: i32, rows: i3
 /**
  * The transpose of the window's rows of `src` (`cols` floats each) as the B operand of a tile GEMM:
  * panels of 8 window keys, element (e, w) at `dst + (w/8)·cols·32 + e·32 + (w%8)·4`, zero for w ≥ W.
+ * Four keys × four columns at a time are transposed in registers (W is then a multiple of 4 up to Wp,
+ * the rest one element at a time).
  */
 function packTransposed(src: usize, cols: i32, dst: usize): void {
   const panel = <usize>cols << 5;
-  for (let w = 0; w < Wp; w++) {
+  const cols4 = cols & ~3;
+  let w = 0;
+  for (; w + 4 <= W; w += 4) {
+    const at = dst + <usize>(w >> 3) * panel + (<usize>(w & 7) << 2);
+    const r0 = rowOf(src, w, cols);
+    const r1 = rowOf(src, w + 1, cols);
+    const r2 = rowOf(src, w + 2, cols);
+    const r3 = rowOf(src, w + 3, cols);
+    for (let e = 0; e < cols4; e += 4) {
+      const o = <usize>e << 2;
+      const a = v128.load(r0 + o);
+      const b = v128.load(r1 + o);
+      const c = v128.load(r2 + o);
+      const d = v128.load(r3 + o);
+      const ab01 = i32x4.shuffle(a, b, 0, 4, 1, 5);
+      const cd01 = i32x4.shuffle(c, d, 0, 4, 1, 5);
+      const ab23 = i32x4.shuffle(a, b, 2, 6, 3, 7);
+      const cd23 = i32x4.shuffle(c, d, 2, 6, 3, 7);
+      const to = at + (<usize>e << 5);
+      v128.store(to, i32x4.shuffle(ab01, cd01, 0, 1, 4, 5));
+      v128.store(to, i32x4.shuffle(ab01, cd01, 2, 3, 6, 7), 32);
+      v128.store(to, i32x4.shuffle(ab23, cd23, 0, 1, 4, 5), 64);
+      v128.store(to, i32x4.shuffle(ab23, cd23, 2, 3, 6, 7), 96);
+    }
+    for (let e = cols4; e < cols; e++) {
+      const o = <usize>e << 2;
+      const to = at + (<usize>e << 5);
+      store<f32>(to, load<f32>(r0 + o));
+      store<f32>(to, load<f32>(r1 + o), 4);
+      store<f32>(to, load<f32>(r2 + o), 8);
+      store<f32>(to, load<f32>(r3 + o), 12);
+    }
+  }
+  for (; w < Wp; w++) {
     const at = dst + <usize>(w >> 3) * panel + (<usize>(w & 7) << 2);
     if (w < W) {
-      const from = src + (<usize>(load<i32>(winSlot + (<usize>w << 2)) * cols) << 2);
+      const from = rowOf(src, w, cols);
       for (let e = 0; e < cols; e++) store<f32>(at + (<usize>e << 5), load<f32>(from + (<usize>e << 2)));
     } else {
       for (let e = 0; e < cols; e++) store<f32>(at + (<usize>e << 5), 0);
     }
   }
+}
+
+/** The address of window key `w`'s row of `src` (`cols` floats per row). */
+// @ts-ignore: decorator
+@inline function rowOf(src: usize, w: i32, cols: i32): usize {
+  return src + (<usize>(load<i32>(winSlot + (<usize>w << 2)) * cols) << 2);
 }
 
 /**
