@@ -10,12 +10,17 @@ import { random } from './helpers.js';
 import { createWasm } from './setup.js';
 
 const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
-const put = (be: Backend, data: Float32Array | Int32Array, shape: Shape, dtype: 'float32' | 'int32' = 'float32'): KernelTensor => ({
+const put = <S>(
+  be: Backend<S>,
+  data: Float32Array | Int32Array,
+  shape: Shape,
+  dtype: 'float32' | 'int32' = 'float32',
+): KernelTensor<S> => ({
   storage: be.write(data, dtype),
   shape,
   dtype,
 });
-const get = (be: Backend, t: KernelTensor) => be.readSync!(t.storage, t.dtype, size(t.shape)) as Float32Array;
+const get = <S>(be: Backend<S>, t: KernelTensor<S>) => be.readSync!(t.storage, t.dtype, size(t.shape)) as Float32Array;
 
 /** Largest |a − b| relative to max(1, |b|). */
 function worst(a: Float32Array, b: Float32Array): number {
@@ -42,7 +47,7 @@ describe('crossEntropy and its backward on SIMD rows', () => {
       const logits = random(N * V, N * 31 + V, 60);
       const labels = Int32Array.from({ length: N }, (_, i) => (i === 1 ? -100 : (i * 7 + 3) % V));
       const dLoss = random(N, V, 2);
-      const run = (be: Backend) => {
+      const run = <S>(be: Backend<S>) => {
         const x = put(be, logits, [N, V]);
         const t = put(be, labels, [N], 'int32');
         const d = put(be, dLoss, [N]);
