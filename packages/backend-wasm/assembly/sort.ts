@@ -94,16 +94,34 @@ export function argMaxFloat(x: usize, out: usize, outer: i32, len: i32, inner: i
         // Four lanes, lane l taking positions ≡ l (mod 4), each keeping its first maximum; then the
         // largest lane value, the smallest position on ties (−∞ and NaN never count, so a row without
         // a value above −∞ keeps index 0, as the scalar loop does).
+        // Two sets of lanes (positions 8k..8k+3 and 8k+4..8k+7) keep two compare chains in flight.
         let bv = f32x4.splat(-Infinity);
         let biv = i32x4.splat(0);
+        let bv2 = f32x4.splat(-Infinity);
+        let biv2 = i32x4.splat(0);
         let at = i32x4(0, 1, 2, 3);
-        for (; a + 4 <= len; a += 4) {
+        for (; a + 8 <= len; a += 8) {
+          const v = v128.load(base + (<usize>a << 2));
+          const v2 = v128.load(base + (<usize>a << 2), 16);
+          const gt = f32x4.gt(v, bv);
+          const gt2 = f32x4.gt(v2, bv2);
+          bv = v128.bitselect(v, bv, gt);
+          biv = v128.bitselect(at, biv, gt);
+          bv2 = v128.bitselect(v2, bv2, gt2);
+          biv2 = v128.bitselect(i32x4.add(at, i32x4.splat(4)), biv2, gt2);
+          at = i32x4.add(at, i32x4.splat(8));
+        }
+        if (a + 4 <= len) {
           const v = v128.load(base + (<usize>a << 2));
           const gt = f32x4.gt(v, bv);
           bv = v128.bitselect(v, bv, gt);
           biv = v128.bitselect(at, biv, gt);
-          at = i32x4.add(at, i32x4.splat(4));
+          a += 4;
         }
+        // Lane-wise, the second set wins with a larger value or an equal one at a smaller position.
+        const take = v128.or(f32x4.gt(bv2, bv), v128.and(f32x4.eq(bv2, bv), i32x4.lt_s(biv2, biv)));
+        bv = v128.bitselect(bv2, bv, take);
+        biv = v128.bitselect(biv2, biv, take);
         b = f32x4.extract_lane(bv, 0);
         bi = i32x4.extract_lane(biv, 0);
         const v1 = f32x4.extract_lane(bv, 1);
