@@ -3,24 +3,11 @@
  * fewer than four classes, ignored rows, extreme logits), and a label out of range: the reference's
  * named error, nothing allocated.
  */
-import { InvalidArgumentError, createCpuBackend, type Backend, type KernelTensor, type Shape } from '@reformer/core';
+import { InvalidArgumentError, createCpuBackend, type Backend } from '@reformer/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { random } from './helpers.js';
+import { random, readTensor, writeTensor } from './helpers.js';
 import { createWasm } from './setup.js';
-
-const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
-const put = <S>(
-  be: Backend<S>,
-  data: Float32Array | Int32Array,
-  shape: Shape,
-  dtype: 'float32' | 'int32' = 'float32',
-): KernelTensor<S> => ({
-  storage: be.write(data, dtype),
-  shape,
-  dtype,
-});
-const get = <S>(be: Backend<S>, t: KernelTensor<S>) => be.readSync!(t.storage, t.dtype, size(t.shape)) as Float32Array;
 
 /** Largest |a − b| relative to max(1, |b|). */
 function worst(a: Float32Array, b: Float32Array): number {
@@ -48,12 +35,12 @@ describe('crossEntropy and its backward on SIMD rows', () => {
       const labels = Int32Array.from({ length: N }, (_, i) => (i === 1 ? -100 : (i * 7 + 3) % V));
       const dLoss = random(N, V, 2);
       const run = <S>(be: Backend<S>) => {
-        const x = put(be, logits, [N, V]);
-        const t = put(be, labels, [N], 'int32');
-        const d = put(be, dLoss, [N]);
+        const x = writeTensor(be, logits, [N, V]);
+        const t = writeTensor(be, labels, [N]);
+        const d = writeTensor(be, dLoss, [N]);
         const { loss, lse } = be.crossEntropy!(x, t, -100);
         const grad = be.crossEntropyBackward!(x, t, lse, d, -100);
-        const out = [get(be, loss), get(be, lse), get(be, grad)];
+        const out = [readTensor(be, loss), readTensor(be, lse), readTensor(be, grad)];
         for (const k of [x, t, d, loss, lse, grad]) be.free(k.storage);
         return out;
       };
@@ -68,8 +55,8 @@ describe('crossEntropy and its backward on SIMD rows', () => {
   }
 
   it('a label out of range gets the named error, and nothing stays allocated', () => {
-    const x = put(wasm, random(6, 1, 1), [2, 3]);
-    const t = put(wasm, Int32Array.of(0, 3), [2], 'int32');
+    const x = writeTensor(wasm, random(6, 1, 1), [2, 3]);
+    const t = writeTensor(wasm, Int32Array.of(0, 3), [2]);
     const before = wasm.memory().liveBytes;
     expect(() => wasm.crossEntropy(x, t, -100)).toThrow(InvalidArgumentError);
     expect(() => wasm.crossEntropy(x, t, -100)).toThrow(/label 3 of row 1 is out of range for 3 classes/);

@@ -7,7 +7,7 @@ import { createCpuBackend, type Backend, type BinaryOp, type KernelTensor, type 
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
 import { broadcastWalk } from '../src/elementwise.js';
-import { random as seeded } from './helpers.js';
+import { random as seeded, writeTensor } from './helpers.js';
 import { createWasm } from './setup.js';
 
 /** Uniform in [−1, 1), with a NaN at index 3. */
@@ -17,11 +17,6 @@ function random(n: number, seed: number): Float32Array {
   return out;
 }
 const size = (s: Shape) => s.reduce((a, b) => a * b, 1);
-const put = (be: Backend, data: Float32Array | Int32Array, shape: Shape, dtype: 'float32' | 'int32' = 'float32'): KernelTensor => ({
-  storage: be.write(data, dtype),
-  shape,
-  dtype,
-});
 const get = (be: Backend, t: KernelTensor) => Array.from(be.readSync!(t.storage, t.dtype, size(t.shape)));
 
 describe('element-wise and indexing kernels are bit-identical to the CPU reference', () => {
@@ -56,8 +51,8 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
         const a = random(size(aShape), 1);
         const b = random(size(bShape), 2);
         const run = (be: Backend) => {
-          const x = put(be, a, aShape);
-          const y = put(be, b, bShape);
+          const x = writeTensor(be, a, aShape);
+          const y = writeTensor(be, b, bShape);
           const z = be.binary(op, x, y, outShape);
           const r = get(be, z);
           for (const t of [x, y, z]) be.free(t.storage);
@@ -73,7 +68,7 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
       const x = random(1027, 7).map((v, i) => (i % 5 === 0 ? Math.round(v * 8) / 2 : v * 100));
       x.set([0, -0, Infinity, -Infinity, 0.5, -0.5, 2.5, -2.5], 10);
       const run = (be: Backend) => {
-        const t = put(be, x, [1027]);
+        const t = writeTensor(be, x, [1027]);
         const u = be.unary(op, t);
         const r = get(be, u);
         for (const v of [t, u]) be.free(v.storage);
@@ -88,8 +83,8 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
     const x = random(size(shape), 11);
     const dy = random(size(shape), 12);
     const run = (be: Backend) => {
-      const t = put(be, x, shape);
-      const d = put(be, dy, shape);
+      const t = writeTensor(be, x, shape);
+      const d = writeTensor(be, dy, shape);
       const outs = [
         be.activationBackward!('relu', t, d),
         ...[[0], [1, 2], [3], [2, 3], [0, 1, 2, 3], [0, 2]].map((axes) => be.reduce('sum', t, axes)),
@@ -106,9 +101,9 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
     const x = random(size(shape), 21);
     const ints = Int32Array.from({ length: 2 * 2 * 5 }, (_, i) => i * 7 - 30);
     const run = (be: Backend) => {
-      const t = put(be, x, shape);
-      const a = put(be, ints, [2, 2, 5], 'int32');
-      const b = put(be, ints.slice(0, 2 * 1 * 5), [2, 1, 5], 'int32');
+      const t = writeTensor(be, x, shape);
+      const a = writeTensor(be, ints, [2, 2, 5]);
+      const b = writeTensor(be, ints.slice(0, 2 * 1 * 5), [2, 1, 5]);
       const outs = [
         be.transpose(t, [0, 2, 1, 3]),
         be.transpose(t, [3, 1, 0, 2]),
@@ -154,8 +149,8 @@ describe('element-wise and indexing kernels are bit-identical to the CPU referen
     const x = random(size(shape), 5);
     const idx = Int32Array.from({ length: 2 * 13 }, (_, i) => (i * 7) % 10);
     const run = (be: Backend) => {
-      const xt = put(be, x, shape);
-      const it = put(be, idx, [2, 13], 'int32');
+      const xt = writeTensor(be, x, shape);
+      const it = writeTensor(be, idx, [2, 13]);
       const g = be.gather(xt, it, 1);
       const s = be.scatterAdd(g, it, 1, 10);
       const r = [get(be, g), get(be, s)];

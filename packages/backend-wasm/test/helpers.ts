@@ -44,8 +44,8 @@ export const LSH_LIKE: AttentionProblem = {
 /** The inputs of `p` on `be` (seeded), the upstream gradients, and every tensor made (to free). */
 export function attentionInputs<S>(be: Backend<S>, p: AttentionProblem) {
   const { B, H, N, d, dv } = p;
-  const f = (data: Float32Array, shape: number[]): KernelTensor<S> => ({ storage: be.write(data, 'float32'), shape, dtype: 'float32' });
-  const i = (data: Int32Array, shape: number[]): KernelTensor<S> => ({ storage: be.write(data, 'int32'), shape, dtype: 'int32' });
+  const f = (data: Float32Array, shape: number[]) => writeTensor(be, data, shape);
+  const i = (data: Int32Array, shape: number[]) => writeTensor(be, data, shape);
   const positions = new Int32Array(B * H * N);
   for (let r = 0; r < B * H; r++) {
     const perm = Array.from({ length: N }, (_, j) => j);
@@ -81,6 +81,12 @@ export function attentionInputs<S>(be: Backend<S>, p: AttentionProblem) {
   const dLse = f(random(B * H * N, 5), [B, H, N]);
   const made = [q, k, v, dOut, dLse, params.positions, params.buckets, params.keyMask].filter((t) => t !== undefined);
   return { q, k, v, dOut, dLse, params, made };
+}
+
+/** A new tensor of `shape` on `be` holding `data` (int32 for an Int32Array, float32 otherwise). */
+export function writeTensor<S>(be: Backend<S>, data: Float32Array | Int32Array, shape: Shape): KernelTensor<S> {
+  const dtype = data instanceof Int32Array ? 'int32' : 'float32';
+  return { storage: be.write(data, dtype), shape: [...shape], dtype };
 }
 
 /** A tensor's values on the host. */

@@ -9,7 +9,7 @@ import { createCpuBackend, type Backend, type KernelTensor } from '@reformer/cor
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type WasmBackend, WasmMemoryLimitError, type WasmStorage } from '../src/index.js';
-import { type AttentionProblem, attentionInputs, matmulOf, random, runAttention } from './helpers.js';
+import { type AttentionProblem, attentionInputs, matmulOf, random, runAttention, writeTensor } from './helpers.js';
 import { createWasm } from './setup.js';
 
 const cpu = createCpuBackend();
@@ -121,7 +121,7 @@ describe('kernels against the CPU reference on random shapes and thread counts (
         ),
         ({ rows, len, thread, values }) => {
           const argMaxOf = (be: Backend) => {
-            const x: KernelTensor = { storage: be.write(Float32Array.from(values), 'float32'), shape: [rows, len], dtype: 'float32' };
+            const x = writeTensor(be, Float32Array.from(values), [rows, len]);
             const out = be.argMax(x, 1);
             const got = Array.from(be.readSync!(out.storage, 'int32', rows));
             be.free(x.storage);

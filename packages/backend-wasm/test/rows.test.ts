@@ -3,23 +3,11 @@
  * conformance suite's: softmax and logsumexp over 30,001 logits (a vocabulary, with a tail that is not
  * a multiple of 4), layer norm forward and backward over 4,096 rows of 258.
  */
-import { createCpuBackend, type Backend, type KernelTensor } from '@reformer/core';
+import { createCpuBackend, type Backend } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { random } from './helpers.js';
+import { random, readTensor, writeTensor } from './helpers.js';
 import { createWasm } from './setup.js';
-
-const put = (be: Backend, data: Float32Array, shape: number[]): KernelTensor => ({
-  storage: be.write(data, 'float32'),
-  shape,
-  dtype: 'float32',
-});
-const get = (be: Backend, t: KernelTensor) =>
-  be.readSync!(
-    t.storage,
-    'float32',
-    t.shape.reduce((a, b) => a * b, 1),
-  ) as Float32Array;
 
 function worstRelative(got: Float32Array, want: Float32Array): number {
   expect(got.length).toBe(want.length);
@@ -41,10 +29,10 @@ describe('row kernels against the CPU reference', () => {
     for (let i = n; i < 2 * n; i++) x[i] = -Infinity;
     x[2 * n + 17] = NaN;
     const run = (be: Backend) => {
-      const t = put(be, x, [3, n]);
+      const t = writeTensor(be, x, [3, n]);
       const s = be.softmax!(t);
       const l = be.logSumExp!(t);
-      const r = [get(be, s), get(be, l)];
+      const r = [readTensor(be, s), readTensor(be, l)];
       for (const u of [t, s, l]) be.free(u.storage);
       return r;
     };
@@ -68,13 +56,13 @@ describe('row kernels against the CPU reference', () => {
     const beta = random(n, 3);
     const dy = random(rows * n, 4);
     const run = (be: Backend) => {
-      const xt = put(be, x, [rows, n]);
-      const g = put(be, gamma, [n]);
-      const b = put(be, beta, [n]);
-      const d = put(be, dy, [rows, n]);
+      const xt = writeTensor(be, x, [rows, n]);
+      const g = writeTensor(be, gamma, [n]);
+      const b = writeTensor(be, beta, [n]);
+      const d = writeTensor(be, dy, [rows, n]);
       const f = be.layerNorm!(xt, g, b, 1e-5);
       const back = be.layerNormBackward!(d, xt, g, f.mean, f.rstd);
-      const out = [f.y, f.mean, f.rstd, back.dx, back.dGamma, back.dBeta].map((t) => get(be, t));
+      const out = [f.y, f.mean, f.rstd, back.dx, back.dGamma, back.dBeta].map((t) => readTensor(be, t));
       for (const t of [xt, g, b, d, f.y, f.mean, f.rstd, back.dx, back.dGamma, back.dBeta]) be.free(t.storage);
       return out;
     };
