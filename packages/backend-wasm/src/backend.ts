@@ -32,7 +32,6 @@ import {
   scatterAddRows,
   unaryFloat,
   indicesInRange,
-  labelsInRange,
   reductionBlock,
   span,
   WASM_BINARY_OPS,
@@ -441,7 +440,7 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** Cross-entropy of logits `[N, V]` per row (SIMD rows; a label out of range gets the reference's error). */
   crossEntropy(logits: T, labels: T, ignoreIndex: number): { loss: T; lse: T } {
     const V = lastAxis(logits.shape);
-    if (!labelsInRange(this.heap, labels.storage, V, ignoreIndex)) {
+    if (!indicesInRange(this.heap, labels.storage, V, ignoreIndex)) {
       const r = this.reference.crossEntropy(this.cpu(logits), this.cpu(labels), ignoreIndex);
       return { loss: this.adopt(r.loss), lse: this.adopt(r.lse) };
     }
@@ -457,7 +456,7 @@ export class WasmBackend implements Backend<WasmStorage> {
   /** Gradient of `crossEntropy` with respect to the logits (SIMD rows). */
   crossEntropyBackward(logits: T, labels: T, lse: T, dLoss: T, ignoreIndex: number): T {
     const V = lastAxis(logits.shape);
-    if (!labelsInRange(this.heap, labels.storage, V, ignoreIndex)) {
+    if (!indicesInRange(this.heap, labels.storage, V, ignoreIndex)) {
       return this.adopt(
         this.reference.crossEntropyBackward(this.cpu(logits), this.cpu(labels), this.cpu(lse), this.cpu(dLoss), ignoreIndex),
       );

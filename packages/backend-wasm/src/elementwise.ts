@@ -288,22 +288,15 @@ export function argMaxRows(
   runner.run('argMaxFloat', tasks, 4 * inner);
 }
 
-/** Whether every value of the int32 storage lies in `[0, size)`. */
-export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: number): boolean {
+/**
+ * Whether every value of the int32 storage lies in `[0, size)` or equals `except` (cross-entropy's
+ * `ignoreIndex`). When not, callers let the CPU reference throw its named error.
+ */
+export function indicesInRange(heap: WasmHeap, indices: WasmStorage, size: number, except?: number): boolean {
   const view = heap.i32(indices.ptr, indices.length);
   for (let i = 0; i < view.length; i++) {
     const v = view[i]!;
-    if (v < 0 || v >= size) return false;
-  }
-  return true;
-}
-
-/** Whether every label is `ignoreIndex` or in `[0, classes)` (else the caller lets the reference throw its error). */
-export function labelsInRange(heap: WasmHeap, labels: WasmStorage, classes: number, ignoreIndex: number): boolean {
-  const view = heap.i32(labels.ptr, labels.length);
-  for (let i = 0; i < view.length; i++) {
-    const v = view[i]!;
-    if (v !== ignoreIndex && (v < 0 || v >= classes)) return false;
+    if ((v < 0 || v >= size) && v !== except) return false;
   }
   return true;
 }
