@@ -82,15 +82,36 @@ export function scatterAddBlocks(upd: usize, idx: usize, out: usize, acc: usize,
   for (let p = 0; p < outer; p++) {
     for (let j = 0; j < n; j++) {
       const k = load<i32>(idx + (<usize>(p * n + j) << 2));
-      const dst = acc + (<usize>((p * size + k) * inner) << 3);
-      const src = upd + (<usize>((p * n + j) * inner) << 2);
-      for (let r = 0; r < inner; r++) {
-        const d = dst + (<usize>r << 3);
-        store<f64>(d, load<f64>(d) + <f64>load<f32>(src + (<usize>r << 2)));
-      }
+      addRowToDoubles(upd + (<usize>((p * n + j) * inner) << 2), acc + (<usize>((p * size + k) * inner) << 3), inner);
     }
   }
-  for (let i: usize = 0; i < total; i++) store<f32>(out + (i << 2), <f32>load<f64>(acc + (i << 3)));
+  roundDoubles(acc, out, total);
+}
+
+/** `dst[r] += src[r]` for `inner` floats added into doubles (two lanes at a time, exact as one by one). */
+function addRowToDoubles(src: usize, dst: usize, inner: i32): void {
+  let r = 0;
+  for (; r + 4 <= inner; r += 4) {
+    const x = v128.load(src + (<usize>r << 2));
+    const d = dst + (<usize>r << 3);
+    v128.store(d, f64x2.add(v128.load(d), f64x2.promote_low_f32x4(x)));
+    v128.store(d, f64x2.add(v128.load(d, 16), f64x2.promote_low_f32x4(i32x4.shuffle(x, x, 2, 3, 0, 1))), 16);
+  }
+  for (; r < inner; r++) {
+    const d = dst + (<usize>r << 3);
+    store<f64>(d, load<f64>(d) + <f64>load<f32>(src + (<usize>r << 2)));
+  }
+}
+
+/** `out[i] = f32(acc[i])` for `count` doubles (rounded to nearest, as one by one). */
+function roundDoubles(acc: usize, out: usize, count: usize): void {
+  let i: usize = 0;
+  for (; i + 4 <= count; i += 4) {
+    const lo = f32x4.demote_f64x2_zero(v128.load(acc + (i << 3)));
+    const hi = f32x4.demote_f64x2_zero(v128.load(acc + (i << 3), 16));
+    v128.store(out + (i << 2), i32x4.shuffle(lo, hi, 0, 1, 4, 5));
+  }
+  for (; i < count; i++) store<f32>(out + (i << 2), <f32>load<f64>(acc + (i << 3)));
 }
 
 /**
@@ -107,14 +128,9 @@ export function scatterAddRowRange(upd: usize, idx: usize, out: usize, acc: usiz
     for (let j = 0; j < n; j++) {
       const k = load<i32>(idx + (<usize>(p * n + j) << 2));
       if (k < k0 || k >= k1) continue;
-      const dst = acc + (<usize>((p * size + k) * inner) << 3);
-      const src = upd + (<usize>((p * n + j) * inner) << 2);
-      for (let r = 0; r < inner; r++) {
-        const d = dst + (<usize>r << 3);
-        store<f64>(d, load<f64>(d) + <f64>load<f32>(src + (<usize>r << 2)));
-      }
+      addRowToDoubles(upd + (<usize>((p * n + j) * inner) << 2), acc + (<usize>((p * size + k) * inner) << 3), inner);
     }
-    for (let i: usize = 0; i < span; i++) store<f32>(out + ((first + i) << 2), <f32>load<f64>(acc + ((first + i) << 3)));
+    roundDoubles(acc + (first << 3), out + (first << 2), span);
   }
 }
 
@@ -186,36 +202,23 @@ export function reluBackward(x: usize, dy: usize, out: usize, n: i32): void {
 
 /**
  * Float32 sum over the middle axis of x `[outer, r, inner]` into out `[outer, inner]`, in doubles in
- * the reference's order (row by row), rounded once; `acc` holds `inner` doubles.
+ * the reference's order (row by row), rounded once; `acc` holds `min(inner, SUM_BLOCK)` doubles.
  */
 export function reduceSum(x: usize, out: usize, acc: usize, outer: i32, r: i32, inner: i32): void {
-  for (let o = 0; o < outer; o++) {
-    const base = x + (<usize>(o * r * inner) << 2);
-    if (inner == 1) {
+  if (inner == 1) {
+    for (let o = 0; o < outer; o++) {
+      const base = x + (<usize>(o * r) << 2);
       let s: f64 = 0;
       for (let j = 0; j < r; j++) s += <f64>load<f32>(base + (<usize>j << 2));
       store<f32>(out + (<usize>o << 2), <f32>s);
-      continue;
     }
-    memory.fill(acc, 0, <usize>inner << 3);
-    for (let j = 0; j < r; j++) {
-      const row = base + (<usize>(j * inner) << 2);
-      let i = 0;
-      for (; i + 4 <= inner; i += 4) {
-        const v = v128.load(row + (<usize>i << 2));
-        const a = acc + (<usize>i << 3);
-        v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(v)));
-        v128.store(a, f64x2.add(v128.load(a, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
-      }
-      for (; i < inner; i++) {
-        const a = acc + (<usize>i << 3);
-        store<f64>(a, load<f64>(a) + <f64>load<f32>(row + (<usize>i << 2)));
-      }
-    }
-    const dst = out + (<usize>(o * inner) << 2);
-    for (let i = 0; i < inner; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
+    return;
   }
+  reduceSumColumns(x, out, outer, r, inner, 0, inner, acc);
 }
+
+/** Columns summed together (8 KiB of doubles: they stay in the L1 cache while all r rows are added). */
+const SUM_BLOCK: i32 = 1024;
 
 /** {@link reduceSum} with the scratch last (how the thread pool passes each thread its own): outer blocks on threads. */
 export function reduceSumRange(x: usize, out: usize, outer: i32, r: i32, inner: i32, acc: usize): void {
@@ -225,27 +228,15 @@ export function reduceSumRange(x: usize, out: usize, outer: i32, r: i32, inner: 
 /**
  * Columns `[c0, c1)` of {@link reduceSum} (for threads when the outer size is small): each element is
  * summed over the same rows in the same order, in doubles, so any split over columns gives the same bits.
- * `acc` holds `c1 − c0` doubles.
+ * `acc` holds `min(c1 − c0, SUM_BLOCK)` doubles.
  */
 export function reduceSumColumns(x: usize, out: usize, outer: i32, r: i32, inner: i32, c0: i32, c1: i32, acc: usize): void {
-  const w = c1 - c0;
-  for (let o = 0; o < outer; o++) {
-    memory.fill(acc, 0, <usize>w << 3);
-    for (let j = 0; j < r; j++) {
-      const row = x + (<usize>((o * r + j) * inner + c0) << 2);
-      let i = 0;
-      for (; i + 4 <= w; i += 4) {
-        const v = v128.load(row + (<usize>i << 2));
-        const a = acc + (<usize>i << 3);
-        v128.store(a, f64x2.add(v128.load(a), f64x2.promote_low_f32x4(v)));
-        v128.store(a, f64x2.add(v128.load(a, 16), f64x2.promote_low_f32x4(i32x4.shuffle(v, v, 2, 3, 0, 1))), 16);
-      }
-      for (; i < w; i++) {
-        const a = acc + (<usize>i << 3);
-        store<f64>(a, load<f64>(a) + <f64>load<f32>(row + (<usize>i << 2)));
-      }
+  for (let b0 = c0; b0 < c1; b0 += SUM_BLOCK) {
+    const w = min(c1 - b0, SUM_BLOCK);
+    for (let o = 0; o < outer; o++) {
+      memory.fill(acc, 0, <usize>w << 3);
+      for (let j = 0; j < r; j++) addRowToDoubles(x + (<usize>((o * r + j) * inner + b0) << 2), acc, w);
+      roundDoubles(acc, out + (<usize>(o * inner + b0) << 2), w);
     }
-    const dst = out + (<usize>(o * inner + c0) << 2);
-    for (let i = 0; i < w; i++) store<f32>(dst + (<usize>i << 2), <f32>load<f64>(acc + (<usize>i << 3)));
   }
 }
