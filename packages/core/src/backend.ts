@@ -139,6 +139,7 @@ export interface ChunkedAttentionRules {
 export const FUSED_KERNELS = [
   'softmax',
   'logSumExp',
+  'signedArgMax',
   'layerNorm',
   'layerNormBackward',
   'activationBackward',
@@ -166,7 +167,7 @@ export const MASKED_LOGIT = -1e9;
  *   reductions (`reduce`, `argMax`, `argSort`), `matmul` and layout (`transpose`, `slice`, `concat`,
  *   `pad`, `gather`, `scatterAdd`). A backend with only these runs every package.
  * - **Fused kernels** (optional accelerations, {@link FUSED_KERNELS}): `softmax`, `logSumExp`,
- *   `layerNorm`, `layerNormBackward`, `activationBackward`, `crossEntropy`, `crossEntropyBackward`,
+ *   `signedArgMax`, `layerNorm`, `layerNormBackward`, `activationBackward`, `crossEntropy`, `crossEntropyBackward`,
  *   `chunkedAttention`, `chunkedAttentionBackward`. Where a backend lacks one, the ops layer runs
  *   core's composite of it (`src/composite/`), written once in terms of the primitives with the same
  *   numerics (float32 logsumexp, masks that replace logits, attention memory bounded per chunk
@@ -264,6 +265,12 @@ export interface Backend<S = unknown> {
   softmax?(x: KernelTensor<S>): KernelTensor<S>;
   /** `log Σ exp` over the last axis (removed from the shape), stable (max-shifted). */
   logSumExp?(x: KernelTensor<S>): KernelTensor<S>;
+  /**
+   * `argMax` of `[x, −x]` (concatenated along the last axis) over that axis, which is removed: `i`
+   * where `x[i]` is the first maximum, `n + i` where `−x[i]` is (n = the last axis' length), by the
+   * rules of `argMax` (float32 `x`).
+   */
+  signedArgMax?(x: KernelTensor<S>): KernelTensor<S>;
   /**
    * Layer norm over the last axis: `(x − mean) · rstd · gamma + beta`, `rstd = 1/√(var + eps)` with the
    * biased variance. Returns `mean` and `rstd` (shape `x.shape[:-1]`) for the backward.

@@ -7,6 +7,7 @@
  */
 import type { ActivationOp, Backend, ChunkedAttentionParams, KernelTensor } from '../backend.js';
 import { activationBackwardComposite } from './activation.js';
+import { signedArgMaxComposite } from './argmax.js';
 import { chunkedAttentionBackwardComposite, chunkedAttentionComposite } from './attention.js';
 import { crossEntropyBackwardComposite, crossEntropyComposite } from './loss.js';
 import { layerNormBackwardComposite, layerNormComposite } from './norm.js';
@@ -20,6 +21,10 @@ export function softmaxKernel(b: Backend, x: KT): KT {
 
 export function logSumExpKernel(b: Backend, x: KT): KT {
   return b.logSumExp !== undefined ? b.logSumExp(x) : logSumExpComposite(b, x);
+}
+
+export function signedArgMaxKernel(b: Backend, x: KT): KT {
+  return b.signedArgMax !== undefined ? b.signedArgMax(x) : signedArgMaxComposite(b, x);
 }
 
 export function layerNormKernel(b: Backend, x: KT, gamma: KT, beta: KT, eps: number): { y: KT; mean: KT; rstd: KT } {
@@ -76,5 +81,6 @@ export {
   layerNormBackwardComposite,
   layerNormComposite,
   logSumExpComposite,
+  signedArgMaxComposite,
   softmaxComposite,
 };

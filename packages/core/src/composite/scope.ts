@@ -72,6 +72,9 @@ export class Kernels {
   reduce(op: ReduceOp, x: KT, axes: readonly number[]): KT {
     return this.track(this.backend.reduce(op, x, axes));
   }
+  argMax(x: KT, axis: number): KT {
+    return this.track(this.backend.argMax(x, axis));
+  }
   /** Reduces the last axis and keeps it with length 1. */
   reduceLast(op: ReduceOp, x: KT): KT {
     const r = this.reduce(op, x, [x.shape.length - 1]);

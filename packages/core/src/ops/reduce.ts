@@ -1,5 +1,5 @@
 import type { ReduceOp } from '../backend.js';
-import { logSumExpKernel, softmaxKernel } from '../composite/index.js';
+import { logSumExpKernel, signedArgMaxKernel, softmaxKernel } from '../composite/index.js';
 import { noGrad, runOp1, tidy } from '../engine.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../types.js';
@@ -68,6 +68,18 @@ export function mean(x: Tensor, axis?: number | readonly number[], keepDims = fa
 export function argMax(x: Tensor, axis = -1): Tensor {
   const ax = normalizeAxis('argMax', axis, x.rank);
   return runOp1({ name: 'argMax', inputs: [x], kernel: (b, [k]) => b.argMax(k!, ax) });
+}
+
+/**
+ * The first maximum of `[x, −x]` along the last axis (removed), int32: `i` where `x[i]` wins, `n + i`
+ * where `−x[i]` wins (n = the last axis' length; ties go to the earlier entry, NaN never wins, as
+ * {@link argMax}). The bucket of angular LSH (`argmax([xR; −xR])`), computed without making `[x, −x]`
+ * on backends with a fused kernel. float32 only.
+ */
+export function signedArgMax(x: Tensor): Tensor {
+  requireDType('signedArgMax', 'float32', x);
+  normalizeAxis('signedArgMax', -1, x.rank); // a last axis to reduce
+  return runOp1({ name: 'signedArgMax', inputs: [x], kernel: (b, [k]) => signedArgMaxKernel(b, k!) });
 }
 
 /** Moves `axis` to the end, applies `fn` (a last-axis op), and moves it back. */

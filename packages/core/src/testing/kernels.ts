@@ -24,7 +24,7 @@ import {
   transpose,
 } from '../ops/layout.js';
 import { matmul } from '../ops/matmul.js';
-import { argMax, argSort, logSoftmax, logSumExp, max, mean, min, softmax, sum } from '../ops/reduce.js';
+import { argMax, argSort, logSoftmax, logSumExp, max, mean, min, signedArgMax, softmax, sum } from '../ops/reduce.js';
 import { normalValues, uniformValues } from '../random.js';
 import type { Tensor } from '../tensor.js';
 import { formatShape } from '../types.js';
@@ -44,6 +44,7 @@ import type { ForwardCase, Tol } from './harness.js';
 import {
   argMaxRef,
   argSortRef,
+  signedArgMaxRef,
   binaryRef,
   broadcastToRef,
   castRef,
@@ -765,6 +766,42 @@ function reduceGroups(): KernelGroup[] {
         inputs: [tie],
         run: ([a]) => argMax(a!),
         want: () => [fromValues([2], [0, 1], 'int32')],
+      });
+      return cases;
+    },
+  });
+  groups.push({
+    name: 'signedArgMax (first maximum of [x, −x])',
+    tol: 'exact',
+    build: (rng) => {
+      const cases: ForwardCase[] = [];
+      // 64 and 37 take the vector path with and without a tail; ties within and across the halves
+      for (const shape of [[7], [4, 9], [3, 4, 5], [1, 1], [5, 64], [2, 3, 37]]) {
+        for (const x of [randomFromSet(rng, shape, [0, 1, 2, 2, -1, -2]), randomFloats(rng, shape)]) {
+          cases.push({
+            label: `signedArgMax ${formatShape(shape)}`,
+            inputs: [x],
+            run: ([a]) => signedArgMax(a!),
+            want: () => [signedArgMaxRef(x)],
+          });
+        }
+      }
+      // ties between x and −x (the first half wins), ±0, ±∞, NaN and rows of only NaN
+      const special = [3, -3, 1, 0, -3, 3, 1, 0, 0, -0, 0, -0, -0, 0, -0, 0, NaN, -1, NaN, 0.5, NaN, NaN, NaN, NaN];
+      special.push(-Infinity, -Infinity, -Infinity, -Infinity, Infinity, -Infinity, 2, 1, -Infinity, NaN, 5, -5);
+      const rows = fromValues([9, 4], special);
+      cases.push({
+        label: 'signedArgMax ties, ±0, ±∞, NaN',
+        inputs: [rows],
+        run: ([a]) => signedArgMax(a!),
+        want: () => [signedArgMaxRef(rows)],
+      });
+      const wide = fromValues([3, 8], [1, 2, 3, 4, -4, 0, 4, -4, -5, 1, 2, 5, 0, 0, -5, 1, NaN, NaN, NaN, NaN, NaN, NaN, NaN, -1]);
+      cases.push({
+        label: 'signedArgMax lanes [3, 8]',
+        inputs: [wide],
+        run: ([a]) => signedArgMax(a!),
+        want: () => [signedArgMaxRef(wide)],
       });
       return cases;
     },

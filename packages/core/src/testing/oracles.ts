@@ -314,6 +314,12 @@ export function argMaxRef(x: HostTensor, axis: number): HostTensor {
   return hostTensor(outShape, 'int32', out);
 }
 
+/** `argMax` of `[x, −x]` (concatenated along the last axis) over that axis, int32. */
+export function signedArgMaxRef(x: HostTensor): HostTensor {
+  const last = x.shape.length - 1;
+  return argMaxRef(concatRef([x, unaryRef('neg', x)], last), last);
+}
+
 /** Stable ascending argsort along `axis` (ties keep their original order). */
 export function argSortRef(x: HostTensor, axis: number): HostTensor {
   const ax = axis < 0 ? axis + x.shape.length : axis;
