@@ -5,5 +5,5 @@ export { matmul, matmulScratchBytes } from './matmul';
 export { attentionForward, attentionBackward, attentionBackwardPartials, attentionBackwardReduce, attentionScratchBytes } from './attention';
 export { softmaxRows, logSumExpRows, layerNormRows, layerNormBackwardRows, crossEntropyRows, crossEntropyBackwardRows } from './rows';
 export { binary2d, gatherBlocks, scatterAddBlocks, scatterAddRowRange, unaryFloat, reluBackward, reduceSum, reduceSumRange, reduceSumColumns } from './elementwise';
-export { argSortRows, argSortScratchBytes, argMaxFloat } from './sort';
+export { argSortRows, argSortScratchBytes, argMaxFloat, signedArgMaxRows } from './sort';
 export { stridedCopy, fill32 } from './layout';

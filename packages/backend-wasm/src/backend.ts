@@ -26,6 +26,7 @@ import type { WasmKernelExports } from './kernels.js';
 import { attentionBackward, attentionForward } from './attention.js';
 import {
   argMaxRows,
+  signedArgMaxBlocks,
   binaryFloat,
   gatherRows,
   reduceSumRows,
@@ -229,6 +230,15 @@ export class WasmBackend implements Backend<WasmStorage> {
       });
     }
     return this.adopt(this.reference.reduce(op, this.cpu(x), axes));
+  }
+
+  /** The first maximum of `[x, −x]` along the last axis (float32 `x`), without making `[x, −x]`. */
+  signedArgMax(x: T): T {
+    const len = lastAxis(x.shape);
+    const out = this.alloc(x.shape.slice(0, -1), 'int32');
+    return this.compute(out, () => {
+      if (out.storage.length > 0) signedArgMaxBlocks(this.kernels, this.runner, x.storage.ptr, out.storage.ptr, out.storage.length, len);
+    });
   }
 
   /** Index of the first maximum along `axis` (float32 in wasm; NaN never counts as greater). */

@@ -288,6 +288,27 @@ export function argMaxRows(
   runner.run('argMaxFloat', tasks, 4 * inner);
 }
 
+/** `signedArgMax` of float32 `x` `[rows, len]` (the first maximum of `[x, −x]`); with threads, blocks of rows. */
+export function signedArgMaxBlocks(
+  kernels: WasmKernelExports,
+  runner: KernelRunner,
+  x: number,
+  out: number,
+  rows: number,
+  len: number,
+): void {
+  const threads = rows * len < SPLIT_MIN_ELEMENTS || rows < 2 ? 1 : runner.threads;
+  if (threads === 1) {
+    kernels.signedArgMaxRows(x, out, rows, len);
+    return;
+  }
+  runner.run(
+    'signedArgMaxRows',
+    rowBlocks(rows, threads).map(([r0, n]) => [x + 4 * r0 * len, out + 4 * r0, n, len]),
+    0,
+  );
+}
+
 /**
  * Whether every value of the int32 storage lies in `[0, size)` or equals `except` (cross-entropy's
  * `ignoreIndex`). When not, callers let the CPU reference throw its named error.

@@ -44,6 +44,7 @@ export interface WasmKernelExports {
   argSortScratchBytes(n: number): number;
   argSortRows(x: number, out: number, rows: number, n: number, isFloat: boolean, scratch: number): void;
   argMaxFloat(x: number, out: number, outer: number, len: number, inner: number, best: number): void;
+  signedArgMaxRows(x: number, out: number, rows: number, len: number): void;
   stridedCopy(src: number, dst: number, rank: number, dims: number): void;
   fill32(dst: number, value: number, n: number): void;
   softmaxRows(x: number, y: number, rows: number, n: number): void;

@@ -66,6 +66,7 @@ export const POOL_KERNELS = [
   'reduceSumRange',
   'reduceSumColumns',
   'argMaxFloat',
+  'signedArgMaxRows',
   'stridedCopy',
 ] as const;
 /** One of {@link POOL_KERNELS}. */

@@ -102,7 +102,7 @@ describe('kernels against the CPU reference on random shapes and thread counts (
     fc.assert(fc.property(sliding, attentionMatches), { seed: 20_251_203, numRuns: 30 });
   });
 
-  it('argMax along the last axis: the first maximum, on rows full of ties, NaN, ±∞ and ±0', () => {
+  it('argMax and signedArgMax along the last axis: the first maximum, on rows full of ties, NaN, ±∞ and ±0', () => {
     const value = fc.constantFrom(0, -0, 1, -1, 2, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY);
     const rows = fc.record({
       rows: fc.integer({ min: 1, max: 3 }),
@@ -129,6 +129,22 @@ describe('kernels against the CPU reference on random shapes and thread counts (
             return got;
           };
           expect(argMaxOf(backends[thread]!)).toEqual(argMaxOf(cpu));
+          // signedArgMax: the reference's argMax over every row followed by its negation
+          const be = backends[thread]!;
+          const x = writeTensor(be, Float32Array.from(values), [rows, len]);
+          const out = be.signedArgMax!(x);
+          const got = Array.from(be.readSync!(out.storage, 'int32', rows));
+          be.free(x.storage);
+          be.free(out.storage);
+          const both = Array.from({ length: rows }, (_, r) => values.slice(r * len, (r + 1) * len)).flatMap((row) => [
+            ...row,
+            ...row.map((v) => -v),
+          ]);
+          const y = writeTensor(cpu, Float32Array.from(both), [rows, 2 * len]);
+          const want = cpu.argMax(y, 1);
+          expect(got).toEqual(Array.from(cpu.readSync!(want.storage, 'int32', rows)));
+          cpu.free(y.storage);
+          cpu.free(want.storage);
         },
       ),
       { seed: 20_251_203, numRuns: 300 },
