@@ -10,23 +10,24 @@ import {
   ShapeMismatchError,
   add,
   checkAllocation,
+  maxAllocationBytes,
   checkSeed,
   getBackend,
   tensorBytes,
   arange,
-  argMax,
   concat,
   matmul,
   mul,
-  neg,
   nextSeed,
   noGrad,
   randomNormal,
   reshape,
   scalar,
+  signedArgMax,
   slice,
   split,
   tidy,
+  transpose,
   type Backend,
   type Tensor,
   checkInteger,
@@ -154,7 +155,8 @@ export function checkHashSizes(
       : '');
   if (s.drawsRotations)
     checkAllocation(`${fn}: random rotations ${formatShape([H, d, nR, total])}`, tensorBytes([H, d, nR, total]), hint, backend);
-  // Hashing runs one round at a time (hashWithinRound): one round's projections and scores.
+  // Hashing projects one round at a time at the least (hashWithinRound): one round's projections and
+  // scores. More rounds at once only where they fit the allocation bound (hashRoundsAtOnce).
   checkAllocation(`${fn}: hash projections ${formatShape([B, g, L, total])}`, tensorBytes([B, g, L, total]), hint, backend);
   const widest = Math.max(...factors);
   checkAllocation(`${fn}: hash scores ${formatShape([B, g, L, widest])}`, tensorBytes([B, g, L, widest]), hint, backend);
@@ -163,6 +165,26 @@ export function checkHashSizes(
       `${fn}: bucket ids with round offsets run up to nHashes · ${s.roundStride} − 1 = ${nR * s.roundStride - 1}, beyond the int32 range (2^31 − 1). Use fewer buckets or hashes.`,
     );
   }
+}
+
+/** Bytes the hashing of `lshAttention` and {@link hashVectors} may hold for several rounds at once: 64 MiB. */
+const HASH_ROUNDS_BYTES = 64 * 2 ** 20;
+
+/**
+ * Rounds hashed per projection matmul ({@link hashWithinRound}): as many as keep their scores
+ * `[B, g, L, rounds, max f]` (the widest of the hashing's per-round tensors) within `budget` bytes
+ * (default 64 MiB) and the backend's allocation bound, at least one, at most `nHashes`. One matmul for
+ * several rounds gives the same buckets with fewer, larger products.
+ * @internal
+ */
+export function hashRoundsAtOnce(
+  s: { batch: number; groupHeads: number; length: number; nHashes: number; factors: readonly number[] },
+  backend: Backend = getBackend(),
+  budget = HASH_ROUNDS_BYTES,
+): number {
+  const oneRound = tensorBytes([s.batch, s.groupHeads, s.length, Math.max(...s.factors)]);
+  const limit = Math.min(budget, maxAllocationBytes(backend));
+  return Math.max(1, Math.min(s.nHashes, Math.floor(limit / Math.max(1, oneRound))));
 }
 
 /** True for a list of tensors (as opposed to one tensor). @internal */
@@ -219,28 +241,38 @@ export function drawRotations(H: number, d: number, nHashes: number, factors: re
 /**
  * Buckets WITHOUT round offsets, int32 `[B, H, nHashes, L]`, each in `[0, Π factors)`. Runs under
  * `noGrad` (no gradient flows through hashing). `rotations` as returned by {@link checkRotations}.
- * One round at a time: a round's projections `[B, H, L, Σ f/2]` and scores `[B, H, L, max f]` are
- * freed before the next round is projected, so hashing holds `1/nHashes` of what all rounds at once
- * would (every bucket is the same either way).
+ * Projects `roundsAtOnce` rounds per matmul (default 1; see {@link hashRoundsAtOnce}): their projections
+ * `[B, H, L, roundsAtOnce · Σ f/2]` are freed before the next rounds are projected. Every bucket is the
+ * same for any `roundsAtOnce` (each projection is its own dot product over dHead).
  * @internal
  */
-export function hashWithinRound(x: Tensor, factors: readonly number[], nHashes: number, rotations: readonly Tensor[]): Tensor {
+export function hashWithinRound(
+  x: Tensor,
+  factors: readonly number[],
+  nHashes: number,
+  rotations: readonly Tensor[],
+  roundsAtOnce = 1,
+): Tensor {
   const [B, H, L, d] = x.shape as [number, number, number, number];
   const total = factors.reduce((s, f) => s + f / 2, 0);
+  const step = Math.max(1, Math.min(nHashes, Math.floor(roundsAtOnce)));
   return noGrad(() =>
     tidy(() => {
       const R = rotations.length === 1 ? rotations[0]! : concat(rotations, 3); // [H, d, nR, total]
-      const rounds: Tensor[] = [];
-      for (let r = 0; r < nHashes; r++) {
-        rounds.push(
+      const parts: Tensor[] = [];
+      for (let r0 = 0; r0 < nHashes; r0 += step) {
+        const n = Math.min(step, nHashes - r0);
+        parts.push(
           tidy(() => {
-            // rot[b, h, t, i] = Σ_e x[b, h, t, e] · R[h, e, r, i]
-            const Rr = nHashes === 1 ? reshape(R, [H, d, total]) : reshape(slice(R, [0, 0, r, 0], [H, d, 1, total]), [H, d, total]);
-            return reshape(bucketOfProjections(matmul(x, Rr), factors), [B, H, 1, L]);
+            // rot[b, h, t, r, i] = Σ_e x[b, h, t, e] · R[h, e, r0 + r, i]
+            const Rr = n === nHashes ? R : slice(R, [0, 0, r0, 0], [H, d, n, total]);
+            const rot = reshape(matmul(x, reshape(Rr, [H, d, n * total])), [B, H, L, n, total]);
+            const b = bucketOfProjections(rot, factors); // [B, H, L, n]
+            return n === 1 ? reshape(b, [B, H, 1, L]) : transpose(b, [0, 1, 3, 2]);
           }),
         );
       }
-      return rounds.length === 1 ? rounds[0]! : concat(rounds, 2);
+      return parts.length === 1 ? parts[0]! : concat(parts, 2);
     }),
   );
 }
@@ -251,13 +283,12 @@ export function hashWithinRound(x: Tensor, factors: readonly number[], nHashes: 
  */
 function bucketOfProjections(rot: Tensor, factors: readonly number[]): Tensor {
   const lead = rot.shape.slice(0, -1);
-  const last = rot.rank - 1;
   let bucket: Tensor | undefined;
   let offset = 0;
   let radix = 1;
   for (const f of factors) {
     const part = factors.length === 1 ? rot : slice(rot, [...lead.map(() => 0), offset], [...lead, f / 2]);
-    const b = argMax(concat([part, neg(part)], last), last);
+    const b = signedArgMax(part);
     bucket = bucket === undefined ? b : add(bucket, mul(b, scalar(radix, 'int32')));
     offset += f / 2;
     radix *= f;
@@ -314,7 +345,9 @@ export function hashVectors(x: Tensor, options: HashVectorsOptions): HashVectors
     rotations = drawRotations(H, d, nHashes, factors, options.seed ?? nextSeed());
     drawn = true;
   }
-  const buckets = tidy(() => add(hashWithinRound(x, factors, nHashes, rotations), roundOffsets(nHashes, nb)));
+  const [B, , L] = x.shape as [number, number, number];
+  const rounds = hashRoundsAtOnce({ batch: B, groupHeads: H, length: L, nHashes, factors }, x.backend);
+  const buckets = tidy(() => add(hashWithinRound(x, factors, nHashes, rotations, rounds), roundOffsets(nHashes, nb)));
   const given = options.rotations;
   const outRotations: Tensor | Tensor[] = drawn
     ? rotations.length === 1

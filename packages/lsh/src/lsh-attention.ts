@@ -54,7 +54,16 @@ import {
   checkPaddingMask,
   formatShape,
 } from '@reformer/core';
-import { bucketFactors, checkRotations, chooseNumBuckets, drawRotations, hashWithinRound, roundOffsets, type NumBuckets } from './hash.js';
+import {
+  bucketFactors,
+  checkRotations,
+  chooseNumBuckets,
+  drawRotations,
+  hashRoundsAtOnce,
+  hashWithinRound,
+  roundOffsets,
+  type NumBuckets,
+} from './hash.js';
 import { checkAttentionTensor, checkBucketValues, checkChunking, checkSameLeading } from './validate.js';
 import { LSH_GROUP_BYTES, checkLSHAttentionSizes, lshHeadGroup, type LSHAttentionSizes } from './sizes.js';
 import { windowSlotTensor, windowedAttention } from './windowed.js';
@@ -445,6 +454,8 @@ interface HashedPlan {
   readonly seed: number;
   /** Heads attended together ({@link lshHeadGroup}). */
   readonly groupHeads: number;
+  /** Rounds hashed per projection matmul ({@link hashRoundsAtOnce}). */
+  readonly hashRounds: number;
 }
 
 /** Step 1: bucket counts, size checks before any allocation, rotations and the seed. */
@@ -466,6 +477,7 @@ function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan
   if (replay !== undefined) checkBucketValues(fn, replay, nHashes, nb, mask);
   const given =
     options.rotations !== undefined && replay === undefined ? checkRotations(fn, options.rotations, H, d, nHashes, factors) : undefined;
+  const groupHeads = lshHeadGroup(sizes);
   // Drawn outside replayable() so the seed stream is the same whether the buckets are hashed or replayed.
   const seed = replay === undefined && given === undefined ? (options.seed ?? nextSeed()) : 0;
   return {
@@ -482,7 +494,8 @@ function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan
     inspect: options.inspect ?? false,
     dropout,
     seed,
-    groupHeads: lshHeadGroup(sizes),
+    groupHeads,
+    hashRounds: hashRoundsAtOnce({ batch: call.B, groupHeads, length: L, nHashes, factors }, call.sizes.backend),
   };
 }
 
@@ -515,7 +528,7 @@ function bucketsWithinRounds(qk: Tensor, call: LSHCall, plan: HashedPlan, rotati
     // Replayable state: inside ReplayRecord.replay (a reversible layer's recompute) the buckets of the
     // recorded forward come back instead of being hashed again.
     within = replayable(() => {
-      const hashed = hashWithinRound(qk, factors, nHashes, rotations());
+      const hashed = hashWithinRound(qk, factors, nHashes, rotations(), plan.hashRounds);
       return mask === undefined ? hashed : where(reshape(mask, [B, 1, 1, L]), hashed, int32(nb));
     });
   }

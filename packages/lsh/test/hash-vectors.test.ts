@@ -4,8 +4,8 @@
  * bucket count.
  */
 import { describe, expect, it } from 'vitest';
-import { concat, dispose, memory, randomNormal, seedScope, split, tensor, type Tensor } from '@reformer/core';
-import { chooseNumBuckets, hashVectors } from '../src/hash.js';
+import { concat, createCpuBackend, dispose, memory, randomNormal, seedScope, split, tensor, type Tensor } from '@reformer/core';
+import { chooseNumBuckets, hashRoundsAtOnce, hashVectors, hashWithinRound } from '../src/hash.js';
 import { Rng } from './brute-force.js';
 
 /** Buckets by brute force: [B, H, nR, L] with round offsets r·Π factors. */
@@ -74,6 +74,34 @@ describe('hashVectors', () => {
       dispose([parts, again.buckets]);
     }
     dispose([x, rot]);
+  });
+
+  it.each([[[6]], [[2, 4]]] as const)('projects any number of rounds per matmul with the same buckets (nBuckets %j)', async (factors) => {
+    const [B, H, L, d, nR] = [2, 2, 9, 4, 5];
+    const total = factors.reduce((a, f) => a + f / 2, 0);
+    const nb = factors.reduce((a, f) => a * f, 1);
+    const xs = rng.normals(B * H * L * d);
+    const rs = rng.normals(H * d * nR * total);
+    const x = tensor(Float32Array.from(xs), [B, H, L, d]);
+    const rot = tensor(Float32Array.from(rs), [H, d, nR, total]);
+    const want = hostHash(xs, B, H, L, d, rs, nR, [...factors]).map((b, i) => b - (Math.floor(i / L) % nR) * nb);
+    // 2 leaves an uneven last group (2, 2, 1)
+    for (const rounds of [1, 2, 3, nR]) {
+      const got = hashWithinRound(x, factors, nR, [rot], rounds);
+      expect(got.shape).toEqual([B, H, nR, L]);
+      expect(Array.from(await got.data()), `${rounds} rounds at once`).toEqual(want);
+      got.dispose();
+    }
+    dispose([x, rot]);
+  });
+
+  it('hashes as many rounds at once as the budget and the allocation bound allow', () => {
+    const s = { batch: 1, groupHeads: 2, length: 1024, nHashes: 8, factors: [32] };
+    const oneRound = 2 * 1024 * 32 * 4; // bytes of one round's scores [1, 2, 1024, 32]
+    expect(hashRoundsAtOnce(s, createCpuBackend(), 3 * oneRound)).toBe(3);
+    expect(hashRoundsAtOnce(s, createCpuBackend(), oneRound - 1)).toBe(1);
+    expect(hashRoundsAtOnce(s, createCpuBackend(), 100 * oneRound)).toBe(8);
+    expect(hashRoundsAtOnce(s, createCpuBackend({ maxAllocationBytes: 2 * oneRound }), 100 * oneRound)).toBe(2);
   });
 
   it('breaks ties on the first maximum (argmax of [xR; −xR])', async () => {
