@@ -103,6 +103,14 @@ export interface ChunkedAttentionParams<S = unknown> extends ChunkedAttentionRul
   /** Bucket id of each slot, int32 `[batch, heads, N]`: keys of another bucket are not allowed. */
   buckets?: KernelTensor<S> | undefined;
   /**
+   * `q`, `k` and `v` hold one row per position (`[batch, heads, L, ·]`, L their own length) instead of
+   * one per slot: slot i uses row `positions[i]` (given, every value in `[0, L)`) of each, so an LSH
+   * sort needs no sorted copies. `out` and `lse` stay in slot order (`[batch, heads, N, ·]`). Core
+   * passes it only to a backend whose `attentionByPosition` is true (and gathers the rows itself for
+   * the others); the backward kernel always receives slot-ordered rows.
+   */
+  byPosition?: boolean | undefined;
+  /**
    * Dropout on the probabilities `p = exp(s − lse)` (after normalisation, before `· v`; `lse` is not
    * affected): the probability of query slot i on a window key is multiplied by `1/(1 − rate)` or 0,
    * as `attentionDropoutFactor(rate, seed, b, h, ⌊i / roundLength⌋, pos[i], pos[key])` says (see
@@ -261,6 +269,12 @@ export interface Backend<S = unknown> {
   scatterAdd(updates: KernelTensor<S>, indices: KernelTensor<S>, axis: number, size: number): KernelTensor<S>;
 
   // ---- fused kernels (optional: core's composites in src/composite/ run where one is missing) ----
+  /**
+   * True when `chunkedAttention` reads q, k and v by position (`ChunkedAttentionParams.byPosition`).
+   * Where it is not, core gathers the rows into slot order first (the same result, with full-size
+   * sorted copies).
+   */
+  readonly attentionByPosition?: boolean;
   /** Softmax over the last axis. */
   softmax?(x: KernelTensor<S>): KernelTensor<S>;
   /** `log Σ exp` over the last axis (removed from the shape), stable (max-shifted). */
@@ -307,7 +321,8 @@ export interface Backend<S = unknown> {
   ): KernelTensor<S>;
   /**
    * Fused chunked attention (see {@link ChunkedAttentionParams}). `q`, `k` `[B, H, N, d]`, `v`
-   * `[B, H, N, dv]` → `out` `[B, H, N, dv]` and `lse` `[B, H, N]`.
+   * `[B, H, N, dv]` → `out` `[B, H, N, dv]` and `lse` `[B, H, N]` (with `byPosition`, q, k, v are
+   * `[B, H, L, ·]` rows by position).
    */
   chunkedAttention?(
     q: KernelTensor<S>,

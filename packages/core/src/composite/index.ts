@@ -52,7 +52,31 @@ export function crossEntropyBackwardKernel(b: Backend, logits: KT, labels: KT, l
 }
 
 export function chunkedAttentionKernel(b: Backend, q: KT, k: KT, v: KT, params: ChunkedAttentionParams): { out: KT; lse: KT } {
+  if (params.byPosition === true && !(b.chunkedAttention !== undefined && b.attentionByPosition === true)) {
+    return inSlotOrder(b, [q, k, v], params, ([qs, ks, vs], p) => chunkedAttentionKernel(b, qs!, ks!, vs!, p));
+  }
   return b.chunkedAttention !== undefined ? b.chunkedAttention(q, k, v, params) : chunkedAttentionComposite(b, q, k, v, params);
+}
+
+/**
+ * Runs `fn` on `rows` (`[B, H, L, ·]`, by position) gathered into slot order by `params.positions`,
+ * with `byPosition` off; the gathered copies are freed afterwards.
+ */
+function inSlotOrder<R>(
+  b: Backend,
+  rows: readonly KT[],
+  params: ChunkedAttentionParams,
+  fn: (slots: KT[], p: ChunkedAttentionParams) => R,
+): R {
+  const positions = params.positions;
+  if (positions === undefined) throw new Error('chunkedAttention: byPosition needs positions (checked by the ops layer).');
+  const slots: KT[] = [];
+  try {
+    for (const x of rows) slots.push(b.gather(x, positions, 2));
+    return fn(slots, { ...params, byPosition: false });
+  } finally {
+    for (const x of slots) b.free(x.storage);
+  }
 }
 
 export function chunkedAttentionBackwardKernel(
@@ -66,6 +90,19 @@ export function chunkedAttentionBackwardKernel(
   dLse: KT,
   params: ChunkedAttentionParams,
 ): { dq: KT; dk: KT; dv: KT } {
+  if (params.byPosition === true) {
+    // In slot order, then each slot's gradient added into its position's row.
+    const L = q.shape[2]!;
+    const g = inSlotOrder(b, [q, k, v], params, ([qs, ks, vs], p) =>
+      chunkedAttentionBackwardKernel(b, qs!, ks!, vs!, out, lse, dOut, dLse, p),
+    );
+    const positions = params.positions!;
+    try {
+      return { dq: b.scatterAdd(g.dq, positions, 2, L), dk: b.scatterAdd(g.dk, positions, 2, L), dv: b.scatterAdd(g.dv, positions, 2, L) };
+    } finally {
+      for (const x of [g.dq, g.dk, g.dv]) b.free(x.storage);
+    }
+  }
   return b.chunkedAttentionBackward !== undefined
     ? b.chunkedAttentionBackward(q, k, v, out, lse, dOut, dLse, params)
     : chunkedAttentionBackwardComposite(b, q, k, v, out, lse, dOut, dLse, params);

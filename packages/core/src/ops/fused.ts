@@ -8,7 +8,7 @@ import {
   layerNormBackwardKernel,
   layerNormKernel,
 } from '../composite/index.js';
-import { ShapeMismatchError } from '../errors.js';
+import { InvalidArgumentError, ShapeMismatchError } from '../errors.js';
 import { runOp, runOp1, tidy } from '../engine.js';
 import { nextSeed, uniformValues } from '../random.js';
 import type { Tensor } from '../tensor.js';
@@ -17,7 +17,7 @@ import { checkDivisor, checkInteger, checkRate } from '../validate.js';
 import { fromHost, scalar } from './creation.js';
 import { cast, div, maximum, mul, notEqual } from './elementwise.js';
 import { reshape } from './layout.js';
-import { checkMaskPositions } from './mask-positions.js';
+import { checkMaskPositions, checkRowPositions } from './mask-positions.js';
 import { sum } from './reduce.js';
 import { requireDType } from './util.js';
 
@@ -163,6 +163,14 @@ export interface ChunkedAttentionOptions {
   /** int32 `[B, H, N]` bucket ids: attend within the same bucket only. */
   buckets?: Tensor;
   /**
+   * `q`, `k`, `v` hold one row per position, `[B, H, L, ·]`, and slot i uses row `positions[i]`
+   * (required; every position in `[0, L)`, checked like the keyMask's): the same result as gathering
+   * them into slot order first (`gather(q, positions, 2)`, …), without those copies on backends that
+   * read by position (`Backend.attentionByPosition`). `out` and `lse` are in slot order
+   * (`[B, H, N, ·]`); the gradients of q, k, v add up every slot's share in its position's row.
+   */
+  byPosition?: boolean;
+  /**
    * Dropout on the attention probabilities (after the softmax, before `· v`; the returned `lse` is
    * not affected), from a counter-based hash of (seed, batch, head, round, query position, key
    * position): the same mask on every backend, recomputed (never stored) by the backward. Rate 0 or
@@ -175,7 +183,8 @@ export interface ChunkedAttentionOptions {
  * Chunked attention (docs/architecture.md, "Attention rules"): `q`, `k` `[B, H, N, d]`, `v` `[B, H, N, dv]` → `out`
  * `[B, H, N, dv]` and the per-query logsumexp `lse` `[B, H, N]`. Both outputs are differentiable
  * (the LSH round combination back-propagates through `lse`). Runs the backend's fused kernels, or
- * core's composite of them (memory bounded per group of queries) on a backend without them.
+ * core's composite of them (memory bounded per group of queries) on a backend without them. With
+ * `byPosition`, q, k, v are `[B, H, L, ·]` rows by position and N is the length of `positions`.
  */
 export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: ChunkedAttentionOptions): { out: Tensor; lse: Tensor } {
   requireDType('chunkedAttention', 'float32', q, k, v);
@@ -191,10 +200,15 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
       `chunkedAttention: q ${formatShape(q.shape)} and k ${formatShape(k.shape)} must be equal [B, H, N, d] and v ${formatShape(v.shape)} must be [B, H, N, dv].`,
     );
   }
-  const [B, H, N] = q.shape as [number, number, number, number];
+  const byPosition = options.byPosition ?? false;
+  if (byPosition && options.positions === undefined) {
+    throw new InvalidArgumentError('chunkedAttention: byPosition reads row positions[i] for slot i; pass positions.');
+  }
+  const [B, H, rows] = q.shape as [number, number, number, number];
+  // With byPosition the slots are the positions' (q, k, v have their own row count).
+  const N = byPosition ? (options.positions!.shape[2] ?? rows) : rows;
   checkInteger('chunkedAttention', 'chunksBefore', chunksBefore, 0);
   checkInteger('chunkedAttention', 'chunksAfter', chunksAfter, 0);
-  checkDivisor('chunkedAttention', 'chunkLength', chunkLength, N, 'the sequence length', 'Pad the sequence (and mask the padding) first.');
   for (const [name, t] of [
     ['positions', options.positions],
     ['buckets', options.buckets],
@@ -206,6 +220,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
       }
     }
   }
+  checkDivisor('chunkedAttention', 'chunkLength', chunkLength, N, 'the sequence length', 'Pad the sequence (and mask the padding) first.');
   if (options.keyMask) {
     requireDType('chunkedAttention keyMask', 'int32', options.keyMask);
     if (options.keyMask.rank !== 2 || options.keyMask.shape[0] !== B) {
@@ -220,6 +235,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
     }
     if (options.positions) checkMaskPositions(options.positions, options.keyMask);
   }
+  if (byPosition) checkRowPositions(options.positions!, rows);
   let dropout: AttentionDropout | undefined;
   if (options.dropout !== undefined) {
     const { rate, seed, roundLength = N } = options.dropout;
@@ -248,6 +264,7 @@ export function chunkedAttention(q: Tensor, k: Tensor, v: Tensor, options: Chunk
       keyMask: options.keyMask ? ks[i++] : undefined,
       buckets: options.buckets ? ks[i++] : undefined,
       dropout,
+      byPosition,
     };
   };
   const [out, lse] = runOp({

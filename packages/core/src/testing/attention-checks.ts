@@ -250,3 +250,81 @@ export async function checkAttentionDropoutRate(ctx: SuiteContext): Promise<void
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;
   if (same === a.length) throw new Error(`${what}: two seeds gave the same mask`);
 }
+
+/**
+ * `byPosition`: q, k, v as rows per position (random), the problem's slots reading them through its
+ * positions. Forward (out, lse) against the dense oracle of the problem with those rows gathered into
+ * slot order, and the gradients of the rows against the analytic slot gradients added up per position
+ * (their error scales too). Problems without positions are skipped.
+ */
+export async function checkAttentionByPosition(ctx: SuiteContext, p: AttentionProblem, rng: Rng): Promise<void> {
+  const pos = p.positions;
+  if (pos === undefined) return;
+  const tol = { atol: ctx.tol.attention, rtol: ctx.tol.attention };
+  const { B, H, N, L, d, dv } = p;
+  const rowsQ = randomCotangent(rng, B * H * L * d);
+  const rowsK = randomCotangent(rng, B * H * L * d);
+  const rowsV = randomCotangent(rng, B * H * L * dv);
+  /** Slot i's copy of its position's row, `[B, H, N, w]`. */
+  const toSlots = (rows: Float64Array, w: number) => {
+    const out = new Float64Array(B * H * N * w);
+    for (let bh = 0; bh < B * H; bh++) {
+      for (let i = 0; i < N; i++)
+        out.set(rows.subarray((bh * L + pos[bh * N + i]!) * w, (bh * L + pos[bh * N + i]! + 1) * w), (bh * N + i) * w);
+    }
+    return out;
+  };
+  /** Every slot's `[B, H, N, w]` row added into its position's row (absolute values with `abs`). */
+  const toRows = (slots: Float64Array, w: number, abs = false) => {
+    const out = new Float64Array(B * H * L * w);
+    for (let bh = 0; bh < B * H; bh++) {
+      for (let i = 0; i < N; i++) {
+        for (let e = 0; e < w; e++) {
+          const x = slots[(bh * N + i) * w + e]!;
+          out[(bh * L + pos[bh * N + i]!) * w + e]! += abs ? Math.abs(x) : x;
+        }
+      }
+    }
+    return out;
+  };
+  const slotted: AttentionProblem = { ...p, q: toSlots(rowsQ, d), k: toSlots(rowsK, d), v: toSlots(rowsV, dv) };
+  const want = attentionRef(slotted);
+  const dOut = randomCotangent(rng, B * H * N * dv);
+  const dLse = randomCotangent(rng, B * H * N);
+  const grads = attentionBackwardRef(slotted, dOut, dLse);
+  const what = `${ctx.name} chunkedAttention byPosition ${p.label}`;
+  const t = uploadProblem(p);
+  const q = tensor(Float32Array.from(rowsQ), [B, H, L, d]);
+  const k = tensor(Float32Array.from(rowsK), [B, H, L, d]);
+  const v = tensor(Float32Array.from(rowsV), [B, H, L, dv]);
+  const dOutT = tensor(Float32Array.from(dOut), [B, H, N, dv]);
+  const dLseT = tensor(Float32Array.from(dLse), [B, H, N]);
+  const options = { ...t.options, byPosition: true };
+  try {
+    const before = snapshot(ctx.backend);
+    const r = chunkedAttention(q, k, v, options);
+    const [out, lse] = [await download(r.out), await download(r.lse)];
+    dispose([r.out, r.lse]);
+    assertClose(out.data, want.out, tol, `${what}: out`, out.shape, want.outScale);
+    assertClose(lse.data, want.lse, tol, `${what}: lse`, lse.shape);
+    const { value, grads: got } = gradients(() => {
+      const { out: o, lse: l } = chunkedAttention(q, k, v, options);
+      return add(sum(mul(o, dOutT)), sum(mul(l, dLseT)));
+    }, [q, k, v]);
+    const hosts: HostTensor[] = [];
+    try {
+      for (const g of got) hosts.push(await download(g));
+    } finally {
+      value.dispose();
+      dispose(got);
+    }
+    assertNoLeak(before, snapshot(ctx.backend), what);
+    const [dq, dk, dvRows] = hosts;
+    assertClose(dq!.data, toRows(grads.dq, d), tol, `${what}: dq`, dq!.shape, toRows(grads.dqScale, d, true));
+    assertClose(dk!.data, toRows(grads.dk, d), tol, `${what}: dk`, dk!.shape, toRows(grads.dkScale, d, true));
+    assertClose(dvRows!.data, toRows(grads.dv, dv), tol, `${what}: dv`, dvRows!.shape, toRows(grads.dvScale, dv, true));
+  } finally {
+    disposeProblem(t);
+    dispose([q, k, v, dOutT, dLseT]);
+  }
+}

@@ -5,9 +5,10 @@
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import type { Backend } from '../backend.js';
 import { getBackend, setBackend } from '../engine.js';
-import { attentionProblems } from './attention.js';
+import { attentionProblems, makeProblem } from './attention.js';
 import {
   checkAttentionBackward,
+  checkAttentionByPosition,
   checkAttentionDropoutRate,
   checkAttentionFiniteDifference,
   checkAttentionForward,
@@ -95,6 +96,12 @@ export function backendConformance(name: string, createBackend: () => Backend | 
         const rng = new Rng(seedOf('attention backward'));
         const problems = attentionProblems(rng, count);
         await forEachCollect(problems, (p) => checkAttentionBackward(ctx, p, rng));
+      });
+      it('byPosition: q, k, v read by position, forward and gradients per position', async () => {
+        const rng = new Rng(seedOf('attention by position'));
+        // rounds >= 1: every problem has positions (several slots per position with 2 rounds)
+        const problems = attentionProblems(rng, count).map((p, i) => (p.positions ? p : makeProblem(rng, { rounds: 1 + (i % 2) })));
+        await forEachCollect(problems, (p) => checkAttentionByPosition(ctx, p, rng));
       });
       it('gradients through out and lse: random-direction finite differences', async () => {
         const rng = new Rng(seedOf('attention finite differences'));
