@@ -17,11 +17,13 @@ const PAD: i32 = 2;
 // ---- the plan of one call (set by `plan`) ----
 let N: i32 = 0, d: i32 = 0, dv: i32 = 0, c: i32 = 0, before: i32 = 0, nWin: i32 = 0, nChunks: i32 = 0;
 let W: i32 = 0, Wp: i32 = 0, cp: i32 = 0, d8: i32 = 0, dv8: i32 = 0;
-let causal = false, excludeSelf = false;
+let causal = false, excludeSelf = false, byPosition = false;
 let scale: f32 = 1;
 let posPtr: usize = 0, bucketPtr: usize = 0, maskPtr: usize = 0;
 // scratch regions
 let winSlot: usize = 0, winPos: usize = 0, winOk: usize = 0, winBucket: usize = 0;
+/** The window's rows of k and v: `winPos` when they are indexed by position, else `winSlot`. */
+let winRow: usize = 0;
 let Kt: usize = 0, Kw: usize = 0, Vw: usize = 0, Vt: usize = 0, Qp: usize = 0, dOp: usize = 0;
 let S: usize = 0, G: usize = 0, Ot: usize = 0, Kg: usize = 0, Rep: usize = 0, QpB: usize = 0, dOpB: usize = 0;
 
@@ -68,6 +70,7 @@ function plan(Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfte
   dv8 = roundUp(ddv, 8);
   causal = (flags & 1) != 0;
   excludeSelf = (flags & 2) != 0;
+  byPosition = (flags & 4) != 0;
   scale = sc;
   posPtr = pos; bucketPtr = buckets; maskPtr = mask;
   // the forward's regions first: it is given only their bytes (attentionScratchBytes)
@@ -76,6 +79,7 @@ function plan(Nn: i32, dd: i32, ddv: i32, cc: i32, chunksBefore: i32, chunksAfte
   winPos = at; at = carve(at, Wp);
   winOk = at; at = carve(at, Wp);
   winBucket = at; at = carve(at, Wp);
+  winRow = byPosition ? winPos : winSlot;
   Kt = at; at = carve(at, d * Wp);
   Vw = at; at = carve(at, Wp * dv8);
   Qp = at; at = carve(at, cp * d8);
@@ -197,7 +201,7 @@ function packTransposed(src: usize, cols: i32, dst: usize): void {
 /** The address of window key `w`'s row of `src` (`cols` floats per row). */
 // @ts-ignore: decorator
 @inline function rowOf(src: usize, w: i32, cols: i32): usize {
-  return src + (<usize>(load<i32>(winSlot + (<usize>w << 2)) * cols) << 2);
+  return src + (<usize>(load<i32>(winRow + (<usize>w << 2)) * cols) << 2);
 }
 
 /**
@@ -211,7 +215,7 @@ function packPanels(src: usize, useSlots: bool, first: i32, rows: i32, cols: i32
   for (let r = 0; r < padRows; r++) {
     const base = dst + (<usize>r << 5);
     if (r < rows) {
-      const slot = useSlots ? load<i32>(winSlot + (<usize>r << 2)) : first + r;
+      const slot = useSlots ? load<i32>(winRow + (<usize>r << 2)) : first + r;
       const from = src + (<usize>(slot * cols) << 2);
       let e = 0;
       for (; e + 8 <= cols; e += 8) {
@@ -277,7 +281,8 @@ function scores(): void {
  * Forward for one (batch, head): q, k `[N, d]`, v `[N, dv]` → out `[N, dv]`, lse `[N]`, query chunks
  * `[n0, n1)` only (each chunk's rows depend on nothing else, so chunk ranges may run on different
  * threads). `pos`, `buckets` (`[N]`, or 0 when absent) and `mask` (the batch's padding-mask row, or 0)
- * are int32 arrays.
+ * are int32 arrays. With flag 4 (by position) q, k, v have one row per position and slot i reads row
+ * `pos[i]` (the host has checked every position against their length).
  */
 export function attentionForward(
   q: usize, k: usize, v: usize, out: usize, lse: usize,
@@ -289,7 +294,8 @@ export function attentionForward(
     loadWindow(n);
     packTransposed(k, d, Kt);
     packPanels(v, true, 0, W, dv, Vw, Wp);
-    packRows(q, 0, false, n * c, c, d, Qp, d8, cp);
+    // by position, query slot n·c + t reads row pos[n·c + t]
+    packRows(q, posPtr + (<usize>(n * c) << 2), byPosition, n * c, c, d, Qp, d8, cp);
     scores();
     for (let t = 0; t < cp; t++) {
       const row = S + (<usize>(t * Wp) << 2);
@@ -320,6 +326,14 @@ export function attentionForward(
       memory.copy(out + (<usize>((n * c + t) * dv) << 2), Ot + (<usize>(t * dv8) << 2), <usize>dv << 2);
     }
   }
+}
+
+/** `dst[e] = src[e] · factor` for `cols` floats. */
+function scaleRow(src: usize, dst: usize, cols: i32, factor: f32): void {
+  const f = f32x4.splat(factor);
+  let e = 0;
+  for (; e + 4 <= cols; e += 4) v128.store(dst + (<usize>e << 2), f32x4.mul(v128.load(src + (<usize>e << 2)), f));
+  for (; e < cols; e++) store<f32>(dst + (<usize>e << 2), load<f32>(src + (<usize>e << 2)) * factor);
 }
 
 /** Adds rows w < W of `tile` (row stride ld, `cols` floats used) times `factor` into rows winSlot[w] of `acc` (`cols` per row). */
@@ -420,20 +434,7 @@ function backwardChunk(n: i32, q: usize, k: usize, v: usize, out: usize, lse: us
 
 /** Stores rows w < W of `tile` (row stride ld, `cols` used) times `factor` densely (`cols` per row) at `dst`. */
 function storeRows(tile: usize, ld: i32, cols: i32, dst: usize, factor: f32): void {
-  const f = f32x4.splat(factor);
-  for (let w = 0; w < W; w++) {
-    const from = tile + (<usize>(w * ld) << 2);
-    const to = dst + (<usize>(w * cols) << 2);
-    let e = 0;
-    for (; e + 4 <= cols; e += 4) {
-      const at = <usize>e << 2;
-      v128.store(to + at, f32x4.mul(v128.load(from + at), f));
-    }
-    for (; e < cols; e++) {
-      const at = <usize>e << 2;
-      store<f32>(to + at, load<f32>(from + at) * factor);
-    }
-  }
+  for (let w = 0; w < W; w++) scaleRow(tile + (<usize>(w * ld) << 2), dst + (<usize>(w * cols) << 2), cols, factor);
 }
 
 /**

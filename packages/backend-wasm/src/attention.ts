@@ -18,6 +18,8 @@ interface AttentionCall {
   B: number;
   H: number;
   N: number;
+  /** Rows of q, k, v per head: N, or their own length when read by position. */
+  rows: number;
   d: number;
   dv: number;
   flags: number;
@@ -35,8 +37,16 @@ function prepare(
   p: ChunkedAttentionParams<WasmStorage>,
   backward: boolean,
 ): AttentionCall {
-  const [B, H, N, d] = q.shape as [number, number, number, number];
+  const [B, H, rows, d] = q.shape as [number, number, number, number];
   const dv = v.shape[3]!;
+  const byPosition = p.byPosition === true && !backward;
+  if (p.byPosition === true && backward) {
+    throw new InvalidArgumentError(
+      'chunkedAttentionBackward: byPosition is not supported by this kernel; core gathers the rows into slot order.',
+    );
+  }
+  if (byPosition && p.positions === undefined) throw new InvalidArgumentError('chunkedAttention: byPosition needs positions.');
+  const N = byPosition ? p.positions!.shape[2]! : rows;
   const c = p.chunkLength;
   if (!Number.isInteger(c) || c <= 0 || N % c !== 0) {
     throw new InvalidArgumentError(`chunkedAttention: chunkLength ${c} must be a positive integer that divides the sequence length ${N}.`);
@@ -56,20 +66,26 @@ function prepare(
         );
       }
     } else {
-      const positions = heap.i32(p.positions.storage.ptr, p.positions.storage.length);
-      for (let i = 0; i < positions.length; i++) {
-        const x = positions[i]!;
-        if (x < 0 || x >= maskLength) {
-          throw new InvalidArgumentError(
-            `chunkedAttention: position ${x} (at flat position ${i}) is out of range for a keyMask of length ${maskLength}; valid positions are 0..${maskLength - 1}.`,
-          );
-        }
-      }
+      checkPositions(heap, p.positions, maskLength, `keyMask of length ${maskLength}`);
     }
   }
+  if (byPosition) checkPositions(heap, p.positions!, rows, `rows of q, k and v (${rows})`);
   const bytes = kernels.attentionScratchBytes(N, d, dv, c, p.chunksBefore, p.chunksAfter, backward);
-  const flags = (p.causal ? 1 : 0) | (p.excludeSelf ? 2 : 0);
-  return { B, H, N, d, dv, flags, maskLength, maskRows, scratchBytes: bytes };
+  const flags = (p.causal ? 1 : 0) | (p.excludeSelf ? 2 : 0) | (byPosition ? 4 : 0);
+  return { B, H, N, rows, d, dv, flags, maskLength, maskRows, scratchBytes: bytes };
+}
+
+/** Every value of `positions` must lie in `[0, length)` (the kernel reads by it). */
+function checkPositions(heap: WasmHeap, positions: T, length: number, what: string): void {
+  const values = heap.i32(positions.storage.ptr, positions.storage.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (x < 0 || x >= length) {
+      throw new InvalidArgumentError(
+        `chunkedAttention: position ${x} (at flat position ${i}) is out of range for the ${what}; valid positions are 0..${length - 1}.`,
+      );
+    }
+  }
 }
 
 /** Byte offset of element `index` of optional int32 side input `t`, or 0 when absent. */
@@ -92,15 +108,16 @@ function shapeArgs(call: AttentionCall, p: ChunkedAttentionParams<WasmStorage>):
 }
 
 /**
- * Byte offsets of head `h` of batch `b` in the `[B, H, N, d]` tensors (`qk`), the `[B, H, N, dv]` ones
- * (`vo`) and the `[B, H, N]` ones (`row`), and its side inputs (positions, buckets, mask row) as kernel
- * arguments.
+ * Byte offsets of head `h` of batch `b` in q and k (`qk`, `[B, H, rows, d]`), v (`vIn`,
+ * `[B, H, rows, dv]`), the `[B, H, N, dv]` outputs (`vo`) and the `[B, H, N]` ones (`row`), and its
+ * side inputs (positions, buckets, mask row) as kernel arguments (rows = N unless read by position).
  */
 function head(call: AttentionCall, p: ChunkedAttentionParams<WasmStorage>, b: number, h: number) {
-  const { H, N, d, dv } = call;
+  const { H, N, rows, d, dv } = call;
   const bh = b * H + h;
   return {
-    qk: 4 * bh * N * d,
+    qk: 4 * bh * rows * d,
+    vIn: 4 * bh * rows * dv,
     vo: 4 * bh * N * dv,
     row: 4 * bh * N,
     sides: [at(p.positions, bh * N), at(p.buckets, bh * N), at(p.keyMask, call.maskRows === 1 ? 0 : b * call.maskLength)],
@@ -126,9 +143,9 @@ export function attentionForward(
   const tasks: number[][] = [];
   for (let b = 0; b < B; b++) {
     for (let h = 0; h < H; h++) {
-      const { qk, vo, row, sides } = head(call, p, b, h);
+      const { qk, vIn, vo, row, sides } = head(call, p, b, h);
       const common = [
-        ...[q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vo, out.storage.ptr + vo, lse.storage.ptr + row],
+        ...[q.storage.ptr + qk, k.storage.ptr + qk, v.storage.ptr + vIn, out.storage.ptr + vo, lse.storage.ptr + row],
         ...[...shapeArgs(call, p), call.flags, p.scale, ...sides],
       ];
       for (const [n0, n1] of ranges) tasks.push([...common, n0, n1]);

@@ -68,6 +68,8 @@ export class WasmBackend implements Backend<WasmStorage> {
   readonly name = 'wasm';
   /** Which kernel build runs (relaxed SIMD or plain SIMD) and with how many threads. */
   readonly kernelFeatures: WasmKernelFeatures;
+  /** `chunkedAttention` reads q, k, v by position (an LSH sort makes no sorted copies). */
+  readonly attentionByPosition = true;
   /**
    * The most bytes one allocation may take: the memory's limit (`maxMemoryBytes`, at most the 4 GiB of
    * wasm32). Core checks sizes that come from user input against it before allocating.
@@ -490,12 +492,23 @@ export class WasmBackend implements Backend<WasmStorage> {
 
   /** Fused chunked attention on SIMD tiles: one query chunk × its key window at a time. */
   chunkedAttention(q: T, k: T, v: T, params: ChunkedAttentionParams<WasmStorage>): { out: T; lse: T } {
+    if (params.byPosition === true && hasDropout(params)) {
+      // the reference's dropout path reads slots: gather the rows into slot order first
+      const slots = [q, k, v].map((x) => this.gather(x, params.positions!, 2));
+      try {
+        return this.chunkedAttention(slots[0]!, slots[1]!, slots[2]!, { ...params, byPosition: false });
+      } finally {
+        for (const x of slots) this.free(x.storage);
+      }
+    }
     if (hasDropout(params)) {
       const r = this.reference.chunkedAttention(this.cpu(q), this.cpu(k), this.cpu(v), this.cpuParams(params));
       return { out: this.adopt(r.out), lse: this.adopt(r.lse) };
     }
-    const out = this.alloc(v.shape, 'float32');
-    const lse = this.alloc(q.shape.slice(0, 3), 'float32');
+    // one output row per slot: by position, the slots are the positions'
+    const slots = params.byPosition === true ? params.positions!.shape : q.shape.slice(0, 3);
+    const out = this.alloc([...slots, v.shape[3]!], 'float32');
+    const lse = this.alloc(slots, 'float32');
     this.compute([out, lse], () => attentionForward(this.kernels, this.heap, this.runner, q, k, v, out, lse, params));
     return { out, lse };
   }

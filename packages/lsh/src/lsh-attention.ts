@@ -562,21 +562,18 @@ function sortSlots(within: Tensor, call: LSHCall, plan: HashedPlan): SlotSort {
 }
 
 /**
- * Step 4: gather the sorted queries, keys (RMS-normalised / √d, then gathered) and values,
- * and run chunked attention over the sorted slots. Returns the sorted outputs and logsumexps.
+ * Step 4: chunked attention over the sorted slots, the queries, keys (RMS-normalised / √d) and values
+ * read by position through the sort (the op's `byPosition`: no sorted copies where the backend reads by
+ * position); the dedupe path gathers sorted copies for its op-based attention. Returns the sorted
+ * outputs and logsumexps.
  */
 function attendSorted(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, sort: SlotSort): { outS: Tensor; lseS: Tensor } {
   const { B, H, L, c, chunksBefore, chunksAfter, causal, mask, nHashes } = call;
   const { Lp, padded, dropout, dedupe, sameBucketOnly } = plan;
   const { pos, key, order, undo, withinP } = sort;
-  const qS = gather(padLength(qk, 0, 2, call, plan), pos, 2);
-  const vS = gather(padLength(v, 0, 2, call, plan), pos, 2);
-  // Keys are normalised row by row, so normalising the L positions and then gathering the nHashes·Lp
-  // sorted slots gives the same keys as normalising the slots, with nHashes times less work and no
-  // full-size temporaries (a zero padding row normalises to zero either way).
-  const keys = lshNormalisedKeys(qk);
-  const kS = gather(padLength(keys, 0, 2, call, plan), pos, 2);
-  keys.dispose();
+  // Keys are normalised row by row: normalising the L positions gives every slot's key with nHashes
+  // times less work than normalising the slots (a zero padding row normalises to zero either way).
+  const rows = [qk, lshNormalisedKeys(qk), v].map((t) => padLength(t, 0, 2, call, plan));
   let keyMask: Tensor | undefined;
   if (mask !== undefined) keyMask = padLength(mask, 0, 1, call, plan);
   else if (padded) keyMask = padLength(ones([B, L], 'int32'), 0, 1, call, plan);
@@ -595,26 +592,30 @@ function attendSorted(qk: Tensor, v: Tensor, call: LSHCall, plan: HashedPlan, so
     buckets: sortedBuckets,
     ...(dropout !== undefined ? { dropout: { ...dropout, roundLength: Lp } } : {}),
   };
-  const { out: outS, lse: lseS } = dedupe
-    ? windowedAttention(qS, kS, vS, {
-        ...common,
-        logitOffset: dedupeLogCounts({
-          B,
-          H,
-          Lp,
-          nHashes,
-          c,
-          before: chunksBefore,
-          after: chunksAfter,
-          undo,
-          pos,
-          within: sameBucketOnly ? withinP : undefined,
-        }),
-      })
-    : chunkedAttention(qS, kS, vS, common);
-  // Full-size intermediates go as soon as they are used (a recording tape holds its own handles).
-  dispose([qS, kS, vS]);
-  return { outS, lseS };
+  let result: { out: Tensor; lse: Tensor };
+  if (dedupe) {
+    const [qS, kS, vS] = rows.map((t) => gather(t, pos, 2)) as [Tensor, Tensor, Tensor];
+    result = windowedAttention(qS, kS, vS, {
+      ...common,
+      logitOffset: dedupeLogCounts({
+        B,
+        H,
+        Lp,
+        nHashes,
+        c,
+        before: chunksBefore,
+        after: chunksAfter,
+        undo,
+        pos,
+        within: sameBucketOnly ? withinP : undefined,
+      }),
+    });
+    // Full-size intermediates go as soon as they are used (a recording tape holds its own handles).
+    dispose([qS, kS, vS]);
+  } else {
+    result = chunkedAttention(rows[0]!, rows[1]!, rows[2]!, { ...common, byPosition: true });
+  }
+  return { outS: result.out, lseS: result.lse };
 }
 
 /**
