@@ -1,8 +1,10 @@
 // Element-wise float32 arithmetic with broadcasting, and gather / scatter-add along an axis.
 //
 // binary2d: out[r, i] = a[r·as0 + i·as1] op b[r·bs0 + i·bs1], with inner strides 0 (broadcast) or 1;
-// the host collapses any broadcast to this form. Ops: 0 add, 1 sub, 2 mul, 3 div, 4 maximum,
-// 5 minimum (NaN propagates, as Math.max/min).
+// the host collapses any broadcast to this form. Float32 ops: 0 add, 1 sub, 2 mul, 3 div, 4 maximum,
+// 5 minimum (NaN propagates, as Math.max/min). Int32 ops, as the reference computes them: 6 add,
+// 7 sub, 8 mul (wrapping), 9 maximum, 10 minimum, 11 floor division (x / 0 gives 0), 12 floor modulo
+// (the divisor's sign; x mod 0 gives 0).
 
 // @ts-ignore: decorator
 @inline function apply4(op: i32, x: v128, y: v128): v128 {
@@ -55,7 +57,69 @@ function row(op: i32, a: usize, as1: i32, b: usize, bs1: i32, out: usize, n: i32
 
 export function binary2d(op: i32, a: usize, as0: i32, as1: i32, b: usize, bs0: i32, bs1: i32, out: usize, d0: i32, d1: i32): void {
   for (let r = 0; r < d0; r++) {
-    row(op, a + (<usize>(r * as0) << 2), as1, b + (<usize>(r * bs0) << 2), bs1, out + (<usize>(r * d1) << 2), d1);
+    const ar = a + (<usize>(r * as0) << 2);
+    const br = b + (<usize>(r * bs0) << 2);
+    const or = out + (<usize>(r * d1) << 2);
+    if (op >= 6) rowInt(op, ar, as1, br, bs1, or, d1);
+    else row(op, ar, as1, br, bs1, or, d1);
+  }
+}
+
+// @ts-ignore: decorator
+@inline function applyInt4(op: i32, x: v128, y: v128): v128 {
+  switch (op) {
+    case 6: return i32x4.add(x, y);
+    case 7: return i32x4.sub(x, y);
+    case 8: return i32x4.mul(x, y);
+    case 9: return i32x4.max_s(x, y);
+    default: return i32x4.min_s(x, y);
+  }
+}
+
+/** One int32 element: as the reference (`| 0`, `Math.imul`, `Math.floor(x / y) | 0`, floor modulo). */
+// @ts-ignore: decorator
+@inline function applyInt1(op: i32, x: i32, y: i32): i32 {
+  switch (op) {
+    case 6: return x + y;
+    case 7: return x - y;
+    case 8: return x * y;
+    case 9: return max<i32>(x, y);
+    case 10: return min<i32>(x, y);
+    case 11:
+      // the double quotient floored, as the reference (|x / y| <= 2^31: wraps like `| 0`)
+      return y == 0 ? 0 : <i32><i64>Math.floor(<f64>x / <f64>y);
+    default: {
+      if (y == 0) return 0;
+      const r = x % y; // rem_s: INT_MIN % −1 is 0, no trap
+      return r != 0 && (r < 0) != (y < 0) ? r + y : r;
+    }
+  }
+}
+
+function rowInt(op: i32, a: usize, as1: i32, b: usize, bs1: i32, out: usize, n: i32): void {
+  let i = 0;
+  if (op <= 10) {
+    if (as1 == 1 && bs1 == 1) {
+      for (; i + 4 <= n; i += 4) {
+        const at = <usize>i << 2;
+        v128.store(out + at, applyInt4(op, v128.load(a + at), v128.load(b + at)));
+      }
+    } else if (as1 == 1) {
+      const y = v128.load32_splat(b);
+      for (; i + 4 <= n; i += 4) {
+        const at = <usize>i << 2;
+        v128.store(out + at, applyInt4(op, v128.load(a + at), y));
+      }
+    } else if (bs1 == 1) {
+      const x = v128.load32_splat(a);
+      for (; i + 4 <= n; i += 4) {
+        const at = <usize>i << 2;
+        v128.store(out + at, applyInt4(op, x, v128.load(b + at)));
+      }
+    }
+  }
+  for (; i < n; i++) {
+    store<i32>(out + (<usize>i << 2), applyInt1(op, load<i32>(a + (<usize>(i * as1) << 2)), load<i32>(b + (<usize>(i * bs1) << 2))));
   }
 }
 

@@ -27,7 +27,7 @@ import { attentionBackward, attentionForward } from './attention.js';
 import {
   argMaxRows,
   signedArgMaxBlocks,
-  binaryFloat,
+  binaryBroadcast,
   gatherRows,
   reduceSumRows,
   scatterAddRows,
@@ -36,6 +36,7 @@ import {
   reductionBlock,
   span,
   WASM_BINARY_OPS,
+  WASM_INT_BINARY_OPS,
   WASM_UNARY_OPS,
 } from './elementwise.js';
 import { bitsOf, contiguous, copyBox } from './layout.js';
@@ -196,13 +197,13 @@ export class WasmBackend implements Backend<WasmStorage> {
     return this.adopt(this.reference.unary(op, this.cpu(x)));
   }
 
-  /** `a op b` with broadcasting: float32 add/sub/mul/div/maximum/minimum in SIMD, the rest on the reference. */
+  /** `a op b` with broadcasting: float32 add/sub/mul/div/maximum/minimum and int32 add/sub/mul/maximum/minimum in SIMD, int32 floor division and modulo in wasm, the rest on the reference. */
   binary(op: BinaryOp, a: T, b: T, outShape: Shape): T {
-    const code = a.dtype === 'float32' ? WASM_BINARY_OPS.get(op) : undefined;
-    if (code !== undefined) {
-      const out = this.alloc(outShape, 'float32');
+    const code = (a.dtype === 'float32' ? WASM_BINARY_OPS : WASM_INT_BINARY_OPS).get(op);
+    if (code !== undefined && a.dtype === b.dtype) {
+      const out = this.alloc(outShape, a.dtype);
       return this.compute(out, () =>
-        binaryFloat(this.kernels, this.runner, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape),
+        binaryBroadcast(this.kernels, this.runner, code, a.storage, a.shape, b.storage, b.shape, out.storage, outShape),
       );
     }
     return this.adopt(this.reference.binary(op, this.cpu(a), this.cpu(b), outShape));

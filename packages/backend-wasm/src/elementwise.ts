@@ -17,6 +17,18 @@ export const WASM_BINARY_OPS: ReadonlyMap<BinaryOp, number> = new Map<BinaryOp, 
   ['minimum', 5],
 ]);
 
+/** The int32 ops the binary kernel runs (exactly as the reference), by its op code. */
+export const WASM_INT_BINARY_OPS: ReadonlyMap<BinaryOp, number> = new Map<BinaryOp, number>([
+  ['add', 6],
+  ['sub', 7],
+  ['mul', 8],
+  ['maximum', 9],
+  ['minimum', 10],
+  ['floorDiv', 11],
+  ['div', 11],
+  ['mod', 12],
+]);
+
 /** The float32 unary ops the wasm kernel runs (rounding exactly as the reference), by op code. */
 export const WASM_UNARY_OPS: ReadonlyMap<UnaryOp, number> = new Map<UnaryOp, number>([
   ['neg', 0],
@@ -86,10 +98,10 @@ export function broadcastWalk(aShape: Shape, bShape: Shape, outShape: Shape): Br
 }
 
 /**
- * `out = a op b` (float32) over a broadcast to `outShape`. With threads, large calls split over rows
+ * `out = a op b` (float32, or int32 with the int op codes) over a broadcast to `outShape`. With threads, large calls split over rows
  * (or over the columns of a single row, in blocks of four); every element is computed once, as in one call.
  */
-export function binaryFloat(
+export function binaryBroadcast(
   kernels: WasmKernelExports,
   runner: KernelRunner,
   op: number,

@@ -375,6 +375,17 @@ function binaryGroups(): KernelGroup[] {
             want: () => [binaryRef(op, a, b)],
           });
         }
+        if (op !== 'pow') {
+          // 32-bit wrap-around (INT_MAX + 1, INT_MIN / −1, 46341²) and zero divisors (0 by definition)
+          const a = fromValues([9], [2147483647, -2147483648, -2147483648, 46341, 7, -7, 0, 65536, -1], 'int32');
+          const b = fromValues([9], [1, -1, 1, 46341, 0, 0, 0, 65536, -2147483648], 'int32');
+          cases.push({
+            label: `${op} int32 wrap-around and zero divisors`,
+            inputs: [a, b],
+            run: ([x, y]) => BINARY_FNS[op](x!, y!),
+            want: () => [binaryRef(op, a, b)],
+          });
+        }
         return cases;
       },
     });
