@@ -259,6 +259,51 @@ export function misuseTests(ctx: SuiteContext): void {
     }
   });
 
+  it('chunkedAttention byPosition without positions or with positions beyond the rows (InvalidArgumentError, at the call or at readback as gather)', async () => {
+    const be = ctx.backend;
+    const rows = on(be, () =>
+      tensor(
+        Float32Array.from({ length: 12 }, (_, i) => Math.cos(i + 1)),
+        [1, 2, 3, 2],
+      ),
+    );
+    const farRow = on(be, () => tensor(Int32Array.of(0, 1, 2, 3, 0, 1, 2, 2), [1, 2, 4], 'int32'));
+    const what = 'byPosition with position 3 for 3 rows';
+    const run = () => chunkedAttention(rows, rows, rows, { chunkLength: 2, byPosition: true, positions: farRow });
+    try {
+      expectThrows(
+        ctx,
+        () => chunkedAttention(rows, rows, rows, { chunkLength: 2, byPosition: true }),
+        InvalidArgumentError,
+        [/byPosition/, /positions/],
+        'byPosition without positions',
+      );
+      if (ctx.indexErrors === 'call') {
+        expectThrows(ctx, run, InvalidArgumentError, [/position/, '3', '0..2'], what);
+        return;
+      }
+      const before = snapshot(be);
+      const r = on(be, run);
+      let caught: unknown;
+      try {
+        await r.out.data();
+      } catch (err) {
+        caught = err;
+      } finally {
+        dispose([r.out, r.lse]);
+      }
+      if (!(caught instanceof InvalidArgumentError)) {
+        throw new Error(
+          `${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+        );
+      }
+      expect(caught.message, `${what}: message`).toMatch(/position/);
+      assertNoLeak(before, snapshot(be), `${what} (after the error)`);
+    } finally {
+      dispose([rows, farRow]);
+    }
+  });
+
   it('chunkedAttention with a chunkLength that does not divide N (InvalidArgumentError)', () => {
     withTensors(
       () => [zeros([1, 1, 6, 2])],
