@@ -44,6 +44,8 @@ export const USAGE = `Usage: pnpm bench [-- flags]   (or: pnpm --filter bench be
   --full-budget S   run full attention (and the error reference) only while its estimated
                     forward time stays under S seconds (default 10)
   --wasm-threads N  threads of the wasm backend (default 1, as the other CPU backends here run)
+  --plain-simd      keep the engine's default SIMD (every suite; without it the bench turns on relaxed
+                    SIMD, fused multiply-add, where Node has it behind a flag: Node 20)
   --no-baselines    skip the peer baselines (plain tfjs attention, onnxruntime)
   --no-model        skip the whole-model rows
   --model-backend B backend of the whole-model rows (default wasm when measured, then tfjs-wasm, else the first)

@@ -11,7 +11,7 @@ import { createCpuBackend } from '@reformer/core';
 import { parseArgs, splitSuite, USAGE, UsageError, type SuiteName } from './args.js';
 import { tfjsPlainBaseline } from './baselines/tfjs.js';
 import { onnxBaseline } from './baselines/onnx.js';
-import { nodeBackendStarter, prepareTfjsWasm, tf } from './node/backends.js';
+import { enableRelaxedSimd, nodeBackendStarter, prepareTfjsWasm, tf } from './node/backends.js';
 import { nodeMachineInfo } from './node/machine.js';
 import { loadNodeModelBench } from './node/model.js';
 import { generateTable, parseGenerateArgs, runGenerateBench } from './node/generate-text.js';
@@ -95,7 +95,10 @@ async function generateCli(args: readonly string[]): Promise<number> {
   return 0;
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
+  // A process-wide switch of every suite: relaxed SIMD for the wasm kernels unless --plain-simd.
+  await enableRelaxedSimd(args.includes('--plain-simd'));
+  let argv = args.filter((a) => a !== '--plain-simd');
   if (argv[0] === 'generate' || (argv[0] === '--' && argv[1] === 'generate')) return generateCli(argv.slice(argv.indexOf('generate') + 1));
   if (argv[0] === 'report' || (argv[0] === '--' && argv[1] === 'report')) {
     const rest = argv.slice(argv.indexOf('report') + 1);

@@ -46,6 +46,21 @@ describe('reformer-bench CLI', () => {
     expect(doc.records.filter((x: { backend: string; status?: string }) => x.backend === 'wasm').length).toBeGreaterThan(0);
   });
 
+  it('turns on relaxed SIMD for the wasm kernels where the engine has it behind a flag; --plain-simd keeps the default', async () => {
+    const tiny = ['--backends', 'wasm', '--variants', 'lsh-1', '--lengths', '128', '--chunk', '16', '--dhead', '8', '--repeats', '1'];
+    const args = [...tiny, '--pass', 'forward', '--no-model', '--no-baselines'];
+    const on = await run(args);
+    expect(on.code, on.stderr).toBe(0);
+    // Node 20 validates relaxed SIMD only with the flag; newer engines have it on by default
+    expect(on.stdout).toMatch(
+      /wasm: @reformer\/backend-wasm \(relaxed-simd kernels; relaxed SIMD: (V8 flag set by the bench|engine default)\)/,
+    );
+    const plain = await run(['--plain-simd', ...args]);
+    expect(plain.code, plain.stderr).toBe(0);
+    expect(plain.stdout).toMatch(/wasm: @reformer\/backend-wasm \((relaxed-)?simd kernels; relaxed SIMD: off \(--plain-simd\)\)/);
+    if (process.versions.node.startsWith('20.')) expect(plain.stdout).toContain('(simd kernels;');
+  });
+
   it('--suite threads at a tiny size prints the 1 vs 2 threads table', async () => {
     const r = await run(['--suite', 'threads', '--wasm-threads', '2', '--lengths', '128', '--size', '16', '--rounds', '1']);
     expect(r.code, r.stderr).toBe(0);

@@ -13,6 +13,7 @@ import type { WorkerInit } from './pool-protocol.js';
 export { WasmBackend } from './backend.js';
 export { WasmStorage } from './heap.js';
 export { WasmMemoryLimitError, WasmWorkerError } from './errors.js';
+export { hasRelaxedSimd } from './features.js';
 export type { WasmKernelFeatures } from './features.js';
 export type { WasmBackendOptions } from './create.js';
 

@@ -41,6 +41,24 @@ export interface NodeBackendOptions {
   wasmThreads?: number | undefined;
 }
 
+/** How relaxed SIMD came to be on (or not) for this process: see {@link enableRelaxedSimd}. */
+let relaxedSimd: 'engine default' | 'V8 flag set by the bench' | 'not in this engine' | 'off (--plain-simd)' = 'engine default';
+
+/**
+ * Relaxed SIMD (fused multiply-add) for the wasm backend where the engine has it behind a flag (Node
+ * 20's `--experimental-wasm-relaxed-simd`; on by default in Node ≥ 22 and Chrome ≥ 114): sets the V8
+ * flag before any wasm module is compiled, so the bench measures the kernels that current runtimes
+ * run. With `plain` (`--plain-simd`) the engine's default stays (plain SIMD on Node 20).
+ */
+export async function enableRelaxedSimd(plain: boolean): Promise<void> {
+  const { hasRelaxedSimd } = await import('@reformer/backend-wasm/node');
+  if (plain) relaxedSimd = 'off (--plain-simd)';
+  else if (!hasRelaxedSimd()) {
+    (await import('node:v8')).setFlagsFromString('--experimental-wasm-relaxed-simd');
+    relaxedSimd = hasRelaxedSimd() ? 'V8 flag set by the bench' : 'not in this engine';
+  }
+}
+
 /** Starts `@reformer/backend-wasm` with `threads` threads; the info line says how many it got. */
 export async function startWasmBackend(threads: number): Promise<StartedBackend & { backend: WasmBackend }> {
   const { createWasmBackend } = await import('@reformer/backend-wasm/node');
@@ -48,7 +66,7 @@ export async function startWasmBackend(threads: number): Promise<StartedBackend 
   const got = backend.kernelFeatures.threads;
   return {
     backend,
-    info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels), ${got === 1 ? 'one thread' : `${got} threads`}`,
+    info: `@reformer/backend-wasm (${backend.kernelFeatures.variant} kernels; relaxed SIMD: ${relaxedSimd}), ${got === 1 ? 'one thread' : `${got} threads`}`,
   };
 }
 
