@@ -48,6 +48,46 @@ function expectThrows(ctx: SuiteContext, fn: () => unknown, cls: ErrorClass, par
 }
 
 /**
+ * An index error of a data-dependent check: thrown by the call on a backend that checks on the host
+ * (`indexErrors: 'call'`, message with every `callParts` entry), else a rejection of the first
+ * readback of the result's first tensor (message with every `readbackParts` entry); an
+ * `InvalidArgumentError` either way, and nothing leaks. `fn` returns a tensor or attention's `{ out, lse }`.
+ */
+async function expectIndexError(
+  ctx: SuiteContext,
+  fn: () => Tensor | { out: Tensor; lse: Tensor },
+  what: string,
+  callParts: (string | RegExp)[],
+  readbackParts: (string | RegExp)[],
+): Promise<void> {
+  if (ctx.indexErrors === 'call') {
+    expectThrows(ctx, fn, InvalidArgumentError, callParts, what);
+    return;
+  }
+  const before = snapshot(ctx.backend);
+  const result = on(ctx.backend, fn);
+  const outs = 'lse' in result ? [result.out, result.lse] : [result];
+  let caught: unknown;
+  try {
+    await outs[0]!.data();
+  } catch (err) {
+    caught = err;
+  } finally {
+    dispose(outs);
+  }
+  if (!(caught instanceof InvalidArgumentError)) {
+    throw new Error(
+      `${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
+    );
+  }
+  for (const part of readbackParts) {
+    if (typeof part === 'string') expect(caught.message, `${what}: message`).toContain(part);
+    else expect(caught.message, `${what}: message`).toMatch(part);
+  }
+  assertNoLeak(before, snapshot(ctx.backend), `${what} (after the error)`);
+}
+
+/**
  * The index checks of a backend that reports them at readback: each bad op returns a tensor whose
  * `data()` rejects with `InvalidArgumentError` (message as for `'call'`), nothing leaks, and a later
  * readback of a correct result succeeds (the error is reported once).
@@ -222,28 +262,7 @@ export function misuseTests(ctx: SuiteContext): void {
     try {
       for (const [positions, value] of bad) {
         const what = `chunkedAttention with position ${value} and a keyMask of length 4`;
-        if (ctx.indexErrors === 'call') {
-          expectThrows(ctx, () => run(positions), InvalidArgumentError, [/position/, value, '0..3'], what);
-          continue;
-        }
-        const before = snapshot(be);
-        const r = on(be, () => run(positions));
-        let caught: unknown;
-        try {
-          await r.out.data();
-        } catch (err) {
-          caught = err;
-        } finally {
-          dispose([r.out, r.lse]);
-        }
-        if (!(caught instanceof InvalidArgumentError)) {
-          throw new Error(
-            `${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
-          );
-        }
-        expect(caught.message, `${what}: message`).toMatch(/position/);
-        expect(caught.message, `${what}: message`).toContain(value);
-        assertNoLeak(before, snapshot(be), `${what} (after the error)`);
+        await expectIndexError(ctx, () => run(positions), what, [/position/, value, '0..3'], [/position/, value]);
       }
       // In range: runs and reads back (after an error, that error is not reported again).
       const r = on(be, () => run(good));
@@ -268,8 +287,7 @@ export function misuseTests(ctx: SuiteContext): void {
       ),
     );
     const farRow = on(be, () => tensor(Int32Array.of(0, 1, 2, 3, 0, 1, 2, 2), [1, 2, 4], 'int32'));
-    const what = 'byPosition with position 3 for 3 rows';
-    const run = () => chunkedAttention(rows, rows, rows, { chunkLength: 2, byPosition: true, positions: farRow });
+    const farRows = () => chunkedAttention(rows, rows, rows, { chunkLength: 2, byPosition: true, positions: farRow });
     try {
       expectThrows(
         ctx,
@@ -278,27 +296,7 @@ export function misuseTests(ctx: SuiteContext): void {
         [/byPosition/, /positions/],
         'byPosition without positions',
       );
-      if (ctx.indexErrors === 'call') {
-        expectThrows(ctx, run, InvalidArgumentError, [/position/, '3', '0..2'], what);
-        return;
-      }
-      const before = snapshot(be);
-      const r = on(be, run);
-      let caught: unknown;
-      try {
-        await r.out.data();
-      } catch (err) {
-        caught = err;
-      } finally {
-        dispose([r.out, r.lse]);
-      }
-      if (!(caught instanceof InvalidArgumentError)) {
-        throw new Error(
-          `${what}: expected InvalidArgumentError from data(), got ${caught instanceof Error ? `${caught.name}: ${caught.message}` : String(caught)}`,
-        );
-      }
-      expect(caught.message, `${what}: message`).toMatch(/position/);
-      assertNoLeak(before, snapshot(be), `${what} (after the error)`);
+      await expectIndexError(ctx, farRows, 'byPosition with position 3 for 3 rows', [/position/, '3', '0..2'], [/position/]);
     } finally {
       dispose([rows, farRow]);
     }
