@@ -167,13 +167,13 @@ export function checkHashSizes(
   }
 }
 
-/** Bytes the hashing of `lshAttention` and {@link hashVectors} may hold for several rounds at once: 64 MiB. */
+/** Bytes {@link hashVectors} may hold for several rounds at once: 64 MiB (`lshAttention` uses its `maxGroupBytes`). */
 const HASH_ROUNDS_BYTES = 64 * 2 ** 20;
 
 /**
  * Rounds hashed per projection matmul ({@link hashWithinRound}): as many as keep their scores
  * `[B, g, L, rounds, max f]` (the widest of the hashing's per-round tensors) within `budget` bytes
- * (default 64 MiB) and the backend's allocation bound, at least one, at most `nHashes`. One matmul for
+ * (`lshAttention`: its working-set target; default 64 MiB) and the backend's allocation bound, at least one, at most `nHashes`. One matmul for
  * several rounds gives the same buckets with fewer, larger products.
  * @internal
  */

@@ -123,8 +123,9 @@ export interface LSHAttentionOptions {
   /**
    * Working-set target in bytes (default {@link LSH_GROUP_BYTES}, 64 MiB): the heads are attended in
    * groups whose sorted copies of the sequence stay within it (one head at a time at the least; all
-   * heads at once with `dropout`), see {@link lshHeadGroup}. The results are the same for any value;
-   * it bounds the memory of long sequences.
+   * heads at once with `dropout`), see {@link lshHeadGroup}, and hashing projects as many rounds at
+   * once as keep their scores within it. The results are the same for any value; it bounds the memory
+   * of long sequences.
    */
   maxGroupBytes?: number;
   /**
@@ -495,7 +496,12 @@ function planHashedCall(options: LSHAttentionOptions, call: LSHCall): HashedPlan
     dropout,
     seed,
     groupHeads,
-    hashRounds: hashRoundsAtOnce({ batch: call.B, groupHeads, length: L, nHashes, factors }, call.sizes.backend),
+    // hashing several rounds at once stays within the same working-set target
+    hashRounds: hashRoundsAtOnce(
+      { batch: call.B, groupHeads, length: L, nHashes, factors },
+      call.sizes.backend,
+      options.maxGroupBytes ?? LSH_GROUP_BYTES,
+    ),
   };
 }
 

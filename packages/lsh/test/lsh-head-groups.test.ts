@@ -83,7 +83,10 @@ describe('lshAttention by groups of heads', () => {
       expect(Array.from(await replayed.output.data())).toEqual(expected.output);
       dispose([grouped, replayed]);
     }
-    dispose([qk, v, mask, all]);
+    // A target below one round's hash scores: one head and one hash round at a time, same results.
+    const smallest = lshAttention(qk, v, { ...options, mask, inspect: true, maxGroupBytes: 1 });
+    expect(await values(smallest)).toEqual(expected);
+    dispose([qk, v, mask, all, smallest]);
   });
 
   it('matches separate calls on each head with that head of the rotations', async () => {
