@@ -83,6 +83,14 @@ export function attentionInputs<S>(be: Backend<S>, p: AttentionProblem) {
   return { q, k, v, dOut, dLse, params, made };
 }
 
+/** Largest `|got − want| / max(floor, |want|)` (relative error, absolute below `floor`); lengths must agree. */
+export function worstRelative(got: Float32Array, want: Float32Array, floor = 1e-30): number {
+  if (got.length !== want.length) throw new Error(`worstRelative: ${got.length} values against ${want.length}`);
+  let worst = 0;
+  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / Math.max(floor, Math.abs(want[i]!)));
+  return worst;
+}
+
 /** A new tensor of `shape` on `be` holding `data` (int32 for an Int32Array, float32 otherwise). */
 export function writeTensor<S>(be: Backend<S>, data: Float32Array | Int32Array, shape: Shape): KernelTensor<S> {
   const dtype = data instanceof Int32Array ? 'int32' : 'float32';

@@ -6,15 +6,8 @@
 import { createCpuBackend, type Backend } from '@reformer/core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { WasmBackend } from '../src/index.js';
-import { random, readTensor, writeTensor } from './helpers.js';
+import { random, readTensor, worstRelative, writeTensor } from './helpers.js';
 import { createWasm } from './setup.js';
-
-function worstRelative(got: Float32Array, want: Float32Array): number {
-  expect(got.length).toBe(want.length);
-  let worst = 0;
-  for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!) / Math.max(1e-30, Math.abs(want[i]!)));
-  return worst;
-}
 
 describe('row kernels against the CPU reference', () => {
   let wasm: WasmBackend;
